@@ -1,0 +1,14 @@
+module github.com/pushmap/pushmap
+
+go 1.26
+
+require (
+	github.com/chromedp/chromedp v0.23.0
+	github.com/vmihailenco/msgpack/v5 v5.4.1
+)
+
+require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
+)

@@ -1,0 +1,441 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+)
+
+// A Decoder turns frames into messages. It reuses its internal state between
+// calls; the messages it returns share nothing with the frame. The zero value
+// is not usable: call NewDecoder. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	r   bytes.Reader
+	dec *msgpack.Decoder
+}
+
+// NewDecoder returns a Decoder.
+func NewDecoder() *Decoder {
+	d := &Decoder{}
+	d.dec = msgpack.NewDecoder(&d.r)
+	return d
+}
+
+// Unmarshal decodes one frame with a new Decoder.
+func Unmarshal(frame []byte) (Message, error) {
+	return NewDecoder().Decode(frame)
+}
+
+// Decode decodes one frame holding one message. Errors are of type Error
+// with code CodeMalformed (the frame is not a well-formed message) or
+// CodeUnknownType (a well-formed array whose type code this package does
+// not know). Decode checks the shape of a message, not its values: call
+// View.Validate and friends for that. Elements after the last known field
+// of a message are skipped, so a newer peer may add fields.
+func (d *Decoder) Decode(frame []byte) (Message, error) {
+	d.r.Reset(frame)
+	d.dec.Reset(&d.r)
+	m, err := d.decode()
+	if err != nil {
+		var we Error
+		if errors.As(err, &we) {
+			return nil, we
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("frame ends early")
+		}
+		return nil, errorf(CodeMalformed, "%v", err)
+	}
+	if d.r.Len() != 0 {
+		return nil, errorf(CodeMalformed, "%d bytes after the message", d.r.Len())
+	}
+	return m, nil
+}
+
+func (d *Decoder) decode() (Message, error) {
+	n, err := d.arrayLen(1)
+	if err != nil {
+		return nil, err
+	}
+	code, err := d.dec.DecodeUint64()
+	if err != nil {
+		return nil, fmt.Errorf("message type: %w", err)
+	}
+	t := Type(code)
+	if code > 255 {
+		t = 0
+	}
+	fields := n - 1
+	var m Message
+	switch t {
+	case TypeHello:
+		m, err = d.hello(fields)
+	case TypeView:
+		m, err = d.viewMsg(fields)
+	case TypeUnview:
+		var u Unview
+		u.ID, err = d.viewID(fields)
+		m = u
+	case TypeLayers:
+		var l Layers
+		if err = need(fields, 1); err == nil {
+			l.Layers, err = d.strings()
+		}
+		m = l
+	case TypeWelcome:
+		m, err = d.welcome(fields)
+	case TypeViewAck:
+		m, err = d.viewAck(fields)
+	case TypeUnviewAck:
+		var u UnviewAck
+		u.ID, err = d.viewID(fields)
+		m = u
+	case TypeReset:
+		m, err = d.reset(fields)
+	case TypeBatch:
+		var b Batch
+		b.Ops, err = d.ops(fields)
+		m = b
+	case TypeError:
+		m, err = d.errorMsg(fields)
+	default:
+		return nil, errorf(CodeUnknownType, "unknown message type %d", code)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", t, err)
+	}
+	return m, nil
+}
+
+// need checks that a message has at least want fields.
+func need(have, want int) error {
+	if have < want {
+		return fmt.Errorf("%d fields, want at least %d", have, want)
+	}
+	return nil
+}
+
+// skip skips the fields after the known ones.
+func (d *Decoder) skip(n int) error {
+	for ; n > 0; n-- {
+		if err := d.dec.Skip(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// arrayLen reads an array header of at least min elements, refusing lengths
+// the rest of the frame cannot hold (every element takes a byte at least).
+func (d *Decoder) arrayLen(min int) (int, error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	if !msgpcode.IsFixedArray(c) && c != msgpcode.Array16 && c != msgpcode.Array32 {
+		return 0, fmt.Errorf("expected an array, found code 0x%02x", c)
+	}
+	n, err := d.dec.DecodeArrayLen()
+	if err != nil {
+		return 0, err
+	}
+	if n < min {
+		return 0, fmt.Errorf("array of %d elements, want at least %d", n, min)
+	}
+	if n > d.r.Len() {
+		return 0, fmt.Errorf("array of %d elements in %d remaining bytes", n, d.r.Len())
+	}
+	return n, nil
+}
+
+func (d *Decoder) str(what string, max int) (string, error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return "", err
+	}
+	if !msgpcode.IsString(c) {
+		return "", fmt.Errorf("%s: expected a string, found code 0x%02x", what, c)
+	}
+	s, err := d.dec.DecodeString()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	if len(s) > max {
+		return "", fmt.Errorf("%s: %d bytes, at most %d allowed", what, len(s), max)
+	}
+	return s, nil
+}
+
+func (d *Decoder) strings() ([]string, error) {
+	if c, err := d.dec.PeekCode(); err == nil && c == msgpcode.Nil {
+		return nil, d.dec.DecodeNil()
+	}
+	n, err := d.arrayLen(0)
+	if err != nil {
+		return nil, fmt.Errorf("layers: %w", err)
+	}
+	if n > MaxLayers {
+		return nil, fmt.Errorf("layers: %d names, at most %d allowed", n, MaxLayers)
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		if ss[i], err = d.str("layer", MaxLayerLen); err != nil {
+			return nil, err
+		}
+	}
+	return ss, nil
+}
+
+func (d *Decoder) integer(what string) (int64, error) {
+	v, err := d.dec.DecodeInt64()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
+}
+
+func (d *Decoder) float(what string) (float64, error) {
+	v, err := d.dec.DecodeFloat64()
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
+}
+
+func (d *Decoder) smallInt(what string, max int64) (int, error) {
+	v, err := d.integer(what)
+	if err != nil {
+		return 0, err
+	}
+	if v < 0 || v > max {
+		return 0, fmt.Errorf("%s: %d is outside [0, %d]", what, v, max)
+	}
+	return int(v), nil
+}
+
+func (d *Decoder) hello(fields int) (Message, error) {
+	var h Hello
+	if err := need(fields, 3); err != nil {
+		return nil, err
+	}
+	var err error
+	if h.Version, err = d.smallInt("version", 1<<16); err != nil {
+		return nil, err
+	}
+	if h.Token, err = d.str("token", MaxTokenLen); err != nil {
+		return nil, err
+	}
+	if h.Layers, err = d.strings(); err != nil {
+		return nil, err
+	}
+	return h, d.skip(fields - 3)
+}
+
+func (d *Decoder) view() (View, error) {
+	var v View
+	var err error
+	if v.ID, err = d.smallInt("view id", 1<<16); err != nil {
+		return v, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *float64
+	}{{"west", &v.Box.West}, {"south", &v.Box.South}, {"east", &v.Box.East}, {"north", &v.Box.North}, {"zoom", &v.Zoom}} {
+		if *f.dst, err = d.float(f.name); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func (d *Decoder) viewMsg(fields int) (Message, error) {
+	if err := need(fields, 6); err != nil {
+		return nil, err
+	}
+	v, err := d.view()
+	if err != nil {
+		return nil, err
+	}
+	return v, d.skip(fields - 6)
+}
+
+func (d *Decoder) viewID(fields int) (int, error) {
+	if fields < 1 {
+		return 0, fmt.Errorf("%d fields, want at least 1", fields)
+	}
+	id, err := d.smallInt("view id", 1<<16)
+	if err != nil {
+		return 0, err
+	}
+	return id, d.skip(fields - 1)
+}
+
+func (d *Decoder) welcome(fields int) (Message, error) {
+	var w Welcome
+	if err := need(fields, 6); err != nil {
+		return nil, err
+	}
+	var err error
+	ints := []struct {
+		name string
+		dst  *int
+	}{{"version", &w.Version}, {"budget", &w.Budget}, {"max views", &w.MaxViews}}
+	for _, f := range ints {
+		if *f.dst, err = d.smallInt(f.name, 1<<31-1); err != nil {
+			return nil, err
+		}
+	}
+	if w.ViewRate, err = d.float("view rate"); err != nil {
+		return nil, err
+	}
+	if w.ViewBurst, err = d.smallInt("view burst", 1<<31-1); err != nil {
+		return nil, err
+	}
+	if w.MaxFrameBytes, err = d.smallInt("max frame bytes", 1<<31-1); err != nil {
+		return nil, err
+	}
+	return w, d.skip(fields - 6)
+}
+
+func (d *Decoder) viewAck(fields int) (Message, error) {
+	var a ViewAck
+	if err := need(fields, 7); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.View, err = d.view(); err != nil {
+		return nil, err
+	}
+	flags, err := d.smallInt("flags", 255)
+	if err != nil {
+		return nil, err
+	}
+	a.Flags = Flags(flags)
+	a.Ops, err = d.ops(fields - 7)
+	return a, err
+}
+
+func (d *Decoder) reset(fields int) (Message, error) {
+	var r Reset
+	if err := need(fields, 1); err != nil {
+		return nil, err
+	}
+	flags, err := d.smallInt("flags", 255)
+	if err != nil {
+		return nil, err
+	}
+	r.Flags = Flags(flags)
+	r.Ops, err = d.ops(fields - 1)
+	return r, err
+}
+
+func (d *Decoder) errorMsg(fields int) (Message, error) {
+	var e Error
+	if err := need(fields, 2); err != nil {
+		return nil, err
+	}
+	code, err := d.smallInt("code", 1<<16-1)
+	if err != nil {
+		return nil, err
+	}
+	e.Code = Code(code)
+	if e.Message, err = d.str("message", 1<<16); err != nil {
+		return nil, err
+	}
+	return e, d.skip(fields - 2)
+}
+
+// ops decodes n marker ops: a string removes, an array upserts.
+func (d *Decoder) ops(n int) ([]Op, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	ops := make([]Op, n)
+	for i := range ops {
+		c, err := d.dec.PeekCode()
+		if err != nil {
+			return nil, err
+		}
+		if msgpcode.IsString(c) {
+			ops[i].Remove = true
+			if ops[i].Marker.ID, err = d.str("marker id", MaxIDLen); err != nil {
+				return nil, fmt.Errorf("op %d: %w", i, err)
+			}
+			continue
+		}
+		if err := d.marker(&ops[i].Marker); err != nil {
+			return nil, fmt.Errorf("op %d: %w", i, err)
+		}
+	}
+	return ops, nil
+}
+
+func (d *Decoder) marker(m *Marker) error {
+	n, err := d.arrayLen(5)
+	if err != nil {
+		return fmt.Errorf("marker: %w", err)
+	}
+	if m.ID, err = d.str("marker id", MaxIDLen); err != nil {
+		return err
+	}
+	if m.Layer, err = d.str("layer", MaxLayerLen); err != nil {
+		return err
+	}
+	lon, err := d.integer("longitude")
+	if err != nil {
+		return err
+	}
+	lat, err := d.integer("latitude")
+	if err != nil {
+		return err
+	}
+	m.Pos.Lon, m.Pos.Lat = fromE7(lon), fromE7(lat)
+	if m.Version, err = d.dec.DecodeUint64(); err != nil {
+		return fmt.Errorf("version: %w", err)
+	}
+	if n >= 6 {
+		if m.Time, err = d.integer("time"); err != nil {
+			return err
+		}
+	}
+	if n >= 7 {
+		if m.Props, err = d.props(); err != nil {
+			return err
+		}
+	}
+	return d.skip(n - 7)
+}
+
+func (d *Decoder) props() (map[string]any, error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	if c == msgpcode.Nil {
+		return nil, d.dec.DecodeNil()
+	}
+	n, err := d.dec.DecodeMapLen()
+	if err != nil {
+		return nil, fmt.Errorf("props: %w", err)
+	}
+	if n > MaxPropsSize {
+		return nil, fmt.Errorf("props: %d entries, at most %d allowed", n, MaxPropsSize)
+	}
+	props := make(map[string]any, n)
+	for range n {
+		k, err := d.str("property name", MaxLayerLen)
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.dec.DecodeInterfaceLoose()
+		if err != nil {
+			return nil, fmt.Errorf("property %q: %w", k, err)
+		}
+		props[k] = v
+	}
+	return props, nil
+}

@@ -1,0 +1,203 @@
+package wire
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// An Encoder turns messages and marker ops into MessagePack. It reuses its
+// buffer, so the bytes it returns are valid only until its next call. The
+// zero value is not usable: call NewEncoder. An Encoder is not safe for
+// concurrent use.
+type Encoder struct {
+	buf bytes.Buffer
+	enc *msgpack.Encoder
+}
+
+// NewEncoder returns an Encoder.
+func NewEncoder() *Encoder {
+	e := &Encoder{}
+	e.enc = msgpack.NewEncoder(&e.buf)
+	return e
+}
+
+// Marshal returns the encoding of m in a new slice.
+func Marshal(m Message) ([]byte, error) {
+	b, err := NewEncoder().Message(m)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(b), nil
+}
+
+// Message encodes m as one frame. The result is valid until the next call.
+func (e *Encoder) Message(m Message) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.message(m); err != nil {
+		return nil, fmt.Errorf("wire: encoding %v: %w", m.Type(), err)
+	}
+	return e.buf.Bytes(), nil
+}
+
+// Upsert encodes the op that upserts m: [id, layer, lonE7, latE7, version,
+// time, props], the last two left out when zero. The result is valid until
+// the next call.
+func (e *Encoder) Upsert(m *Marker) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.upsert(m); err != nil {
+		return nil, fmt.Errorf("wire: encoding marker %q: %w", m.ID, err)
+	}
+	return e.buf.Bytes(), nil
+}
+
+// Remove encodes the op that removes the marker id: the id as a string.
+// The result is valid until the next call.
+func (e *Encoder) Remove(id string) []byte {
+	e.buf.Reset()
+	_ = e.enc.EncodeString(id) // writes to a bytes.Buffer cannot fail
+	return e.buf.Bytes()
+}
+
+func (e *Encoder) message(m Message) error {
+	enc := e.enc
+	switch m := m.(type) {
+	case Hello:
+		return e.all(e.head(TypeHello, 3), enc.EncodeInt(int64(m.Version)), enc.EncodeString(m.Token), e.strings(m.Layers))
+	case View:
+		return e.all(e.head(TypeView, 6), e.view(m))
+	case Unview:
+		return e.all(e.head(TypeUnview, 1), enc.EncodeInt(int64(m.ID)))
+	case Layers:
+		return e.all(e.head(TypeLayers, 1), e.strings(m.Layers))
+	case Welcome:
+		return e.all(e.head(TypeWelcome, 6), enc.EncodeInt(int64(m.Version)), enc.EncodeInt(int64(m.Budget)),
+			enc.EncodeInt(int64(m.MaxViews)), enc.EncodeFloat64(m.ViewRate), enc.EncodeInt(int64(m.ViewBurst)),
+			enc.EncodeInt(int64(m.MaxFrameBytes)))
+	case ViewAck:
+		return e.all(e.head(TypeViewAck, 7+len(m.Ops)), e.view(m.View), enc.EncodeUint(uint64(m.Flags)), e.ops(m.Ops))
+	case UnviewAck:
+		return e.all(e.head(TypeUnviewAck, 1), enc.EncodeInt(int64(m.ID)))
+	case Reset:
+		return e.all(e.head(TypeReset, 1+len(m.Ops)), enc.EncodeUint(uint64(m.Flags)), e.ops(m.Ops))
+	case Batch:
+		return e.all(e.head(TypeBatch, len(m.Ops)), e.ops(m.Ops))
+	case Error:
+		return e.all(e.head(TypeError, 2), enc.EncodeUint(uint64(m.Code)), enc.EncodeString(m.Message))
+	}
+	return fmt.Errorf("unknown message %T", m)
+}
+
+// all returns the first non-nil error; the encoder calls run in argument
+// order before it is called.
+func (e *Encoder) all(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Encoder) head(t Type, fields int) error {
+	return e.all(e.enc.EncodeArrayLen(1+fields), e.enc.EncodeUint(uint64(t)))
+}
+
+func (e *Encoder) view(v View) error {
+	enc := e.enc
+	return e.all(enc.EncodeInt(int64(v.ID)), enc.EncodeFloat64(v.Box.West), enc.EncodeFloat64(v.Box.South),
+		enc.EncodeFloat64(v.Box.East), enc.EncodeFloat64(v.Box.North), enc.EncodeFloat64(v.Zoom))
+}
+
+func (e *Encoder) strings(ss []string) error {
+	if err := e.enc.EncodeArrayLen(len(ss)); err != nil {
+		return err
+	}
+	for _, s := range ss {
+		if err := e.enc.EncodeString(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Encoder) ops(ops []Op) error {
+	for i := range ops {
+		var err error
+		if ops[i].Remove {
+			err = e.enc.EncodeString(ops[i].Marker.ID)
+		} else {
+			err = e.upsert(&ops[i].Marker)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Encoder) upsert(m *Marker) error {
+	n := 5
+	switch {
+	case len(m.Props) > 0:
+		n = 7
+	case m.Time != 0:
+		n = 6
+	}
+	enc := e.enc
+	err := e.all(enc.EncodeArrayLen(n), enc.EncodeString(m.ID), enc.EncodeString(m.Layer),
+		enc.EncodeInt(toE7(m.Pos.Lon)), enc.EncodeInt(toE7(m.Pos.Lat)), enc.EncodeUint(m.Version))
+	if err != nil || n == 5 {
+		return err
+	}
+	if err := enc.EncodeInt(m.Time); err != nil || n == 6 {
+		return err
+	}
+	return enc.EncodeMap(m.Props)
+}
+
+// Frames of pre-encoded ops. The server encodes each op once and writes the
+// same bytes into the frames of every client that needs it; these functions
+// write the part of a frame before its ops. n is the number of ops that will
+// follow.
+
+// AppendBatchHeader appends the start of a Batch frame holding n ops.
+func AppendBatchHeader(dst []byte, n int) []byte {
+	return append(appendArrayHeader(dst, 1+n), byte(TypeBatch))
+}
+
+// AppendResetHeader appends the start of a Reset frame holding n ops.
+func AppendResetHeader(dst []byte, flags Flags, n int) []byte {
+	dst = append(appendArrayHeader(dst, 2+n), byte(TypeReset))
+	return appendUint8(dst, uint8(flags))
+}
+
+// AppendViewAckHeader appends the start of a ViewAck frame for v holding n
+// ops.
+func AppendViewAckHeader(dst []byte, v View, flags Flags, n int) []byte {
+	e := NewEncoder()
+	_ = e.all(e.enc.EncodeArrayLen(8+n), e.enc.EncodeUint(uint64(TypeViewAck)), e.view(v), e.enc.EncodeUint(uint64(flags)))
+	return append(dst, e.buf.Bytes()...)
+}
+
+// appendArrayHeader appends a MessagePack array header for n elements
+// (fixarray, array 16 or array 32).
+func appendArrayHeader(dst []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(dst, 0x90|byte(n))
+	case n <= 0xffff:
+		return append(dst, 0xdc, byte(n>>8), byte(n))
+	default:
+		return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// appendUint8 appends a MessagePack positive integer below 256.
+func appendUint8(dst []byte, v uint8) []byte {
+	if v < 0x80 {
+		return append(dst, v)
+	}
+	return append(dst, 0xcc, v)
+}

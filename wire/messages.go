@@ -1,0 +1,171 @@
+package wire
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pushmap/pushmap/geo"
+)
+
+// A Message is one of the protocol's messages: Hello, View, Unview, Layers
+// (client to server) or Welcome, ViewAck, UnviewAck, Reset, Batch, Error
+// (server to client).
+type Message interface {
+	Type() Type
+}
+
+// Hello opens a connection: [1, version, token, layers].
+type Hello struct {
+	Version int      // the protocol version the client speaks: Version
+	Token   string   // credentials, "" when the server needs none
+	Layers  []string // layers to see; empty means every layer
+}
+
+// View sets (or replaces) the client's view number ID:
+// [2, id, west, south, east, north, zoom].
+type View struct {
+	ID   int     // 0..MaxViewID; a client with one map uses 0
+	Box  geo.Box // West > East crosses the antimeridian
+	Zoom float64 // the map's zoom, 0..MaxZoom
+}
+
+// Unview drops the client's view number ID: [3, id].
+type Unview struct {
+	ID int
+}
+
+// Layers replaces the set of layers the client sees: [4, layers].
+// The server answers with a Reset.
+type Layers struct {
+	Layers []string // empty means every layer
+}
+
+// Welcome answers a Hello: [16, version, budget, maxViews, viewRate,
+// viewBurst, maxFrameBytes]. It tells the client the limits it must keep.
+type Welcome struct {
+	Version       int
+	Budget        int     // most markers sent for one view
+	MaxViews      int     // most views a connection may hold
+	ViewRate      float64 // view changes per second allowed on average
+	ViewBurst     int     // view changes allowed at once
+	MaxFrameBytes int     // largest frame the server accepts
+}
+
+// ViewAck tells the client a View was applied:
+// [17, id, west, south, east, north, zoom, flags, op...]. The client sets
+// the view to View, drops cached markers no longer inside any of its views
+// (or its whole cache and other views if Flags has FlagSnapshot), then
+// applies Ops: the markers in the view that were not in the old ones.
+type ViewAck struct {
+	View  View
+	Flags Flags
+	Ops   []Op
+}
+
+// UnviewAck tells the client a view was dropped: [18, id]. The client drops
+// cached markers no longer inside any of its remaining views.
+type UnviewAck struct {
+	ID int
+}
+
+// Reset replaces the client's whole cache: [19, flags, op...]. Ops hold every
+// marker in the client's current views. Sent after a Layers change and when
+// the client fell behind (FlagBehind).
+type Reset struct {
+	Flags Flags
+	Ops   []Op
+}
+
+// Batch carries marker changes in the client's views: [20, op...].
+type Batch struct {
+	Ops []Op
+}
+
+// Error reports a refused message: [21, code, message]. The connection goes
+// on. Error is also a Go error, returned by the decoders and validators of
+// this package.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+// An Op is one marker change: an upsert (the marker, new or changed) or a
+// remove (Remove set, only Marker.ID meaningful).
+type Op struct {
+	Remove bool
+	Marker Marker
+}
+
+func (Hello) Type() Type     { return TypeHello }
+func (View) Type() Type      { return TypeView }
+func (Unview) Type() Type    { return TypeUnview }
+func (Layers) Type() Type    { return TypeLayers }
+func (Welcome) Type() Type   { return TypeWelcome }
+func (ViewAck) Type() Type   { return TypeViewAck }
+func (UnviewAck) Type() Type { return TypeUnviewAck }
+func (Reset) Type() Type     { return TypeReset }
+func (Batch) Type() Type     { return TypeBatch }
+func (Error) Type() Type     { return TypeError }
+
+func (e Error) Error() string { return "pushmap: " + e.Code.String() + ": " + e.Message }
+
+func errorf(c Code, format string, args ...any) Error {
+	return Error{Code: c, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports why v cannot be applied, as an Error with code
+// CodeInvalidView, CodeInvalidPoint or CodeInvalidBox naming the bad value.
+func (v View) Validate() error {
+	if v.ID < 0 || v.ID > MaxViewID {
+		return errorf(CodeInvalidView, "view id %d is outside [0, %d]", v.ID, MaxViewID)
+	}
+	if math.IsNaN(v.Zoom) || v.Zoom < 0 || v.Zoom > MaxZoom {
+		return errorf(CodeInvalidView, "zoom %v is outside [0, %d]", v.Zoom, MaxZoom)
+	}
+	b := v.Box
+	for _, p := range [2]geo.Point{{Lon: b.West, Lat: b.South}, {Lon: b.East, Lat: b.North}} {
+		if err := p.Validate(); err != nil {
+			return errorf(CodeInvalidPoint, "view box %v: %v", b, err)
+		}
+	}
+	if err := b.Validate(); err != nil {
+		return errorf(CodeInvalidBox, "view box %v: %v", b, err)
+	}
+	return nil
+}
+
+// ValidateLayers reports why layers cannot be subscribed to: too many, or a
+// name too long.
+func ValidateLayers(layers []string) error {
+	if len(layers) > MaxLayers {
+		return errorf(CodeBadHello, "%d layers, at most %d allowed", len(layers), MaxLayers)
+	}
+	for _, l := range layers {
+		if len(l) > MaxLayerLen {
+			return errorf(CodeBadHello, "layer name %.20q… is %d bytes, at most %d allowed", l, len(l), MaxLayerLen)
+		}
+	}
+	return nil
+}
+
+// Validate reports why m cannot be stored: an empty or too long id or layer,
+// an invalid position, or too many properties. The error names the bad
+// value.
+func (m *Marker) Validate() error {
+	if m.ID == "" {
+		return errorf(CodeInvalidMarker, "marker id is empty")
+	}
+	if len(m.ID) > MaxIDLen {
+		return errorf(CodeInvalidMarker, "marker id %.20q… is %d bytes, at most %d allowed", m.ID, len(m.ID), MaxIDLen)
+	}
+	if len(m.Layer) > MaxLayerLen {
+		return errorf(CodeInvalidMarker, "marker %q: layer name is %d bytes, at most %d allowed", m.ID, len(m.Layer), MaxLayerLen)
+	}
+	if err := m.Pos.Validate(); err != nil {
+		return errorf(CodeInvalidPoint, "marker %q: %v", m.ID, err)
+	}
+	if len(m.Props) > MaxPropsSize {
+		return errorf(CodeInvalidMarker, "marker %q: %d properties, at most %d allowed", m.ID, len(m.Props), MaxPropsSize)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package wire
+
+import "fmt"
+
+// Version is the protocol version this package speaks. A client announces
+// its version in Hello; the server closes the connection with
+// CloseUnsupportedVersion when it does not speak it.
+const Version = 1
+
+// Type is the integer code that opens every message.
+type Type uint8
+
+// Client-to-server message types.
+const (
+	TypeHello  Type = 1 // Hello: must be the first message of a connection
+	TypeView   Type = 2 // View: set or replace one of the client's views
+	TypeUnview Type = 3 // Unview: drop one of the client's views
+	TypeLayers Type = 4 // Layers: change the layers the client sees
+)
+
+// Server-to-client message types.
+const (
+	TypeWelcome   Type = 16 // Welcome: answer to Hello, with the server's limits
+	TypeViewAck   Type = 17 // ViewAck: a view was applied; carries the markers it adds
+	TypeUnviewAck Type = 18 // UnviewAck: a view was dropped
+	TypeReset     Type = 19 // Reset: replace the whole cache with these markers
+	TypeBatch     Type = 20 // Batch: marker upserts and removes
+	TypeError     Type = 21 // Error: a message was refused; the connection goes on
+)
+
+var typeNames = map[Type]string{
+	TypeHello: "hello", TypeView: "view", TypeUnview: "unview", TypeLayers: "layers",
+	TypeWelcome: "welcome", TypeViewAck: "view_ack", TypeUnviewAck: "unview_ack",
+	TypeReset: "reset", TypeBatch: "batch", TypeError: "error",
+}
+
+func (t Type) String() string {
+	if s, ok := typeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Flags qualify a ViewAck or a Reset.
+type Flags uint8
+
+const (
+	// FlagSnapshot on a ViewAck: the markers it carries are everything the
+	// client should hold; drop the cache and every other view first. The
+	// server sets it on the first view of a connection, so a reconnecting
+	// client reconciles its cache with the server's state.
+	FlagSnapshot Flags = 1 << 0
+	// FlagTruncated: the view holds more markers than the server's budget;
+	// only the first Budget were sent.
+	FlagTruncated Flags = 1 << 1
+	// FlagBehind on a Reset: the client fell too far behind and its backlog
+	// was replaced by this fresh state.
+	FlagBehind Flags = 1 << 2
+)
+
+// Code is the reason carried by an Error message.
+type Code uint16
+
+// Error codes. docs/protocol.md describes when each is sent.
+const (
+	CodeMalformed     Code = 1  // the frame is not a well-formed message of this protocol
+	CodeUnknownType   Code = 2  // the message type is not one the server knows
+	CodeInvalidPoint  Code = 3  // a coordinate is NaN, infinite or out of range
+	CodeInvalidBox    Code = 4  // a box has its south above its north
+	CodeInvalidView   Code = 5  // a view id or zoom is out of range
+	CodeRateLimited   Code = 6  // view changes come faster than the server allows
+	CodeTooManyViews  Code = 7  // the connection already holds MaxViews views
+	CodeUnknownView   Code = 8  // unview of a view the connection does not hold
+	CodeBadHello      Code = 9  // a second hello, or too many layers
+	CodeInvalidMarker Code = 10 // a marker's id, layer or properties break a limit
+)
+
+var codeNames = map[Code]string{
+	CodeMalformed: "malformed", CodeUnknownType: "unknown_type",
+	CodeInvalidPoint: "invalid_point", CodeInvalidBox: "invalid_box",
+	CodeInvalidView: "invalid_view", CodeRateLimited: "rate_limited",
+	CodeTooManyViews: "too_many_views", CodeUnknownView: "unknown_view",
+	CodeBadHello: "bad_hello", CodeInvalidMarker: "invalid_marker",
+}
+
+// String returns the code's name as written in docs/protocol.md, such as
+// "rate_limited".
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("code(%d)", uint16(c))
+}
+
+// WebSocket close codes the server uses besides the standard ones (1000
+// normal, 1001 going away, 1003 unsupported data, 1008 policy violation,
+// 1009 message too big, 1011 internal error, 1013 try again later).
+const (
+	CloseHelloRequired      = 4000 // the first message was not a Hello, or came too late
+	CloseUnsupportedVersion = 4001 // the Hello named a protocol version the server does not speak
+	CloseTooSlow            = 4002 // the client could not keep up and was disconnected
+	CloseViewFlood          = 4003 // the client kept sending views past the rate limit
+)
+
+// Limits bound what one message may carry. Decoders refuse anything larger.
+const (
+	MaxIDLen     = 256 // bytes in a marker id
+	MaxLayerLen  = 64  // bytes in a layer name
+	MaxLayers    = 64  // layers in a Hello or Layers message
+	MaxTokenLen  = 4096
+	MaxViewID    = 255 // view ids run from 0 to MaxViewID
+	MaxZoom      = 24  // views have a zoom in [0, MaxZoom]
+	MaxPropsSize = 32  // entries in a marker's Props
+)

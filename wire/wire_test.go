@@ -1,0 +1,280 @@
+package wire
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pushmap/pushmap/geo"
+)
+
+var paris = Marker{ID: "v1", Layer: "cars", Pos: Quantize(geo.Pt(2.3522219, 48.856614)), Version: 7}
+
+// sampleMessages holds one message of every type, with the optional parts
+// of ops both present and absent.
+func sampleMessages() []Message {
+	full := Marker{ID: "f-1234", Layer: "flights", Pos: Quantize(geo.Pt(-179.9999999, -85.05)), Version: 1 << 40,
+		Time: 1764100000123, Props: map[string]any{"kind": "plane", "heading": int64(270), "ok": true}}
+	timed := Marker{ID: "t", Layer: "", Pos: geo.Pt(180, 90), Version: 0, Time: -5}
+	return []Message{
+		Hello{Version: Version, Token: "secret", Layers: []string{"cars", "flights"}},
+		Hello{Version: 9, Layers: []string{}},
+		View{ID: 3, Box: geo.BBox(170, -20, -170, 10.5), Zoom: 4.25},
+		Unview{ID: 255},
+		Layers{Layers: []string{"a"}},
+		Welcome{Version: 1, Budget: 5000, MaxViews: 4, ViewRate: 20, ViewBurst: 40, MaxFrameBytes: 16384},
+		ViewAck{View: View{ID: 0, Box: geo.World, Zoom: 0}, Flags: FlagSnapshot | FlagTruncated,
+			Ops: []Op{{Marker: paris}, {Marker: full}, {Marker: timed}}},
+		ViewAck{View: View{ID: 1, Box: geo.BBox(0, 0, 1, 1), Zoom: 12}},
+		UnviewAck{ID: 1},
+		Reset{Flags: FlagBehind, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
+		Batch{Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "x"}}}},
+		Batch{},
+		Error{Code: CodeRateLimited, Message: "view changes faster than 20/s"},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	enc, dec := NewEncoder(), NewDecoder()
+	for _, m := range sampleMessages() {
+		t.Run(m.Type().String(), func(t *testing.T) {
+			b, err := enc.Message(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := dec.Decode(b)
+			if err != nil {
+				t.Fatalf("decode % x: %v", b, err)
+			}
+			if !reflect.DeepEqual(normalise(got), normalise(m)) {
+				t.Fatalf("round trip:\n got %#v\nwant %#v", got, m)
+			}
+		})
+	}
+}
+
+// normalise makes nil and empty slices compare equal.
+func normalise(m Message) Message {
+	switch v := m.(type) {
+	case Hello:
+		if len(v.Layers) == 0 {
+			v.Layers = nil
+		}
+		return v
+	case Batch:
+		if len(v.Ops) == 0 {
+			v.Ops = nil
+		}
+		return v
+	case ViewAck:
+		if len(v.Ops) == 0 {
+			v.Ops = nil
+		}
+		return v
+	}
+	return m
+}
+
+// TestMoveSize pins the protocol's compactness goal: a marker move with a
+// short id costs at most 30 bytes inside a batch.
+func TestMoveSize(t *testing.T) {
+	enc := NewEncoder()
+	for _, tc := range []struct {
+		name string
+		m    Marker
+		max  int
+	}{
+		{"short id", Marker{ID: "v1", Layer: "cars", Pos: geo.Pt(-122.4194155, 37.7749295), Version: 123456}, 26},
+		{"far east", Marker{ID: "v1234", Layer: "cars", Pos: geo.Pt(179.9999999, -89.9999999), Version: 1 << 31}, 30},
+		{"with time", Marker{ID: "v1", Layer: "c", Pos: geo.Pt(2.35, 48.85), Version: 99, Time: 1764100000123}, 32},
+	} {
+		b, err := enc.Upsert(&tc.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d bytes: % x", tc.name, len(b), b)
+		if len(b) > tc.max {
+			t.Errorf("%s: op is %d bytes, want at most %d", tc.name, len(b), tc.max)
+		}
+	}
+}
+
+func TestQuantizeIsExact(t *testing.T) {
+	enc, dec := NewEncoder(), NewDecoder()
+	for _, p := range []geo.Point{{Lon: 2.35222190001, Lat: 48.8566140004}, {Lon: -180, Lat: -90}, {Lon: 0.1, Lat: 0.3}, {Lon: 179.99999995, Lat: 1e-9}} {
+		m := Marker{ID: "q", Pos: Quantize(p)}
+		b, _ := enc.Message(Batch{Ops: []Op{{Marker: m}}})
+		got, err := dec.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gp := got.(Batch).Ops[0].Marker.Pos; gp != m.Pos {
+			t.Errorf("Quantize(%v) = %v, decoded %v", p, m.Pos, gp)
+		}
+		if d := math.Abs(m.Pos.Lon - p.Lon); d > 0.51e-7 {
+			t.Errorf("Quantize(%v) moved longitude by %g", p, d)
+		}
+	}
+}
+
+func TestHeadersMatchMarshal(t *testing.T) {
+	enc := NewEncoder()
+	opA, _ := enc.Upsert(&paris)
+	opA = bytes.Clone(opA)
+	opB := bytes.Clone(enc.Remove("gone"))
+	ops := []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}
+	view := View{ID: 2, Box: geo.BBox(1, 2, 3, 4), Zoom: 5}
+	for _, n := range []int{2, 20, 70000} {
+		var all []Op
+		var raw []byte
+		for range n / 2 {
+			all = append(all, ops...)
+			raw = append(append(raw, opA...), opB...)
+		}
+		for _, tc := range []struct {
+			name   string
+			header []byte
+			msg    Message
+		}{
+			{"batch", AppendBatchHeader(nil, n), Batch{Ops: all}},
+			{"reset", AppendResetHeader(nil, FlagBehind, n), Reset{Flags: FlagBehind, Ops: all}},
+			{"view_ack", AppendViewAckHeader(nil, view, FlagSnapshot, n), ViewAck{View: view, Flags: FlagSnapshot, Ops: all}},
+		} {
+			want, err := Marshal(tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := append(tc.header, raw...); !bytes.Equal(got, want) {
+				t.Errorf("%s of %d ops: header + raw ops differ from Marshal", tc.name, n)
+			}
+		}
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		code  Code
+		text  string
+	}{
+		{"empty", nil, CodeMalformed, "ends early"},
+		{"not msgpack array", []byte{0xc3}, CodeMalformed, "expected an array"},
+		{"empty array", []byte{0x90}, CodeMalformed, "at least 1"},
+		{"unknown type", []byte{0x91, 0x63}, CodeUnknownType, "99"},
+		{"huge type", []byte{0x91, 0xcd, 0x01, 0x00}, CodeUnknownType, "256"},
+		{"view too short", []byte{0x93, 0x02, 0x00, 0x01}, CodeMalformed, "view"},
+		{"view string zoom", must(Marshal(View{}))[:8], CodeMalformed, ""},
+		{"trailing bytes", append(must(Marshal(Unview{ID: 1})), 0xc0), CodeMalformed, "after the message"},
+		{"lying array length", []byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0x14}, CodeMalformed, "remaining bytes"},
+		{"hello token not string", []byte{0x94, 0x01, 0x01, 0x05, 0x90}, CodeMalformed, "token"},
+		{"too many layers", append([]byte{0x92, 0x04, 0xdc, 0x00, 0x41}, bytes.Repeat([]byte{0xa1, 'a'}, 65)...), CodeMalformed, "at most 64"},
+		{"op neither string nor array", []byte{0x92, 0x14, 0x05}, CodeMalformed, "op 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Unmarshal(tc.frame)
+			var we Error
+			if !errors.As(err, &we) {
+				t.Fatalf("error %v is not a wire.Error", err)
+			}
+			if we.Code != tc.code || !strings.Contains(we.Message, tc.text) {
+				t.Fatalf("got %v, want code %v containing %q", err, tc.code, tc.text)
+			}
+		})
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    View
+		code Code
+		text string
+	}{
+		{"ok across antimeridian", View{Box: geo.BBox(170, -10, -170, 10), Zoom: 3}, 0, ""},
+		{"NaN west", View{Box: geo.BBox(math.NaN(), 0, 1, 1)}, CodeInvalidPoint, "NaN"},
+		{"lat out of range", View{Box: geo.BBox(0, -91, 1, 1)}, CodeInvalidPoint, "-91"},
+		{"infinite east", View{Box: geo.BBox(0, 0, math.Inf(1), 1)}, CodeInvalidPoint, "+Inf"},
+		{"inverted", View{Box: geo.BBox(0, 10, 1, 5)}, CodeInvalidBox, "south 10 is above north 5"},
+		{"zoom", View{Box: geo.World, Zoom: 25}, CodeInvalidView, "zoom 25"},
+		{"id", View{ID: 256, Box: geo.World}, CodeInvalidView, "256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.v.Validate()
+			if tc.code == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var we Error
+			if !errors.As(err, &we) || we.Code != tc.code || !strings.Contains(we.Message, tc.text) {
+				t.Fatalf("got %v, want %v containing %q", err, tc.code, tc.text)
+			}
+		})
+	}
+	m := Marker{ID: "", Pos: geo.Pt(0, 0)}
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty id: %v", err)
+	}
+	m = Marker{ID: "a", Pos: geo.Pt(200, 0)}
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "200") {
+		t.Errorf("lon 200: %v", err)
+	}
+}
+
+// FuzzDecode feeds arbitrary frames to the decoder: it must never panic, and
+// whatever it accepts must encode and decode back to the same message.
+func FuzzDecode(f *testing.F) {
+	for _, m := range sampleMessages() {
+		f.Add(must(Marshal(m)))
+	}
+	f.Add([]byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0x14})
+	f.Add([]byte{0x92, 0x14, 0x97, 0xa1, 'a', 0xa0, 0, 0, 0, 0, 0x81, 0xa1, 'k', 0x91, 0x90})
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		m, err := Unmarshal(frame)
+		if err != nil {
+			var we Error
+			if !errors.As(err, &we) {
+				t.Fatalf("error %v is not a wire.Error", err)
+			}
+			return
+		}
+		b, err := Marshal(m)
+		if err != nil {
+			return // e.g. props holding values the encoder refuses
+		}
+		m2, err := Unmarshal(b)
+		if err != nil {
+			t.Fatalf("re-decoding %#v: %v", m, err)
+		}
+		b2, err := Marshal(m2)
+		if err != nil || (len(b) != len(b2)) {
+			t.Fatalf("unstable encoding of %#v", m)
+		}
+	})
+}
+
+// FuzzDecodeOps fuzzes the op decoder through a Batch frame.
+func FuzzDecodeOps(f *testing.F) {
+	enc := NewEncoder()
+	op, _ := enc.Upsert(&paris)
+	f.Add(bytes.Clone(op))
+	f.Add(bytes.Clone(enc.Remove("x")))
+	f.Fuzz(func(t *testing.T, op []byte) {
+		m, err := Unmarshal(append(AppendBatchHeader(nil, 1), op...))
+		if err == nil && len(m.(Batch).Ops) != 1 {
+			t.Fatalf("one op decoded as %d", len(m.(Batch).Ops))
+		}
+	})
+}
