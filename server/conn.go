@@ -1,0 +1,369 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// badMessageLimit is how many refused messages (malformed, unknown type,
+// invalid values) a connection may send before it is closed with 1008.
+const badMessageLimit = 100
+
+// floodWindow and floodLimit: a connection refused more than floodLimit
+// view changes for rate within floodWindow is closed with 4003.
+const floodWindow = 10 * time.Second
+
+// A conn is one client connection. Its reader goroutine runs serve; a
+// writer goroutine runs only while its outbox holds something.
+type conn struct {
+	s      *Server
+	ws     *websocket.Conn
+	remote string
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	out outbox
+
+	views   []view   // guarded by s.mu
+	layers  layerSet // guarded by s.mu
+	hadView bool     // guarded by s.mu: the next ViewAck is not the first
+
+	// Owned by the reader goroutine.
+	tokens      float64
+	lastRefill  time.Time
+	refused     int
+	windowStart time.Time
+	bad         int
+
+	closeOnce sync.Once
+}
+
+func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{s: s, ws: ws, remote: remote, ctx: ctx, cancel: cancel,
+		log: s.log.With("remote", remote)}
+	c.out.limit = s.opts.OutboxBytes
+	c.tokens = float64(s.opts.ViewBurst)
+	ws.SetReadLimit(s.opts.MaxFrameBytes)
+	return c
+}
+
+// serve runs the connection: hello, then messages until the client leaves.
+func (c *conn) serve() {
+	defer c.cancel()
+	hello, err := c.handshake()
+	if err != nil {
+		c.log.Debug("handshake failed", "err", err)
+		return
+	}
+	s := c.s
+	s.mu.Lock()
+	c.layers = newLayerSet(hello.Layers)
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.log.Debug("client connected", "layers", hello.Layers)
+
+	err = c.readLoop()
+	c.leave()
+	var ce websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		c.log.Debug("client closed", "code", ce.Code, "reason", ce.Reason)
+	case err != nil && !errors.Is(err, errClosed):
+		c.log.Debug("connection ended", "err", err)
+	}
+}
+
+// handshake reads the Hello and answers with a Welcome.
+func (c *conn) handshake() (wire.Hello, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.HelloTimeout)
+	defer cancel()
+	typ, frame, err := c.ws.Read(ctx)
+	if err != nil {
+		if ctx.Err() != nil && c.ctx.Err() == nil {
+			c.close(wire.CloseHelloRequired, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
+		}
+		return wire.Hello{}, err
+	}
+	if typ != websocket.MessageBinary {
+		c.close(websocket.StatusUnsupportedData, "frames must be binary MessagePack")
+		return wire.Hello{}, errClosed
+	}
+	msg, err := wire.Unmarshal(frame)
+	hello, ok := msg.(wire.Hello)
+	if err != nil || !ok {
+		reason := "the first message must be a hello"
+		if err != nil {
+			reason += ": " + err.Error()
+		}
+		c.close(wire.CloseHelloRequired, reason)
+		return wire.Hello{}, errClosed
+	}
+	if hello.Version != wire.Version {
+		c.close(wire.CloseUnsupportedVersion, fmt.Sprintf("protocol version %d is not supported; this server speaks %d", hello.Version, wire.Version))
+		return wire.Hello{}, errClosed
+	}
+	if err := wire.ValidateLayers(hello.Layers); err != nil {
+		c.close(wire.CloseHelloRequired, err.Error())
+		return wire.Hello{}, errClosed
+	}
+	o := c.s.opts
+	welcome, err := wire.Marshal(wire.Welcome{Version: wire.Version, Budget: o.Budget, MaxViews: o.MaxViews,
+		ViewRate: o.ViewRate, ViewBurst: o.ViewBurst, MaxFrameBytes: int(o.MaxFrameBytes)})
+	if err != nil {
+		return wire.Hello{}, err
+	}
+	if err := c.write(welcome); err != nil {
+		return wire.Hello{}, err
+	}
+	return hello, nil
+}
+
+func (c *conn) readLoop() error {
+	dec := wire.NewDecoder()
+	for {
+		typ, frame, err := c.ws.Read(c.ctx)
+		if err != nil {
+			return err
+		}
+		if typ != websocket.MessageBinary {
+			c.close(websocket.StatusUnsupportedData, "frames must be binary MessagePack")
+			return errClosed
+		}
+		msg, err := dec.Decode(frame)
+		if err == nil {
+			err = c.handle(msg)
+		}
+		if err == nil {
+			continue
+		}
+		var we wire.Error
+		if !errors.As(err, &we) {
+			return err
+		}
+		c.bad++
+		if c.bad > badMessageLimit {
+			c.close(websocket.StatusPolicyViolation, fmt.Sprintf("more than %d refused messages; last: %v", badMessageLimit, we.Message))
+			return errClosed
+		}
+		c.refuse(we)
+	}
+}
+
+// handle applies one message from the client. A wire.Error it returns is
+// sent back to the client; other errors end the connection.
+func (c *conn) handle(msg wire.Message) error {
+	switch m := msg.(type) {
+	case wire.View:
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		if err := c.allowViewChange(); err != nil {
+			return err
+		}
+		return c.s.setView(c, m)
+	case wire.Unview:
+		if err := c.allowViewChange(); err != nil {
+			return err
+		}
+		return c.s.unview(c, m.ID)
+	case wire.Layers:
+		if err := wire.ValidateLayers(m.Layers); err != nil {
+			return err
+		}
+		if err := c.allowViewChange(); err != nil {
+			return err
+		}
+		c.s.setLayers(c, m.Layers)
+		return nil
+	case wire.Hello:
+		return wire.Error{Code: wire.CodeBadHello, Message: "hello was already received"}
+	}
+	return wire.Error{Code: wire.CodeUnknownType, Message: fmt.Sprintf("a client may not send %v messages", msg.Type())}
+}
+
+// allowViewChange spends one token of the connection's view-change bucket.
+// Without one, it refuses the change; a client refused too often within
+// floodWindow is closed with 4003.
+func (c *conn) allowViewChange() error {
+	o := c.s.opts
+	now := time.Now()
+	if !c.lastRefill.IsZero() {
+		c.tokens += now.Sub(c.lastRefill).Seconds() * o.ViewRate
+		c.tokens = min(c.tokens, float64(o.ViewBurst))
+	}
+	c.lastRefill = now
+	if c.tokens >= 1 {
+		c.tokens--
+		return nil
+	}
+	if now.Sub(c.windowStart) > floodWindow {
+		c.windowStart, c.refused = now, 0
+	}
+	c.refused++
+	if limit := max(100, 5*o.ViewBurst); c.refused > limit {
+		c.close(wire.CloseViewFlood, fmt.Sprintf("more than %d view changes refused within %v: slow down to %g/s", limit, floodWindow, o.ViewRate))
+		return errClosed
+	}
+	c.bad-- // a rate refusal is not a bad message
+	return wire.Error{Code: wire.CodeRateLimited, Message: fmt.Sprintf("view changes allowed at %g/s with bursts of %d; this one was ignored", o.ViewRate, o.ViewBurst)}
+}
+
+// refuse sends an Error message, in order with the rest of the stream.
+func (c *conn) refuse(we wire.Error) {
+	frame, err := wire.Marshal(we)
+	if err != nil {
+		return
+	}
+	if c.out.control(frame) {
+		c.startWriter()
+	}
+}
+
+// leave removes c from the server and stops its writer.
+func (c *conn) leave() {
+	s := c.s
+	s.mu.Lock()
+	for i := range c.views {
+		s.unindexView(&c.views[i])
+	}
+	c.views = nil
+	delete(s.conns, c)
+	s.mu.Unlock()
+	c.out.close()
+	c.ws.CloseNow()
+}
+
+// close closes the connection with code and reason, once.
+func (c *conn) close(code websocket.StatusCode, reason string) {
+	c.closeOnce.Do(func() {
+		c.log.Debug("closing connection", "code", code, "reason", reason)
+		if len(reason) > 120 { // a close reason must fit in a control frame
+			reason = reason[:120]
+		}
+		c.cancel()
+		c.ws.Close(code, reason)
+	})
+}
+
+// startWriter starts the goroutine that drains the outbox. The outbox
+// reported that none is running.
+func (c *conn) startWriter() {
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		c.writeLoop()
+	}()
+}
+
+// maxBatchBytes caps the size of one batch frame written from the outbox.
+const maxBatchBytes = 64 << 10
+
+// resetsBeforeClose is how many resets in a row, without the client once
+// catching up, make the server give up on it and close it with 4002.
+const resetsBeforeClose = 3
+
+func (c *conn) writeLoop() {
+	var frames [][]byte
+	var buf []byte
+	resets := 0
+	for {
+		var ops map[string][]byte
+		var behind, done bool
+		frames, ops, behind, done = c.out.take(frames[:0])
+		if done {
+			return
+		}
+		if behind {
+			resets++
+			if resets > resetsBeforeClose {
+				c.s.counters.tooSlow.Add(1)
+				c.out.close()
+				c.close(wire.CloseTooSlow, "client too slow: fell behind after "+fmt.Sprint(resetsBeforeClose)+" resets")
+				return
+			}
+			c.s.counters.resets.Add(1)
+			c.s.mu.Lock()
+			frame := c.s.resetFrameLocked(c, wire.FlagBehind)
+			c.out.replace(frame)
+			c.s.mu.Unlock()
+			continue
+		}
+		if len(frames) == 0 && len(ops) > 0 {
+			resets = 0 // only ops waited: the client is keeping up
+		}
+		for i, f := range frames {
+			if err := c.write(f); err != nil {
+				c.writeFailed(err)
+				return
+			}
+			frames[i] = nil
+		}
+		if len(ops) > 0 {
+			var err error
+			buf, err = c.writeOps(buf, ops)
+			c.out.giveBack(ops)
+			if err != nil {
+				c.writeFailed(err)
+				return
+			}
+		}
+	}
+}
+
+// writeOps writes ops as batch frames of at most about maxBatchBytes each.
+// buf is scratch space, returned for reuse.
+func (c *conn) writeOps(buf []byte, ops map[string][]byte) ([]byte, error) {
+	// Each frame is assembled after room for the largest batch header,
+	// which is written in front of the ops once their number is known.
+	const room = 6
+	var header [room]byte
+	buf = append(buf[:0], header[:]...)
+	n := 0
+	flush := func() error {
+		h := wire.AppendBatchHeader(header[:0], n)
+		start := room - len(h)
+		copy(buf[start:], h)
+		err := c.write(buf[start:])
+		buf, n = buf[:room], 0
+		return err
+	}
+	for _, op := range ops {
+		if n > 0 && len(buf)+len(op) > maxBatchBytes {
+			if err := flush(); err != nil {
+				return buf, err
+			}
+		}
+		buf = append(buf, op...)
+		n++
+	}
+	if n == 0 {
+		return buf, nil
+	}
+	return buf, flush()
+}
+
+func (c *conn) write(frame []byte) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.WriteTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageBinary, frame)
+}
+
+func (c *conn) writeFailed(err error) {
+	c.out.close()
+	if c.ctx.Err() == nil {
+		c.log.Debug("write failed; closing", "err", err)
+		c.s.counters.tooSlow.Add(1)
+		c.close(wire.CloseTooSlow, "client too slow: a write blocked for "+c.s.opts.WriteTimeout.String())
+	}
+}
+
+func errorText(format string, args ...any) string { return fmt.Sprintf(format, args...) }

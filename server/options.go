@@ -1,0 +1,54 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configures a Server. The zero value, and a nil *Options, mean the
+// defaults documented on each field.
+type Options struct {
+	// Logger receives the server's logs. Default: slog.Default().
+	Logger *slog.Logger
+
+	// MaxConnections caps concurrent WebSocket connections; one more is
+	// accepted and closed at once with close code 1013 (try again later).
+	// Default 100000.
+	MaxConnections int
+
+	// MaxFrameBytes caps the size of a frame a client may send; a larger one
+	// closes the connection with 1009 (message too big). Default 16384.
+	MaxFrameBytes int64
+
+	// MaxViews caps the views one connection may hold at once. Default 4.
+	MaxViews int
+
+	// ViewRate is how many view changes per second a connection may send on
+	// average, and ViewBurst how many it may send at once. Changes beyond
+	// them are refused with error code rate_limited; a connection that keeps
+	// flooding is closed with 4003. Defaults 20 and 40.
+	ViewRate  float64
+	ViewBurst int
+
+	// Budget is the most markers one view is sent; a larger view gets the
+	// first Budget markers found, flagged as truncated. Default 5000.
+	Budget int
+
+	// OutboxBytes caps what may wait, unsent, for one connection. A client
+	// that falls further behind has its backlog dropped and is sent a fresh
+	// snapshot (a reset). Default 4 MiB.
+	OutboxBytes int
+
+	// WriteTimeout is how long one write to a client may block before the
+	// client is deemed gone and closed. Default 10s.
+	WriteTimeout time.Duration
+
+	// HelloTimeout is how long a new connection has to send its hello.
+	// Default 10s.
+	HelloTimeout time.Duration
+
+	// OriginPatterns lists the host patterns (path.Match syntax) from which
+	// browsers may connect besides the server's own host, as in
+	// websocket.AcceptOptions. Use "*" to allow any origin.
+	OriginPatterns []string
+}

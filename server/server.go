@@ -1,0 +1,233 @@
+// Package server is pushmap's server: an http.Handler that accepts the
+// WebSocket connections of map clients, keeps every client's viewport in an
+// R-tree, keeps every marker in another, and pushes each marker change only
+// to the clients whose view holds it.
+//
+// Feeds change markers through Upsert, Remove and their batch forms, which
+// are safe for concurrent use. The data flow is
+//
+//	feed → Upsert → marker store + viewport index (under one lock)
+//	     → per-connection outbox (coalesced by marker id) → writer → WebSocket
+//
+// and a client's view change takes the same lock, so every client receives
+// an exact, ordered stream: the markers its new view adds, then the changes
+// inside its views. docs/protocol.md describes the wire format.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/wire"
+	"github.com/tidwall/rtree"
+)
+
+// A Server pushes marker changes to the map clients that can see them. It is
+// an http.Handler for the WebSocket endpoint: mount it where clients connect,
+// e.g. mux.Handle("/ws", srv). All its methods are safe for concurrent use.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	// mu guards the marker store, the viewport index, every connection's
+	// views and layers, and enc. Lock order: mu, then an outbox's mu.
+	mu      sync.Mutex
+	markers map[string]*marker      // guarded by mu
+	points  rtree.RTreeG[*marker]   // guarded by mu: marker positions
+	views   rtree.RTreeG[*viewPart] // guarded by mu: connection view boxes
+	conns   map[*conn]struct{}      // guarded by mu
+	enc     *wire.Encoder           // guarded by mu
+	found   []*marker               // guarded by mu: scratch for searches
+
+	nconns   atomic.Int64
+	closing  atomic.Bool
+	wg       sync.WaitGroup // connection readers and writers
+	counters counters
+}
+
+type counters struct {
+	accepted, refused, resets, tooSlow, stale, delivered atomic.Int64
+}
+
+// Stats is a snapshot of a Server's state and counters.
+type Stats struct {
+	Connections int   // open WebSocket connections
+	Views       int   // view boxes in the index (a view across the antimeridian counts twice)
+	Markers     int   // markers in the store
+	Accepted    int64 // connections accepted since start
+	Refused     int64 // connections refused (server full or shutting down)
+	Resets      int64 // resets sent to clients that fell behind
+	TooSlow     int64 // clients closed with 4002 (too slow)
+	Stale       int64 // upserts ignored because their version was not newer
+	Delivered   int64 // marker ops handed to connections
+}
+
+// New returns a Server configured by opts; nil means every default. It
+// returns an error naming the first invalid option.
+func New(opts *Options) (*Server, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		opts:    o,
+		log:     o.Logger,
+		markers: make(map[string]*marker),
+		conns:   make(map[*conn]struct{}),
+		enc:     wire.NewEncoder(),
+	}, nil
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves the client until
+// it leaves or the server shuts down.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.closing.Load() {
+		s.counters.refused.Add(1)
+		http.Error(w, "pushmap: server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns:  s.opts.OriginPatterns,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	if n := s.nconns.Add(1); n > int64(s.opts.MaxConnections) {
+		s.nconns.Add(-1)
+		s.counters.refused.Add(1)
+		ws.Close(websocket.StatusTryAgainLater, fmt.Sprintf("server full: %d connections", s.opts.MaxConnections))
+		return
+	}
+	defer s.nconns.Add(-1)
+	s.counters.accepted.Add(1)
+	s.wg.Add(1)
+	defer s.wg.Done()
+	c := newConn(s, ws, r.RemoteAddr)
+	c.serve()
+}
+
+// Stats returns the server's current state and counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Connections: len(s.conns), Views: s.views.Len(), Markers: len(s.markers)}
+	s.mu.Unlock()
+	st.Accepted = s.counters.accepted.Load()
+	st.Refused = s.counters.refused.Load()
+	st.Resets = s.counters.resets.Load()
+	st.TooSlow = s.counters.tooSlow.Load()
+	st.Stale = s.counters.stale.Load()
+	st.Delivered = s.counters.delivered.Load()
+	return st
+}
+
+// Shutdown stops accepting connections, closes every client with 1001
+// (going away) and waits until their goroutines are gone or ctx ends. The
+// marker store stays usable. Mount the server in an http.Server and call
+// its Shutdown too: hijacked WebSocket connections are not its business.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	for _, c := range s.connList() {
+		go c.close(websocket.StatusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range s.connList() {
+			c.ws.CloseNow()
+		}
+		return ctx.Err()
+	}
+}
+
+// Close closes every connection at once, without a closing handshake, and
+// waits for their goroutines.
+func (s *Server) Close() error {
+	s.closing.Store(true)
+	for _, c := range s.connList() {
+		c.ws.CloseNow()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) connList() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+func (o *Options) withDefaults() (Options, error) {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"MaxConnections", &r.MaxConnections, 100000},
+		{"MaxViews", &r.MaxViews, 4},
+		{"ViewBurst", &r.ViewBurst, 40},
+		{"Budget", &r.Budget, 5000},
+		{"OutboxBytes", &r.OutboxBytes, 4 << 20},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return r, fmt.Errorf("server: option %s is %d, must not be negative", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if r.MaxViews > wire.MaxViewID+1 {
+		return r, fmt.Errorf("server: option MaxViews is %d, at most %d", r.MaxViews, wire.MaxViewID+1)
+	}
+	if r.MaxFrameBytes < 0 {
+		return r, fmt.Errorf("server: option MaxFrameBytes is %d, must not be negative", r.MaxFrameBytes)
+	}
+	if r.MaxFrameBytes == 0 {
+		r.MaxFrameBytes = 16 << 10
+	}
+	if r.ViewRate < 0 {
+		return r, fmt.Errorf("server: option ViewRate is %v, must not be negative", r.ViewRate)
+	}
+	if r.ViewRate == 0 {
+		r.ViewRate = 20
+	}
+	durs := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"WriteTimeout", &r.WriteTimeout, 10 * time.Second}, {"HelloTimeout", &r.HelloTimeout, 10 * time.Second}}
+	for _, f := range durs {
+		if *f.v < 0 {
+			return r, fmt.Errorf("server: option %s is %v, must not be negative", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	return r, nil
+}
+
+var errClosed = errors.New("connection closed")

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// A marker is a stored marker and its encoded upsert op. op is immutable:
+// outboxes hold it while it waits to be written; a change makes a new one.
+type marker struct {
+	m  wire.Marker
+	op []byte
+}
+
+func pointRect(p geo.Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }
+
+// Upsert creates or changes the marker m.ID and pushes the change to the
+// clients that see it. m.Pos is quantised to the wire's resolution. A zero
+// m.Version is set to one more than the stored version; a non-zero version
+// not greater than the stored one is ignored as stale (counted in
+// Stats.Stale), so feeds may retry safely. It returns an error naming the
+// first invalid field; then nothing changes.
+func (s *Server) Upsert(m wire.Marker) error {
+	return s.UpsertBatch([]wire.Marker{m})
+}
+
+// UpsertBatch upserts every marker of ms under one lock, in order. If any
+// marker is invalid it returns an error naming it and changes nothing.
+// The server does not keep ms.
+func (s *Server) UpsertBatch(ms []wire.Marker) error {
+	for i := range ms {
+		if err := ms[i].Validate(); err != nil {
+			return fmt.Errorf("marker %d of %d: %w", i, len(ms), err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range ms {
+		if err := s.upsertLocked(ms[i]); err != nil {
+			return fmt.Errorf("marker %d of %d: %w", i, len(ms), err)
+		}
+	}
+	return nil
+}
+
+// Remove deletes the marker id and tells the clients that saw it. Removing
+// a marker that does not exist is not an error.
+func (s *Server) Remove(id string) error {
+	return s.RemoveBatch([]string{id})
+}
+
+// RemoveBatch removes every marker of ids under one lock. An empty id is an
+// error, and then nothing changes.
+func (s *Server) RemoveBatch(ids []string) error {
+	for i, id := range ids {
+		if id == "" {
+			return fmt.Errorf("remove %d of %d: %w", i, len(ids), wire.Error{Code: wire.CodeInvalidMarker, Message: "marker id is empty"})
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.removeLocked(id)
+	}
+	return nil
+}
+
+// Marker returns the stored marker id.
+func (s *Server) Marker(id string) (wire.Marker, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.markers[id]
+	if !ok {
+		return wire.Marker{}, false
+	}
+	return rec.m, true
+}
+
+// MarkersIn returns the markers inside box whose layer is in layers (every
+// layer when layers is empty), in no particular order.
+func (s *Server) MarkersIn(box geo.Box, layers []string) []wire.Marker {
+	set := newLayerSet(layers)
+	var out []wire.Marker
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parts, n := box.Split()
+	for _, part := range parts[:n] {
+		s.points.Search(minRect(part), maxRect(part), func(_, _ [2]float64, rec *marker) bool {
+			if set.has(rec.m.Layer) {
+				out = append(out, rec.m)
+			}
+			return true
+		})
+	}
+	return out
+}
+
+func (s *Server) upsertLocked(m wire.Marker) error {
+	m.Pos = wire.Quantize(m.Pos)
+	rec, exists := s.markers[m.ID]
+	var old wire.Marker
+	if exists {
+		old = rec.m
+		if m.Version == 0 {
+			m.Version = old.Version + 1
+		} else if m.Version <= old.Version {
+			s.counters.stale.Add(1)
+			return nil
+		}
+	} else if m.Version == 0 {
+		m.Version = 1
+	}
+	encoded, err := s.enc.Upsert(&m)
+	if err != nil {
+		return err
+	}
+	op := bytes.Clone(encoded)
+	m.Props = cloneProps(m.Props)
+	if exists {
+		rec.m, rec.op = m, op
+		if old.Pos != m.Pos {
+			s.points.Replace(pointRect(old.Pos), pointRect(old.Pos), rec, pointRect(m.Pos), pointRect(m.Pos), rec)
+		}
+	} else {
+		rec = &marker{m: m, op: op}
+		s.markers[m.ID] = rec
+		s.points.Insert(pointRect(m.Pos), pointRect(m.Pos), rec)
+	}
+
+	// Whoever sees the new position gets the upsert.
+	p := pointRect(m.Pos)
+	s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
+		if vp.c.layers.has(m.Layer) {
+			s.deliver(vp.c, m.ID, op)
+		}
+		return true
+	})
+	if !exists || (old.Pos == m.Pos && old.Layer == m.Layer) {
+		return nil
+	}
+	// Whoever saw the old position and does not see the new one gets a
+	// remove.
+	var removeOp []byte
+	p0 := pointRect(old.Pos)
+	s.views.Search(p0, p0, func(_, _ [2]float64, vp *viewPart) bool {
+		c := vp.c
+		if !c.layers.has(old.Layer) || (c.layers.has(m.Layer) && c.sees(m.Pos)) {
+			return true
+		}
+		if removeOp == nil {
+			removeOp = bytes.Clone(s.enc.Remove(m.ID))
+		}
+		s.deliver(c, m.ID, removeOp)
+		return true
+	})
+	return nil
+}
+
+func (s *Server) removeLocked(id string) {
+	rec, ok := s.markers[id]
+	if !ok {
+		return
+	}
+	delete(s.markers, id)
+	p := pointRect(rec.m.Pos)
+	s.points.Delete(p, p, rec)
+	var removeOp []byte
+	s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
+		if vp.c.layers.has(rec.m.Layer) {
+			if removeOp == nil {
+				removeOp = bytes.Clone(s.enc.Remove(id))
+			}
+			s.deliver(vp.c, id, removeOp)
+		}
+		return true
+	})
+}
+
+// deliver puts op in c's outbox. A connection whose view is split by the
+// antimeridian, or who has several views, may be found more than once for
+// one point: putting the same op twice under one id costs nothing.
+func (s *Server) deliver(c *conn, id string, op []byte) {
+	s.counters.delivered.Add(1)
+	if c.out.put(id, op) {
+		c.startWriter()
+	}
+}
+
+func cloneProps(p map[string]any) map[string]any {
+	if len(p) == 0 {
+		return nil
+	}
+	c := make(map[string]any, len(p))
+	for k, v := range p {
+		c[k] = v
+	}
+	return c
+}
+
+// A layerSet is the set of layers a client sees; nil means every layer.
+type layerSet map[string]struct{}
+
+func newLayerSet(layers []string) layerSet {
+	if len(layers) == 0 {
+		return nil
+	}
+	set := make(layerSet, len(layers))
+	for _, l := range layers {
+		set[l] = struct{}{}
+	}
+	return set
+}
+
+func (ls layerSet) has(layer string) bool {
+	if ls == nil {
+		return true
+	}
+	_, ok := ls[layer]
+	return ok
+}
+
+func minRect(b geo.Box) [2]float64 { return [2]float64{b.West, b.South} }
+func maxRect(b geo.Box) [2]float64 { return [2]float64{b.East, b.North} }

@@ -1,0 +1,202 @@
+package server
+
+import (
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// A view is one of a connection's views. parts are its boxes in the
+// viewport index: one, or two when it crosses the antimeridian.
+type view struct {
+	v     wire.View
+	parts [2]*viewPart
+	n     int
+}
+
+// A viewPart is the value stored in the viewport index for one box of a
+// view: it leads from a box to the connection that watches it.
+type viewPart struct {
+	c   *conn
+	box geo.Box
+}
+
+// sees reports whether any of c's views holds p. The caller holds s.mu.
+func (c *conn) sees(p geo.Point) bool {
+	for i := range c.views {
+		if c.views[i].v.Box.Contains(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) viewIndex(id int) int {
+	for i := range c.views {
+		if c.views[i].v.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// setView applies v to c: the index learns the new boxes, and c is sent a
+// ViewAck with the markers of v that none of c's views held before. It
+// returns an error, to be sent to the client, when c has too many views.
+func (s *Server) setView(c *conn, v wire.View) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := c.viewIndex(v.ID)
+	if i < 0 && len(c.views) >= s.opts.MaxViews {
+		return wire.Error{Code: wire.CodeTooManyViews, Message: errorText("connection holds %d views already, the most allowed", len(c.views))}
+	}
+
+	// Markers in v that were in none of the old views.
+	var flags wire.Flags
+	if !c.hadView {
+		flags |= wire.FlagSnapshot
+		c.hadView = true
+	}
+	found, truncated := s.searchLocked(c, v.Box)
+	ops := found[:0]
+	for _, rec := range found {
+		if !c.sees(rec.m.Pos) {
+			ops = append(ops, rec)
+		}
+	}
+	if truncated {
+		flags |= wire.FlagTruncated
+	}
+
+	if i < 0 {
+		c.views = append(c.views, view{})
+		i = len(c.views) - 1
+	}
+	s.indexView(c, &c.views[i], v)
+	frame := wire.AppendViewAckHeader(make([]byte, 0, 64+opsSize(ops)), v, flags, len(ops))
+	frame = appendOps(frame, ops)
+	s.found = found[:0]
+	if c.out.control(frame) {
+		c.startWriter()
+	}
+	return nil
+}
+
+// unview drops c's view id and acknowledges it.
+func (s *Server) unview(c *conn, id int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := c.viewIndex(id)
+	if i < 0 {
+		return wire.Error{Code: wire.CodeUnknownView, Message: errorText("no view %d to drop", id)}
+	}
+	s.unindexView(&c.views[i])
+	c.views = append(c.views[:i], c.views[i+1:]...)
+	frame, _ := s.encLocked(wire.UnviewAck{ID: id})
+	if c.out.control(frame) {
+		c.startWriter()
+	}
+	return nil
+}
+
+// setLayers changes the layers c sees and sends it a Reset.
+func (s *Server) setLayers(c *conn, layers []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.layers = newLayerSet(layers)
+	if c.out.replace(s.resetFrameLocked(c, 0)) {
+		c.startWriter()
+	}
+}
+
+// resetFrameLocked returns a Reset frame holding c's views and every marker
+// in them, up to the budget per view.
+func (s *Server) resetFrameLocked(c *conn, flags wire.Flags) []byte {
+	var all []*marker
+	views := make([]wire.View, len(c.views))
+	for i := range c.views {
+		views[i] = c.views[i].v
+		found, truncated := s.searchLocked(c, c.views[i].v.Box)
+		if truncated {
+			flags |= wire.FlagTruncated
+		}
+	next:
+		for _, rec := range found {
+			for j := range i { // already sent for an earlier view?
+				if c.views[j].v.Box.Contains(rec.m.Pos) {
+					continue next
+				}
+			}
+			all = append(all, rec)
+		}
+		s.found = found[:0]
+	}
+	frame := wire.AppendResetHeader(make([]byte, 0, 64+opsSize(all)), flags, views, len(all))
+	return appendOps(frame, all)
+}
+
+// searchLocked returns the markers in box that c may see, at most the
+// budget; truncated reports that there were more. The slice is s.found,
+// valid until the next search.
+func (s *Server) searchLocked(c *conn, box geo.Box) (found []*marker, truncated bool) {
+	found = s.found[:0]
+	budget := s.opts.Budget
+	parts, n := box.Split()
+	for _, part := range parts[:n] {
+		s.points.Search(minRect(part), maxRect(part), func(_, _ [2]float64, rec *marker) bool {
+			if !c.layers.has(rec.m.Layer) {
+				return true
+			}
+			if len(found) == budget {
+				truncated = true
+				return false
+			}
+			found = append(found, rec)
+			return true
+		})
+	}
+	s.found = found
+	return found, truncated
+}
+
+// indexView puts the boxes of v into the viewport index in place of vw's.
+func (s *Server) indexView(c *conn, vw *view, v wire.View) {
+	s.unindexView(vw)
+	vw.v = v
+	parts, n := v.Box.Split()
+	for i := range n {
+		if vw.parts[i] == nil {
+			vw.parts[i] = &viewPart{c: c}
+		}
+		vp := vw.parts[i]
+		vp.box = parts[i]
+		s.views.Insert(minRect(vp.box), maxRect(vp.box), vp)
+	}
+	vw.n = n
+}
+
+func (s *Server) unindexView(vw *view) {
+	for _, vp := range vw.parts[:vw.n] {
+		s.views.Delete(minRect(vp.box), maxRect(vp.box), vp)
+	}
+	vw.n = 0
+}
+
+func (s *Server) encLocked(m wire.Message) ([]byte, error) {
+	b, err := s.enc.Message(m)
+	return append([]byte(nil), b...), err
+}
+
+func opsSize(ms []*marker) int {
+	n := 0
+	for _, rec := range ms {
+		n += len(rec.op)
+	}
+	return n
+}
+
+func appendOps(frame []byte, ms []*marker) []byte {
+	for _, rec := range ms {
+		frame = append(frame, rec.op...)
+	}
+	return frame
+}

@@ -1,0 +1,425 @@
+package wasmclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// ErrClosed is returned by the methods of a Client that was closed.
+var ErrClosed = errors.New("pushmap: client closed")
+
+// A Client is a connection to a pushmap server that survives disconnects:
+// it keeps its views, reconnects with backoff and reconciles its cache with
+// the snapshot the server sends. All methods are safe for concurrent use.
+type Client struct {
+	url  string
+	opts Options
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run returns
+
+	// writeMu serialises sends so that the order of requests on the wire
+	// is the order of c.pending. Lock order: writeMu, then mu.
+	writeMu sync.Mutex
+
+	mu       sync.Mutex
+	ws       *websocket.Conn        // guarded by mu: the open connection, or nil
+	state    Status                 // guarded by mu
+	welcome  wire.Welcome           // guarded by mu
+	gen      uint64                 // guarded by mu: last generation handed out
+	wants    map[int]*want          // guarded by mu: views as the application wants them
+	layers   []string               // guarded by mu: layers as the application wants them
+	pending  []request              // guarded by mu: requests sent, awaiting their reply
+	waiters  []*waiter              // guarded by mu
+	views    map[int]wire.View      // guarded by mu: views as the server applied them
+	cache    map[string]wire.Marker // guarded by mu
+	lastSend time.Time              // guarded by mu
+	timer    *time.Timer            // guarded by mu: a pending throttled flush
+}
+
+// A want is a view change the application asked for.
+type want struct {
+	v      wire.View
+	remove bool   // drop the view rather than set it
+	gen    uint64 // generation of the latest change
+	sent   uint64 // generation last sent on the current connection
+}
+
+type request struct {
+	t   wire.Type // TypeView, TypeUnview or TypeLayers
+	id  int
+	gen uint64
+}
+
+type waiter struct {
+	id  int // view id, or layersID
+	gen uint64
+	ch  chan error
+}
+
+// layersID is the waiter id of layer changes.
+const layersID = -1
+
+// Dial connects to the pushmap server at url (ws:// or wss://), greets it,
+// and returns the Client once the connection is open. If the first attempt
+// fails it returns the error; afterwards the Client reconnects by itself
+// until Close.
+func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
+	c := newClient(url, opts)
+	ws, err := c.connect(ctx)
+	if err != nil {
+		c.cancel()
+		close(c.done)
+		return nil, err
+	}
+	go c.run(ws)
+	return c, nil
+}
+
+// Connect returns a Client that connects to url in the background and keeps
+// reconnecting until Close; watch OnStatus for its state.
+func Connect(url string, opts *Options) *Client {
+	c := newClient(url, opts)
+	go c.run(nil)
+	return c
+}
+
+func newClient(url string, opts *Options) *Client {
+	o := opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Client{
+		url: url, opts: o, log: o.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		wants: make(map[int]*want), layers: o.Layers,
+		views: make(map[int]wire.View), cache: make(map[string]wire.Marker),
+	}
+}
+
+// SetView asks the server to show the client the markers in box at zoom,
+// as view id (0 for a client with one map). Box is widened by the Margin
+// option. SetView returns when the server has applied this view or a later
+// one for the same id, with the error the server gave, or ctx's. While the
+// client is disconnected the view is kept and sent on reconnection.
+func (c *Client) SetView(ctx context.Context, id int, box geo.Box, zoom float64) error {
+	v := wire.View{ID: id, Box: widen(box, c.opts.Margin), Zoom: zoom}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	return c.change(ctx, id, func(w *want) { w.v, w.remove = v, false })
+}
+
+// RemoveView drops view id; markers only it held leave the cache.
+func (c *Client) RemoveView(ctx context.Context, id int) error {
+	return c.change(ctx, id, func(w *want) { w.remove = true })
+}
+
+// SetLayers changes the layers the client sees; the server answers with a
+// fresh cache.
+func (c *Client) SetLayers(ctx context.Context, layers []string) error {
+	if err := wire.ValidateLayers(layers); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.state.State == Closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.gen++
+	c.layers = append([]string(nil), layers...)
+	w := &waiter{id: layersID, gen: c.gen, ch: make(chan error, 1)}
+	c.waiters = append(c.waiters, w)
+	ws := c.ws
+	c.mu.Unlock()
+	if ws != nil {
+		c.send(ws, wire.Layers{Layers: layers}, request{t: wire.TypeLayers, id: layersID, gen: w.gen})
+	}
+	return c.wait(ctx, w)
+}
+
+func (c *Client) change(ctx context.Context, id int, edit func(*want)) error {
+	c.mu.Lock()
+	if c.state.State == Closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	w := c.wants[id]
+	if w == nil {
+		w = &want{}
+		c.wants[id] = w
+	}
+	edit(w)
+	w.v.ID = id
+	c.gen++
+	w.gen = c.gen
+	wt := &waiter{id: id, gen: w.gen, ch: make(chan error, 1)}
+	c.waiters = append(c.waiters, wt)
+	if w.remove && c.ws == nil {
+		// Nothing to tell a server we are not connected to.
+		delete(c.wants, id)
+		c.resolveLocked(id, w.gen, nil)
+	}
+	c.mu.Unlock()
+	c.flush()
+	return c.wait(ctx, wt)
+}
+
+func (c *Client) wait(ctx context.Context, w *waiter) error {
+	select {
+	case err := <-w.ch:
+		return err
+	case <-ctx.Done():
+		c.mu.Lock()
+		c.dropWaiterLocked(w)
+		c.mu.Unlock()
+		return ctx.Err()
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+}
+
+// flush sends the view changes not yet sent, unless that would break the
+// throttle; then it schedules itself for later.
+func (c *Client) flush() {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	ws := c.ws
+	if ws == nil {
+		c.mu.Unlock()
+		return
+	}
+	interval := c.opts.Throttle
+	if c.welcome.ViewRate > 0 {
+		interval = max(interval, time.Duration(float64(time.Second)/c.welcome.ViewRate))
+	}
+	if wait := interval - time.Since(c.lastSend); wait > 0 {
+		if c.timer == nil {
+			c.timer = time.AfterFunc(wait, func() {
+				c.mu.Lock()
+				c.timer = nil
+				c.mu.Unlock()
+				c.flush()
+			})
+		}
+		c.mu.Unlock()
+		return
+	}
+	var msgs []wire.Message
+	for id, w := range c.wants {
+		if w.sent == w.gen {
+			continue
+		}
+		w.sent = w.gen
+		if w.remove {
+			if _, held := c.views[id]; !held && !c.pendingFor(id) {
+				delete(c.wants, id)
+				c.resolveLocked(id, w.gen, nil)
+				continue
+			}
+			msgs = append(msgs, wire.Unview{ID: id})
+			c.pending = append(c.pending, request{t: wire.TypeUnview, id: id, gen: w.gen})
+		} else {
+			msgs = append(msgs, w.v)
+			c.pending = append(c.pending, request{t: wire.TypeView, id: id, gen: w.gen})
+		}
+	}
+	if len(msgs) > 0 {
+		c.lastSend = time.Now()
+	}
+	c.mu.Unlock()
+	for _, m := range msgs {
+		if err := c.write(ws, m); err != nil {
+			return // the reader sees the broken connection and reconnects
+		}
+	}
+}
+
+func (c *Client) pendingFor(id int) bool {
+	for _, r := range c.pending {
+		if r.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// send writes one request outside the throttle (layer changes).
+func (c *Client) send(ws *websocket.Conn, m wire.Message, r request) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	if c.ws != ws {
+		c.mu.Unlock()
+		return // reconnected meanwhile: the Hello carried the layers
+	}
+	c.pending = append(c.pending, r)
+	c.mu.Unlock()
+	_ = c.write(ws, m)
+}
+
+func (c *Client) write(ws *websocket.Conn, m wire.Message) error {
+	frame, err := wire.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	return ws.Write(ctx, websocket.MessageBinary, frame)
+}
+
+// resolveLocked answers the waiters of id up to generation gen.
+func (c *Client) resolveLocked(id int, gen uint64, err error) {
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.id == id && w.gen <= gen {
+			w.ch <- err
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(c.waiters[len(kept):])
+	c.waiters = kept
+}
+
+func (c *Client) dropWaiterLocked(w *waiter) {
+	for i, x := range c.waiters {
+		if x == w {
+			c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+// Markers returns a copy of the cache: every marker in the client's views.
+func (c *Client) Markers() map[string]wire.Marker {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[string]wire.Marker, len(c.cache))
+	for k, v := range c.cache {
+		m[k] = v
+	}
+	return m
+}
+
+// Views returns the views the server has applied, by id.
+func (c *Client) Views() map[int]wire.View {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[int]wire.View, len(c.views))
+	for k, v := range c.views {
+		m[k] = v
+	}
+	return m
+}
+
+// Status returns the connection's current state.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Welcome returns the limits the server announced on the current (or last)
+// connection.
+func (c *Client) Welcome() wire.Welcome {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.welcome
+}
+
+// Close closes the connection with 1000 and stops reconnecting. Pending
+// SetView calls return ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	ws := c.ws
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.mu.Unlock()
+	if ws != nil {
+		ws.Close(websocket.StatusNormalClosure, "client closed")
+	}
+	c.cancel()
+	<-c.done
+	return nil
+}
+
+// widen adds margin × the box's size on each side of b.
+func widen(b geo.Box, margin float64) geo.Box {
+	if margin <= 0 {
+		return b
+	}
+	w := b.East - b.West
+	if b.CrossesAntimeridian() {
+		w += 360
+	}
+	h := b.North - b.South
+	dx, dy := w*margin, h*margin
+	out := geo.Box{South: max(-90, b.South-dy), North: min(90, b.North+dy)}
+	if w+2*dx >= 360 {
+		out.West, out.East = -180, 180
+		return out
+	}
+	out.West, out.East = wrapLon(b.West-dx), wrapLon(b.East+dx)
+	return out
+}
+
+func wrapLon(lon float64) float64 {
+	for lon < -180 {
+		lon += 360
+	}
+	for lon > 180 {
+		lon -= 360
+	}
+	return lon
+}
+
+// backoff returns the wait before reconnection attempt n (0-based):
+// exponential from MinBackoff to MaxBackoff, with full jitter.
+func (c *Client) backoff(n int) time.Duration {
+	d := c.opts.MinBackoff << min(n, 20)
+	if d <= 0 || d > c.opts.MaxBackoff {
+		d = c.opts.MaxBackoff
+	}
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+func (c *Client) setStatus(s Status) {
+	c.mu.Lock()
+	same := c.state == s
+	c.state = s
+	c.mu.Unlock()
+	if !same && c.opts.OnStatus != nil {
+		c.opts.OnStatus(s)
+	}
+}
+
+var errFatal = errors.New("fatal close")
+
+func describe(err error) (code int, reason string) {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return int(ce.Code), ce.Reason
+	}
+	if err == nil {
+		return 0, ""
+	}
+	return 0, err.Error()
+}
+
+// fatal reports close codes after which reconnecting cannot help.
+func fatal(code int) bool {
+	return code == wire.CloseUnsupportedVersion || code == wire.CloseHelloRequired
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf("pushmap: "+format, args...) }

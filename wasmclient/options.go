@@ -1,0 +1,109 @@
+package wasmclient
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/pushmap/pushmap/wire"
+)
+
+// Options configures a Client. A nil *Options, and zero fields, mean the
+// defaults documented on each field.
+type Options struct {
+	// Token is sent in the Hello; "" when the server needs none.
+	Token string
+	// Layers to see; empty means every layer.
+	Layers []string
+
+	// Throttle is the least time between two view changes sent to the
+	// server: while a user drags the map, intermediate views are skipped
+	// and the latest is sent. The server's own rate limit (from its
+	// Welcome) is respected too. Default 100ms.
+	Throttle time.Duration
+	// Margin widens every view by this fraction of its width and height on
+	// each side, so small pans need no round trip. Default 0.
+	Margin float64
+
+	// MinBackoff and MaxBackoff bound the wait between reconnection
+	// attempts, which doubles from MinBackoff up to MaxBackoff with full
+	// jitter. Defaults 250ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+
+	// OnChange is called after each frame that changed the cache, in order,
+	// from the client's reader goroutine; it must not block for long. The
+	// Change's slices are the callee's to keep.
+	OnChange func(Change)
+	// OnStatus is called when the connection state changes.
+	OnStatus func(Status)
+	// OnError is called with each error the server reported for a message
+	// of this client that was not a view change (those are returned by
+	// SetView).
+	OnError func(wire.Error)
+
+	// Logger receives the client's logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// A Change is what one frame from the server did to the cache.
+type Change struct {
+	// Reset: the cache was replaced; Added holds all of it and the
+	// markers not in Added are gone (Removed lists those that were held).
+	Reset   bool
+	Added   []wire.Marker // markers new to the cache
+	Updated []wire.Marker // markers that moved or changed
+	Removed []string      // ids of markers that left the cache
+	Bytes   int           // size of the frame
+}
+
+// State is the state of a Client's connection.
+type State int
+
+// The states of a Client, in the order a connection goes through them.
+const (
+	Connecting   State = iota // dialling for the first time
+	Open                      // connected and greeted
+	Reconnecting              // lost; dialling again after a backoff
+	Closed                    // closed by Close or by a fatal close code
+)
+
+func (s State) String() string {
+	switch s {
+	case Connecting:
+		return "connecting"
+	case Open:
+		return "open"
+	case Reconnecting:
+		return "reconnecting"
+	}
+	return "closed"
+}
+
+// Status is a state change with its cause.
+type Status struct {
+	State  State
+	Code   int    // WebSocket close code of the connection that ended, or 0
+	Reason string // close reason or error text, "" when none
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.Throttle == 0 {
+		r.Throttle = 100 * time.Millisecond
+	}
+	if r.MinBackoff <= 0 {
+		r.MinBackoff = 250 * time.Millisecond
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 30 * time.Second
+	}
+	if r.MaxBackoff < r.MinBackoff {
+		r.MaxBackoff = r.MinBackoff
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	return r
+}
