@@ -130,22 +130,24 @@ func withoutSentinels(ms map[string]wire.Marker) map[string]wire.Marker {
 }
 
 func TestDeliveryScripted(t *testing.T) {
-	car := func(lon, lat float64) step { return step{m: wire.Marker{ID: "m1", Layer: "cars", Pos: geo.Pt(lon, lat)}} }
+	car := func(lon, lat float64) step {
+		return step{m: wire.Marker{ID: "m1", Layer: "cars", Pos: geo.Pt(lon, lat)}}
+	}
 	other := func(layer string, lon, lat float64) step {
 		return step{m: wire.Marker{ID: "m2", Layer: layer, Pos: geo.Pt(lon, lat)}}
 	}
 	runSteps(t, []step{
-		car(-40, 40),   // nobody sees it
-		car(2.35, 48),  // into Europe: A gets it, C does not (layer)
-		car(2.36, 48),  // moves inside Europe
-		car(30, 60),    // onto Europe's corner: edges are inside
-		car(30.1, 60),  // out of Europe: A gets a remove
-		car(175, 10),   // into the Pacific, west of the antimeridian
-		car(180, 10),   // on the antimeridian
-		car(-179, 10),  // across it
-		car(-160, -30), // the Pacific's corner
-		car(-159, -30), // out
-		car(-170, 0),   // back in
+		car(-40, 40),                             // nobody sees it
+		car(2.35, 48),                            // into Europe: A gets it, C does not (layer)
+		car(2.36, 48),                            // moves inside Europe
+		car(30, 60),                              // onto Europe's corner: edges are inside
+		car(30.1, 60),                            // out of Europe: A gets a remove
+		car(175, 10),                             // into the Pacific, west of the antimeridian
+		car(180, 10),                             // on the antimeridian
+		car(-179, 10),                            // across it
+		car(-160, -30),                           // the Pacific's corner
+		car(-159, -30),                           // out
+		car(-170, 0),                             // back in
 		{m: wire.Marker{ID: "m1"}, remove: true}, // B gets a remove
 		{m: wire.Marker{ID: "m1"}, remove: true}, // removing again tells nobody
 		other("other", 5, 45),                    // A and C see it

@@ -34,7 +34,10 @@ func testLogger(t testing.TB) *slog.Logger {
 
 type tWriter struct{ t testing.TB }
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // startServer runs a pushmap server on 127.0.0.1 and returns it with its
 // WebSocket URL. Both are closed when the test ends.
@@ -301,4 +304,3 @@ func seed(t testing.TB) uint64 {
 	t.Logf("seed %d (replay: PUSHMAP_SEED=%d go test -run '^%s$' ./server)", s, s, t.Name())
 	return s
 }
-

@@ -321,7 +321,7 @@ func (d *Decoder) viewAck(fields int) (Message, error) {
 
 func (d *Decoder) reset(fields int) (Message, error) {
 	var r Reset
-	if err := need(fields, 1); err != nil {
+	if err := need(fields, 2); err != nil {
 		return nil, err
 	}
 	flags, err := d.smallInt("flags", 255)
@@ -329,7 +329,29 @@ func (d *Decoder) reset(fields int) (Message, error) {
 		return nil, err
 	}
 	r.Flags = Flags(flags)
-	r.Ops, err = d.ops(fields - 1)
+	n, err := d.arrayLen(0)
+	if err != nil {
+		return nil, fmt.Errorf("views: %w", err)
+	}
+	if n > MaxViewID+1 {
+		return nil, fmt.Errorf("views: %d, at most %d allowed", n, MaxViewID+1)
+	}
+	if n > 0 {
+		r.Views = make([]View, n)
+	}
+	for i := range r.Views {
+		m, err := d.arrayLen(6)
+		if err != nil {
+			return nil, fmt.Errorf("view %d: %w", i, err)
+		}
+		if r.Views[i], err = d.view(); err != nil {
+			return nil, fmt.Errorf("view %d: %w", i, err)
+		}
+		if err := d.skip(m - 6); err != nil {
+			return nil, err
+		}
+	}
+	r.Ops, err = d.ops(fields - 2)
 	return r, err
 }
 

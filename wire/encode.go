@@ -80,7 +80,7 @@ func (e *Encoder) message(m Message) error {
 	case UnviewAck:
 		return e.all(e.head(TypeUnviewAck, 1), enc.EncodeInt(int64(m.ID)))
 	case Reset:
-		return e.all(e.head(TypeReset, 1+len(m.Ops)), enc.EncodeUint(uint64(m.Flags)), e.ops(m.Ops))
+		return e.all(e.head(TypeReset, 2+len(m.Ops)), enc.EncodeUint(uint64(m.Flags)), e.views(m.Views), e.ops(m.Ops))
 	case Batch:
 		return e.all(e.head(TypeBatch, len(m.Ops)), e.ops(m.Ops))
 	case Error:
@@ -108,6 +108,18 @@ func (e *Encoder) view(v View) error {
 	enc := e.enc
 	return e.all(enc.EncodeInt(int64(v.ID)), enc.EncodeFloat64(v.Box.West), enc.EncodeFloat64(v.Box.South),
 		enc.EncodeFloat64(v.Box.East), enc.EncodeFloat64(v.Box.North), enc.EncodeFloat64(v.Zoom))
+}
+
+func (e *Encoder) views(vs []View) error {
+	if err := e.enc.EncodeArrayLen(len(vs)); err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if err := e.all(e.enc.EncodeArrayLen(6), e.view(v)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (e *Encoder) strings(ss []string) error {
@@ -167,10 +179,12 @@ func AppendBatchHeader(dst []byte, n int) []byte {
 	return append(appendArrayHeader(dst, 1+n), byte(TypeBatch))
 }
 
-// AppendResetHeader appends the start of a Reset frame holding n ops.
-func AppendResetHeader(dst []byte, flags Flags, n int) []byte {
-	dst = append(appendArrayHeader(dst, 2+n), byte(TypeReset))
-	return appendUint8(dst, uint8(flags))
+// AppendResetHeader appends the start of a Reset frame for views holding n
+// ops.
+func AppendResetHeader(dst []byte, flags Flags, views []View, n int) []byte {
+	e := NewEncoder()
+	_ = e.all(e.enc.EncodeArrayLen(3+n), e.enc.EncodeUint(uint64(TypeReset)), e.enc.EncodeUint(uint64(flags)), e.views(views))
+	return append(dst, e.buf.Bytes()...)
 }
 
 // AppendViewAckHeader appends the start of a ViewAck frame for v holding n
@@ -192,12 +206,4 @@ func appendArrayHeader(dst []byte, n int) []byte {
 	default:
 		return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
-}
-
-// appendUint8 appends a MessagePack positive integer below 256.
-func appendUint8(dst []byte, v uint8) []byte {
-	if v < 0x80 {
-		return append(dst, v)
-	}
-	return append(dst, 0xcc, v)
 }

@@ -68,11 +68,14 @@ type UnviewAck struct {
 	ID int
 }
 
-// Reset replaces the client's whole cache: [19, flags, op...]. Ops hold every
-// marker in the client's current views. Sent after a Layers change and when
-// the client fell behind (FlagBehind).
+// Reset replaces the client's whole state: [19, flags, views, op...], views
+// being an array of [id, west, south, east, north, zoom]. The client's views
+// become Views and its cache exactly Ops, every marker in those views. Sent
+// after a Layers change and when the client fell behind (FlagBehind); it
+// acknowledges any View or Unview sent before it.
 type Reset struct {
 	Flags Flags
+	Views []View
 	Ops   []Op
 }
 

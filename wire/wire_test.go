@@ -30,7 +30,7 @@ func sampleMessages() []Message {
 			Ops: []Op{{Marker: paris}, {Marker: full}, {Marker: timed}}},
 		ViewAck{View: View{ID: 1, Box: geo.BBox(0, 0, 1, 1), Zoom: 12}},
 		UnviewAck{ID: 1},
-		Reset{Flags: FlagBehind, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
+		Reset{Flags: FlagBehind, Views: []View{{ID: 0, Box: geo.World, Zoom: 1}, {ID: 9, Box: geo.BBox(1, 2, 3, 4), Zoom: 2}}, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
 		Batch{Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "x"}}}},
 		Batch{},
 		Error{Code: CodeRateLimited, Message: "view changes faster than 20/s"},
@@ -140,7 +140,7 @@ func TestHeadersMatchMarshal(t *testing.T) {
 			msg    Message
 		}{
 			{"batch", AppendBatchHeader(nil, n), Batch{Ops: all}},
-			{"reset", AppendResetHeader(nil, FlagBehind, n), Reset{Flags: FlagBehind, Ops: all}},
+			{"reset", AppendResetHeader(nil, FlagBehind, []View{view}, n), Reset{Flags: FlagBehind, Views: []View{view}, Ops: all}},
 			{"view_ack", AppendViewAckHeader(nil, view, FlagSnapshot, n), ViewAck{View: view, Flags: FlagSnapshot, Ops: all}},
 		} {
 			want, err := Marshal(tc.msg)
