@@ -22,14 +22,15 @@ func pointRect(p geo.Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }
 // m.Version is set to one more than the stored version; a non-zero version
 // not greater than the stored one is ignored as stale (counted in
 // Stats.Stale), so feeds may retry safely. It returns an error naming the
-// first invalid field; then nothing changes.
+// first invalid field; then nothing changes. The server keeps m.Props: do
+// not modify the map after the call.
 func (s *Server) Upsert(m wire.Marker) error {
 	return s.UpsertBatch([]wire.Marker{m})
 }
 
 // UpsertBatch upserts every marker of ms under one lock, in order. If any
 // marker is invalid it returns an error naming it and changes nothing.
-// The server does not keep ms.
+// The server keeps each marker's Props map, as Upsert does, but not ms.
 func (s *Server) UpsertBatch(ms []wire.Marker) error {
 	for i := range ms {
 		if err := ms[i].Validate(); err != nil {
@@ -118,7 +119,6 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 		return err
 	}
 	op := bytes.Clone(encoded)
-	m.Props = cloneProps(m.Props)
 	if exists {
 		rec.m, rec.op = m, op
 		if old.Pos != m.Pos {
@@ -187,17 +187,6 @@ func (s *Server) deliver(c *conn, id string, op []byte) {
 	if c.out.put(id, op) {
 		c.startWriter()
 	}
-}
-
-func cloneProps(p map[string]any) map[string]any {
-	if len(p) == 0 {
-		return nil
-	}
-	c := make(map[string]any, len(p))
-	for k, v := range p {
-		c[k] = v
-	}
-	return c
 }
 
 // A layerSet is the set of layers a client sees; nil means every layer.
