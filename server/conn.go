@@ -267,8 +267,9 @@ func (c *conn) startWriter() {
 // maxBatchBytes caps the size of one batch frame written from the outbox.
 const maxBatchBytes = 64 << 10
 
-// resetsBeforeClose is how many resets in a row, without the client once
-// catching up, make the server give up on it and close it with 4002.
+// resetsBeforeClose is how many resets without the outbox once running
+// empty (the writer goroutine lives exactly that long) make the server give
+// up on a client and close it with 4002.
 const resetsBeforeClose = 3
 
 func (c *conn) writeLoop() {
@@ -296,9 +297,6 @@ func (c *conn) writeLoop() {
 			c.out.replace(frame)
 			c.s.mu.Unlock()
 			continue
-		}
-		if len(frames) == 0 && len(ops) > 0 {
-			resets = 0 // only ops waited: the client is keeping up
 		}
 		for i, f := range frames {
 			if err := c.write(f); err != nil {

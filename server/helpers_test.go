@@ -66,10 +66,11 @@ type recorder struct {
 	*wasmclient.Client
 	name string
 
-	mu      sync.Mutex
-	added   map[string]wire.Marker // upserts since the last take (added or updated)
-	removed map[string]bool        // removes since the last take
-	changes int
+	mu       sync.Mutex
+	statuses []wasmclient.Status
+	added    map[string]wire.Marker // upserts since the last take (added or updated)
+	removed  map[string]bool        // removes since the last take
+	changes  int
 }
 
 func dialRecorder(t testing.TB, url, name string, layers ...string) *recorder {
@@ -78,6 +79,7 @@ func dialRecorder(t testing.TB, url, name string, layers ...string) *recorder {
 	c, err := wasmclient.Dial(context.Background(), url, &wasmclient.Options{
 		Layers: layers, Throttle: time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		OnChange: r.record,
+		OnStatus: func(s wasmclient.Status) { r.mu.Lock(); r.statuses = append(r.statuses, s); r.mu.Unlock() },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +101,18 @@ func (r *recorder) record(ch wasmclient.Change) {
 		r.removed[id] = true
 		delete(r.added, id)
 	}
+}
+
+// sawClose reports whether the client was ever disconnected with code.
+func (r *recorder) sawClose(code int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.statuses {
+		if s.Code == code {
+			return true
+		}
+	}
+	return false
 }
 
 // take returns and forgets what was recorded, leaving out ids with the
