@@ -249,8 +249,10 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		if len(reason) > 120 { // a close reason must fit in a control frame
 			reason = reason[:120]
 		}
-		c.cancel()
+		// Close before cancelling: a cancelled write would cut the
+		// connection before the close frame is out.
 		c.ws.Close(code, reason)
+		c.cancel()
 	})
 }
 
@@ -357,11 +359,14 @@ func (c *conn) write(frame []byte) error {
 
 func (c *conn) writeFailed(err error) {
 	c.out.close()
-	if c.ctx.Err() == nil {
-		c.log.Debug("write failed; closing", "err", err)
+	if errors.Is(err, context.DeadlineExceeded) {
 		c.s.counters.tooSlow.Add(1)
+		c.log.Debug("write timed out; closing", "err", err)
 		c.close(wire.CloseTooSlow, "client too slow: a write blocked for "+c.s.opts.WriteTimeout.String())
+		return
 	}
+	c.log.Debug("write failed", "err", err)
+	c.ws.CloseNow()
 }
 
 func errorText(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -19,8 +19,8 @@ import (
 // Memory: a client that does not read makes the outbox grow until it holds
 // limit bytes; then the outbox drops everything and is marked behind, and
 // the connection's writer replaces it with a fresh snapshot (a Reset). So a
-// slow client costs at most about one copy of its view, whatever the update
-// rate.
+// slow client costs at most limit bytes plus one copy of its view, whatever
+// the update rate.
 type outbox struct {
 	limit int
 
@@ -29,6 +29,7 @@ type outbox struct {
 	ops     map[string][]byte // guarded by mu: marker id → latest op
 	spare   map[string][]byte // guarded by mu: the writer's drained map, kept for reuse
 	bytes   int               // guarded by mu: bytes in queue and ops
+	reset   int               // guarded by mu: size of a queued reset frame, not counted against limit
 	behind  bool              // guarded by mu: dropped; a reset must come next
 	writing bool              // guarded by mu: a writer goroutine is running
 	closed  bool              // guarded by mu: the connection is gone; take nothing more
@@ -84,6 +85,7 @@ func (o *outbox) replace(frame []byte) (start bool) {
 	o.behind = false
 	o.queue = append(o.queue, frame)
 	o.bytes = len(frame)
+	o.reset = len(frame)
 	return o.startLocked()
 }
 
@@ -106,7 +108,7 @@ func (o *outbox) flushOpsLocked() {
 }
 
 func (o *outbox) overflowLocked() {
-	if o.bytes > o.limit {
+	if o.bytes > o.limit+o.reset {
 		o.dropLocked()
 		o.behind = true
 	}
@@ -117,6 +119,7 @@ func (o *outbox) dropLocked() {
 	o.queue = o.queue[:0]
 	clear(o.ops)
 	o.bytes = 0
+	o.reset = 0
 }
 
 func (o *outbox) startLocked() bool {
@@ -153,7 +156,7 @@ func (o *outbox) take(frames [][]byte) (_ [][]byte, ops map[string][]byte, behin
 		o.ops = o.spare
 		o.spare = nil
 	}
-	o.bytes = 0
+	o.bytes, o.reset = 0, 0
 	return frames, ops, false, false
 }
 
