@@ -1,0 +1,196 @@
+//go:build js && wasm
+
+package wasmclient
+
+import (
+	"context"
+	"errors"
+	"syscall/js"
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// RegisterJS makes the client available to JavaScript as
+// globalThis.__pushmap = {version, connect(url, opts, onEvent)}; web/pushmap.js
+// wraps it in the documented JS API. It is the only place syscall/js is used.
+//
+// connect returns a handle with setView(west, south, east, north, zoom) and
+// setLayers(layers), both returning Promises, markers(), status() and
+// close(). onEvent(type, payload) receives 'changes', 'status' and 'error'
+// events.
+func RegisterJS() {
+	api := js.Global().Get("Object").New()
+	api.Set("version", wire.Version)
+	api.Set("connect", js.FuncOf(jsConnect))
+	js.Global().Set("__pushmap", api)
+}
+
+func jsConnect(_ js.Value, args []js.Value) any {
+	if len(args) < 1 || args[0].Type() != js.TypeString {
+		return jsError("bad_argument", "connect(url, opts, onEvent): url must be a string")
+	}
+	url := args[0].String()
+	var opts, onEvent js.Value
+	if len(args) > 1 {
+		opts = args[1]
+	}
+	if len(args) > 2 && args[2].Type() == js.TypeFunction {
+		onEvent = args[2]
+	}
+	o := &Options{}
+	if opts.Type() == js.TypeObject {
+		if v := opts.Get("token"); v.Type() == js.TypeString {
+			o.Token = v.String()
+		}
+		if v := opts.Get("layers"); v.Type() == js.TypeObject {
+			for i := range v.Length() {
+				o.Layers = append(o.Layers, v.Index(i).String())
+			}
+		}
+		if v := opts.Get("throttleMs"); v.Type() == js.TypeNumber {
+			o.Throttle = time.Duration(v.Float() * float64(time.Millisecond))
+		}
+		if v := opts.Get("margin"); v.Type() == js.TypeNumber {
+			o.Margin = v.Float()
+		}
+	}
+	emit := func(kind string, payload any) {
+		if onEvent.Truthy() {
+			onEvent.Invoke(kind, payload)
+		}
+	}
+	o.OnChange = func(ch Change) {
+		emit("changes", map[string]any{
+			"reset": ch.Reset, "added": jsMarkers(ch.Added), "updated": jsMarkers(ch.Updated),
+			"removed": jsStrings(ch.Removed), "bytes": ch.Bytes,
+		})
+	}
+	o.OnStatus = func(s Status) {
+		emit("status", map[string]any{"state": s.State.String(), "code": s.Code, "reason": s.Reason})
+	}
+	o.OnError = func(e wire.Error) {
+		emit("error", map[string]any{"code": e.Code.String(), "message": e.Message})
+	}
+	c := Connect(url, o)
+
+	h := js.Global().Get("Object").New()
+	h.Set("setView", js.FuncOf(func(_ js.Value, a []js.Value) any {
+		if len(a) < 5 {
+			return rejected("bad_argument", "setView(west, south, east, north, zoom)")
+		}
+		box := geo.BBox(a[0].Float(), a[1].Float(), a[2].Float(), a[3].Float())
+		zoom := a[4].Float()
+		id := 0
+		if len(a) > 5 && a[5].Type() == js.TypeNumber {
+			id = a[5].Int()
+		}
+		return promise(func() error { return c.SetView(context.Background(), id, box, zoom) })
+	}))
+	h.Set("setLayers", js.FuncOf(func(_ js.Value, a []js.Value) any {
+		var layers []string
+		if len(a) > 0 && a[0].Type() == js.TypeObject {
+			for i := range a[0].Length() {
+				layers = append(layers, a[0].Index(i).String())
+			}
+		}
+		return promise(func() error { return c.SetLayers(context.Background(), layers) })
+	}))
+	h.Set("markers", js.FuncOf(func(js.Value, []js.Value) any {
+		ms := c.Markers()
+		list := make([]wire.Marker, 0, len(ms))
+		for _, m := range ms {
+			list = append(list, m)
+		}
+		return jsMarkers(list)
+	}))
+	h.Set("status", js.FuncOf(func(js.Value, []js.Value) any { return c.Status().State.String() }))
+	h.Set("close", js.FuncOf(func(js.Value, []js.Value) any {
+		go c.Close()
+		return nil
+	}))
+	return h
+}
+
+func jsMarkers(ms []wire.Marker) any {
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		props := map[string]any{}
+		for k, v := range m.Props {
+			props[k] = jsSafe(v)
+		}
+		out[i] = map[string]any{
+			"id": m.ID, "layer": m.Layer, "lon": m.Pos.Lon, "lat": m.Pos.Lat,
+			"version": float64(m.Version), "time": float64(m.Time), "props": props,
+		}
+	}
+	return out
+}
+
+// jsSafe turns decoded MessagePack values into ones js.ValueOf accepts.
+func jsSafe(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return x
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = jsSafe(x[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsSafe(e)
+		}
+		return out
+	case []byte:
+		return string(x)
+	}
+	return nil
+}
+
+func jsStrings(ss []string) any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func jsError(code, message string) js.Value {
+	e := js.Global().Get("Error").New(message)
+	e.Set("code", code)
+	return e
+}
+
+func rejected(code, message string) js.Value {
+	return js.Global().Get("Promise").Call("reject", jsError(code, message))
+}
+
+// promise runs f in a goroutine and settles a JS Promise with its result;
+// a wire.Error rejects with an Error whose code is the protocol's.
+func promise(f func() error) js.Value {
+	var executor js.Func
+	executor = js.FuncOf(func(_ js.Value, a []js.Value) any {
+		resolve, reject := a[0], a[1]
+		go func() {
+			defer executor.Release()
+			err := f()
+			var we wire.Error
+			switch {
+			case err == nil:
+				resolve.Invoke()
+			case errors.As(err, &we):
+				reject.Invoke(jsError(we.Code.String(), we.Message))
+			case errors.Is(err, ErrClosed):
+				reject.Invoke(jsError("closed", err.Error()))
+			default:
+				reject.Invoke(jsError("error", err.Error()))
+			}
+		}()
+		return nil
+	})
+	return js.Global().Get("Promise").New(executor)
+}
