@@ -53,7 +53,7 @@ type Server struct {
 }
 
 type counters struct {
-	accepted, refused, resets, tooSlow, stale, delivered atomic.Int64
+	accepted, refused, resets, tooSlow, stale, delivered, viewChanges atomic.Int64
 }
 
 // Stats is a snapshot of a Server's state and counters.
@@ -67,6 +67,7 @@ type Stats struct {
 	TooSlow     int64 // clients closed with 4002 (too slow)
 	Stale       int64 // upserts ignored because their version was not newer
 	Delivered   int64 // marker ops handed to connections
+	ViewChanges int64 // views set or dropped by clients
 }
 
 // New returns a Server configured by opts; nil means every default. It
@@ -126,6 +127,7 @@ func (s *Server) Stats() Stats {
 	st.TooSlow = s.counters.tooSlow.Load()
 	st.Stale = s.counters.stale.Load()
 	st.Delivered = s.counters.delivered.Load()
+	st.ViewChanges = s.counters.viewChanges.Load()
 	return st
 }
 

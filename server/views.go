@@ -50,6 +50,7 @@ func (s *Server) setView(c *conn, v wire.View) error {
 		return wire.Error{Code: wire.CodeTooManyViews, Message: errorText("connection holds %d views already, the most allowed", len(c.views))}
 	}
 
+	s.counters.viewChanges.Add(1)
 	// Markers in v that were in none of the old views.
 	var flags wire.Flags
 	if !c.hadView {

@@ -1,0 +1,58 @@
+package wire
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/pushmap/pushmap/geo"
+)
+
+// BenchmarkEncodeUpsert measures encoding one marker update as the server
+// does: once per update, copied into the slice every recipient shares.
+// Goal: ≤ 1 µs and ≤ 1 alloc (the shared copy).
+func BenchmarkEncodeUpsert(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		m    Marker
+	}{
+		{"move", Marker{ID: "v1234", Layer: "vehicles", Pos: geo.Pt(2.3522219, 48.856614), Version: 42, Time: 1764100000123}},
+		{"props", Marker{ID: "v1234", Layer: "vehicles", Pos: geo.Pt(2.3522219, 48.856614), Version: 42, Time: 1764100000123,
+			Props: map[string]any{"kind": "car", "heading": 90}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			enc := NewEncoder()
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				op, err := enc.Upsert(&tc.m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				shared := bytes.Clone(op)
+				size = len(shared)
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
+	}
+}
+
+// BenchmarkDecodeBatch measures the client's side: decoding a frame of 100
+// marker moves.
+func BenchmarkDecodeBatch(b *testing.B) {
+	ops := make([]Op, 100)
+	for i := range ops {
+		ops[i].Marker = Marker{ID: "v1234", Layer: "vehicles", Pos: geo.Pt(2.35, 48.85), Version: uint64(i)}
+	}
+	frame, err := Marshal(Batch{Ops: ops})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec := NewDecoder()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, err := dec.Decode(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
