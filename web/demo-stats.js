@@ -1,0 +1,127 @@
+// demo-stats.js: URL parameters and the status panel shared by the demo
+// pages (index.html with demo.js, leaflet.html with leaflet-demo.js).
+
+/**
+ * demoParams reads the demo pages' URL parameters:
+ * ?lon=&lat=&zoom= initial view, ?layers=a,b, ?ws= WebSocket URL, ?token=.
+ */
+export function demoParams(search = location.search, defaults = {}) {
+  const q = new URLSearchParams(search);
+  const num = (k, d) => {
+    const v = Number.parseFloat(q.get(k) ?? '');
+    return Number.isFinite(v) ? v : d;
+  };
+  const layers = q.has('layers')
+    ? q.get('layers').split(',').map((s) => s.trim()).filter(Boolean)
+    : ['flights', 'vehicles'];
+  return {
+    lon: num('lon', defaults.lon ?? 10),
+    lat: num('lat', defaults.lat ?? 50),
+    zoom: num('zoom', defaults.zoom ?? 4),
+    layers,
+    ws: q.get('ws') || '/ws',
+    token: q.get('token') ?? '',
+  };
+}
+
+/**
+ * StatusPanel fills el with the connection state, markers in view, updates/s,
+ * kB/s received (sum of 'changes' frame sizes) and delivery latency (median
+ * of Date.now() - marker.time over the last second, for updated markers with
+ * a time).
+ * The figures of the last full second are in panel.stats.
+ */
+export class StatusPanel {
+  stats = { state: 'loading', shown: 0, held: 0, updatesPerSec: 0, kBps: 0, latencyMs: null, error: '' };
+  #el;
+  #dd = {};
+  #count = 0;
+  #bytes = 0;
+  #lat = []; // latencies (ms) seen in the current second
+  #client = null;
+  #adapter = null;
+  #timer = 0;
+
+  constructor(el) {
+    this.#el = el;
+    const dl = document.createElement('dl');
+    for (const [key, label] of [
+      ['state', 'connection'],
+      ['shown', 'markers in view'],
+      ['rate', 'updates/s'],
+      ['kbps', 'received kB/s'],
+      ['latency', 'latency (median)'],
+    ]) {
+      const dt = document.createElement('dt');
+      dt.textContent = label;
+      const dd = document.createElement('dd');
+      dd.id = `st-${key}`;
+      dd.textContent = '–';
+      dl.append(dt, dd);
+      this.#dd[key] = dd;
+    }
+    this.#dd.error = document.createElement('div');
+    this.#dd.error.className = 'error';
+    this.#dd.error.id = 'st-error';
+    el.replaceChildren(dl, this.#dd.error);
+    this.#setState('loading');
+  }
+
+  /** Starts counting the client's events; adapter (optional) gives markers in view. */
+  watch(client, adapter) {
+    this.#client = client;
+    this.#adapter = adapter;
+    client.on('status', (s) => this.#setState(s.state, s.code ? `closed ${s.code}${s.reason ? `: ${s.reason}` : ''}` : ''));
+    client.on('error', (e) => this.error(`${e.code}: ${e.message}`));
+    client.on('changes', (c) => {
+      const now = Date.now();
+      this.#count += c.added.length + c.updated.length + c.removed.length;
+      this.#bytes += c.bytes || 0;
+      // Latency of live updates only: a marker added because the view moved
+      // carries the time it was last published, which may be long ago.
+      if (this.#lat.length < 20000) {
+        for (const m of c.updated) if (m.time > 0) this.#lat.push(now - m.time);
+      }
+    });
+    this.#setState(client.status);
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#tick(), 1000);
+  }
+
+  /** Shows a message (e.g. a failed load) under the figures. */
+  error(msg) {
+    this.stats.error = msg;
+    this.#dd.error.textContent = msg;
+  }
+
+  #setState(state, detail = '') {
+    this.stats.state = state;
+    this.#dd.state.textContent = state;
+    this.#dd.state.className = `state-${state}`;
+    if (detail) this.error(detail);
+    else if (state === 'open') this.error('');
+  }
+
+  #tick() {
+    const s = this.stats;
+    s.updatesPerSec = this.#count;
+    s.kBps = this.#bytes / 1000;
+    s.latencyMs = median(this.#lat);
+    this.#count = 0;
+    this.#bytes = 0;
+    this.#lat = [];
+    s.held = this.#client ? this.#client.markers().length : 0;
+    s.shown = this.#adapter ? this.#adapter.shownMarkers().length : s.held;
+    this.#dd.shown.textContent = String(s.shown);
+    this.#dd.rate.textContent = String(s.updatesPerSec);
+    this.#dd.kbps.textContent = s.kBps.toFixed(1);
+    this.#dd.latency.textContent = s.latencyMs === null ? '–' : `${Math.round(s.latencyMs)} ms`;
+  }
+}
+
+function median(xs) {
+  if (!xs.length) return null;
+  const a = Float64Array.from(xs).sort();
+  const mid = a.length >> 1;
+  return a.length % 2 ? a[mid] : (a[mid - 1] + a[mid]) / 2;
+}

@@ -1,0 +1,64 @@
+// leaflet-demo.js: the Leaflet demo page (leaflet.html). Leaflet (global L,
+// from vendor/leaflet.js), the basemap as an L.geoJSON layer, the pushmap
+// client connected to /ws and the Leaflet adapter. URL parameters: see
+// demo-stats.js demoParams (zoom in Leaflet's own levels).
+// window.pushmapDemo = {map, client, adapter, stats}.
+
+import { load } from './pushmap.js';
+import { attachLeaflet } from './adapters/leaflet.js';
+import { StatusPanel, demoParams } from './demo-stats.js';
+
+const L = globalThis.L;
+const params = demoParams();
+const panel = new StatusPanel(document.getElementById('status'));
+
+const map = L.map('map', { preferCanvas: true, worldCopyJump: false }).setView([params.lat, params.lon], params.zoom);
+map.attributionControl.setPrefix(false);
+map.attributionControl.addAttribution('Natural Earth');
+
+// The basemap gets its own pane under the markers' overlay pane, whatever
+// order the two finish loading in.
+map.createPane('basemap').style.zIndex = '350';
+
+const demo = { map, client: null, adapter: null, basemap: null, stats: panel.stats, params };
+window.pushmapDemo = demo;
+
+fetch(new URL('basemap.json', import.meta.url))
+  .then((r) => {
+    if (!r.ok) throw new Error(`basemap.json: HTTP ${r.status}`);
+    return r.json();
+  })
+  .then((data) => {
+    // Leaflet draws vector layers once, not on every copy of the world: add
+    // the basemap three times, shifted by -360°, 0 and +360°, so a view
+    // across the antimeridian shows land on both sides.
+    const renderer = L.canvas({ pane: 'basemap' });
+    demo.basemap = L.layerGroup(
+      [-360, 0, 360].map((shift) =>
+        L.geoJSON(data, {
+          interactive: false,
+          pane: 'basemap',
+          renderer,
+          coordsToLatLng: (c) => L.latLng(c[1], c[0] + shift),
+          // basemap.json: countries, plus {kind: 'outline'} lines standing in
+          // for the outline of countries marked outline: false (Antarctica).
+          style: (f) =>
+            f.properties.kind === 'outline'
+              ? { color: '#9c9a8f', weight: 0.6, fill: false }
+              : { stroke: f.properties.outline !== false, color: '#9c9a8f', weight: 0.6, fillColor: '#f3f0e7', fillOpacity: 1 },
+        }),
+      ),
+    ).addTo(map);
+  })
+  .catch((err) => panel.error(err.message));
+
+try {
+  const pushmap = await load();
+  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token });
+  const adapter = attachLeaflet(map, client, L);
+  panel.watch(client, adapter);
+  Object.assign(demo, { client, adapter });
+} catch (err) {
+  panel.error(`pushmap: ${err.message}`);
+  console.error(err);
+}

@@ -1,0 +1,165 @@
+// Type declarations for pushmap.js. The map adapters have theirs beside
+// them (adapters/maplibre.d.ts, adapters/leaflet.d.ts).
+// Coordinates are degrees, longitude before latitude.
+
+/** A box [west, south, east, north] in degrees; west > east crosses the antimeridian. */
+export type BBox = [west: number, south: number, east: number, north: number];
+
+/** A marker as the client holds it. */
+export interface Marker {
+  id: string;
+  layer: string;
+  lon: number;
+  lat: number;
+  /** Increases with every change of the marker. */
+  version: number;
+  /** Publish time in Unix milliseconds; 0 if unknown. */
+  time: number;
+  props: Record<string, unknown>;
+}
+
+/** Payload of the 'marker' event: an added or updated marker. */
+export interface MarkerEvent extends Marker {
+  kind: 'added' | 'moved';
+}
+
+/** One frame the client applied. */
+export interface Changes {
+  /** True: drop every marker held before, then apply added. */
+  reset: boolean;
+  added: Marker[];
+  updated: Marker[];
+  /** Ids of removed markers. */
+  removed: string[];
+  /** Size of the frame in bytes. */
+  bytes: number;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StatusEvent {
+  state: ConnectionState;
+  /** WebSocket close code, or 0. */
+  code: number;
+  reason: string;
+}
+
+/** A non-fatal error the server reported. */
+export interface ErrorEvent {
+  code: string;
+  message: string;
+}
+
+/** A tile of a tile layer changed: the map should refetch it. */
+export interface TileEvent {
+  layer: string;
+  z: number;
+  x: number;
+  y: number;
+  version: number;
+}
+
+export interface ClientEvents {
+  changes: Changes;
+  /** Per added or updated marker, after 'changes'. */
+  marker: MarkerEvent;
+  /** Per removed marker id, after 'marker'. */
+  remove: string;
+  /** Before the 'changes' of a frame with reset: true. No payload. */
+  reset: undefined;
+  tile: TileEvent;
+  status: StatusEvent;
+  error: ErrorEvent;
+}
+
+/** An Error with a machine-readable code (the server's error code, or 'load', 'version', 'bad_view', 'bad_layers', 'bad_url'). */
+export interface PushmapError extends Error {
+  code: string;
+}
+
+export interface ConnectOptions {
+  /** Sent to the server to authenticate; default ''. */
+  token?: string;
+  /** Layers to subscribe to; default []. */
+  layers?: string[];
+  /** Least time between two views sent while the map moves, ms; default 100. */
+  throttleMs?: number;
+  /** Fraction of the box's size added on each side of the view; default 0.25. */
+  margin?: number;
+}
+
+/** One connection to a pushmap server; reconnects by itself until close(). */
+export interface Client {
+  /** The absolute ws: or wss: URL. */
+  readonly url: string;
+  readonly status: ConnectionState;
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof ClientEvents>(type: K, fn: (payload: ClientEvents[K]) => void): () => void;
+  off<K extends keyof ClientEvents>(type: K, fn: (payload: ClientEvents[K]) => void): void;
+  /**
+   * Sends the view. Longitudes beyond ±180 are wrapped, latitudes clamped to
+   * ±85.0511 (see normalizeBox). Resolves when the server acknowledged it;
+   * rejects with a PushmapError.
+   */
+  setView(bbox: BBox, zoom: number): Promise<void>;
+  setLayers(layers: string[]): Promise<void>;
+  /** A snapshot of the markers held (the view plus its margin). */
+  markers(): Marker[];
+  close(): void;
+}
+
+export interface Pushmap {
+  readonly version: number;
+  /** url may be relative ('/ws'): it resolves against the page, http→ws, https→wss. */
+  connect(url: string, opts?: ConnectOptions): Client;
+}
+
+export interface LoadOptions {
+  /** Default: 'pushmap.wasm' next to pushmap.js. */
+  wasmURL?: string;
+  /** Default: 'wasm_exec.js' next to pushmap.js. */
+  wasmExecURL?: string;
+  /** How long to wait for the wasm to be ready, ms; default 20000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Loads and starts the wasm client once; later calls return the same promise
+ * (after a failure, a new attempt). Uses globalThis.__pushmap as it is if it
+ * is already set.
+ */
+export function load(opts?: LoadOptions): Promise<Pushmap>;
+
+/** Resolves url into an absolute ws:/wss: URL (http→ws, https→wss). */
+export function resolveURL(url: string, base?: string): string;
+
+/**
+ * Normalises a box as map libraries report it: longitudes into [-180, 180]
+ * (west > east when it crosses the antimeridian; ≥ 360° wide gives
+ * -180..180), latitudes clamped to ±85.0511.
+ */
+export function normalizeBox(west: number, south: number, east: number, north: number): BBox;
+
+/** A marker as an adapter shows it. */
+export interface ShownMarker {
+  id: string;
+  layer: string;
+  lon: number;
+  lat: number;
+}
+
+/** What attachMapLibre and attachLeaflet return; also pushed onto globalThis.__pushmapAdapters. */
+export interface Adapter<M = unknown> {
+  kind: 'maplibre' | 'leaflet';
+  map: M;
+  client: Client;
+  /** The markers drawn in the map's viewport now, one per id. */
+  shownMarkers(): ShownMarker[];
+  /** Stops syncing and pushing views, removes what the adapter added to the map. */
+  detach(): void;
+}
+
+declare global {
+  // eslint-disable-next-line no-var
+  var __pushmapAdapters: Adapter[] | undefined;
+}

@@ -1,0 +1,127 @@
+// Tests of pushmap.js against the test double testdata/fake-pushmap.js.
+// Run: cd web && node --test test/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import '../testdata/fake-pushmap.js';
+import { load, normalizeBox, resolveURL } from '../pushmap.js';
+
+globalThis.location ??= new URL('http://example.test/app/index.html');
+
+test('normalizeBox', () => {
+  const cases = [
+    ['plain box', [-10, 35, 30, 60], [-10, 35, 30, 60]],
+    ['crossing, given west > east', [170, -10, -170, 10], [170, -10, -170, 10]],
+    ['unwrapped east beyond 180', [170, -10, 190, 10], [170, -10, -170, 10]],
+    ['unwrapped west below -180', [-190, -10, -170, 10], [170, -10, -170, 10]],
+    ['whole copy to the east', [200, 0, 220, 10], [-160, 0, -140, 10]],
+    ['east exactly 180', [-10, 0, 180, 10], [-10, 0, 180, 10]],
+    ['west exactly -180', [-180, 0, 10, 10], [-180, 0, 10, 10]],
+    ['360 wide', [-118, -85, 242, 85], [-180, -85, 180, 85]],
+    ['wider than 360', [-200, -80, 500, 80], [-180, -80, 180, 80]],
+    ['latitudes clamped', [0, -90, 10, 90], [0, -85.0511, 10, 85.0511]],
+    ['zero width', [10, 0, 10, 1], [10, 0, 10, 1]],
+  ];
+  for (const [name, input, want] of cases) {
+    assert.deepEqual(normalizeBox(...input), want, name);
+  }
+  assert.throws(() => normalizeBox(0, NaN, 1, 1), (e) => e.code === 'bad_view' && /south/.test(e.message));
+});
+
+test('resolveURL', () => {
+  const base = 'https://maps.example/app/index.html';
+  assert.equal(resolveURL('/ws', base), 'wss://maps.example/ws');
+  assert.equal(resolveURL('ws', base), 'wss://maps.example/app/ws');
+  assert.equal(resolveURL('/ws', 'http://localhost:8080/'), 'ws://localhost:8080/ws');
+  assert.equal(resolveURL('ws://other:1/x?t=1', base), 'ws://other:1/x?t=1');
+  assert.equal(resolveURL('http://other/ws', base), 'ws://other/ws');
+  assert.throws(() => resolveURL('ftp://x/ws', base), (e) => e.code === 'bad_url');
+});
+
+function waitFor(fn, ms = 2000) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const poll = () => {
+      const v = fn();
+      if (v) return resolve(v);
+      if (Date.now() - t0 > ms) return reject(new Error('timed out'));
+      setTimeout(poll, 5);
+    };
+    poll();
+  });
+}
+
+test('load returns one promise and connects through __pushmap', async (t) => {
+  const p1 = load();
+  const p2 = load();
+  assert.equal(p1, p2);
+  const pm = await p1;
+  assert.equal(pm.version, 1);
+
+  const client = pm.connect('/ws', { layers: ['flights', 'vehicles'] });
+  t.after(() => client.close());
+  assert.equal(client.url, 'ws://example.test/ws');
+  const fake = globalThis.__pushmapFake.clients.at(-1);
+  assert.deepEqual(fake.opts, { token: '', layers: ['flights', 'vehicles'], throttleMs: 100, margin: 0.25 });
+
+  const seen = { status: [], changes: 0, reset: 0, added: 0, moved: 0, removed: 0 };
+  client.on('status', (s) => seen.status.push(s.state));
+  client.on('changes', () => seen.changes++);
+  client.on('reset', (p) => {
+    assert.equal(p, undefined);
+    seen.reset++;
+  });
+  client.on('marker', (m) => (m.kind === 'added' ? seen.added++ : seen.moved++));
+  client.on('remove', (id) => {
+    assert.equal(typeof id, 'string');
+    seen.removed++;
+  });
+  // A throwing listener does not stop the others nor reach the wasm.
+  const errors = [];
+  const origReport = globalThis.reportError;
+  globalThis.reportError = (e) => errors.push(e);
+  t.after(() => (globalThis.reportError = origReport));
+  client.on('changes', () => {
+    throw new Error('listener bug');
+  });
+
+  await client.setView([-10, 35, 30, 60], 4);
+  await waitFor(() => seen.reset > 0 && seen.moved > 0);
+  assert.deepEqual(seen.status.slice(0, 1), ['open']);
+  assert.equal(client.status, 'open');
+  assert.ok(seen.added > 0, 'snapshot markers arrive as added');
+  assert.ok(errors.length > 0 && errors[0].message === 'listener bug');
+  assert.ok(client.markers().length > 0);
+
+  // Unwrapped boxes reach the wasm normalised.
+  await client.setView([170, -10, 190, 10], 3);
+  assert.deepEqual(fake.lastView, { west: 170, south: -10, east: -170, north: 10, zoom: 3 });
+
+  // off / the function on() returns remove listeners.
+  const n = seen.changes;
+  const off = client.on('changes', () => seen.changes++);
+  off();
+  fake.tick();
+  assert.ok(seen.changes - n <= 1);
+});
+
+test('setView and setLayers reject with coded Errors', async (t) => {
+  const pm = await load();
+  const client = pm.connect('ws://h/ws', { layers: ['flights'] });
+  t.after(() => client.close());
+  await assert.rejects(client.setView([1, 2, 3], 4), (e) => e instanceof Error && e.code === 'bad_view');
+  await assert.rejects(client.setView([0, 0, 1, 1], NaN), (e) => e.code === 'bad_view');
+  await assert.rejects(client.setView([0, 'x', 1, 1], 3), (e) => e.code === 'bad_view');
+  await assert.rejects(client.setLayers('flights'), (e) => e.code === 'bad_layers');
+  // The wasm's rejections reach the caller as Errors with .code.
+  client.close();
+  await assert.rejects(client.setView([0, 0, 1, 1], 3), (e) => e instanceof Error && e.code === 'closed');
+});
+
+test('load refuses another contract version', async (t) => {
+  const saved = globalThis.__pushmap;
+  t.after(() => (globalThis.__pushmap = saved));
+  globalThis.__pushmap = { version: 2, connect() {} };
+  const fresh = await import('../pushmap.js?version-test');
+  await assert.rejects(fresh.load(), (e) => e.code === 'version');
+});
