@@ -22,7 +22,9 @@ import { DEFAULT_COLOR, DEFAULT_COLORS, MarkerSync, ViewPusher, cancelFrame, nex
  *   radius      circle radius in pixels (default: 3 at zoom ≤ 2 up to 6 at zoom ≥ 10)
  *   tileSources {pushmapLayer: mapSourceId}: 'tile' events of that layer
  *               refresh that source's tile with map.refreshTiles
- *   zoomOffset  added to map.getZoom() before it is sent (default 0)
+ *   zoomOffset  added to map.getZoom() before it is sent (default 1: MapLibre
+ *               uses 512-pixel tiles, the protocol the slippy-map zoom of
+ *               256-pixel tiles, one more for the same scale)
  *
  * Feature properties: the marker's props, then id, layer, version, time, lon,
  * lat (these win over props of the same name).
@@ -33,7 +35,7 @@ export function attachMapLibre(map, client, opts = {}) {
   const colors = { ...DEFAULT_COLORS, ...(opts.colors ?? {}) };
   const defaultColor = opts.defaultColor ?? DEFAULT_COLOR;
   const tileSources = opts.tileSources ?? {};
-  const zoomOffset = opts.zoomOffset ?? 0;
+  const zoomOffset = opts.zoomOffset ?? 1;
   const radius = opts.radius ?? ['interpolate', ['linear'], ['zoom'], 2, 3, 10, 6];
 
   const match = ['match', ['get', 'layer']];
