@@ -1,0 +1,75 @@
+# pushmap's Makefile is thin: every target is what a person would type.
+# `make demo` runs the live demo, `make test` every test; both install what
+# they need (npm packages, Debian's chromium, the .wasm) on a fresh machine.
+
+GO       ?= go
+GOROOT   := $(shell $(GO) env GOROOT)
+WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
+DIST     := web/dist
+ADDR     ?= localhost:8080
+# Packages that build for GOOS=js GOARCH=wasm.
+WASM_PKGS := ./geo/... ./wire/... ./wasmclient/...
+
+.PHONY: all build wasm web deps demo test test-go test-wasm lint bench fuzz clean
+
+all: build
+
+## build: the pushmap binary, the .wasm client and the web assets.
+build: web
+	$(GO) build -o bin/pushmap ./cmd/pushmap
+
+## wasm: the browser client, web/dist/pushmap.wasm, and Go's wasm_exec.js.
+wasm:
+	mkdir -p $(DIST)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/pushmap.wasm ./wasmclient/cmd/pushmap-wasm
+	cp $(WASM_EXEC) $(DIST)/wasm_exec.js
+
+## web: npm packages, the map libraries, the basemap, the pages, then the
+## wasm, all precompressed into web/dist.
+web: web/node_modules/.package-lock.json wasm
+	cd web && node build.mjs all
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+## deps: system packages the tests need (Debian's chromium), when missing.
+deps:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+		{ echo "installing chromium (apt-get)"; \
+		  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+## demo: the server with a synthetic feed and the demo page on $(ADDR).
+demo: web
+	$(GO) run ./cmd/pushmap demo --addr $(ADDR)
+
+## test: every test: lint, Go tests with -race (unit, integration, e2e in
+## headless Chromium), and the client's tests compiled to WebAssembly.
+test: deps web lint test-go test-wasm
+
+test-go:
+	PUSHMAP_REQUIRE_BROWSER=1 PUSHMAP_WEB=$(CURDIR)/$(DIST) $(GO) test -race -count=1 -timeout 15m ./...
+
+## test-wasm: geo, wire and wasmclient tests run as WebAssembly in Node.
+test-wasm:
+	PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket \
+		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec $(WASM_PKGS)
+
+## lint: formatting, and go vet natively and for js/wasm.
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
+
+## bench: the micro-benchmarks (see docs/benchmarks.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server
+
+## fuzz: a short run of every fuzz target.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeOps$$' -fuzztime 30s ./wire
+
+clean:
+	rm -rf bin $(DIST)
