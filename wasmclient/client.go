@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -23,7 +22,7 @@ var ErrClosed = errors.New("pushmap: client closed")
 type Client struct {
 	url  string
 	opts Options
-	log  *slog.Logger
+	log  Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc

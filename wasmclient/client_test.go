@@ -5,6 +5,7 @@ package wasmclient_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -189,3 +190,6 @@ func TestConnectWaitsForTheServer(t *testing.T) {
 		t.Fatal("marker missing after the late connection")
 	}
 }
+
+// A *slog.Logger is a wasmclient.Logger.
+var _ wasmclient.Logger = (*slog.Logger)(nil)

@@ -1,7 +1,6 @@
 package wasmclient
 
 import (
-	"log/slog"
 	"time"
 
 	"github.com/pushmap/pushmap/wire"
@@ -40,8 +39,9 @@ type Options struct {
 	// SetView).
 	OnError func(wire.Error)
 
-	// Logger receives the client's logs. Default: discard.
-	Logger *slog.Logger
+	// Logger receives the client's logs; a *slog.Logger fits. Default:
+	// discard.
+	Logger Logger
 }
 
 // A Change is what one frame from the server did to the cache.
@@ -103,7 +103,20 @@ func (o *Options) withDefaults() Options {
 		r.MaxBackoff = r.MinBackoff
 	}
 	if r.Logger == nil {
-		r.Logger = slog.New(slog.DiscardHandler)
+		r.Logger = discard{}
 	}
 	return r
 }
+
+// Logger is the part of *slog.Logger the client uses. The client does not
+// import log/slog itself: in the browser build that would add its JSON
+// handler and encoding/json, about 10% of the .wasm.
+type Logger interface {
+	Debug(msg string, args ...any)
+	Warn(msg string, args ...any)
+}
+
+type discard struct{}
+
+func (discard) Debug(string, ...any) {}
+func (discard) Warn(string, ...any)  {}
