@@ -143,6 +143,9 @@ func Start(ctx context.Context, opts *Options) (*Browser, error) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		// WebGL (MapLibre) on the CPU: Chromium refuses SwiftShader
+		// without this since version 137.
+		chromedp.Flag("enable-unsafe-swiftshader", true),
 		chromedp.WindowSize(o.Width, o.Height),
 		// No UserDataDir: chromedp then creates a fresh temporary profile
 		// directory and removes it when the browser has exited.

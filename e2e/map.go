@@ -146,7 +146,7 @@ func (p *Page) JumpTo(ctx context.Context, lon, lat, zoom float64) error {
 		return fmt.Errorf("e2e: JumpTo: zoom %v must be finite and not negative", zoom)
 	}
 	js := p.adapterJS(`
-if (a.kind === 'maplibre') m.jumpTo({center: [` + num(lon) + `, ` + num(lat) + `], zoom: ` + num(zoom) + `});
+if (a.kind === 'maplibre') m.jumpTo({center: [` + num(lon) + `, ` + num(lat) + `], zoom: Math.max(0, ` + num(zoom) + ` - 1)}); // MapLibre: 512-pixel tiles
 else if (a.kind === 'leaflet') m.setView([` + num(lat) + `, ` + num(lon) + `], ` + num(zoom) + `, {animate: false});
 else throw new Error('unknown adapter kind ' + JSON.stringify(a.kind));
 return true;`)

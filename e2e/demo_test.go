@@ -1,0 +1,238 @@
+//go:build !js
+
+package e2e_test
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/e2e"
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/web"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// webDist returns the built demo assets: $PUSHMAP_WEB, else ../web/dist.
+// Without them (make web builds them) the test is skipped, or fails when
+// PUSHMAP_REQUIRE_BROWSER=1.
+func webDist(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("PUSHMAP_WEB")
+	if dir == "" {
+		dir = filepath.Join("..", "web", "dist")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pushmap.wasm")); err != nil {
+		if os.Getenv("PUSHMAP_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("demo assets missing in %s (run make web): %v", dir, err)
+		}
+		t.Skipf("demo assets missing in %s (run make web)", dir)
+	}
+	return dir
+}
+
+// A demoServer is the real demo page and a real pushmap server on one
+// address, which can be stopped and started again.
+type demoServer struct {
+	t    testing.TB
+	dir  string
+	addr string
+	srv  *server.Server
+	hs   *http.Server
+}
+
+func startDemo(t testing.TB) *demoServer {
+	d := &demoServer{t: t, dir: webDist(t), addr: "127.0.0.1:0"}
+	d.start(nil)
+	t.Cleanup(d.stop)
+	return d
+}
+
+// start runs a fresh server holding markers on d.addr.
+func (d *demoServer) start(markers []wire.Marker) {
+	d.t.Helper()
+	var ln net.Listener
+	var err error
+	for range 100 { // the old listener's port may take a moment to free
+		if ln, err = net.Listen("tcp", d.addr); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.addr = ln.Addr().String()
+	if d.srv, err = server.New(nil); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.srv.UpsertBatch(markers); err != nil {
+		d.t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", d.srv)
+	mux.Handle("/", web.Handler(os.DirFS(d.dir)))
+	d.hs = &http.Server{Handler: mux}
+	go d.hs.Serve(ln)
+}
+
+func (d *demoServer) stop() {
+	if d.srv == nil {
+		return
+	}
+	d.srv.Close()
+	d.hs.Close()
+	d.srv = nil
+}
+
+func (d *demoServer) url(query string) string { return "http://" + d.addr + "/?" + query }
+
+func (d *demoServer) upsert(ms ...wire.Marker) {
+	d.t.Helper()
+	if err := d.srv.UpsertBatch(ms); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func car(id string, lon, lat float64) wire.Marker {
+	return wire.Marker{ID: id, Layer: "vehicles", Pos: geo.Pt(lon, lat)}
+}
+
+// openDemo opens the demo page, logging its console if the test fails.
+func openDemo(t *testing.T, d *demoServer, query string) *e2e.Page {
+	t.Helper()
+	b := browser(t)
+	p, err := b.Open(testCtx(t, 30*time.Second), d.url(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("console of the demo page:\n\t%s", strings.Join(p.ConsoleLines(), "\n\t"))
+		}
+		p.Close()
+	})
+	if err := p.WaitConnected(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// waitShownIDs waits until the page draws exactly the markers ids.
+func waitShownIDs(t *testing.T, p *e2e.Page, ids ...string) {
+	t.Helper()
+	slices.Sort(ids)
+	var last []string
+	err := p.WaitShown(testCtx(t, 20*time.Second), func(shown []e2e.Shown) bool {
+		last = last[:0]
+		for _, s := range shown {
+			last = append(last, s.ID)
+		}
+		slices.Sort(last)
+		return slices.Equal(last, ids)
+	})
+	if err != nil {
+		t.Fatalf("page shows %v, want %v: %v", last, ids, err)
+	}
+}
+
+// TestDemoPage drives the real demo page — MapLibre, the real .wasm, the
+// real server — through the life of a map user.
+func TestDemoPage(t *testing.T) {
+	d := startDemo(t)
+	// Paris at slippy zoom 11: about 2.1°..2.6° × 48.7°..48.95°.
+	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10")
+	ctx := testCtx(t, 2*time.Minute)
+
+	// Markers injected inside the view appear; ones outside do not.
+	d.upsert(car("louvre", 2.3376, 48.8606), car("bastille", 2.3692, 48.8533),
+		car("london", -0.1276, 51.5072), car("lyon", 4.8357, 45.764))
+	waitShownIDs(t, p, "bastille", "louvre")
+
+	// Moving a marker out of the view removes it.
+	d.upsert(car("louvre", 4.84, 45.76))
+	waitShownIDs(t, p, "bastille")
+
+	// Panning shows the new area's markers and drops the old ones.
+	if err := p.JumpTo(ctx, -0.1276, 51.5072, 11); err != nil {
+		t.Fatal(err)
+	}
+	waitShownIDs(t, p, "london")
+
+	// A view across the antimeridian (the Pacific near Fiji).
+	d.upsert(car("fiji", 178.4, -18.1), car("samoa", -172.1, -13.8), car("hawaii", -157.8, 21.3))
+	if err := p.FitBox(ctx, geo.BBox(170, -25, -168, -10)); err != nil {
+		t.Fatal(err)
+	}
+	waitShownIDs(t, p, "fiji", "samoa")
+
+	shot := e2e.ArtifactPath(t, "pacific.png")
+	if err := p.Screenshot(ctx, shot); err != nil {
+		t.Fatal(err)
+	}
+	if errs := p.Errors(); len(errs) > 0 {
+		t.Fatalf("page errors: %v", errs)
+	}
+}
+
+// TestDemoReconnects kills the server and starts another on the same
+// address with a different state: the page reconnects by itself and shows
+// exactly the new server's markers.
+func TestDemoReconnects(t *testing.T) {
+	d := startDemo(t)
+	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10")
+	d.upsert(car("stays", 2.35, 48.85), car("goes", 2.36, 48.86))
+	waitShownIDs(t, p, "goes", "stays")
+
+	d.stop()
+	if err := p.WaitFor(testCtx(t, 20*time.Second), `__pushmapAdapters[0].client.status === 'reconnecting'`); err != nil {
+		t.Fatal(err)
+	}
+	d.start([]wire.Marker{car("stays", 2.35, 48.85), car("new", 2.34, 48.84), car("far", 10, 10)})
+	if err := p.WaitConnected(testCtx(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	waitShownIDs(t, p, "new", "stays")
+}
+
+// TestDemoScreenshot renders the demo with a few hundred markers over
+// Europe; with PUSHMAP_UPDATE_DOCS=1 it refreshes docs/demo.png.
+func TestDemoScreenshot(t *testing.T) {
+	d := startDemo(t)
+	var ms []wire.Marker
+	for i := range 400 {
+		// A ring of vehicles around each of a few cities.
+		c := [][2]float64{{2.35, 48.85}, {13.4, 52.52}, {-3.7, 40.42}, {12.5, 41.9}, {-0.13, 51.5}}[i%5]
+		a := float64(i) * 0.7
+		ms = append(ms, wire.Marker{ID: fmt.Sprint("v", i), Layer: []string{"vehicles", "flights"}[i%2],
+			Pos: geo.Pt(c[0]+1.5*sin(a)*float64(i%7)/7, c[1]+cos(a)*float64(i%7)/7)})
+	}
+	d.upsert(ms...)
+	p := openDemo(t, d, "lon=6&lat=47&zoom=3.8")
+	ctx := testCtx(t, time.Minute)
+	if err := p.WaitShown(ctx, func(s []e2e.Shown) bool { return len(s) >= 100 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path := e2e.ArtifactPath(t, "demo.png")
+	if os.Getenv("PUSHMAP_UPDATE_DOCS") == "1" {
+		path = filepath.Join("..", "docs", "demo.png")
+	}
+	if err := p.Screenshot(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func sin(x float64) float64 { return math.Sin(x) }
+func cos(x float64) float64 { return math.Cos(x) }
