@@ -39,6 +39,7 @@ func (p Point) Validate() error {
 	return checkLat("latitude", p.Lat)
 }
 
+// String returns p as "(lon, lat)" in degrees, for logs and test messages.
 func (p Point) String() string { return fmt.Sprintf("(%g, %g)", p.Lon, p.Lat) }
 
 func checkLon(name string, v float64) error {
@@ -110,9 +111,12 @@ func (b Box) Split() (parts [2]Box, n int) {
 	}, 2
 }
 
-// Contains reports whether p lies inside b, edges included.
+// Contains reports whether p lies inside b, edges included. It is false when
+// p or b has a NaN coordinate. Longitudes are compared as given: -180 and 180
+// are both inside only a box that crosses the antimeridian or spans the world.
 func (b Box) Contains(p Point) bool {
-	if p.Lat < b.South || p.Lat > b.North {
+	// Written so that a NaN on either side makes the test fail.
+	if !(p.Lat >= b.South && p.Lat <= b.North) {
 		return false
 	}
 	if b.CrossesAntimeridian() {
@@ -121,6 +125,8 @@ func (b Box) Contains(p Point) bool {
 	return p.Lon >= b.West && p.Lon <= b.East
 }
 
+// String returns b as "[west, south, east, north]" in degrees, GeoJSON bbox
+// order.
 func (b Box) String() string {
 	return fmt.Sprintf("[%g, %g, %g, %g]", b.West, b.South, b.East, b.North)
 }
