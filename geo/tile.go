@@ -14,7 +14,7 @@ const MaxZoom = 24
 // A Tile is a slippy-map tile z/x/y in Web Mercator: at zoom Z the world
 // square is cut into 2^Z columns X, counted east from longitude -180, and
 // 2^Z rows Y, counted south from latitude MaxMercatorLat. A Tile is valid
-// when Z <= MaxZoom and X, Y < 2^Z (see Valid). Tiles are comparable values
+// when Z <= MaxZoom and X, Y < 2^Z (see Validate). Tiles are comparable values
 // and can be used as map keys.
 //
 // A tile owns the points of its Bounds west and north edges included, east
@@ -30,7 +30,7 @@ type Tile struct {
 // ±MaxMercatorLat are clamped onto the first or last row, longitude 180 maps
 // to the last column, and z is clamped to [0, MaxZoom]. p should be valid
 // (Point.Validate): longitudes outside [-180, 180] are clamped, and a NaN
-// coordinate gives column or row 0. The result is always Valid, and
+// coordinate gives column or row 0. The result is always valid, and
 // TileOf(p, z-1) == TileOf(p, z).Parent().
 func TileOf(p Point, z int) Tile {
 	z = clampZoom(z)
@@ -41,7 +41,7 @@ func TileOf(p Point, z int) Tile {
 // longitudes of its column edges, North and South the latitudes of its row
 // edges, within ±MaxMercatorLat. Neighbouring tiles share their edges exactly
 // and the four Children of t share t's outer edges exactly. Bounds never
-// panics, but only the bounds of a Valid tile are meaningful.
+// panics, but only the bounds of a valid tile are meaningful.
 func (t Tile) Bounds() Box {
 	z := int(t.Z)
 	return Box{
