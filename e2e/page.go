@@ -269,6 +269,10 @@ func (p *Page) poll(actx context.Context, jsCondition string) error {
 	if dl, ok := actx.Deadline(); ok {
 		timeout = max(time.Until(dl), time.Millisecond)
 	}
+	// Forget what an earlier condition threw.
+	if _, err := chromedp.Run(actx, chromedp.Evaluate[chromedp.Void](`globalThis.__pushmapE2ELastError = undefined`)); err != nil {
+		return err
+	}
 	expr := `(() => { try { return !!(` + jsCondition + `
 ) } catch (e) { globalThis.__pushmapE2ELastError = String(e); return false } })()`
 	_, err := chromedp.Run(actx, chromedp.Poll[chromedp.Void](expr,
