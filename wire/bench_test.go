@@ -2,7 +2,10 @@ package wire
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/pushmap/pushmap/geo"
 )
@@ -30,6 +33,39 @@ func BenchmarkEncodeUpsert(b *testing.B) {
 				}
 				shared := bytes.Clone(op)
 				size = len(shared)
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
+	}
+}
+
+// BenchmarkEncodeBaseline encodes the same marker move the way a generic
+// codec would — msgpack.Marshal and encoding/json of a struct with field
+// names — as the baseline BenchmarkEncodeUpsert is compared with in the same
+// run.
+func BenchmarkEncodeBaseline(b *testing.B) {
+	type marker struct {
+		ID      string  `msgpack:"id" json:"id"`
+		Layer   string  `msgpack:"layer" json:"layer"`
+		Lon     float64 `msgpack:"lon" json:"lon"`
+		Lat     float64 `msgpack:"lat" json:"lat"`
+		Version uint64  `msgpack:"version" json:"version"`
+		Time    int64   `msgpack:"time" json:"time"`
+	}
+	m := marker{ID: "v1234", Layer: "vehicles", Lon: 2.3522219, Lat: 48.856614, Version: 42, Time: 1764100000123}
+	for _, tc := range []struct {
+		name string
+		enc  func(any) ([]byte, error)
+	}{{"msgpack-marshal", msgpack.Marshal}, {"json-marshal", json.Marshal}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				out, err := tc.enc(&m)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(out)
 			}
 			b.ReportMetric(float64(size), "bytes")
 		})
