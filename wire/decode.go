@@ -389,18 +389,99 @@ func (d *Decoder) ops(n int) ([]Op, error) {
 			}
 			continue
 		}
-		if err := d.marker(&ops[i].Marker); err != nil {
+		if err := d.op(&ops[i]); err != nil {
 			return nil, fmt.Errorf("op %d: %w", i, err)
 		}
 	}
 	return ops, nil
 }
 
-func (d *Decoder) marker(m *Marker) error {
+// op decodes an array op: a marker upsert, or a tagged tile or cluster op.
+func (d *Decoder) op(op *Op) error {
 	n, err := d.arrayLen(5)
 	if err != nil {
-		return fmt.Errorf("marker: %w", err)
+		return fmt.Errorf("op: %w", err)
 	}
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return err
+	}
+	if msgpcode.IsString(c) {
+		return d.marker(&op.Marker, n)
+	}
+	tag, err := d.dec.DecodeUint64()
+	if err != nil {
+		return fmt.Errorf("op tag: %w", err)
+	}
+	switch tag {
+	case TagTile:
+		op.Tile = &TileChange{}
+		return d.tile(op.Tile, n)
+	case TagCluster:
+		if n < 7 {
+			return fmt.Errorf("cluster op of %d elements, want 7", n)
+		}
+		op.Cluster = &Cluster{}
+		return d.cluster(op.Cluster, n)
+	}
+	return fmt.Errorf("unknown op tag %d", tag)
+}
+
+func (d *Decoder) tileXYZ(z *uint8, x, y *uint32) error {
+	zz, err := d.smallInt("zoom", MaxZoom)
+	if err != nil {
+		return err
+	}
+	limit := int64(1)<<zz - 1
+	xx, err := d.smallInt("x", limit)
+	if err != nil {
+		return err
+	}
+	yy, err := d.smallInt("y", limit)
+	if err != nil {
+		return err
+	}
+	*z, *x, *y = uint8(zz), uint32(xx), uint32(yy)
+	return nil
+}
+
+func (d *Decoder) tile(t *TileChange, n int) error {
+	var err error
+	if t.Layer, err = d.str("layer", MaxLayerLen); err != nil {
+		return err
+	}
+	if err := d.tileXYZ(&t.Z, &t.X, &t.Y); err != nil {
+		return err
+	}
+	if t.Version, err = d.dec.DecodeUint64(); err != nil {
+		return fmt.Errorf("version: %w", err)
+	}
+	return d.skip(n - 6)
+}
+
+func (d *Decoder) cluster(c *Cluster, n int) error {
+	if err := d.tileXYZ(&c.Z, &c.X, &c.Y); err != nil {
+		return err
+	}
+	var err error
+	if c.Count, err = d.dec.DecodeUint64(); err != nil {
+		return fmt.Errorf("count: %w", err)
+	}
+	lon, err := d.integer("longitude")
+	if err != nil {
+		return err
+	}
+	lat, err := d.integer("latitude")
+	if err != nil {
+		return err
+	}
+	c.At.Lon, c.At.Lat = fromE7(lon), fromE7(lat)
+	return d.skip(n - 7)
+}
+
+// marker decodes a marker upsert of n elements whose array header was read.
+func (d *Decoder) marker(m *Marker, n int) error {
+	var err error
 	if m.ID, err = d.str("marker id", MaxIDLen); err != nil {
 		return err
 	}

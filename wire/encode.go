@@ -137,10 +137,15 @@ func (e *Encoder) strings(ss []string) error {
 func (e *Encoder) ops(ops []Op) error {
 	for i := range ops {
 		var err error
-		if ops[i].Remove {
-			err = e.enc.EncodeString(ops[i].Marker.ID)
-		} else {
-			err = e.upsert(&ops[i].Marker)
+		switch op := &ops[i]; {
+		case op.Tile != nil:
+			err = e.tile(op.Tile)
+		case op.Cluster != nil:
+			err = e.cluster(op.Cluster)
+		case op.Remove:
+			err = e.enc.EncodeString(op.Marker.ID)
+		default:
+			err = e.upsert(&op.Marker)
 		}
 		if err != nil {
 			return err
@@ -167,6 +172,35 @@ func (e *Encoder) upsert(m *Marker) error {
 		return err
 	}
 	return enc.EncodeMap(m.Props)
+}
+
+// TileOp encodes the op of a tile change. The result is valid until the
+// next call.
+func (e *Encoder) TileOp(t *TileChange) []byte {
+	e.buf.Reset()
+	_ = e.tile(t) // writes to a bytes.Buffer cannot fail
+	return e.buf.Bytes()
+}
+
+// ClusterOp encodes the op of a cluster change. The result is valid until
+// the next call.
+func (e *Encoder) ClusterOp(c *Cluster) []byte {
+	e.buf.Reset()
+	_ = e.cluster(c)
+	return e.buf.Bytes()
+}
+
+func (e *Encoder) tile(t *TileChange) error {
+	enc := e.enc
+	return e.all(enc.EncodeArrayLen(6), enc.EncodeUint(TagTile), enc.EncodeString(t.Layer),
+		enc.EncodeUint(uint64(t.Z)), enc.EncodeUint(uint64(t.X)), enc.EncodeUint(uint64(t.Y)), enc.EncodeUint(t.Version))
+}
+
+func (e *Encoder) cluster(c *Cluster) error {
+	enc := e.enc
+	return e.all(enc.EncodeArrayLen(7), enc.EncodeUint(TagCluster), enc.EncodeUint(uint64(c.Z)),
+		enc.EncodeUint(uint64(c.X)), enc.EncodeUint(uint64(c.Y)), enc.EncodeUint(c.Count),
+		enc.EncodeInt(toE7(c.At.Lon)), enc.EncodeInt(toE7(c.At.Lat)))
 }
 
 // Frames of pre-encoded ops. The server encodes each op once and writes the

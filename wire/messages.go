@@ -92,11 +92,33 @@ type Error struct {
 	Message string
 }
 
-// An Op is one marker change: an upsert (the marker, new or changed) or a
-// remove (Remove set, only Marker.ID meaningful).
+// An Op is one change in a client's views: a marker upsert (the marker, new
+// or changed), a marker remove (Remove set, only Marker.ID meaningful), a
+// tile change (Tile set) or a cluster change (Cluster set).
 type Op struct {
-	Remove bool
-	Marker Marker
+	Remove  bool
+	Marker  Marker
+	Tile    *TileChange // not nil: a tile of a tile layer changed
+	Cluster *Cluster    // not nil: a cluster of a view in cluster mode changed
+}
+
+// A TileChange says that tile Z/X/Y of a tile layer changed: a map showing
+// it should fetch it again. On the wire: [1, layer, z, x, y, version].
+type TileChange struct {
+	Layer   string
+	Z       uint8
+	X, Y    uint32
+	Version uint64 // grows with every change of the layer; use it to bust caches
+}
+
+// A Cluster stands for the markers in one tile Z/X/Y (of a finer zoom than
+// the view's) when a view holds more markers than the budget. Count 0 means
+// the cluster is gone. On the wire: [2, z, x, y, count, lonE7, latE7].
+type Cluster struct {
+	Z     uint8
+	X, Y  uint32
+	Count uint64    // markers in the tile, in the layers the client sees
+	At    geo.Point // their centroid, quantised like marker positions
 }
 
 func (Hello) Type() Type     { return TypeHello }

@@ -56,6 +56,18 @@ const (
 	// FlagBehind on a Reset: the client fell too far behind and its backlog
 	// was replaced by this fresh state.
 	FlagBehind Flags = 1 << 2
+	// FlagClusters on a ViewAck: the view holds more markers than the
+	// budget and is in cluster mode: its ops are clusters, which replace
+	// the view's clusters, and the view holds no markers.
+	FlagClusters Flags = 1 << 3
+)
+
+// Tags opening the ops that are not about one marker. A marker upsert is an
+// array opening with the marker's id (a string) and a remove is a string;
+// these open with an integer.
+const (
+	TagTile    = 1 // [1, layer, z, x, y, version]
+	TagCluster = 2 // [2, z, x, y, count, lonE7, latE7]
 )
 
 // Code is the reason carried by an Error message.

@@ -32,6 +32,10 @@ func sampleMessages() []Message {
 		UnviewAck{ID: 1},
 		Reset{Flags: FlagBehind, Views: []View{{ID: 0, Box: geo.World, Zoom: 1}, {ID: 9, Box: geo.BBox(1, 2, 3, 4), Zoom: 2}}, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
 		Batch{Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "x"}}}},
+		Batch{Ops: []Op{{Tile: &TileChange{Layer: "density", Z: 12, X: 2074, Y: 1409, Version: 99}},
+			{Cluster: &Cluster{Z: 4, X: 8, Y: 5, Count: 12345, At: Quantize(geo.Pt(2.5, 48.1))}}, {Marker: paris}}},
+		ViewAck{View: View{ID: 0, Box: geo.World, Zoom: 1}, Flags: FlagClusters,
+			Ops: []Op{{Cluster: &Cluster{Z: 4, X: 15, Y: 0, Count: 1, At: geo.Pt(179.9, 85)}}}},
 		Batch{},
 		Error{Code: CodeRateLimited, Message: "view changes faster than 20/s"},
 	}
@@ -173,6 +177,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"hello token not string", []byte{0x94, 0x01, 0x01, 0x05, 0x90}, CodeMalformed, "token"},
 		{"too many layers", append([]byte{0x92, 0x04, 0xdc, 0x00, 0x41}, bytes.Repeat([]byte{0xa1, 'a'}, 65)...), CodeMalformed, "at most 64"},
 		{"op neither string nor array", []byte{0x92, 0x14, 0x05}, CodeMalformed, "op 0"},
+		{"unknown op tag", []byte{0x92, 0x14, 0x95, 0x07, 0, 0, 0, 0}, CodeMalformed, "unknown op tag 7"},
+		{"tile x beyond its zoom", []byte{0x92, 0x14, 0x96, 0x01, 0xa0, 0x02, 0x04, 0x00, 0x00}, CodeMalformed, "x: 4 is outside [0, 3]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Unmarshal(tc.frame)
