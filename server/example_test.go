@@ -26,7 +26,7 @@ func Example() {
 
 	// A feed: one call per update, or UpsertBatch.
 	srv.Upsert(wire.Marker{ID: "bus-42", Layer: "vehicles", Pos: geo.Pt(2.3522, 48.8566)}) // Paris
-	srv.Upsert(wire.Marker{ID: "ferry-1", Layer: "vehicles", Pos: geo.Pt(-0.1, 51.5)})    // London
+	srv.Upsert(wire.Marker{ID: "ferry-1", Layer: "vehicles", Pos: geo.Pt(-0.1, 51.5)})     // London
 
 	c, err := wasmclient.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
 	if err != nil {

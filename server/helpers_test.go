@@ -71,6 +71,14 @@ type recorder struct {
 	added    map[string]wire.Marker // upserts since the last take (added or updated)
 	removed  map[string]bool        // removes since the last take
 	changes  int
+	tileOps  []wire.TileChange
+}
+
+// tiles returns the tile changes received so far.
+func (r *recorder) tiles() []wire.TileChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]wire.TileChange(nil), r.tileOps...)
 }
 
 func dialRecorder(t testing.TB, url, name string, layers ...string) *recorder {
@@ -93,6 +101,7 @@ func (r *recorder) record(ch wasmclient.Change) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.changes++
+	r.tileOps = append(r.tileOps, ch.Tiles...)
 	for _, m := range append(ch.Added, ch.Updated...) {
 		r.added[m.ID] = m
 		delete(r.removed, m.ID)

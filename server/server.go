@@ -46,6 +46,12 @@ type Server struct {
 	enc     *wire.Encoder           // guarded by mu
 	found   []*marker               // guarded by mu: scratch for searches
 
+	expiries    expiries    // guarded by mu: markers with a TTL, soonest first
+	expiryTimer *time.Timer // guarded by mu: fires at expiries[0]
+	stopped     bool        // guarded by mu: Close was called; arm no timer
+
+	tileVersions map[string]uint64 // guarded by mu: per tile layer, its last change
+
 	nconns   atomic.Int64
 	closing  atomic.Bool
 	wg       sync.WaitGroup // connection readers and writers
@@ -53,7 +59,7 @@ type Server struct {
 }
 
 type counters struct {
-	accepted, refused, resets, tooSlow, stale, delivered, viewChanges atomic.Int64
+	accepted, refused, resets, tooSlow, stale, delivered, viewChanges, expired atomic.Int64
 }
 
 // Stats is a snapshot of a Server's state and counters.
@@ -68,6 +74,7 @@ type Stats struct {
 	Stale       int64 // upserts ignored because their version was not newer
 	Delivered   int64 // marker ops handed to connections
 	ViewChanges int64 // views set or dropped by clients
+	Expired     int64 // markers removed because their TTL ran out
 }
 
 // New returns a Server configured by opts; nil means every default. It
@@ -128,6 +135,7 @@ func (s *Server) Stats() Stats {
 	st.Stale = s.counters.stale.Load()
 	st.Delivered = s.counters.delivered.Load()
 	st.ViewChanges = s.counters.viewChanges.Load()
+	st.Expired = s.counters.expired.Load()
 	return st
 }
 
@@ -154,9 +162,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close closes every connection at once, without a closing handshake, and
-// waits for their goroutines.
+// waits for their goroutines. Markers stop expiring.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	s.mu.Lock()
+	s.stopped = true
+	if s.expiryTimer != nil {
+		s.expiryTimer.Stop()
+	}
+	s.mu.Unlock()
 	for _, c := range s.connList() {
 		c.ws.CloseNow()
 	}

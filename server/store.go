@@ -11,8 +11,9 @@ import (
 // A marker is a stored marker and its encoded upsert op. op is immutable:
 // outboxes hold it while it waits to be written; a change makes a new one.
 type marker struct {
-	m  wire.Marker
-	op []byte
+	m       wire.Marker
+	op      []byte
+	expires int64 // Unix nanoseconds when it expires, 0 for never
 }
 
 func pointRect(p geo.Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }
@@ -31,6 +32,7 @@ func (s *Server) Upsert(m wire.Marker) error {
 // UpsertBatch upserts every marker of ms under one lock, in order. If any
 // marker is invalid it returns an error naming it and changes nothing.
 // The server keeps each marker's Props map, as Upsert does, but not ms.
+// Upserted markers never expire; see Apply for expiry.
 func (s *Server) UpsertBatch(ms []wire.Marker) error {
 	for i := range ms {
 		if err := ms[i].Validate(); err != nil {
@@ -42,6 +44,9 @@ func (s *Server) UpsertBatch(ms []wire.Marker) error {
 	for i := range ms {
 		if err := s.upsertLocked(ms[i]); err != nil {
 			return fmt.Errorf("marker %d of %d: %w", i, len(ms), err)
+		}
+		if rec := s.markers[ms[i].ID]; rec.expires != 0 {
+			rec.expires = 0
 		}
 	}
 	return nil

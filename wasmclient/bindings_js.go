@@ -66,6 +66,17 @@ func jsConnect(_ js.Value, args []js.Value) any {
 			"reset": ch.Reset, "added": jsMarkers(ch.Added), "updated": jsMarkers(ch.Updated),
 			"removed": jsStrings(ch.Removed), "bytes": ch.Bytes,
 		})
+		for _, t := range ch.Tiles {
+			emit("tile", map[string]any{"layer": t.Layer, "z": int(t.Z), "x": int(t.X), "y": int(t.Y), "version": float64(t.Version)})
+		}
+		if ch.ClustersReset || len(ch.Clusters) > 0 {
+			list := make([]any, len(ch.Clusters))
+			for i, cl := range ch.Clusters {
+				list[i] = map[string]any{"z": int(cl.Z), "x": int(cl.X), "y": int(cl.Y), "count": float64(cl.Count),
+					"lon": cl.At.Lon, "lat": cl.At.Lat}
+			}
+			emit("clusters", map[string]any{"reset": ch.ClustersReset, "clusters": list})
+		}
 	}
 	o.OnStatus = func(s Status) {
 		emit("status", map[string]any{"state": s.State.String(), "code": s.Code, "reason": s.Reason})

@@ -53,6 +53,15 @@ type Change struct {
 	Updated []wire.Marker // markers that moved or changed
 	Removed []string      // ids of markers that left the cache
 	Bytes   int           // size of the frame
+
+	// Tiles lists tiles of tile layers that changed in the client's views:
+	// a map showing one should fetch it again.
+	Tiles []wire.TileChange
+	// Clusters lists clusters that changed; Count 0 means one is gone.
+	// ClustersReset: drop every cluster held first (a view changed mode or
+	// was replaced).
+	Clusters      []wire.Cluster
+	ClustersReset bool
 }
 
 // State is the state of a Client's connection.

@@ -251,7 +251,7 @@ func (c *Client) replaceLocked(ch *Change, ops []wire.Op) {
 	old := c.cache
 	c.cache = make(map[string]wire.Marker, len(ops))
 	for _, op := range ops {
-		if !op.Remove {
+		if op.Tile == nil && op.Cluster == nil && !op.Remove {
 			c.cache[op.Marker.ID] = op.Marker
 			ch.Added = append(ch.Added, op.Marker)
 		}
@@ -265,6 +265,14 @@ func (c *Client) replaceLocked(ch *Change, ops []wire.Op) {
 
 func (c *Client) opsLocked(ch *Change, ops []wire.Op) {
 	for _, op := range ops {
+		if op.Tile != nil {
+			ch.Tiles = append(ch.Tiles, *op.Tile)
+			continue
+		}
+		if op.Cluster != nil {
+			c.clusterLocked(ch, *op.Cluster)
+			continue
+		}
 		id := op.Marker.ID
 		_, held := c.cache[id]
 		switch {
@@ -302,8 +310,13 @@ func (c *Client) dropOutsideLocked() *Change {
 }
 
 func (ch *Change) orNil() *Change {
-	if ch.Reset || len(ch.Added)+len(ch.Updated)+len(ch.Removed) > 0 {
+	if ch.Reset || ch.ClustersReset || len(ch.Added)+len(ch.Updated)+len(ch.Removed)+len(ch.Tiles)+len(ch.Clusters) > 0 {
 		return ch
 	}
 	return nil
+}
+
+// clusterLocked applies a cluster change (clusters come in a later step).
+func (c *Client) clusterLocked(ch *Change, cl wire.Cluster) {
+	ch.Clusters = append(ch.Clusters, cl)
 }

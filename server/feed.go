@@ -1,0 +1,184 @@
+package server
+
+import (
+	"container/heap"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// An Update is one change from a feed: an upsert of Marker, or, with Remove
+// set, the removal of the marker Marker.ID.
+type Update struct {
+	Marker wire.Marker
+	// TTL, when positive, removes the marker TTL after this upsert unless
+	// another upsert comes first; every upsert sets the expiry anew, and an
+	// upsert without TTL makes the marker permanent.
+	TTL    time.Duration
+	Remove bool
+}
+
+// Apply applies updates in order under one lock: the batch form of Upsert
+// and Remove, with expiry. If any update is invalid it returns an error
+// naming it and applies nothing. Stale upserts (see Upsert) are skipped.
+func (s *Server) Apply(updates []Update) error {
+	for i := range updates {
+		u := &updates[i]
+		var err error
+		switch {
+		case u.Remove && u.Marker.ID == "":
+			err = wire.Error{Code: wire.CodeInvalidMarker, Message: "marker id is empty"}
+		case !u.Remove:
+			err = u.Marker.Validate()
+		}
+		if err == nil && u.TTL < 0 {
+			err = wire.Error{Code: wire.CodeInvalidMarker, Message: fmt.Sprintf("marker %q: negative TTL %v", u.Marker.ID, u.TTL)}
+		}
+		if err != nil {
+			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for i := range updates {
+		u := &updates[i]
+		if u.Remove {
+			s.removeLocked(u.Marker.ID)
+			continue
+		}
+		if err := s.upsertLocked(u.Marker); err != nil {
+			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+		}
+		s.setExpiryLocked(u.Marker.ID, u.TTL, now)
+	}
+	return nil
+}
+
+// expiry is a marker's place in the expiry heap.
+type expiry struct {
+	rec *marker
+	at  int64 // Unix nanoseconds
+}
+
+// expiries is a min-heap of expiries by time. Entries whose marker has
+// since been removed, or whose expiry changed, are skipped when they come
+// up.
+type expiries []expiry
+
+func (h expiries) Len() int           { return len(h) }
+func (h expiries) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h expiries) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiries) Push(x any)        { *h = append(*h, x.(expiry)) }
+func (h *expiries) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// setExpiryLocked sets when marker id expires, ttl after now (never when
+// ttl is 0), and arms the expiry timer.
+func (s *Server) setExpiryLocked(id string, ttl time.Duration, now time.Time) {
+	rec, ok := s.markers[id]
+	if !ok {
+		return
+	}
+	if ttl <= 0 {
+		rec.expires = 0
+		return
+	}
+	rec.expires = now.Add(ttl).UnixNano()
+	heap.Push(&s.expiries, expiry{rec: rec, at: rec.expires})
+	s.armExpiryLocked()
+}
+
+// armExpiryLocked makes the timer fire at the earliest expiry.
+func (s *Server) armExpiryLocked() {
+	if len(s.expiries) == 0 || s.stopped {
+		return
+	}
+	wait := time.Until(time.Unix(0, s.expiries[0].at))
+	if s.expiryTimer == nil {
+		s.expiryTimer = time.AfterFunc(wait, s.expire)
+		return
+	}
+	s.expiryTimer.Reset(wait)
+}
+
+// expire removes the markers whose time has come; only the clients that
+// could see them are told.
+func (s *Server) expire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().UnixNano()
+	for len(s.expiries) > 0 && s.expiries[0].at <= now {
+		e := heap.Pop(&s.expiries).(expiry)
+		if cur, ok := s.markers[e.rec.m.ID]; ok && cur == e.rec && cur.expires == e.at {
+			s.counters.expired.Add(1)
+			s.removeLocked(e.rec.m.ID)
+		}
+	}
+	s.armExpiryLocked()
+}
+
+// Watched is a tile that clients are looking at, and how many.
+type Watched struct {
+	Tile    geo.Tile
+	Viewers int // connections with a view that intersects the tile
+}
+
+// maxInterestTiles bounds the answer of Interest.
+const maxInterestTiles = 1 << 20
+
+// Interest tells a feed which parts of the world are watched: the tiles at
+// zoom z that intersect a view of a connection seeing layer ("" for any),
+// with how many connections watch each, sorted by tile. A feed can skip work
+// on tiles nobody watches. It returns an error for a zoom outside [0, 24] or
+// an answer over a million tiles (ask at a lower zoom).
+func (s *Server) Interest(z int, layer string) ([]Watched, error) {
+	if z < 0 || z > geo.MaxZoom {
+		return nil, fmt.Errorf("server: interest zoom %d is outside [0, %d]", z, geo.MaxZoom)
+	}
+	counts := map[geo.Tile]int{}
+	s.mu.Lock()
+	for c := range s.conns {
+		if layer != "" && !c.layers.has(layer) {
+			continue
+		}
+		seen := map[geo.Tile]bool{}
+		for i := range c.views {
+			box := c.views[i].v.Box
+			if n := geo.CountTilesCovering(box, z); n > maxInterestTiles {
+				s.mu.Unlock()
+				return nil, fmt.Errorf("server: a view covers %d tiles at zoom %d; ask at a lower zoom", n, z)
+			}
+			for _, t := range geo.TilesCovering(box, z) {
+				if !seen[t] {
+					seen[t] = true
+					counts[t]++
+				}
+			}
+		}
+		if len(counts) > maxInterestTiles {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("server: more than %d tiles watched at zoom %d; ask at a lower zoom", maxInterestTiles, z)
+		}
+	}
+	s.mu.Unlock()
+	out := make([]Watched, 0, len(counts))
+	for t, n := range counts {
+		out = append(out, Watched{Tile: t, Viewers: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Tile, out[j].Tile
+		if a.Y != b.Y {
+			return a.Y < b.Y
+		}
+		return a.X < b.X
+	})
+	return out, nil
+}

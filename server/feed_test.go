@@ -1,0 +1,173 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// TestExpiry: a marker with a TTL is removed when it runs out, and only the
+// clients that could see it are told; an upsert in time keeps it.
+func TestExpiry(t *testing.T) {
+	srv, url := startServer(t, nil)
+	sees := dialRecorder(t, url, "sees")
+	blind := dialRecorder(t, url, "blind")
+	ctx := context.Background()
+	if err := sees.SetView(ctx, 0, geo.BBox(0, 0, 10, 10), 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := blind.SetView(ctx, 0, geo.BBox(20, 20, 30, 30), 5); err != nil {
+		t.Fatal(err)
+	}
+	err := srv.Apply([]server.Update{
+		{Marker: wire.Marker{ID: "short", Pos: geo.Pt(1, 1)}, TTL: 100 * time.Millisecond},
+		{Marker: wire.Marker{ID: "kept", Pos: geo.Pt(2, 2)}, TTL: 100 * time.Millisecond},
+		{Marker: wire.Marker{ID: "forever", Pos: geo.Pt(3, 3)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Renewed before it runs out, with a longer TTL.
+	if err := srv.Apply([]server.Update{{Marker: wire.Marker{ID: "kept", Pos: geo.Pt(2, 2)}, TTL: time.Hour}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() string {
+		if _, ok := srv.Marker("short"); ok {
+			return "short did not expire"
+		}
+		if _, ok := sees.Markers()["short"]; ok {
+			return "the client still holds short"
+		}
+		return ""
+	})
+	if _, ok := srv.Marker("kept"); !ok {
+		t.Fatal("kept expired although renewed")
+	}
+	_, removed := sees.take("~")
+	if !removed["short"] || len(removed) != 1 {
+		t.Fatalf("sees got removes %v, want short", removed)
+	}
+	if added, removed := blind.take("~"); len(added)+len(removed) != 0 {
+		t.Fatalf("blind got %v %v", added, removed)
+	}
+	if st := srv.Stats(); st.Expired != 1 {
+		t.Fatalf("expired %d, want 1", st.Expired)
+	}
+	if err := srv.Apply([]server.Update{{Marker: wire.Marker{ID: "x", Pos: geo.Pt(1, 1)}, TTL: -time.Second}}); err == nil {
+		t.Fatal("negative TTL accepted")
+	}
+}
+
+func TestInterest(t *testing.T) {
+	srv, url := startServer(t, nil)
+	ctx := context.Background()
+	a := dialRecorder(t, url, "a")
+	b := dialRecorder(t, url, "b", "other")
+	// Two clients over Paris, one of them also over the Pacific.
+	a.SetView(ctx, 0, geo.BBox(2.2, 48.8, 2.4, 48.9), 12)
+	a.SetView(ctx, 1, geo.BBox(179, -1, -179, 1), 6)
+	b.SetView(ctx, 0, geo.BBox(2.3, 48.85, 2.35, 48.86), 14)
+
+	got, err := srv.Interest(4, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"4/8/5": 2, "4/15/7": 1, "4/0/7": 1, "4/15/8": 1, "4/0/8": 1}
+	if len(got) != len(want) {
+		t.Fatalf("interest %v, want %v", got, want)
+	}
+	for _, w := range got {
+		if want[w.Tile.String()] != w.Viewers {
+			t.Fatalf("interest %v, want %v", got, want)
+		}
+	}
+	onlyCars, _ := srv.Interest(4, "cars") // b sees only "other"
+	if len(onlyCars) != 5 || onlyCars[len(onlyCars)-1].Viewers != 1 {
+		t.Fatalf("interest in cars: %v", onlyCars)
+	}
+	if _, err := srv.Interest(25, ""); err == nil {
+		t.Fatal("zoom 25 accepted")
+	}
+}
+
+// TestInvalidateTiles: a tile change reaches exactly the views that show
+// the tile at the zoom they display.
+func TestInvalidateTiles(t *testing.T) {
+	srv, url := startServer(t, nil)
+	ctx := context.Background()
+	paris := geo.TileOf(geo.Pt(2.35, 48.85), 10) // 10/518/352
+	type client struct {
+		r    *recorder
+		box  geo.Box
+		zoom float64
+		want bool
+	}
+	clients := []client{
+		{box: paris.Bounds(), zoom: 10.7, want: true},               // shows it at zoom 10
+		{box: geo.BBox(2.3, 48.8, 2.4, 48.9), zoom: 10, want: true}, // overlaps it
+		{box: paris.Bounds(), zoom: 11, want: false},                // another zoom
+		{box: geo.BBox(10, 10, 11, 11), zoom: 10, want: false},      // elsewhere
+		{box: geo.BBox(170, 40, -170, 60), zoom: 10, want: false},   // elsewhere, across 180
+	}
+	for i := range clients {
+		clients[i].r = dialRecorder(t, url, fmt.Sprint("c", i))
+		if err := clients[i].r.SetView(ctx, 0, clients[i].box, clients[i].zoom); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.InvalidateTiles("density", paris); err != nil {
+		t.Fatal(err)
+	}
+	// A marker every client sees afterwards closes the round.
+	for i := range clients {
+		c := clients[i]
+		if err := srv.Upsert(wire.Marker{ID: fmt.Sprint("~", i), Pos: geo.Pt(c.box.West, c.box.South)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range clients {
+		eventually(t, 5*time.Second, func() string {
+			if _, ok := c.r.Markers()[fmt.Sprint("~", i)]; !ok {
+				return "no sentinel"
+			}
+			return ""
+		})
+		tiles := c.r.tiles()
+		got := len(tiles) == 1 && tiles[0].Z == 10 && tiles[0].X == paris.X && tiles[0].Y == paris.Y && tiles[0].Layer == "density"
+		if got != c.want || len(tiles) > 1 {
+			t.Fatalf("client %d (%v z%v): tiles %v, want %v", i, c.box, c.zoom, tiles, c.want)
+		}
+	}
+	if err := srv.InvalidateTiles("", paris); err == nil {
+		t.Fatal("empty layer accepted")
+	}
+	if err := srv.InvalidateTiles("d", geo.Tile{Z: 1, X: 5}); err == nil {
+		t.Fatal("invalid tile accepted")
+	}
+}
+
+// TestInvalidateBox: views get the tiles at their own zoom covering the
+// part of the box they show.
+func TestInvalidateBox(t *testing.T) {
+	srv, url := startServer(t, nil)
+	c := dialRecorder(t, url, "c")
+	if err := c.SetView(context.Background(), 0, geo.BBox(0, 0, 10, 10), 6.2); err != nil {
+		t.Fatal(err)
+	}
+	box := geo.BBox(5, 5, 20, 20)
+	if err := srv.InvalidateBox("density", box); err != nil {
+		t.Fatal(err)
+	}
+	want := geo.TilesCovering(geo.BBox(5, 5, 10, 10), 6)
+	eventually(t, 5*time.Second, func() string {
+		if got := c.tiles(); len(got) != len(want) {
+			return fmt.Sprintf("%d tiles, want %d", len(got), len(want))
+		}
+		return ""
+	})
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// viewZoom is the tile zoom a view displays: its zoom rounded down.
+func viewZoom(v wire.View) int { return int(math.Floor(v.Zoom)) }
+
+// InvalidateTiles marks tiles of the tile layer changed: every view that
+// displays one of them (it intersects the tile and its zoom, rounded down,
+// is the tile's) is sent {layer, z, x, y, version}, so that its map fetches
+// the tile again. Only connections that see layer are told. It returns an
+// error, and tells nobody, for an invalid tile or an empty layer name.
+func (s *Server) InvalidateTiles(layer string, tiles ...geo.Tile) error {
+	if err := checkTileLayer(layer); err != nil {
+		return err
+	}
+	for _, t := range tiles {
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("server: invalidate %s: %w", layer, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	version := s.nextTileVersionLocked(layer)
+	for _, t := range tiles {
+		s.invalidateLocked(layer, t, version, func(vw *view) bool { return viewZoom(vw.v) == int(t.Z) })
+	}
+	return nil
+}
+
+// InvalidateBox marks everything of the tile layer inside box changed: every
+// view intersecting box is sent the tiles, at the zoom it displays, that
+// cover the part of box it shows.
+func (s *Server) InvalidateBox(layer string, box geo.Box) error {
+	if err := checkTileLayer(layer); err != nil {
+		return err
+	}
+	if err := box.Validate(); err != nil {
+		return fmt.Errorf("server: invalidate %s: %w", layer, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	version := s.nextTileVersionLocked(layer)
+	parts, n := box.Split()
+	for _, part := range parts[:n] {
+		s.views.Search(minRect(part), maxRect(part), func(_, _ [2]float64, vp *viewPart) bool {
+			if !vp.c.layers.has(layer) {
+				return true
+			}
+			vw := vp.c.viewOf(vp)
+			shown, ok := intersect(part, vp.box)
+			if !ok {
+				return true
+			}
+			for _, t := range geo.TilesCovering(shown, viewZoom(vw.v)) {
+				s.deliverTileLocked(vp.c, layer, t, version)
+			}
+			return true
+		})
+	}
+	return nil
+}
+
+// invalidateLocked sends tile t to the connections with a view that
+// intersects it and passes shows.
+func (s *Server) invalidateLocked(layer string, t geo.Tile, version uint64, shows func(*view) bool) {
+	b := t.Bounds()
+	s.views.Search(minRect(b), maxRect(b), func(_, _ [2]float64, vp *viewPart) bool {
+		if vp.c.layers.has(layer) && shows(vp.c.viewOf(vp)) {
+			s.deliverTileLocked(vp.c, layer, t, version)
+		}
+		return true
+	})
+}
+
+// deliverTileLocked puts a tile op in c's outbox, keyed so that a newer
+// change of the same tile replaces an older one still waiting.
+func (s *Server) deliverTileLocked(c *conn, layer string, t geo.Tile, version uint64) {
+	key := fmt.Sprintf("\x00t%s/%d/%d/%d", layer, t.Z, t.X, t.Y)
+	op := bytes.Clone(s.enc.TileOp(&wire.TileChange{Layer: layer, Z: t.Z, X: t.X, Y: t.Y, Version: version}))
+	s.deliver(c, key, op)
+}
+
+func (s *Server) nextTileVersionLocked(layer string) uint64 {
+	if s.tileVersions == nil {
+		s.tileVersions = make(map[string]uint64)
+	}
+	s.tileVersions[layer]++
+	return s.tileVersions[layer]
+}
+
+func checkTileLayer(layer string) error {
+	if layer == "" || len(layer) > wire.MaxLayerLen {
+		return fmt.Errorf("server: tile layer name %q must have 1 to %d bytes", layer, wire.MaxLayerLen)
+	}
+	return nil
+}
+
+// intersect returns the intersection of two boxes that do not cross the
+// antimeridian.
+func intersect(a, b geo.Box) (geo.Box, bool) {
+	r := geo.Box{West: max(a.West, b.West), South: max(a.South, b.South), East: min(a.East, b.East), North: min(a.North, b.North)}
+	return r, r.West <= r.East && r.South <= r.North
+}
+
+// viewOf returns the view of c that vp belongs to.
+func (c *conn) viewOf(vp *viewPart) *view {
+	for i := range c.views {
+		for _, p := range c.views[i].parts[:c.views[i].n] {
+			if p == vp {
+				return &c.views[i]
+			}
+		}
+	}
+	return &view{} // not reached: every part in the index belongs to a view
+}
