@@ -62,13 +62,9 @@ func (c *conn) serve() {
 	hello, err := c.handshake()
 	if err != nil {
 		c.log.Debug("handshake failed", "err", err)
+		c.leave()
 		return
 	}
-	s := c.s
-	s.mu.Lock()
-	c.layers = newLayerSet(hello.Layers)
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
 	c.log.Debug("client connected", "layers", hello.Layers)
 
 	err = c.readLoop()
@@ -115,7 +111,19 @@ func (c *conn) handshake() (wire.Hello, error) {
 		c.close(wire.CloseHelloRequired, err.Error())
 		return wire.Hello{}, errClosed
 	}
-	o := c.s.opts
+	// Register before the Welcome: once the client is greeted, Stats and
+	// Shutdown must see it. A Shutdown that listed the connections before
+	// this one registered is caught by the closing check.
+	s := c.s
+	s.mu.Lock()
+	c.layers = newLayerSet(hello.Layers)
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	if s.closing.Load() {
+		c.close(websocket.StatusGoingAway, "server shutting down")
+		return wire.Hello{}, errClosed
+	}
+	o := s.opts
 	welcome, err := wire.Marshal(wire.Welcome{Version: wire.Version, Budget: o.Budget, MaxViews: o.MaxViews,
 		ViewRate: o.ViewRate, ViewBurst: o.ViewBurst, MaxFrameBytes: int(o.MaxFrameBytes)})
 	if err != nil {

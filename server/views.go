@@ -131,7 +131,7 @@ func (s *Server) resetFrameLocked(c *conn, flags wire.Flags) []byte {
 		}
 		s.found = found[:0]
 	}
-	frame := wire.AppendResetHeader(make([]byte, 0, 64+opsSize(all)), flags, views, len(all))
+	frame := wire.AppendResetHeader(make([]byte, 0, 64+opsSize(all)), flags, views, nil, len(all))
 	return appendOps(frame, all)
 }
 

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/synth"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// config is what serve and demo run with, read from flags and environment
+// variables by parseConfig.
+type config struct {
+	addr      string // host:port to listen on
+	wsPath    string // URL path of the WebSocket endpoint
+	web       string // directory served at "/", or ""
+	logLevel  string // debug, info, warn or error
+	logFormat string // text or json
+
+	// server is passed to server.New, with Logger set by newServer.
+	server server.Options
+
+	// The synthetic feed, demo only.
+	flights, vehicles int // 0 means none
+	interval          time.Duration
+	seed              int64
+}
+
+// A flagDef is one flag of serve or demo: its name (from which its
+// environment variable's is derived), a placeholder for its value in the
+// help, what it does, and where its value goes.
+type flagDef struct {
+	name, arg, usage string
+	value            flag.Value
+}
+
+// env returns the environment variable that sets the flag when it is not
+// given: PUSHMAP_ and the name in upper case, dashes as underscores.
+func (d flagDef) env() string {
+	return "PUSHMAP_" + strings.ToUpper(strings.ReplaceAll(d.name, "-", "_"))
+}
+
+// Default values of the flags that are not the server's or the synthetic
+// feed's own defaults.
+const (
+	defaultAddr     = "localhost:8080"
+	defaultWSPath   = "/ws"
+	defaultDemoWeb  = "web/dist"
+	defaultInterval = 500 * time.Millisecond
+	minInterval     = 10 * time.Millisecond
+)
+
+// flags sets c to the defaults of command cmd ("serve" or "demo") and
+// returns cmd's flags, bound to c's fields. It is the one place where the
+// command line, the environment and server.Options meet.
+//
+// The server limits' defaults repeat those documented on server.Options, so
+// that --help shows the values in force.
+func (c *config) flags(cmd string) []flagDef {
+	*c = config{
+		addr:      defaultAddr,
+		wsPath:    defaultWSPath,
+		logLevel:  "info",
+		logFormat: "text",
+		server: server.Options{
+			MaxConnections: 100000,
+			MaxFrameBytes:  16 << 10,
+			MaxViews:       4,
+			ViewRate:       20,
+			ViewBurst:      40,
+			Budget:         5000,
+			OutboxBytes:    4 << 20,
+			WriteTimeout:   10 * time.Second,
+			HelloTimeout:   10 * time.Second,
+		},
+		flights:  synth.DefaultFlights,
+		vehicles: synth.DefaultVehicles,
+		interval: defaultInterval,
+	}
+	s := &c.server
+	defs := []flagDef{
+		{"addr", "host:port", "Address to listen on. The default accepts connections from this machine only, " +
+			"so a server started by hand is not open to the network; use :8080 to listen on every interface.",
+			stringValue{&c.addr, checkAddr}},
+		{"ws-path", "path", "URL path of the WebSocket endpoint map clients connect to. " +
+			"The demo page connects to /ws unless its URL says ?ws=.",
+			stringValue{&c.wsPath, checkWSPath}},
+		{"max-connections", "n", "Most WebSocket connections at once; one more is closed at once " +
+			"with close code 1013 (try again later).",
+			intValue[int]{p: &s.MaxConnections, min: 1}},
+		{"max-frame-bytes", "size", "Largest frame a client may send, in bytes or with a KiB or MiB suffix; " +
+			"a larger one closes the connection with 1009 (message too big).",
+			sizeValue[int64]{&s.MaxFrameBytes}},
+		{"max-views", "n", fmt.Sprintf("Most views (maps) one connection may hold at once, 1 to %d.", wire.MaxViewID+1),
+			intValue[int]{p: &s.MaxViews, min: 1, max: wire.MaxViewID + 1}},
+		{"view-rate", "per-second", "View changes a connection may send per second on average; more are refused " +
+			"with error rate_limited, and a client that keeps flooding is closed with 4003.",
+			floatValue{&s.ViewRate}},
+		{"view-burst", "n", "View changes a connection may send at once before --view-rate applies.",
+			intValue[int]{p: &s.ViewBurst, min: 1}},
+		{"budget", "n", "Most markers sent for one view; a view holding more gets the first ones found, " +
+			"flagged as truncated.",
+			intValue[int]{p: &s.Budget, min: 1}},
+		{"outbox-bytes", "size", "Most bytes that may wait unsent for one connection, in bytes or with a KiB or " +
+			"MiB suffix; a client further behind has its backlog dropped and gets a fresh snapshot (a reset).",
+			sizeValue[int]{&s.OutboxBytes}},
+		{"write-timeout", "duration", "How long one write to a client may block before the client is deemed " +
+			"gone and closed (a Go duration such as 500ms, 10s or 1m).",
+			durationValue{&s.WriteTimeout, 1}},
+		{"hello-timeout", "duration", "How long a new connection has to send its hello before it is closed.",
+			durationValue{&s.HelloTimeout, 1}},
+		{"origins", "patterns", "Comma-separated host patterns (path.Match syntax, e.g. example.com,*.example.org) " +
+			"of pages on other hosts whose browsers may connect; pages from this server's own host always may. " +
+			"* allows any origin.",
+			listValue{&s.OriginPatterns}},
+		{"log-level", "level", "Least severity logged: debug, info, warn or error.",
+			stringValue{&c.logLevel, oneOf("debug", "info", "warn", "error")}},
+		{"log-format", "format", "Format of the log on standard error: text (key=value pairs) or json " +
+			"(one object a line).",
+			stringValue{&c.logFormat, oneOf("text", "json")}},
+	}
+	if cmd != "demo" {
+		return append(defs, flagDef{"web", "dir", "Directory of static files to serve at /, such as a built " +
+			"web/dist, with their precompressed .br and .gz variants. Without it serve answers only the " +
+			"WebSocket endpoint, /healthz and /stats.",
+			stringValue{&c.web, nil}})
+	}
+	c.web = defaultDemoWeb
+	return append(defs,
+		flagDef{"web", "dir", "Directory of the built demo page, served at /; `make demo` builds it. " +
+			"A relative path is taken from the current directory.",
+			stringValue{&c.web, checkNotEmpty}},
+		flagDef{"flights", "n", "Simulated aircraft flying great circles between world cities, " +
+			"in layer flights; 0 for none.",
+			intValue[int]{p: &c.flights}},
+		flagDef{"vehicles", "n", "Simulated cars, taxis and buses driving city street grids, " +
+			"in layer vehicles; 0 for none.",
+			intValue[int]{p: &c.vehicles}},
+		flagDef{"interval", "duration", fmt.Sprintf("Time between two steps of the feed, each pushing "+
+			"every marker that moved. The default moves markers twice a second, smooth on a map at a "+
+			"modest update rate (about 2 x (flights + vehicles) updates a second); at least %v.", minInterval),
+			durationValue{&c.interval, minInterval}},
+		flagDef{"seed", "n", "Seed of the simulation: the same seed gives the same fleet and routes.",
+			intValue[int64]{p: &c.seed, min: math.MinInt64}},
+	)
+}
+
+func checkAddr(s string) error {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return errors.New("not host:port, such as localhost:8080 or :8080")
+	}
+	return nil
+}
+
+func checkWSPath(p string) error {
+	switch {
+	case !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, " \t{}"):
+		return errors.New("must be a clean absolute URL path such as /ws")
+	case p == "/" || p == "/healthz" || p == "/stats":
+		return fmt.Errorf("%s is taken", p)
+	}
+	return nil
+}
+
+func checkNotEmpty(s string) error {
+	if s == "" {
+		return errors.New("must not be empty")
+	}
+	return nil
+}
+
+// parseConfig reads the flags of command cmd from args, then sets every flag
+// not given from its environment variable, looked up with getenv; a variable
+// set to "" counts as unset. It returns flag.ErrHelp when args ask for help,
+// and otherwise an error naming the flag or variable that is wrong.
+func parseConfig(cmd string, args []string, getenv func(string) (string, bool)) (*config, error) {
+	c := new(config)
+	defs := c.flags(cmd)
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	for _, d := range defs {
+		fs.Var(d.value, d.name, d.usage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: %s takes only flags", fs.Arg(0), cmd)
+	}
+	given := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, d := range defs {
+		if given[d.name] {
+			continue
+		}
+		if v, ok := getenv(d.env()); ok && v != "" {
+			if err := d.value.Set(v); err != nil {
+				return nil, fmt.Errorf("invalid value %q for environment variable %s (flag --%s): %v", v, d.env(), d.name, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// printFlags writes the help of cmd's flags to w.
+func printFlags(w io.Writer, cmd string) {
+	fmt.Fprintln(w, "Flags (each can instead be set by the environment variable shown; a flag given")
+	fmt.Fprintln(w, "on the command line wins over its variable, and an empty variable is ignored):")
+	for _, d := range new(config).flags(cmd) {
+		def := d.value.String()
+		if def == "" {
+			def = "none"
+		}
+		fmt.Fprintf(w, "\n  --%s %s\n", d.name, d.arg)
+		fmt.Fprintf(w, "        env %s, default %s\n", d.env(), def)
+		wrap(w, "        ", 80, d.usage)
+	}
+}
+
+// wrap writes text to w in lines of at most width bytes (unless a word is
+// longer), each starting with indent.
+func wrap(w io.Writer, indent string, width int, text string) {
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if len(line) > len(indent) && len(line)+1+len(word) > width {
+			fmt.Fprintln(w, line)
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += word
+	}
+	if len(line) > len(indent) {
+		fmt.Fprintln(w, line)
+	}
+}
+
+// logger returns the logger c asks for, writing to w.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		level = slog.LevelInfo // unreachable: the flag accepts only valid levels
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// newServer returns the server c describes, logging to log.
+func (c *config) newServer(log *slog.Logger) (*server.Server, error) {
+	o := c.server
+	o.Logger = log
+	return server.New(&o)
+}
+
+// fleet returns the synthetic feed's options.
+func (c *config) fleet() synth.Options {
+	none := func(n int) int { // synth reads 0 as its default, and a negative count as none
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
+	return synth.Options{Flights: none(c.flights), Vehicles: none(c.vehicles), Seed: c.seed}
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/web"
+)
+
+// shutdownTimeout bounds a graceful shutdown: closing every client with 1001
+// (going away), then the HTTP server's other connections. Connections still
+// open after it are closed at once.
+const shutdownTimeout = 10 * time.Second
+
+// A node is one pushmap server with what serve or demo puts around it.
+type node struct {
+	cmd  string // "serve" or "demo", for messages
+	cfg  *config
+	log  *slog.Logger
+	srv  *server.Server
+	page http.Handler // served at "/", or nil
+
+	// feed, when not nil, runs beside the server until its context ends;
+	// an error other than that context's ends the node with status 1.
+	feed func(ctx context.Context) error
+	// listening, when not nil, is called with the base URL (ending in "/")
+	// once the node accepts connections.
+	listening func(url string)
+}
+
+// newNode parses the flags of cmd, whose help says about, and returns the
+// node they describe, not yet listening; runNode, or else n.srv.Close, ends
+// it. When it returns nil the command is over with exit status code.
+func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
+	cfg, code := x.config(cmd, about, args)
+	if cfg == nil {
+		return nil, code
+	}
+	log := cfg.logger(x.stderr)
+	srv, err := cfg.newServer(log)
+	if err != nil { // the flags are checked already; this is a bug, not a usage error
+		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
+		return nil, 1
+	}
+	return &node{cmd: cmd, cfg: cfg, log: log, srv: srv}, 0
+}
+
+// runNode serves n until ctx ends (or the HTTP server or the feed fails),
+// then shuts it down gracefully, and returns the exit status.
+func (x *cli) runNode(ctx context.Context, n *node) int {
+	ln, err := x.listen("tcp", n.cfg.addr)
+	if err != nil {
+		n.log.Error("cannot listen", "addr", n.cfg.addr, "err", err)
+		return 1
+	}
+	ep := &endpoints{srv: n.srv, started: time.Now()}
+	hs := &http.Server{
+		Handler:           n.mux(ep),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	var fed chan error // nil, which never delivers, when there is no feed
+	feedCtx, stopFeed := context.WithCancel(ctx)
+	defer stopFeed()
+	if n.feed != nil {
+		fed = make(chan error, 1)
+		go func() { fed <- n.feed(feedCtx) }()
+	}
+
+	url := baseURL(n.cfg.addr, ln.Addr())
+	ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http") + n.cfg.wsPath
+	n.log.Info("listening", "addr", ln.Addr().String(), "url", url, "ws", ws)
+	if n.listening != nil {
+		n.listening(url)
+	}
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down", "cause", context.Cause(ctx), "timeout", shutdownTimeout.String())
+	case err := <-served:
+		served = nil
+		n.log.Error("HTTP server failed; shutting down", "err", err)
+		code = 1
+	case err := <-fed:
+		fed = nil
+		n.log.Error("feed failed; shutting down", "err", err)
+		code = 1
+	}
+	ep.stopping.Store(true)
+	stopFeed()
+	if fed != nil {
+		if err := <-fed; err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("feed failed", "err", err)
+		}
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := n.srv.Shutdown(sctx); err != nil {
+		n.log.Warn("clients did not close in time; closing them at once", "err", err)
+	}
+	n.srv.Close() // closes what Shutdown left, and stops the server's timers
+	if err := hs.Shutdown(sctx); err != nil {
+		n.log.Warn("HTTP connections did not close in time; closing them at once", "err", err)
+		hs.Close()
+	}
+	if served != nil {
+		<-served // http.ErrServerClosed
+	}
+	n.log.Info("stopped")
+	return code
+}
+
+// mux routes the node's HTTP requests: the WebSocket endpoint, /healthz,
+// /stats and, when there is a page, everything else to it.
+func (n *node) mux(ep *endpoints) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", ep.healthz)
+	mux.HandleFunc("GET /stats", ep.stats)
+	mux.Handle("GET "+n.cfg.wsPath, n.srv)
+	if n.page != nil {
+		mux.Handle("GET /", n.page)
+	}
+	return mux
+}
+
+// baseURL returns the http URL, ending in "/", of a server asked to listen
+// on host:port asked and listening on addr: the host asked (localhost when
+// it is every interface) and the port chosen (which may differ from port 0).
+func baseURL(asked string, addr net.Addr) string {
+	host, _, _ := net.SplitHostPort(asked)
+	_, port, err := net.SplitHostPort(addr.String())
+	if err != nil { // not a TCP address: a listener from a test
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// staticRoot returns a handler serving the files of dir, or an error if dir
+// is not a directory.
+func staticRoot(dir string) (http.Handler, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	return web.Handler(os.DirFS(dir)), nil
+}
+
+// hasIndex reports whether dir holds an index.html, or why not.
+func hasIndex(dir string) error {
+	index := filepath.Join(dir, "index.html")
+	st, err := os.Stat(index)
+	if err == nil && st.IsDir() {
+		err = fmt.Errorf("%s is a directory", index)
+	}
+	return err
+}
+
+// endpoints answers the HTTP requests beside the WebSocket: /healthz and
+// /stats. Its methods are safe for concurrent use.
+type endpoints struct {
+	srv      *server.Server
+	started  time.Time
+	stopping atomic.Bool // set when the node begins shutting down
+}
+
+// healthz answers 200 "ok", or 503 once the node is shutting down so that
+// a load balancer stops sending it clients.
+func (ep *endpoints) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if ep.stopping.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "shutting down")
+		return
+	}
+	io.WriteString(w, "ok")
+}
+
+// stats answers the server's counters and the uptime as a JSON object.
+func (ep *endpoints) stats(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(statsJSON(ep.srv.Stats(), time.Since(ep.started)))
+}
+
+// statsJSON returns the body of /stats: every field of st under its name
+// with a lower-case first letter ("connections", "tooSlow", ...), so that a
+// field added to server.Stats appears with no change here, and
+// "uptimeSeconds".
+func statsJSON(st server.Stats, uptime time.Duration) map[string]any {
+	v := reflect.ValueOf(st)
+	out := make(map[string]any, v.NumField()+1)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		out[strings.ToLower(name[:1])+name[1:]] = v.Field(i).Interface()
+	}
+	out["uptimeSeconds"] = uptime.Round(time.Millisecond).Seconds()
+	return out
+}
