@@ -272,3 +272,53 @@ func eastCol(east float64, z int, first uint32) uint32 {
 	}
 	return x
 }
+
+// TilesTouching returns every tile at zoom z that holds a point of b by the
+// rule of TileOf — edges included, so a box whose edge lies on a tile
+// boundary also gets the tile beyond it that owns that edge. This is the
+// covering for tiles that stand for the points in them (clusters), where
+// TilesCovering's minimal covering could miss the points on b's edges. It
+// returns nil for an invalid box.
+func TilesTouching(b Box, z int) []Tile {
+	if b.Validate() != nil {
+		return nil
+	}
+	var out []Tile
+	var seen map[Tile]bool
+	parts, n := b.Split()
+	if n == 2 {
+		seen = make(map[Tile]bool)
+	}
+	for _, p := range parts[:n] {
+		nw, se := TileOf(Pt(p.West, p.North), z), TileOf(Pt(p.East, p.South), z)
+		for y := nw.Y; y <= se.Y; y++ {
+			for x := nw.X; x <= se.X; x++ {
+				t := Tile{Z: nw.Z, X: x, Y: y}
+				if seen != nil {
+					if seen[t] {
+						continue
+					}
+					seen[t] = true
+				}
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// CountTilesTouching returns len(TilesTouching(b, z)) without building the
+// list (an upper bound when b crosses the antimeridian and its halves
+// share a column).
+func CountTilesTouching(b Box, z int) uint64 {
+	if b.Validate() != nil {
+		return 0
+	}
+	var total uint64
+	parts, n := b.Split()
+	for _, p := range parts[:n] {
+		nw, se := TileOf(Pt(p.West, p.North), z), TileOf(Pt(p.East, p.South), z)
+		total += uint64(se.X-nw.X+1) * uint64(se.Y-nw.Y+1)
+	}
+	return total
+}

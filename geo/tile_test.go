@@ -827,3 +827,48 @@ func randPointNear(r *rand.Rand, b Box) Point {
 	}
 	return p
 }
+
+// TestPropTilesTouching: every point of a box, edges included, lies in a
+// tile of TilesTouching, and every such tile meets the box.
+func TestPropTilesTouching(t *testing.T) {
+	rng := newRand(t)
+	for range 2000 {
+		z := rng.IntN(7)
+		w := rng.Float64()*360 - 180
+		e := rng.Float64()*360 - 180
+		s := rng.Float64()*160 - 80
+		n := s + rng.Float64()*(80-s)
+		if rng.IntN(4) == 0 { // edges on tile boundaries
+			b := TileOf(Pt(w, s), z).Bounds()
+			w, s = b.West, b.South
+		}
+		box := BBox(w, s, e, n)
+		tiles := TilesTouching(box, z)
+		if uint64(len(tiles)) > CountTilesTouching(box, z) {
+			t.Fatalf("%v z%d: %d tiles, count says %d", box, z, len(tiles), CountTilesTouching(box, z))
+		}
+		set := map[Tile]bool{}
+		for _, tl := range tiles {
+			set[tl] = true
+		}
+		corners := []Point{Pt(w, s), Pt(w, n), Pt(e, s), Pt(e, n), Pt(w, (s+n)/2)}
+		for range 20 {
+			lon := w + rng.Float64()*(e-w)
+			if box.CrossesAntimeridian() {
+				lon = w + rng.Float64()*(e+360-w)
+				if lon > 180 {
+					lon -= 360
+				}
+			}
+			corners = append(corners, Pt(lon, s+rng.Float64()*(n-s)))
+		}
+		for _, p := range corners {
+			if ClampLat(p.Lat) != p.Lat {
+				continue
+			}
+			if !set[TileOf(p, z)] {
+				t.Fatalf("%v z%d: point %v in tile %v, not among %d tiles", box, z, p, TileOf(p, z), len(tiles))
+			}
+		}
+	}
+}

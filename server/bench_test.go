@@ -47,8 +47,8 @@ func benchServer(b *testing.B, views []geo.Box) (*Server, []*conn) {
 	conns := make([]*conn, len(views))
 	for i, box := range views {
 		c := idleConn(s)
-		c.views = []view{{}}
-		s.indexView(c, &c.views[0], wire.View{Box: box, Zoom: 14})
+		c.views = []view{{cz: -1}}
+		s.indexView(c, &c.views[0], wire.View{Box: box, Zoom: 14}, -1)
 		conns[i] = c
 	}
 	return s, conns
@@ -93,7 +93,7 @@ func BenchmarkViewReplace(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				c := conns[i%len(conns)]
-				s.indexView(c, &c.views[0], wire.View{Box: moves[i%len(moves)], Zoom: 14})
+				s.indexView(c, &c.views[0], wire.View{Box: moves[i%len(moves)], Zoom: 14}, -1)
 			}
 		})
 	}

@@ -32,9 +32,10 @@ type conn struct {
 
 	out outbox
 
-	views   []view   // guarded by s.mu
-	layers  layerSet // guarded by s.mu
-	hadView bool     // guarded by s.mu: the next ViewAck is not the first
+	views    []view   // guarded by s.mu
+	layers   layerSet // guarded by s.mu
+	layerKey string   // guarded by s.mu: names layers, see layerKey
+	hadView  bool     // guarded by s.mu: the next ViewAck is not the first
 
 	// Owned by the reader goroutine.
 	tokens      float64
@@ -116,7 +117,7 @@ func (c *conn) handshake() (wire.Hello, error) {
 	// this one registered is caught by the closing check.
 	s := c.s
 	s.mu.Lock()
-	c.layers = newLayerSet(hello.Layers)
+	c.layers, c.layerKey = newLayerSet(hello.Layers), layerKey(hello.Layers)
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	if s.closing.Load() {
@@ -125,7 +126,7 @@ func (c *conn) handshake() (wire.Hello, error) {
 	}
 	o := s.opts
 	welcome, err := wire.Marshal(wire.Welcome{Version: wire.Version, Budget: o.Budget, MaxViews: o.MaxViews,
-		ViewRate: o.ViewRate, ViewBurst: o.ViewBurst, MaxFrameBytes: int(o.MaxFrameBytes)})
+		ViewRate: o.ViewRate, ViewBurst: o.ViewBurst, MaxFrameBytes: int(o.MaxFrameBytes), ClusterZoom: o.ClusterZoom})
 	if err != nil {
 		return wire.Hello{}, err
 	}

@@ -66,12 +66,13 @@ type recorder struct {
 	*wasmclient.Client
 	name string
 
-	mu       sync.Mutex
-	statuses []wasmclient.Status
-	added    map[string]wire.Marker // upserts since the last take (added or updated)
-	removed  map[string]bool        // removes since the last take
-	changes  int
-	tileOps  []wire.TileChange
+	mu         sync.Mutex
+	statuses   []wasmclient.Status
+	added      map[string]wire.Marker // upserts since the last take (added or updated)
+	removed    map[string]bool        // removes since the last take
+	changes    int
+	tileOps    []wire.TileChange
+	clusterOps []wire.Cluster
 }
 
 // tiles returns the tile changes received so far.
@@ -102,6 +103,9 @@ func (r *recorder) record(ch wasmclient.Change) {
 	defer r.mu.Unlock()
 	r.changes++
 	r.tileOps = append(r.tileOps, ch.Tiles...)
+	if !ch.ClustersReset {
+		r.clusterOps = append(r.clusterOps, ch.Clusters...)
+	}
 	for _, m := range append(ch.Added, ch.Updated...) {
 		r.added[m.ID] = m
 		delete(r.removed, m.ID)

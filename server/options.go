@@ -30,9 +30,15 @@ type Options struct {
 	ViewRate  float64
 	ViewBurst int
 
-	// Budget is the most markers one view is sent; a larger view gets the
-	// first Budget markers found, flagged as truncated. Default 5000.
+	// Budget is the most markers one view is sent. A view holding more is
+	// put in cluster mode: it is sent at most Budget clusters (counts and
+	// centroids of the markers per tile of a finer zoom) instead. Default
+	// 5000.
 	Budget int
+
+	// ClusterZoom is the finest zoom at which clusters are kept, 1 to 24.
+	// Each marker costs one count per zoom level up to it. Default 14.
+	ClusterZoom int
 
 	// OutboxBytes caps what may wait, unsent, for one connection. A client
 	// that falls further behind has its backlog dropped and is sent a fresh

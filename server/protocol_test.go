@@ -132,17 +132,24 @@ func TestSeveralViewsAndUnview(t *testing.T) {
 	}
 }
 
-func TestBudgetTruncatesSnapshot(t *testing.T) {
+func TestBudgetSwitchesToClusters(t *testing.T) {
 	srv, url := startServer(t, &server.Options{Budget: 10})
 	grid(t, srv, geo.BBox(0, 0, 9, 9), "a") // 100 markers
 	c := dialRaw(t, url)
 	if w := c.hello(); w.Budget != 10 {
 		t.Fatalf("welcome budget %d", w.Budget)
 	}
-	c.send(wire.View{Box: geo.BBox(0, 0, 9, 9)})
+	c.send(wire.View{Box: geo.BBox(0, 0, 9, 9), Zoom: 3})
 	ack := c.recv().(wire.ViewAck)
-	if len(ack.Ops) != 10 || ack.Flags&wire.FlagTruncated == 0 {
-		t.Fatalf("got %d ops, flags %b; want 10, truncated", len(ack.Ops), ack.Flags)
+	if ack.Flags&wire.FlagClusters == 0 || len(ack.Ops) == 0 || len(ack.Ops) > 10 {
+		t.Fatalf("got %d ops, flags %b; want at most 10 clusters", len(ack.Ops), ack.Flags)
+	}
+	total := uint64(0)
+	for _, op := range ack.Ops {
+		total += op.Cluster.Count
+	}
+	if total != 100 {
+		t.Fatalf("clusters count %d markers, want 100", total)
 	}
 }
 

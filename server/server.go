@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
 )
@@ -41,7 +42,7 @@ type Server struct {
 	mu      sync.Mutex
 	markers map[string]*marker      // guarded by mu
 	points  rtree.RTreeG[*marker]   // guarded by mu: marker positions
-	views   rtree.RTreeG[*viewPart] // guarded by mu: connection view boxes
+	views   rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in marker mode
 	conns   map[*conn]struct{}      // guarded by mu
 	enc     *wire.Encoder           // guarded by mu
 	found   []*marker               // guarded by mu: scratch for searches
@@ -51,6 +52,10 @@ type Server struct {
 	stopped     bool        // guarded by mu: Close was called; arm no timer
 
 	tileVersions map[string]uint64 // guarded by mu: per tile layer, its last change
+
+	clusters     *clusterIndex           // guarded by mu: marker counts per layer, zoom and tile
+	clusterViews rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in cluster mode
+	clusterZooms map[int]int             // guarded by mu: cluster zoom → views in cluster mode at it
 
 	nconns   atomic.Int64
 	closing  atomic.Bool
@@ -90,6 +95,9 @@ func New(opts *Options) (*Server, error) {
 		markers: make(map[string]*marker),
 		conns:   make(map[*conn]struct{}),
 		enc:     wire.NewEncoder(),
+
+		clusters:     newClusterIndex(o.ClusterZoom),
+		clusterZooms: make(map[int]int),
 	}, nil
 }
 
@@ -126,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Stats returns the server's current state and counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{Connections: len(s.conns), Views: s.views.Len(), Markers: len(s.markers)}
+	st := Stats{Connections: len(s.conns), Views: s.views.Len() + s.clusterViews.Len(), Markers: len(s.markers)}
 	s.mu.Unlock()
 	st.Accepted = s.counters.accepted.Load()
 	st.Refused = s.counters.refused.Load()
@@ -211,6 +219,12 @@ func (o *Options) withDefaults() (Options, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if r.ClusterZoom < 0 || r.ClusterZoom > geo.MaxZoom {
+		return r, fmt.Errorf("server: option ClusterZoom is %d, must be in [0, %d]", r.ClusterZoom, geo.MaxZoom)
+	}
+	if r.ClusterZoom == 0 {
+		r.ClusterZoom = 14
 	}
 	if r.MaxViews > wire.MaxViewID+1 {
 		return r, fmt.Errorf("server: option MaxViews is %d, at most %d", r.MaxViews, wire.MaxViewID+1)

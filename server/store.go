@@ -134,6 +134,9 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 		s.markers[m.ID] = rec
 		s.points.Insert(pointRect(m.Pos), pointRect(m.Pos), rec)
 	}
+	if !exists || old.Pos != m.Pos || old.Layer != m.Layer {
+		s.markerMovedLocked(old.Layer, old.Pos, exists, m.Layer, m.Pos, true)
+	}
 
 	// Whoever sees the new position gets the upsert.
 	p := pointRect(m.Pos)
@@ -172,6 +175,7 @@ func (s *Server) removeLocked(id string) {
 	delete(s.markers, id)
 	p := pointRect(rec.m.Pos)
 	s.points.Delete(p, p, rec)
+	s.markerMovedLocked(rec.m.Layer, rec.m.Pos, true, "", geo.Point{}, false)
 	var removeOp []byte
 	s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
 		if vp.c.layers.has(rec.m.Layer) {

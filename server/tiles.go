@@ -50,7 +50,7 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 	version := s.nextTileVersionLocked(layer)
 	parts, n := box.Split()
 	for _, part := range parts[:n] {
-		s.views.Search(minRect(part), maxRect(part), func(_, _ [2]float64, vp *viewPart) bool {
+		s.searchAllViews(part, func(vp *viewPart) bool {
 			if !vp.c.layers.has(layer) {
 				return true
 			}
@@ -71,8 +71,7 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 // invalidateLocked sends tile t to the connections with a view that
 // intersects it and passes shows.
 func (s *Server) invalidateLocked(layer string, t geo.Tile, version uint64, shows func(*view) bool) {
-	b := t.Bounds()
-	s.views.Search(minRect(b), maxRect(b), func(_, _ [2]float64, vp *viewPart) bool {
+	s.searchAllViews(t.Bounds(), func(vp *viewPart) bool {
 		if vp.c.layers.has(layer) && shows(vp.c.viewOf(vp)) {
 			s.deliverTileLocked(vp.c, layer, t, version)
 		}

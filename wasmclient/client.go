@@ -33,18 +33,19 @@ type Client struct {
 	writeMu sync.Mutex
 
 	mu       sync.Mutex
-	ws       *websocket.Conn        // guarded by mu: the open connection, or nil
-	state    Status                 // guarded by mu
-	welcome  wire.Welcome           // guarded by mu
-	gen      uint64                 // guarded by mu: last generation handed out
-	wants    map[int]*want          // guarded by mu: views as the application wants them
-	layers   []string               // guarded by mu: layers as the application wants them
-	pending  []request              // guarded by mu: requests sent, awaiting their reply
-	waiters  []*waiter              // guarded by mu
-	views    map[int]wire.View      // guarded by mu: views as the server applied them
-	cache    map[string]wire.Marker // guarded by mu
-	lastSend time.Time              // guarded by mu
-	timer    *time.Timer            // guarded by mu: a pending throttled flush
+	ws       *websocket.Conn                   // guarded by mu: the open connection, or nil
+	state    Status                            // guarded by mu
+	welcome  wire.Welcome                      // guarded by mu
+	gen      uint64                            // guarded by mu: last generation handed out
+	wants    map[int]*want                     // guarded by mu: views as the application wants them
+	layers   []string                          // guarded by mu: layers as the application wants them
+	pending  []request                         // guarded by mu: requests sent, awaiting their reply
+	waiters  []*waiter                         // guarded by mu
+	views    map[int]wire.View                 // guarded by mu: views as the server applied them
+	clusters map[int]map[geo.Tile]wire.Cluster // guarded by mu: per view in cluster mode, its clusters
+	cache    map[string]wire.Marker            // guarded by mu
+	lastSend time.Time                         // guarded by mu
+	timer    *time.Timer                       // guarded by mu: a pending throttled flush
 }
 
 // A want is a view change the application asked for.
@@ -101,6 +102,7 @@ func newClient(url string, opts *Options) *Client {
 		url: url, opts: o, log: o.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		wants: make(map[int]*want), layers: o.Layers,
 		views: make(map[int]wire.View), cache: make(map[string]wire.Marker),
+		clusters: make(map[int]map[geo.Tile]wire.Cluster),
 	}
 }
 
@@ -308,6 +310,24 @@ func (c *Client) Markers() map[string]wire.Marker {
 		m[k] = v
 	}
 	return m
+}
+
+// Clusters returns the clusters the client holds for its views in cluster
+// mode (views holding more markers than the server's budget), by tile.
+func (c *Client) Clusters() map[geo.Tile]wire.Cluster {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.allClustersLocked()
+}
+
+func (c *Client) allClustersLocked() map[geo.Tile]wire.Cluster {
+	all := make(map[geo.Tile]wire.Cluster)
+	for _, cs := range c.clusters {
+		for t, cl := range cs {
+			all[t] = cl
+		}
+	}
+	return all
 }
 
 // Views returns the views the server has applied, by id.

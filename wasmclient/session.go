@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -161,21 +162,53 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 	switch m := msg.(type) {
 	case wire.ViewAck:
 		r := c.popLocked()
+		id := m.View.ID
+		defer c.resolveLocked(id, r.gen, nil)
+		clustered := m.Flags&wire.FlagClusters != 0
 		if m.Flags&wire.FlagSnapshot != 0 {
 			ch := &Change{}
-			c.views = map[int]wire.View{m.View.ID: m.View}
-			c.replaceLocked(ch, m.Ops)
-			c.resolveLocked(m.View.ID, r.gen, nil)
+			c.views = map[int]wire.View{id: m.View}
+			hadClusters := len(c.clusters) > 0
+			c.clusters = make(map[int]map[geo.Tile]wire.Cluster)
+			if clustered {
+				c.replaceLocked(ch, nil)
+				c.setClustersLocked(ch, id, m.Ops)
+			} else {
+				c.replaceLocked(ch, m.Ops)
+				if hadClusters {
+					ch.ClustersReset = true
+				}
+			}
 			return ch, nil
 		}
-		c.views[m.View.ID] = m.View
+		c.views[id] = m.View
+		_, wasClustered := c.clusters[id]
+		delete(c.clusters, id)
+		if clustered { // holds no markers from now on
+			c.clusters[id] = nil
+		}
 		ch := c.dropOutsideLocked()
+		if clustered {
+			c.setClustersLocked(ch, id, m.Ops)
+			return ch, nil
+		}
+		if wasClustered {
+			ch.ClustersReset = true
+			ch.Clusters = clusterList(c.allClustersLocked())
+		}
 		c.opsLocked(ch, m.Ops)
-		c.resolveLocked(m.View.ID, r.gen, nil)
 		return ch.orNil(), nil
 	case wire.UnviewAck:
 		r := c.popLocked()
 		delete(c.views, m.ID)
+		if _, ok := c.clusters[m.ID]; ok {
+			delete(c.clusters, m.ID)
+			ch := c.dropOutsideLocked()
+			ch.ClustersReset = true
+			ch.Clusters = clusterList(c.allClustersLocked())
+			c.resolveLocked(m.ID, r.gen, nil)
+			return ch, nil
+		}
 		if w := c.wants[m.ID]; w != nil && w.remove && w.gen == r.gen {
 			delete(c.wants, m.ID)
 		}
@@ -193,11 +226,21 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 			c.resolveLocked(r.id, r.gen, nil)
 		}
 		c.views = make(map[int]wire.View, len(m.Views))
-		for _, v := range m.Views {
+		c.clusters = make(map[int]map[geo.Tile]wire.Cluster)
+		for i, v := range m.Views {
 			c.views[v.ID] = v
+			if i < len(m.Clustered) && m.Clustered[i] {
+				c.clusters[v.ID] = make(map[geo.Tile]wire.Cluster)
+			}
 		}
-		ch := &Change{}
+		ch := &Change{ClustersReset: true}
 		c.replaceLocked(ch, m.Ops)
+		for _, op := range m.Ops {
+			if op.Cluster != nil {
+				c.clusterLocked(nil, *op.Cluster)
+			}
+		}
+		ch.Clusters = clusterList(c.allClustersLocked())
 		return ch, nil
 	case wire.Batch:
 		ch := &Change{}
@@ -290,13 +333,14 @@ func (c *Client) opsLocked(ch *Change, ops []wire.Op) {
 	}
 }
 
-// dropOutsideLocked drops cached markers that none of the views holds.
+// dropOutsideLocked drops cached markers that none of the views in marker
+// mode holds.
 func (c *Client) dropOutsideLocked() *Change {
 	ch := &Change{}
 	for id, m := range c.cache {
 		inside := false
-		for _, v := range c.views {
-			if v.Box.Contains(m.Pos) {
+		for vid, v := range c.views {
+			if _, clustered := c.clusters[vid]; !clustered && v.Box.Contains(m.Pos) {
 				inside = true
 				break
 			}
@@ -316,7 +360,64 @@ func (ch *Change) orNil() *Change {
 	return nil
 }
 
-// clusterLocked applies a cluster change (clusters come in a later step).
+// setClustersLocked puts view id in cluster mode with the clusters of ops.
+func (c *Client) setClustersLocked(ch *Change, id int, ops []wire.Op) {
+	cs := make(map[geo.Tile]wire.Cluster, len(ops))
+	for _, op := range ops {
+		if op.Cluster != nil && op.Cluster.Count > 0 {
+			cs[clusterTile(*op.Cluster)] = *op.Cluster
+		}
+	}
+	c.clusters[id] = cs
+	ch.ClustersReset = true
+	ch.Clusters = clusterList(c.allClustersLocked())
+}
+
+// clusterLocked applies a cluster change to every view in cluster mode that
+// shows it: at the view's cluster zoom and intersecting its box. ch may be
+// nil.
 func (c *Client) clusterLocked(ch *Change, cl wire.Cluster) {
-	ch.Clusters = append(ch.Clusters, cl)
+	t := clusterTile(cl)
+	b := t.Bounds()
+	applied := false
+	for id, cs := range c.clusters {
+		v := c.views[id]
+		if wire.ClusterZoom(v, c.welcome.Budget, c.welcome.ClusterZoom) != int(cl.Z) || !intersects(v.Box, b) {
+			continue
+		}
+		applied = true
+		if cl.Count == 0 {
+			delete(cs, t)
+		} else {
+			cs[t] = cl
+		}
+	}
+	if applied && ch != nil {
+		ch.Clusters = append(ch.Clusters, cl)
+	}
+}
+
+func clusterTile(cl wire.Cluster) geo.Tile { return geo.Tile{Z: cl.Z, X: cl.X, Y: cl.Y} }
+
+func clusterList(m map[geo.Tile]wire.Cluster) []wire.Cluster {
+	out := make([]wire.Cluster, 0, len(m))
+	for _, cl := range m {
+		out = append(out, cl)
+	}
+	return out
+}
+
+// intersects reports whether box a (which may cross the antimeridian)
+// meets box b (which does not).
+func intersects(a, b geo.Box) bool {
+	if a.South > b.North || a.North < b.South {
+		return false
+	}
+	parts, n := a.Split()
+	for _, p := range parts[:n] {
+		if p.West <= b.East && p.East >= b.West {
+			return true
+		}
+	}
+	return false
 }

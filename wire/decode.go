@@ -298,7 +298,12 @@ func (d *Decoder) welcome(fields int) (Message, error) {
 	if w.MaxFrameBytes, err = d.smallInt("max frame bytes", 1<<31-1); err != nil {
 		return nil, err
 	}
-	return w, d.skip(fields - 6)
+	if fields >= 7 {
+		if w.ClusterZoom, err = d.smallInt("cluster zoom", MaxZoom); err != nil {
+			return nil, err
+		}
+	}
+	return w, d.skip(fields - 7)
 }
 
 func (d *Decoder) viewAck(fields int) (Message, error) {
@@ -347,7 +352,19 @@ func (d *Decoder) reset(fields int) (Message, error) {
 		if r.Views[i], err = d.view(); err != nil {
 			return nil, fmt.Errorf("view %d: %w", i, err)
 		}
-		if err := d.skip(m - 6); err != nil {
+		if m >= 7 {
+			vf, err := d.smallInt("view flags", 255)
+			if err != nil {
+				return nil, fmt.Errorf("view %d: %w", i, err)
+			}
+			if Flags(vf)&FlagClusters != 0 {
+				if r.Clustered == nil {
+					r.Clustered = make([]bool, n)
+				}
+				r.Clustered[i] = true
+			}
+		}
+		if err := d.skip(m - 7); err != nil {
 			return nil, err
 		}
 	}

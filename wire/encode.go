@@ -72,15 +72,15 @@ func (e *Encoder) message(m Message) error {
 	case Layers:
 		return e.all(e.head(TypeLayers, 1), e.strings(m.Layers))
 	case Welcome:
-		return e.all(e.head(TypeWelcome, 6), enc.EncodeInt(int64(m.Version)), enc.EncodeInt(int64(m.Budget)),
+		return e.all(e.head(TypeWelcome, 7), enc.EncodeInt(int64(m.Version)), enc.EncodeInt(int64(m.Budget)),
 			enc.EncodeInt(int64(m.MaxViews)), enc.EncodeFloat64(m.ViewRate), enc.EncodeInt(int64(m.ViewBurst)),
-			enc.EncodeInt(int64(m.MaxFrameBytes)))
+			enc.EncodeInt(int64(m.MaxFrameBytes)), enc.EncodeInt(int64(m.ClusterZoom)))
 	case ViewAck:
 		return e.all(e.head(TypeViewAck, 7+len(m.Ops)), e.view(m.View), enc.EncodeUint(uint64(m.Flags)), e.ops(m.Ops))
 	case UnviewAck:
 		return e.all(e.head(TypeUnviewAck, 1), enc.EncodeInt(int64(m.ID)))
 	case Reset:
-		return e.all(e.head(TypeReset, 2+len(m.Ops)), enc.EncodeUint(uint64(m.Flags)), e.views(m.Views), e.ops(m.Ops))
+		return e.all(e.head(TypeReset, 2+len(m.Ops)), enc.EncodeUint(uint64(m.Flags)), e.views(m.Views, m.Clustered), e.ops(m.Ops))
 	case Batch:
 		return e.all(e.head(TypeBatch, len(m.Ops)), e.ops(m.Ops))
 	case Error:
@@ -110,12 +110,16 @@ func (e *Encoder) view(v View) error {
 		enc.EncodeFloat64(v.Box.East), enc.EncodeFloat64(v.Box.North), enc.EncodeFloat64(v.Zoom))
 }
 
-func (e *Encoder) views(vs []View) error {
+func (e *Encoder) views(vs []View, clustered []bool) error {
 	if err := e.enc.EncodeArrayLen(len(vs)); err != nil {
 		return err
 	}
-	for _, v := range vs {
-		if err := e.all(e.enc.EncodeArrayLen(6), e.view(v)); err != nil {
+	for i, v := range vs {
+		var flags Flags
+		if i < len(clustered) && clustered[i] {
+			flags = FlagClusters
+		}
+		if err := e.all(e.enc.EncodeArrayLen(7), e.view(v), e.enc.EncodeUint(uint64(flags))); err != nil {
 			return err
 		}
 	}
@@ -214,10 +218,10 @@ func AppendBatchHeader(dst []byte, n int) []byte {
 }
 
 // AppendResetHeader appends the start of a Reset frame for views holding n
-// ops.
-func AppendResetHeader(dst []byte, flags Flags, views []View, n int) []byte {
+// ops; clustered[i] tells whether views[i] is in cluster mode (nil: none).
+func AppendResetHeader(dst []byte, flags Flags, views []View, clustered []bool, n int) []byte {
 	e := NewEncoder()
-	_ = e.all(e.enc.EncodeArrayLen(3+n), e.enc.EncodeUint(uint64(TypeReset)), e.enc.EncodeUint(uint64(flags)), e.views(views))
+	_ = e.all(e.enc.EncodeArrayLen(3+n), e.enc.EncodeUint(uint64(TypeReset)), e.enc.EncodeUint(uint64(flags)), e.views(views, clustered))
 	return append(dst, e.buf.Bytes()...)
 }
 

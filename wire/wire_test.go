@@ -25,12 +25,12 @@ func sampleMessages() []Message {
 		View{ID: 3, Box: geo.BBox(170, -20, -170, 10.5), Zoom: 4.25},
 		Unview{ID: 255},
 		Layers{Layers: []string{"a"}},
-		Welcome{Version: 1, Budget: 5000, MaxViews: 4, ViewRate: 20, ViewBurst: 40, MaxFrameBytes: 16384},
+		Welcome{Version: 1, Budget: 5000, MaxViews: 4, ViewRate: 20, ViewBurst: 40, MaxFrameBytes: 16384, ClusterZoom: 14},
 		ViewAck{View: View{ID: 0, Box: geo.World, Zoom: 0}, Flags: FlagSnapshot | FlagTruncated,
 			Ops: []Op{{Marker: paris}, {Marker: full}, {Marker: timed}}},
 		ViewAck{View: View{ID: 1, Box: geo.BBox(0, 0, 1, 1), Zoom: 12}},
 		UnviewAck{ID: 1},
-		Reset{Flags: FlagBehind, Views: []View{{ID: 0, Box: geo.World, Zoom: 1}, {ID: 9, Box: geo.BBox(1, 2, 3, 4), Zoom: 2}}, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
+		Reset{Flags: FlagBehind, Views: []View{{ID: 0, Box: geo.World, Zoom: 1}, {ID: 9, Box: geo.BBox(1, 2, 3, 4), Zoom: 2}}, Clustered: []bool{false, true}, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
 		Batch{Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "x"}}}},
 		Batch{Ops: []Op{{Tile: &TileChange{Layer: "density", Z: 12, X: 2074, Y: 1409, Version: 99}},
 			{Cluster: &Cluster{Z: 4, X: 8, Y: 5, Count: 12345, At: Quantize(geo.Pt(2.5, 48.1))}}, {Marker: paris}}},
@@ -144,7 +144,7 @@ func TestHeadersMatchMarshal(t *testing.T) {
 			msg    Message
 		}{
 			{"batch", AppendBatchHeader(nil, n), Batch{Ops: all}},
-			{"reset", AppendResetHeader(nil, FlagBehind, []View{view}, n), Reset{Flags: FlagBehind, Views: []View{view}, Ops: all}},
+			{"reset", AppendResetHeader(nil, FlagBehind, []View{view}, []bool{true}, n), Reset{Flags: FlagBehind, Views: []View{view}, Clustered: []bool{true}, Ops: all}},
 			{"view_ack", AppendViewAckHeader(nil, view, FlagSnapshot, n), ViewAck{View: view, Flags: FlagSnapshot, Ops: all}},
 		} {
 			want, err := Marshal(tc.msg)

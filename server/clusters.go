@@ -1,0 +1,207 @@
+package server
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+	"github.com/tidwall/rtree"
+)
+
+// Clusters. A view holding more markers than the budget is in cluster mode:
+// instead of markers it is sent clusters, the count and centroid of the
+// markers in each tile of a finer zoom (wire.ClusterZoom) covering it. The
+// server keeps these counts for every layer and every zoom from 0 to
+// Options.ClusterZoom, updated as each marker moves — no rescan of the
+// store for a pan — and pushes a changed cluster to the cluster-mode views
+// that show it.
+
+// A cell is the sum of the markers of one layer in one tile.
+type cell struct {
+	n        uint64
+	lon, lat float64 // sums of positions
+}
+
+// cellKey packs a tile into a map key.
+func cellKey(z int, x, y uint32) uint64 { return uint64(z)<<58 | uint64(x)<<29 | uint64(y) }
+
+// clusterIndex holds the cells of every layer at every zoom.
+type clusterIndex struct {
+	maxZoom int
+	layers  map[string][]map[uint64]*cell // layer → zoom → cells
+}
+
+func newClusterIndex(maxZoom int) *clusterIndex {
+	return &clusterIndex{maxZoom: maxZoom, layers: make(map[string][]map[uint64]*cell)}
+}
+
+// add adds (sign 1) or subtracts (sign -1) a marker of layer at p from the
+// cells of every zoom.
+func (ci *clusterIndex) add(layer string, p geo.Point, sign int) {
+	levels := ci.layers[layer]
+	if levels == nil {
+		if sign < 0 {
+			return
+		}
+		levels = make([]map[uint64]*cell, ci.maxZoom+1)
+		for z := range levels {
+			levels[z] = make(map[uint64]*cell)
+		}
+		ci.layers[layer] = levels
+	}
+	t := geo.TileOf(p, ci.maxZoom)
+	for z := ci.maxZoom; z >= 0; z-- {
+		k := cellKey(z, t.X>>(ci.maxZoom-z), t.Y>>(ci.maxZoom-z))
+		c := levels[z][k]
+		if c == nil {
+			if sign < 0 {
+				continue
+			}
+			c = &cell{}
+			levels[z][k] = c
+		}
+		if sign > 0 {
+			c.n++
+			c.lon += p.Lon
+			c.lat += p.Lat
+		} else {
+			c.n--
+			c.lon -= p.Lon
+			c.lat -= p.Lat
+			if c.n == 0 {
+				delete(levels[z], k)
+			}
+		}
+	}
+}
+
+// cluster sums the cells of tile t over the layers in ls (every layer when
+// ls is nil).
+func (ci *clusterIndex) cluster(t geo.Tile, ls layerSet) wire.Cluster {
+	cl := wire.Cluster{Z: t.Z, X: t.X, Y: t.Y}
+	if int(t.Z) > ci.maxZoom {
+		return cl
+	}
+	k := cellKey(int(t.Z), t.X, t.Y)
+	var lon, lat float64
+	for layer, levels := range ci.layers {
+		if !ls.has(layer) {
+			continue
+		}
+		if c := levels[t.Z][k]; c != nil {
+			cl.Count += c.n
+			lon += c.lon
+			lat += c.lat
+		}
+	}
+	if cl.Count > 0 {
+		cl.At = wire.Quantize(geo.Pt(lon/float64(cl.Count), lat/float64(cl.Count)))
+	}
+	return cl
+}
+
+// clusterOpsLocked returns the encoded clusters of view v at zoom cz for
+// connection c: one op per non-empty tile covering the view.
+func (s *Server) clusterOpsLocked(c *conn, box geo.Box, cz int) (ops [][]byte, size int) {
+	for _, t := range geo.TilesTouching(box, cz) {
+		cl := s.clusters.cluster(t, c.layers)
+		if cl.Count == 0 {
+			continue
+		}
+		op := bytes.Clone(s.enc.ClusterOp(&cl))
+		ops = append(ops, op)
+		size += len(op)
+	}
+	return ops, size
+}
+
+// markerMovedLocked updates the clusters for a marker that was at old (in
+// oldLayer; had false when it did not exist) and is now at now (in
+// newLayer; has false when it is gone), and pushes the changed clusters to
+// the cluster-mode views that show them.
+func (s *Server) markerMovedLocked(oldLayer string, old geo.Point, had bool, newLayer string, now geo.Point, has bool) {
+	if had {
+		s.clusters.add(oldLayer, old, -1)
+	}
+	if has {
+		s.clusters.add(newLayer, now, 1)
+	}
+	if s.clusterViews.Len() == 0 {
+		return
+	}
+	for cz := range s.clusterZooms {
+		var tiles [2]geo.Tile
+		n := 0
+		if had {
+			tiles[n] = geo.TileOf(old, cz)
+			n++
+		}
+		if has {
+			if t := geo.TileOf(now, cz); n == 0 || t != tiles[0] {
+				tiles[n] = t
+				n++
+			}
+		}
+		for _, t := range tiles[:n] {
+			s.pushClusterLocked(t)
+		}
+	}
+}
+
+// pushClusterLocked sends the new state of the cluster of tile t to every
+// cluster-mode view at t's zoom that intersects it. The op is encoded once
+// per distinct set of layers among the recipients.
+func (s *Server) pushClusterLocked(t geo.Tile) {
+	b := t.Bounds()
+	var encoded []layerOp
+	key := clusterKey(t)
+	s.clusterViews.Search(minRect(b), maxRect(b), func(_, _ [2]float64, vp *viewPart) bool {
+		if vp.cz != int(t.Z) {
+			return true
+		}
+		c := vp.c
+		i := slices.IndexFunc(encoded, func(e layerOp) bool { return e.layers == c.layerKey })
+		if i < 0 {
+			cl := s.clusters.cluster(t, c.layers)
+			encoded = append(encoded, layerOp{c.layerKey, bytes.Clone(s.enc.ClusterOp(&cl))})
+			i = len(encoded) - 1
+		}
+		s.deliver(c, key, encoded[i].op)
+		return true
+	})
+}
+
+type layerOp struct {
+	layers string
+	op     []byte
+}
+
+// clusterKey is the outbox key of a cluster: a newer state of the same
+// cluster replaces an older one still waiting.
+func clusterKey(t geo.Tile) string {
+	var b strings.Builder
+	b.WriteString("\x00c")
+	b.WriteString(t.String())
+	return b.String()
+}
+
+// layerKey is a string naming a set of layers, for grouping connections
+// that see the same markers.
+func layerKey(layers []string) string {
+	if len(layers) == 0 {
+		return ""
+	}
+	sorted := slices.Clone(layers)
+	slices.Sort(sorted)
+	return strings.Join(slices.Compact(sorted), "\x00")
+}
+
+// searchAllViews calls fn for every view part, in marker or cluster mode,
+// that intersects box (which does not cross the antimeridian).
+func (s *Server) searchAllViews(box geo.Box, fn func(vp *viewPart) bool) {
+	for _, tree := range [2]*rtree.RTreeG[*viewPart]{&s.views, &s.clusterViews} {
+		tree.Search(minRect(box), maxRect(box), func(_, _ [2]float64, vp *viewPart) bool { return fn(vp) })
+	}
+}
