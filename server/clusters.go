@@ -124,9 +124,11 @@ func (s *Server) clusterOpsLocked(c *conn, box geo.Box, cz int) (ops [][]byte, s
 func (s *Server) markerMovedLocked(oldLayer string, old geo.Point, had bool, newLayer string, now geo.Point, has bool) {
 	if had {
 		s.clusters.add(oldLayer, old, -1)
+		s.markDensityLocked(old)
 	}
 	if has {
 		s.clusters.add(newLayer, now, 1)
+		s.markDensityLocked(now)
 	}
 	if s.clusterViews.Len() == 0 {
 		return

@@ -36,6 +36,12 @@ type Options struct {
 	// 5000.
 	Budget int
 
+	// DensityLayer names the tile layer of the density tiles the server
+	// renders (DensityHandler). When set, the server remembers where markers
+	// move, and FlushDensity tells the views showing those tiles. Default
+	// "": off.
+	DensityLayer string
+
 	// ClusterZoom is the finest zoom at which clusters are kept, 1 to 24.
 	// Each marker costs one count per zoom level up to it. Default 14.
 	ClusterZoom int

@@ -56,6 +56,7 @@ type Server struct {
 	clusters     *clusterIndex           // guarded by mu: marker counts per layer, zoom and tile
 	clusterViews rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in cluster mode
 	clusterZooms map[int]int             // guarded by mu: cluster zoom → views in cluster mode at it
+	densityDirty map[geo.Tile]struct{}   // guarded by mu: where markers moved since FlushDensity
 
 	nconns   atomic.Int64
 	closing  atomic.Bool

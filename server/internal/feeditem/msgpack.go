@@ -1,0 +1,345 @@
+package feeditem
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+
+	"github.com/pushmap/pushmap/server"
+	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+)
+
+// DecodeMsgpack decodes a MessagePack body: one map with the keys of the
+// JSON format, or an array of them. Numbers may be of any MessagePack
+// number type; an id may be a string or an integer. Errors are those of
+// DecodeJSON; a Malformed error's offset is where decoding stopped.
+func DecodeMsgpack(body []byte, maxItems int) ([]server.Update, error) {
+	r := bytes.NewReader(body)
+	d := &mpDecoder{dec: msgpack.NewDecoder(r), r: r, size: len(body)}
+	var c collector
+	code, err := d.dec.PeekCode()
+	if err != nil {
+		return nil, malformed(0, "the body is empty; send a MessagePack map or an array of maps")
+	}
+	switch {
+	case isMap(code):
+		c.updates = make([]server.Update, 0, 1)
+		if err := d.item(0, &c); err != nil {
+			return nil, d.malformed(err)
+		}
+	case isArray(code):
+		n, err := d.dec.DecodeArrayLen()
+		if err != nil {
+			return nil, d.malformed(err)
+		}
+		if maxItems > 0 && n > maxItems {
+			return nil, tooMany(maxItems)
+		}
+		if n > len(body) { // every item takes at least one byte
+			return nil, d.malformed(fmt.Errorf("array of %d items in %d bytes", n, len(body)))
+		}
+		c.updates = make([]server.Update, 0, n)
+		for i := range n {
+			if err := d.item(i, &c); err != nil {
+				return nil, d.malformed(err)
+			}
+		}
+	default:
+		return nil, malformed(0, "the body must be a MessagePack map or an array of maps, got code 0x%02x", code)
+	}
+	if r.Len() > 0 {
+		return nil, malformed(d.offset(), "malformed MessagePack at byte %d: data after the end of the value", d.offset())
+	}
+	return c.result()
+}
+
+type mpDecoder struct {
+	dec  *msgpack.Decoder
+	r    *bytes.Reader
+	size int
+}
+
+// offset is how far decoding went. msgpack.Decoder reads a bytes.Reader
+// directly (it is an io.ByteScanner), so this is exact.
+func (d *mpDecoder) offset() int64 { return int64(d.size - d.r.Len()) }
+
+func (d *mpDecoder) malformed(err error) *Error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return malformed(d.offset(), "malformed MessagePack: the body ends too early, at byte %d", d.offset())
+	}
+	return malformed(d.offset(), "malformed MessagePack at byte %d: %v", d.offset(), err)
+}
+
+// item decodes the next value as item i into c. It returns an error only
+// when the body is malformed: a well-formed value of the wrong type makes
+// the item bad and decoding goes on.
+func (d *mpDecoder) item(i int, c *collector) error {
+	code, err := d.dec.PeekCode()
+	if err != nil {
+		return err
+	}
+	if !isMap(code) {
+		if err := d.dec.Skip(); err != nil {
+			return err
+		}
+		c.fail(i, "", fmt.Sprintf("the item must be a map, got %s", codeKind(code)))
+		return nil
+	}
+	n, err := d.dec.DecodeMapLen()
+	if err != nil {
+		return err
+	}
+	var it Item
+	var reason string
+	for range n {
+		code, err := d.dec.PeekCode()
+		if err != nil {
+			return err
+		}
+		if !msgpcode.IsString(code) {
+			if err := d.skip(2); err != nil {
+				return err
+			}
+			if reason == "" {
+				reason = fmt.Sprintf("map keys must be strings, got %s", codeKind(code))
+			}
+			continue
+		}
+		key, err := d.dec.DecodeString()
+		if err != nil {
+			return err
+		}
+		bad, err := d.field(key, &it)
+		if err != nil {
+			return err
+		}
+		if reason == "" {
+			reason = bad
+		}
+	}
+	if reason != "" {
+		c.fail(i, it.ID, reason)
+		return nil
+	}
+	if len(it.Props) == 0 {
+		it.Props = nil
+	}
+	c.add(i, &it)
+	return nil
+}
+
+func (d *mpDecoder) skip(n int) error {
+	for range n {
+		if err := d.dec.Skip(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// field decodes the value of key into it. It returns a reason when the
+// value has the wrong type (the value is then skipped), and an error when
+// the body is malformed.
+func (d *mpDecoder) field(key string, it *Item) (string, error) {
+	code, err := d.dec.PeekCode()
+	if err != nil {
+		return "", err
+	}
+	wrong := func(want string) (string, error) {
+		if err := d.dec.Skip(); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s must be %s, got %s", key, want, codeKind(code)), nil
+	}
+	switch key {
+	case "id":
+		switch {
+		case msgpcode.IsString(code):
+			it.ID, err = d.dec.DecodeString()
+		case isInt(code):
+			var v int64
+			v, err = d.dec.DecodeInt64()
+			it.ID = strconv.FormatInt(v, 10)
+		case isUint(code):
+			var v uint64
+			v, err = d.dec.DecodeUint64()
+			it.ID = strconv.FormatUint(v, 10)
+		case code == msgpcode.Nil:
+			err = d.dec.DecodeNil()
+		default:
+			return wrong("a string or an integer")
+		}
+	case "layer":
+		switch {
+		case msgpcode.IsString(code):
+			it.Layer, err = d.dec.DecodeString()
+		case code == msgpcode.Nil:
+			err = d.dec.DecodeNil()
+		default:
+			return wrong("a string")
+		}
+	case "lon", "lat", "ttl":
+		if !isNumber(code) {
+			return wrong("a number")
+		}
+		var v float64
+		if isUint(code) {
+			var u uint64
+			u, err = d.dec.DecodeUint64()
+			v = float64(u)
+		} else {
+			v, err = d.dec.DecodeFloat64()
+		}
+		switch key {
+		case "lon":
+			it.Lon, it.HasLon = v, true
+		case "lat":
+			it.Lat, it.HasLat = v, true
+		default:
+			it.TTL = v
+		}
+	case "version":
+		switch {
+		case isUint(code):
+			it.Version, err = d.dec.DecodeUint64()
+		case isInt(code):
+			var v int64
+			if v, err = d.dec.DecodeInt64(); err == nil && v < 0 {
+				return fmt.Sprintf("version must be an integer ≥ 0, got %d", v), nil
+			}
+			it.Version = uint64(v)
+		default:
+			return wrong("an integer ≥ 0")
+		}
+	case "time":
+		switch {
+		case isInt(code):
+			it.Time, err = d.dec.DecodeInt64()
+		case isUint(code):
+			var v uint64
+			if v, err = d.dec.DecodeUint64(); err == nil && v > math.MaxInt64 {
+				return fmt.Sprintf("time %d is too large", v), nil
+			}
+			it.Time = int64(v)
+		default:
+			return wrong("an integer (Unix milliseconds)")
+		}
+	case "props":
+		switch {
+		case isMap(code):
+			var reason string
+			if it.Props, reason, err = d.props(); err == nil && reason != "" {
+				return reason, nil
+			}
+		case code == msgpcode.Nil:
+			err = d.dec.DecodeNil()
+		default:
+			return wrong("a map")
+		}
+	case "remove":
+		switch code {
+		case msgpcode.True, msgpcode.False:
+			it.Remove, err = d.dec.DecodeBool()
+		default:
+			return wrong("true or false")
+		}
+	default:
+		if err := d.dec.Skip(); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("unknown key %q; put your own data in props", shorten(key)), nil
+	}
+	return "", err
+}
+
+// props decodes a props map. Values are decoded loosely (integers as
+// int64 or uint64, floats as float64); CheckProps judges them later. A
+// name that is not a string or a value that is not a scalar gives a reason.
+func (d *mpDecoder) props() (map[string]any, string, error) {
+	n, err := d.dec.DecodeMapLen()
+	if err != nil || n <= 0 {
+		return nil, "", err
+	}
+	props := make(map[string]any, min(n, 64))
+	reason := ""
+	for range n {
+		code, err := d.dec.PeekCode()
+		if err != nil {
+			return nil, "", err
+		}
+		if !msgpcode.IsString(code) {
+			if err := d.skip(2); err != nil {
+				return nil, "", err
+			}
+			if reason == "" {
+				reason = fmt.Sprintf("props names must be strings, got %s", codeKind(code))
+			}
+			continue
+		}
+		k, err := d.dec.DecodeString()
+		if err != nil {
+			return nil, "", err
+		}
+		if code, err = d.dec.PeekCode(); err != nil {
+			return nil, "", err
+		}
+		if !isNumber(code) && !msgpcode.IsString(code) && code != msgpcode.Nil && code != msgpcode.True && code != msgpcode.False {
+			if err := d.dec.Skip(); err != nil {
+				return nil, "", err
+			}
+			if reason == "" {
+				reason = fmt.Sprintf("props.%s is %s; values must be strings, numbers, booleans or nil", shorten(k), codeKind(code))
+			}
+			continue
+		}
+		v, err := d.dec.DecodeInterfaceLoose()
+		if err != nil {
+			return nil, "", err
+		}
+		props[k] = v
+	}
+	return props, reason, nil
+}
+
+func isMap(c byte) bool { return msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32 }
+func isArray(c byte) bool {
+	return msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32
+}
+
+func isUint(c byte) bool {
+	return c <= msgpcode.PosFixedNumHigh || (c >= msgpcode.Uint8 && c <= msgpcode.Uint64)
+}
+
+func isInt(c byte) bool {
+	return c >= msgpcode.NegFixedNumLow || (c >= msgpcode.Int8 && c <= msgpcode.Int64)
+}
+
+func isNumber(c byte) bool {
+	return isUint(c) || isInt(c) || c == msgpcode.Float || c == msgpcode.Double
+}
+
+func codeKind(c byte) string {
+	switch {
+	case isMap(c):
+		return "a map"
+	case isArray(c):
+		return "an array"
+	case msgpcode.IsString(c):
+		return "a string"
+	case isNumber(c):
+		return "a number"
+	case c == msgpcode.Nil:
+		return "nil"
+	case c == msgpcode.True || c == msgpcode.False:
+		return "a boolean"
+	case msgpcode.IsBin(c):
+		return "binary data"
+	case msgpcode.IsExt(c):
+		return "an extension value"
+	}
+	return fmt.Sprintf("code 0x%02x", c)
+}
