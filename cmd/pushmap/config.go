@@ -78,6 +78,7 @@ func (c *config) flags(cmd string) []flagDef {
 			ViewRate:       20,
 			ViewBurst:      40,
 			Budget:         5000,
+			ClusterZoom:    14,
 			OutboxBytes:    4 << 20,
 			WriteTimeout:   10 * time.Second,
 			HelloTimeout:   10 * time.Second,
@@ -107,9 +108,16 @@ func (c *config) flags(cmd string) []flagDef {
 			floatValue{&s.ViewRate}},
 		{"view-burst", "n", "View changes a connection may send at once before --view-rate applies.",
 			intValue[int]{p: &s.ViewBurst, min: 1}},
-		{"budget", "n", "Most markers sent for one view; a view holding more gets the first ones found, " +
-			"flagged as truncated.",
+		{"budget", "n", "Most markers sent for one view; a view holding more is sent at most this many " +
+			"clusters (counts and centroids per tile of a finer zoom) instead.",
 			intValue[int]{p: &s.Budget, min: 1}},
+		{"cluster-zoom", "zoom", "Finest zoom, 1 to 24, at which marker counts are kept for clusters; " +
+			"each marker costs one count per zoom level up to it.",
+			intValue[int]{p: &s.ClusterZoom, min: 1, max: 24}},
+		{"density-layer", "name", "Name of the tile layer of density tiles the server renders at " +
+			"/tiles/density/{z}/{x}/{y}.png; clients seeing that layer are told every second which tiles " +
+			"changed. Empty: no density tiles.",
+			stringValue{&s.DensityLayer, nil}},
 		{"outbox-bytes", "size", "Most bytes that may wait unsent for one connection, in bytes or with a KiB or " +
 			"MiB suffix; a client further behind has its backlog dropped and gets a fresh snapshot (a reset).",
 			sizeValue[int]{&s.OutboxBytes}},
@@ -135,6 +143,7 @@ func (c *config) flags(cmd string) []flagDef {
 			stringValue{&c.web, nil}})
 	}
 	c.web = defaultDemoWeb
+	s.DensityLayer = "density"
 	return append(defs,
 		flagDef{"web", "dir", "Directory of the built demo page, served at /; `make demo` builds it. " +
 			"A relative path is taken from the current directory.",

@@ -52,7 +52,7 @@ func TestParseConfig(t *testing.T) {
 				c.addr, c.wsPath, c.web, c.logLevel, c.logFormat = "127.0.0.1:9", "/live", "site", "debug", "json"
 				c.server = server.Options{
 					MaxConnections: 7, MaxFrameBytes: 2048, MaxViews: 256, ViewRate: 2.5, ViewBurst: 3,
-					Budget: 11, OutboxBytes: 1 << 20, WriteTimeout: 1500 * time.Millisecond,
+					Budget: 11, ClusterZoom: 14, OutboxBytes: 1 << 20, WriteTimeout: 1500 * time.Millisecond,
 					HelloTimeout: 2 * time.Second, OriginPatterns: []string{"a.example", "*.b.example"},
 				}
 			},
@@ -83,7 +83,7 @@ func TestParseConfig(t *testing.T) {
 				c.addr, c.wsPath, c.web, c.logLevel, c.logFormat = ":0", "/x/y", "/srv/www", "warn", "json"
 				c.server = server.Options{
 					MaxConnections: 9, MaxFrameBytes: 4096, MaxViews: 2, ViewRate: 10, ViewBurst: 5,
-					Budget: 6, OutboxBytes: 64 << 10, WriteTimeout: time.Minute,
+					Budget: 6, ClusterZoom: 14, DensityLayer: "density", OutboxBytes: 64 << 10, WriteTimeout: time.Minute,
 					HelloTimeout: 3 * time.Second, OriginPatterns: []string{"*"},
 				}
 				c.flights, c.vehicles, c.interval, c.seed = 1, 0, time.Second, 42
@@ -187,7 +187,7 @@ func TestParseConfigHelp(t *testing.T) {
 func TestHelpListsEveryFlag(t *testing.T) {
 	common := []string{
 		"addr", "ws-path", "max-connections", "max-frame-bytes", "max-views", "view-rate", "view-burst",
-		"budget", "outbox-bytes", "write-timeout", "hello-timeout", "origins", "log-level", "log-format", "web",
+		"budget", "cluster-zoom", "density-layer", "outbox-bytes", "write-timeout", "hello-timeout", "origins", "log-level", "log-format", "web",
 	}
 	for _, tt := range []struct {
 		cmd   string

@@ -78,6 +78,9 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	var fed chan error // nil, which never delivers, when there is no feed
 	feedCtx, stopFeed := context.WithCancel(ctx)
 	defer stopFeed()
+	if n.cfg.server.DensityLayer != "" {
+		go flushDensity(feedCtx, n.srv)
+	}
 	if n.feed != nil {
 		fed = make(chan error, 1)
 		go func() { fed <- n.feed(feedCtx) }()
@@ -135,10 +138,32 @@ func (n *node) mux(ep *endpoints) *http.ServeMux {
 	mux.HandleFunc("GET /healthz", ep.healthz)
 	mux.HandleFunc("GET /stats", ep.stats)
 	mux.Handle("GET "+n.cfg.wsPath, n.srv)
+	if n.cfg.server.DensityLayer != "" {
+		mux.Handle("GET /tiles/density/", http.StripPrefix("/tiles/density/", n.srv.DensityHandler()))
+	}
 	if n.page != nil {
 		mux.Handle("GET /", n.page)
 	}
 	return mux
+}
+
+// densityInterval is how often the views showing density tiles are told
+// which of them changed.
+const densityInterval = time.Second
+
+// flushDensity tells the views which density tiles changed, every
+// densityInterval until ctx ends.
+func flushDensity(ctx context.Context, srv *server.Server) {
+	t := time.NewTicker(densityInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			srv.FlushDensity()
+		}
+	}
 }
 
 // baseURL returns the http URL, ending in "/", of a server asked to listen
