@@ -140,3 +140,61 @@ func BenchmarkDeliver(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClusterMove measures keeping the cluster counts up to date for
+// one marker move: a count out of the old tile and into the new one at
+// every zoom from 0 to ClusterZoom (14), among 100k markers world-wide.
+func BenchmarkClusterMove(b *testing.B) {
+	ci := newClusterIndex(14)
+	rng := rand.New(rand.NewPCG(7, 8))
+	pts := make([]geo.Point, 100_000)
+	for i := range pts {
+		pts[i] = geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85)
+		ci.add("vehicles", pts[i], 1)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		j := i % len(pts)
+		old := pts[j]
+		pts[j] = geo.Pt(old.Lon+(rng.Float64()-0.5)*1e-3, max(-85, min(85, old.Lat+(rng.Float64()-0.5)*1e-3)))
+		ci.add("vehicles", pts[j], 1)
+		ci.add("vehicles", old, -1)
+		i++
+	}
+}
+
+// BenchmarkWorldView measures what a world view of 1M markers costs: the
+// bytes of its ViewAck (clusters, not a million markers) and the time to
+// build it.
+func BenchmarkWorldView(b *testing.B) {
+	s, err := New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	batch := make([]wire.Marker, 0, 10_000)
+	for i := range 1_000_000 {
+		batch = append(batch, wire.Marker{ID: fmt.Sprint("v", i), Layer: "vehicles",
+			Pos: geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85)})
+		if len(batch) == cap(batch) {
+			if err := s.UpsertBatch(batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	c := idleConn(s)
+	c.out.writing = false
+	world := wire.View{Box: geo.BBox(-180, -85, 180, 85), Zoom: 1}
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		c.views, c.hadView = nil, false
+		s.mu.Lock()
+		frame, _ := s.viewAckLocked(c, world)
+		s.mu.Unlock()
+		size = len(frame)
+	}
+	b.ReportMetric(float64(size), "bytes")
+}

@@ -30,11 +30,11 @@ func cellKey(z int, x, y uint32) uint64 { return uint64(z)<<58 | uint64(x)<<29 |
 // clusterIndex holds the cells of every layer at every zoom.
 type clusterIndex struct {
 	maxZoom int
-	layers  map[string][]map[uint64]*cell // layer → zoom → cells
+	layers  map[string][]map[uint64]cell // layer → zoom → cells
 }
 
 func newClusterIndex(maxZoom int) *clusterIndex {
-	return &clusterIndex{maxZoom: maxZoom, layers: make(map[string][]map[uint64]*cell)}
+	return &clusterIndex{maxZoom: maxZoom, layers: make(map[string][]map[uint64]cell)}
 }
 
 // add adds (sign 1) or subtracts (sign -1) a marker of layer at p from the
@@ -45,35 +45,32 @@ func (ci *clusterIndex) add(layer string, p geo.Point, sign int) {
 		if sign < 0 {
 			return
 		}
-		levels = make([]map[uint64]*cell, ci.maxZoom+1)
+		levels = make([]map[uint64]cell, ci.maxZoom+1)
 		for z := range levels {
-			levels[z] = make(map[uint64]*cell)
+			levels[z] = make(map[uint64]cell)
 		}
 		ci.layers[layer] = levels
 	}
 	t := geo.TileOf(p, ci.maxZoom)
 	for z := ci.maxZoom; z >= 0; z-- {
 		k := cellKey(z, t.X>>(ci.maxZoom-z), t.Y>>(ci.maxZoom-z))
-		c := levels[z][k]
-		if c == nil {
-			if sign < 0 {
-				continue
-			}
-			c = &cell{}
-			levels[z][k] = c
-		}
-		if sign > 0 {
+		c, ok := levels[z][k]
+		switch {
+		case sign > 0:
 			c.n++
 			c.lon += p.Lon
 			c.lat += p.Lat
-		} else {
+		case !ok:
+			continue
+		case c.n == 1:
+			delete(levels[z], k)
+			continue
+		default:
 			c.n--
 			c.lon -= p.Lon
 			c.lat -= p.Lat
-			if c.n == 0 {
-				delete(levels[z], k)
-			}
 		}
+		levels[z][k] = c
 	}
 }
 
@@ -90,7 +87,7 @@ func (ci *clusterIndex) cluster(t geo.Tile, ls layerSet) wire.Cluster {
 		if !ls.has(layer) {
 			continue
 		}
-		if c := levels[t.Z][k]; c != nil {
+		if c, ok := levels[t.Z][k]; ok {
 			cl.Count += c.n
 			lon += c.lon
 			lat += c.lat
@@ -122,13 +119,15 @@ func (s *Server) clusterOpsLocked(c *conn, box geo.Box, cz int) (ops [][]byte, s
 // newLayer; has false when it is gone), and pushes the changed clusters to
 // the cluster-mode views that show them.
 func (s *Server) markerMovedLocked(oldLayer string, old geo.Point, had bool, newLayer string, now geo.Point, has bool) {
-	if had {
-		s.clusters.add(oldLayer, old, -1)
-		s.markDensityLocked(old)
-	}
+	// In before out: a marker alone in its cell, moving within it, then
+	// leaves the cell in place instead of deleting and making it again.
 	if has {
 		s.clusters.add(newLayer, now, 1)
 		s.markDensityLocked(now)
+	}
+	if had {
+		s.clusters.add(oldLayer, old, -1)
+		s.markDensityLocked(old)
 	}
 	if s.clusterViews.Len() == 0 {
 		return

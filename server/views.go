@@ -58,16 +58,30 @@ func (s *Server) setView(c *conn, v wire.View) error {
 	}
 
 	s.counters.viewChanges.Add(1)
+	frame, cz := s.viewAckLocked(c, v)
+	if i < 0 {
+		c.views = append(c.views, view{cz: -1})
+		i = len(c.views) - 1
+	}
+	s.indexView(c, &c.views[i], v, cz)
+	if c.out.control(frame) {
+		c.startWriter()
+	}
+	return nil
+}
+
+// viewAckLocked returns the ViewAck frame for c's view changing to v, and
+// the view's cluster zoom (-1 in marker mode). It must run before the view
+// changes: c.sees answers for the views as the client holds them, this
+// one's old box included.
+func (s *Server) viewAckLocked(c *conn, v wire.View) (frame []byte, cz int) {
 	var flags wire.Flags
 	if !c.hadView {
 		flags |= wire.FlagSnapshot
 		c.hadView = true
 	}
-	// Compute before the view changes: c.sees answers for the views as
-	// the client holds them, this one's old box included.
-	var frame []byte
-	cz := -1
 	found, over := s.searchLocked(c, v.Box)
+	defer func() { s.found = found[:0] }()
 	if over {
 		// More markers than the budget: cluster mode.
 		cz = wire.ClusterZoom(v, s.opts.Budget, s.opts.ClusterZoom)
@@ -76,27 +90,17 @@ func (s *Server) setView(c *conn, v wire.View) error {
 		for _, op := range ops {
 			frame = append(frame, op...)
 		}
-	} else {
-		// The markers of v that no view in marker mode held before.
-		ops := found[:0]
-		for _, rec := range found {
-			if !c.sees(rec.m.Pos) {
-				ops = append(ops, rec)
-			}
+		return frame, cz
+	}
+	// The markers of v that no view in marker mode held before.
+	ops := found[:0]
+	for _, rec := range found {
+		if !c.sees(rec.m.Pos) {
+			ops = append(ops, rec)
 		}
-		frame = wire.AppendViewAckHeader(make([]byte, 0, 64+opsSize(ops)), v, flags, len(ops))
-		frame = appendOps(frame, ops)
 	}
-	if i < 0 {
-		c.views = append(c.views, view{cz: -1})
-		i = len(c.views) - 1
-	}
-	s.indexView(c, &c.views[i], v, cz)
-	s.found = found[:0]
-	if c.out.control(frame) {
-		c.startWriter()
-	}
-	return nil
+	frame = wire.AppendViewAckHeader(make([]byte, 0, 64+opsSize(ops)), v, flags, len(ops))
+	return appendOps(frame, ops), -1
 }
 
 // unview drops c's view id and acknowledges it.

@@ -1,0 +1,242 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/leakcheck"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/wasmclient"
+	"github.com/pushmap/pushmap/wire"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+const (
+	feedKey = "feed-secret"
+	readKey = "read-secret"
+)
+
+// paris is the view of the test clients; lyon and london are outside it.
+var (
+	paris  = geo.BBox(2.2, 48.8, 2.5, 48.95)
+	inView = geo.Pt(2.3522, 48.8566)
+	lyon   = geo.Pt(4.8357, 45.7640)
+)
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("PUSHMAP_DEBUG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// A fixture is a pushmap server with its WebSocket endpoint at /ws and the
+// feed endpoint at /feed, on 127.0.0.1.
+type fixture struct {
+	srv  *server.Server
+	feed string // http://127.0.0.1:port/feed
+	ws   string // ws://127.0.0.1:port/ws
+	hs   *httptest.Server
+}
+
+func start(t testing.TB, opts *ingest.Options) *fixture {
+	t.Helper()
+	srv, err := server.New(&server.Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts == nil {
+		opts = &ingest.Options{}
+	}
+	if opts.Keys == nil {
+		opts.Keys = []string{feedKey}
+	}
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	h, err := ingest.New(srv, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", srv)
+	mux.Handle("/feed/", http.StripPrefix("/feed", h))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		hs.Close()
+	})
+	return &fixture{srv: srv, hs: hs, feed: hs.URL + "/feed", ws: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
+}
+
+// A reply is an HTTP answer, its body read.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// problem decodes the body as a problem.
+func (r reply) problem(t testing.TB) ingest.Problem {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, want application/problem+json; body %s", ct, r.body)
+	}
+	var p ingest.Problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("problem body %s: %v", r.body, err)
+	}
+	if p.Status != r.status {
+		t.Fatalf("problem status %d, HTTP status %d", p.Status, r.status)
+	}
+	return p
+}
+
+// do sends a request to the feed endpoint; key "" sends no Authorization.
+func (f *fixture) do(t testing.TB, method, path, contentType, key string, body []byte) reply {
+	t.Helper()
+	req, err := http.NewRequest(method, f.feed+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	return send(t, req)
+}
+
+func send(t testing.TB, req *http.Request) reply {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
+// post sends a body to POST /markers with the feed key and wants 200.
+func (f *fixture) post(t testing.TB, contentType string, body []byte) {
+	t.Helper()
+	r := f.do(t, "POST", "/markers", contentType, feedKey, body)
+	if r.status != http.StatusOK {
+		t.Fatalf("POST /markers: %d %s", r.status, r.body)
+	}
+}
+
+// snapshot returns every marker of the server, by id.
+func (f *fixture) snapshot() map[string]wire.Marker {
+	out := map[string]wire.Marker{}
+	for _, m := range f.srv.MarkersIn(geo.World, nil) {
+		out[m.ID] = m
+	}
+	return out
+}
+
+// A watcher is a map client over a view, recording what it is sent.
+type watcher struct {
+	*wasmclient.Client
+	mu    sync.Mutex
+	tiles []wire.TileChange
+}
+
+func watch(t testing.TB, f *fixture, box geo.Box, zoom float64) *watcher {
+	t.Helper()
+	w := &watcher{}
+	c, err := wasmclient.Dial(context.Background(), f.ws, &wasmclient.Options{
+		Throttle: time.Millisecond,
+		OnChange: func(ch wasmclient.Change) {
+			w.mu.Lock()
+			w.tiles = append(w.tiles, ch.Tiles...)
+			w.mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	w.Client = c
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.SetView(ctx, 0, box, zoom); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *watcher) tileChanges() []wire.TileChange {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]wire.TileChange(nil), w.tiles...)
+}
+
+// ids returns the sorted keys of a marker map.
+func ids(ms map[string]wire.Marker) []string {
+	out := make([]string, 0, len(ms))
+	for id := range ms {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// eventually calls check until it returns "" or the time is up, then fails
+// with its last answer.
+func eventually(t testing.TB, within time.Duration, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// sees waits until the client holds exactly the markers want (ids), and
+// returns them.
+func (w *watcher) sees(t testing.TB, want ...string) map[string]wire.Marker {
+	t.Helper()
+	sort.Strings(want)
+	var got map[string]wire.Marker
+	eventually(t, 5*time.Second, func() string {
+		got = w.Markers()
+		if g := ids(got); strings.Join(g, ",") != strings.Join(want, ",") {
+			return "client holds " + strings.Join(g, ",") + ", want " + strings.Join(want, ",")
+		}
+		return ""
+	})
+	return got
+}
