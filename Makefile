@@ -10,7 +10,7 @@ ADDR     ?= localhost:8080
 # Packages that build for GOOS=js GOARCH=wasm.
 WASM_PKGS := ./geo/... ./wire/... ./wasmclient/...
 
-.PHONY: all build wasm web deps demo test test-go test-wasm lint bench fuzz clean
+.PHONY: all build wasm web deps demo test test-go test-js test-wasm lint bench fuzz clean
 
 all: build
 
@@ -33,11 +33,18 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
-## deps: system packages the tests need (Debian's chromium), when missing.
+# Debian packages the tests need: a command each provides, and the package.
+DEPS := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server \
+	/usr/bin/redis-cli:redis-tools /usr/lib/python3/dist-packages/redis:python3-redis /usr/bin/curl:curl
+
+## deps: the Debian packages the tests need (chromium, redis-server, python3-redis,
+## curl), installed with apt-get when missing.
 deps:
-	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
-		{ echo "installing chromium (apt-get)"; \
-		  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@missing=$$(for d in $(DEPS); do test -e "$${d%%:*}" || echo "$${d##*:}"; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing with apt-get:" $$missing; \
+		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 ## demo: the server with a synthetic feed and the demo page on $(ADDR).
 demo: web
@@ -45,10 +52,15 @@ demo: web
 
 ## test: every test: lint, Go tests with -race (unit, integration, e2e in
 ## headless Chromium), and the client's tests compiled to WebAssembly.
-test: deps web lint test-go test-wasm
+test: deps web lint test-js test-go test-wasm
 
 test-go:
-	PUSHMAP_REQUIRE_BROWSER=1 PUSHMAP_WEB=$(CURDIR)/$(DIST) $(GO) test -race -count=1 -timeout 15m ./...
+	PUSHMAP_REQUIRE_BROWSER=1 PUSHMAP_REQUIRE_REDIS=1 PUSHMAP_WEB=$(CURDIR)/$(DIST) \
+		$(GO) test -race -count=1 -timeout 15m ./...
+
+## test-js: the JavaScript API and adapters' unit tests in Node.
+test-js: web/node_modules/.package-lock.json
+	cd web && node --test test/
 
 ## test-wasm: geo, wire and wasmclient tests run as WebAssembly in Node.
 test-wasm:
