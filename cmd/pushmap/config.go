@@ -52,11 +52,12 @@ func (d flagDef) env() string {
 // Default values of the flags that are not the server's or the synthetic
 // feed's own defaults.
 const (
-	defaultAddr     = "localhost:8080"
-	defaultWSPath   = "/ws"
-	defaultDemoWeb  = "web/dist"
-	defaultInterval = 500 * time.Millisecond
-	minInterval     = 10 * time.Millisecond
+	defaultAddr       = "localhost:8080"
+	defaultWSPath     = "/ws"
+	defaultDemoWeb    = "web/dist"
+	defaultInterval   = 500 * time.Millisecond
+	defaultDemoBudget = 1000
+	minInterval       = 10 * time.Millisecond
 )
 
 // flags sets c to the defaults of command cmd ("serve" or "demo") and
@@ -144,6 +145,8 @@ func (c *config) flags(cmd string) []flagDef {
 	}
 	c.web = defaultDemoWeb
 	s.DensityLayer = "density"
+	// A world of 4,500 markers shows as clusters until a region is zoomed.
+	s.Budget = defaultDemoBudget
 	return append(defs,
 		flagDef{"web", "dir", "Directory of the built demo page, served at /; `make demo` builds it. " +
 			"A relative path is taken from the current directory.",
