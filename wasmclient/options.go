@@ -75,6 +75,8 @@ const (
 	Closed                    // closed by Close or by a fatal close code
 )
 
+// String returns the state's name: "connecting", "open", "reconnecting"
+// or "closed", as the JavaScript API reports it.
 func (s State) String() string {
 	switch s {
 	case Connecting:

@@ -140,17 +140,37 @@ type Cluster struct {
 	At    geo.Point // their centroid, quantised like marker positions
 }
 
-func (Hello) Type() Type     { return TypeHello }
-func (View) Type() Type      { return TypeView }
-func (Unview) Type() Type    { return TypeUnview }
-func (Layers) Type() Type    { return TypeLayers }
-func (Welcome) Type() Type   { return TypeWelcome }
-func (ViewAck) Type() Type   { return TypeViewAck }
-func (UnviewAck) Type() Type { return TypeUnviewAck }
-func (Reset) Type() Type     { return TypeReset }
-func (Batch) Type() Type     { return TypeBatch }
-func (Error) Type() Type     { return TypeError }
+// Type returns TypeHello; each message's Type method returns its type code.
+func (Hello) Type() Type { return TypeHello }
 
+// Type returns TypeView.
+func (View) Type() Type { return TypeView }
+
+// Type returns TypeUnview.
+func (Unview) Type() Type { return TypeUnview }
+
+// Type returns TypeLayers.
+func (Layers) Type() Type { return TypeLayers }
+
+// Type returns TypeWelcome.
+func (Welcome) Type() Type { return TypeWelcome }
+
+// Type returns TypeViewAck.
+func (ViewAck) Type() Type { return TypeViewAck }
+
+// Type returns TypeUnviewAck.
+func (UnviewAck) Type() Type { return TypeUnviewAck }
+
+// Type returns TypeReset.
+func (Reset) Type() Type { return TypeReset }
+
+// Type returns TypeBatch.
+func (Batch) Type() Type { return TypeBatch }
+
+// Type returns TypeError.
+func (Error) Type() Type { return TypeError }
+
+// Error returns the error as "pushmap: <code name>: <message>".
 func (e Error) Error() string { return "pushmap: " + e.Code.String() + ": " + e.Message }
 
 func errorf(c Code, format string, args ...any) Error {

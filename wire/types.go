@@ -34,6 +34,8 @@ var typeNames = map[Type]string{
 	TypeReset: "reset", TypeBatch: "batch", TypeError: "error",
 }
 
+// String returns the message type's name as written in docs/protocol.md,
+// such as "view_ack".
 func (t Type) String() string {
 	if s, ok := typeNames[t]; ok {
 		return s
