@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -58,9 +59,10 @@ func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 }
 
 // serve runs the connection: hello, then messages until the client leaves.
-func (c *conn) serve() {
+// r is the upgrade request, kept only for the handshake.
+func (c *conn) serve(r *http.Request) {
 	defer c.cancel()
-	hello, err := c.handshake()
+	hello, err := c.handshake(r)
 	if err != nil {
 		c.log.Debug("handshake failed", "err", err)
 		c.leave()
@@ -80,7 +82,7 @@ func (c *conn) serve() {
 }
 
 // handshake reads the Hello and answers with a Welcome.
-func (c *conn) handshake() (wire.Hello, error) {
+func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.HelloTimeout)
 	defer cancel()
 	typ, frame, err := c.ws.Read(ctx)
@@ -111,6 +113,12 @@ func (c *conn) handshake() (wire.Hello, error) {
 	if err := wire.ValidateLayers(hello.Layers); err != nil {
 		c.close(wire.CloseHelloRequired, err.Error())
 		return wire.Hello{}, errClosed
+	}
+	if auth := c.s.opts.Authenticate; auth != nil {
+		if err := auth(r, hello.Token); err != nil {
+			c.close(wire.CloseUnauthorized, "unauthorized: "+err.Error())
+			return wire.Hello{}, errClosed
+		}
 	}
 	// Register before the Welcome: once the client is greeted, Stats and
 	// Shutdown must see it. A Shutdown that listed the connections before

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -58,6 +59,12 @@ type Options struct {
 	// HelloTimeout is how long a new connection has to send its hello.
 	// Default 10s.
 	HelloTimeout time.Duration
+
+	// Authenticate, when set, decides whether a client may connect, from
+	// its upgrade request and the token of its Hello; an error refuses it
+	// with close code 4401 and the error's text as the reason. Keep browser
+	// tokens apart from feed keys. Default: everyone may connect.
+	Authenticate func(r *http.Request, token string) error
 
 	// OriginPatterns lists the host patterns (path.Match syntax) from which
 	// browsers may connect besides the server's own host, as in

@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -316,4 +319,32 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+func TestAuthenticate(t *testing.T) {
+	_, url := startServer(t, &server.Options{Authenticate: func(r *http.Request, token string) error {
+		if token != "letmein" {
+			return fmt.Errorf("token %q is not valid", token)
+		}
+		return nil
+	}})
+	bad := dialRaw(t, url)
+	bad.send(wire.Hello{Version: wire.Version, Token: "guess"})
+	if reason := bad.expectClose(wire.CloseUnauthorized); !strings.Contains(reason, "guess") {
+		t.Fatalf("reason %q", reason)
+	}
+	good := dialRaw(t, url)
+	good.send(wire.Hello{Version: wire.Version, Token: "letmein"})
+	if _, ok := good.recv().(wire.Welcome); !ok {
+		t.Fatal("no welcome with the right token")
+	}
+	// The Go client does not keep trying a refused token.
+	c := wasmclient.Connect(url, &wasmclient.Options{Token: "guess", MinBackoff: time.Millisecond})
+	defer c.Close()
+	eventually(t, 5*time.Second, func() string {
+		if st := c.Status(); st.State != wasmclient.Closed || st.Code != wire.CloseUnauthorized {
+			return fmt.Sprintf("client status %+v", st)
+		}
+		return ""
+	})
 }

@@ -129,7 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	c := newConn(s, ws, r.RemoteAddr)
-	c.serve()
+	c.serve(r)
 }
 
 // Stats returns the server's current state and counters.

@@ -438,7 +438,7 @@ func describe(err error) (code int, reason string) {
 
 // fatal reports close codes after which reconnecting cannot help.
 func fatal(code int) bool {
-	return code == wire.CloseUnsupportedVersion || code == wire.CloseHelloRequired
+	return code == wire.CloseUnsupportedVersion || code == wire.CloseHelloRequired || code == wire.CloseUnauthorized
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf("pushmap: "+format, args...) }

@@ -108,6 +108,11 @@ func (c *Client) run(ws *websocket.Conn) {
 		var err error
 		if ws, err = c.connect(c.ctx); err != nil {
 			ws = nil
+			if code, reason := describe(err); fatal(code) {
+				c.log.Warn("server refused the client", "code", code, "reason", reason)
+				c.setStatus(Status{State: Closed, Code: code, Reason: reason})
+				return
+			}
 			c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
 			if c.Status().State == Connecting {
 				continue
