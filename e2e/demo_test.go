@@ -4,6 +4,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,17 +42,28 @@ func webDist(t testing.TB) string {
 }
 
 // A demoServer is the real demo page and a real pushmap server on one
-// address, which can be stopped and started again.
+// address, which can be stopped and started again. When its server options
+// name a density layer it serves the density tiles at /tiles/density/ and
+// counts the requests for each tile.
 type demoServer struct {
 	t    testing.TB
 	dir  string
 	addr string
+	opts *server.Options
 	srv  *server.Server
 	hs   *http.Server
+
+	mu        sync.Mutex     // guards tileHits
+	tileHits  map[string]int // request path of a density tile → requests
+	tileOrder []string       // request paths of density tiles, in order
 }
 
-func startDemo(t testing.TB) *demoServer {
-	d := &demoServer{t: t, dir: webDist(t), addr: "127.0.0.1:0"}
+// startDemo starts a demoServer with the server's default options.
+func startDemo(t testing.TB) *demoServer { return startDemoWith(t, nil) }
+
+// startDemoWith starts a demoServer whose server has opts (nil: defaults).
+func startDemoWith(t testing.TB, opts *server.Options) *demoServer {
+	d := &demoServer{t: t, dir: webDist(t), addr: "127.0.0.1:0", opts: opts, tileHits: make(map[string]int)}
 	d.start(nil)
 	t.Cleanup(d.stop)
 	return d
@@ -71,7 +84,7 @@ func (d *demoServer) start(markers []wire.Marker) {
 		d.t.Fatal(err)
 	}
 	d.addr = ln.Addr().String()
-	if d.srv, err = server.New(nil); err != nil {
+	if d.srv, err = server.New(d.opts); err != nil {
 		d.t.Fatal(err)
 	}
 	if err := d.srv.UpsertBatch(markers); err != nil {
@@ -79,9 +92,27 @@ func (d *demoServer) start(markers []wire.Marker) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", d.srv)
+	if d.opts != nil && d.opts.DensityLayer != "" {
+		tiles := http.StripPrefix("/tiles/density/", d.srv.DensityHandler())
+		mux.Handle("/tiles/density/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d.mu.Lock()
+			d.tileHits[r.URL.Path]++
+			d.tileOrder = append(d.tileOrder, r.URL.Path)
+			d.mu.Unlock()
+			tiles.ServeHTTP(w, r)
+		}))
+	}
 	mux.Handle("/", web.Handler(os.DirFS(d.dir)))
 	d.hs = &http.Server{Handler: mux}
 	go d.hs.Serve(ln)
+}
+
+// tileRequests returns a copy of the density tile requests so far: path →
+// count.
+func (d *demoServer) tileRequests() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.tileHits)
 }
 
 func (d *demoServer) stop() {
@@ -109,8 +140,14 @@ func car(id string, lon, lat float64) wire.Marker {
 // openDemo opens the demo page, logging its console if the test fails.
 func openDemo(t *testing.T, d *demoServer, query string) *e2e.Page {
 	t.Helper()
+	return openPage(t, d, "/?"+query)
+}
+
+// openPage opens the page at path (and query) of d, as openDemo does.
+func openPage(t *testing.T, d *demoServer, pathQuery string) *e2e.Page {
+	t.Helper()
 	b := browser(t)
-	p, err := b.Open(testCtx(t, 30*time.Second), d.url(query))
+	p, err := b.Open(testCtx(t, 30*time.Second), "http://"+d.addr+pathQuery)
 	if err != nil {
 		t.Fatal(err)
 	}

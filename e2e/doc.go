@@ -24,15 +24,20 @@
 //
 //	{
 //	  kind: 'maplibre' | 'leaflet',
-//	  map,            // the maplibregl.Map or L.Map
-//	  client,         // the pushmap client: client.status, client.markers()
-//	  shownMarkers(), // [{id, layer, lon, lat}] drawn in the viewport
+//	  map,             // the maplibregl.Map or L.Map
+//	  client,          // the pushmap client: client.status, client.markers(), client.clusters()
+//	  shownMarkers(),  // [{id, layer, lon, lat}] drawn in the viewport
+//	  shownClusters(), // [{key, z, x, y, count, lon, lat}] drawn in the viewport
 //	  detach(),
 //	}
 //
 // client.status is 'connecting', 'open', 'reconnecting' or 'closed';
 // client.markers() returns the client's cache as [{id, layer, lon, lat,
-// version, time, props}]. pushmap's adapters implement this contract; a page
+// version, time, props}], client.clusters() the clusters it holds (the
+// server sends clusters instead of markers for a view over its budget) as
+// [{z, x, y, count, lon, lat}]. shownClusters and client.clusters are needed
+// only by [Page.ShownClusters], [Page.WaitClusters] and
+// [Page.CachedClusters]. pushmap's adapters implement this contract; a page
 // of your own that implements it can be tested in the same way.
 //
 // The methods of [Page] act on adapter 0, the first adapter the page

@@ -80,3 +80,24 @@ func ExamplePage_WaitShown() {
 		log.Fatal(err) // says which markers were shown last
 	}
 }
+
+// A view holding more markers than the server's budget shows clusters
+// instead: wait until they account for every marker in the world.
+func ExamplePage_WaitClusters() {
+	var p *e2e.Page // from Browser.Open, connected
+	ctx := context.Background()
+
+	if err := p.JumpTo(ctx, 0, 20, 1); err != nil { // the whole world
+		log.Fatal(err)
+	}
+	err := p.WaitClusters(ctx, func(cs []e2e.ShownCluster) bool {
+		var n uint64
+		for _, c := range cs {
+			n += c.Count
+		}
+		return n == 100_000
+	})
+	if err != nil {
+		log.Fatal(err) // says which clusters were shown last
+	}
+}

@@ -371,6 +371,27 @@ func TestWaitShown(t *testing.T) {
 	}
 }
 
+// TestClustersOfAPageWithout: a page whose adapter has no shownClusters
+// gets a readable error from ShownClusters, and WaitClusters times out
+// quoting it.
+func TestClustersOfAPageWithout(t *testing.T) {
+	t.Parallel()
+	p := open(t, "")
+	ctx := testCtx(t, 10*time.Second)
+	if err := p.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.ShownClusters(ctx); err == nil || !strings.Contains(err.Error(), "has no shownClusters()") {
+		t.Errorf("ShownClusters: err = %v, want one saying the adapter has no shownClusters()", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err := p.WaitClusters(short, func([]e2e.ShownCluster) bool { return true })
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "WaitClusters") || !strings.Contains(err.Error(), "has no shownClusters()") {
+		t.Errorf("WaitClusters: err = %v, want a timeout quoting the last error", err)
+	}
+}
+
 func TestInvalidMovesAreRejected(t *testing.T) {
 	t.Parallel()
 	p := open(t, "")

@@ -32,6 +32,24 @@ func (s Shown) String() string {
 	return fmt.Sprintf("%s/%s (%g, %g)", s.Layer, s.ID, s.Lon, s.Lat)
 }
 
+// A ShownCluster is a cluster as a page's adapter draws it
+// (ShownClusters): the markers of one slippy-map tile that the server sent
+// instead of the markers themselves.
+type ShownCluster struct {
+	Key   string  `json:"key"` // "z/x/y"
+	Z     int     `json:"z"`
+	X     int     `json:"x"`
+	Y     int     `json:"y"`
+	Count uint64  `json:"count"` // markers in the tile
+	Lon   float64 `json:"lon"`   // centroid, degrees east
+	Lat   float64 `json:"lat"`   // centroid, degrees north
+}
+
+// String returns "z/x/y ×count (lon, lat)".
+func (c ShownCluster) String() string {
+	return fmt.Sprintf("%s ×%d (%g, %g)", c.Key, c.Count, c.Lon, c.Lat)
+}
+
 // adapterJS wraps body in an async function that has the page's adapter as
 // a and its map as m (the names reg, a and m are taken), and throws a readable error when the adapter is
 // missing.
@@ -70,8 +88,10 @@ const m = a.map, c = a.client || {};
 const n = f => { try { const v = f(); return Array.isArray(v) ? v.length : typeof v } catch (e) { return String(e) } };
 let mv = '';
 if (a.kind === 'maplibre') { try { mv = ', isMoving ' + m.isMoving() + ', loaded ' + m.loaded() } catch (e) { mv = ', ' + e } }
+let cl = '';
+if (typeof a.shownClusters === 'function') cl = ', client.clusters() ' + n(() => c.clusters()) + ', shownClusters() ' + n(() => a.shownClusters());
 return 'adapter ' + i + ' (' + a.kind + '): client.status ' + JSON.stringify(c.status) +
-  ', client.markers() ' + n(() => c.markers()) + ', shownMarkers() ' + n(() => a.shownMarkers()) + mv;
+  ', client.markers() ' + n(() => c.markers()) + ', shownMarkers() ' + n(() => a.shownMarkers()) + cl + mv;
 })()`))
 	if err != nil {
 		return "adapter state unknown: " + jsErr(err).Error()
@@ -224,29 +244,77 @@ func (p *Page) markers(ctx context.Context, what, list string) ([]Shown, error) 
 	return ms, nil
 }
 
+// clustersJS returns the clusters that list() gives, as ShownCluster values.
+const clustersJS = `
+const list = await list_();
+return (list || []).map(c => ({
+  key: c.key == null ? c.z + '/' + c.x + '/' + c.y : String(c.key),
+  z: Number(c.z), x: Number(c.x), y: Number(c.y),
+  count: Number(c.count),
+  lon: Number(c.lon), lat: Number(c.lat),
+}));`
+
+// ShownClusters returns the clusters the map adapter draws in the viewport,
+// from its shownClusters(), sorted by Z, X, Y. An adapter without
+// shownClusters is an error. The slice is the caller's.
+func (p *Page) ShownClusters(ctx context.Context) ([]ShownCluster, error) {
+	return p.clusters(ctx, "ShownClusters", `if (typeof a.shownClusters !== 'function') throw new Error('adapter ' + a.kind + ' has no shownClusters()');
+const list_ = () => a.shownClusters();`)
+}
+
+// CachedClusters returns the clusters the adapter's client holds, from
+// client.clusters(), sorted by Z, X, Y. The slice is the caller's.
+func (p *Page) CachedClusters(ctx context.Context) ([]ShownCluster, error) {
+	return p.clusters(ctx, "CachedClusters", `const list_ = () => a.client.clusters();`)
+}
+
+func (p *Page) clusters(ctx context.Context, what, list string) ([]ShownCluster, error) {
+	actx, done := p.bind(ctx)
+	defer done()
+	cs, err := chromedp.Run(actx, chromedp.Evaluate[[]ShownCluster](p.adapterJS(list+clustersJS), chromedp.EvalAwaitPromise))
+	if err != nil {
+		return nil, fmt.Errorf("e2e: %s: %w", what, jsErr(ctxErr(ctx, actx, err)))
+	}
+	slices.SortFunc(cs, func(a, b ShownCluster) int {
+		return cmp.Or(cmp.Compare(a.Z, b.Z), cmp.Compare(a.X, b.X), cmp.Compare(a.Y, b.Y))
+	})
+	return cs, nil
+}
+
 // WaitShown polls ShownMarkers every 50 ms until ok returns true for the
 // markers shown. ok gets a fresh slice each time. Errors of ShownMarkers
 // (such as an adapter that is not there yet) keep the poll going. On
 // timeout the error wraps ctx's error and lists what was shown last, or the
 // last error of ShownMarkers.
 func (p *Page) WaitShown(ctx context.Context, ok func([]Shown) bool) error {
+	return waitList(ctx, p, "WaitShown", p.ShownMarkers, ok)
+}
+
+// WaitClusters polls ShownClusters every 50 ms until ok returns true for the
+// clusters shown, as WaitShown does for markers.
+func (p *Page) WaitClusters(ctx context.Context, ok func([]ShownCluster) bool) error {
+	return waitList(ctx, p, "WaitClusters", p.ShownClusters, ok)
+}
+
+// waitList polls read every 50 ms until ok returns true; see WaitShown.
+func waitList[T fmt.Stringer](ctx context.Context, p *Page, what string, read func(context.Context) ([]T, error), ok func([]T) bool) error {
 	wctx, cancel := p.limit(ctx)
 	defer cancel()
 	var (
-		last    []Shown
+		last    []T
 		seen    bool
 		lastErr error
 	)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		shown, err := p.ShownMarkers(wctx)
+		got, err := read(wctx)
 		switch {
 		case err == nil:
-			if ok(shown) {
+			if ok(got) {
 				return nil
 			}
-			last, seen, lastErr = shown, true, nil
+			last, seen, lastErr = got, true, nil
 		case wctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
 			lastErr = err // the end of wctx is reported below, not as the last error
 		}
@@ -255,29 +323,33 @@ func (p *Page) WaitShown(ctx context.Context, ok func([]Shown) bool) error {
 			continue
 		case <-wctx.Done():
 		}
-		var what string
+		var desc string
 		switch {
 		case lastErr != nil:
-			what = "last error: " + lastErr.Error()
+			desc = "last error: " + lastErr.Error()
 		case seen:
-			what = describeShown(last)
+			desc = describeList(last)
 		default:
-			what = "nothing read"
+			desc = "nothing read"
 		}
 		cause := ctx.Err()
 		if cause == nil {
 			cause = wctx.Err()
 		}
-		return fmt.Errorf("e2e: WaitShown on %s: %w; %s; last console lines:%s",
-			p.tab.url, cause, what, p.tab.lastLines(consoleTail))
+		return fmt.Errorf("e2e: %s on %s: %w; %s; last console lines:%s",
+			what, p.tab.url, cause, desc, p.tab.lastLines(consoleTail))
 	}
 }
 
-// describeShown lists up to 20 markers for an error message.
-func describeShown(ms []Shown) string {
+// describeList lists up to 20 markers or clusters for an error message.
+func describeList[T fmt.Stringer](ms []T) string {
 	const most = 20
 	var b strings.Builder
-	fmt.Fprintf(&b, "last shown %d markers", len(ms))
+	noun := "markers"
+	if _, ok := any(ms).([]ShownCluster); ok {
+		noun = "clusters"
+	}
+	fmt.Fprintf(&b, "last shown %d %s", len(ms), noun)
 	if len(ms) > 0 {
 		b.WriteString(": ")
 		for i, m := range ms[:min(len(ms), most)] {

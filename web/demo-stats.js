@@ -3,7 +3,8 @@
 
 /**
  * demoParams reads the demo pages' URL parameters:
- * ?lon=&lat=&zoom= initial view, ?layers=a,b, ?ws= WebSocket URL, ?token=.
+ * ?lon=&lat=&zoom= initial view, ?layers=a,b (default flights, vehicles and
+ * the density tile layer), ?ws= WebSocket URL, ?token=.
  */
 export function demoParams(search = location.search, defaults = {}) {
   const q = new URLSearchParams(search);
@@ -13,7 +14,7 @@ export function demoParams(search = location.search, defaults = {}) {
   };
   const layers = q.has('layers')
     ? q.get('layers').split(',').map((s) => s.trim()).filter(Boolean)
-    : ['flights', 'vehicles'];
+    : ['flights', 'vehicles', 'density'];
   return {
     lon: num('lon', defaults.lon ?? 10),
     lat: num('lat', defaults.lat ?? 50),
@@ -25,14 +26,25 @@ export function demoParams(search = location.search, defaults = {}) {
 }
 
 /**
- * StatusPanel fills el with the connection state, markers in view, updates/s,
+ * StatusPanel fills el with the connection state, markers in view, clusters
+ * in view (and the markers they stand for), updates/s,
  * kB/s received (sum of 'changes' frame sizes) and delivery latency (median
  * of Date.now() - marker.time over the last second, for updated markers with
  * a time).
  * The figures of the last full second are in panel.stats.
  */
 export class StatusPanel {
-  stats = { state: 'loading', shown: 0, held: 0, updatesPerSec: 0, kBps: 0, latencyMs: null, error: '' };
+  stats = {
+    state: 'loading',
+    shown: 0,
+    held: 0,
+    clusters: 0,
+    clustered: 0, // markers the clusters in view stand for
+    updatesPerSec: 0,
+    kBps: 0,
+    latencyMs: null,
+    error: '',
+  };
   #el;
   #dd = {};
   #count = 0;
@@ -48,6 +60,7 @@ export class StatusPanel {
     for (const [key, label] of [
       ['state', 'connection'],
       ['shown', 'markers in view'],
+      ['clusters', 'clusters in view'],
       ['rate', 'updates/s'],
       ['kbps', 'received kB/s'],
       ['latency', 'latency (median)'],
@@ -67,7 +80,7 @@ export class StatusPanel {
     this.#setState('loading');
   }
 
-  /** Starts counting the client's events; adapter (optional) gives markers in view. */
+  /** Starts counting the client's events; adapter (optional) gives markers and clusters in view. */
   watch(client, adapter) {
     this.#client = client;
     this.#adapter = adapter;
@@ -112,7 +125,11 @@ export class StatusPanel {
     this.#lat = [];
     s.held = this.#client ? this.#client.markers().length : 0;
     s.shown = this.#adapter ? this.#adapter.shownMarkers().length : s.held;
+    const clusters = this.#adapter?.shownClusters ? this.#adapter.shownClusters() : (this.#client?.clusters?.() ?? []);
+    s.clusters = clusters.length;
+    s.clustered = clusters.reduce((sum, c) => sum + c.count, 0);
     this.#dd.shown.textContent = String(s.shown);
+    this.#dd.clusters.textContent = s.clusters ? `${s.clusters} (${s.clustered} markers)` : '0';
     this.#dd.rate.textContent = String(s.updatesPerSec);
     this.#dd.kbps.textContent = s.kBps.toFixed(1);
     this.#dd.latency.textContent = s.latencyMs === null ? '–' : `${Math.round(s.latencyMs)} ms`;

@@ -1,7 +1,11 @@
 // demo.js: the MapLibre demo page (index.html). A full-window map over an
-// offline basemap (basemap.json, made by build.mjs), the pushmap client
-// connected to /ws and the MapLibre adapter. URL parameters: see
-// demo-stats.js demoParams. window.pushmapDemo = {map, client, adapter, stats}.
+// offline basemap (basemap.json, made by build.mjs), the server's live
+// density tiles (/tiles/density/{z}/{x}/{y}.png) when the client sees the
+// 'density' layer, the pushmap client connected to /ws and the MapLibre
+// adapter, which draws markers, or clusters where the server sends them, and
+// re-fetches just the density tiles the server says changed. URL parameters:
+// see demo-stats.js demoParams. window.pushmapDemo = {map, client, adapter,
+// stats}.
 
 import * as maplibregl from './vendor/maplibre-gl.mjs';
 import { load } from './pushmap.js';
@@ -10,6 +14,11 @@ import { StatusPanel, demoParams } from './demo-stats.js';
 
 const params = demoParams();
 const panel = new StatusPanel(document.getElementById('status'));
+
+// The density tile layer of the server (pushmap --density-layer density),
+// shown when the client subscribes to it (the default; see demoParams).
+const DENSITY_LAYER = 'density';
+const density = params.layers.includes(DENSITY_LAYER);
 
 // No glyphs, no sprites, no remote URLs: nothing here needs the network.
 const style = {
@@ -31,6 +40,17 @@ const style = {
     },
   ],
 };
+if (density) {
+  // 256-pixel tiles: the protocol's tile z/x/y is the source's. Drawn over
+  // the basemap and under the adapter's markers and clusters (added later).
+  style.sources.density = {
+    type: 'raster',
+    tiles: [`${location.origin}/tiles/density/{z}/{x}/{y}.png`], // absolute, like basemap.json's URL
+    tileSize: 256,
+    maxzoom: 14,
+  };
+  style.layers.push({ id: 'density', type: 'raster', source: 'density', paint: { 'raster-opacity': 0.6, 'raster-fade-duration': 0 } });
+}
 
 const map = new maplibregl.Map({
   container: 'map',
@@ -42,13 +62,25 @@ const map = new maplibregl.Map({
 });
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 
+// A server without density tiles answers 404: say so once, quietly. Other
+// map errors are logged as MapLibre would without a listener.
+let densityWarned = false;
+map.on('error', (e) => {
+  if (e.sourceId === 'density') {
+    if (!densityWarned) console.warn(`pushmap demo: density tiles unavailable: ${e.error?.message ?? e.error}`);
+    densityWarned = true;
+    return;
+  }
+  console.error(e.error ?? e);
+});
+
 const demo = { map, client: null, adapter: null, stats: panel.stats, params };
 window.pushmapDemo = demo;
 
 try {
   const pushmap = await load();
   const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token });
-  const adapter = attachMapLibre(map, client);
+  const adapter = attachMapLibre(map, client, { tileSources: density ? { [DENSITY_LAYER]: 'density' } : {} });
   panel.watch(client, adapter);
   Object.assign(demo, { client, adapter });
 } catch (err) {

@@ -11,13 +11,17 @@
 //   - pushmap.js, pushmap.d.ts: the public JS API. load() starts
 //     pushmap.wasm (the Go client, GOOS=js GOARCH=wasm) with wasm_exec.js,
 //     connect() returns a Client with on/off events, setView, setLayers,
-//     markers, status and close.
+//     markers, clusters, status and close.
 //   - adapters/maplibre.js, adapters/leaflet.js (+ .d.ts): keep a MapLibre GL
-//     or Leaflet map in step with a Client and push the map's view to it.
-//     Each registers itself on globalThis.__pushmapAdapters, where the
-//     end-to-end test helpers find the map.
+//     or Leaflet map in step with a Client — its markers, or the clusters
+//     the server sends for a view over its budget — push the map's view to
+//     it and re-fetch the tiles of tile layers the server says changed
+//     (MapLibre: just those tiles; Leaflet: the whole layer, at most once a
+//     second). Each registers itself on globalThis.__pushmapAdapters, where
+//     the end-to-end test helpers find the map.
 //   - index.html + demo.js (MapLibre) and leaflet.html + leaflet-demo.js
-//     (Leaflet): demo pages over an offline basemap, with a status panel
+//     (Leaflet): demo pages over an offline basemap and the server's live
+//     density tiles (/tiles/density/{z}/{x}/{y}.png), with a status panel
 //     (demo-stats.js, demo.css).
 //   - build.mjs, package.json, package-lock.json: the asset build.
 //

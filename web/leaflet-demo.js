@@ -1,8 +1,14 @@
 // leaflet-demo.js: the Leaflet demo page (leaflet.html). Leaflet (global L,
-// from vendor/leaflet.js), the basemap as an L.geoJSON layer, the pushmap
-// client connected to /ws and the Leaflet adapter. URL parameters: see
-// demo-stats.js demoParams (zoom in Leaflet's own levels).
+// from vendor/leaflet.js), the basemap as an L.geoJSON layer, the server's
+// density tiles as an L.tileLayer when the client sees the 'density' layer,
+// the pushmap client connected to /ws and the Leaflet adapter (markers, or
+// clusters where the server sends them). URL parameters: see demo-stats.js
+// demoParams (zoom in Leaflet's own levels).
 // window.pushmapDemo = {map, client, adapter, stats}.
+//
+// Leaflet cannot re-fetch a single tile: when density tiles change, the whole
+// density layer is reloaded, at most once a second (the adapter's
+// tileRedrawMs), with a new ?v= so the browser does not reuse its images.
 
 import { load } from './pushmap.js';
 import { attachLeaflet } from './adapters/leaflet.js';
@@ -20,7 +26,21 @@ map.attributionControl.addAttribution('Natural Earth');
 // order the two finish loading in.
 map.createPane('basemap').style.zIndex = '350';
 
-const demo = { map, client: null, adapter: null, basemap: null, stats: panel.stats, params };
+// The density tiles: over the basemap, under the markers.
+const DENSITY_LAYER = 'density';
+let density = null;
+if (params.layers.includes(DENSITY_LAYER)) {
+  map.createPane('density').style.zIndex = '360';
+  density = L.tileLayer('/tiles/density/{z}/{x}/{y}.png?v={v}', {
+    pane: 'density',
+    opacity: 0.6,
+    maxNativeZoom: 14,
+    v: 0,
+    attribution: '',
+  }).addTo(map);
+}
+
+const demo = { map, client: null, adapter: null, basemap: null, density, stats: panel.stats, params };
 window.pushmapDemo = demo;
 
 fetch(new URL('basemap.json', import.meta.url))
@@ -55,7 +75,16 @@ fetch(new URL('basemap.json', import.meta.url))
 try {
   const pushmap = await load();
   const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token });
-  const adapter = attachLeaflet(map, client, L);
+  const tileLayers = {};
+  if (density) {
+    tileLayers[DENSITY_LAYER] = {
+      redraw() {
+        density.options.v++;
+        density.redraw();
+      },
+    };
+  }
+  const adapter = attachLeaflet(map, client, L, { tileLayers });
   panel.watch(client, adapter);
   Object.assign(demo, { client, adapter });
 } catch (err) {

@@ -59,6 +59,29 @@ export interface TileEvent {
   version: number;
 }
 
+/**
+ * The markers of one tile, sent instead of markers for a view that holds
+ * more of them than the server's budget. z/x/y is a slippy-map tile (of a
+ * finer zoom than the view's); lon, lat is the centroid of its markers.
+ */
+export interface Cluster {
+  z: number;
+  x: number;
+  y: number;
+  /** Markers in the tile (of the layers the client sees); 0 in an event means the cluster is gone. */
+  count: number;
+  lon: number;
+  lat: number;
+}
+
+/** Payload of the 'clusters' event. */
+export interface ClustersEvent {
+  /** True: clusters is the full set, replacing every cluster held before (an empty list drops them all). */
+  reset: boolean;
+  /** Otherwise: each entry replaces the cluster of the same z/x/y; count 0 removes it. */
+  clusters: Cluster[];
+}
+
 export interface ClientEvents {
   changes: Changes;
   /** Per added or updated marker, after 'changes'. */
@@ -68,6 +91,8 @@ export interface ClientEvents {
   /** Before the 'changes' of a frame with reset: true. No payload. */
   reset: undefined;
   tile: TileEvent;
+  /** The clusters changed; client.clusters() is already up to date. */
+  clusters: ClustersEvent;
   status: StatusEvent;
   error: ErrorEvent;
 }
@@ -105,6 +130,8 @@ export interface Client {
   setLayers(layers: string[]): Promise<void>;
   /** A snapshot of the markers held (the view plus its margin). */
   markers(): Marker[];
+  /** A snapshot of the clusters held (views in cluster mode), one per tile, copies. */
+  clusters(): Cluster[];
   close(): void;
 }
 
@@ -130,6 +157,9 @@ export interface LoadOptions {
  */
 export function load(opts?: LoadOptions): Promise<Pushmap>;
 
+/** "z/x/y" of a cluster's tile: the key adapters and client.clusters() use. */
+export function clusterKey(c: { z: number; x: number; y: number }): string;
+
 /** Resolves url into an absolute ws:/wss: URL (http→ws, https→wss). */
 export function resolveURL(url: string, base?: string): string;
 
@@ -148,6 +178,11 @@ export interface ShownMarker {
   lat: number;
 }
 
+/** A cluster as an adapter shows it; key is "z/x/y". */
+export interface ShownCluster extends Cluster {
+  key: string;
+}
+
 /** What attachMapLibre and attachLeaflet return; also pushed onto globalThis.__pushmapAdapters. */
 export interface Adapter<M = unknown> {
   kind: 'maplibre' | 'leaflet';
@@ -155,6 +190,8 @@ export interface Adapter<M = unknown> {
   client: Client;
   /** The markers drawn in the map's viewport now, one per id. */
   shownMarkers(): ShownMarker[];
+  /** The clusters drawn in the map's viewport now, one per key. */
+  shownClusters(): ShownCluster[];
   /** Stops syncing and pushing views, removes what the adapter added to the map. */
   detach(): void;
 }

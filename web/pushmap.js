@@ -8,6 +8,7 @@
 //   const pushmap = await load();
 //   const client = pushmap.connect('/ws', { layers: ['flights'] });
 //   client.on('changes', (c) => console.log(c.added.length, 'added'));
+//   client.on('clusters', () => console.log(client.clusters().length, 'clusters'));
 //   await client.setView([-10, 35, 30, 60], 4); // [west, south, east, north], zoom
 //
 // Coordinates are degrees, longitude before latitude. See pushmap.d.ts for the
@@ -102,6 +103,7 @@ class Client {
   #handle;
   #listeners = new Map();
   #url;
+  #clusters = new Map(); // "z/x/y" -> cluster, as the 'clusters' events left it
 
   constructor(pm, url, opts = {}) {
     this.#url = resolveURL(url);
@@ -171,12 +173,26 @@ class Client {
     return this.#handle.markers();
   }
 
+  /**
+   * A snapshot array of the clusters the client holds: the server sends
+   * clusters instead of markers for a view that holds more markers than its
+   * budget. One entry per tile, [{z, x, y, count, lon, lat}], each a copy.
+   */
+  clusters() {
+    return [...this.#clusters.values()].map((c) => ({ ...c }));
+  }
+
   /** Closes the connection for good; a final 'status' event reports 'closed'. */
   close() {
     this.#handle.close();
   }
 
   #dispatch(type, p) {
+    if (type === 'clusters') {
+      this.#applyClusters(p);
+      this.#emit(type, p);
+      return;
+    }
     if (type !== 'changes') {
       this.#emit(type, p);
       return;
@@ -189,6 +205,17 @@ class Client {
     }
     if (this.#listeners.get('remove')?.size) {
       for (const id of p.removed ?? []) this.#emit('remove', id);
+    }
+  }
+
+  // #applyClusters keeps the cluster set: reset replaces it with p.clusters;
+  // otherwise each entry replaces the cluster of its tile, count 0 removes it.
+  #applyClusters(p) {
+    if (p.reset) this.#clusters.clear();
+    for (const c of p.clusters ?? []) {
+      const key = clusterKey(c);
+      if (c.count > 0) this.#clusters.set(key, { z: c.z, x: c.x, y: c.y, count: c.count, lon: c.lon, lat: c.lat });
+      else this.#clusters.delete(key);
     }
   }
 
@@ -205,6 +232,11 @@ class Client {
       }
     }
   }
+}
+
+/** clusterKey returns "z/x/y", the key of a cluster's tile. */
+export function clusterKey(c) {
+  return `${c.z}/${c.x}/${c.y}`;
 }
 
 /**

@@ -7,10 +7,14 @@ export interface LeafletAdapterOptions {
   defaultColor?: string;
   /** Circle radius in pixels; default 5. */
   radius?: number;
-  /** Renderer of the circle markers; default a new L.canvas(). */
+  /** Colour of clusters; default '#7048e8'. */
+  clusterColor?: string;
+  /** Renderer of the circle markers and clusters; default a new L.canvas(). */
   renderer?: unknown;
-  /** pushmap tile layer name -> L.GridLayer redrawn on 'tile' events. */
+  /** pushmap tile layer name -> L.GridLayer redrawn as a whole on 'tile' events (Leaflet cannot re-fetch one tile). */
   tileLayers?: Record<string, { redraw(): unknown }>;
+  /** Least time between two redraws of one tile layer, ms; default 1000. */
+  tileRedrawMs?: number;
   /** Added to map.getZoom() before the view is sent; default 0. */
   zoomOffset?: number;
 }
@@ -19,6 +23,8 @@ export interface LeafletAdapter<M = unknown> extends Adapter<M> {
   kind: 'leaflet';
   /** The L.LayerGroup holding the circle markers. */
   layerGroup: unknown;
+  /** The L.LayerGroup holding the clusters' circle markers. */
+  clusterGroup: unknown;
 }
 
 /** Shows client's markers on a Leaflet 1.9 map as circle markers and pushes its view. L defaults to globalThis.L. */

@@ -1,27 +1,46 @@
-// adapters/leaflet.js shows a pushmap client's markers on a Leaflet 1.9 map.
+// adapters/leaflet.js shows a pushmap client's markers and clusters on a
+// Leaflet 1.9 map.
 //
 //   import { attachLeaflet } from './adapters/leaflet.js';
 //   const adapter = attachLeaflet(map, client, L);
 
-import { DEFAULT_COLOR, DEFAULT_COLORS, MarkerSync, ViewPusher, cancelFrame, nextFrame, register } from './sync.js';
+import {
+  ClusterSync,
+  DEFAULT_CLUSTER_COLOR,
+  DEFAULT_COLOR,
+  DEFAULT_COLORS,
+  MarkerSync,
+  ViewPusher,
+  cancelFrame,
+  clusterRadius,
+  nextFrame,
+  register,
+} from './sync.js';
 
 /**
  * attachLeaflet keeps one layer group of L.circleMarker (id -> marker; a move
- * is a setLatLng) in step with client, applying changes at most once per
- * animation frame, and pushes the map's view to the client on 'move' and
- * 'moveend'. L is the Leaflet namespace (default globalThis.L).
+ * is a setLatLng) in step with client, and another for its clusters (key
+ * "z/x/y" -> circle, its radius growing with sqrt(count)), applying changes
+ * at most once per animation frame, and pushes the map's view to the client
+ * on 'move' and 'moveend'. L is the Leaflet namespace (default globalThis.L).
  *
- * Leaflet does not repeat vector layers on world copies, so each marker is
- * drawn on the copy of the world nearest the map's centre (its longitude
- * shifted by a multiple of 360°), re-chosen after every move.
+ * Leaflet does not repeat vector layers on world copies, so each marker and
+ * cluster is drawn on the copy of the world nearest the map's centre (its
+ * longitude shifted by a multiple of 360°), re-chosen after every move.
+ *
+ * Leaflet cannot re-fetch one tile of a tile layer: a 'tile' event of a layer
+ * in tileLayers redraws that whole layer, at most once every tileRedrawMs
+ * (the last change within that time is not lost: one more redraw follows).
  *
  * opts:
  *   colors       {layerName: colour}, merged over {flights, vehicles} defaults
  *   defaultColor colour of markers of other layers
  *   radius       circle radius in pixels (default 5)
- *   renderer     an L.Renderer for the markers (default: a shared L.canvas())
+ *   clusterColor colour of clusters (default a violet no marker has)
+ *   renderer     an L.Renderer for markers and clusters (default: a shared L.canvas())
  *   tileLayers   {pushmapLayer: L.GridLayer}: 'tile' events of that layer
- *                redraw it (at most once per frame)
+ *                redraw it
+ *   tileRedrawMs least time between two redraws of one tile layer (default 1000)
  *   zoomOffset   added to map.getZoom() before it is sent (default 0)
  */
 export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
@@ -31,8 +50,12 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   const radius = opts.radius ?? 5;
   const renderer = opts.renderer ?? L.canvas({ padding: 0.5 });
   const tileLayers = opts.tileLayers ?? {};
+  const tileRedrawMs = opts.tileRedrawMs ?? 1000;
   const zoomOffset = opts.zoomOffset ?? 0;
+  const clusterColor = opts.clusterColor ?? DEFAULT_CLUSTER_COLOR;
 
+  const clusterGroup = L.layerGroup().addTo(map);
+  const clusterCircles = new Map(); // key -> L.CircleMarker
   const group = L.layerGroup().addTo(map);
   const circles = new Map(); // id -> L.CircleMarker
   const color = (layer) => colors[layer] ?? defaultColor;
@@ -75,7 +98,43 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     }
   }
 
+  function applyClusters({ clear, upserts, removes }) {
+    if (clear) {
+      clusterGroup.clearLayers();
+      clusterCircles.clear();
+    }
+    for (const key of removes) {
+      const c = clusterCircles.get(key);
+      if (c) {
+        clusterGroup.removeLayer(c);
+        clusterCircles.delete(key);
+      }
+    }
+    for (const { key, cluster: cl } of upserts) {
+      const ll = [cl.lat, near(cl.lon)];
+      let c = clusterCircles.get(key);
+      if (!c) {
+        c = L.circleMarker(ll, {
+          renderer,
+          radius: clusterRadius(cl.count),
+          color: '#ffffff',
+          weight: 1.5,
+          fillColor: clusterColor,
+          fillOpacity: 0.8,
+          interactive: false,
+        });
+        c.pushmapKey = key;
+        clusterCircles.set(key, c);
+        clusterGroup.addLayer(c);
+      } else {
+        c.setLatLng(ll);
+        c.setRadius(clusterRadius(cl.count));
+      }
+    }
+  }
+
   const sync = new MarkerSync(client, apply);
+  const clusterSync = new ClusterSync(client, applyClusters);
   const view = new ViewPusher(
     client,
     () => {
@@ -93,22 +152,29 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       const lon = near(m.lon);
       if (lon !== c.getLatLng().lng) c.setLatLng([m.lat, lon]);
     }
+    for (const [key, c] of clusterCircles) {
+      const cl = clusterSync.shown.get(key);
+      if (!cl) continue;
+      const lon = near(cl.lon);
+      if (lon !== c.getLatLng().lng) c.setLatLng([cl.lat, lon]);
+    }
   }
 
-  let redraw = new Set();
-  let redrawFrame = 0;
+  // Tile layers to redraw: each at the next frame, or once tileRedrawMs
+  // has passed since its last redraw.
+  const lastRedraw = new Map(); // layer -> time of its last redraw (ms)
+  const timers = new Map(); // layer -> pending timer or frame
   function onTile(t) {
     const layer = tileLayers[t.layer];
-    if (!layer) return;
-    redraw.add(layer);
-    if (!redrawFrame) {
-      redrawFrame = nextFrame(() => {
-        redrawFrame = 0;
-        const batch = redraw;
-        redraw = new Set();
-        for (const l of batch) l.redraw();
-      });
-    }
+    if (!layer || timers.has(layer)) return;
+    const wait = (lastRedraw.get(layer) ?? -Infinity) + tileRedrawMs - Date.now();
+    const run = () => {
+      timers.delete(layer);
+      lastRedraw.set(layer, Date.now());
+      layer.redraw();
+    };
+    if (wait <= 0) timers.set(layer, { frame: nextFrame(run) });
+    else timers.set(layer, { timer: setTimeout(() => timers.set(layer, { frame: nextFrame(run) }), wait) });
   }
 
   const onMove = () => view.push(false);
@@ -127,6 +193,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     map,
     client,
     layerGroup: group,
+    clusterGroup,
     /** Markers drawn inside the map's current bounds: [{id, layer, lon, lat}]. */
     shownMarkers() {
       const bounds = map.getBounds();
@@ -138,16 +205,34 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       }
       return out;
     },
-    /** Stops syncing, removes the markers and the registration. */
+    /** Clusters drawn inside the map's current bounds: [{key, z, x, y, count, lon, lat}]. */
+    shownClusters() {
+      const bounds = map.getBounds();
+      const out = [];
+      for (const [key, c] of clusterCircles) {
+        if (!bounds.contains(c.getLatLng())) continue;
+        const cl = clusterSync.shown.get(key);
+        if (cl) out.push({ key, z: cl.z, x: cl.x, y: cl.y, count: cl.count, lon: cl.lon, lat: cl.lat });
+      }
+      return out;
+    },
+    /** Stops syncing, removes the markers, the clusters and the registration. */
     detach() {
       sync.stop();
+      clusterSync.stop();
       view.stop();
       offTile();
-      if (redrawFrame) cancelFrame(redrawFrame);
+      for (const { frame, timer } of timers.values()) {
+        if (frame) cancelFrame(frame);
+        if (timer) clearTimeout(timer);
+      }
+      timers.clear();
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);
       group.remove();
       circles.clear();
+      clusterGroup.remove();
+      clusterCircles.clear();
       unregister();
     },
   };

@@ -7,7 +7,11 @@ export interface MapLibreAdapterOptions {
   sourceId?: string;
   /** Circle layer id; default `${sourceId}-markers`. */
   layerId?: string;
-  /** Insert the layer below this layer. */
+  /** GeoJSON source id of the clusters; default `${sourceId}-clusters` (promoteId 'key' = "z/x/y"). */
+  clusterSourceId?: string;
+  /** Circle layer id of the clusters; default `${sourceId}-clusters`. */
+  clusterLayerId?: string;
+  /** Insert the layers below this layer (clusters under markers). */
   beforeId?: string;
   /** Colour per pushmap layer, over the defaults for 'flights' and 'vehicles'. */
   colors?: Record<string, string>;
@@ -15,9 +19,17 @@ export interface MapLibreAdapterOptions {
   defaultColor?: string;
   /** circle-radius (a number or a MapLibre expression). */
   radius?: unknown;
-  /** pushmap tile layer name -> MapLibre source id refreshed on 'tile' events. */
+  /** Colour of clusters; default '#7048e8'. */
+  clusterColor?: string;
+  /** circle-radius of clusters (a number or an expression on the property 'count'); default grows with sqrt(count), 4 to 18 px. */
+  clusterRadius?: unknown;
+  /**
+   * pushmap tile layer name -> MapLibre source id refreshed on 'tile' events:
+   * the tiles the source shows within the changed tile (itself, its children
+   * when the source rounds the zoom up, or its ancestor beyond maxzoom).
+   */
   tileSources?: Record<string, string>;
-  /** Added to map.getZoom() before the view is sent; default 0. */
+  /** Added to map.getZoom() before the view is sent; default 1 (MapLibre's 512-pixel tiles). */
   zoomOffset?: number;
 }
 
@@ -25,7 +37,19 @@ export interface MapLibreAdapter<M = unknown> extends Adapter<M> {
   kind: 'maplibre';
   sourceId: string;
   layerId: string;
+  clusterSourceId: string;
+  clusterLayerId: string;
 }
 
 /** Shows client's markers on a MapLibre GL map (≥ 5.5) and pushes its view. */
 export function attachMapLibre<M>(map: M, client: Client, opts?: MapLibreAdapterOptions): MapLibreAdapter<M>;
+
+/**
+ * The zoom of the tiles a tiled MapLibre source shows at the map's zoom:
+ * zoom + log2(512 / tileSize), rounded to the nearest for raster sources and
+ * down for others, at most the source's maxzoom.
+ */
+export function sourceZoom(
+  map: { getZoom(): number },
+  source: { type?: string; tileSize?: number; maxzoom?: number; roundZoom?: boolean },
+): number;

@@ -1,37 +1,73 @@
-// adapters/maplibre.js shows a pushmap client's markers on a MapLibre GL map
-// (maplibre-gl ≥ 5.5: GeoJSON updateData diffs and refreshTiles).
+// adapters/maplibre.js shows a pushmap client's markers and clusters on a
+// MapLibre GL map (maplibre-gl ≥ 5.5: GeoJSON updateData diffs and
+// refreshTiles).
 //
 //   import { attachMapLibre } from './adapters/maplibre.js';
 //   const adapter = attachMapLibre(map, client);
 
-import { DEFAULT_COLOR, DEFAULT_COLORS, MarkerSync, ViewPusher, cancelFrame, nextFrame, register } from './sync.js';
+import {
+  ClusterSync,
+  DEFAULT_CLUSTER_COLOR,
+  DEFAULT_COLOR,
+  DEFAULT_COLORS,
+  MarkerSync,
+  ViewPusher,
+  cancelFrame,
+  clusterRadiusExpression,
+  nextFrame,
+  register,
+  sourceTiles,
+} from './sync.js';
 
 /**
  * attachMapLibre adds a GeoJSON source and a circle layer for the client's
- * markers to map, keeps them in step incrementally (one source.updateData
- * diff per animation frame at most; the data is set only once, empty, when
- * the source is added) and pushes the map's view to the client on 'move' and
- * 'moveend'. It may be called before the map's style has loaded.
+ * markers to map, and another pair for its clusters, keeps them in step
+ * incrementally (one source.updateData diff per source and animation frame
+ * at most; the data is set only once, empty, when a source is added) and
+ * pushes the map's view to the client on 'move' and 'moveend'. It may be
+ * called before the map's style has loaded.
  *
  * opts:
- *   sourceId    GeoJSON source id (default 'pushmap'); the layer is `${sourceId}-markers`
- *   layerId     circle layer id
- *   beforeId    insert the layer below this one
+ *   sourceId    GeoJSON source id of the markers (default 'pushmap'); the
+ *               layer is `${sourceId}-markers`
+ *   layerId     circle layer id of the markers
+ *   clusterSourceId GeoJSON source id of the clusters (default `${sourceId}-clusters`,
+ *               promoteId 'key' = "z/x/y"); its layer is `${sourceId}-clusters`
+ *   clusterLayerId circle layer id of the clusters
+ *   beforeId    insert the layers below this one (clusters under markers)
  *   colors      {layerName: colour}, merged over {flights, vehicles} defaults
  *   defaultColor colour of markers of other layers
  *   radius      circle radius in pixels (default: 3 at zoom ≤ 2 up to 6 at zoom ≥ 10)
+ *   clusterColor  colour of clusters (default a violet no marker has)
+ *   clusterRadius circle-radius of clusters (default: 4 px for one marker,
+ *               growing with sqrt(count) to 18 px at a million)
  *   tileSources {pushmapLayer: mapSourceId}: 'tile' events of that layer
- *               refresh that source's tile with map.refreshTiles
+ *               refresh the source's tiles with map.refreshTiles, coalesced
+ *               per frame (see below)
  *   zoomOffset  added to map.getZoom() before it is sent (default 1: MapLibre
  *               uses 512-pixel tiles, the protocol the slippy-map zoom of
  *               256-pixel tiles, one more for the same scale)
  *
- * Feature properties: the marker's props, then id, layer, version, time, lon,
- * lat (these win over props of the same name).
+ * Tile events carry a slippy-map tile at the zoom the server takes the view
+ * to display: the view's zoom rounded down. A raster source of tileSize 256
+ * uses the same z/x/y, but MapLibre rounds a raster source's zoom to the
+ * nearest (so above x.5 it shows tiles of the next zoom) and shows tiles of
+ * its maxzoom when zoomed in beyond it. The adapter therefore refreshes the
+ * tiles the source shows now that lie in the changed tile: the tile itself,
+ * its four (or more) children, or its ancestor. Pitched maps, whose tiles
+ * vary in zoom across the view, are not handled specially.
+ *
+ * Marker feature properties: the marker's props, then id, layer, version,
+ * time, lon, lat (these win over props of the same name). Cluster feature
+ * properties: key ("z/x/y"), z, x, y, count, lon, lat.
  */
 export function attachMapLibre(map, client, opts = {}) {
   const sourceId = opts.sourceId ?? 'pushmap';
   const layerId = opts.layerId ?? `${sourceId}-markers`;
+  const clusterSourceId = opts.clusterSourceId ?? `${sourceId}-clusters`;
+  const clusterLayerId = opts.clusterLayerId ?? `${sourceId}-clusters`;
+  const clusterColor = opts.clusterColor ?? DEFAULT_CLUSTER_COLOR;
+  const clusterRadius = opts.clusterRadius ?? clusterRadiusExpression;
   const colors = { ...DEFAULT_COLORS, ...(opts.colors ?? {}) };
   const defaultColor = opts.defaultColor ?? DEFAULT_COLOR;
   const tileSources = opts.tileSources ?? {};
@@ -43,6 +79,7 @@ export function attachMapLibre(map, client, opts = {}) {
   match.push(defaultColor);
 
   const sync = new MarkerSync(client, apply, { paused: true });
+  const clusterSync = new ClusterSync(client, applyClusters, { paused: true });
   const view = new ViewPusher(
     client,
     () => {
@@ -53,6 +90,30 @@ export function attachMapLibre(map, client, opts = {}) {
   );
 
   function addLayer() {
+    if (!map.getSource(clusterSourceId)) {
+      map.addSource(clusterSourceId, {
+        type: 'geojson',
+        data: { type: 'FeatureCollection', features: [] },
+        promoteId: 'key',
+      });
+    }
+    if (!map.getLayer(clusterLayerId)) {
+      map.addLayer(
+        {
+          id: clusterLayerId,
+          type: 'circle',
+          source: clusterSourceId,
+          paint: {
+            'circle-color': clusterColor,
+            'circle-opacity': 0.8,
+            'circle-radius': clusterRadius,
+            'circle-stroke-color': '#ffffff',
+            'circle-stroke-width': 1.5,
+          },
+        },
+        opts.beforeId,
+      );
+    }
     if (!map.getSource(sourceId)) {
       map.addSource(sourceId, {
         type: 'geojson',
@@ -78,6 +139,8 @@ export function attachMapLibre(map, client, opts = {}) {
     }
     sync.rebuild();
     sync.resume();
+    clusterSync.rebuild();
+    clusterSync.resume();
   }
 
   function apply({ reset, upserts, removes }) {
@@ -114,8 +177,37 @@ export function attachMapLibre(map, client, opts = {}) {
     source.updateData(diff).catch((err) => console.warn(`pushmap: updateData on ${sourceId}: ${err?.message ?? err}`));
   }
 
+  function applyClusters({ clear, upserts, removes }) {
+    const source = map.getSource(clusterSourceId);
+    if (!source) return;
+    const diff = {};
+    if (clear) diff.removeAll = true;
+    const add = [];
+    const update = [];
+    for (const { key, cluster: c, prev } of upserts) {
+      const props = { key, z: c.z, x: c.x, y: c.y, count: c.count, lon: c.lon, lat: c.lat };
+      const geometry = { type: 'Point', coordinates: [c.lon, c.lat] };
+      if (!prev) add.push({ type: 'Feature', geometry, properties: props });
+      else {
+        update.push({
+          id: key,
+          newGeometry: geometry,
+          addOrUpdateProperties: [
+            { key: 'count', value: c.count },
+            { key: 'lon', value: c.lon },
+            { key: 'lat', value: c.lat },
+          ],
+        });
+      }
+    }
+    if (removes.length) diff.remove = removes;
+    if (add.length) diff.add = add;
+    if (update.length) diff.update = update;
+    source.updateData(diff).catch((err) => console.warn(`pushmap: updateData on ${clusterSourceId}: ${err?.message ?? err}`));
+  }
+
   // 'tile' events, coalesced per frame into one refreshTiles per source.
-  let tiles = new Map(); // sourceId -> Map("z/x/y" -> {x, y, z})
+  let tiles = new Map(); // sourceId -> Map("z/x/y" -> {x, y, z}) as the events gave them
   let tileFrame = 0;
   function onTile(t) {
     const src = tileSources[t.layer];
@@ -128,17 +220,35 @@ export function attachMapLibre(map, client, opts = {}) {
         tileFrame = 0;
         const batch = tiles;
         tiles = new Map();
-        for (const [src, set] of batch) {
-          if (map.getSource(src)) map.refreshTiles(src, [...set.values()]);
-        }
+        for (const [src, set] of batch) refresh(src, [...set.values()]);
       });
     }
+  }
+
+  // refresh reloads the tiles of source src that show the changed tiles.
+  function refresh(src, changed) {
+    const source = map.getSource(src);
+    if (!source) return;
+    const z = sourceZoom(map, source);
+    const out = new Map();
+    for (const t of changed) {
+      const mapped = sourceTiles(t, z);
+      if (!mapped) {
+        map.refreshTiles(src); // too many to list: everything
+        return;
+      }
+      for (const m of mapped) out.set(`${m.z}/${m.x}/${m.y}`, m);
+    }
+    if (out.size) map.refreshTiles(src, [...out.values()]);
   }
 
   const onMove = () => view.push(false);
   const onMoveEnd = () => view.push(true);
   const onStyleLoad = () => {
-    if (!map.getSource(sourceId) || !map.getLayer(layerId)) addLayer(); // setStyle dropped them
+    // setStyle dropped them
+    if (!map.getSource(sourceId) || !map.getLayer(layerId) || !map.getSource(clusterSourceId) || !map.getLayer(clusterLayerId)) {
+      addLayer();
+    }
   };
   map.on('move', onMove);
   map.on('moveend', onMoveEnd);
@@ -156,6 +266,8 @@ export function attachMapLibre(map, client, opts = {}) {
     client,
     sourceId,
     layerId,
+    clusterSourceId,
+    clusterLayerId,
     /** Markers rendered in the viewport now: [{id, layer, lon, lat}], one per id. */
     shownMarkers() {
       if (!map.getLayer(layerId)) return [];
@@ -167,9 +279,21 @@ export function attachMapLibre(map, client, opts = {}) {
       }
       return [...byId.values()];
     },
-    /** Stops syncing, removes the layer and source and the registration. */
+    /** Clusters rendered in the viewport now: [{key, z, x, y, count, lon, lat}], one per key. */
+    shownClusters() {
+      if (!map.getLayer(clusterLayerId)) return [];
+      const byKey = new Map();
+      for (const f of map.queryRenderedFeatures({ layers: [clusterLayerId] })) {
+        const p = f.properties ?? {};
+        const key = p.key ?? f.id;
+        if (!byKey.has(key)) byKey.set(key, { key, z: p.z, x: p.x, y: p.y, count: p.count, lon: p.lon, lat: p.lat });
+      }
+      return [...byKey.values()];
+    },
+    /** Stops syncing, removes the layers and sources and the registration. */
     detach() {
       sync.stop();
+      clusterSync.stop();
       view.stop();
       offTile();
       if (tileFrame) cancelFrame(tileFrame);
@@ -178,6 +302,8 @@ export function attachMapLibre(map, client, opts = {}) {
       map.off('style.load', onStyleLoad);
       if (map.getLayer(layerId)) map.removeLayer(layerId);
       if (map.getSource(sourceId)) map.removeSource(sourceId);
+      if (map.getLayer(clusterLayerId)) map.removeLayer(clusterLayerId);
+      if (map.getSource(clusterSourceId)) map.removeSource(clusterSourceId);
       unregister();
     },
   };
@@ -187,6 +313,20 @@ export function attachMapLibre(map, client, opts = {}) {
 
 function properties(m) {
   return { ...(m.props ?? {}), id: m.id, layer: m.layer, version: m.version, time: m.time, lon: m.lon, lat: m.lat };
+}
+
+/**
+ * sourceZoom is the zoom of the tiles a tiled source shows at the map's
+ * zoom, as MapLibre chooses them: map zoom + log2(512 / tileSize), rounded to
+ * the nearest for raster sources (roundZoom) and down for others, at most the
+ * source's maxzoom (beyond it the maxzoom tiles are scaled up).
+ */
+export function sourceZoom(map, source) {
+  const tileSize = source.tileSize ?? 512;
+  const ideal = map.getZoom() + Math.log2(512 / tileSize);
+  const round = source.roundZoom ?? (source.type === 'raster' || source.type === 'raster-dem');
+  const z = round ? Math.round(ideal) : Math.floor(ideal);
+  return Math.max(0, Math.min(z, source.maxzoom ?? 22));
 }
 
 function styleLoaded(map) {

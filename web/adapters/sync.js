@@ -1,9 +1,10 @@
 // sync.js holds what the map adapters share: coalescing the client's marker
-// changes into one batch per animation frame, reconciling with the client's
-// own cache after a view change, and pushing the map's view. Internal to the
-// adapters; not part of the public API.
+// and cluster changes into one batch per animation frame, reconciling with
+// the client's own cache after a view change, pushing the map's view, and
+// mapping tile changes onto a map source's tiles. Internal to the adapters;
+// not part of the public API.
 
-import { normalizeBox } from '../pushmap.js';
+import { clusterKey, normalizeBox } from '../pushmap.js';
 
 /** nextFrame runs fn at the next animation frame (a 16 ms timer where there are none). */
 export const nextFrame = globalThis.requestAnimationFrame
@@ -130,6 +131,182 @@ export class MarkerSync {
     this.#paused = true;
   }
 }
+
+/**
+ * ClusterSync keeps a map layer of clusters in step with a client's
+ * 'clusters' events, like MarkerSync for markers: at most once per animation
+ * frame it calls apply({clear, upserts: [{key, cluster, prev}], removes:
+ * [key]}) with the net difference to what it applied before. A reset event
+ * (the full set) is diffed against what is shown, so a pan in cluster mode
+ * touches only the clusters that changed. clear is true only after
+ * rebuild(): the layer lost everything and upserts hold the full set.
+ */
+export class ClusterSync {
+  /** key -> cluster as last applied. */
+  shown = new Map();
+  #pending = new Map(); // key -> cluster, or null for a removal
+  #full = false; // #pending is the full set
+  #clear = false;
+  #frame = 0;
+  #paused;
+  #client;
+  #apply;
+  #offs = [];
+
+  constructor(client, apply, { paused = false } = {}) {
+    this.#client = client;
+    this.#apply = apply;
+    this.#paused = paused;
+    this.#offs.push(client.on('clusters', (e) => this.#onClusters(e)));
+    this.#fromClient();
+  }
+
+  #onClusters({ reset, clusters }) {
+    if (reset) {
+      this.#full = true;
+      this.#pending.clear();
+    }
+    for (const c of clusters ?? []) this.#pending.set(clusterKey(c), c.count > 0 ? c : null);
+    this.schedule();
+  }
+
+  // Takes the client's whole set as pending (clients without clusters(): none).
+  #fromClient() {
+    this.#full = true;
+    this.#pending.clear();
+    for (const c of this.#client.clusters?.() ?? []) this.#pending.set(clusterKey(c), c);
+    this.schedule();
+  }
+
+  /** Drop everything applied and rebuild from client.clusters() (e.g. after the map lost its layer). */
+  rebuild() {
+    this.#clear = true;
+    this.#fromClient();
+  }
+
+  pause() {
+    this.#paused = true;
+  }
+
+  resume() {
+    this.#paused = false;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.#frame || this.#paused) return;
+    this.#frame = nextFrame(() => {
+      this.#frame = 0;
+      this.flush();
+    });
+  }
+
+  /** Applies what is pending now. */
+  flush() {
+    if (this.#paused) return;
+    const pending = this.#pending;
+    const full = this.#full;
+    const clear = this.#clear;
+    this.#pending = new Map();
+    this.#full = false;
+    this.#clear = false;
+    if (clear) this.shown.clear();
+    const upserts = [];
+    const removes = [];
+    if (full) {
+      for (const key of this.shown.keys()) {
+        if (!pending.get(key)) removes.push(key);
+      }
+      for (const key of removes) this.shown.delete(key);
+    }
+    for (const [key, c] of pending) {
+      const prev = this.shown.get(key);
+      if (c === null) {
+        if (!full && this.shown.delete(key)) removes.push(key);
+        continue;
+      }
+      if (prev && prev.count === c.count && prev.lon === c.lon && prev.lat === c.lat) continue;
+      upserts.push({ key, cluster: c, prev });
+      this.shown.set(key, c);
+    }
+    if (clear || upserts.length || removes.length) this.#apply({ clear, upserts, removes });
+  }
+
+  stop() {
+    for (const off of this.#offs) off();
+    this.#offs = [];
+    if (this.#frame) cancelFrame(this.#frame);
+    this.#frame = 0;
+    this.#paused = true;
+  }
+}
+
+/**
+ * sourceTiles maps a changed tile {z, x, y} of the protocol (a slippy-map
+ * tile at the zoom the server thinks the view displays) onto the tiles a map
+ * source shows at zoom sourceZoom: the tile itself when the zooms agree, its
+ * ancestor when the source shows coarser tiles (beyond its maxzoom), and its
+ * descendants when it shows finer ones (a source that rounds the map's zoom
+ * up). It returns null when that would be more than 4^maxLevels tiles: the
+ * caller should then refresh the whole source.
+ */
+export function sourceTiles({ z, x, y }, sourceZoom, maxLevels = 3) {
+  if (sourceZoom === z) return [{ x, y, z }];
+  if (sourceZoom < z) {
+    const d = z - sourceZoom;
+    return [{ x: Math.floor(x / 2 ** d), y: Math.floor(y / 2 ** d), z: sourceZoom }];
+  }
+  const d = sourceZoom - z;
+  if (d > maxLevels) return null;
+  const n = 2 ** d;
+  const out = [];
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < n; i++) out.push({ x: x * n + i, y: y * n + j, z: sourceZoom });
+  }
+  return out;
+}
+
+/**
+ * clusterRadius is the radius in pixels of a cluster's circle: 4 for one
+ * marker, growing with the square root of count and flattening beyond a
+ * hundred (18 px at a million and more). clusterRadiusExpression is the same curve as
+ * a MapLibre expression on the feature property 'count'.
+ */
+export function clusterRadius(count) {
+  const r = Math.sqrt(Math.max(count, 1));
+  const stops = CLUSTER_RADIUS_STOPS;
+  if (r <= stops[0][0]) return stops[0][1];
+  for (let i = 1; i < stops.length; i++) {
+    const [r1, p1] = stops[i];
+    if (r <= r1) {
+      const [r0, p0] = stops[i - 1];
+      return p0 + ((p1 - p0) * (r - r0)) / (r1 - r0);
+    }
+  }
+  return stops.at(-1)[1];
+}
+
+// [sqrt(count), radius px]: 1 → 4, 10 → 6, 100 → 9, 1,000 → 12, 10,000 →
+// 15, 1,000,000 → 18. At its largest a circle is about as wide as a cluster
+// tile on the map (32 px: three zoom levels finer than the view's).
+const CLUSTER_RADIUS_STOPS = [
+  [1, 4],
+  [Math.sqrt(10), 6],
+  [10, 9],
+  [Math.sqrt(1000), 12],
+  [100, 15],
+  [1000, 18],
+];
+
+export const clusterRadiusExpression = Object.freeze([
+  'interpolate',
+  ['linear'],
+  ['sqrt', ['max', ['get', 'count'], 1]],
+  ...CLUSTER_RADIUS_STOPS.flat(),
+]);
+
+/** Default colour of clusters: distinct from every default marker colour. */
+export const DEFAULT_CLUSTER_COLOR = '#7048e8';
 
 /**
  * ViewPusher sends the map's view to the client on 'move' (the wasm

@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { attachMapLibre } from '../adapters/maplibre.js';
+import { attachMapLibre, sourceZoom } from '../adapters/maplibre.js';
 import { attachLeaflet } from '../adapters/leaflet.js';
+import { clusterRadius, sourceTiles } from '../adapters/sync.js';
 
 const frame = () => new Promise((r) => setTimeout(r, 40)); // > one adapter frame (16 ms timers in Node)
 
@@ -31,6 +32,17 @@ class StubClient {
     for (const id of removed) this.held.delete(id);
     this.emit('changes', { reset, added, updated, removed, bytes: 10 });
   }
+  // clusters plays a 'clusters' event, keeping heldClusters as pushmap.js does.
+  heldClusters = new Map();
+  clustersEvent({ reset = false, clusters = [] }) {
+    if (reset) this.heldClusters.clear();
+    for (const c of clusters) {
+      const key = `${c.z}/${c.x}/${c.y}`;
+      if (c.count > 0) this.heldClusters.set(key, c);
+      else this.heldClusters.delete(key);
+    }
+    this.emit('clusters', { reset, clusters });
+  }
   setView(bbox, zoom) {
     this.views.push({ bbox, zoom });
     return Promise.resolve();
@@ -38,7 +50,12 @@ class StubClient {
   markers() {
     return [...this.held.values()];
   }
+  clusters() {
+    return [...this.heldClusters.values()];
+  }
 }
+
+const cluster = (z, x, y, count, lon = x, lat = y) => ({ z, x, y, count, lon, lat });
 
 const marker = (id, lon, lat, version = 1, layer = 'flights', props = {}) => ({ id, layer, lon, lat, version, time: 0, props });
 
@@ -47,12 +64,19 @@ class StubSource {
   diffs = [];
   constructor(spec) {
     this.spec = spec;
+    // As MapLibre's source objects: type, tileSize, maxzoom (and roundZoom for rasters).
+    for (const k of ['type', 'tileSize', 'maxzoom']) if (k in spec) this[k] = spec[k];
+    if (spec.type === 'raster') this.roundZoom = true;
+  }
+  // The feature id: promoteId's property, else the feature's id.
+  idOf(f) {
+    return this.spec.promoteId ? f.properties[this.spec.promoteId] : f.id;
   }
   updateData(diff) {
     this.diffs.push(structuredClone(diff));
     if (diff.removeAll) this.features.clear();
     for (const id of diff.remove ?? []) this.features.delete(id);
-    for (const f of diff.add ?? []) this.features.set(f.properties.id, structuredClone(f));
+    for (const f of diff.add ?? []) this.features.set(this.idOf(f), structuredClone(f));
     for (const u of diff.update ?? []) {
       const f = this.features.get(u.id);
       if (!f) continue;
@@ -112,7 +136,7 @@ class StubMapLibre {
     this.layers.delete(id);
   }
   refreshTiles(src, tiles) {
-    this.refreshed.push({ src, tiles });
+    this.refreshed.push(tiles === undefined ? { src } : { src, tiles });
   }
   queryRenderedFeatures({ layers }) {
     const src = this.sources.get(this.layers.get(layers[0]).source);
@@ -194,9 +218,161 @@ test('attachMapLibre keeps the source in step with one diff per frame', async (t
   client.emit('tile', { layer: 'density', z: 3, x: 1, y: 2, version: 2 });
   client.emit('tile', { layer: 'density', z: 3, x: 2, y: 2, version: 1 });
   client.emit('tile', { layer: 'other', z: 3, x: 2, y: 2, version: 1 });
-  map.sources.set('density-src', new StubSource({}));
+  map.sources.set('density-src', new StubSource({ type: 'raster', tileSize: 256, maxzoom: 14 }));
+  map.zoom = 2; // slippy zoom 3: the raster source shows z3 tiles
   await frame();
   assert.deepEqual(map.refreshed, [{ src: 'density-src', tiles: [{ x: 1, y: 2, z: 3 }, { x: 2, y: 2, z: 3 }] }]);
+});
+
+test('attachMapLibre draws clusters from their own source, incrementally', async (t) => {
+  const map = new StubMapLibre();
+  const client = new StubClient();
+  client.heldClusters.set('5/1/1', cluster(5, 1, 1, 4)); // held before attaching
+  const a = attachMapLibre(map, client);
+  t.after(() => a.detach());
+  assert.equal(a.clusterSourceId, 'pushmap-clusters');
+  const src = map.getSource('pushmap-clusters');
+  assert.equal(src.spec.promoteId, 'key');
+  const layer = map.getLayer('pushmap-clusters');
+  assert.equal(layer.source, 'pushmap-clusters');
+  assert.equal(layer.type, 'circle');
+  assert.notEqual(layer.paint['circle-color'], map.getLayer('pushmap-markers').paint['circle-color']);
+  assert.deepEqual(layer.paint['circle-radius'].slice(0, 3), ['interpolate', ['linear'], ['sqrt', ['max', ['get', 'count'], 1]]]);
+  const layerIds = [...map.layers.keys()];
+  assert.ok(layerIds.indexOf('pushmap-clusters') < layerIds.indexOf('pushmap-markers'), 'clusters under markers');
+
+  await frame();
+  assert.deepEqual([...src.features.keys()], ['5/1/1']);
+  assert.deepEqual(src.features.get('5/1/1').properties, { key: '5/1/1', z: 5, x: 1, y: 1, count: 4, lon: 1, lat: 1 });
+
+  // Many events in one frame: one diff with their net effect.
+  const before = src.diffs.length;
+  client.clustersEvent({ clusters: [cluster(5, 2, 1, 1), cluster(5, 3, 1, 1)] });
+  client.clustersEvent({ clusters: [cluster(5, 2, 1, 2, 2.5, 1.5), cluster(5, 3, 1, 0)] });
+  client.clustersEvent({ clusters: [cluster(5, 1, 1, 5)] });
+  await frame();
+  assert.equal(src.diffs.length - before, 1);
+  let d = src.diffs.at(-1);
+  assert.equal(d.removeAll, undefined);
+  assert.equal(d.remove, undefined, 'a cluster added and removed within a frame never reaches the map');
+  assert.deepEqual(d.add.map((f) => f.properties.key), ['5/2/1']);
+  assert.deepEqual(d.update.map((u) => u.id), ['5/1/1']);
+  assert.equal(src.features.get('5/1/1').properties.count, 5);
+  assert.deepEqual(src.features.get('5/2/1').geometry.coordinates, [2.5, 1.5]);
+
+  // A reset (the view moved) is diffed against what is shown.
+  client.clustersEvent({ reset: true, clusters: [cluster(5, 2, 1, 2, 2.5, 1.5), cluster(5, 4, 1, 9)] });
+  await frame();
+  d = src.diffs.at(-1);
+  assert.deepEqual(d.remove, ['5/1/1']);
+  assert.deepEqual(d.add.map((f) => f.properties.key), ['5/4/1']);
+  assert.equal(d.update, undefined, 'an unchanged cluster is left alone');
+  assert.deepEqual([...src.features.keys()].sort(), ['5/2/1', '5/4/1']);
+
+  // shownClusters: one per key although world copies render twice.
+  assert.deepEqual(
+    a.shownClusters().sort((x, y) => x.x - y.x),
+    [
+      { key: '5/2/1', z: 5, x: 2, y: 1, count: 2, lon: 2.5, lat: 1.5 },
+      { key: '5/4/1', z: 5, x: 4, y: 1, count: 9, lon: 4, lat: 1 },
+    ],
+  );
+
+  // Zoomed in: an empty reset drops every cluster.
+  client.clustersEvent({ reset: true, clusters: [] });
+  await frame();
+  assert.equal(src.features.size, 0);
+  assert.deepEqual(a.shownClusters(), []);
+
+  // The style was replaced: both sources come back, rebuilt from the client.
+  client.clustersEvent({ reset: true, clusters: [cluster(2, 0, 0, 100)] });
+  await frame();
+  map.sources.clear();
+  map.layers.clear();
+  map.fire('style.load');
+  await frame();
+  assert.deepEqual([...map.getSource('pushmap-clusters').features.keys()], ['2/0/0']);
+  assert.ok(map.getLayer('pushmap-markers'));
+
+  a.detach();
+  assert.equal(map.getSource('pushmap-clusters'), undefined);
+  assert.equal(map.getLayer('pushmap-clusters'), undefined);
+  assert.equal(client.listeners.get('clusters').size, 0);
+});
+
+test('sourceTiles and sourceZoom map protocol tiles onto a source\'s tiles', () => {
+  const raster = { type: 'raster', tileSize: 256, maxzoom: 14, roundZoom: true };
+  const cases = [
+    // [name, map zoom (MapLibre), source, want]
+    ['raster 256 at an integer zoom: slippy zoom', 9, raster, 10],
+    ['raster rounds up above .5', 9.6, raster, 11],
+    ['raster rounds down below .5', 9.4, raster, 10],
+    ['beyond maxzoom: maxzoom', 15, raster, 14],
+    ['vector 512 floors', 9.6, { type: 'vector', tileSize: 512 }, 9],
+    ['no tileSize: 512', 3.2, {}, 3],
+    ['never below 0', 0, { type: 'vector', tileSize: 1024 }, 0],
+  ];
+  for (const [name, zoom, source, want] of cases) {
+    assert.equal(sourceZoom({ getZoom: () => zoom }, source), want, name);
+  }
+
+  assert.deepEqual(sourceTiles({ z: 10, x: 518, y: 352 }, 10), [{ x: 518, y: 352, z: 10 }], 'same zoom');
+  assert.deepEqual(
+    sourceTiles({ z: 10, x: 518, y: 352 }, 11),
+    [
+      { x: 1036, y: 704, z: 11 },
+      { x: 1037, y: 704, z: 11 },
+      { x: 1036, y: 705, z: 11 },
+      { x: 1037, y: 705, z: 11 },
+    ],
+    'children',
+  );
+  assert.deepEqual(sourceTiles({ z: 16, x: 33196, y: 22546 }, 14), [{ x: 8299, y: 5636, z: 14 }], 'ancestor');
+  assert.equal(sourceTiles({ z: 2, x: 1, y: 1 }, 6), null, 'four levels: too many');
+  assert.equal(sourceTiles({ z: 2, x: 1, y: 1 }, 5).length, 64);
+});
+
+test('attachMapLibre refreshes the tiles a source shows', async (t) => {
+  const map = new StubMapLibre();
+  const client = new StubClient();
+  const a = attachMapLibre(map, client, { tileSources: { density: 'd' } });
+  t.after(() => a.detach());
+  map.sources.set('d', new StubSource({ type: 'raster', tileSize: 256, maxzoom: 14 }));
+
+  // MapLibre zoom 9.6: the adapter sent slippy zoom 10.6, the server takes
+  // it for 10 and sends z10 tiles, the raster source shows z11 ones.
+  map.zoom = 9.6;
+  client.emit('tile', { layer: 'density', z: 10, x: 518, y: 352, version: 3 });
+  await frame();
+  assert.deepEqual(map.refreshed.at(-1), {
+    src: 'd',
+    tiles: [
+      { x: 1036, y: 704, z: 11 },
+      { x: 1037, y: 704, z: 11 },
+      { x: 1036, y: 705, z: 11 },
+      { x: 1037, y: 705, z: 11 },
+    ],
+  });
+
+  // Beyond the source's maxzoom: the z14 tile that is shown scaled up.
+  map.zoom = 15;
+  client.emit('tile', { layer: 'density', z: 16, x: 33196, y: 22546, version: 4 });
+  client.emit('tile', { layer: 'density', z: 16, x: 33197, y: 22546, version: 4 });
+  await frame();
+  assert.deepEqual(map.refreshed.at(-1), { src: 'd', tiles: [{ x: 8299, y: 5636, z: 14 }] });
+
+  // Far coarser than the source: refresh it all.
+  map.zoom = 12;
+  client.emit('tile', { layer: 'density', z: 3, x: 4, y: 2, version: 5 });
+  await frame();
+  assert.deepEqual(map.refreshed.at(-1), { src: 'd' });
+
+  // A source the map does not have: nothing.
+  const n = map.refreshed.length;
+  map.sources.delete('d');
+  client.emit('tile', { layer: 'density', z: 3, x: 4, y: 2, version: 6 });
+  await frame();
+  assert.equal(map.refreshed.length, n);
 });
 
 test('attachMapLibre waits for the style and detaches cleanly', async () => {
@@ -257,6 +433,10 @@ function stubLeaflet() {
         },
         setStyle(s) {
           Object.assign(this.options, s);
+          return this;
+        },
+        setRadius(r) {
+          this.options.radius = r;
           return this;
         },
       };
@@ -321,4 +501,57 @@ test('attachLeaflet keeps circle markers in step, on the world copy in view', as
   client.changes({ reset: true, added: [] });
   await frame();
   assert.equal(group.getLayers().length, 0);
+});
+
+test('attachLeaflet draws clusters in their own group and redraws tile layers at most once a second', async (t) => {
+  const L = stubLeaflet();
+  const map = new StubLeafletMap();
+  map.bounds = [150, -60, 210, 60];
+  map.center = { lat: 0, lng: 180 };
+  const client = new StubClient();
+  let redraws = 0;
+  const a = attachLeaflet(map, client, L, { tileLayers: { density: { redraw: () => redraws++ } }, tileRedrawMs: 200 });
+  t.after(() => a.detach());
+  assert.notEqual(a.clusterGroup, a.layerGroup);
+
+  client.clustersEvent({ reset: true, clusters: [cluster(3, 7, 3, 1, 170, 10), cluster(3, 0, 3, 10000, -170, 10)] });
+  await frame();
+  const byKey = () => new Map(a.clusterGroup.getLayers().map((c) => [c.pushmapKey, c]));
+  let cs = byKey();
+  assert.deepEqual([...cs.keys()].sort(), ['3/0/3', '3/7/3']);
+  assert.equal(a.layerGroup.getLayers().length, 0, 'no markers');
+  assert.equal(cs.get('3/0/3').getLatLng().lng, 190, 'on the world copy in view');
+  assert.equal(cs.get('3/7/3').options.radius, clusterRadius(1));
+  assert.equal(cs.get('3/0/3').options.radius, clusterRadius(10000));
+  assert.ok(clusterRadius(10000) > clusterRadius(100) && clusterRadius(100) > clusterRadius(1));
+  assert.equal(clusterRadius(1), 4);
+  assert.equal(clusterRadius(1e9), 18);
+
+  const circle = cs.get('3/7/3');
+  client.clustersEvent({ clusters: [cluster(3, 7, 3, 100, 171, 11), cluster(3, 0, 3, 0)] });
+  await frame();
+  cs = byKey();
+  assert.deepEqual([...cs.keys()], ['3/7/3']);
+  assert.equal(cs.get('3/7/3'), circle, 'a change is an update of the same circle');
+  assert.equal(circle.options.radius, clusterRadius(100));
+  assert.deepEqual(a.shownClusters(), [{ key: '3/7/3', z: 3, x: 7, y: 3, count: 100, lon: 171, lat: 11 }]);
+  map.bounds = [0, 0, 10, 10];
+  assert.deepEqual(a.shownClusters(), [], 'outside the bounds');
+
+  // Tile events: one redraw now, then at most one per tileRedrawMs.
+  client.emit('tile', { layer: 'density', z: 3, x: 1, y: 1, version: 1 });
+  client.emit('tile', { layer: 'density', z: 3, x: 2, y: 1, version: 1 });
+  client.emit('tile', { layer: 'other', z: 3, x: 2, y: 1, version: 1 });
+  await frame();
+  assert.equal(redraws, 1);
+  client.emit('tile', { layer: 'density', z: 3, x: 1, y: 1, version: 2 });
+  client.emit('tile', { layer: 'density', z: 3, x: 1, y: 1, version: 3 });
+  await frame();
+  assert.equal(redraws, 1, 'not again within tileRedrawMs');
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(redraws, 2, 'the changes within tileRedrawMs are not lost');
+
+  client.clustersEvent({ reset: true, clusters: [] });
+  await frame();
+  assert.equal(a.clusterGroup.getLayers().length, 0);
 });

@@ -10,7 +10,8 @@
 // real client it drops markers that leave the view on setView without a
 // 'changes' event (set dropEvents: true to get one). Tune it before the
 // first connect through globalThis.__pushmapFake.options; inspect it
-// through globalThis.__pushmapFake.clients.
+// through globalThis.__pushmapFake.clients, whose emit(type, payload) plays
+// any event of the wasm (such as 'clusters' or 'tile') to the client.
 (() => {
   const options = {
     count: 3000,
@@ -180,6 +181,7 @@
       opts,
       lastView: null,
       tick,
+      emit,
     };
     clients.push(handle);
     setState('connecting');
