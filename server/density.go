@@ -130,11 +130,11 @@ func (s *Server) DensityTile(t geo.Tile) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// heat maps a count to a colour: one marker a pale yellow, a hundred or
-// more a deep red, on a log scale.
+// heat maps a count to a colour: one marker a warm yellow, twenty or more
+// a deep red, on a log scale, opaque enough to read under markers.
 func heat(n uint64) color.NRGBA {
-	f := min(math.Log10(float64(n))/2, 1) // 1 → 0, 100 → 1
-	return color.NRGBA{R: 255, G: uint8(220 - 180*f), B: uint8(60 - 60*f), A: uint8(110 + 120*f)}
+	f := min(math.Log10(float64(n))/math.Log10(20), 1) // 1 → 0, 20 → 1
+	return color.NRGBA{R: 255, G: uint8(200 - 170*f), B: uint8(40 - 40*f), A: uint8(160 + 80*f)}
 }
 
 // DensityHandler serves density tiles at "{z}/{x}/{y}.png" relative to

@@ -12,11 +12,20 @@ import (
 // viewZoom is the tile zoom a view displays: its zoom rounded down.
 func viewZoom(v wire.View) int { return int(math.Floor(v.Zoom)) }
 
+// displays reports whether a view at zoom may draw tiles of zoom z: maps
+// round the zoom down (Leaflet, most tile clients) or to the nearest
+// (MapLibre's raster sources), so a view at 10.6 may show zoom-10 or
+// zoom-11 tiles.
+func displays(zoom float64, z int) bool {
+	return int(math.Floor(zoom)) == z || int(math.Round(zoom)) == z
+}
+
 // InvalidateTiles marks tiles of the tile layer changed: every view that
-// displays one of them (it intersects the tile and its zoom, rounded down,
-// is the tile's) is sent {layer, z, x, y, version}, so that its map fetches
-// the tile again. Only connections that see layer are told. It returns an
-// error, and tells nobody, for an invalid tile or an empty layer name.
+// may display one of them (it intersects the tile, and its zoom rounded
+// down or to the nearest is the tile's) is sent {layer, z, x, y, version},
+// so that its map fetches the tile again. Only connections that see layer
+// are told. It returns an error, and tells nobody, for an invalid tile or an
+// empty layer name.
 func (s *Server) InvalidateTiles(layer string, tiles ...geo.Tile) error {
 	if err := checkTileLayer(layer); err != nil {
 		return err
@@ -30,7 +39,7 @@ func (s *Server) InvalidateTiles(layer string, tiles ...geo.Tile) error {
 	defer s.mu.Unlock()
 	version := s.nextTileVersionLocked(layer)
 	for _, t := range tiles {
-		s.invalidateLocked(layer, t, version, func(vw *view) bool { return viewZoom(vw.v) == int(t.Z) })
+		s.invalidateLocked(layer, t, version, func(vw *view) bool { return displays(vw.v.Zoom, int(t.Z)) })
 	}
 	return nil
 }

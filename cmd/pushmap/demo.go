@@ -51,6 +51,7 @@ func (x *cli) setUpDemo(n *node) error {
 	if err := n.srv.UpsertBatch(initial); err != nil {
 		return fmt.Errorf("loading the fleet: %w", err)
 	}
+	n.srv.FlushDensity() // nobody watches yet: forget the loading's movement
 	n.log.Info("demo feed", "flights", n.cfg.flights, "vehicles", n.cfg.vehicles,
 		"markers", len(initial), "interval", n.cfg.interval, "seed", n.cfg.seed, "web", dir)
 	n.feed = func(ctx context.Context) error {
