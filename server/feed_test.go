@@ -111,6 +111,8 @@ func TestInvalidateTiles(t *testing.T) {
 		{box: paris.Bounds(), zoom: 10.7, want: true},               // shows it at zoom 10
 		{box: geo.BBox(2.3, 48.8, 2.4, 48.9), zoom: 10, want: true}, // overlaps it
 		{box: paris.Bounds(), zoom: 11, want: false},                // another zoom
+		{box: paris.Bounds(), zoom: 9.6, want: true},                // rounds to 10 (MapLibre)
+		{box: paris.Bounds(), zoom: 9.4, want: false},               // shows zoom 9
 		{box: geo.BBox(10, 10, 11, 11), zoom: 10, want: false},      // elsewhere
 		{box: geo.BBox(170, 40, -170, 60), zoom: 10, want: false},   // elsewhere, across 180
 	}
