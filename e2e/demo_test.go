@@ -241,7 +241,7 @@ func TestDemoReconnects(t *testing.T) {
 }
 
 // TestDemoScreenshot renders the demo with a few hundred markers over
-// Europe; with PUSHMAP_UPDATE_DOCS=1 it refreshes docs/demo.png.
+// Europe into the test's artifacts (PUSHMAP_ARTIFACTS).
 func TestDemoScreenshot(t *testing.T) {
 	d := startDemo(t)
 	var ms []wire.Marker
@@ -262,9 +262,6 @@ func TestDemoScreenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := e2e.ArtifactPath(t, "demo.png")
-	if os.Getenv("PUSHMAP_UPDATE_DOCS") == "1" {
-		path = filepath.Join("..", "docs", "demo.png")
-	}
 	if err := p.Screenshot(ctx, path); err != nil {
 		t.Fatal(err)
 	}
