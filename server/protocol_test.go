@@ -171,6 +171,19 @@ func TestLayersChangeResets(t *testing.T) {
 	if len(r.Ops) != 9 || !strings.HasPrefix(r.Ops[0].Marker.ID, "b") || len(r.Views) != 1 {
 		t.Fatalf("reset: %d ops (%v), %d views", len(r.Ops), ids(r.Ops), len(r.Views))
 	}
+	// Requests sent back to back are answered in order.
+	c.send(wire.View{ID: 1, Box: geo.BBox(0, 0, 1, 1)})
+	c.send(wire.Layers{Layers: []string{"a"}})
+	c.send(wire.Unview{ID: 1})
+	if _, ok := c.recv().(wire.ViewAck); !ok {
+		t.Fatal("first reply is not the view's ack")
+	}
+	if _, ok := c.recv().(wire.Reset); !ok {
+		t.Fatal("second reply is not the layers' reset")
+	}
+	if _, ok := c.recv().(wire.UnviewAck); !ok {
+		t.Fatal("third reply is not the unview's ack")
+	}
 }
 
 // TestBadInput sends every kind of bad message and checks the documented

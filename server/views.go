@@ -125,7 +125,9 @@ func (s *Server) setLayers(c *conn, layers []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.layers, c.layerKey = newLayerSet(layers), layerKey(layers)
-	if c.out.replace(s.resetFrameLocked(c, 0)) {
+	// In order, after the replies to earlier requests: the client matches
+	// replies to requests by their order.
+	if c.out.control(s.resetFrameLocked(c, 0)) {
 		c.startWriter()
 	}
 }
