@@ -24,9 +24,12 @@ type Problem struct {
 	Offset *int64 `json:"offset,omitempty"`
 }
 
-// An ItemError names one bad item of a batch: its index from 0, its id
-// when it has one, and why it was refused.
-type ItemError = feeditem.ItemError
+// An ItemError names one bad item of a batch and why it was refused.
+type ItemError struct {
+	Index  int    `json:"index"`        // its position in the batch, from 0
+	ID     string `json:"id,omitempty"` // its id when it has one, cut to 64 bytes
+	Reason string `json:"reason"`       // what is wrong, naming the field and value
+}
 
 // problem types: name → status and title.
 var problemTitles = map[string]struct {
@@ -62,7 +65,10 @@ func fromDecode(err error) *Problem {
 		return newProblem("batch-too-large", "%s", de.Detail)
 	case feeditem.Invalid:
 		p := newProblem("invalid-items", "%s", de.Detail)
-		p.Errors = de.Items
+		p.Errors = make([]ItemError, len(de.Items))
+		for i, it := range de.Items {
+			p.Errors[i] = ItemError(it)
+		}
 		return p
 	}
 	p := newProblem("malformed-body", "%s", de.Detail)

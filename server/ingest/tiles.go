@@ -95,15 +95,15 @@ func parseTile(raw json.RawMessage) (geo.Tile, error) {
 	}
 	for _, v := range zxy {
 		if v < 0 || v != float64(int64(v)) || v > 1<<32 {
-			return geo.Tile{}, fmt.Errorf("tile %.40s: z, x and y must be integers ≥ 0", raw)
+			return geo.Tile{}, errors.New("z, x and y must be integers ≥ 0")
 		}
 	}
 	t := geo.Tile{Z: uint8(min(zxy[0], 255)), X: uint32(min(zxy[1], 1<<32-1)), Y: uint32(min(zxy[2], 1<<32-1))}
 	if zxy[0] > 255 || zxy[1] >= 1<<32 || zxy[2] >= 1<<32 {
-		return geo.Tile{}, fmt.Errorf("tile %.40s is outside every zoom's grid", raw)
+		return geo.Tile{}, errors.New("the tile is outside every zoom's grid")
 	}
 	if err := t.Validate(); err != nil {
-		return geo.Tile{}, err
+		return geo.Tile{}, errors.New(strings.TrimPrefix(err.Error(), geo.ErrInvalid.Error()+": "))
 	}
 	return t, nil
 }
@@ -145,8 +145,9 @@ func decodeStrict(body []byte, v any) *Problem {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			p := newProblem("malformed-body", "malformed JSON at byte %d: %v", se.Offset, se)
-			p.Offset = &se.Offset
+			off := max(se.Offset-1, 0)
+			p := newProblem("malformed-body", "malformed JSON at byte %d: %v", off, se)
+			p.Offset = &off
 			return p
 		case errors.As(err, &te) && te.Field == "":
 			return newProblem("malformed-body", "the body must be a JSON object, got a %s", te.Value)

@@ -40,7 +40,7 @@ func DecodeGeoJSON(body []byte, maxItems int) ([]server.Update, error) {
 	if err := json.Unmarshal(body, &top); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, malformed(se.Offset, "malformed JSON at byte %d: %v", se.Offset, se)
+			return nil, syntaxError(se)
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {

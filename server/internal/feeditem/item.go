@@ -6,8 +6,10 @@
 package feeditem
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
@@ -77,7 +79,7 @@ func (it *Item) Update() (server.Update, error) {
 	}
 	if err := m.Validate(); err != nil {
 		if we, ok := err.(wire.Error); ok {
-			return server.Update{}, fmt.Errorf("%s", we.Message)
+			return server.Update{}, errors.New(strings.TrimPrefix(we.Message, fmt.Sprintf("marker %q: ", it.ID)))
 		}
 		return server.Update{}, err
 	}

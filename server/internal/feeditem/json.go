@@ -51,24 +51,24 @@ func DecodeJSON(body []byte, maxItems int) ([]server.Update, error) {
 	switch firstByte(body) {
 	case '{':
 		c.updates = make([]server.Update, 0, 1)
-		if err := decodeJSONItem(dec, 0, &c); err != nil {
+		if err := decodeJSONItem(dec, body, 0, &c); err != nil {
 			return nil, err
 		}
 	case '[':
 		if _, err := dec.Token(); err != nil {
-			return nil, jsonSyntax(err, dec)
+			return nil, jsonSyntax(err, dec, body)
 		}
 		c.updates = make([]server.Update, 0, min(len(body)/48+1, max(maxItems, 1)))
 		for i := 0; dec.More(); i++ {
 			if maxItems > 0 && i >= maxItems {
 				return nil, tooMany(maxItems)
 			}
-			if err := decodeJSONItem(dec, i, &c); err != nil {
+			if err := decodeJSONItem(dec, body, i, &c); err != nil {
 				return nil, err
 			}
 		}
 		if _, err := dec.Token(); err != nil {
-			return nil, jsonSyntax(err, dec)
+			return nil, jsonSyntax(err, dec, body)
 		}
 	case 0:
 		return nil, malformed(0, "the body is empty; send a JSON object or an array of objects")
@@ -83,12 +83,12 @@ func DecodeJSON(body []byte, maxItems int) ([]server.Update, error) {
 
 // decodeJSONItem decodes the next item of dec into c. Only a syntax error,
 // after which dec cannot go on, is returned.
-func decodeJSONItem(dec *json.Decoder, i int, c *collector) error {
+func decodeJSONItem(dec *json.Decoder, body []byte, i int, c *collector) error {
 	ji := jsonItem{Lon: math.NaN(), Lat: math.NaN()}
 	if err := dec.Decode(&ji); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return jsonSyntax(err, dec)
+			return jsonSyntax(err, dec, body)
 		}
 		id, _ := jsonID(ji.ID)
 		c.fail(i, id, jsonReason(err))
@@ -119,7 +119,7 @@ func DecodeJSONIDs(body []byte, maxItems int) ([]server.Update, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil {
-		return nil, jsonSyntax(err, dec)
+		return nil, jsonSyntax(err, dec, body)
 	}
 	var c collector
 	for i := 0; dec.More(); i++ {
@@ -128,7 +128,7 @@ func DecodeJSONIDs(body []byte, maxItems int) ([]server.Update, error) {
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, jsonSyntax(err, dec)
+			return nil, jsonSyntax(err, dec, body)
 		}
 		id, err := jsonID(raw)
 		if err != nil {
@@ -138,7 +138,7 @@ func DecodeJSONIDs(body []byte, maxItems int) ([]server.Update, error) {
 		c.add(i, &Item{ID: id, Remove: true})
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, jsonSyntax(err, dec)
+		return nil, jsonSyntax(err, dec, body)
 	}
 	if err := jsonEnd(dec); err != nil {
 		return nil, err
@@ -196,17 +196,29 @@ func jsonReason(err error) string {
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-// jsonSyntax wraps a syntax error of dec as a Malformed Error.
-func jsonSyntax(err error, dec *json.Decoder) *Error {
+// jsonSyntax wraps a syntax error met by dec in body as a Malformed Error.
+func jsonSyntax(err error, dec *json.Decoder, body []byte) *Error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return malformed(se.Offset, "malformed JSON at byte %d: %v", se.Offset, se)
+		// A Decoder's offsets inside an array are off by the separators
+		// it skipped: take json.Unmarshal's, on this error path only.
+		var raw json.RawMessage
+		if uerr := json.Unmarshal(body, &raw); errors.As(uerr, &se) {
+			return syntaxError(se)
+		}
 	}
 	off := dec.InputOffset()
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return malformed(off, "malformed JSON: the body ends too early, at byte %d", off)
+		return malformed(int64(len(body)), "malformed JSON: the body ends too early, at byte %d", len(body))
 	}
 	return malformed(off, "malformed JSON at byte %d: %v", off, err)
+}
+
+// syntaxError turns a json.SyntaxError of json.Unmarshal into a Malformed
+// Error whose offset is the offending byte's, counted from 0.
+func syntaxError(se *json.SyntaxError) *Error {
+	off := max(se.Offset-1, 0)
+	return malformed(off, "malformed JSON at byte %d: %v", off, se)
 }
 
 // jsonEnd checks that nothing but white space follows the document.

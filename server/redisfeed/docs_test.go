@@ -1,0 +1,113 @@
+package redisfeed_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// docExample returns the path of docs/examples/name after checking that
+// docs/feeds.md shows it verbatim.
+func docExample(t *testing.T, name string) string {
+	t.Helper()
+	docs := filepath.Join("..", "..", "docs")
+	example, err := os.ReadFile(filepath.Join(docs, "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide, err := os.ReadFile(filepath.Join(docs, "feeds.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(guide), "\n"+string(example)+"```\n") {
+		t.Fatalf("docs/feeds.md does not show docs/examples/%s verbatim in a fenced block; paste it again", name)
+	}
+	return filepath.Join(docs, "examples", name)
+}
+
+// need skips the test, or fails it under PUSHMAP_REQUIRE_REDIS=1, when a
+// tool is missing.
+func need(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("PUSHMAP_REQUIRE_REDIS") == "1" {
+		t.Fatal(what)
+	}
+	t.Skip(what)
+}
+
+// python3 returns a python3 that can import redis, or "".
+func python3() string {
+	candidates := []string{"/usr/bin/python3"} // Debian's, where python3-redis installs
+	if p, err := exec.LookPath("python3"); err == nil {
+		candidates = append(candidates, p)
+	}
+	for _, p := range candidates {
+		if exec.Command(p, "-c", "import redis").Run() == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestRedisCLIExample runs docs/examples/redis-cli.sh: a client over Paris
+// sees exactly the markers in its view.
+func TestRedisCLIExample(t *testing.T) {
+	script := docExample(t, "redis-cli.sh")
+	_, err := exec.LookPath("redis-cli")
+	need(t, err == nil, "redis-cli is not installed (apt-get install -y redis-tools)")
+	f := start(t)
+	c := f.run(t, nil)
+	view := f.watch(t, paris, 12)
+	run(t, exec.Command("sh", script), f.redis.URL)
+	f.handled(t, c, 4)
+	bus := sees(t, view, "bus-42")["bus-42"]
+	if bus.Version != 1 || bus.Time != 1700000000000 || bus.Props["line"] != "42" {
+		t.Fatalf("client holds %+v", bus)
+	}
+	if got := ids(f.snapshot()); strings.Join(got, " ") != "bus-42 tram-7" {
+		t.Fatalf("server holds %v", got)
+	}
+}
+
+// TestPythonExample runs docs/examples/feed.py with Debian's python3-redis:
+// the client sees exactly the markers in its view, and the late retry with
+// an older version changed nothing.
+func TestPythonExample(t *testing.T) {
+	script := docExample(t, "feed.py")
+	py := python3()
+	need(t, py != "", "no python3 with the redis module (apt-get install -y python3-redis)")
+	f := start(t)
+	c := f.run(t, nil)
+	view := f.watch(t, paris, 12)
+	run(t, exec.Command(py, script), f.redis.URL)
+	f.handled(t, c, 12)
+	bus := sees(t, view, "bus-12")["bus-12"]
+	if bus.Pos != wire.Quantize(geo.Pt(2.3364, 48.8606)) || bus.Props["line"] != "12" || bus.Props["delay_s"] != 40.0 {
+		t.Fatalf("client holds %+v", bus)
+	}
+	all := f.snapshot()
+	if len(all) != 11 || all["sensor-9"].Layer != "sensors" {
+		t.Fatalf("server holds %v", ids(all))
+	}
+	if st := f.srv.Stats(); st.Stale != 1 {
+		t.Fatalf("%d stale updates, want the late retry", st.Stale)
+	}
+}
+
+func run(t *testing.T, cmd *exec.Cmd, redisURL string) {
+	t.Helper()
+	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	t.Logf("%s", out)
+}

@@ -1,0 +1,105 @@
+package redisfeed
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wire"
+)
+
+func TestDecodeEntry(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields map[string]string
+		want   []server.Update
+		err    string
+	}{
+		{"all fields", map[string]string{"id": "bus-42", "layer": "vehicles", "lon": "2.3522", "lat": "48.8566",
+			"version": "7", "time": "1700000000000", "ttl": "1.5", "props": `{"line": "42"}`},
+			[]server.Update{{Marker: wire.Marker{ID: "bus-42", Layer: "vehicles", Pos: geo.Pt(2.3522, 48.8566), Version: 7,
+				Time: 1700000000000, Props: map[string]any{"line": "42"}}, TTL: 1500 * time.Millisecond}}, ""},
+		{"minimal", map[string]string{"id": "a", "lon": "-180", "lat": "90"},
+			[]server.Update{{Marker: wire.Marker{ID: "a", Pos: geo.Pt(-180, 90)}}}, ""},
+		{"op upsert, empty props", map[string]string{"id": "a", "lon": " 1 ", "lat": "2", "op": "upsert", "props": "{}"},
+			[]server.Update{{Marker: wire.Marker{ID: "a", Pos: geo.Pt(1, 2)}}}, ""},
+		{"remove", map[string]string{"id": "a", "op": "remove"},
+			[]server.Update{{Marker: wire.Marker{ID: "a"}, Remove: true}}, ""},
+		{"json array", map[string]string{"json": `[{"id": "a", "lon": 1, "lat": 2}, {"id": "b", "remove": true}]`},
+			[]server.Update{{Marker: wire.Marker{ID: "a", Pos: geo.Pt(1, 2)}}, {Marker: wire.Marker{ID: "b"}, Remove: true}}, ""},
+		{"no id", map[string]string{"lon": "1", "lat": "2"}, nil, "missing id"},
+		{"empty", map[string]string{}, nil, "missing id"},
+		{"inf", map[string]string{"id": "a", "lon": "+Inf", "lat": "2"}, nil, "lon +Inf is not a number"},
+		{"hex", map[string]string{"id": "a", "lon": "1", "lat": "2", "time": "0x10"}, nil, `time "0x10": want an integer`},
+		{"props null", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": "null"},
+			[]server.Update{{Marker: wire.Marker{ID: "a", Pos: geo.Pt(1, 2)}}}, ""},
+		{"props string", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `"x"`}, nil, "props"},
+		{"props nested", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"a": [1]}`}, nil, "props.a is a list"},
+		{"props long name", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"` + strings.Repeat("n", 65) + `": 1}`}, nil, "65 bytes"},
+		{"json and more", map[string]string{"json": "{}", "id": "a"}, nil, "no other field"},
+		{"json too many", map[string]string{"json": "[" + strings.Repeat(`{"id": "a", "remove": true},`, maxJSONItems) + `{"id": "a", "remove": true}]`}, nil, "more than 10000 items"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeEntry(tt.fields)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzDecodeEntry feeds decodeEntry entries made of arbitrary fields and
+// values: it must never panic, and what it accepts the server must accept.
+// The input is field, value, field, value... separated by NUL bytes.
+func FuzzDecodeEntry(f *testing.F) {
+	seeds := [][]string{
+		{"id", "bus-42", "layer", "vehicles", "lon", "2.3522", "lat", "48.8566", "version", "7", "time", "1700000000000", "ttl", "30", "props", `{"line":"42"}`},
+		{"id", "bus-42", "op", "remove"},
+		{"json", `{"id": "taxi-9", "layer": "vehicles", "lon": 2.2945, "lat": 48.8584}`},
+		{"json", `[{"id": "a", "lon": 1, "lat": 2}, {"id": "b", "lon": 1}]`},
+		{"id", "nan", "lon", "NaN", "lat", "1"},
+		{"id", "far", "lon", "181", "lat", "-91", "ttl", "-1e308"},
+		{"id", "p", "lon", "1", "lat", "1", "props", `{"a": {"b": 1}}`},
+		{"id", "v", "version", "-1", "time", "1.5", "op", "move", "lng", "3"},
+		{"json", `{"id": `, "id", "x"},
+	}
+	for _, s := range seeds {
+		f.Add([]byte(strings.Join(s, "\x00")))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parts := bytes.Split(data, []byte{0})
+		fields := map[string]string{}
+		for i := 0; i+1 < len(parts); i += 2 {
+			fields[string(parts[i])] = string(parts[i+1])
+		}
+		updates, err := decodeEntry(fields)
+		if err != nil {
+			if updates != nil || err.Error() == "" {
+				t.Fatalf("error %v with updates %v", err, updates)
+			}
+			return
+		}
+		if len(updates) == 0 && fields["json"] == "" {
+			t.Fatalf("no update and no error for %q", fields)
+		}
+		srv, _ := server.New(nil)
+		defer srv.Close()
+		if err := srv.Apply(updates); err != nil {
+			t.Fatalf("the server refused a decoded entry %q: %v", fields, err)
+		}
+	})
+}
