@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
+	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,6 +32,15 @@ type config struct {
 
 	// server is passed to server.New, with Logger set by newServer.
 	server server.Options
+
+	// Feeds and credentials.
+	feedKeys     []string // bearer keys of the HTTP ingest; none: ingest off
+	feedKeysFile string   // more feed keys, one a line
+	readKeys     []string // keys of GET /feed/markers; none: public
+	clientTokens []string // tokens a client's hello must carry; none: anyone
+	redis        string   // Redis URL of the stream emitter; "": off
+	redisStream  string
+	redisGroup   string
 
 	// The synthetic feed, demo only.
 	flights, vehicles int // 0 means none
@@ -84,9 +97,11 @@ func (c *config) flags(cmd string) []flagDef {
 			WriteTimeout:   10 * time.Second,
 			HelloTimeout:   10 * time.Second,
 		},
-		flights:  synth.DefaultFlights,
-		vehicles: synth.DefaultVehicles,
-		interval: defaultInterval,
+		redisStream: "pushmap:updates",
+		redisGroup:  "pushmap",
+		flights:     synth.DefaultFlights,
+		vehicles:    synth.DefaultVehicles,
+		interval:    defaultInterval,
 	}
 	s := &c.server
 	defs := []flagDef{
@@ -131,6 +146,26 @@ func (c *config) flags(cmd string) []flagDef {
 			"of pages on other hosts whose browsers may connect; pages from this server's own host always may. " +
 			"* allows any origin.",
 			listValue{&s.OriginPatterns}},
+		{"feed-keys", "keys", "Comma-separated bearer keys that feeds must send to the HTTP ingest at /feed/ " +
+			"(POST /feed/markers, ...; see docs/feeds.md). Without any key the HTTP ingest is off. " +
+			"Prefer the environment variable or --feed-keys-file to the command line, which others can read.",
+			listValue{&c.feedKeys}},
+		{"feed-keys-file", "path", "File of more feed keys, one a line (blank lines and lines starting with # are skipped).",
+			stringValue{&c.feedKeysFile, nil}},
+		{"read-keys", "keys", "Comma-separated bearer keys for reading markers by box (GET /feed/markers, " +
+			"what a polling client would use). Without any the read endpoint is public.",
+			listValue{&c.readKeys}},
+		{"client-tokens", "tokens", "Comma-separated tokens map clients must send in their hello; a client " +
+			"without a valid one is closed with 4401. Never the same as a feed key. Without any, anyone may connect.",
+			listValue{&c.clientTokens}},
+		{"redis", "url", "Redis URL (redis://host:6379/0) of the stream feeds write updates to with XADD, " +
+			"one command per update from any language (see docs/feeds.md). Empty: off.",
+			stringValue{&c.redis, nil}},
+		{"redis-stream", "key", "Key of the Redis stream of updates.",
+			stringValue{&c.redisStream, checkNotEmpty}},
+		{"redis-group", "name", "Consumer group of the Redis stream; every server node that must see every " +
+			"update needs a group of its own.",
+			stringValue{&c.redisGroup, checkNotEmpty}},
 		{"log-level", "level", "Least severity logged: debug, info, warn or error.",
 			stringValue{&c.logLevel, oneOf("debug", "info", "warn", "error")}},
 		{"log-format", "format", "Format of the log on standard error: text (key=value pairs) or json " +
@@ -274,7 +309,43 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 func (c *config) newServer(log *slog.Logger) (*server.Server, error) {
 	o := c.server
 	o.Logger = log
+	if len(c.clientTokens) > 0 {
+		o.Authenticate = tokenChecker(c.clientTokens)
+	}
 	return server.New(&o)
+}
+
+// tokenChecker returns a server.Options.Authenticate accepting the tokens,
+// compared in constant time.
+func tokenChecker(tokens []string) func(*http.Request, string) error {
+	return func(_ *http.Request, token string) error {
+		ok := 0
+		for _, t := range tokens {
+			ok |= subtle.ConstantTimeCompare([]byte(t), []byte(token))
+		}
+		if ok == 0 {
+			return errors.New("the hello's token is not one this server accepts")
+		}
+		return nil
+	}
+}
+
+// allFeedKeys returns the feed keys of --feed-keys and --feed-keys-file.
+func (c *config) allFeedKeys() ([]string, error) {
+	keys := slices.Clone(c.feedKeys)
+	if c.feedKeysFile == "" {
+		return keys, nil
+	}
+	b, err := os.ReadFile(c.feedKeysFile)
+	if err != nil {
+		return nil, fmt.Errorf("--feed-keys-file: %w", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			keys = append(keys, line)
+		}
+	}
+	return keys, nil
 }
 
 // fleet returns the synthetic feed's options.

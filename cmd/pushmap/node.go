@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/server/redisfeed"
 	"github.com/pushmap/pushmap/web"
 )
 
@@ -32,6 +34,9 @@ type node struct {
 	log  *slog.Logger
 	srv  *server.Server
 	page http.Handler // served at "/", or nil
+
+	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
+	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
 
 	// feed, when not nil, runs beside the server until its context ends;
 	// an error other than that context's ends the node with status 1.
@@ -55,7 +60,37 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
 		return nil, 1
 	}
-	return &node{cmd: cmd, cfg: cfg, log: log, srv: srv}, 0
+	n := &node{cmd: cmd, cfg: cfg, log: log, srv: srv}
+	if err := n.setUpFeeds(); err != nil {
+		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
+		srv.Close()
+		return nil, 2
+	}
+	return n, 0
+}
+
+// setUpFeeds makes the HTTP ingest and the Redis consumer the flags ask for.
+func (n *node) setUpFeeds() error {
+	keys, err := n.cfg.allFeedKeys()
+	if err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		h, err := ingest.New(n.srv, &ingest.Options{Keys: keys, ReadKeys: n.cfg.readKeys, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("--feed-keys: %w", err)
+		}
+		n.ingest = http.StripPrefix("/feed", h)
+	}
+	if n.cfg.redis != "" {
+		c, err := redisfeed.New(n.cfg.redis, n.srv, &redisfeed.Options{
+			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n.redis = c
+	}
+	return nil
 }
 
 // runNode serves n until ctx ends (or the HTTP server or the feed fails),
@@ -80,6 +115,21 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	defer stopFeed()
 	if n.cfg.server.DensityLayer != "" {
 		go flushDensity(feedCtx, n.srv)
+	}
+	redisDone := make(chan struct{})
+	if n.redis != nil {
+		n.log.Info("reading the Redis stream", "stream", n.cfg.redisStream, "group", n.cfg.redisGroup)
+		go func() {
+			defer close(redisDone)
+			if err := n.redis.Run(feedCtx); err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("Redis stream emitter stopped", "err", err)
+			}
+		}()
+	} else {
+		close(redisDone)
+	}
+	if n.ingest != nil {
+		n.log.Info("HTTP ingest on", "path", "/feed/")
 	}
 	if n.feed != nil {
 		fed = make(chan error, 1)
@@ -108,6 +158,7 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	}
 	ep.stopping.Store(true)
 	stopFeed()
+	<-redisDone
 	if fed != nil {
 		if err := <-fed; err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Error("feed failed", "err", err)
@@ -140,6 +191,9 @@ func (n *node) mux(ep *endpoints) *http.ServeMux {
 	mux.Handle("GET "+n.cfg.wsPath, n.srv)
 	if n.cfg.server.DensityLayer != "" {
 		mux.Handle("GET /tiles/density/", http.StripPrefix("/tiles/density/", n.srv.DensityHandler()))
+	}
+	if n.ingest != nil {
+		mux.Handle("/feed/", n.ingest)
 	}
 	if n.page != nil {
 		mux.Handle("GET /", n.page)
