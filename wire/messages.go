@@ -231,5 +231,15 @@ func (m *Marker) Validate() error {
 	if len(m.Props) > MaxPropsSize {
 		return errorf(CodeInvalidMarker, "marker %q: %d properties, at most %d allowed", m.ID, len(m.Props), MaxPropsSize)
 	}
+	for k, v := range m.Props {
+		if k == "" || len(k) > MaxLayerLen {
+			return errorf(CodeInvalidMarker, "marker %q: property name %.20q has %d bytes, want 1 to %d", m.ID, k, len(k), MaxLayerLen)
+		}
+		switch v.(type) {
+		case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		default:
+			return errorf(CodeInvalidMarker, "marker %q: property %q is a %T; want a string, number, boolean or nil", m.ID, k, v)
+		}
+	}
 	return nil
 }

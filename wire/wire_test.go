@@ -284,3 +284,22 @@ func FuzzDecodeOps(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateProps(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		props map[string]any
+		text  string
+	}{
+		{"fine", map[string]any{"kind": "bus", "heading": 90, "speed": 12.5, "ok": true, "none": nil}, ""},
+		{"empty name", map[string]any{"": 1}, "property name"},
+		{"long name", map[string]any{strings.Repeat("k", 65): 1}, "65 bytes"},
+		{"nested", map[string]any{"a": []any{1}}, "[]interface {}"},
+	} {
+		m := Marker{ID: "m", Pos: geo.Pt(0, 0), Props: tc.props}
+		err := m.Validate()
+		if (err == nil) != (tc.text == "") || (err != nil && !strings.Contains(err.Error(), tc.text)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.text)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package redisfeed_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,15 +23,7 @@ import (
 	"github.com/pushmap/pushmap/wire"
 )
 
-func TestMain(m *testing.M) {
-	// A fuzzing run leaves the fuzz engine's signal goroutine behind:
-	// check for leaks in ordinary runs only.
-	flag.Parse()
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		os.Exit(m.Run())
-	}
-	leakcheck.Main(m)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // paris is the view of the test clients.
 var paris = geo.BBox(2.2, 48.8, 2.5, 48.95)
