@@ -78,10 +78,18 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server
 
-## fuzz: a short run of every fuzz target.
+# Every fuzz target, as package:target.
+FUZZ := ./wire:FuzzDecode ./wire:FuzzDecodeOps ./geo:FuzzTilesCovering \
+	./server/internal/feeditem:FuzzDecodeJSON ./server/internal/feeditem:FuzzDecodeGeoJSON \
+	./server/internal/feeditem:FuzzDecodeMsgpack ./server/redisfeed:FuzzDecodeEntry ./server:FuzzParseTilePath
+FUZZTIME ?= 30s
+
+## fuzz: a short run ($(FUZZTIME)) of every fuzz target; make test runs their seeds.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 30s ./wire
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeOps$$' -fuzztime 30s ./wire
+	@for f in $(FUZZ); do \
+		echo "fuzz $${f#*:} in $${f%%:*}"; \
+		$(GO) test -run '^$$' -fuzz "^$${f#*:}$$" -fuzztime $(FUZZTIME) "$${f%%:*}" || exit 1; \
+	done
 
 clean:
 	rm -rf bin $(DIST)
