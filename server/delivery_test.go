@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func threeWatchers(t *testing.T, url string) []*watcher {
 // marker now, a remove if it saw it before and does not now, and nothing
 // otherwise.
 func runSteps(t *testing.T, steps []step) {
-	srv, url := startServer(t, nil)
+	srv, url := pushmaptest.StartServer(t, nil)
 	watchers := threeWatchers(t, url)
 	state := map[string]wire.Marker{}
 	for i, st := range steps {
@@ -111,7 +112,7 @@ func catchUp(t *testing.T, srv interface{ Upsert(wire.Marker) error }, ws []*wat
 		}
 	}
 	for _, w := range ws {
-		eventually(t, 5*time.Second, func() string {
+		pushmaptest.Eventually(t, 5*time.Second, func() string {
 			if m, ok := w.Markers()[w.sentinel.ID]; !ok || m.Version != w.sentinel.Version {
 				return fmt.Sprintf("%s has sentinel %+v, want version %d", w.name, m, w.sentinel.Version)
 			}

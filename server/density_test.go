@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"image/png"
 	"io"
 	"net/http"
@@ -17,7 +18,7 @@ import (
 )
 
 func TestDensityTiles(t *testing.T) {
-	srv, url := startServer(t, &server.Options{DensityLayer: "density"})
+	srv, url := pushmaptest.StartServer(t, &server.Options{DensityLayer: "density"})
 	louvre := geo.Pt(2.3376, 48.8606)
 	for _, zoom := range []int{3, 10, 16} { // from counts, and (16) from markers
 		if err := srv.Upsert(wire.Marker{ID: "a", Pos: louvre}); err != nil {
@@ -83,7 +84,7 @@ func TestDensityTiles(t *testing.T) {
 	}
 	srv.FlushDensity()
 	want := geo.TileOf(louvre, 10)
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		got := paris.tiles()
 		if len(got) != 1 || got[0].Layer != "density" || got[0].Z != 10 || got[0].X != want.X || got[0].Y != want.Y {
 			return fmt.Sprintf("paris got tiles %v, want density %v", got, want)
@@ -91,7 +92,7 @@ func TestDensityTiles(t *testing.T) {
 		return ""
 	})
 	srv.Upsert(wire.Marker{ID: "~", Pos: geo.Pt(100.5, 0.5)})
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := far.Markers()["~"]; !ok {
 			return "no sentinel"
 		}

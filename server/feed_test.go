@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 // TestExpiry: a marker with a TTL is removed when it runs out, and only the
 // clients that could see it are told; an upsert in time keeps it.
 func TestExpiry(t *testing.T) {
-	srv, url := startServer(t, nil)
+	srv, url := pushmaptest.StartServer(t, nil)
 	sees := dialRecorder(t, url, "sees")
 	blind := dialRecorder(t, url, "blind")
 	ctx := context.Background()
@@ -36,7 +37,7 @@ func TestExpiry(t *testing.T) {
 	if err := srv.Apply([]server.Update{{Marker: wire.Marker{ID: "kept", Pos: geo.Pt(2, 2)}, TTL: time.Hour}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := srv.Marker("short"); ok {
 			return "short did not expire"
 		}
@@ -64,7 +65,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestInterest(t *testing.T) {
-	srv, url := startServer(t, nil)
+	srv, url := pushmaptest.StartServer(t, nil)
 	ctx := context.Background()
 	a := dialRecorder(t, url, "a")
 	b := dialRecorder(t, url, "b", "other")
@@ -98,7 +99,7 @@ func TestInterest(t *testing.T) {
 // TestInvalidateTiles: a tile change reaches exactly the views that show
 // the tile at the zoom they display.
 func TestInvalidateTiles(t *testing.T) {
-	srv, url := startServer(t, nil)
+	srv, url := pushmaptest.StartServer(t, nil)
 	ctx := context.Background()
 	paris := geo.TileOf(geo.Pt(2.35, 48.85), 10) // 10/518/352
 	type client struct {
@@ -133,7 +134,7 @@ func TestInvalidateTiles(t *testing.T) {
 		}
 	}
 	for i, c := range clients {
-		eventually(t, 5*time.Second, func() string {
+		pushmaptest.Eventually(t, 5*time.Second, func() string {
 			if _, ok := c.r.Markers()[fmt.Sprint("~", i)]; !ok {
 				return "no sentinel"
 			}
@@ -156,7 +157,7 @@ func TestInvalidateTiles(t *testing.T) {
 // TestInvalidateBox: views get the tiles at their own zoom covering the
 // part of the box they show.
 func TestInvalidateBox(t *testing.T) {
-	srv, url := startServer(t, nil)
+	srv, url := pushmaptest.StartServer(t, nil)
 	c := dialRecorder(t, url, "c")
 	if err := c.SetView(context.Background(), 0, geo.BBox(0, 0, 10, 10), 6.2); err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestInvalidateBox(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := geo.TilesCovering(geo.BBox(5, 5, 10, 10), 6)
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		if got := c.tiles(); len(got) != len(want) {
 			return fmt.Sprintf("%d tiles, want %d", len(got), len(want))
 		}

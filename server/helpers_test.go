@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -17,49 +15,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/leakcheck"
-	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
-
-// testLogger logs to the test at level debug when PUSHMAP_DEBUG is set.
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("PUSHMAP_DEBUG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-// startServer runs a pushmap server on 127.0.0.1 and returns it with its
-// WebSocket URL. Both are closed when the test ends.
-func startServer(t testing.TB, opts *server.Options) (*server.Server, string) {
-	t.Helper()
-	if opts == nil {
-		opts = &server.Options{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
-	}
-	srv, err := server.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		srv.Close()
-		hs.Close()
-	})
-	return srv, "ws" + strings.TrimPrefix(hs.URL, "http")
-}
 
 // A recorder is a wasmclient whose changes are recorded for the test.
 type recorder struct {
@@ -146,23 +106,6 @@ func (r *recorder) take(skip string) (added map[string]wire.Marker, removed map[
 		}
 	}
 	return added, removed
-}
-
-// eventually polls cond until it returns "" or the deadline passes; then it
-// fails with cond's last message.
-func eventually(t testing.TB, within time.Duration, cond func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		msg := cond()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, msg)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // bruteForce returns the ids of markers, among all, that lie in one of

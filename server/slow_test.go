@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ import (
 // client waits for it.
 func TestSlowClient(t *testing.T) {
 	const limit = 64 << 10
-	srv, url := startServer(t, &server.Options{OutboxBytes: limit, WriteTimeout: 2 * time.Second})
+	srv, url := pushmaptest.StartServer(t, &server.Options{OutboxBytes: limit, WriteTimeout: 2 * time.Second})
 	fast := dialRecorder(t, url, "fast")
 	if err := fast.SetView(context.Background(), 0, geo.World, 0); err != nil {
 		t.Fatal(err)
@@ -49,11 +50,11 @@ func TestSlowClient(t *testing.T) {
 		all[m.ID] = m
 	}
 	// The fast client has the final state.
-	eventually(t, 20*time.Second, func() string {
+	pushmaptest.Eventually(t, 20*time.Second, func() string {
 		return diffCache(fast.Markers(), all)
 	})
 	// The slow one was reset, then closed.
-	eventually(t, 20*time.Second, func() string {
+	pushmaptest.Eventually(t, 20*time.Second, func() string {
 		st := srv.Stats()
 		if st.TooSlow == 0 {
 			return fmt.Sprintf("slow client not closed: %+v", st)
@@ -91,7 +92,7 @@ func TestReconnect(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	start := func(ln net.Listener, ms []wire.Marker) (*server.Server, *httptest.Server) {
-		srv, err := server.New(&server.Options{Logger: testLogger(t)})
+		srv, err := server.New(&server.Options{Logger: pushmaptest.Logger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,14 +119,14 @@ func TestReconnect(t *testing.T) {
 
 	srv1.Close()
 	hs1.Close()
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		if c.Status().State != wasmclient.Reconnecting {
 			return "client not reconnecting: " + c.Status().State.String()
 		}
 		return ""
 	})
 	var ln2 net.Listener
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		ln2, err = net.Listen("tcp", addr)
 		if err != nil {
 			return err.Error()
@@ -143,7 +144,7 @@ func TestReconnect(t *testing.T) {
 	for _, m := range srv2.MarkersIn(view, nil) {
 		want[m.ID] = m
 	}
-	eventually(t, 10*time.Second, func() string {
+	pushmaptest.Eventually(t, 10*time.Second, func() string {
 		if st := c.Status(); st.State != wasmclient.Open {
 			return "client " + st.State.String()
 		}
@@ -153,7 +154,7 @@ func TestReconnect(t *testing.T) {
 	if err := srv2.Upsert(wire.Marker{ID: "later", Pos: geo.Pt(7, 7)}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := c.Markers()["later"]; !ok {
 			return "no update after reconnecting"
 		}

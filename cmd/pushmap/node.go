@@ -107,8 +107,6 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
 
 	var fed chan error // nil, which never delivers, when there is no feed
 	feedCtx, stopFeed := context.WithCancel(ctx)
@@ -136,12 +134,15 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 		go func() { fed <- n.feed(feedCtx) }()
 	}
 
+	// Say where before serving: once a request is answered, the URL is out.
 	url := baseURL(n.cfg.addr, ln.Addr())
 	ws := "ws" + strings.TrimPrefix(strings.TrimSuffix(url, "/"), "http") + n.cfg.wsPath
 	n.log.Info("listening", "addr", ln.Addr().String(), "url", url, "ws", ws)
 	if n.listening != nil {
 		n.listening(url)
 	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
 
 	code := 0
 	select {

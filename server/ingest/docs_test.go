@@ -1,9 +1,9 @@
 package ingest_test
 
 import (
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,31 +12,11 @@ import (
 	"github.com/pushmap/pushmap/wire"
 )
 
-// docExample returns the text of docs/examples/name after checking that
-// docs/feeds.md shows it verbatim, so the guide never drifts from what the
-// tests run.
-func docExample(t *testing.T, name string) string {
-	t.Helper()
-	docs := filepath.Join("..", "..", "docs")
-	example, err := os.ReadFile(filepath.Join(docs, "examples", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	guide, err := os.ReadFile(filepath.Join(docs, "feeds.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(guide), "\n"+string(example)+"```\n") {
-		t.Fatalf("docs/feeds.md does not show docs/examples/%s verbatim in a fenced block; paste it again", name)
-	}
-	return filepath.Join(docs, "examples", name)
-}
-
 // TestCurlExample runs docs/examples/curl.sh against a live server: a
 // client over Paris sees exactly the markers it should, and the tile
 // invalidation reaches it.
 func TestCurlExample(t *testing.T) {
-	script := docExample(t, "curl.sh")
+	script := pushmaptest.DocExample(t, "curl.sh")
 	if _, err := exec.LookPath("curl"); err != nil {
 		if os.Getenv("PUSHMAP_REQUIRE_REDIS") == "1" {
 			t.Fatal("curl is not installed (apt-get install -y curl)")
@@ -61,10 +41,10 @@ func TestCurlExample(t *testing.T) {
 	if got.Props["line"] != "42" || got.Pos != wire.Quantize(inView) {
 		t.Fatalf("client holds %+v", got)
 	}
-	if all := ids(f.snapshot()); strings.Join(all, " ") != "bus-42 tram-7" {
+	if all := pushmaptest.IDs(f.snapshot()); strings.Join(all, " ") != "bus-42 tram-7" {
 		t.Fatalf("server holds %v", all)
 	}
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		for _, tc := range c.tileChanges() {
 			if tc.Layer == "traffic" && tc.Z == 12 {
 				return ""

@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -37,20 +36,6 @@ var (
 	lyon   = geo.Pt(4.8357, 45.7640)
 )
 
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("PUSHMAP_DEBUG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 // A fixture is a pushmap server with its WebSocket endpoint at /ws and the
 // feed endpoint at /feed, on 127.0.0.1.
 type fixture struct {
@@ -62,7 +47,7 @@ type fixture struct {
 
 func start(t testing.TB, opts *ingest.Options) *fixture {
 	t.Helper()
-	srv, err := server.New(&server.Options{Logger: testLogger(t)})
+	srv, err := server.New(&server.Options{Logger: pushmaptest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +58,7 @@ func start(t testing.TB, opts *ingest.Options) *fixture {
 		opts.Keys = []string{feedKey}
 	}
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = pushmaptest.Logger(t)
 	}
 	h, err := ingest.New(srv, opts)
 	if err != nil {
@@ -198,42 +183,15 @@ func (w *watcher) tileChanges() []wire.TileChange {
 	return append([]wire.TileChange(nil), w.tiles...)
 }
 
-// ids returns the sorted keys of a marker map.
-func ids(ms map[string]wire.Marker) []string {
-	out := make([]string, 0, len(ms))
-	for id := range ms {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// eventually calls check until it returns "" or the time is up, then fails
-// with its last answer.
-func eventually(t testing.TB, within time.Duration, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // sees waits until the client holds exactly the markers want (ids), and
 // returns them.
 func (w *watcher) sees(t testing.TB, want ...string) map[string]wire.Marker {
 	t.Helper()
 	sort.Strings(want)
 	var got map[string]wire.Marker
-	eventually(t, 5*time.Second, func() string {
+	pushmaptest.Eventually(t, 5*time.Second, func() string {
 		got = w.Markers()
-		if g := ids(got); strings.Join(g, ",") != strings.Join(want, ",") {
+		if g := pushmaptest.IDs(got); strings.Join(g, ",") != strings.Join(want, ",") {
 			return "client holds " + strings.Join(g, ",") + ", want " + strings.Join(want, ",")
 		}
 		return ""

@@ -1,34 +1,15 @@
 package redisfeed_test
 
 import (
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
-
-// docExample returns the path of docs/examples/name after checking that
-// docs/feeds.md shows it verbatim.
-func docExample(t *testing.T, name string) string {
-	t.Helper()
-	docs := filepath.Join("..", "..", "docs")
-	example, err := os.ReadFile(filepath.Join(docs, "examples", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	guide, err := os.ReadFile(filepath.Join(docs, "feeds.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(guide), "\n"+string(example)+"```\n") {
-		t.Fatalf("docs/feeds.md does not show docs/examples/%s verbatim in a fenced block; paste it again", name)
-	}
-	return filepath.Join(docs, "examples", name)
-}
 
 // need skips the test, or fails it under PUSHMAP_REQUIRE_REDIS=1, when a
 // tool is missing.
@@ -60,7 +41,7 @@ func python3() string {
 // TestRedisCLIExample runs docs/examples/redis-cli.sh: a client over Paris
 // sees exactly the markers in its view.
 func TestRedisCLIExample(t *testing.T) {
-	script := docExample(t, "redis-cli.sh")
+	script := pushmaptest.DocExample(t, "redis-cli.sh")
 	_, err := exec.LookPath("redis-cli")
 	need(t, err == nil, "redis-cli is not installed (apt-get install -y redis-tools)")
 	f := start(t)
@@ -72,7 +53,7 @@ func TestRedisCLIExample(t *testing.T) {
 	if bus.Version != 1 || bus.Time != 1700000000000 || bus.Props["line"] != "42" {
 		t.Fatalf("client holds %+v", bus)
 	}
-	if got := ids(f.snapshot()); strings.Join(got, " ") != "bus-42 tram-7" {
+	if got := pushmaptest.IDs(f.snapshot()); strings.Join(got, " ") != "bus-42 tram-7" {
 		t.Fatalf("server holds %v", got)
 	}
 }
@@ -81,7 +62,7 @@ func TestRedisCLIExample(t *testing.T) {
 // the client sees exactly the markers in its view, and the late retry with
 // an older version changed nothing.
 func TestPythonExample(t *testing.T) {
-	script := docExample(t, "feed.py")
+	script := pushmaptest.DocExample(t, "feed.py")
 	py := python3()
 	need(t, py != "", "no python3 with the redis module (apt-get install -y python3-redis)")
 	f := start(t)
@@ -95,7 +76,7 @@ func TestPythonExample(t *testing.T) {
 	}
 	all := f.snapshot()
 	if len(all) != 11 || all["sensor-9"].Layer != "sensors" {
-		t.Fatalf("server holds %v", ids(all))
+		t.Fatalf("server holds %v", pushmaptest.IDs(all))
 	}
 	if st := f.srv.Stats(); st.Stale != 1 {
 		t.Fatalf("%d stale updates, want the late retry", st.Stale)

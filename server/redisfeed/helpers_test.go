@@ -3,6 +3,7 @@ package redisfeed_test
 import (
 	"bytes"
 	"context"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -120,7 +121,7 @@ func (f *fixture) xadd(t testing.TB, fields ...string) string {
 // handled waits until the consumer has handled n entries in all.
 func (f *fixture) handled(t testing.TB, c *redisfeed.Consumer, n int64) {
 	t.Helper()
-	eventually(t, 10*time.Second, func() string {
+	pushmaptest.Eventually(t, 10*time.Second, func() string {
 		if st := c.Stats(); st.Entries < n {
 			return "the consumer handled " + itoa(st.Entries) + " entries, want " + itoa(n)
 		}
@@ -169,38 +170,14 @@ func sees(t testing.TB, c *wasmclient.Client, want ...string) map[string]wire.Ma
 	t.Helper()
 	sort.Strings(want)
 	var got map[string]wire.Marker
-	eventually(t, 10*time.Second, func() string {
+	pushmaptest.Eventually(t, 10*time.Second, func() string {
 		got = c.Markers()
-		if g := ids(got); strings.Join(g, ",") != strings.Join(want, ",") {
+		if g := pushmaptest.IDs(got); strings.Join(g, ",") != strings.Join(want, ",") {
 			return "client holds [" + strings.Join(g, ",") + "], want [" + strings.Join(want, ",") + "]"
 		}
 		return ""
 	})
 	return got
-}
-
-func ids(ms map[string]wire.Marker) []string {
-	out := make([]string, 0, len(ms))
-	for id := range ms {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func eventually(t testing.TB, within time.Duration, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // recorder is a slog.Handler writing each record to buf as one line,
