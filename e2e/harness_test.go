@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/pushmap/pushmap/e2e"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/leakcheck"
 )
 
 // fixture serves testdata/ on 127.0.0.1 for the whole test binary.
@@ -34,43 +34,14 @@ var shared struct {
 }
 
 func TestMain(m *testing.M) {
-	before := runtime.NumGoroutine()
 	fixture = httptest.NewServer(http.FileServer(http.Dir("testdata")))
-
-	code := m.Run()
-
-	if shared.b != nil {
-		if err := shared.b.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "closing the shared browser:", err)
-			code = max(code, 1)
+	leakcheck.Main(m, func() error {
+		fixture.Close()
+		if shared.b != nil {
+			return shared.b.Close()
 		}
-	}
-	fixture.Close()
-	if code == 0 {
-		if err := checkGoroutines(before, 5*time.Second); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// checkGoroutines waits up to grace for the number of goroutines to fall
-// back to before, and otherwise returns an error with every stack.
-func checkGoroutines(before int, grace time.Duration) error {
-	deadline := time.Now().Add(grace)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= before {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			return fmt.Errorf("goroutine leak: %d goroutines before the tests, %d after %v:\n%s", before, n, grace, buf)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // browser returns the shared browser, skipping t when there is none (see

@@ -16,10 +16,18 @@ import (
 // they started to end. If some remain it prints their stacks and exits with
 // status 1. Call it from TestMain: func TestMain(m *testing.M) { leakcheck.Main(m) }.
 // A fuzzing run (-test.fuzz) is not checked: the fuzz engine leaves its own
-// goroutines behind.
-func Main(m *testing.M) {
+// goroutines behind. The cleanups run after the tests and before the
+// check, for what the tests shared (a browser, a server); one that fails
+// fails the run.
+func Main(m *testing.M, cleanups ...func() error) {
 	before := runtime.NumGoroutine()
 	code := m.Run()
+	for _, cleanup := range cleanups {
+		if err := cleanup(); err != nil {
+			fmt.Fprintln(os.Stderr, "leakcheck: cleanup:", err)
+			code = max(code, 1)
+		}
+	}
 	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
 		os.Exit(code)
 	}
