@@ -16,6 +16,55 @@ export const cancelFrame = globalThis.cancelAnimationFrame
   : (id) => clearTimeout(id);
 
 /**
+ * FrameBatch is what MarkerSync and ClusterSync share: changes wait for the
+ * next animation frame, then flush() applies them at once; pause() holds
+ * them (e.g. while the map has no style) and stop() ends it all.
+ */
+class FrameBatch {
+  #frame = 0;
+  #paused;
+  #offs = [];
+
+  constructor(paused) {
+    this.#paused = paused;
+  }
+
+  /** Keeps an unsubscribe function for stop(). */
+  listen(off) {
+    this.#offs.push(off);
+  }
+
+  get paused() {
+    return this.#paused;
+  }
+
+  pause() {
+    this.#paused = true;
+  }
+
+  resume() {
+    this.#paused = false;
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.#frame || this.#paused) return;
+    this.#frame = nextFrame(() => {
+      this.#frame = 0;
+      this.flush();
+    });
+  }
+
+  stop() {
+    for (const off of this.#offs) off();
+    this.#offs = [];
+    if (this.#frame) cancelFrame(this.#frame);
+    this.#frame = 0;
+    this.#paused = true;
+  }
+}
+
+/**
  * MarkerSync keeps a map layer in step with a client. It collects 'changes'
  * events by marker id (the latest state wins) and, at most once per animation
  * frame, calls apply({reset, upserts: [{marker, prev}], removes: [id]}) with
@@ -25,23 +74,20 @@ export const cancelFrame = globalThis.cancelAnimationFrame
  * the truth after a view change, which drops markers without a 'changes'
  * event being needed.
  */
-export class MarkerSync {
+export class MarkerSync extends FrameBatch {
   /** id -> marker as last applied. */
   shown = new Map();
   #pending = new Map(); // id -> marker, or null for a removal
   #reset = false;
   #reconcile = false;
-  #frame = 0;
-  #paused;
   #client;
   #apply;
-  #offs = [];
 
   constructor(client, apply, { paused = false } = {}) {
+    super(paused);
     this.#client = client;
     this.#apply = apply;
-    this.#paused = paused;
-    this.#offs.push(client.on('changes', (c) => this.#onChanges(c)));
+    this.listen(client.on('changes', (c) => this.#onChanges(c)));
     // Start from whatever the client already holds.
     this.reconcile();
   }
@@ -70,26 +116,9 @@ export class MarkerSync {
     this.reconcile();
   }
 
-  pause() {
-    this.#paused = true;
-  }
-
-  resume() {
-    this.#paused = false;
-    this.schedule();
-  }
-
-  schedule() {
-    if (this.#frame || this.#paused) return;
-    this.#frame = nextFrame(() => {
-      this.#frame = 0;
-      this.flush();
-    });
-  }
-
   /** Applies what is pending now. */
   flush() {
-    if (this.#paused) return;
+    if (this.paused) return;
     const reset = this.#reset;
     let pending = this.#pending;
     if (this.#reconcile) {
@@ -123,13 +152,6 @@ export class MarkerSync {
     if (reset || upserts.length || removes.length) this.#apply({ reset, upserts, removes });
   }
 
-  stop() {
-    for (const off of this.#offs) off();
-    this.#offs = [];
-    if (this.#frame) cancelFrame(this.#frame);
-    this.#frame = 0;
-    this.#paused = true;
-  }
 }
 
 /**
@@ -141,23 +163,20 @@ export class MarkerSync {
  * touches only the clusters that changed. clear is true only after
  * rebuild(): the layer lost everything and upserts hold the full set.
  */
-export class ClusterSync {
+export class ClusterSync extends FrameBatch {
   /** key -> cluster as last applied. */
   shown = new Map();
   #pending = new Map(); // key -> cluster, or null for a removal
   #full = false; // #pending is the full set
   #clear = false;
-  #frame = 0;
-  #paused;
   #client;
   #apply;
-  #offs = [];
 
   constructor(client, apply, { paused = false } = {}) {
+    super(paused);
     this.#client = client;
     this.#apply = apply;
-    this.#paused = paused;
-    this.#offs.push(client.on('clusters', (e) => this.#onClusters(e)));
+    this.listen(client.on('clusters', (e) => this.#onClusters(e)));
     this.#fromClient();
   }
 
@@ -184,26 +203,9 @@ export class ClusterSync {
     this.#fromClient();
   }
 
-  pause() {
-    this.#paused = true;
-  }
-
-  resume() {
-    this.#paused = false;
-    this.schedule();
-  }
-
-  schedule() {
-    if (this.#frame || this.#paused) return;
-    this.#frame = nextFrame(() => {
-      this.#frame = 0;
-      this.flush();
-    });
-  }
-
   /** Applies what is pending now. */
   flush() {
-    if (this.#paused) return;
+    if (this.paused) return;
     const pending = this.#pending;
     const full = this.#full;
     const clear = this.#clear;
@@ -232,13 +234,6 @@ export class ClusterSync {
     if (clear || upserts.length || removes.length) this.#apply({ clear, upserts, removes });
   }
 
-  stop() {
-    for (const off of this.#offs) off();
-    this.#offs = [];
-    if (this.#frame) cancelFrame(this.#frame);
-    this.#frame = 0;
-    this.#paused = true;
-  }
 }
 
 /**
