@@ -10,7 +10,7 @@ ADDR     ?= localhost:8080
 # Packages that build for GOOS=js GOARCH=wasm.
 WASM_PKGS := ./geo/... ./wire/... ./wasmclient/...
 
-.PHONY: all build wasm web deps demo test test-go test-js test-wasm lint bench fuzz clean
+.PHONY: all build wasm web deps demo test test-go test-js test-wasm lint bench bench-quick fuzz clean
 
 all: build
 
@@ -74,9 +74,19 @@ lint:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
 
-## bench: the micro-benchmarks (see docs/benchmarks.md).
+## bench: the micro-benchmarks, then the load benchmark (pushmap against
+## polling, broadcast and tile channels), which rewrites its tables and plots
+## in docs/benchmarks.md. Under 15 minutes; see that page.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server
+	$(GO) build -o bin/pushmap ./cmd/pushmap
+	bin/pushmap bench -write-docs
+
+## bench-quick: a small load benchmark, under 2 minutes; results, tables and
+## plots in artifacts/bench.
+bench-quick:
+	$(GO) build -o bin/pushmap ./cmd/pushmap
+	bin/pushmap bench -quick
 
 # Every fuzz target, as package:target.
 FUZZ := ./wire:FuzzDecode ./wire:FuzzDecodeOps ./geo:FuzzTilesCovering \

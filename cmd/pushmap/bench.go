@@ -1,0 +1,543 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/loadgen"
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/report"
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/geo"
+)
+
+const aboutBench = `Runs the load benchmark: many real clients in this process against a server
+in a process of its own on 127.0.0.1, for pushmap and for what users would
+pick instead (polling, broadcast, tile channels), on the "fleet" workload:
+markers moving a small step once a period inside a region, clients each
+watching a box of about a zoom-14 screen and panning every few seconds.
+
+It runs four parts (-only picks some):
+
+  fleet   the workload with every approach (-approaches), side by side
+  sweep   latency as clients grow (-sweep-clients), pushmap, tiles, broadcast
+  ladder  pushmap's highest update rate with recall 100% and p99 under
+          -max-p99, for each of -ladder-clients
+  idle    -idle idle connections: memory per connection
+
+and writes results.json, results.md and PNG plots into -out; -write-docs
+also puts the tables and plots into docs/benchmarks.md. -quick runs a small
+version of every part in under two minutes. docs/benchmarks.md describes the
+workload, the measures and the rules.
+`
+
+func benchUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: pushmap bench [flags]\n\n%s\nFlags:\n", aboutBench)
+	fs, _ := benchFlags(io.Discard)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// benchConfig is what `pushmap bench` runs, from its flags.
+type benchConfig struct {
+	quick, writeDocs                 bool
+	only, approaches                 list
+	markers, clients                 int
+	region                           string
+	view                             string
+	speed                            float64
+	period, tick, pan                time.Duration
+	warmup, window, grace            time.Duration
+	tileZoom                         int
+	sweepClients, ladderClients      ints
+	ladderMarkers                    ints
+	idle                             int
+	maxP99                           time.Duration
+	seed                             uint64
+	out, docs, plot, cpuprofile      string
+	targetProfile                    string
+	sources                          int
+	audit                            int
+	sweepMarkers, broadcastMaxClient int
+}
+
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(s string) error { *l = strings.Split(s, ","); return nil }
+
+type ints []int
+
+func (l *ints) String() string {
+	s := make([]string, len(*l))
+	for i, n := range *l {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *ints) Set(s string) error {
+	*l = nil
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("%q is not a positive integer", f)
+		}
+		*l = append(*l, n)
+	}
+	return nil
+}
+
+func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
+	c := &benchConfig{
+		only:          list{"fleet", "sweep", "ladder", "idle"},
+		approaches:    list{"pushmap", "tiles", "broadcast", "poll1s", "poll250ms"},
+		markers:       10000,
+		clients:       2000,
+		region:        "paris",
+		view:          "0.03x0.02",
+		speed:         10,
+		period:        time.Second,
+		tick:          100 * time.Millisecond,
+		pan:           5 * time.Second,
+		warmup:        5 * time.Second,
+		window:        15 * time.Second,
+		tileZoom:      14,
+		sweepClients:  ints{500, 1000, 2000, 4000, 8000, 16000},
+		sweepMarkers:  10000,
+		ladderClients: ints{2000, 10000, 50000},
+		ladderMarkers: ints{200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000},
+		idle:          100000,
+		maxP99:        50 * time.Millisecond,
+		seed:          1,
+		out:           "artifacts/bench",
+		docs:          "docs/benchmarks.md",
+		sources:       8,
+		audit:         2000,
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.BoolVar(&c.quick, "quick", false, "run a small version of every part (under 2 minutes)")
+	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, idle")
+	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, tiles, broadcast, poll<interval> (poll1s, poll250ms)")
+	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
+	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
+	fs.StringVar(&c.region, "region", c.region, "where markers move and clients look: paris or west,south,east,north")
+	fs.StringVar(&c.view, "view", c.view, "a client's view: width x height in degrees (0.03x0.02 is about a zoom-14 phone map)")
+	fs.Float64Var(&c.speed, "speed", c.speed, "marker speed in metres per second")
+	fs.DurationVar(&c.period, "period", c.period, "time between two moves of a marker")
+	fs.DurationVar(&c.tick, "tick", c.tick, "time between two feed batches (the feed publishes the moves due in each)")
+	fs.DurationVar(&c.pan, "pan", c.pan, "mean time between two pans of a client")
+	fs.DurationVar(&c.warmup, "warmup", c.warmup, "fleet: warm-up before the measured window")
+	fs.DurationVar(&c.window, "window", c.window, "fleet: measured window")
+	fs.IntVar(&c.tileZoom, "tile-zoom", c.tileZoom, "zoom of the tile channels")
+	fs.Var(&c.sweepClients, "sweep-clients", "sweep: client counts")
+	fs.IntVar(&c.sweepMarkers, "sweep-markers", c.sweepMarkers, "sweep: markers")
+	fs.Var(&c.ladderClients, "ladder-clients", "ladder: client counts (each capped by the open-file limit)")
+	fs.Var(&c.ladderMarkers, "ladder-markers", "ladder: marker counts tried in turn")
+	fs.IntVar(&c.idle, "idle", c.idle, "idle: connections")
+	fs.DurationVar(&c.maxP99, "max-p99", c.maxP99, "a stage passes with recall 100% and p99 latency below this")
+	fs.Uint64Var(&c.seed, "seed", c.seed, "seed of the workload")
+	fs.IntVar(&c.audit, "audit", c.audit, "clients audited for precision and recall per run (broadcast: 50)")
+	fs.IntVar(&c.sources, "sources", c.sources, "local addresses 127.0.0.2... that clients dial from")
+	fs.StringVar(&c.out, "out", c.out, "directory for results.json, results.md and the plots")
+	fs.BoolVar(&c.writeDocs, "write-docs", false, "also write the tables and plots into -docs, between <!-- bench:begin --> and <!-- bench:end -->")
+	fs.StringVar(&c.docs, "docs", c.docs, "the benchmarks page -write-docs rewrites; its plots go to bench/ beside it")
+	fs.StringVar(&c.plot, "plot", "", "render results.md and the plots from this results.json, running nothing")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the generator to this file")
+	fs.StringVar(&c.targetProfile, "target-cpuprofile", "", "write a CPU profile of each server process to this path plus -N.prof")
+	return fs, c
+}
+
+// bench runs `pushmap bench`.
+func (x *cli) bench(ctx context.Context, args []string) int {
+	fs, c := benchFlags(x.stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			benchUsage(x.stdout)
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(x.stderr, "pushmap bench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if c.plot != "" {
+		b, err := os.ReadFile(c.plot)
+		var res report.Results
+		if err == nil {
+			err = json.Unmarshal(b, &res)
+		}
+		if err == nil {
+			err = c.write(x, &res)
+		}
+		if err != nil {
+			fmt.Fprintf(x.stderr, "pushmap bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "pushmap bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	res, err := c.run(ctx, x)
+	if res != nil {
+		if werr := c.write(x, res); werr != nil {
+			err = errors.Join(err, werr)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(x.stderr, "pushmap bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// write writes res as JSON, markdown and plots into c.out, and into the
+// docs with -write-docs.
+func (c *benchConfig) write(x *cli, res *report.Results) error {
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.out, "results.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := report.WritePlots(res, c.out); err != nil {
+		return err
+	}
+	md := report.Markdown(res, ".")
+	if err := os.WriteFile(filepath.Join(c.out, "results.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(x.stdout, "pushmap bench: results in %s\n", c.out)
+	if !c.writeDocs {
+		return nil
+	}
+	dir := filepath.Join(filepath.Dir(c.docs), "bench")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := report.WritePlots(res, dir); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := report.WriteDocs(c.docs, report.Markdown(res, "bench")); err != nil {
+		return err
+	}
+	fmt.Fprintf(x.stdout, "pushmap bench: wrote %s and %s\n", c.docs, dir)
+	return nil
+}
+
+// env returns the environment of a run: targets are this program run as
+// `pushmap bench-target`.
+func (c *benchConfig) env(x *cli) (*loadgen.Env, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	env := &loadgen.Env{
+		Target: func(kind string, args ...string) *exec.Cmd {
+			args = append([]string{"bench-target", "-kind", kind}, args...)
+			if c.targetProfile != "" {
+				n++
+				args = append(args, "-cpuprofile", fmt.Sprintf("%s-%d.prof", c.targetProfile, n))
+			}
+			return exec.Command(exe, args...)
+		},
+		Log: x.stderr,
+	}
+	for i := range c.sources {
+		env.Sources = append(env.Sources, net.IPv4(127, 0, 0, byte(2+i)))
+	}
+	return env, nil
+}
+
+func (c *benchConfig) parseRegion() (geo.Box, error) {
+	if strings.EqualFold(c.region, "paris") {
+		return fleet.Paris, nil
+	}
+	var v [4]float64
+	parts := strings.Split(c.region, ",")
+	if len(parts) != 4 {
+		return geo.Box{}, fmt.Errorf("-region %q: want paris or west,south,east,north", c.region)
+	}
+	for i, p := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return geo.Box{}, fmt.Errorf("-region %q: %v", c.region, err)
+		}
+		v[i] = f
+	}
+	return geo.BBox(v[0], v[1], v[2], v[3]), nil
+}
+
+func (c *benchConfig) parseView() ([2]float64, error) {
+	w, h, ok := strings.Cut(strings.ToLower(c.view), "x")
+	fw, err1 := strconv.ParseFloat(w, 64)
+	fh, err2 := strconv.ParseFloat(h, 64)
+	if !ok || err1 != nil || err2 != nil || fw <= 0 || fh <= 0 {
+		return [2]float64{}, fmt.Errorf("-view %q: want width x height in degrees, such as 0.03x0.02", c.view)
+	}
+	return [2]float64{fw, fh}, nil
+}
+
+func (c *benchConfig) has(part string) bool {
+	for _, p := range c.only {
+		if p == part {
+			return true
+		}
+	}
+	return false
+}
+
+// applyQuick shrinks the suite to run in under two minutes.
+func (c *benchConfig) applyQuick() {
+	c.markers, c.clients = 2000, 300
+	c.warmup, c.window, c.grace = time.Second, 3*time.Second, 500*time.Millisecond
+	c.sweepClients, c.sweepMarkers = ints{100, 500}, 2000
+	c.ladderClients = ints{500}
+	c.ladderMarkers = ints{5000, 10000, 20000, 50000}
+	c.idle = 5000
+	c.audit = 300
+}
+
+// run runs the parts of the suite c asks for.
+func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) {
+	if c.quick {
+		c.applyQuick()
+	}
+	region, err := c.parseRegion()
+	if err != nil {
+		return nil, err
+	}
+	view, err := c.parseView()
+	if err != nil {
+		return nil, err
+	}
+	env, err := c.env(x)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := target.RaiseFileLimit()
+	if err != nil {
+		return nil, err
+	}
+	// A process holds at most limit files: keep room for the rest.
+	maxClients := int(limit) - 500
+	res := &report.Results{
+		Version: versionString(), Command: "pushmap bench " + strings.Join(os.Args[2:], " "), Quick: c.quick,
+		Machine: report.ThisMachine(limit), Started: time.Now().UTC().Round(time.Second),
+		Workload: report.Workload{Markers: c.markers, Clients: c.clients, Region: region, View: view, Zoom: 14,
+			SpeedMps: c.speed, Period: c.period.String(), Tick: c.tick.String(), Pan: c.pan.String(),
+			TileZoom: c.tileZoom, Warmup: c.warmup.String(), Window: c.window.String(), MaxP99: c.maxP99.String(),
+			MaxClientsPerProcess: maxClients},
+	}
+	start := time.Now()
+	defer func() { res.Seconds = time.Since(start).Round(time.Second).Seconds() }()
+	base := loadgen.Scenario{
+		Fleet: fleet.Options{Region: region, Speed: c.speed, Period: c.period, Tick: c.tick, Seed: c.seed},
+		View:  view, Zoom: 14, Pan: c.pan, Warmup: c.warmup, Window: c.window, Grace: c.grace, MaxP99: c.maxP99,
+		Seed: c.seed, TileZoom: c.tileZoom, Audit: c.audit, StaleClients: 300,
+	}
+	capClients := func(n int) int {
+		if n > maxClients {
+			res.Notes = append(res.Notes, fmt.Sprintf("%d clients asked, %d run: a process may open at most %d files here "+
+				"(RLIMIT_NOFILE; raising it needs CAP_SYS_RESOURCE)", n, maxClients, limit))
+			return maxClients
+		}
+		return n
+	}
+
+	if c.has("fleet") {
+		for _, a := range c.approaches {
+			sc := base
+			sc.Name = "fleet/" + a
+			sc.Stages = []loadgen.Stage{{Markers: c.markers, Clients: capClients(c.clients)}}
+			if err := approach(&sc, a); err != nil {
+				return res, err
+			}
+			rep, err := loadgen.Run(ctx, env, &sc)
+			if rep != nil {
+				res.Fleet = append(res.Fleet, rep)
+			}
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", sc.Name, err)
+			}
+		}
+	}
+	if c.has("sweep") {
+		for _, a := range []string{"pushmap", "tiles", "broadcast"} {
+			sc := base
+			sc.Name = "sweep/" + a
+			sc.Warmup, sc.Window = shorter(c.warmup, 3*time.Second), shorter(c.window, 5*time.Second)
+			sc.StopAbove = time.Second
+			for _, n := range c.sweepClients {
+				sc.Stages = append(sc.Stages, loadgen.Stage{Markers: c.sweepMarkers, Clients: capClients(n)})
+			}
+			sc.Stages = dedupe(sc.Stages)
+			if a == "broadcast" {
+				sc.Audit = 50
+			}
+			if err := approach(&sc, a); err != nil {
+				return res, err
+			}
+			rep, err := loadgen.Run(ctx, env, &sc)
+			if rep != nil {
+				res.Sweep = append(res.Sweep, rep)
+			}
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", sc.Name, err)
+			}
+		}
+	}
+	if c.has("ladder") {
+		for _, n := range c.ladderClients {
+			sc := base
+			sc.Name = fmt.Sprintf("ladder/%d", n)
+			sc.Approach = loadgen.Pushmap
+			sc.Warmup, sc.Window = shorter(c.warmup, 2*time.Second), shorter(c.window, 4*time.Second)
+			sc.StopOnFail = true
+			sc.Audit = min(c.audit, 1000)
+			sc.StaleClients = 100
+			cn := capClients(n)
+			for _, m := range c.ladderMarkers {
+				sc.Stages = append(sc.Stages, loadgen.Stage{Markers: m, Clients: cn})
+			}
+			rep, err := loadgen.Run(ctx, env, &sc)
+			if rep != nil {
+				rep.Asked = n
+				res.Ladder = append(res.Ladder, rep)
+			}
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", sc.Name, err)
+			}
+		}
+	}
+	if c.has("idle") {
+		exe, _ := os.Executable()
+		o := loadgen.IdleOptions{Conns: c.idle, PerProcess: min(maxClients, c.idle), Region: region, View: view,
+			Target: env.Target, Sources: env.Sources, Log: x.stderr,
+			Dialer: func(args ...string) *exec.Cmd { return exec.Command(exe, append([]string{"bench-dial"}, args...)...) }}
+		idle, err := loadgen.Idle(ctx, o)
+		res.Idle = idle
+		if err != nil {
+			return res, fmt.Errorf("idle: %w", err)
+		}
+		if idle.Servers > 1 {
+			res.Notes = append(res.Notes, fmt.Sprintf("idle: %d connections over %d server processes of at most %d each: "+
+				"a process may open at most %d files here", c.idle, idle.Servers, o.PerProcess, limit))
+		}
+	}
+	return res, nil
+}
+
+// shorter returns the shorter of two durations.
+func shorter(a, b time.Duration) time.Duration { return min(a, b) }
+
+// dedupe drops stages equal to the one before (clients capped alike).
+func dedupe(st []loadgen.Stage) []loadgen.Stage {
+	out := st[:0]
+	for i, s := range st {
+		if i == 0 || s != st[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// approach sets sc's approach from a name of -approaches.
+func approach(sc *loadgen.Scenario, name string) error {
+	switch {
+	case name == "pushmap":
+		sc.Approach = loadgen.Pushmap
+	case name == "tiles":
+		sc.Approach = loadgen.Tiles
+	case name == "broadcast":
+		sc.Approach = loadgen.Broadcast
+		sc.Audit = min(sc.Audit, 50)
+	case strings.HasPrefix(name, "poll"):
+		d, err := time.ParseDuration(strings.TrimPrefix(name, "poll"))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("-approaches: %q: want poll and an interval, such as poll1s", name)
+		}
+		sc.Approach, sc.PollEvery = loadgen.Poll, d
+	default:
+		return fmt.Errorf("-approaches: unknown approach %q", name)
+	}
+	return nil
+}
+
+const aboutBenchDial = `Holds idle pushmap connections for 'pushmap bench': dials -n connections
+to -url, sends each a hello and a random view of -region, prints "ready n"
+once every view is acknowledged, and holds them until its standard input
+closes.
+`
+
+// benchDial runs `pushmap bench-dial`, a hidden command.
+func (x *cli) benchDial(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench-dial", flag.ContinueOnError)
+	fs.SetOutput(x.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(x.stderr, "Usage: pushmap bench-dial [flags]\n\n%s\nFlags:\n", aboutBenchDial)
+		fs.PrintDefaults()
+	}
+	url := fs.String("url", "", "the WebSocket endpoint")
+	n := fs.Int("n", 1000, "connections")
+	src := fs.String("src", "", "local address to dial from")
+	region := fs.String("region", "paris", "region of the views")
+	view := fs.String("view", "0.03x0.02", "view size in degrees")
+	seed := fs.Uint64("seed", 0, "seed of the views")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	c := &benchConfig{region: *region, view: *view}
+	reg, err := c.parseRegion()
+	if err == nil {
+		var v [2]float64
+		if v, err = c.parseView(); err == nil {
+			if _, err = target.RaiseFileLimit(); err == nil {
+				start := time.Now()
+				var stop func()
+				stop, err = loadgen.Hold(ctx, loadgen.HoldOptions{URL: *url, N: *n, Src: net.ParseIP(*src), Region: reg, View: v, Seed: *seed})
+				if err == nil {
+					fmt.Fprintf(x.stdout, "ready %d %.1fs\n", *n, time.Since(start).Seconds())
+					io.Copy(io.Discard, os.Stdin)
+					stop()
+					return 0
+				}
+			}
+		}
+	}
+	fmt.Fprintf(x.stderr, "pushmap bench-dial: %v\n", err)
+	return 1
+}

@@ -1,0 +1,130 @@
+// Package baseline holds the servers pushmap's load benchmark compares
+// pushmap with, what users would pick instead of it:
+//
+//   - Tiles, a tile-channel broker: the pattern of generic pub/sub brokers
+//     (Centrifugo channels, Socket.IO rooms, MQTT topics) used for live
+//     maps. Each client subscribes to the channels of the slippy-map tiles
+//     covering its view and re-subscribes when it pans; each update is
+//     published to the channel of its marker's tile (and, when the marker
+//     crosses into another tile, to the old tile's channel too, so that its
+//     subscribers see it leave).
+//   - Broadcast: every update to every client, which filters by itself.
+//
+// (The third baseline, polling, needs no server of its own: pushmap's HTTP
+// ingest answers GET /markers?bbox=.)
+//
+// The brokers are written to be fair competitors, not straw men: they use
+// pushmap's wire format and frames (a marker op is encoded once and its
+// bytes shared by every recipient), the same per-connection outbox
+// coalescing ops by marker id and drained by a writer goroutine into
+// batch frames of up to 64 KiB, and the same WebSocket library and
+// settings. They keep per-tile (or global) marker state so that a new
+// subscription gets its tiles' markers at once, as a pushmap view does.
+// A client that falls more than OutboxBytes behind is closed with 4002
+// (too slow), as generic brokers do; pushmap sends a fresh snapshot instead.
+//
+// # The tile-channel protocol
+//
+// Frames are binary MessagePack arrays, as in docs/protocol.md.
+//
+//	client → server  [100, seq, z, [x, y, x, y, ...], [x, y, ...]]
+//	                 subscribe to the first list's tiles, unsubscribe from
+//	                 the second's; z must be the broker's zoom
+//	server → client  [110, seq, op...]
+//	                 the subscription seq was applied; the ops are the
+//	                 markers of the tiles it added
+//	server → client  [20, op...]   a batch of marker ops, as pushmap's
+//
+// A Broadcast sends [110, 0, op...] with every marker on connection, then
+// batches. Clients send it nothing.
+package baseline
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Message types of the tile-channel protocol.
+const (
+	TypeSubscribe = 100 // client → server: subscribe and unsubscribe tiles
+	TypeSubAck    = 110 // server → client: a subscription applied, with its markers
+)
+
+// Options configure a broker. Zero fields mean the defaults given.
+type Options struct {
+	// OutboxBytes caps what may wait unsent for one client before it is
+	// closed with 4002. Default 4 MiB, as pushmap's.
+	OutboxBytes int
+	// WriteTimeout bounds one write to a client. Default 10s.
+	WriteTimeout time.Duration
+	// MaxFrameBytes caps a frame from a client. Default 64 KiB.
+	MaxFrameBytes int64
+	// Logger receives debug logs. Default: discard.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.OutboxBytes <= 0 {
+		r.OutboxBytes = 4 << 20
+	}
+	if r.WriteTimeout <= 0 {
+		r.WriteTimeout = 10 * time.Second
+	}
+	if r.MaxFrameBytes <= 0 {
+		r.MaxFrameBytes = 64 << 10
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	return r
+}
+
+// appendArrayHeader appends a MessagePack array header for n elements.
+func appendArrayHeader(dst []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(dst, 0x90|byte(n))
+	case n <= 0xffff:
+		return append(dst, 0xdc, byte(n>>8), byte(n))
+	default:
+		return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// appendUint appends a MessagePack unsigned integer.
+func appendUint(dst []byte, v uint64) []byte {
+	switch {
+	case v < 128:
+		return append(dst, byte(v))
+	case v <= 0xff:
+		return append(dst, 0xcc, byte(v))
+	case v <= 0xffff:
+		return append(dst, 0xcd, byte(v>>8), byte(v))
+	case v <= 0xffffffff:
+		return append(dst, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	return append(dst, 0xcf, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+// AppendSubAckHeader appends the start of a [110, seq, op...] frame of n
+// ops.
+func AppendSubAckHeader(dst []byte, seq uint64, n int) []byte {
+	return appendUint(appendUint(appendArrayHeader(dst, 2+n), TypeSubAck), seq)
+}
+
+// AppendSubscribe appends the frame [100, seq, z, sub, unsub] to dst; sub
+// and unsub list x, y pairs.
+func AppendSubscribe(dst []byte, seq uint64, z int, sub, unsub []uint32) []byte {
+	dst = appendUint(appendUint(appendUint(appendArrayHeader(dst, 5), TypeSubscribe), seq), uint64(z))
+	for _, l := range [2][]uint32{sub, unsub} {
+		dst = appendArrayHeader(dst, len(l))
+		for _, v := range l {
+			dst = appendUint(dst, uint64(v))
+		}
+	}
+	return dst
+}

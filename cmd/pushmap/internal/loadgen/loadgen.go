@@ -1,0 +1,526 @@
+// Package loadgen is pushmap's load generator: it starts a server under
+// test in a process of its own, publishes the fleet workload to it over
+// HTTP, runs many real clients against it from this process — WebSocket
+// clients of pushmap, of a tile-channel broker or of a broadcast server,
+// or HTTP polling clients — and measures what they receive: throughput,
+// latency, bytes, server CPU and memory, and (through package audit)
+// precision, recall and staleness.
+//
+// A run goes through stages, each adding markers or clients; a stage
+// publishes its ticks on schedule, warms up, then measures over a window.
+// Between stages publishing pauses while the stage is judged.
+//
+// Everything a run does is bounded: it talks only to the target process it
+// started on 127.0.0.1, and ends after its stages.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/audit"
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/geo"
+)
+
+// An Approach is a way of keeping map clients up to date.
+type Approach string
+
+// The approaches a Scenario can measure.
+const (
+	Pushmap   Approach = "pushmap"   // pushmap's viewport push
+	Tiles     Approach = "tiles"     // a tile-channel broker
+	Broadcast Approach = "broadcast" // every update to every client
+	Poll      Approach = "poll"      // HTTP polling of the view's box
+)
+
+// A Stage of a Scenario: from its start, Markers markers move and Clients
+// clients watch (both at least the previous stage's).
+type Stage struct {
+	Markers int `json:"markers"`
+	Clients int `json:"clients"`
+}
+
+// A Scenario is one run: one approach, one target process, its stages.
+type Scenario struct {
+	Name      string        `json:"name"`
+	Approach  Approach      `json:"approach"`
+	PollEvery time.Duration `json:"pollEvery,omitempty"` // Poll: time between two polls of a client
+	TileZoom  int           `json:"tileZoom,omitempty"`  // Tiles: zoom of the channels' tiles
+
+	Fleet  fleet.Options `json:"-"`
+	Stages []Stage       `json:"stages"`
+
+	View [2]float64    `json:"view"` // a client's view: width and height in degrees
+	Zoom float64       `json:"zoom"` // the zoom a view is sent with
+	Pan  time.Duration `json:"pan"`  // mean time between two pans of a client (each 0.5 to 1.5 times it)
+
+	Warmup time.Duration `json:"warmup"` // per stage, before the window
+	Window time.Duration `json:"window"` // per stage, measured
+	Grace  time.Duration `json:"grace"`  // after a stage, for the last deliveries
+
+	Audit        int           `json:"audit"`        // clients audited (precision, recall); 0 for all
+	StaleClients int           `json:"staleClients"` // of those, sampled for staleness
+	StaleEvery   time.Duration `json:"staleEvery"`   // between two staleness samples
+
+	MaxP99     time.Duration `json:"maxP99"`     // a stage passes with p99 below it (and recall 1)
+	StopOnFail bool          `json:"stopOnFail"` // end the run at the first stage that fails
+	// MaxLag is how far publishing may fall behind schedule before a stage
+	// is cut short as overloaded. Default 2s.
+	MaxLag time.Duration `json:"maxLag"`
+	// StopAbove ends the run after a stage whose p99 reaches it, or that
+	// misses updates, resets or loses clients (0: never).
+	StopAbove time.Duration `json:"stopAbove,omitempty"`
+	Seed      uint64        `json:"seed"`
+}
+
+// An Env is what a run needs from its caller.
+type Env struct {
+	// Target returns the command that runs a benchmark target of kind
+	// (target.KindPushmap, ...) given extra flags: `pushmap bench-target -kind
+	// kind args...`. It must print "listening host:port" and end when its
+	// standard input closes.
+	Target func(kind string, args ...string) *exec.Cmd
+	// Log receives progress lines and the target's standard error.
+	Log io.Writer
+	// Sources are local addresses clients dial from, in turn
+	// (127.0.0.x); empty means the system's choice.
+	Sources []net.IP
+}
+
+func (e *Env) logf(format string, args ...any) {
+	if e.Log != nil {
+		fmt.Fprintf(e.Log, format+"\n", args...)
+	}
+}
+
+// A Report is the outcome of a Scenario.
+type Report struct {
+	Scenario Scenario      `json:"scenario"`
+	Asked    int           `json:"asked,omitempty"` // clients asked for, when more than a process can hold
+	Stages   []StageResult `json:"stages"`
+}
+
+// A StageResult is what a stage measured over its window.
+type StageResult struct {
+	Stage
+	WindowSec     float64 `json:"windowSec"`
+	UpdatesPerSec float64 `json:"updatesPerSec"` // published
+
+	DeliveredPerSec float64 `json:"deliveredPerSec"` // marker ops (or polled markers) received, all clients
+	OpsPerFrame     float64 `json:"opsPerFrame"`     // deliveries per frame (or poll answer) that carried any
+	InViewPerSec    float64 `json:"inViewPerSec"`    // of those, news in view: DeliveredPerSec × Precision
+	Latency         Latency `json:"latency"`         // publish to receipt, of the window's updates
+
+	BytesPerClientSec     float64 `json:"bytesPerClientSec"`     // received, TCP payload
+	SentBytesPerClientSec float64 `json:"sentBytesPerClientSec"` // sent by clients (views, requests)
+	BytesPerDelivery      float64 `json:"bytesPerDelivery"`      // received bytes per delivered op
+	BytesPerInView        float64 `json:"bytesPerInView"`        // received bytes per in-view delivery
+	RequestsPerClientSec  float64 `json:"requestsPerClientSec,omitempty"`
+
+	ServerCPU     float64 `json:"serverCpu"`     // cores: server CPU seconds per second
+	CPUPerMillion float64 `json:"cpuPerMillion"` // server CPU seconds per million in-view deliveries
+	GeneratorCPU  float64 `json:"generatorCpu"`  // cores used by this process
+	OtherCPU      float64 `json:"otherCpu"`      // cores used by every other process of the machine
+	ServerRSS     int64   `json:"serverRss"`     // bytes, at the window's end
+	RSSPerConn    float64 `json:"rssPerConn"`    // (RSS - RSS before any client) / clients
+
+	Audited        int     `json:"audited"`
+	Precision      float64 `json:"precision"`
+	Recall         float64 `json:"recall"`
+	InViewUpdates  int64   `json:"inViewUpdates"` // audited clients' in-view updates and leaves
+	Missed         int64   `json:"missed"`
+	Ambiguous      int64   `json:"ambiguous"`
+	StalenessMs    float64 `json:"stalenessMs"`
+	StalenessMaxMs float64 `json:"stalenessMaxMs"`
+
+	PublishLagMaxMs float64 `json:"publishLagMaxMs"` // how late the latest tick was sent
+	FeedMaxMs       float64 `json:"feedMaxMs"`       // longest feed request
+	Resets          int64   `json:"resets"`
+	Errors          int64   `json:"errors"`
+	Disconnects     int64   `json:"disconnects"`
+	PositionErrors  int64   `json:"positionErrors"` // delivered positions unlike the published ones
+
+	// Overloaded: publishing fell more than MaxLag behind schedule and the
+	// stage was cut short (judged on what it published; on its warm-up if
+	// its window had not begun). A run ends after such a stage.
+	Overloaded bool `json:"overloaded,omitempty"`
+
+	Pass bool   `json:"pass"`
+	Why  string `json:"why,omitempty"` // why it failed
+}
+
+func (sc *Scenario) withDefaults() (Scenario, error) {
+	s := *sc
+	if s.View == [2]float64{} {
+		s.View = [2]float64{0.03, 0.02}
+	}
+	if s.Zoom == 0 {
+		s.Zoom = 14
+	}
+	if s.Pan == 0 {
+		s.Pan = 5 * time.Second
+	}
+	if s.Warmup == 0 {
+		s.Warmup = 5 * time.Second
+	}
+	if s.Window == 0 {
+		s.Window = 15 * time.Second
+	}
+	if s.Grace == 0 {
+		s.Grace = time.Second
+	}
+	if s.StaleEvery == 0 {
+		s.StaleEvery = 250 * time.Millisecond
+	}
+	if s.MaxLag == 0 {
+		s.MaxLag = 2 * time.Second
+	}
+	if s.MaxP99 == 0 {
+		s.MaxP99 = 50 * time.Millisecond
+	}
+	if s.TileZoom == 0 {
+		s.TileZoom = 14
+	}
+	if s.PollEvery == 0 {
+		s.PollEvery = time.Second
+	}
+	if s.Fleet.Region == (geo.Box{}) {
+		s.Fleet.Region = fleet.Paris
+	}
+	switch {
+	case len(s.Stages) == 0:
+		return s, errors.New("loadgen: no stage")
+	case s.View[0] <= 0 || s.View[1] <= 0 || s.View[0] > s.Fleet.Region.East-s.Fleet.Region.West ||
+		s.View[1] > s.Fleet.Region.North-s.Fleet.Region.South:
+		return s, fmt.Errorf("loadgen: view %v° does not fit in the region %v", s.View, s.Fleet.Region)
+	}
+	prev := Stage{}
+	for i, st := range s.Stages {
+		if st.Markers < prev.Markers || st.Clients < prev.Clients || st.Clients < 1 {
+			return s, fmt.Errorf("loadgen: stage %d (%+v) shrinks or has no client", i, st)
+		}
+		prev = st
+	}
+	return s, nil
+}
+
+// ticksOf returns d in ticks of f, rounded up to whole periods.
+func ticksOf(d time.Duration, o fleet.Options) int64 {
+	p := int64(o.Period / o.Tick)
+	n := int64((d + o.Tick - 1) / o.Tick)
+	return max((n+p-1)/p*p, p)
+}
+
+// Run runs sc and returns its report. It stops early, with what it has,
+// when ctx ends.
+func Run(ctx context.Context, env *Env, sc *Scenario) (*Report, error) {
+	s, err := sc.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	o := s.Fleet
+	if o.Tick == 0 {
+		o.Tick = 100 * time.Millisecond
+	}
+	if o.Period == 0 {
+		o.Period = time.Second
+	}
+	stages := make([]fleet.Stage, len(s.Stages))
+	for i, st := range s.Stages {
+		stages[i] = fleet.Stage{Markers: st.Markers, Ticks: ticksOf(s.Warmup, o) + ticksOf(s.Window, o)}
+	}
+	fl, err := fleet.New(o, stages)
+	if err != nil {
+		return nil, err
+	}
+	s.Fleet = fl.Options()
+	r := &run{env: env, sc: &s, fl: fl, j: audit.NewJournal(fl.End()), epoch: time.Now()}
+	defer r.close()
+	if err := r.start(ctx); err != nil {
+		return nil, err
+	}
+	rep := &Report{Scenario: s}
+	for i := range s.Stages {
+		res, err := r.stage(ctx, i)
+		if err != nil {
+			return rep, err
+		}
+		rep.Stages = append(rep.Stages, res)
+		env.logf("  %s", res.line())
+		if !res.Pass && s.StopOnFail || res.Overloaded {
+			break
+		}
+		if s.StopAbove > 0 && (res.Latency.P99 >= float64(s.StopAbove)/1e6 || res.Missed > 0 || res.Resets > 0 || res.Disconnects > 0) {
+			break
+		}
+	}
+	return rep, nil
+}
+
+// line is a one-line summary of r for progress logs.
+func (r *StageResult) line() string {
+	verdict := "pass"
+	if !r.Pass {
+		verdict = "FAIL: " + r.Why
+	}
+	return fmt.Sprintf("M=%d C=%d: %.0f upd/s, %.0f deliveries/s (%.0f in view, %.1f per frame), p50 %.1f ms p99 %.1f ms p99.9 %.1f ms, "+
+		"%.0f B/client/s, cpu %.2f cores (%.2f s/M), generator %.2f cores, others %.2f cores, rss/conn %.1f KB, precision %.4f recall %.4f, stale %.1f ms, lag %.0f ms, feed max %.0f ms — %s",
+		r.Markers, r.Clients, r.UpdatesPerSec, r.DeliveredPerSec, r.InViewPerSec, r.OpsPerFrame, r.Latency.P50, r.Latency.P99, r.Latency.P999,
+		r.BytesPerClientSec, r.ServerCPU, r.CPUPerMillion, r.GeneratorCPU, r.OtherCPU, r.RSSPerConn/1024, r.Precision, r.Recall, r.StalenessMs,
+		r.PublishLagMaxMs, r.FeedMaxMs, verdict)
+}
+
+// A run is a Scenario running.
+type run struct {
+	env   *Env
+	sc    *Scenario
+	fl    *fleet.Fleet
+	j     *audit.Journal
+	epoch time.Time
+
+	target  *Process
+	base    string // http://host:port
+	feed    *http.Client
+	rss0    int64 // target RSS before any client
+	body    []byte
+	pending []uint64
+
+	clients []*client
+	audited []*audit.Client
+	wg      sync.WaitGroup // client goroutines
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	dialers   []*http.Client // for WebSocket dials, one per source address
+	nextSrc   atomic.Int64
+	hist      histogram
+	winFrom   atomic.Int64 // ticks whose latencies count: [winFrom, winTo)
+	winTo     atomic.Int64
+	inWindow  atomic.Bool // deliveries count while set
+	delivered atomic.Int64
+	frames    atomic.Int64 // frames (or poll answers) carrying deliveries, while inWindow
+	requests  atomic.Int64
+	bytesIn   atomic.Int64
+	bytesOut  atomic.Int64
+
+	resets, errs, disconnects, posErrs atomic.Int64
+	pans                               panQueue // guarded by panMu
+	panStop                            chan struct{}
+	panDone                            chan struct{}
+}
+
+// now returns the time since the run began, the clock of the audit.
+func (r *run) now() int64 { return int64(time.Since(r.epoch)) }
+
+func (r *run) start(ctx context.Context) error {
+	s := r.sc
+	kind := target.KindPushmap
+	switch s.Approach {
+	case Tiles:
+		kind = target.KindTiles
+	case Broadcast:
+		kind = target.KindBroadcast
+	case Pushmap, Poll:
+	default:
+		return fmt.Errorf("loadgen: unknown approach %q", s.Approach)
+	}
+	maxConns := s.Stages[len(s.Stages)-1].Clients + 100
+	cmd := r.env.Target(kind, "-max-connections", fmt.Sprint(maxConns), "-tile-zoom", fmt.Sprint(s.TileZoom))
+	p, err := StartProcess(cmd, "listening", logWriter(r.env), 30*time.Second)
+	if err != nil {
+		return fmt.Errorf("loadgen: starting the target: %w", err)
+	}
+	r.target = p
+	r.base = "http://" + p.Addr
+	r.feed = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	srcs := r.env.Sources
+	if len(srcs) == 0 {
+		srcs = []net.IP{nil}
+	}
+	for _, ip := range srcs {
+		r.dialers = append(r.dialers, &http.Client{Transport: r.transport(ip, 0)})
+	}
+	// Tick 0: the first stage's markers.
+	if err := r.publish(ctx, 0); err != nil {
+		return err
+	}
+	r.gc()
+	pr, err := ReadProc(p.PID)
+	if err != nil {
+		return err
+	}
+	r.rss0 = pr.RSS
+	r.panStop, r.panDone = make(chan struct{}), make(chan struct{})
+	go r.panLoop()
+	return nil
+}
+
+func logWriter(env *Env) io.Writer {
+	if env.Log == nil {
+		return io.Discard
+	}
+	return env.Log
+}
+
+// gc asks the target to collect garbage and return memory to the system,
+// so that RSS figures are not the garbage collector's timing.
+func (r *run) gc() {
+	resp, err := r.feed.Post(r.base+target.PathGC, "", nil)
+	if err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// transport returns an HTTP transport dialling from ip that counts bytes
+// into the run's counters; perHost caps its idle connections (0: default).
+func (r *run) transport(ip net.IP, perHost int) *http.Transport {
+	d := newDialer(ip)
+	return &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: c, in: &r.bytesIn, out: &r.bytesOut}, nil
+		},
+		MaxIdleConnsPerHost: perHost,
+		DisableCompression:  true,
+		ForceAttemptHTTP2:   false,
+	}
+}
+
+// A countingConn counts the bytes read and written through it.
+type countingConn struct {
+	net.Conn
+	in, out *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+// publishChunk caps the markers of one feed request (tick 0 may hold
+// many): the ingest takes at most 10,000.
+const publishChunk = 5000
+
+// appendItem appends the MessagePack item of the ingest that upserts
+// version v of marker m at p: {"id", "layer", "lon", "lat", "version",
+// "time"}.
+func appendItem(b []byte, m uint32, p geo.Point, v uint32, unixMs int64) []byte {
+	b = append(b, 0x86)
+	b = appendStr(b, "id")
+	n := len(b)
+	b = fleet.AppendID(append(b, 0), m)
+	b[n] = 0xa0 | byte(len(b)-n-1) // a fixstr: ids are at most 11 bytes
+	b = appendStr(appendStr(b, "layer"), fleet.Layer)
+	b = appendFloat(appendStr(b, "lon"), p.Lon)
+	b = appendFloat(appendStr(b, "lat"), p.Lat)
+	b = append(appendStr(b, "version"), 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	b = appendStr(b, "time")
+	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(unixMs))
+}
+
+// appendStr appends s, shorter than 32 bytes, as a MessagePack fixstr.
+func appendStr(b []byte, s string) []byte { return append(append(b, 0xa0|byte(len(s))), s...) }
+
+func appendFloat(b []byte, f float64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, 0xcb), math.Float64bits(f))
+}
+
+func appendArrayHeader(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x90|byte(n))
+	case n <= 0xffff:
+		return append(b, 0xdc, byte(n>>8), byte(n))
+	}
+	return append(b, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+// publish sends tick t to the target, recording it in the journal.
+func (r *run) publish(ctx context.Context, t int64) error {
+	r.pending = r.pending[:0]
+	r.fl.Due(t, func(m, v uint32) { r.pending = append(r.pending, uint64(m)<<32|uint64(v)) })
+	r.j.Sent(t, r.now())
+	unixMs := time.Now().UnixMilli()
+	for first := true; first || len(r.pending) > 0; first = false {
+		n := min(len(r.pending), publishChunk)
+		r.body = appendArrayHeader(r.body[:0], n)
+		for _, kv := range r.pending[:n] {
+			m, v := uint32(kv>>32), uint32(kv)
+			r.body = appendItem(r.body, m, r.fl.Pos(m, v), v, unixMs)
+		}
+		r.pending = r.pending[n:]
+		if err := r.post(ctx); err != nil {
+			return fmt.Errorf("loadgen: publishing tick %d: %w", t, err)
+		}
+	}
+	r.j.Acked(t, r.now())
+	return nil
+}
+
+func (r *run) post(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+target.PathFeed, bytes.NewReader(r.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/msgpack")
+	req.Header.Set("Authorization", "Bearer "+target.FeedKey)
+	resp, err := r.feed.Do(req)
+	if err != nil {
+		return err
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+func (r *run) close() {
+	if r.panStop != nil {
+		close(r.panStop)
+		<-r.panDone
+	}
+	if r.cancel != nil {
+		r.cancel()
+	}
+	for _, c := range r.clients {
+		c.stop()
+	}
+	r.wg.Wait()
+	if r.target != nil {
+		r.target.Stop()
+	}
+	for _, d := range r.dialers {
+		d.CloseIdleConnections()
+	}
+	if r.feed != nil {
+		r.feed.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,117 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/internal/leakcheck"
+)
+
+// childEnv, when set in the environment, makes the test binary run a
+// benchmark target instead of the tests: the smoke tests run the server in
+// a process of its own, as `pushmap bench` does.
+const childEnv = "PUSHMAP_LOADGEN_TARGET"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(target.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	leakcheck.Main(m)
+}
+
+// testEnv returns an Env whose targets are this test binary re-executed.
+func testEnv(t *testing.T) *Env {
+	return &Env{
+		Target: func(kind string, args ...string) *exec.Cmd {
+			cmd := exec.Command(os.Args[0], append([]string{"-kind", kind}, args...)...)
+			cmd.Env = append(os.Environ(), childEnv+"=1")
+			return cmd
+		},
+		Log: testLog{t},
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// smoke is a small scenario: a few hundred markers, a few dozen clients
+// panning often, two seconds measured.
+func smoke(a Approach) *Scenario {
+	return &Scenario{Name: "smoke/" + string(a), Approach: a, PollEvery: 250 * time.Millisecond,
+		Stages: []Stage{{Markers: 300, Clients: 30}}, Pan: time.Second, Seed: 7,
+		Warmup: 500 * time.Millisecond, Window: 1500 * time.Millisecond, Grace: 300 * time.Millisecond,
+		StaleClients: 30, MaxP99: time.Hour}
+}
+
+// TestSmokePushmap checks, on a small run against a real pushmap server
+// in its own process, that pushmap delivers every in-view update and
+// nothing else (recall and precision 100%), with the positions published.
+// It checks correctness, not speed.
+func TestSmokePushmap(t *testing.T) {
+	rep := runSmoke(t, smoke(Pushmap))
+	st := rep.Stages[0]
+	if st.Recall != 1 || st.Missed != 0 {
+		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
+	}
+	if st.Precision != 1 {
+		t.Errorf("precision %.4f, want 1", st.Precision)
+	}
+}
+
+// TestSmokeBaselines checks that the tile-channel and polling baselines
+// deliver every in-view update too, less precisely: the audit judges them
+// by the same rule.
+func TestSmokeBaselines(t *testing.T) {
+	for _, a := range []Approach{Tiles, Poll} {
+		t.Run(string(a), func(t *testing.T) {
+			rep := runSmoke(t, smoke(a))
+			st := rep.Stages[0]
+			if a == Tiles && st.Recall != 1 {
+				t.Errorf("tile channels: recall %.4f, %d of %d missed", st.Recall, st.Missed, st.InViewUpdates)
+			}
+			if st.Precision >= 1 || st.Precision <= 0 {
+				t.Errorf("%s: precision %.4f, want between 0 and 1: they deliver more than the view", a, st.Precision)
+			}
+		})
+	}
+}
+
+func runSmoke(t *testing.T, sc *Scenario) *Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, testEnv(t), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Stages) != 1 {
+		t.Fatalf("%d stages", len(rep.Stages))
+	}
+	st := rep.Stages[0]
+	t.Log(st.line())
+	if st.InViewUpdates < 100 || st.DeliveredPerSec <= 0 {
+		t.Errorf("only %d in-view updates, %.0f deliveries/s: the run did not exercise much", st.InViewUpdates, st.DeliveredPerSec)
+	}
+	for _, c := range []struct {
+		n    int64
+		what string
+	}{{st.PositionErrors, "wrong positions"}, {st.Errors, "errors"}, {st.Resets, "resets"}, {st.Disconnects, "disconnects"}} {
+		if c.n != 0 {
+			t.Errorf("%d %s", c.n, c.what)
+		}
+	}
+	if fmt.Sprint(st.Latency.N) == "0" {
+		t.Error("no latency measured")
+	}
+	return rep
+}

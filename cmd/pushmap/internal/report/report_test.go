@@ -1,0 +1,71 @@
+package report
+
+import (
+	"github.com/pushmap/pushmap/internal/leakcheck"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/loadgen"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+func TestSplice(t *testing.T) {
+	doc := []byte("# Page\n\nbefore\n" + BeginMarker + "\nold table\n" + EndMarker + "\nafter\n")
+	out, err := Splice(doc, "new table\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# Page\n\nbefore\n" + BeginMarker + "\nnew table\n" + EndMarker + "\nafter\n"
+	if string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+	if _, err := Splice([]byte("no markers"), "x"); err == nil {
+		t.Error("a page without markers was spliced")
+	}
+}
+
+func sample() *Results {
+	st := func(clients, markers int, p99 float64, pass bool) loadgen.StageResult {
+		return loadgen.StageResult{Stage: loadgen.Stage{Markers: markers, Clients: clients}, WindowSec: 5, UpdatesPerSec: float64(markers),
+			DeliveredPerSec: 1000, InViewPerSec: 900, Latency: loadgen.Latency{N: 10, P50: 1, P99: p99, P999: p99 * 2},
+			BytesPerClientSec: 100 * p99, Precision: 0.9, Recall: 1, ServerCPU: 0.5, CPUPerMillion: 1.2, Pass: pass, Why: map[bool]string{false: "p99"}[pass]}
+	}
+	rep := func(a loadgen.Approach, stages ...loadgen.StageResult) *loadgen.Report {
+		return &loadgen.Report{Scenario: loadgen.Scenario{Approach: a, PollEvery: time.Second, TileZoom: 14}, Stages: stages}
+	}
+	return &Results{
+		Version: "pushmap test", Command: "pushmap bench", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 125,
+		Workload: Workload{Markers: 10000, Clients: 2000, View: [2]float64{0.03, 0.02}},
+		Fleet:    []*loadgen.Report{rep(loadgen.Pushmap, st(2000, 10000, 5, true)), rep(loadgen.Tiles, st(2000, 10000, 9, true)), rep(loadgen.Poll, st(2000, 10000, 600, false))},
+		Sweep:    []*loadgen.Report{rep(loadgen.Pushmap, st(500, 10000, 2, true), st(1000, 10000, 4, true)), rep(loadgen.Tiles, st(500, 10000, 3, true))},
+		Ladder:   []*loadgen.Report{rep(loadgen.Pushmap, st(2000, 1000, 2, true), st(2000, 2000, 80, false))},
+		Idle:     &loadgen.IdleResult{Conns: 100000, Servers: 6, PerConn: 20000},
+	}
+}
+
+func TestMarkdownAndPlots(t *testing.T) {
+	res := sample()
+	md := Markdown(res, "bench")
+	for _, want := range []string{
+		"| pushmap | 900 | 1.0 / 5.0 / 10.0 |", "| tile channels (z14) |", "| polling 1s |",
+		"(bench/" + PlotBytes + ")", "(bench/" + PlotLatency + ")", "(bench/" + PlotLadder + ")",
+		"tile channels (z14): 1.8× the bytes per client", "| 100,000 | 6 |", "2 min 05 s",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the markdown lacks %q:\n%s", want, md)
+		}
+	}
+	dir := t.TempDir()
+	if err := WritePlots(res, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{PlotBytes, PlotLatency, PlotLadder} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() < 1000 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

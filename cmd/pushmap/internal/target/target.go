@@ -1,0 +1,230 @@
+// Package target is the server under test of pushmap's load benchmark, run
+// in a process of its own (`pushmap bench-target`): the pushmap server, or
+// one of the baselines of package baseline, fed through pushmap's real HTTP
+// ingest (package server/ingest) mounted at /feed/ as `pushmap serve
+// --feed-keys` mounts it.
+package target
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/pushmap/pushmap/cmd/pushmap/internal/baseline"
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// Kinds of target.
+const (
+	KindPushmap   = "pushmap"   // the pushmap server, with default options
+	KindTiles     = "tiles"     // baseline.Tiles
+	KindBroadcast = "broadcast" // baseline.Broadcast
+)
+
+// Paths a target serves.
+const (
+	PathWS    = "/ws"           // the WebSocket endpoint
+	PathFeed  = "/feed/markers" // the ingest: POST upserts (with FeedKey); GET ?bbox= the markers in a box (pushmap only)
+	PathStats = "/bench/stats"  // GET: goroutines, heap and the server's counters as JSON
+	PathGC    = "/bench/gc"     // POST: collect garbage and return memory to the system
+)
+
+// FeedKey is the ingest's feed key in a target.
+const FeedKey = "pushmap-bench-feed-key"
+
+// About describes the command that runs Main.
+const About = `Runs a server under test for 'pushmap bench', which starts it in a process
+of its own: -kind pushmap (the pushmap server with default options, plus the
+HTTP ingest at /feed/, whose GET /feed/markers?bbox= is the polling
+endpoint), tiles (a tile-channel broker) or broadcast; the brokers too are
+fed through the ingest (POST /feed/markers, upserts only). Every kind answers
+GET /bench/stats and POST /bench/gc. It prints "listening host:port" and
+serves until its standard input closes or ctx ends.
+`
+
+// Main runs a target with the command line args until stdin closes or ctx
+// ends, and returns the exit status: 0, 1 when it cannot run, 2 for a bad
+// command line.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench-target", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: pushmap bench-target [flags]\n\n%s\nFlags:\n", About)
+		fs.PrintDefaults()
+	}
+	kind := fs.String("kind", KindPushmap, "pushmap, tiles or broadcast")
+	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
+	maxConns := fs.Int("max-connections", 100000, "pushmap: most WebSocket connections")
+	tileZoom := fs.Int("tile-zoom", 14, "tiles: zoom of the channels' tiles")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "pushmap bench-target: %v\n", err)
+		return 1
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if _, err := RaiseFileLimit(); err != nil {
+		return fail(err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	mux := http.NewServeMux()
+	var closeAll func()
+	var feed ingest.Feed
+	stats := func() map[string]any { return map[string]any{} }
+	switch *kind {
+	case KindPushmap:
+		srv, err := server.New(&server.Options{Logger: log, MaxConnections: *maxConns})
+		if err != nil {
+			return fail(err)
+		}
+		mux.Handle("GET "+PathWS, srv)
+		feed = srv
+		closeAll = func() { srv.Close() }
+		stats = func() map[string]any {
+			st := srv.Stats()
+			return map[string]any{"connections": st.Connections, "views": st.Views, "markers": st.Markers,
+				"delivered": st.Delivered, "resets": st.Resets, "tooSlow": st.TooSlow}
+		}
+	case KindTiles:
+		t, err := baseline.NewTiles(*tileZoom, &baseline.Options{Logger: log})
+		if err != nil {
+			return fail(err)
+		}
+		mux.Handle("GET "+PathWS, t)
+		feed = brokerFeed{t.Publish}
+		closeAll = t.Close
+		stats = func() map[string]any { return map[string]any{"channels": t.Channels()} }
+	case KindBroadcast:
+		b := baseline.NewBroadcast(&baseline.Options{Logger: log})
+		mux.Handle("GET "+PathWS, b)
+		feed = brokerFeed{b.Publish}
+		closeAll = b.Close
+	default:
+		fmt.Fprintf(stderr, "pushmap bench-target: unknown -kind %q\n", *kind)
+		return 2
+	}
+	h, err := ingest.New(feed, &ingest.Options{Keys: []string{FeedKey}, Logger: log})
+	if err != nil {
+		closeAll()
+		return fail(err)
+	}
+	mux.Handle("/feed/", http.StripPrefix("/feed", h))
+	mux.HandleFunc("GET "+PathStats, func(w http.ResponseWriter, _ *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		st := stats()
+		st["goroutines"] = runtime.NumGoroutine()
+		st["heapInuse"] = ms.HeapInuse
+		st["stackInuse"] = ms.StackInuse
+		st["sys"] = ms.Sys
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(st)
+	})
+	mux.HandleFunc("POST "+PathGC, func(w http.ResponseWriter, _ *http.Request) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		closeAll()
+		return fail(err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "listening %s\n", ln.Addr())
+
+	// The generator closes our standard input to stop us.
+	stdinClosed := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, stdin)
+		close(stdinClosed)
+	}()
+	code := 0
+	select {
+	case <-ctx.Done():
+	case <-stdinClosed:
+	case err := <-served:
+		fmt.Fprintf(stderr, "pushmap bench-target: %v\n", err)
+		code = 1
+	}
+	closeAll()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	return code
+}
+
+// brokerFeed feeds a baseline broker through the ingest: upserts only.
+type brokerFeed struct {
+	publish func([]wire.Marker) error
+}
+
+var _ ingest.Feed = brokerFeed{}
+
+var errUnsupported = errors.New("a baseline broker takes marker upserts only")
+
+func (f brokerFeed) Apply(us []server.Update) error {
+	ms := make([]wire.Marker, len(us))
+	for i, u := range us {
+		if u.Remove || u.TTL != 0 {
+			return errUnsupported
+		}
+		ms[i] = u.Marker
+	}
+	return f.publish(ms)
+}
+
+func (brokerFeed) InvalidateTiles(string, ...geo.Tile) error      { return errUnsupported }
+func (brokerFeed) InvalidateBox(string, geo.Box) error            { return errUnsupported }
+func (brokerFeed) Interest(int, string) ([]server.Watched, error) { return nil, errUnsupported }
+func (brokerFeed) MarkersIn(geo.Box, []string) []wire.Marker      { return nil }
+
+// RaiseFileLimit raises this process's soft limit on open files to its
+// hard limit and returns the new limit. Raising the hard limit needs
+// CAP_SYS_RESOURCE; without it the hard limit is what a process gets.
+func RaiseFileLimit() (uint64, error) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, err
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			return 0, err
+		}
+	}
+	return l.Cur, nil
+}
