@@ -43,6 +43,8 @@ func (s *Server) Apply(updates []Update) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.beginBatchLocked()
+	defer s.endBatchLocked()
 	now := time.Now()
 	for i := range updates {
 		u := &updates[i]
@@ -114,6 +116,8 @@ func (s *Server) armExpiryLocked() {
 func (s *Server) expire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.beginBatchLocked()
+	defer s.endBatchLocked()
 	now := time.Now().UnixNano()
 	for len(s.expiries) > 0 && s.expiries[0].at <= now {
 		e := heap.Pop(&s.expiries).(expiry)

@@ -53,6 +53,12 @@ type Server struct {
 
 	tileVersions map[string]uint64 // guarded by mu: per tile layer, its last change
 
+	// While a feed's batch is applied, the writers to start wait in wake
+	// and start once the whole batch is in the outboxes: a client then gets
+	// the batch in one frame rather than its first ops alone.
+	batching bool    // guarded by mu
+	wake     []*conn // guarded by mu
+
 	clusters     *clusterIndex           // guarded by mu: marker counts per layer, zoom and tile
 	clusterViews rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in cluster mode
 	clusterZooms map[int]int             // guarded by mu: cluster zoom → views in cluster mode at it

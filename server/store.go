@@ -41,6 +41,8 @@ func (s *Server) UpsertBatch(ms []wire.Marker) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.beginBatchLocked()
+	defer s.endBatchLocked()
 	for i := range ms {
 		if err := s.upsertLocked(ms[i]); err != nil {
 			return fmt.Errorf("marker %d of %d: %w", i, len(ms), err)
@@ -68,6 +70,8 @@ func (s *Server) RemoveBatch(ids []string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.beginBatchLocked()
+	defer s.endBatchLocked()
 	for _, id := range ids {
 		s.removeLocked(id)
 	}
@@ -194,8 +198,26 @@ func (s *Server) removeLocked(id string) {
 func (s *Server) deliver(c *conn, id string, op []byte) {
 	s.counters.delivered.Add(1)
 	if c.out.put(id, op) {
+		if s.batching {
+			s.wake = append(s.wake, c)
+		} else {
+			c.startWriter()
+		}
+	}
+}
+
+// beginBatchLocked holds back the writers that deliveries start until
+// endBatchLocked, so that a batch of updates leaves in as few frames as
+// possible.
+func (s *Server) beginBatchLocked() { s.batching = true }
+
+func (s *Server) endBatchLocked() {
+	for _, c := range s.wake {
 		c.startWriter()
 	}
+	clear(s.wake)
+	s.wake = s.wake[:0]
+	s.batching = false
 }
 
 // A layerSet is the set of layers a client sees; nil means every layer.
