@@ -326,7 +326,7 @@ func (c *conn) writeLoop() {
 		}
 		if len(ops) > 0 {
 			var err error
-			buf, err = c.writeOps(buf, ops)
+			buf, err = wire.WriteBatches(buf, ops, maxBatchBytes, c.write)
 			c.out.giveBack(ops)
 			if err != nil {
 				c.writeFailed(err)
@@ -334,38 +334,6 @@ func (c *conn) writeLoop() {
 			}
 		}
 	}
-}
-
-// writeOps writes ops as batch frames of at most about maxBatchBytes each.
-// buf is scratch space, returned for reuse.
-func (c *conn) writeOps(buf []byte, ops map[string][]byte) ([]byte, error) {
-	// Each frame is assembled after room for the largest batch header,
-	// which is written in front of the ops once their number is known.
-	const room = 6
-	var header [room]byte
-	buf = append(buf[:0], header[:]...)
-	n := 0
-	flush := func() error {
-		h := wire.AppendBatchHeader(header[:0], n)
-		start := room - len(h)
-		copy(buf[start:], h)
-		err := c.write(buf[start:])
-		buf, n = buf[:room], 0
-		return err
-	}
-	for _, op := range ops {
-		if n > 0 && len(buf)+len(op) > maxBatchBytes {
-			if err := flush(); err != nil {
-				return buf, err
-			}
-		}
-		buf = append(buf, op...)
-		n++
-	}
-	if n == 0 {
-		return buf, nil
-	}
-	return buf, flush()
 }
 
 func (c *conn) write(frame []byte) error {

@@ -245,3 +245,37 @@ func appendArrayHeader(dst []byte, n int) []byte {
 		return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
 }
+
+// WriteBatches writes pre-encoded ops as Batch frames of at most about
+// maxBytes each (a frame holds at least one op), calling write once per
+// frame; a frame is valid only during its call. buf is scratch space,
+// returned for reuse. It stops at write's first error.
+func WriteBatches(buf []byte, ops map[string][]byte, maxBytes int, write func(frame []byte) error) ([]byte, error) {
+	// Each frame is assembled after room for the largest batch header,
+	// which is written in front of the ops once their number is known.
+	const room = 6
+	var header [room]byte
+	buf = append(buf[:0], header[:]...)
+	n := 0
+	flush := func() error {
+		h := AppendBatchHeader(header[:0], n)
+		start := room - len(h)
+		copy(buf[start:], h)
+		err := write(buf[start:])
+		buf, n = buf[:room], 0
+		return err
+	}
+	for _, op := range ops {
+		if n > 0 && len(buf)+len(op) > maxBytes {
+			if err := flush(); err != nil {
+				return buf, err
+			}
+		}
+		buf = append(buf, op...)
+		n++
+	}
+	if n == 0 {
+		return buf, nil
+	}
+	return buf, flush()
+}

@@ -303,3 +303,27 @@ func TestValidateProps(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteBatches(t *testing.T) {
+	enc := NewEncoder()
+	ops := map[string][]byte{}
+	for i := range 100 {
+		m := Marker{ID: strings.Repeat("x", i%7+1) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Pos: geo.Pt(1, 1)}
+		op, _ := enc.Upsert(&m)
+		ops[m.ID] = bytes.Clone(op)
+	}
+	got := 0
+	frames := 0
+	_, err := WriteBatches(nil, ops, 300, func(f []byte) error {
+		frames++
+		m, err := Unmarshal(f)
+		if err != nil {
+			return err
+		}
+		got += len(m.(Batch).Ops)
+		return nil
+	})
+	if err != nil || got != len(ops) || frames < 2 {
+		t.Fatalf("%d ops in %d frames (%v), want %d in several", got, frames, err, len(ops))
+	}
+}
