@@ -34,8 +34,8 @@ func randomPoint(rng *rand.Rand) geo.Point {
 // writer: benchmarks drain it by hand.
 func idleConn(s *Server) *conn {
 	c := &conn{s: s}
-	c.out.limit = 1 << 30
-	c.out.writing = true
+	c.out.Limit = 1 << 30
+	c.out.Hold()
 	return c
 }
 
@@ -128,10 +128,8 @@ func BenchmarkDeliver(b *testing.B) {
 				if i%1024 == 0 {
 					b.StopTimer()
 					for _, c := range conns {
-						c.out.mu.Lock()
-						clear(c.out.ops)
-						c.out.bytes = 0
-						c.out.mu.Unlock()
+						c.out.Drain(func([]byte) error { return nil }, maxBatchBytes, nil)
+						c.out.Hold()
 					}
 					b.StartTimer()
 				}
@@ -185,7 +183,6 @@ func BenchmarkWorldView(b *testing.B) {
 		}
 	}
 	c := idleConn(s)
-	c.out.writing = false
 	world := wire.View{Box: geo.BBox(-180, -85, 180, 85), Zoom: 1}
 	var size int
 	b.ReportAllocs()

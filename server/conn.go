@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -31,7 +32,8 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	out outbox
+	out outbox.Outbox
+	w   *outbox.Writer
 
 	views    []view   // guarded by s.mu
 	layers   layerSet // guarded by s.mu
@@ -52,7 +54,8 @@ func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{s: s, ws: ws, remote: remote, ctx: ctx, cancel: cancel,
 		log: s.log.With("remote", remote)}
-	c.out.limit = s.opts.OutboxBytes
+	c.out.Limit = s.opts.OutboxBytes
+	c.w = outbox.NewWriter(ws, s.opts.WriteTimeout)
 	c.tokens = float64(s.opts.ViewBurst)
 	ws.SetReadLimit(s.opts.MaxFrameBytes)
 	return c
@@ -240,7 +243,7 @@ func (c *conn) refuse(we wire.Error) {
 	if err != nil {
 		return
 	}
-	if c.out.control(frame) {
+	if c.out.Control(frame) {
 		c.startWriter()
 	}
 }
@@ -255,7 +258,7 @@ func (c *conn) leave() {
 	c.views = nil
 	delete(s.conns, c)
 	s.mu.Unlock()
-	c.out.close()
+	c.out.Close()
 	c.ws.CloseNow()
 }
 
@@ -291,66 +294,46 @@ const maxBatchBytes = 64 << 10
 // up on a client and close it with 4002.
 const resetsBeforeClose = 3
 
+// errGaveUp ends a writer that closed its client for being too slow.
+var errGaveUp = errors.New("client too slow")
+
 func (c *conn) writeLoop() {
-	var frames [][]byte
-	var buf []byte
 	resets := 0
-	for {
-		var ops map[string][]byte
-		var behind, done bool
-		frames, ops, behind, done = c.out.take(frames[:0])
-		if done {
-			return
+	err := c.out.Drain(c.w.Write, maxBatchBytes, func() error {
+		resets++
+		if resets > resetsBeforeClose {
+			c.s.counters.tooSlow.Add(1)
+			c.out.Close()
+			c.close(wire.CloseTooSlow, "client too slow: fell behind after "+fmt.Sprint(resetsBeforeClose)+" resets")
+			return errGaveUp
 		}
-		if behind {
-			resets++
-			if resets > resetsBeforeClose {
-				c.s.counters.tooSlow.Add(1)
-				c.out.close()
-				c.close(wire.CloseTooSlow, "client too slow: fell behind after "+fmt.Sprint(resetsBeforeClose)+" resets")
-				return
-			}
-			c.s.counters.resets.Add(1)
-			c.s.mu.Lock()
-			frame := c.s.resetFrameLocked(c, wire.FlagBehind)
-			c.out.replace(frame)
-			c.s.mu.Unlock()
-			continue
-		}
-		for i, f := range frames {
-			if err := c.write(f); err != nil {
-				c.writeFailed(err)
-				return
-			}
-			frames[i] = nil
-		}
-		if len(ops) > 0 {
-			var err error
-			buf, err = wire.WriteBatches(buf, ops, maxBatchBytes, c.write)
-			c.out.giveBack(ops)
-			if err != nil {
-				c.writeFailed(err)
-				return
-			}
-		}
+		c.s.counters.resets.Add(1)
+		c.s.mu.Lock()
+		c.out.Replace(c.s.resetFrameLocked(c, wire.FlagBehind))
+		c.s.mu.Unlock()
+		return nil
+	})
+	if err != nil && err != errGaveUp {
+		c.writeFailed(err)
 	}
 }
 
-func (c *conn) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageBinary, frame)
-}
+// write writes one frame outside the writer: the Welcome, before any
+// writer can start.
+func (c *conn) write(frame []byte) error { return c.w.Write(frame) }
 
+// writeFailed ends a connection whose write failed. One that timed out was
+// closed by its Writer, without a closing handshake: its client was not
+// reading.
 func (c *conn) writeFailed(err error) {
-	c.out.close()
-	if errors.Is(err, context.DeadlineExceeded) {
+	c.out.Close()
+	if errors.Is(err, outbox.ErrWriteTimeout) {
 		c.s.counters.tooSlow.Add(1)
-		c.log.Debug("write timed out; closing", "err", err)
-		c.close(wire.CloseTooSlow, "client too slow: a write blocked for "+c.s.opts.WriteTimeout.String())
-		return
+		c.log.Debug("write timed out; connection closed", "err", err)
+	} else {
+		c.log.Debug("write failed", "err", err)
 	}
-	c.log.Debug("write failed", "err", err)
+	c.cancel()
 	c.ws.CloseNow()
 }
 

@@ -4,9 +4,7 @@ package server
 // for tests that check a slow client's memory stays bounded.
 func (s *Server) OutboxBytes() (total int) {
 	for _, c := range s.connList() {
-		c.out.mu.Lock()
-		total += c.out.bytes
-		c.out.mu.Unlock()
+		total += c.out.Bytes()
 	}
 	return total
 }

@@ -337,6 +337,9 @@ func must(b []byte, err error) []byte {
 
 func TestAuthenticate(t *testing.T) {
 	_, url := pushmaptest.StartServer(t, &server.Options{Authenticate: func(r *http.Request, token string) error {
+		if err := r.Context().Err(); err != nil {
+			return fmt.Errorf("the request's context ended: %v", err)
+		}
 		if token != "letmein" {
 			return fmt.Errorf("token %q is not valid", token)
 		}

@@ -15,10 +15,14 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -108,15 +112,17 @@ func New(opts *Options) (*Server, error) {
 	}, nil
 }
 
-// ServeHTTP upgrades the request to a WebSocket and serves the client until
-// it leaves or the server shuts down.
+// ServeHTTP upgrades the request to a WebSocket and returns: the client is
+// served by a goroutine of its own until it leaves or the server shuts
+// down. Returning frees what net/http holds for a request (its goroutine's
+// stack, its read buffer), a third of an idle connection's memory.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.closing.Load() {
 		s.counters.refused.Add(1)
 		http.Error(w, "pushmap: server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallReads{w}, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.opts.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -130,12 +136,51 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.Close(websocket.StatusTryAgainLater, fmt.Sprintf("server full: %d connections", s.opts.MaxConnections))
 		return
 	}
-	defer s.nconns.Add(-1)
 	s.counters.accepted.Add(1)
-	s.wg.Add(1)
-	defer s.wg.Done()
 	c := newConn(s, ws, r.RemoteAddr)
-	c.serve(r)
+	// The request's context ends when ServeHTTP returns; Authenticate
+	// gets one that keeps its values and lasts.
+	r = r.WithContext(context.WithoutCancel(r.Context()))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.nconns.Add(-1)
+		c.serve(r)
+	}()
+}
+
+// readBufferSize is the read buffer of a client connection. Clients send
+// little (hello, views of a few dozen bytes); a larger message is read
+// through it in pieces.
+const readBufferSize = 512
+
+// smallReads makes the hijacked connection read through a readBufferSize
+// buffer instead of net/http's 4 KiB one, which an idle connection would
+// keep for life.
+type smallReads struct{ http.ResponseWriter }
+
+func (w smallReads) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack hands over the connection with a small read buffer primed with
+// whatever net/http had read past the request already.
+func (w smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	n := brw.Reader.Buffered()
+	if n == 0 {
+		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBufferSize), brw.Writer), nil
+	}
+	early, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(readBufferSize, n))
+	// Fill the buffer with those bytes alone, so that they count as
+	// buffered: the WebSocket library takes over what is buffered.
+	if _, err := br.Peek(n); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(br, brw.Writer), nil
 }
 
 // Stats returns the server's current state and counters.

@@ -197,7 +197,7 @@ func (s *Server) removeLocked(id string) {
 // one point: putting the same op twice under one id costs nothing.
 func (s *Server) deliver(c *conn, id string, op []byte) {
 	s.counters.delivered.Add(1)
-	if c.out.put(id, op) {
+	if c.out.Put(id, op) {
 		if s.batching {
 			s.wake = append(s.wake, c)
 		} else {

@@ -64,7 +64,7 @@ func (s *Server) setView(c *conn, v wire.View) error {
 		i = len(c.views) - 1
 	}
 	s.indexView(c, &c.views[i], v, cz)
-	if c.out.control(frame) {
+	if c.out.Control(frame) {
 		c.startWriter()
 	}
 	return nil
@@ -114,7 +114,7 @@ func (s *Server) unview(c *conn, id int) error {
 	s.unindexView(&c.views[i])
 	c.views = append(c.views[:i], c.views[i+1:]...)
 	frame, _ := s.encLocked(wire.UnviewAck{ID: id})
-	if c.out.control(frame) {
+	if c.out.Control(frame) {
 		c.startWriter()
 	}
 	return nil
@@ -127,7 +127,7 @@ func (s *Server) setLayers(c *conn, layers []string) {
 	c.layers, c.layerKey = newLayerSet(layers), layerKey(layers)
 	// In order, after the replies to earlier requests: the client matches
 	// replies to requests by their order.
-	if c.out.control(s.resetFrameLocked(c, 0)) {
+	if c.out.Control(s.resetFrameLocked(c, 0)) {
 		c.startWriter()
 	}
 }

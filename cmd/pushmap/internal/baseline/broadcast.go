@@ -56,7 +56,7 @@ func (b *Broadcast) Publish(ms []wire.Marker) error {
 		frame = append(frame, op...)
 	}
 	for c := range b.conns {
-		if c.out.frame(frame) {
+		if c.out.Control(frame) {
 			c.startWriter()
 		}
 	}
@@ -87,7 +87,7 @@ func (b *Broadcast) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, op := range b.markers {
 		snap = append(snap, op...)
 	}
-	if c.out.frame(snap) {
+	if c.out.Control(snap) {
 		c.startWriter()
 	}
 	b.mu.Unlock()
@@ -100,7 +100,7 @@ func (b *Broadcast) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	delete(b.conns, c)
 	b.mu.Unlock()
-	c.out.close()
+	c.out.Close()
 	ws.CloseNow()
 	c.cancel()
 }

@@ -107,7 +107,7 @@ func (t *Tiles) Publish(ms []wire.Marker) error {
 }
 
 func (t *Tiles) deliver(c *tileConn, id string, op []byte) {
-	if c.out.put(id, op) {
+	if c.out.Put(id, op) {
 		c.startWriter()
 	}
 }
@@ -232,7 +232,7 @@ func (t *Tiles) subscribe(c *tileConn, msg *subscription) error {
 	for _, rec := range snap {
 		frame = append(frame, rec.op...)
 	}
-	if c.out.frame(frame) {
+	if c.out.Control(frame) {
 		c.startWriter()
 	}
 	return nil
@@ -248,7 +248,7 @@ func (t *Tiles) leave(c *tileConn) {
 	c.subs = nil
 	delete(t.conns, c)
 	t.mu.Unlock()
-	c.out.close()
+	c.out.Close()
 	c.ws.CloseNow()
 	c.cancel()
 }

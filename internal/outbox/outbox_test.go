@@ -1,0 +1,221 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/internal/leakcheck"
+	"github.com/pushmap/pushmap/wire"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
+
+// drainAll drains o with a writer that records the frames, decoded.
+func drainAll(t *testing.T, o *Outbox) []wire.Message {
+	t.Helper()
+	var got []wire.Message
+	err := o.Drain(func(f []byte) error {
+		m, err := wire.Unmarshal(f)
+		if err != nil {
+			t.Fatalf("frame %x: %v", f, err)
+		}
+		got = append(got, m)
+		return nil
+	}, 64<<10, func() error { return errors.New("unexpected: behind") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func upsert(t *testing.T, enc *wire.Encoder, id string, version uint64) []byte {
+	t.Helper()
+	op, err := enc.Upsert(&wire.Marker{ID: id, Version: version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Clone(op)
+}
+
+func control(t *testing.T, m wire.Message) []byte {
+	t.Helper()
+	f, err := wire.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// batchIDs returns the marker ids and versions of a batch, sorted.
+func batchIDs(t *testing.T, m wire.Message) []string {
+	t.Helper()
+	b, ok := m.(wire.Batch)
+	if !ok {
+		t.Fatalf("got %T, want a batch", m)
+	}
+	var ids []string
+	for _, op := range b.Ops {
+		ids = append(ids, op.Marker.ID+"@"+string(rune('0'+op.Marker.Version)))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// TestOrderAndCoalescing: ops put before a control frame leave before it,
+// and a marker put twice leaves once, in its latest state.
+func TestOrderAndCoalescing(t *testing.T) {
+	enc := wire.NewEncoder()
+	var o Outbox
+	o.Limit = 1 << 20
+	if !o.Put("a", upsert(t, enc, "a", 1)) {
+		t.Fatal("the first put did not ask for a writer")
+	}
+	if o.Put("b", upsert(t, enc, "b", 1)) || o.Put("a", upsert(t, enc, "a", 2)) {
+		t.Fatal("a second writer was asked for while one runs")
+	}
+	if o.Control(control(t, wire.UnviewAck{ID: 3})) {
+		t.Fatal("a second writer was asked for while one runs")
+	}
+	o.Put("c", upsert(t, enc, "c", 1))
+	got := drainAll(t, &o)
+	if len(got) != 3 {
+		t.Fatalf("got %d frames, want batch, ack, batch: %v", len(got), got)
+	}
+	if ids := batchIDs(t, got[0]); !slices.Equal(ids, []string{"a@2", "b@1"}) {
+		t.Errorf("first batch %v, want a@2 b@1", ids)
+	}
+	if ack, ok := got[1].(wire.UnviewAck); !ok || ack.ID != 3 {
+		t.Errorf("second frame %#v, want the ack", got[1])
+	}
+	if ids := batchIDs(t, got[2]); !slices.Equal(ids, []string{"c@1"}) {
+		t.Errorf("last batch %v, want c@1", ids)
+	}
+	if !o.Put("d", upsert(t, enc, "d", 1)) {
+		t.Fatal("after Drain returned, a put did not ask for a new writer")
+	}
+}
+
+// TestBehind: past its limit an outbox drops what waits and asks the
+// writer for a Replace, which is written alone; after Close nothing is
+// taken.
+func TestBehind(t *testing.T) {
+	enc := wire.NewEncoder()
+	var o Outbox
+	op := upsert(t, enc, "m0", 1)
+	o.Limit = 10 * len(op)
+	for i := range 100 {
+		o.Put("m"+string(rune('0'+i%64)), op)
+	}
+	if o.Bytes() != 0 {
+		t.Fatalf("%d bytes wait in an outbox that fell behind", o.Bytes())
+	}
+	if o.Put("x", op) || o.Control(control(t, wire.UnviewAck{})) {
+		t.Fatal("an outbox that fell behind took more")
+	}
+	reset := control(t, wire.Reset{Flags: wire.FlagBehind})
+	var got []wire.Message
+	behind := 0
+	err := o.Drain(func(f []byte) error {
+		m, _ := wire.Unmarshal(f)
+		got = append(got, m)
+		return nil
+	}, 1<<10, func() error {
+		behind++
+		o.Replace(reset)
+		return nil
+	})
+	if err != nil || behind != 1 || len(got) != 1 {
+		t.Fatalf("drain: err %v, behind %d times, frames %v", err, behind, got)
+	}
+	if r, ok := got[0].(wire.Reset); !ok || r.Flags != wire.FlagBehind {
+		t.Fatalf("got %#v, want the reset", got[0])
+	}
+	o.Close()
+	if o.Put("y", op) || o.Control(reset) || o.Replace(reset) || o.Bytes() != 0 {
+		t.Fatal("a closed outbox took something")
+	}
+}
+
+// TestBatchSize: many ops leave in several frames of about maxBatch bytes.
+func TestBatchSize(t *testing.T) {
+	enc := wire.NewEncoder()
+	var o Outbox
+	o.Limit = 1 << 20
+	for i := range 500 {
+		id := strings.Repeat("x", 20) + string(rune(0x100+i))
+		o.Put(id, upsert(t, enc, id, 1))
+	}
+	var sizes []int
+	ops := 0
+	err := o.Drain(func(f []byte) error {
+		sizes = append(sizes, len(f))
+		m, _ := wire.Unmarshal(f)
+		ops += len(m.(wire.Batch).Ops)
+		return nil
+	}, 2<<10, nil)
+	if err != nil || ops != 500 {
+		t.Fatalf("err %v, %d ops written, want 500", err, ops)
+	}
+	for _, n := range sizes {
+		if n > 2<<10 {
+			t.Fatalf("a frame of %d bytes, over the 2 KiB cap: %v", n, sizes)
+		}
+	}
+	if len(sizes) < 5 {
+		t.Fatalf("frames %v: want several", sizes)
+	}
+}
+
+// TestWriterTimeout: a write to a client that reads nothing fails with
+// ErrWriteTimeout once the timeout passes, and closes the connection.
+func TestWriterTimeout(t *testing.T) {
+	accepted := make(chan *websocket.Conn, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		accepted <- ws
+	}))
+	defer hs.Close()
+	client, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.CloseNow()
+	ws := <-accepted
+	defer ws.CloseNow()
+
+	w := NewWriter(ws, 300*time.Millisecond)
+	if err := w.Write([]byte{0x90}); err != nil {
+		t.Fatalf("a write to a reading client: %v", err)
+	}
+	frame := make([]byte, 1<<20)
+	start := time.Now()
+	for i := 0; ; i++ {
+		err = w.Write(frame)
+		if err != nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("1 GiB written to a client that reads nothing")
+		}
+	}
+	if !errors.Is(err, ErrWriteTimeout) {
+		t.Fatalf("got %v, want ErrWriteTimeout", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the write returned after %v", d)
+	}
+	if err := w.Write([]byte{0x90}); !errors.Is(err, ErrWriteTimeout) {
+		t.Fatalf("a write after the timeout: %v", err)
+	}
+}
