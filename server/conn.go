@@ -55,7 +55,7 @@ func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 	c := &conn{s: s, ws: ws, remote: remote, ctx: ctx, cancel: cancel,
 		log: s.log.With("remote", remote)}
 	c.out.Limit = s.opts.OutboxBytes
-	c.w = outbox.NewWriter(ws, s.opts.WriteTimeout)
+	c.w = s.writes.NewWriter(ws)
 	c.tokens = float64(s.opts.ViewBurst)
 	ws.SetReadLimit(s.opts.MaxFrameBytes)
 	return c
@@ -259,6 +259,7 @@ func (c *conn) leave() {
 	delete(s.conns, c)
 	s.mu.Unlock()
 	c.out.Close()
+	c.w.Close()
 	c.ws.CloseNow()
 }
 

@@ -30,6 +30,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
 )
@@ -67,6 +68,8 @@ type Server struct {
 	clusterViews rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in cluster mode
 	clusterZooms map[int]int             // guarded by mu: cluster zoom → views in cluster mode at it
 	densityDirty map[geo.Tile]struct{}   // guarded by mu: where markers moved since FlushDensity
+
+	writes *outbox.Watchdog // bounds every write to a client
 
 	nconns   atomic.Int64
 	closing  atomic.Bool
@@ -106,6 +109,7 @@ func New(opts *Options) (*Server, error) {
 		markers: make(map[string]*marker),
 		conns:   make(map[*conn]struct{}),
 		enc:     wire.NewEncoder(),
+		writes:  outbox.NewWatchdog(o.WriteTimeout),
 
 		clusters:     newClusterIndex(o.ClusterZoom),
 		clusterZooms: make(map[int]int),

@@ -142,24 +142,30 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 		s.markerMovedLocked(old.Layer, old.Pos, exists, m.Layer, m.Pos, true)
 	}
 
-	// Whoever sees the new position gets the upsert.
-	p := pointRect(m.Pos)
-	s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
-		if vp.c.layers.has(m.Layer) {
-			s.deliver(vp.c, m.ID, op)
-		}
-		return true
-	})
 	if !exists || (old.Pos == m.Pos && old.Layer == m.Layer) {
+		// Whoever sees the position gets the upsert.
+		p := pointRect(m.Pos)
+		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
+			if vp.c.layers.has(m.Layer) {
+				s.deliver(vp.c, m.ID, op)
+			}
+			return true
+		})
 		return nil
 	}
-	// Whoever saw the old position and does not see the new one gets a
-	// remove.
+	// A move: one search over both positions finds who sees the new one
+	// (the upsert) and who saw the old one and sees the new one in none
+	// of its views (a remove).
 	var removeOp []byte
-	p0 := pointRect(old.Pos)
-	s.views.Search(p0, p0, func(_, _ [2]float64, vp *viewPart) bool {
+	lo := [2]float64{min(old.Pos.Lon, m.Pos.Lon), min(old.Pos.Lat, m.Pos.Lat)}
+	hi := [2]float64{max(old.Pos.Lon, m.Pos.Lon), max(old.Pos.Lat, m.Pos.Lat)}
+	s.views.Search(lo, hi, func(_, _ [2]float64, vp *viewPart) bool {
 		c := vp.c
-		if !c.layers.has(old.Layer) || (c.layers.has(m.Layer) && c.sees(m.Pos)) {
+		if vp.box.Contains(m.Pos) && c.layers.has(m.Layer) {
+			s.deliver(c, m.ID, op)
+			return true
+		}
+		if !vp.box.Contains(old.Pos) || !c.layers.has(old.Layer) || (c.layers.has(m.Layer) && c.sees(m.Pos)) {
 			return true
 		}
 		if removeOp == nil {

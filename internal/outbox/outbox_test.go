@@ -194,7 +194,8 @@ func TestWriterTimeout(t *testing.T) {
 	ws := <-accepted
 	defer ws.CloseNow()
 
-	w := NewWriter(ws, 300*time.Millisecond)
+	w := NewWatchdog(300 * time.Millisecond).NewWriter(ws)
+	defer w.Close()
 	if err := w.Write([]byte{0x90}); err != nil {
 		t.Fatalf("a write to a reading client: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -24,11 +25,15 @@ type Broadcast struct {
 	closed  bool
 
 	wg sync.WaitGroup
+
+	writes *outbox.Watchdog // bounds every client's writes
 }
 
 // NewBroadcast returns a broadcast broker.
 func NewBroadcast(opts *Options) *Broadcast {
-	return &Broadcast{o: opts.withDefaults(), conns: map[*conn]struct{}{}, markers: map[string][]byte{}, enc: wire.NewEncoder()}
+	o := opts.withDefaults()
+	return &Broadcast{o: o, conns: map[*conn]struct{}{}, markers: map[string][]byte{}, enc: wire.NewEncoder(),
+		writes: outbox.NewWatchdog(o.WriteTimeout)}
 }
 
 // Publish sends ms to every client as one batch frame.
@@ -70,11 +75,12 @@ func (b *Broadcast) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := newConn(ws, &b.o, &b.wg)
+	c := newConn(ws, &b.o, b.writes, &b.wg)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		ws.Close(websocket.StatusGoingAway, "shutting down")
+		c.end()
 		return
 	}
 	b.conns[c] = struct{}{}
@@ -100,9 +106,7 @@ func (b *Broadcast) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	delete(b.conns, c)
 	b.mu.Unlock()
-	c.out.Close()
-	ws.CloseNow()
-	c.cancel()
+	c.end()
 }
 
 // Close closes every client at once and waits for their goroutines.

@@ -28,10 +28,10 @@ type conn struct {
 	w      *outbox.Writer
 }
 
-func newConn(ws *websocket.Conn, o *Options, wg *sync.WaitGroup) *conn {
+func newConn(ws *websocket.Conn, o *Options, writes *outbox.Watchdog, wg *sync.WaitGroup) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	ws.SetReadLimit(o.MaxFrameBytes)
-	c := &conn{ws: ws, ctx: ctx, cancel: cancel, wg: wg, w: outbox.NewWriter(ws, o.WriteTimeout)}
+	c := &conn{ws: ws, ctx: ctx, cancel: cancel, wg: wg, w: writes.NewWriter(ws)}
 	c.out.Limit = o.OutboxBytes
 	return c
 }
@@ -59,6 +59,14 @@ func (c *conn) writeLoop() {
 	if err != nil && err != errTooSlow {
 		c.fail()
 	}
+}
+
+// end releases the connection once its reader is done.
+func (c *conn) end() {
+	c.out.Close()
+	c.w.Close()
+	c.ws.CloseNow()
+	c.cancel()
 }
 
 func (c *conn) fail() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -32,6 +33,8 @@ type Tiles struct {
 	closed   bool
 
 	wg sync.WaitGroup // connection handlers and writers
+
+	writes *outbox.Watchdog // bounds every client's writes
 }
 
 // A channel is the channel of one tile: its subscribers and the markers
@@ -58,8 +61,10 @@ func NewTiles(z int, opts *Options) (*Tiles, error) {
 	if z < 0 || z > wire.MaxZoom {
 		return nil, fmt.Errorf("baseline: tile zoom %d is outside [0, %d]", z, wire.MaxZoom)
 	}
-	return &Tiles{zoom: z, o: opts.withDefaults(), channels: map[geo.Tile]*channel{},
-		markers: map[string]*tileMarker{}, conns: map[*tileConn]struct{}{}, enc: wire.NewEncoder()}, nil
+	o := opts.withDefaults()
+	return &Tiles{zoom: z, o: o, channels: map[geo.Tile]*channel{},
+		markers: map[string]*tileMarker{}, conns: map[*tileConn]struct{}{}, enc: wire.NewEncoder(),
+		writes: outbox.NewWatchdog(o.WriteTimeout)}, nil
 }
 
 // Zoom returns the zoom of the broker's tiles.
@@ -136,7 +141,7 @@ func (t *Tiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &tileConn{conn: newConn(ws, &t.o, &t.wg), subs: map[geo.Tile]struct{}{}}
+	c := &tileConn{conn: newConn(ws, &t.o, t.writes, &t.wg), subs: map[geo.Tile]struct{}{}}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -248,9 +253,7 @@ func (t *Tiles) leave(c *tileConn) {
 	c.subs = nil
 	delete(t.conns, c)
 	t.mu.Unlock()
-	c.out.Close()
-	c.ws.CloseNow()
-	c.cancel()
+	c.end()
 }
 
 // Channels returns the number of tile channels with a subscriber or a
