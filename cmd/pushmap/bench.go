@@ -71,6 +71,7 @@ type benchConfig struct {
 	sources                          int
 	audit                            int
 	sweepMarkers, broadcastMaxClient int
+	repeat                           int
 }
 
 type list []string
@@ -113,7 +114,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		tick:          100 * time.Millisecond,
 		pan:           5 * time.Second,
 		warmup:        5 * time.Second,
-		window:        15 * time.Second,
+		window:        10 * time.Second,
 		tileZoom:      14,
 		sweepClients:  ints{500, 1000, 2000, 4000, 8000, 16000},
 		sweepMarkers:  10000,
@@ -126,6 +127,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		docs:          "docs/benchmarks.md",
 		sources:       8,
 		audit:         2000,
+		repeat:        3,
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -134,6 +136,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, tiles, broadcast, poll<interval> (poll1s, poll250ms)")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
+	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach; the tables show the median by server CPU per million")
 	fs.StringVar(&c.region, "region", c.region, "where markers move and clients look: paris or west,south,east,north")
 	fs.StringVar(&c.view, "view", c.view, "a client's view: width x height in degrees (0.03x0.02 is about a zoom-14 phone map)")
 	fs.Float64Var(&c.speed, "speed", c.speed, "marker speed in metres per second")
@@ -326,6 +329,7 @@ func (c *benchConfig) applyQuick() {
 	c.ladderMarkers = ints{5000, 10000, 20000, 50000}
 	c.idle = 5000
 	c.audit = 300
+	c.repeat = 1
 }
 
 // run runs the parts of the suite c asks for.
@@ -379,12 +383,16 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		for _, a := range c.approaches {
 			sc := base
 			sc.Name = "fleet/" + a
-			sc.Stages = []loadgen.Stage{{Markers: c.markers, Clients: capClients(c.clients)}}
+			st := loadgen.Stage{Markers: c.markers, Clients: capClients(c.clients)}
+			for range max(c.repeat, 1) {
+				sc.Stages = append(sc.Stages, st)
+			}
 			if err := approach(&sc, a); err != nil {
 				return res, err
 			}
 			rep, err := loadgen.Run(ctx, env, &sc)
 			if rep != nil {
+				rep.KeepMedian()
 				res.Fleet = append(res.Fleet, rep)
 			}
 			if err != nil {

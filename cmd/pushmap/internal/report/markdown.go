@@ -269,6 +269,7 @@ func fleetTables(b *strings.Builder, res *Results, dir string) {
 		p("| %s | %s | %.1f | %.2f | %.2f | %s | %s | %.2f | %.2f | %s |\n", label(&rep.Scenario), num(st.DeliveredPerSec), st.OpsPerFrame,
 			st.ServerCPU, st.CPUPerMillion, mib(st.ServerRSS), kb(st.RSSPerConn), st.GeneratorCPU, st.OtherCPU, verdict(st))
 	}
+	windowsTable(b, res)
 	p("\n![Bytes received per client per second, per approach](%s)\n\n", path.Join(dir, PlotBytes))
 	// Ratios against pushmap, computed here so that no figure is typed.
 	var pm *loadgen.StageResult
@@ -399,8 +400,12 @@ func goals(b *strings.Builder, res *Results) {
 			continue
 		}
 		st := &rep.Stages[0]
-		p("| default fleet sustained: every update on time, recall 100%%, p99 ≤ 50 ms | latest tick %s ms late, recall %s, p99 %s ms | %s |\n",
-			ms(st.PublishLagMaxMs), pct(st.Recall), ms(st.Latency.P99), yes(st.Pass && st.Latency.P99 <= 50))
+		every := ""
+		if n := len(rep.Windows); n > 1 {
+			every = fmt.Sprintf(" (median window; every one of %d windows must pass)", n)
+		}
+		p("| default fleet sustained: every update on time, recall 100%%, p99 ≤ 50 ms | latest tick %s ms late, recall %s, p99 %s ms%s | %s |\n",
+			ms(st.PublishLagMaxMs), pct(st.Recall), ms(st.Latency.P99), every, yes(rep.AllPass() && st.Latency.P99 <= 50))
 		p("| at most 2 server CPU-s per million in-view deliveries | %.2f | %s |\n", st.CPUPerMillion, yes(st.CPUPerMillion <= 2))
 		p("| precision 100%% | %s | %s |\n", pct(st.Precision), yes(st.Precision >= 1))
 	}
@@ -420,4 +425,34 @@ func goals(b *strings.Builder, res *Results) {
 		p("| RSS per idle connection ≤ 25 KB | %s | %s |\n", kb(r.PerConn), yes(r.PerConn <= 25*1024))
 	}
 	p("\n")
+}
+
+// windowsTable shows every window of the approaches measured more than
+// once, so that the median in the tables above hides no bad window.
+func windowsTable(b *strings.Builder, res *Results) {
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	header := false
+	for _, rep := range res.Fleet {
+		if len(rep.Windows) < 2 {
+			continue
+		}
+		if !header {
+			p("\nEach approach was measured in %d windows of %s, one after the other in the same processes; the rows above are the "+
+				"window of median server CPU per million. Every window:\n\n", len(rep.Windows), res.Workload.Window)
+			p("| approach | server CPU-s per million | p99 (ms) | passed |\n| --- | ---: | ---: | --- |\n")
+			header = true
+		}
+		var cpu, p99, pass []string
+		for i := range rep.Windows {
+			w := &rep.Windows[i]
+			cpu = append(cpu, fmt.Sprintf("%.2f", w.CPUPerMillion))
+			p99 = append(p99, ms(w.Latency.P99))
+			if w.Pass {
+				pass = append(pass, "yes")
+			} else {
+				pass = append(pass, "no")
+			}
+		}
+		p("| %s | %s | %s | %s |\n", label(&rep.Scenario), strings.Join(cpu, " · "), strings.Join(p99, " · "), strings.Join(pass, " · "))
+	}
 }

@@ -69,3 +69,29 @@ func TestMarkdownAndPlots(t *testing.T) {
 		}
 	}
 }
+
+// TestMedianWindow: a fleet approach measured in three windows shows the
+// median one, lists all three, and fails the sustain goal if any failed.
+func TestMedianWindow(t *testing.T) {
+	res := sample()
+	pm := res.Fleet[0]
+	w := pm.Stages[0]
+	slow, fast, bad := w, w, w
+	slow.CPUPerMillion, fast.CPUPerMillion, bad.CPUPerMillion = 3.5, 1.1, 1.9
+	bad.Pass, bad.Why = false, "1 update missed"
+	pm.Stages = []loadgen.StageResult{slow, fast, bad}
+	pm.KeepMedian()
+	if len(pm.Stages) != 1 || pm.Stages[0].CPUPerMillion != 1.9 || len(pm.Windows) != 3 {
+		t.Fatalf("median %+v of windows %d", pm.Stages, len(pm.Windows))
+	}
+	md := Markdown(res, "bench")
+	for _, want := range []string{
+		"| pushmap | 3.50 · 1.10 · 1.90 | 5.0 · 5.0 · 5.0 | yes · yes · no |",
+		"every one of 3 windows must pass) | **no** |",
+		"| at most 2 server CPU-s per million in-view deliveries | 1.90 | yes |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
