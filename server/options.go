@@ -53,7 +53,9 @@ type Options struct {
 	OutboxBytes int
 
 	// WriteTimeout is how long one write to a client may block before the
-	// client is deemed gone and closed. Default 10s.
+	// client is deemed gone and closed (without a closing handshake: it is
+	// not reading). A watchdog checks four times per WriteTimeout, so a
+	// write may block up to 1.25 × WriteTimeout. Default 10s.
 	WriteTimeout time.Duration
 
 	// HelloTimeout is how long a new connection has to send its hello.
