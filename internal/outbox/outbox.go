@@ -5,6 +5,7 @@
 package outbox
 
 import (
+	"errors"
 	"sync"
 
 	"github.com/pushmap/pushmap/wire"
@@ -208,6 +209,10 @@ func (o *Outbox) giveBack(ops map[string][]byte) {
 	o.mu.Unlock()
 }
 
+// errNoBehind ends a Drain given no behind callback when the outbox fell
+// behind.
+var errNoBehind = errors.New("outbox: fell behind, and Drain has no behind callback")
+
 // scratch is a writer's working memory, pooled so that a writer started for
 // one frame allocates nothing.
 type scratch struct {
@@ -220,7 +225,8 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // Drain writes what the outbox holds, in order — queued frames, then the
 // pending ops as batch frames of about maxBatch bytes at most — until the
 // outbox is empty or closed, and returns nil. When the outbox fell behind,
-// Drain calls behind, which must Replace what it holds or return an error.
+// Drain calls behind, which must Replace what it holds or return an error
+// (a nil behind ends Drain with an error then).
 // A write error or behind's error ends Drain, which returns it; the outbox
 // then still counts as having a writer, so the caller should Close it.
 // Call Drain from the goroutine started when Put, Control or Replace said
@@ -235,6 +241,9 @@ func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func
 			return nil
 		}
 		if late {
+			if behind == nil {
+				return errNoBehind
+			}
 			if err := behind(); err != nil {
 				return err
 			}

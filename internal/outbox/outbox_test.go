@@ -220,3 +220,14 @@ func TestWriterTimeout(t *testing.T) {
 		t.Fatalf("a write after the timeout: %v", err)
 	}
 }
+
+// TestBehindWithoutCallback: an outbox that fell behind, drained without a
+// behind callback, ends the drain with an error instead of a panic.
+func TestBehindWithoutCallback(t *testing.T) {
+	var o Outbox
+	o.Limit = 1
+	o.Put("a", []byte{0x90, 0x90})
+	if err := o.Drain(func([]byte) error { return nil }, 1<<10, nil); err == nil {
+		t.Fatal("no error from a drain that fell behind without a callback")
+	}
+}
