@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/pushmap/pushmap/internal/mpack"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -214,7 +215,7 @@ func (e *Encoder) cluster(c *Cluster) error {
 
 // AppendBatchHeader appends the start of a Batch frame holding n ops.
 func AppendBatchHeader(dst []byte, n int) []byte {
-	return append(appendArrayHeader(dst, 1+n), byte(TypeBatch))
+	return append(mpack.AppendArrayHeader(dst, 1+n), byte(TypeBatch))
 }
 
 // AppendResetHeader appends the start of a Reset frame for views holding n
@@ -231,19 +232,6 @@ func AppendViewAckHeader(dst []byte, v View, flags Flags, n int) []byte {
 	e := NewEncoder()
 	_ = e.all(e.enc.EncodeArrayLen(8+n), e.enc.EncodeUint(uint64(TypeViewAck)), e.view(v), e.enc.EncodeUint(uint64(flags)))
 	return append(dst, e.buf.Bytes()...)
-}
-
-// appendArrayHeader appends a MessagePack array header for n elements
-// (fixarray, array 16 or array 32).
-func appendArrayHeader(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x90|byte(n))
-	case n <= 0xffff:
-		return append(dst, 0xdc, byte(n>>8), byte(n))
-	default:
-		return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
 }
 
 // WriteBatches writes pre-encoded ops as Batch frames of at most about

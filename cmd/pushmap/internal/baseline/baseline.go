@@ -40,6 +40,7 @@
 package baseline
 
 import (
+	"github.com/pushmap/pushmap/internal/mpack"
 	"log/slog"
 	"time"
 )
@@ -83,47 +84,20 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
-// appendArrayHeader appends a MessagePack array header for n elements.
-func appendArrayHeader(dst []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(dst, 0x90|byte(n))
-	case n <= 0xffff:
-		return append(dst, 0xdc, byte(n>>8), byte(n))
-	default:
-		return append(dst, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-// appendUint appends a MessagePack unsigned integer.
-func appendUint(dst []byte, v uint64) []byte {
-	switch {
-	case v < 128:
-		return append(dst, byte(v))
-	case v <= 0xff:
-		return append(dst, 0xcc, byte(v))
-	case v <= 0xffff:
-		return append(dst, 0xcd, byte(v>>8), byte(v))
-	case v <= 0xffffffff:
-		return append(dst, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
-	return append(dst, 0xcf, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
-
 // AppendSubAckHeader appends the start of a [110, seq, op...] frame of n
 // ops.
 func AppendSubAckHeader(dst []byte, seq uint64, n int) []byte {
-	return appendUint(appendUint(appendArrayHeader(dst, 2+n), TypeSubAck), seq)
+	return mpack.AppendUint(mpack.AppendUint(mpack.AppendArrayHeader(dst, 2+n), TypeSubAck), seq)
 }
 
 // AppendSubscribe appends the frame [100, seq, z, sub, unsub] to dst; sub
 // and unsub list x, y pairs.
 func AppendSubscribe(dst []byte, seq uint64, z int, sub, unsub []uint32) []byte {
-	dst = appendUint(appendUint(appendUint(appendArrayHeader(dst, 5), TypeSubscribe), seq), uint64(z))
+	dst = mpack.AppendUint(mpack.AppendUint(mpack.AppendUint(mpack.AppendArrayHeader(dst, 5), TypeSubscribe), seq), uint64(z))
 	for _, l := range [2][]uint32{sub, unsub} {
-		dst = appendArrayHeader(dst, len(l))
+		dst = mpack.AppendArrayHeader(dst, len(l))
 		for _, v := range l {
-			dst = appendUint(dst, uint64(v))
+			dst = mpack.AppendUint(dst, uint64(v))
 		}
 	}
 	return dst

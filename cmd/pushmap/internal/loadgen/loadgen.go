@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os/exec"
@@ -36,6 +35,7 @@ import (
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/mpack"
 )
 
 // An Approach is a way of keeping map clients up to date.
@@ -461,33 +461,16 @@ const publishChunk = 5000
 // "time"}.
 func appendItem(b []byte, m uint32, p geo.Point, v uint32, unixMs int64) []byte {
 	b = append(b, 0x86)
-	b = appendStr(b, "id")
+	b = mpack.AppendFixStr(b, "id")
 	n := len(b)
 	b = fleet.AppendID(append(b, 0), m)
 	b[n] = 0xa0 | byte(len(b)-n-1) // a fixstr: ids are at most 11 bytes
-	b = appendStr(appendStr(b, "layer"), fleet.Layer)
-	b = appendFloat(appendStr(b, "lon"), p.Lon)
-	b = appendFloat(appendStr(b, "lat"), p.Lat)
-	b = append(appendStr(b, "version"), 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	b = appendStr(b, "time")
+	b = mpack.AppendFixStr(mpack.AppendFixStr(b, "layer"), fleet.Layer)
+	b = mpack.AppendFloat64(mpack.AppendFixStr(b, "lon"), p.Lon)
+	b = mpack.AppendFloat64(mpack.AppendFixStr(b, "lat"), p.Lat)
+	b = append(mpack.AppendFixStr(b, "version"), 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	b = mpack.AppendFixStr(b, "time")
 	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(unixMs))
-}
-
-// appendStr appends s, shorter than 32 bytes, as a MessagePack fixstr.
-func appendStr(b []byte, s string) []byte { return append(append(b, 0xa0|byte(len(s))), s...) }
-
-func appendFloat(b []byte, f float64) []byte {
-	return binary.BigEndian.AppendUint64(append(b, 0xcb), math.Float64bits(f))
-}
-
-func appendArrayHeader(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n <= 0xffff:
-		return append(b, 0xdc, byte(n>>8), byte(n))
-	}
-	return append(b, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
 // publish sends tick t to the target, recording it in the journal.
@@ -498,7 +481,7 @@ func (r *run) publish(ctx context.Context, t int64) error {
 	unixMs := time.Now().UnixMilli()
 	for first := true; first || len(r.pending) > 0; first = false {
 		n := min(len(r.pending), publishChunk)
-		r.body = appendArrayHeader(r.body[:0], n)
+		r.body = mpack.AppendArrayHeader(r.body[:0], n)
 		for _, kv := range r.pending[:n] {
 			m, v := uint32(kv>>32), uint32(kv)
 			r.body = appendItem(r.body, m, r.fl.Pos(m, v), v, unixMs)
