@@ -81,6 +81,18 @@ func open(t *testing.T, query string) *e2e.Page {
 	return p
 }
 
+// openConnected opens the fixture like open and waits until its client is
+// connected; the context it returns ends 10 s later or when t ends.
+func openConnected(t *testing.T, query string) (*e2e.Page, context.Context) {
+	t.Helper()
+	p := open(t, query)
+	ctx := testCtx(t, 10*time.Second)
+	if err := p.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return p, ctx
+}
+
 // testCtx returns a context that ends after d or when t ends.
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), d)
@@ -156,11 +168,7 @@ func TestJumpToShowsMarkersInView(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			p := open(t, "kind="+kind)
-			ctx := testCtx(t, 10*time.Second)
-			if err := p.WaitConnected(ctx); err != nil {
-				t.Fatal(err)
-			}
+			p, ctx := openConnected(t, "kind="+kind)
 			if err := p.JumpTo(ctx, 2.35, 48.85, 10); err != nil {
 				t.Fatal(err)
 			}
@@ -214,11 +222,7 @@ func TestFitBoxAcrossAntimeridian(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			p := open(t, "kind="+kind)
-			ctx := testCtx(t, 10*time.Second)
-			if err := p.WaitConnected(ctx); err != nil {
-				t.Fatal(err)
-			}
+			p, ctx := openConnected(t, "kind="+kind)
 			if err := p.FitBox(ctx, box); err != nil {
 				t.Fatal(err)
 			}
@@ -314,11 +318,7 @@ func TestWaitForTimeout(t *testing.T) {
 
 func TestWaitShown(t *testing.T) {
 	t.Parallel()
-	p := open(t, "")
-	ctx := testCtx(t, 10*time.Second)
-	if err := p.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, ctx := openConnected(t, "")
 	if err := p.JumpTo(ctx, 2.35, 48.85, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -347,11 +347,7 @@ func TestWaitShown(t *testing.T) {
 // quoting it.
 func TestClustersOfAPageWithout(t *testing.T) {
 	t.Parallel()
-	p := open(t, "")
-	ctx := testCtx(t, 10*time.Second)
-	if err := p.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, ctx := openConnected(t, "")
 	if _, err := p.ShownClusters(ctx); err == nil || !strings.Contains(err.Error(), "has no shownClusters()") {
 		t.Errorf("ShownClusters: err = %v, want one saying the adapter has no shownClusters()", err)
 	}
@@ -440,11 +436,7 @@ func TestEval(t *testing.T) {
 
 func TestScreenshot(t *testing.T) {
 	t.Parallel()
-	p := open(t, "")
-	ctx := testCtx(t, 10*time.Second)
-	if err := p.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
-	}
+	p, ctx := openConnected(t, "")
 	if err := p.JumpTo(ctx, 2.35, 48.85, 10); err != nil {
 		t.Fatal(err)
 	}

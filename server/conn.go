@@ -141,7 +141,9 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	if err != nil {
 		return wire.Hello{}, err
 	}
-	if err := c.write(welcome); err != nil {
+	// Written here, outside any writer: none can start before the
+	// client has a view.
+	if err := c.w.Write(welcome); err != nil {
 		return wire.Hello{}, err
 	}
 	return hello, nil
@@ -319,10 +321,6 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// write writes one frame outside the writer: the Welcome, before any
-// writer can start.
-func (c *conn) write(frame []byte) error { return c.w.Write(frame) }
-
 // writeFailed ends a connection whose write failed. One that timed out was
 // closed by its Writer, without a closing handshake: its client was not
 // reading.
@@ -337,5 +335,3 @@ func (c *conn) writeFailed(err error) {
 	c.cancel()
 	c.ws.CloseNow()
 }
-
-func errorText(format string, args ...any) string { return fmt.Sprintf(format, args...) }

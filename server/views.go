@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
@@ -54,7 +55,7 @@ func (s *Server) setView(c *conn, v wire.View) error {
 	defer s.mu.Unlock()
 	i := c.viewIndex(v.ID)
 	if i < 0 && len(c.views) >= s.opts.MaxViews {
-		return wire.Error{Code: wire.CodeTooManyViews, Message: errorText("connection holds %d views already, the most allowed", len(c.views))}
+		return wire.Error{Code: wire.CodeTooManyViews, Message: fmt.Sprintf("connection holds %d views already, the most allowed", len(c.views))}
 	}
 
 	s.counters.viewChanges.Add(1)
@@ -109,7 +110,7 @@ func (s *Server) unview(c *conn, id int) error {
 	defer s.mu.Unlock()
 	i := c.viewIndex(id)
 	if i < 0 {
-		return wire.Error{Code: wire.CodeUnknownView, Message: errorText("no view %d to drop", id)}
+		return wire.Error{Code: wire.CodeUnknownView, Message: fmt.Sprintf("no view %d to drop", id)}
 	}
 	s.unindexView(&c.views[i])
 	c.views = append(c.views[:i], c.views[i+1:]...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -305,11 +306,7 @@ func (c *Client) dropWaiterLocked(w *waiter) {
 func (c *Client) Markers() map[string]wire.Marker {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := make(map[string]wire.Marker, len(c.cache))
-	for k, v := range c.cache {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(c.cache)
 }
 
 // Clusters returns the clusters the client holds for its views in cluster
@@ -323,9 +320,7 @@ func (c *Client) Clusters() map[geo.Tile]wire.Cluster {
 func (c *Client) allClustersLocked() map[geo.Tile]wire.Cluster {
 	all := make(map[geo.Tile]wire.Cluster)
 	for _, cs := range c.clusters {
-		for t, cl := range cs {
-			all[t] = cl
-		}
+		maps.Copy(all, cs)
 	}
 	return all
 }
@@ -334,11 +329,7 @@ func (c *Client) allClustersLocked() map[geo.Tile]wire.Cluster {
 func (c *Client) Views() map[int]wire.View {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := make(map[int]wire.View, len(c.views))
-	for k, v := range c.views {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(c.views)
 }
 
 // Status returns the connection's current state.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,33 +11,15 @@ import (
 	"testing"
 
 	"github.com/pushmap/pushmap/internal/leakcheck"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
-// syncBuffer is a bytes.Buffer that a running command may write while a
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testCLI returns a cli that writes to fresh buffers and sees only the
 // environment variables of env.
-func testCLI(env map[string]string) (x *cli, stdout, stderr *syncBuffer) {
-	stdout, stderr = new(syncBuffer), new(syncBuffer)
+func testCLI(env map[string]string) (x *cli, stdout, stderr *pushmaptest.Buffer) {
+	stdout, stderr = new(pushmaptest.Buffer), new(pushmaptest.Buffer)
 	x = &cli{
 		stdout: stdout,
 		stderr: stderr,
@@ -51,7 +32,7 @@ func testCLI(env map[string]string) (x *cli, stdout, stderr *syncBuffer) {
 // A running is a server command running in the background.
 type running struct {
 	url            string // base URL, ending in "/"
-	stdout, stderr *syncBuffer
+	stdout, stderr *pushmaptest.Buffer
 
 	cancel context.CancelFunc
 	done   chan int

@@ -2,9 +2,6 @@ package outbox
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,20 +12,7 @@ import (
 // by a context per write (what the server did before), over a real
 // loopback WebSocket whose client reads everything.
 func BenchmarkWrite(b *testing.B) {
-	accepted := make(chan *websocket.Conn, 1)
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		accepted <- ws
-	}))
-	defer hs.Close()
-	client, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer client.CloseNow()
+	ws, client := wsPair(b)
 	go func() {
 		for {
 			if _, _, err := client.Read(context.Background()); err != nil {
@@ -36,8 +20,6 @@ func BenchmarkWrite(b *testing.B) {
 			}
 		}
 	}()
-	ws := <-accepted
-	defer ws.CloseNow()
 	frame := make([]byte, 300) // a batch of about 8 ops
 	frame[0] = 0x90
 

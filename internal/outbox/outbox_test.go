@@ -174,9 +174,10 @@ func TestBatchSize(t *testing.T) {
 	}
 }
 
-// TestWriterTimeout: a write to a client that reads nothing fails with
-// ErrWriteTimeout once the timeout passes, and closes the connection.
-func TestWriterTimeout(t *testing.T) {
+// wsPair returns the two ends of a real WebSocket over loopback: the
+// server's end and the client's, closed when the test ends.
+func wsPair(t testing.TB) (server, client *websocket.Conn) {
+	t.Helper()
 	accepted := make(chan *websocket.Conn, 1)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := websocket.Accept(w, r, nil)
@@ -185,22 +186,31 @@ func TestWriterTimeout(t *testing.T) {
 		}
 		accepted <- ws
 	}))
-	defer hs.Close()
+	t.Cleanup(hs.Close)
 	client, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.CloseNow()
-	ws := <-accepted
-	defer ws.CloseNow()
+	server = <-accepted
+	t.Cleanup(func() {
+		client.CloseNow()
+		server.CloseNow()
+	})
+	return server, client
+}
 
+// TestWriterTimeout: a write to a client that reads nothing fails with
+// ErrWriteTimeout once the timeout passes, and closes the connection.
+func TestWriterTimeout(t *testing.T) {
+	ws, _ := wsPair(t)
 	w := NewWatchdog(300 * time.Millisecond).NewWriter(ws)
 	defer w.Close()
 	if err := w.Write([]byte{0x90}); err != nil {
-		t.Fatalf("a write to a reading client: %v", err)
+		t.Fatalf("a first small write: %v", err)
 	}
 	frame := make([]byte, 1<<20)
 	start := time.Now()
+	var err error
 	for i := 0; ; i++ {
 		err = w.Write(frame)
 		if err != nil {

@@ -4,6 +4,7 @@
 package pushmaptest
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,4 +124,25 @@ func repoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// A Buffer is a bytes.Buffer safe for concurrent use: for logs or output
+// that a running server or command writes while the test reads them.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

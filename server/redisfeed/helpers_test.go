@@ -1,7 +1,6 @@
 package redisfeed_test
 
 import (
-	"bytes"
 	"context"
 	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +34,7 @@ type fixture struct {
 	redis *redistest.Server
 	srv   *server.Server
 	ws    string
-	logs  *syncBuffer
+	logs  *pushmaptest.Buffer
 
 	cancel context.CancelFunc
 	done   chan error
@@ -45,7 +43,7 @@ type fixture struct {
 
 func start(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{redis: redistest.Start(t), logs: &syncBuffer{}}
+	f := &fixture{redis: redistest.Start(t), logs: &pushmaptest.Buffer{}}
 	srv, err := server.New(&server.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +182,7 @@ func sees(t testing.TB, c *wasmclient.Client, want ...string) map[string]wire.Ma
 // "LEVEL message key=value ...", values unquoted, so tests can look for
 // reasons as they were written.
 type recorder struct {
-	buf   *syncBuffer
+	buf   *pushmaptest.Buffer
 	attrs string
 }
 
@@ -211,21 +209,3 @@ func (r *recorder) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (r *recorder) WithGroup(string) slog.Handler { return r }
-
-// syncBuffer is a bytes.Buffer safe for concurrent use, for logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

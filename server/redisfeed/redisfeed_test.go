@@ -290,7 +290,7 @@ func TestRunOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	// Port 1 on 127.0.0.1: nothing listens there.
-	logs := &syncBuffer{}
+	logs := &pushmaptest.Buffer{}
 	err := redisfeed.Run(ctx, "redis://127.0.0.1:1", srv, &redisfeed.Options{Consumer: "x", Logger: slog.New(&recorder{buf: logs})})
 	if err != context.DeadlineExceeded {
 		t.Fatalf("Run against no Redis returned %v, want the context's error", err)

@@ -111,15 +111,6 @@ func (b *Broadcast) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Close closes every client at once and waits for their goroutines.
 func (b *Broadcast) Close() {
-	b.mu.Lock()
-	b.closed = true
-	cs := make([]*conn, 0, len(b.conns))
-	for c := range b.conns {
-		cs = append(cs, c)
-	}
-	b.mu.Unlock()
-	for _, c := range cs {
-		c.ws.CloseNow()
-	}
+	closeAll(&b.mu, &b.closed, b.conns)
 	b.wg.Wait()
 }

@@ -3,6 +3,8 @@ package baseline
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -58,6 +60,24 @@ func (c *conn) writeLoop() {
 	})
 	if err != nil && err != errTooSlow {
 		c.fail()
+	}
+}
+
+// socket returns the connection's WebSocket; tileConn has it too.
+func (c *conn) socket() *websocket.Conn { return c.ws }
+
+// closeAll marks a broker closed under its lock mu, then closes the socket
+// of every one of its clients at once (their goroutines then end).
+func closeAll[C interface {
+	comparable
+	socket() *websocket.Conn
+}](mu *sync.Mutex, closed *bool, conns map[C]struct{}) {
+	mu.Lock()
+	*closed = true
+	cs := slices.Collect(maps.Keys(conns))
+	mu.Unlock()
+	for _, c := range cs {
+		c.socket().CloseNow()
 	}
 }
 

@@ -266,15 +266,6 @@ func (t *Tiles) Channels() int {
 
 // Close closes every client at once and waits for their goroutines.
 func (t *Tiles) Close() {
-	t.mu.Lock()
-	t.closed = true
-	cs := make([]*tileConn, 0, len(t.conns))
-	for c := range t.conns {
-		cs = append(cs, c)
-	}
-	t.mu.Unlock()
-	for _, c := range cs {
-		c.ws.CloseNow()
-	}
+	closeAll(&t.mu, &t.closed, t.conns)
 	t.wg.Wait()
 }

@@ -90,38 +90,37 @@ func (c canvas) line(x0, y0, x1, y1 float64, w int, col color.RGBA, dashed bool)
 
 // text draws s with its top left at (x, y), each font pixel scale pixels.
 func (c canvas) text(x, y int, s string, scale int, col color.RGBA) {
-	for _, r := range s {
-		g, ok := glyphs[r]
-		if !ok {
-			g = glyphs['?']
-		}
-		for row, bits := range g {
-			for colm, b := range bits {
-				if b == '#' {
-					c.fill(x+colm*scale, y+row*scale, x+(colm+1)*scale, y+(row+1)*scale, col)
-				}
-			}
-		}
-		x += 6 * scale
-	}
+	eachPixel(s, func(i, row, colm int) {
+		px, py := x+(6*i+colm)*scale, y+row*scale
+		c.fill(px, py, px+scale, py+scale, col)
+	})
 }
 
 // vtext draws s upwards, its baseline at x, its start at y.
 func (c canvas) vtext(x, y int, s string, scale int, col color.RGBA) {
+	eachPixel(s, func(i, row, colm int) {
+		px, py := x+row*scale, y-(6*i+colm+1)*scale
+		c.fill(px, py, px+scale, py+scale, col)
+	})
+}
+
+// eachPixel calls lit for every lit pixel of s in the font: the rune's
+// index in s, and the pixel's row and column in the rune's glyph.
+func eachPixel(s string, lit func(i, row, col int)) {
+	i := 0
 	for _, r := range s {
 		g, ok := glyphs[r]
 		if !ok {
 			g = glyphs['?']
 		}
 		for row, bits := range g {
-			for colm, b := range bits {
+			for col, b := range bits {
 				if b == '#' {
-					px, py := x+row*scale, y-(colm+1)*scale
-					c.fill(px, py, px+scale, py+scale, col)
+					lit(i, row, col)
 				}
 			}
 		}
-		y -= 6 * scale
+		i++
 	}
 }
 

@@ -135,12 +135,16 @@ func (r *Report) KeepMedian() {
 
 // AllPass reports whether the stage passed in every window.
 func (r *Report) AllPass() bool {
-	for _, w := range append(r.Windows, r.Stages...) {
+	windows := r.Windows
+	if len(windows) == 0 {
+		windows = r.Stages
+	}
+	for _, w := range windows {
 		if !w.Pass {
 			return false
 		}
 	}
-	return len(r.Stages) > 0
+	return len(windows) > 0
 }
 
 // A StageResult is what a stage measured over its window.
@@ -194,42 +198,18 @@ type StageResult struct {
 
 func (sc *Scenario) withDefaults() (Scenario, error) {
 	s := *sc
-	if s.View == [2]float64{} {
-		s.View = [2]float64{0.03, 0.02}
-	}
-	if s.Zoom == 0 {
-		s.Zoom = 14
-	}
-	if s.Pan == 0 {
-		s.Pan = 5 * time.Second
-	}
-	if s.Warmup == 0 {
-		s.Warmup = 5 * time.Second
-	}
-	if s.Window == 0 {
-		s.Window = 15 * time.Second
-	}
-	if s.Grace == 0 {
-		s.Grace = time.Second
-	}
-	if s.StaleEvery == 0 {
-		s.StaleEvery = 250 * time.Millisecond
-	}
-	if s.MaxLag == 0 {
-		s.MaxLag = 2 * time.Second
-	}
-	if s.MaxP99 == 0 {
-		s.MaxP99 = 50 * time.Millisecond
-	}
-	if s.TileZoom == 0 {
-		s.TileZoom = 14
-	}
-	if s.PollEvery == 0 {
-		s.PollEvery = time.Second
-	}
-	if s.Fleet.Region == (geo.Box{}) {
-		s.Fleet.Region = fleet.Paris
-	}
+	s.View = cmp.Or(s.View, [2]float64{0.03, 0.02})
+	s.Zoom = cmp.Or(s.Zoom, 14)
+	s.Pan = cmp.Or(s.Pan, 5*time.Second)
+	s.Warmup = cmp.Or(s.Warmup, 5*time.Second)
+	s.Window = cmp.Or(s.Window, 15*time.Second)
+	s.Grace = cmp.Or(s.Grace, time.Second)
+	s.StaleEvery = cmp.Or(s.StaleEvery, 250*time.Millisecond)
+	s.MaxLag = cmp.Or(s.MaxLag, 2*time.Second)
+	s.MaxP99 = cmp.Or(s.MaxP99, 50*time.Millisecond)
+	s.TileZoom = cmp.Or(s.TileZoom, 14)
+	s.PollEvery = cmp.Or(s.PollEvery, time.Second)
+	s.Fleet.Region = cmp.Or(s.Fleet.Region, fleet.Paris)
 	switch {
 	case len(s.Stages) == 0:
 		return s, errors.New("loadgen: no stage")
