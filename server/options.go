@@ -47,9 +47,11 @@ type Options struct {
 	// Each marker costs one count per zoom level up to it. Default 14.
 	ClusterZoom int
 
-	// OutboxBytes caps what may wait, unsent, for one connection. A client
-	// that falls further behind has its backlog dropped and is sent a fresh
-	// snapshot (a reset). Default 4 MiB.
+	// OutboxBytes caps what may wait, unsent, for one connection. When the
+	// backlog reaches it, the changes of each marker are coalesced to the
+	// latest; a client whose backlog still fills more than half of it has
+	// the backlog dropped and is sent a fresh snapshot (a reset). Default
+	// 4 MiB.
 	OutboxBytes int
 
 	// WriteTimeout is how long one write to a client may block before the

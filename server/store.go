@@ -200,7 +200,8 @@ func (s *Server) removeLocked(id string) {
 
 // deliver puts op in c's outbox. A connection whose view is split by the
 // antimeridian, or who has several views, may be found more than once for
-// one point: putting the same op twice under one id costs nothing.
+// one point: the same op put twice under one id is written once (the
+// writer coalesces by id).
 func (s *Server) deliver(c *conn, id string, op []byte) {
 	s.counters.delivered.Add(1)
 	if c.out.Put(id, op) {

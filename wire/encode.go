@@ -238,7 +238,7 @@ func AppendViewAckHeader(dst []byte, v View, flags Flags, n int) []byte {
 // maxBytes each (a frame holds at least one op), calling write once per
 // frame; a frame is valid only during its call. buf is scratch space,
 // returned for reuse. It stops at write's first error.
-func WriteBatches(buf []byte, ops map[string][]byte, maxBytes int, write func(frame []byte) error) ([]byte, error) {
+func WriteBatches(buf []byte, ops [][]byte, maxBytes int, write func(frame []byte) error) ([]byte, error) {
 	// Each frame is assembled after room for the largest batch header,
 	// which is written in front of the ops once their number is known.
 	const room = 6

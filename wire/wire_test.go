@@ -306,11 +306,11 @@ func TestValidateProps(t *testing.T) {
 
 func TestWriteBatches(t *testing.T) {
 	enc := NewEncoder()
-	ops := map[string][]byte{}
+	var ops [][]byte
 	for i := range 100 {
 		m := Marker{ID: strings.Repeat("x", i%7+1) + string(rune('a'+i%26)) + string(rune('a'+i/26)), Pos: geo.Pt(1, 1)}
 		op, _ := enc.Upsert(&m)
-		ops[m.ID] = bytes.Clone(op)
+		ops = append(ops, bytes.Clone(op))
 	}
 	got := 0
 	frames := 0

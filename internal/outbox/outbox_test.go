@@ -241,3 +241,68 @@ func TestBehindWithoutCallback(t *testing.T) {
 		t.Fatal("no error from a drain that fell behind without a callback")
 	}
 }
+
+// TestCoalesce: coalescing keeps exactly the last op of every marker, by
+// pairwise comparison for a few ops and through a map for many.
+func TestCoalesce(t *testing.T) {
+	for _, n := range []int{2, smallCoalesce, smallCoalesce + 1, 300} {
+		var p pending
+		last := map[string][]byte{}
+		total := 0
+		for i := range n {
+			id := "m" + string(rune('a'+i%(n/2+1)))
+			op := []byte{byte(i), byte(i >> 8)}
+			p.ids = append(p.ids, id)
+			p.ops = append(p.ops, op)
+			last[id] = op
+			total += len(op)
+		}
+		dropped := p.coalesce(nil)
+		if p.len() != len(last) || len(p.ops) != len(last) {
+			t.Fatalf("n=%d: %d ops kept, want %d", n, p.len(), len(last))
+		}
+		kept := 0
+		for i, id := range p.ids {
+			if !bytes.Equal(p.ops[i], last[id]) {
+				t.Fatalf("n=%d: marker %s kept op %v, want its last %v", n, id, p.ops[i], last[id])
+			}
+			kept += len(p.ops[i])
+			delete(last, id)
+		}
+		if kept+dropped != total {
+			t.Fatalf("n=%d: %d bytes kept + %d dropped, want %d", n, kept, dropped, total)
+		}
+	}
+}
+
+// TestLimitCoalesces: a client behind on a few markers that move often
+// does not fall behind: reaching the limit coalesces, and only the latest
+// op of each marker waits.
+func TestLimitCoalesces(t *testing.T) {
+	enc := wire.NewEncoder()
+	var o Outbox
+	o.Hold()
+	o.Limit = 10 * len(upsert(t, enc, "a", 1))
+	for v := range 200 {
+		for _, id := range []string{"a", "b", "c"} {
+			o.Put(id, upsert(t, enc, id, uint64(v%9+1)))
+		}
+		if o.Bytes() > o.Limit {
+			t.Fatalf("%d bytes wait, over the limit %d", o.Bytes(), o.Limit)
+		}
+	}
+	frames, ops, behind, _ := o.take(nil)
+	if behind || len(frames) != 0 {
+		t.Fatalf("behind %v, frames %d: want neither", behind, len(frames))
+	}
+	ops.coalesce(nil)
+	if ops.len() != 3 {
+		t.Fatalf("%d ops wait, want the last of each of 3 markers", ops.len())
+	}
+	for i, op := range ops.ops {
+		m, err := wire.Unmarshal(append(wire.AppendBatchHeader(nil, 1), op...))
+		if err != nil || m.(wire.Batch).Ops[0].Marker.Version != 199%9+1 {
+			t.Fatalf("marker %s: %v %v, want version %d", ops.ids[i], m, err, 199%9+1)
+		}
+	}
+}
