@@ -30,6 +30,10 @@ type Feed interface {
 
 var _ Feed = (*server.Server)(nil)
 
+// DefaultMaxBatch is the most items one request may carry unless
+// Options.MaxBatch says otherwise.
+const DefaultMaxBatch = 10000
+
 // Options configures a Handler. Keys is required; zero values elsewhere
 // mean the defaults documented on each field.
 type Options struct {
@@ -46,7 +50,7 @@ type Options struct {
 	// body-too-large. Default 8 MiB.
 	MaxBodyBytes int64
 	// MaxBatch caps the items (markers, ids or tiles) of one request; more
-	// get 413 batch-too-large. Default 10000.
+	// get 413 batch-too-large. Default DefaultMaxBatch.
 	MaxBatch int
 	// Logger receives the handler's logs: refused requests at debug level,
 	// failed applies at error level. Default: slog.Default().
@@ -97,7 +101,7 @@ func New(f Feed, opts *Options) (*Handler, error) {
 	case h.maxBatch < 0:
 		return nil, fmt.Errorf("ingest: option MaxBatch is %d, must not be negative", h.maxBatch)
 	case h.maxBatch == 0:
-		h.maxBatch = 10000
+		h.maxBatch = DefaultMaxBatch
 	}
 	if h.log == nil {
 		h.log = slog.Default()

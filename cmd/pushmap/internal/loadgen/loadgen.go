@@ -36,6 +36,7 @@ import (
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/mpack"
+	"github.com/pushmap/pushmap/server/ingest"
 )
 
 // An Approach is a way of keeping map clients up to date.
@@ -433,8 +434,9 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // publishChunk caps the markers of one feed request (tick 0 may hold
-// many): the ingest takes at most 10,000.
-const publishChunk = 5000
+// many): as many as the ingest takes, so that a tick is one request, one
+// batch applied, one frame per client, up to 100,000 updates a second.
+const publishChunk = ingest.DefaultMaxBatch
 
 // appendItem appends the MessagePack item of the ingest that upserts
 // version v of marker m at p: {"id", "layer", "lon", "lat", "version",
