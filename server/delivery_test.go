@@ -3,12 +3,14 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -188,4 +190,46 @@ func TestDeliveryRandom(t *testing.T) {
 		steps = append(steps, step{m: wire.Marker{ID: id, Layer: layer, Pos: geo.Pt(lon, lat)}})
 	}
 	runSteps(t, steps)
+}
+
+// TestDeliveryLargeBatches: batches large enough for the fan-out to run
+// on helper goroutines (three of them here, whatever the machine), in
+// which one marker changes several times — moves, layer changes, removals
+// and re-creations — leave every client with exactly what it sees.
+func TestDeliveryLargeBatches(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	srv, url := pushmaptest.StartServer(t, nil)
+	watchers := threeWatchers(t, url)
+	rng := rand.New(rand.NewPCG(seed(t), 11))
+	state := map[string]wire.Marker{}
+	points := []geo.Box{europe, pacific, geo.BBox(-60, -60, -20, 0)}
+	for round := range 6 {
+		updates := make([]server.Update, 0, 2000)
+		for range 2000 {
+			id := fmt.Sprint("b", rng.IntN(500))
+			if rng.IntN(8) == 0 {
+				updates = append(updates, server.Update{Marker: wire.Marker{ID: id}, Remove: true})
+				delete(state, id)
+				continue
+			}
+			b := points[rng.IntN(len(points))]
+			lon := b.West + rng.Float64()*10
+			lat := b.South + rng.Float64()*(b.North-b.South)
+			m := wire.Marker{ID: id, Layer: []string{"cars", "other"}[rng.IntN(2)], Pos: wire.Quantize(geo.Pt(lon, lat))}
+			updates = append(updates, server.Update{Marker: m})
+			state[id] = m
+		}
+		if err := srv.Apply(updates); err != nil {
+			t.Fatal(err)
+		}
+		for id := range state {
+			state[id], _ = srv.Marker(id) // with its version
+		}
+		catchUp(t, srv, watchers, round)
+		for _, w := range watchers {
+			if msg := diffCache(withoutSentinels(w.Markers()), bruteForce(state, []geo.Box{w.view}, w.layers)); msg != "" {
+				t.Fatalf("round %d: %s cache differs from brute force:%s", round, w.name, msg)
+			}
+		}
+	}
 }

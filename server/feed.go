@@ -43,7 +43,7 @@ func (s *Server) Apply(updates []Update) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.beginBatchLocked()
+	s.beginBatchLocked(len(updates))
 	defer s.endBatchLocked()
 	now := time.Now()
 	for i := range updates {
@@ -116,7 +116,7 @@ func (s *Server) armExpiryLocked() {
 func (s *Server) expire() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.beginBatchLocked()
+	s.beginBatchLocked(0)
 	defer s.endBatchLocked()
 	now := time.Now().UnixNano()
 	for len(s.expiries) > 0 && s.expiries[0].at <= now {

@@ -63,6 +63,7 @@ type Server struct {
 	// the batch in one frame rather than its first ops alone.
 	batching bool    // guarded by mu
 	wake     []*conn // guarded by mu
+	fan      fanOut  // guarded by mu: the fan-out of the batch being applied
 
 	clusters     *clusterIndex           // guarded by mu: marker counts per layer, zoom and tile
 	clusterViews rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in cluster mode

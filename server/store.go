@@ -41,7 +41,7 @@ func (s *Server) UpsertBatch(ms []wire.Marker) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.beginBatchLocked()
+	s.beginBatchLocked(len(ms))
 	defer s.endBatchLocked()
 	for i := range ms {
 		if err := s.upsertLocked(ms[i]); err != nil {
@@ -70,7 +70,7 @@ func (s *Server) RemoveBatch(ids []string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.beginBatchLocked()
+	s.beginBatchLocked(len(ids))
 	defer s.endBatchLocked()
 	for _, id := range ids {
 		s.removeLocked(id)
@@ -142,37 +142,9 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 		s.markerMovedLocked(old.Layer, old.Pos, exists, m.Layer, m.Pos, true)
 	}
 
-	if !exists || (old.Pos == m.Pos && old.Layer == m.Layer) {
-		// Whoever sees the position gets the upsert.
-		p := pointRect(m.Pos)
-		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
-			if vp.c.layers.has(m.Layer) {
-				s.deliver(vp.c, m.ID, op)
-			}
-			return true
-		})
-		return nil
-	}
-	// A move: one search over both positions finds who sees the new one
-	// (the upsert) and who saw the old one and sees the new one in none
-	// of its views (a remove).
-	var removeOp []byte
-	lo := [2]float64{min(old.Pos.Lon, m.Pos.Lon), min(old.Pos.Lat, m.Pos.Lat)}
-	hi := [2]float64{max(old.Pos.Lon, m.Pos.Lon), max(old.Pos.Lat, m.Pos.Lat)}
-	s.views.Search(lo, hi, func(_, _ [2]float64, vp *viewPart) bool {
-		c := vp.c
-		if vp.box.Contains(m.Pos) && c.layers.has(m.Layer) {
-			s.deliver(c, m.ID, op)
-			return true
-		}
-		if !vp.box.Contains(old.Pos) || !c.layers.has(old.Layer) || (c.layers.has(m.Layer) && c.sees(m.Pos)) {
-			return true
-		}
-		if removeOp == nil {
-			removeOp = bytes.Clone(s.enc.Remove(m.ID))
-		}
-		s.deliver(c, m.ID, removeOp)
-		return true
+	s.fan.add(fanJob{
+		id: m.ID, op: op, layer: m.Layer, at: m.Pos,
+		moved: exists && (old.Pos != m.Pos || old.Layer != m.Layer), fromLayer: old.Layer, from: old.Pos,
 	})
 	return nil
 }
@@ -186,16 +158,7 @@ func (s *Server) removeLocked(id string) {
 	p := pointRect(rec.m.Pos)
 	s.points.Delete(p, p, rec)
 	s.markerMovedLocked(rec.m.Layer, rec.m.Pos, true, "", geo.Point{}, false)
-	var removeOp []byte
-	s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
-		if vp.c.layers.has(rec.m.Layer) {
-			if removeOp == nil {
-				removeOp = bytes.Clone(s.enc.Remove(id))
-			}
-			s.deliver(vp.c, id, removeOp)
-		}
-		return true
-	})
+	s.fan.add(fanJob{id: id, layer: rec.m.Layer, at: rec.m.Pos})
 }
 
 // deliver puts op in c's outbox. A connection whose view is split by the
@@ -214,11 +177,17 @@ func (s *Server) deliver(c *conn, id string, op []byte) {
 }
 
 // beginBatchLocked holds back the writers that deliveries start until
-// endBatchLocked, so that a batch of updates leaves in as few frames as
-// possible.
-func (s *Server) beginBatchLocked() { s.batching = true }
+// endBatchLocked, so that a batch of n updates leaves in as few frames as
+// possible, and prepares its fan-out.
+func (s *Server) beginBatchLocked(n int) {
+	s.batching = true
+	s.fan.beginLocked(s, n)
+}
 
 func (s *Server) endBatchLocked() {
+	var delivered int64
+	s.wake, delivered = s.fan.endLocked(s.wake)
+	s.counters.delivered.Add(delivered)
 	for _, c := range s.wake {
 		c.startWriter()
 	}

@@ -1,0 +1,235 @@
+package server
+
+import (
+	"bytes"
+	"hash/maphash"
+	"runtime"
+	"sync"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// Fan-out. Applying an update has two halves: changing the store (the
+// marker map, the point index, the cluster counts), which only one
+// goroutine may do, and finding the views the change concerns and putting
+// its op in their outboxes, which only reads the view index and the
+// connections' views (nothing changes them while Server.mu is held) and
+// locks each outbox on its own. The second half is a fanJob.
+//
+// In a batch of at least parallelFanOut updates, the jobs go to helper
+// goroutines (one per core but the one applying the batch), in chunks as
+// the store's half produces them, so that the two halves run at once and
+// the batch holds the lock for about the longer of them instead of their
+// sum: under the fleet benchmark they are of the same size. A marker's
+// jobs all go to one helper, in order, so its ops reach each outbox in the
+// order of the batch. Smaller batches, and a server on one core, run each
+// job at once on the goroutine applying the batch.
+
+// parallelFanOut is the smallest batch whose fan-out runs on helpers: below
+// it, handing the jobs over costs more than it saves.
+const parallelFanOut = 512
+
+// fanChunk is how many jobs the applying goroutine hands over at a time.
+const fanChunk = 256
+
+// A fanJob is the fan-out of one change of marker id.
+type fanJob struct {
+	id string
+	// op is the upsert to deliver; nil for a removal, which tells the
+	// views holding at (of layer) that the marker is gone.
+	op    []byte
+	layer string
+	at    geo.Point
+	// moved: the marker was at from, in fromLayer, before this upsert.
+	// The views that saw it there and see it nowhere now get a removal.
+	moved     bool
+	fromLayer string
+	from      geo.Point
+}
+
+// A fanWorker runs fan jobs on one goroutine and keeps what they produce
+// until the batch ends: the connections whose writers must start, and how
+// many ops it delivered.
+type fanWorker struct {
+	s         *Server
+	enc       *wire.Encoder // for removals; the applying goroutine's is s.enc
+	wake      []*conn
+	delivered int64
+}
+
+func (w *fanWorker) deliver(c *conn, id string, op []byte) {
+	w.delivered++
+	if c.out.Put(id, op) {
+		w.wake = append(w.wake, c)
+	}
+}
+
+func (w *fanWorker) removal(id string) []byte { return bytes.Clone(w.enc.Remove(id)) }
+
+// run delivers j to the views it concerns.
+func (w *fanWorker) run(j *fanJob) {
+	s := w.s
+	if j.op == nil {
+		var removeOp []byte
+		p := pointRect(j.at)
+		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
+			if vp.c.layers.has(j.layer) {
+				if removeOp == nil {
+					removeOp = w.removal(j.id)
+				}
+				w.deliver(vp.c, j.id, removeOp)
+			}
+			return true
+		})
+		return
+	}
+	if !j.moved {
+		// Whoever sees the position gets the upsert.
+		p := pointRect(j.at)
+		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
+			if vp.c.layers.has(j.layer) {
+				w.deliver(vp.c, j.id, j.op)
+			}
+			return true
+		})
+		return
+	}
+	// A move: one search over both positions finds who sees the new one
+	// (the upsert) and who saw the old one and sees the new one in none of
+	// its views (a removal).
+	var removeOp []byte
+	lo := [2]float64{min(j.from.Lon, j.at.Lon), min(j.from.Lat, j.at.Lat)}
+	hi := [2]float64{max(j.from.Lon, j.at.Lon), max(j.from.Lat, j.at.Lat)}
+	s.views.Search(lo, hi, func(_, _ [2]float64, vp *viewPart) bool {
+		c := vp.c
+		if vp.box.Contains(j.at) && c.layers.has(j.layer) {
+			w.deliver(c, j.id, j.op)
+			return true
+		}
+		if !vp.box.Contains(j.from) || !c.layers.has(j.fromLayer) || (c.layers.has(j.layer) && c.sees(j.at)) {
+			return true
+		}
+		if removeOp == nil {
+			removeOp = w.removal(j.id)
+		}
+		w.deliver(c, j.id, removeOp)
+		return true
+	})
+}
+
+// fanOut is where a batch's fan jobs go: run at once by the applying
+// goroutine (inline), or handed in chunks to helpers.
+type fanOut struct {
+	inline  fanWorker
+	helpers []*fanWorker // the helpers of this batch; none when inline
+	feeds   []chan []fanJob
+	done    sync.WaitGroup
+	chunk   []fanJob   // jobs not yet handed over
+	chunks  [][]fanJob // every chunk handed over in this batch, for reuse
+	spare   [][]fanJob // chunks free for reuse
+	idle    []*fanWorker
+}
+
+var fanSeed = maphash.MakeSeed()
+
+// beginLocked prepares the fan-out of a batch of n updates.
+func (f *fanOut) beginLocked(s *Server, n int) {
+	f.inline.s, f.inline.enc = s, s.enc
+	helpers := runtime.GOMAXPROCS(0) - 1
+	if n < parallelFanOut || helpers < 1 {
+		return
+	}
+	for range helpers {
+		w := f.worker(s)
+		feed := make(chan []fanJob, n/fanChunk+1)
+		f.helpers = append(f.helpers, w)
+		f.feeds = append(f.feeds, feed)
+		f.done.Add(1)
+		go f.help(w, feed, len(f.helpers)-1, helpers)
+	}
+}
+
+func (f *fanOut) worker(s *Server) *fanWorker {
+	if n := len(f.idle); n > 0 {
+		w := f.idle[n-1]
+		f.idle = f.idle[:n-1]
+		return w
+	}
+	return &fanWorker{s: s, enc: wire.NewEncoder()}
+}
+
+// help runs the jobs of every chunk whose marker falls to helper k of n.
+func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n int) {
+	defer f.done.Done()
+	for chunk := range feed {
+		for i := range chunk {
+			j := &chunk[i]
+			if n == 1 || int(maphash.String(fanSeed, j.id)%uint64(n)) == k {
+				w.run(j)
+			}
+		}
+	}
+}
+
+// add runs j, or queues it for the helpers.
+func (f *fanOut) add(j fanJob) {
+	if len(f.helpers) == 0 {
+		f.inline.run(&j)
+		return
+	}
+	if f.chunk == nil {
+		if n := len(f.spare); n > 0 {
+			f.chunk = f.spare[n-1][:0]
+			f.spare = f.spare[:n-1]
+		} else {
+			f.chunk = make([]fanJob, 0, fanChunk)
+		}
+	}
+	f.chunk = append(f.chunk, j)
+	if len(f.chunk) == fanChunk {
+		f.handOver()
+	}
+}
+
+func (f *fanOut) handOver() {
+	if len(f.chunk) == 0 {
+		return
+	}
+	for _, feed := range f.feeds {
+		feed <- f.chunk
+	}
+	f.chunks = append(f.chunks, f.chunk)
+	f.chunk = nil
+}
+
+// endLocked waits for the helpers and returns the connections whose writers
+// must start, appended to wake, and how many ops were delivered.
+func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
+	if len(f.helpers) > 0 {
+		f.handOver()
+		for _, feed := range f.feeds {
+			close(feed)
+		}
+		f.done.Wait()
+		for _, c := range f.chunks {
+			clear(c)
+			f.spare = append(f.spare, c[:0])
+		}
+		clear(f.chunks)
+		f.chunks = f.chunks[:0]
+		clear(f.feeds)
+		f.feeds = f.feeds[:0]
+	}
+	for _, w := range append(f.helpers, &f.inline) {
+		wake = append(wake, w.wake...)
+		clear(w.wake)
+		w.wake = w.wake[:0]
+		delivered += w.delivered
+		w.delivered = 0
+	}
+	f.idle = append(f.idle, f.helpers...)
+	clear(f.helpers)
+	f.helpers = f.helpers[:0]
+	return wake, delivered
+}
