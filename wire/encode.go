@@ -169,7 +169,7 @@ func (e *Encoder) upsert(m *Marker) error {
 	}
 	enc := e.enc
 	err := e.all(enc.EncodeArrayLen(n), enc.EncodeString(m.ID), enc.EncodeString(m.Layer),
-		enc.EncodeInt(toE7(m.Pos.Lon)), enc.EncodeInt(toE7(m.Pos.Lat)), enc.EncodeUint(m.Version))
+		enc.EncodeInt(ToE7(m.Pos.Lon)), enc.EncodeInt(ToE7(m.Pos.Lat)), enc.EncodeUint(m.Version))
 	if err != nil || n == 5 {
 		return err
 	}
@@ -205,7 +205,7 @@ func (e *Encoder) cluster(c *Cluster) error {
 	enc := e.enc
 	return e.all(enc.EncodeArrayLen(7), enc.EncodeUint(TagCluster), enc.EncodeUint(uint64(c.Z)),
 		enc.EncodeUint(uint64(c.X)), enc.EncodeUint(uint64(c.Y)), enc.EncodeUint(c.Count),
-		enc.EncodeInt(toE7(c.At.Lon)), enc.EncodeInt(toE7(c.At.Lat)))
+		enc.EncodeInt(ToE7(c.At.Lon)), enc.EncodeInt(ToE7(c.At.Lat)))
 }
 
 // Frames of pre-encoded ops. The server encodes each op once and writes the

@@ -15,8 +15,11 @@ const CoordScale = 1e7
 // after Quantize survives encoding exactly, so the server and every client
 // decide "is this marker in that box" on identical numbers.
 func Quantize(p geo.Point) geo.Point {
-	return geo.Point{Lon: fromE7(toE7(p.Lon)), Lat: fromE7(toE7(p.Lat))}
+	return geo.Point{Lon: fromE7(ToE7(p.Lon)), Lat: fromE7(ToE7(p.Lat))}
 }
 
-func toE7(deg float64) int64  { return int64(math.Round(deg * CoordScale)) }
+// ToE7 returns deg in wire units (1e-7 degrees), rounded to the nearest:
+// the integer a marker's coordinate travels as.
+func ToE7(deg float64) int64 { return int64(math.Round(deg * CoordScale)) }
+
 func fromE7(e7 int64) float64 { return float64(e7) / CoordScale }

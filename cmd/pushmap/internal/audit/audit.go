@@ -163,6 +163,10 @@ type Record struct {
 	T    int64 // when it was received
 	M, V uint32
 	Kind Kind
+	// Lon and Lat are the position received with an Update or a PollItem,
+	// in units of 1e-7 degrees, checked against Log.Pos by Evaluate (off
+	// the clients' hot path).
+	Lon, Lat int32
 }
 
 // A View is one view change of a client: the box it asked for, when the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/leakcheck"
+	"github.com/pushmap/pushmap/wire"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -87,6 +88,17 @@ func viewAt(b geo.Box) *Client {
 }
 
 func rec(t int64, m, v uint32, k Kind) Record { return Record{T: t, M: m, V: v, Kind: k} }
+
+// atPublished gives c's records the positions log published.
+func atPublished(log Log, c *Client) *Client {
+	for i := range c.recs {
+		if r := &c.recs[i]; r.V > 0 {
+			p := log.Pos(r.M, r.V)
+			r.Lon, r.Lat = int32(wire.ToE7(p.Lon)), int32(wire.ToE7(p.Lat))
+		}
+	}
+	return c
+}
 
 func TestEvaluate(t *testing.T) {
 	// Marker 0 moves inside the box at ticks 0, 5, 10; marker 1 moves
@@ -239,7 +251,7 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Evaluate(log, journal(12), window(tc.from, 12), []*Client{tc.client()})
+			r := Evaluate(log, journal(12), window(tc.from, 12), []*Client{atPublished(log, tc.client())})
 			if len(r.Missed) != tc.misses {
 				t.Errorf("missed %v, want %d misses", r.Missed, tc.misses)
 			}
@@ -354,5 +366,24 @@ func TestJournal(t *testing.T) {
 	}
 	if j.AckedAt(7) != Never {
 		t.Error("a tick never sent has an acknowledgement")
+	}
+}
+
+// TestWrongPositions: an update or poll item received at another position
+// than its version's is counted; a snapshot's position is not checked.
+func TestWrongPositions(t *testing.T) {
+	log := testLog{0: {{0, in1}, {5, in2}}}
+	at := func(r Record, p geo.Point) Record {
+		r.Lon, r.Lat = int32(wire.ToE7(p.Lon)), int32(wire.ToE7(p.Lat))
+		return r
+	}
+	c := viewAt(box)
+	c.Add(at(rec(20*ms, 0, 1, Snapshot), out1),
+		at(rec(503*ms, 0, 2, Update), in2),
+		at(rec(504*ms, 0, 2, Update), in1),
+		rec(600*ms, 0, 0, PollBegin),
+		at(rec(600*ms, 0, 2, PollItem), out2))
+	if got := Evaluate(log, journal(10), window(0, 10), []*Client{c}).WrongPositions; got != 2 {
+		t.Fatalf("%d wrong positions, want 2", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
 )
 
 // A Window is what Evaluate judges.
@@ -41,6 +42,8 @@ type Result struct {
 
 	StaleSum, StaleMax int64 // nanoseconds, over StaleN samples
 	StaleN             int64
+
+	WrongPositions int64 // updates and poll items received at another position than published
 
 	Missed []Miss // the first Window.Misses missed updates
 }
@@ -87,6 +90,7 @@ func (r *Result) add(o *Result, misses int) {
 	r.StaleSum += o.StaleSum
 	r.StaleMax = max(r.StaleMax, o.StaleMax)
 	r.StaleN += o.StaleN
+	r.WrongPositions += o.WrongPositions
 	for _, m := range o.Missed {
 		if len(r.Missed) < misses {
 			r.Missed = append(r.Missed, m)
@@ -238,6 +242,9 @@ func (e *evaluation) client(idx int, c *Client, r *Result) {
 		}
 		switch rec.Kind {
 		case Update, PollItem, Snapshot:
+			if rec.Kind != Snapshot && !samePos(log, rec) {
+				r.WrongPositions++
+			}
 			t := log.Tick(rec.M, rec.V)
 			if e.inWindow(t) {
 				got[key(rec.M, rec.V)] |= gotVersion
@@ -433,4 +440,14 @@ func (g *grid) query(box geo.Box, fn func(item uint64)) {
 			}
 		}
 	}
+}
+
+// samePos reports whether rec holds the position log published for its
+// version.
+func samePos(log Log, rec *Record) bool {
+	if rec.V == 0 {
+		return false
+	}
+	p := log.Pos(rec.M, rec.V)
+	return int64(rec.Lon) == wire.ToE7(p.Lon) && int64(rec.Lat) == wire.ToE7(p.Lat)
 }

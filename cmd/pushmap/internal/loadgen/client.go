@@ -360,10 +360,7 @@ func (c *client) handle(b []byte, at int64, recs []audit.Record) []audit.Record 
 		} else {
 			tick = r.fl.Tick(o.m, o.v)
 			if c.au != nil {
-				recs = append(recs, audit.Record{T: at, M: o.m, V: o.v, Kind: audit.Update})
-				if p := r.fl.Pos(o.m, o.v); o.v == 0 || e7(p.Lon) != o.lon || e7(p.Lat) != o.lat {
-					r.posErrs.Add(1)
-				}
+				recs = append(recs, audit.Record{T: at, M: o.m, V: o.v, Kind: audit.Update, Lon: int32(o.lon), Lat: int32(o.lat)})
 			}
 		}
 		if tick != curTick {
@@ -382,8 +379,6 @@ func (c *client) handle(b []byte, at int64, recs []audit.Record) []audit.Record 
 	}
 	return recs
 }
-
-func e7(deg float64) int64 { return int64(math.Round(deg * wire.CoordScale)) }
 
 // pollLoop polls the client's box every PollEvery, from a random phase,
 // until the run ends.
@@ -476,10 +471,7 @@ func (c *client) takePoll(b []byte, at int64, same bool, recs []audit.Record) []
 		}
 		n++
 		if c.au != nil {
-			recs = append(recs, audit.Record{T: at, M: m, V: v, Kind: audit.PollItem})
-			if p := r.fl.Pos(m, v); e7(p.Lon) != e7(lon) || e7(p.Lat) != e7(lat) {
-				r.posErrs.Add(1)
-			}
+			recs = append(recs, audit.Record{T: at, M: m, V: v, Kind: audit.PollItem, Lon: int32(wire.ToE7(lon)), Lat: int32(wire.ToE7(lat))})
 		}
 		if v > c.seen[m] {
 			c.seen[m] = v

@@ -327,10 +327,10 @@ type run struct {
 	bytesIn   atomic.Int64
 	bytesOut  atomic.Int64
 
-	resets, errs, disconnects, posErrs atomic.Int64
-	pans                               panQueue // guarded by panMu
-	panStop                            chan struct{}
-	panDone                            chan struct{}
+	resets, errs, disconnects atomic.Int64
+	pans                      panQueue // guarded by panMu
+	panStop                   chan struct{}
+	panDone                   chan struct{}
 }
 
 // now returns the time since the run began, the clock of the audit.

@@ -68,7 +68,6 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	r.resets.Swap(0)
 	r.errs.Swap(0)
 	r.disconnects.Swap(0)
-	r.posErrs.Swap(0)
 
 	// The stage measures from its start; once the warm-up is over, the
 	// window starts afresh. A stage overloaded before its window is judged
@@ -188,7 +187,7 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	res.Resets = r.resets.Load()
 	res.Errors = r.errs.Load()
 	res.Disconnects = r.disconnects.Load()
-	res.PositionErrors = r.posErrs.Load()
+	res.PositionErrors = a.WrongPositions
 
 	var why []string
 	if res.Overloaded {
