@@ -27,50 +27,92 @@ type cell struct {
 // cellKey packs a tile into a map key.
 func cellKey(z int, x, y uint32) uint64 { return uint64(z)<<58 | uint64(x)<<29 | uint64(y) }
 
-// clusterIndex holds the cells of every layer at every zoom.
+// clusterIndex holds the cells of every layer at every zoom. Cells are
+// pointers so that changing one costs one map lookup.
 type clusterIndex struct {
 	maxZoom int
-	layers  map[string][]map[uint64]cell // layer → zoom → cells
+	layers  map[string][]map[uint64]*cell // layer → zoom → cells
 }
 
 func newClusterIndex(maxZoom int) *clusterIndex {
-	return &clusterIndex{maxZoom: maxZoom, layers: make(map[string][]map[uint64]cell)}
+	return &clusterIndex{maxZoom: maxZoom, layers: make(map[string][]map[uint64]*cell)}
+}
+
+// levels returns the cells of layer at every zoom, made when missing.
+func (ci *clusterIndex) levels(layer string) []map[uint64]*cell {
+	levels := ci.layers[layer]
+	if levels == nil {
+		levels = make([]map[uint64]*cell, ci.maxZoom+1)
+		for z := range levels {
+			levels[z] = make(map[uint64]*cell)
+		}
+		ci.layers[layer] = levels
+	}
+	return levels
 }
 
 // add adds (sign 1) or subtracts (sign -1) a marker of layer at p from the
 // cells of every zoom.
 func (ci *clusterIndex) add(layer string, p geo.Point, sign int) {
-	levels := ci.layers[layer]
-	if levels == nil {
-		if sign < 0 {
-			return
-		}
-		levels = make([]map[uint64]cell, ci.maxZoom+1)
-		for z := range levels {
-			levels[z] = make(map[uint64]cell)
-		}
-		ci.layers[layer] = levels
+	if sign < 0 && ci.layers[layer] == nil {
+		return
 	}
+	levels := ci.levels(layer)
 	t := geo.TileOf(p, ci.maxZoom)
 	for z := ci.maxZoom; z >= 0; z-- {
 		k := cellKey(z, t.X>>(ci.maxZoom-z), t.Y>>(ci.maxZoom-z))
-		c, ok := levels[z][k]
-		switch {
-		case sign > 0:
-			c.n++
-			c.lon += p.Lon
-			c.lat += p.Lat
-		case !ok:
-			continue
-		case c.n == 1:
-			delete(levels[z], k)
-			continue
-		default:
-			c.n--
-			c.lon -= p.Lon
-			c.lat -= p.Lat
+		if sign > 0 {
+			cellIn(levels[z], k, p)
+		} else {
+			cellOut(levels[z], k, p)
 		}
-		levels[z][k] = c
+	}
+}
+
+// move moves a marker of layer from one position to another: at the zooms
+// where both fall in one cell (all but the finest, for a small step), the
+// cell's sums change in place, with one lookup.
+func (ci *clusterIndex) move(layer string, from, to geo.Point) {
+	levels := ci.levels(layer)
+	tf, tt := geo.TileOf(from, ci.maxZoom), geo.TileOf(to, ci.maxZoom)
+	for z := ci.maxZoom; z >= 0; z-- {
+		shift := ci.maxZoom - z
+		kf, kt := cellKey(z, tf.X>>shift, tf.Y>>shift), cellKey(z, tt.X>>shift, tt.Y>>shift)
+		if kf != kt {
+			cellIn(levels[z], kt, to)
+			cellOut(levels[z], kf, from)
+			continue
+		}
+		if c := levels[z][kf]; c != nil {
+			c.lon += to.Lon - from.Lon
+			c.lat += to.Lat - from.Lat
+		}
+	}
+}
+
+// cellIn counts a marker at p into cell k.
+func cellIn(cells map[uint64]*cell, k uint64, p geo.Point) {
+	c := cells[k]
+	if c == nil {
+		c = new(cell)
+		cells[k] = c
+	}
+	c.n++
+	c.lon += p.Lon
+	c.lat += p.Lat
+}
+
+// cellOut counts a marker at p out of cell k, which it leaves when empty.
+func cellOut(cells map[uint64]*cell, k uint64, p geo.Point) {
+	c := cells[k]
+	switch {
+	case c == nil:
+	case c.n == 1:
+		delete(cells, k)
+	default:
+		c.n--
+		c.lon -= p.Lon
+		c.lat -= p.Lat
 	}
 }
 
@@ -87,7 +129,7 @@ func (ci *clusterIndex) cluster(t geo.Tile, ls layerSet) wire.Cluster {
 		if !ls.has(layer) {
 			continue
 		}
-		if c, ok := levels[t.Z][k]; ok {
+		if c := levels[t.Z][k]; c != nil {
 			cl.Count += c.n
 			lon += c.lon
 			lat += c.lat
@@ -119,14 +161,21 @@ func (s *Server) clusterOpsLocked(c *conn, box geo.Box, cz int) (ops [][]byte, s
 // newLayer; has false when it is gone), and pushes the changed clusters to
 // the cluster-mode views that show them.
 func (s *Server) markerMovedLocked(oldLayer string, old geo.Point, had bool, newLayer string, now geo.Point, has bool) {
-	// In before out: a marker alone in its cell, moving within it, then
-	// leaves the cell in place instead of deleting and making it again.
-	if has {
+	switch {
+	case had && has && oldLayer == newLayer:
+		s.clusters.move(newLayer, old, now)
+	case has:
 		s.clusters.add(newLayer, now, 1)
+		if had {
+			s.clusters.add(oldLayer, old, -1)
+		}
+	case had:
+		s.clusters.add(oldLayer, old, -1)
+	}
+	if has {
 		s.markDensityLocked(now)
 	}
 	if had {
-		s.clusters.add(oldLayer, old, -1)
 		s.markDensityLocked(old)
 	}
 	if s.clusterViews.Len() == 0 {
