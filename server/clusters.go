@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
 )
@@ -230,11 +231,11 @@ type layerOp struct {
 
 // clusterKey is the outbox key of a cluster: a newer state of the same
 // cluster replaces an older one still waiting.
-func clusterKey(t geo.Tile) string {
+func clusterKey(t geo.Tile) outbox.Key {
 	var b strings.Builder
 	b.WriteString("\x00c")
 	b.WriteString(t.String())
-	return b.String()
+	return outbox.KeyOf(b.String())
 }
 
 // layerKey is a string naming a set of layers, for grouping connections

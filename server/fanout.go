@@ -2,11 +2,11 @@ package server
 
 import (
 	"bytes"
-	"hash/maphash"
 	"runtime"
 	"sync"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -33,9 +33,9 @@ const parallelFanOut = 512
 // fanChunk is how many jobs the applying goroutine hands over at a time.
 const fanChunk = 256
 
-// A fanJob is the fan-out of one change of marker id.
+// A fanJob is the fan-out of one change of the marker key names.
 type fanJob struct {
-	id string
+	key outbox.Key
 	// op is the upsert to deliver; nil for a removal, which tells the
 	// views holding at (of layer) that the marker is gone.
 	op    []byte
@@ -58,9 +58,9 @@ type fanWorker struct {
 	delivered int64
 }
 
-func (w *fanWorker) deliver(c *conn, id string, op []byte) {
+func (w *fanWorker) deliver(c *conn, key outbox.Key, op []byte) {
 	w.delivered++
-	if c.out.Put(id, op) {
+	if c.out.Put(key, op) {
 		w.wake = append(w.wake, c)
 	}
 }
@@ -76,9 +76,9 @@ func (w *fanWorker) run(j *fanJob) {
 		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
 			if vp.c.layers.has(j.layer) {
 				if removeOp == nil {
-					removeOp = w.removal(j.id)
+					removeOp = w.removal(j.key.ID())
 				}
-				w.deliver(vp.c, j.id, removeOp)
+				w.deliver(vp.c, j.key, removeOp)
 			}
 			return true
 		})
@@ -89,7 +89,7 @@ func (w *fanWorker) run(j *fanJob) {
 		p := pointRect(j.at)
 		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
 			if vp.c.layers.has(j.layer) {
-				w.deliver(vp.c, j.id, j.op)
+				w.deliver(vp.c, j.key, j.op)
 			}
 			return true
 		})
@@ -104,16 +104,16 @@ func (w *fanWorker) run(j *fanJob) {
 	s.views.Search(lo, hi, func(_, _ [2]float64, vp *viewPart) bool {
 		c := vp.c
 		if vp.box.Contains(j.at) && c.layers.has(j.layer) {
-			w.deliver(c, j.id, j.op)
+			w.deliver(c, j.key, j.op)
 			return true
 		}
 		if !vp.box.Contains(j.from) || !c.layers.has(j.fromLayer) || (c.layers.has(j.layer) && c.sees(j.at)) {
 			return true
 		}
 		if removeOp == nil {
-			removeOp = w.removal(j.id)
+			removeOp = w.removal(j.key.ID())
 		}
-		w.deliver(c, j.id, removeOp)
+		w.deliver(c, j.key, removeOp)
 		return true
 	})
 }
@@ -130,8 +130,6 @@ type fanOut struct {
 	spare   [][]fanJob // chunks free for reuse
 	idle    []*fanWorker
 }
-
-var fanSeed = maphash.MakeSeed()
 
 // beginLocked prepares the fan-out of a batch of n updates.
 func (f *fanOut) beginLocked(s *Server, n int) {
@@ -165,7 +163,7 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n int) {
 	for chunk := range feed {
 		for i := range chunk {
 			j := &chunk[i]
-			if n == 1 || int(maphash.String(fanSeed, j.id)%uint64(n)) == k {
+			if n == 1 || int(j.key.Hash()%uint64(n)) == k {
 				w.run(j)
 			}
 		}

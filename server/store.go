@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -143,7 +144,7 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 	}
 
 	s.fan.add(fanJob{
-		id: m.ID, op: op, layer: m.Layer, at: m.Pos,
+		key: outbox.KeyOf(m.ID), op: op, layer: m.Layer, at: m.Pos,
 		moved: exists && (old.Pos != m.Pos || old.Layer != m.Layer), fromLayer: old.Layer, from: old.Pos,
 	})
 	return nil
@@ -158,16 +159,16 @@ func (s *Server) removeLocked(id string) {
 	p := pointRect(rec.m.Pos)
 	s.points.Delete(p, p, rec)
 	s.markerMovedLocked(rec.m.Layer, rec.m.Pos, true, "", geo.Point{}, false)
-	s.fan.add(fanJob{id: id, layer: rec.m.Layer, at: rec.m.Pos})
+	s.fan.add(fanJob{key: outbox.KeyOf(id), layer: rec.m.Layer, at: rec.m.Pos})
 }
 
 // deliver puts op in c's outbox. A connection whose view is split by the
 // antimeridian, or who has several views, may be found more than once for
 // one point: the same op put twice under one id is written once (the
 // writer coalesces by id).
-func (s *Server) deliver(c *conn, id string, op []byte) {
+func (s *Server) deliver(c *conn, key outbox.Key, op []byte) {
 	s.counters.delivered.Add(1)
-	if c.out.Put(id, op) {
+	if c.out.Put(key, op) {
 		if s.batching {
 			s.wake = append(s.wake, c)
 		} else {

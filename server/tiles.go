@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -91,7 +92,7 @@ func (s *Server) invalidateLocked(layer string, t geo.Tile, version uint64, show
 // deliverTileLocked puts a tile op in c's outbox, keyed so that a newer
 // change of the same tile replaces an older one still waiting.
 func (s *Server) deliverTileLocked(c *conn, layer string, t geo.Tile, version uint64) {
-	key := fmt.Sprintf("\x00t%s/%d/%d/%d", layer, t.Z, t.X, t.Y)
+	key := outbox.KeyOf(fmt.Sprintf("\x00t%s/%d/%d/%d", layer, t.Z, t.X, t.Y))
 	op := bytes.Clone(s.enc.TileOp(&wire.TileChange{Layer: layer, Z: t.Z, X: t.X, Y: t.Y, Version: version}))
 	s.deliver(c, key, op)
 }

@@ -6,6 +6,7 @@ package outbox
 
 import (
 	"errors"
+	"hash/maphash"
 	"sync"
 
 	"github.com/pushmap/pushmap/wire"
@@ -54,15 +55,37 @@ type Outbox struct {
 	closed  bool     // guarded by mu: the connection is gone; take nothing more
 }
 
-// Put records op as the latest state of marker id. It reports whether a
-// writer must be started.
-func (o *Outbox) Put(id string, op []byte) (start bool) {
+// A Key names what an op is about (a marker, or a cluster or a tile): of
+// the ops put under one key, only the last is written. It carries the
+// hash of its name, computed once by KeyOf, so that the sender hashes an
+// update once however many outboxes it goes to, and the writer coalesces
+// without hashing strings.
+type Key struct {
+	id   string
+	hash uint64
+}
+
+var keySeed = maphash.MakeSeed()
+
+// KeyOf returns the key named id.
+func KeyOf(id string) Key { return Key{id: id, hash: maphash.String(keySeed, id)} }
+
+// ID returns the name of k.
+func (k Key) ID() string { return k.id }
+
+// Hash returns the hash of k's name, the same for equal names within the
+// process: for spreading keys over workers.
+func (k Key) Hash() uint64 { return k.hash }
+
+// Put records op as the latest state of what key names. It reports
+// whether a writer must be started.
+func (o *Outbox) Put(key Key, op []byte) (start bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.behind || o.closed {
 		return false
 	}
-	o.ops.ids = append(o.ops.ids, id)
+	o.ops.keys = append(o.ops.keys, key)
 	o.ops.ops = append(o.ops.ops, op)
 	o.bytes += len(op)
 	if o.bytes > o.Limit+o.reset {
@@ -211,79 +234,79 @@ func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, done bo
 func (o *Outbox) giveBack(ops pending) {
 	ops.reset()
 	o.mu.Lock()
-	if o.spare.ids == nil && !o.closed {
+	if o.spare.keys == nil && !o.closed {
 		o.spare = ops
 	}
 	o.mu.Unlock()
 }
 
-// pending is a list of ops with the ids of their markers, in the order put.
+// pending is a list of ops with their keys, in the order put.
 type pending struct {
-	ids []string
-	ops [][]byte
+	keys []Key
+	ops  [][]byte
 }
 
-func (p *pending) len() int { return len(p.ids) }
+func (p *pending) len() int { return len(p.keys) }
 
 // reset empties p, keeping its memory; it drops the references to the ops
 // so that they can be freed.
 func (p *pending) reset() {
-	clear(p.ids)
+	clear(p.keys)
 	clear(p.ops)
-	p.ids, p.ops = p.ids[:0], p.ops[:0]
+	p.keys, p.ops = p.keys[:0], p.ops[:0]
 }
 
-// smallCoalesce is the most ops coalesced by comparing ids pairwise
-// rather than through a map.
-const smallCoalesce = 8
-
-// coalesce keeps the last op put for each marker and returns the bytes of
-// the ops it dropped. The order of the ops of different markers may change
-// (a batch's ops are independent). seen is scratch space; nil allocates
-// one when needed.
-func (p *pending) coalesce(seen map[string]struct{}) (dropped int) {
+// coalesce keeps the last op put under each key and returns the bytes of
+// the ops it dropped. The order of the ops of different keys may change (a
+// batch's ops are independent). table is scratch space for an open-
+// addressing set of the keys kept; nil allocates one.
+func (p *pending) coalesce(table *[]int32) (dropped int) {
 	n := p.len()
 	if n < 2 {
 		return 0
 	}
-	// Walk from the end: the first time an id is met is its last op. The
-	// kept ops move to the end of the slices, then down to the start.
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	if table == nil {
+		table = new([]int32)
+	}
+	if cap(*table) < size {
+		*table = make([]int32, size)
+	}
+	t := (*table)[:size]
+	clear(t)
+	mask := uint64(size - 1)
+	// Walk from the end: the first time a key is met is its last op. The
+	// kept ops move to the end of the slices (to positions already
+	// walked), then down to the start; t holds 1 + the position of each.
 	kept := n
-	if n <= smallCoalesce {
-	small:
-		for i := n - 1; i >= 0; i-- {
-			for j := kept; j < n; j++ {
-				if p.ids[j] == p.ids[i] {
-					dropped += len(p.ops[i])
-					continue small
-				}
+next:
+	for i := n - 1; i >= 0; i-- {
+		k := p.keys[i]
+		for s := k.hash & mask; ; s = (s + 1) & mask {
+			j := t[s]
+			if j == 0 {
+				kept--
+				p.keys[kept], p.ops[kept] = k, p.ops[i]
+				t[s] = int32(kept) + 1
+				continue next
 			}
-			kept--
-			p.ids[kept], p.ops[kept] = p.ids[i], p.ops[i]
-		}
-	} else {
-		if seen == nil {
-			seen = make(map[string]struct{}, n)
-		}
-		clear(seen)
-		for i := n - 1; i >= 0; i-- {
-			if _, dup := seen[p.ids[i]]; dup {
+			if o := p.keys[j-1]; o.hash == k.hash && o.id == k.id {
 				dropped += len(p.ops[i])
-				continue
+				continue next
 			}
-			seen[p.ids[i]] = struct{}{}
-			kept--
-			p.ids[kept], p.ops[kept] = p.ids[i], p.ops[i]
 		}
 	}
 	if kept == 0 {
 		return 0
 	}
-	m := copy(p.ids, p.ids[kept:])
+	m := copy(p.keys, p.keys[kept:])
 	copy(p.ops, p.ops[kept:])
-	clear(p.ids[m:])
+	clear(p.keys[m:])
 	clear(p.ops[m:])
-	p.ids, p.ops = p.ids[:m], p.ops[:m]
+	p.keys, p.ops = p.keys[:m], p.ops[:m]
 	return dropped
 }
 
@@ -296,13 +319,13 @@ var errNoBehind = errors.New("outbox: fell behind, and Drain has no behind callb
 type scratch struct {
 	frames [][]byte
 	buf    []byte
-	seen   map[string]struct{} // for coalescing; dropped when it grew large
+	table  []int32 // for coalescing; dropped when it grew large
 }
 
-// maxSeen is the most ids a pooled scratch map may have held: clearing a
-// map costs its capacity, so a writer that coalesced a large backlog does
-// not leave every later writer clearing a large map.
-const maxSeen = 4096
+// maxTable is the largest coalescing table a pooled scratch keeps: a
+// writer that coalesced a large backlog does not leave every later writer
+// clearing a large table.
+const maxTable = 1 << 13
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
@@ -342,12 +365,9 @@ func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func
 			}
 		}
 		if ops.len() > 0 {
-			if ops.len() > smallCoalesce && sc.seen == nil {
-				sc.seen = make(map[string]struct{}, ops.len())
-			}
-			ops.coalesce(sc.seen)
-			if len(sc.seen) > maxSeen {
-				sc.seen = nil
+			ops.coalesce(&sc.table)
+			if cap(sc.table) > maxTable {
+				sc.table = nil
 			}
 			var err error
 			sc.buf, err = wire.WriteBatches(sc.buf, ops.ops, maxBatch, write)

@@ -75,16 +75,16 @@ func TestOrderAndCoalescing(t *testing.T) {
 	enc := wire.NewEncoder()
 	var o Outbox
 	o.Limit = 1 << 20
-	if !o.Put("a", upsert(t, enc, "a", 1)) {
+	if !o.Put(KeyOf("a"), upsert(t, enc, "a", 1)) {
 		t.Fatal("the first put did not ask for a writer")
 	}
-	if o.Put("b", upsert(t, enc, "b", 1)) || o.Put("a", upsert(t, enc, "a", 2)) {
+	if o.Put(KeyOf("b"), upsert(t, enc, "b", 1)) || o.Put(KeyOf("a"), upsert(t, enc, "a", 2)) {
 		t.Fatal("a second writer was asked for while one runs")
 	}
 	if o.Control(control(t, wire.UnviewAck{ID: 3})) {
 		t.Fatal("a second writer was asked for while one runs")
 	}
-	o.Put("c", upsert(t, enc, "c", 1))
+	o.Put(KeyOf("c"), upsert(t, enc, "c", 1))
 	got := drainAll(t, &o)
 	if len(got) != 3 {
 		t.Fatalf("got %d frames, want batch, ack, batch: %v", len(got), got)
@@ -98,7 +98,7 @@ func TestOrderAndCoalescing(t *testing.T) {
 	if ids := batchIDs(t, got[2]); !slices.Equal(ids, []string{"c@1"}) {
 		t.Errorf("last batch %v, want c@1", ids)
 	}
-	if !o.Put("d", upsert(t, enc, "d", 1)) {
+	if !o.Put(KeyOf("d"), upsert(t, enc, "d", 1)) {
 		t.Fatal("after Drain returned, a put did not ask for a new writer")
 	}
 }
@@ -112,12 +112,12 @@ func TestBehind(t *testing.T) {
 	op := upsert(t, enc, "m0", 1)
 	o.Limit = 10 * len(op)
 	for i := range 100 {
-		o.Put("m"+string(rune('0'+i%64)), op)
+		o.Put(KeyOf("m"+string(rune('0'+i%64))), op)
 	}
 	if o.Bytes() != 0 {
 		t.Fatalf("%d bytes wait in an outbox that fell behind", o.Bytes())
 	}
-	if o.Put("x", op) || o.Control(control(t, wire.UnviewAck{})) {
+	if o.Put(KeyOf("x"), op) || o.Control(control(t, wire.UnviewAck{})) {
 		t.Fatal("an outbox that fell behind took more")
 	}
 	reset := control(t, wire.Reset{Flags: wire.FlagBehind})
@@ -139,7 +139,7 @@ func TestBehind(t *testing.T) {
 		t.Fatalf("got %#v, want the reset", got[0])
 	}
 	o.Close()
-	if o.Put("y", op) || o.Control(reset) || o.Replace(reset) || o.Bytes() != 0 {
+	if o.Put(KeyOf("y"), op) || o.Control(reset) || o.Replace(reset) || o.Bytes() != 0 {
 		t.Fatal("a closed outbox took something")
 	}
 }
@@ -151,7 +151,7 @@ func TestBatchSize(t *testing.T) {
 	o.Limit = 1 << 20
 	for i := range 500 {
 		id := strings.Repeat("x", 20) + string(rune(0x100+i))
-		o.Put(id, upsert(t, enc, id, 1))
+		o.Put(KeyOf(id), upsert(t, enc, id, 1))
 	}
 	var sizes []int
 	ops := 0
@@ -236,23 +236,37 @@ func TestWriterTimeout(t *testing.T) {
 func TestBehindWithoutCallback(t *testing.T) {
 	var o Outbox
 	o.Limit = 1
-	o.Put("a", []byte{0x90, 0x90})
+	o.Put(KeyOf("a"), []byte{0x90, 0x90})
 	if err := o.Drain(func([]byte) error { return nil }, 1<<10, nil); err == nil {
 		t.Fatal("no error from a drain that fell behind without a callback")
 	}
 }
 
-// TestCoalesce: coalescing keeps exactly the last op of every marker, by
-// pairwise comparison for a few ops and through a map for many.
+// TestCoalesce: coalescing keeps exactly the last op of every key, for a
+// few ops and for many, and tells apart keys whose hashes collide.
 func TestCoalesce(t *testing.T) {
-	for _, n := range []int{2, smallCoalesce, smallCoalesce + 1, 300} {
+	var p pending
+	for i, id := range []string{"a", "b", "a", "c", "b"} {
+		p.keys = append(p.keys, Key{id: id, hash: 42}) // every hash alike
+		p.ops = append(p.ops, []byte{byte(i)})
+	}
+	if dropped := p.coalesce(nil); dropped != 2 || p.len() != 3 {
+		t.Fatalf("colliding keys: %d kept, %d bytes dropped, want 3 and 2", p.len(), dropped)
+	}
+	for i, want := range map[string]byte{"a": 2, "c": 3, "b": 4} {
+		if k := slices.IndexFunc(p.keys, func(k Key) bool { return k.ID() == i }); k < 0 || p.ops[k][0] != want {
+			t.Fatalf("colliding keys: %s kept %v, want its last op %d", i, p.ops, want)
+		}
+	}
+
+	for _, n := range []int{2, 7, 8, 9, 300} {
 		var p pending
 		last := map[string][]byte{}
 		total := 0
 		for i := range n {
 			id := "m" + string(rune('a'+i%(n/2+1)))
 			op := []byte{byte(i), byte(i >> 8)}
-			p.ids = append(p.ids, id)
+			p.keys = append(p.keys, KeyOf(id))
 			p.ops = append(p.ops, op)
 			last[id] = op
 			total += len(op)
@@ -262,7 +276,8 @@ func TestCoalesce(t *testing.T) {
 			t.Fatalf("n=%d: %d ops kept, want %d", n, p.len(), len(last))
 		}
 		kept := 0
-		for i, id := range p.ids {
+		for i, k := range p.keys {
+			id := k.ID()
 			if !bytes.Equal(p.ops[i], last[id]) {
 				t.Fatalf("n=%d: marker %s kept op %v, want its last %v", n, id, p.ops[i], last[id])
 			}
@@ -285,7 +300,7 @@ func TestLimitCoalesces(t *testing.T) {
 	o.Limit = 10 * len(upsert(t, enc, "a", 1))
 	for v := range 200 {
 		for _, id := range []string{"a", "b", "c"} {
-			o.Put(id, upsert(t, enc, id, uint64(v%9+1)))
+			o.Put(KeyOf(id), upsert(t, enc, id, uint64(v%9+1)))
 		}
 		if o.Bytes() > o.Limit {
 			t.Fatalf("%d bytes wait, over the limit %d", o.Bytes(), o.Limit)
@@ -302,7 +317,7 @@ func TestLimitCoalesces(t *testing.T) {
 	for i, op := range ops.ops {
 		m, err := wire.Unmarshal(append(wire.AppendBatchHeader(nil, 1), op...))
 		if err != nil || m.(wire.Batch).Ops[0].Marker.Version != 199%9+1 {
-			t.Fatalf("marker %s: %v %v, want version %d", ops.ids[i], m, err, 199%9+1)
+			t.Fatalf("marker %s: %v %v, want version %d", ops.keys[i].ID(), m, err, 199%9+1)
 		}
 	}
 }

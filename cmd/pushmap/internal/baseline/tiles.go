@@ -84,6 +84,7 @@ func (t *Tiles) Publish(ms []wire.Marker) error {
 			return err
 		}
 		op := bytes.Clone(b)
+		key := outbox.KeyOf(m.ID)
 		tile := geo.TileOf(m.Pos, t.zoom)
 		rec := t.markers[m.ID]
 		switch {
@@ -96,7 +97,7 @@ func (t *Tiles) Publish(ms []wire.Marker) error {
 			delete(old.markers, m.ID)
 			for c := range old.subs {
 				if _, also := c.subs[tile]; !also {
-					t.deliver(c, m.ID, op)
+					t.deliver(c, key, op)
 				}
 			}
 			t.collect(rec.tile, old)
@@ -105,14 +106,14 @@ func (t *Tiles) Publish(ms []wire.Marker) error {
 		}
 		rec.op = op
 		for c := range t.channels[tile].subs {
-			t.deliver(c, m.ID, op)
+			t.deliver(c, key, op)
 		}
 	}
 	return nil
 }
 
-func (t *Tiles) deliver(c *tileConn, id string, op []byte) {
-	if c.out.Put(id, op) {
+func (t *Tiles) deliver(c *tileConn, key outbox.Key, op []byte) {
+	if c.out.Put(key, op) {
 		c.startWriter()
 	}
 }
