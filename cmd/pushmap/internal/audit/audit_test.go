@@ -2,6 +2,7 @@ package audit
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -91,10 +92,12 @@ func rec(t int64, m, v uint32, k Kind) Record { return Record{T: t, M: m, V: v, 
 
 // atPublished gives c's records the positions log published.
 func atPublished(log Log, c *Client) *Client {
-	for i := range c.recs {
-		if r := &c.recs[i]; r.V > 0 {
-			p := log.Pos(r.M, r.V)
-			r.Lon, r.Lat = int32(wire.ToE7(p.Lon)), int32(wire.ToE7(p.Lat))
+	for _, b := range c.recs {
+		for i := range b {
+			if r := &b[i]; r.V > 0 {
+				p := log.Pos(r.M, r.V)
+				r.Lon, r.Lat = int32(wire.ToE7(p.Lon)), int32(wire.ToE7(p.Lat))
+			}
 		}
 	}
 	return c
@@ -385,5 +388,35 @@ func TestWrongPositions(t *testing.T) {
 		at(rec(600*ms, 0, 2, PollItem), out2))
 	if got := Evaluate(log, journal(10), window(0, 10), []*Client{c}).WrongPositions; got != 2 {
 		t.Fatalf("%d wrong positions, want 2", got)
+	}
+}
+
+// TestRecordBlocks: records added across block boundaries, in calls of
+// any size, come back whole and in order; Evaluate takes those up to its
+// cut and keeps the rest for the next window.
+func TestRecordBlocks(t *testing.T) {
+	c := NewClient()
+	total := 3*recordBlock + 17
+	for i := 0; i < total; {
+		n := min(1+i%700, total-i)
+		rs := make([]Record, n)
+		for k := range rs {
+			rs[k] = Record{T: int64(i + k), Kind: PollBegin}
+		}
+		c.Add(rs...)
+		i += n
+	}
+	cut := int64(2*recordBlock + 5)
+	w := window(0, 1)
+	w.Cut = cut
+	Evaluate(testLog{}, journal(1), w, []*Client{c})
+	var rest []int64
+	for _, b := range c.recs {
+		for _, r := range b {
+			rest = append(rest, r.T)
+		}
+	}
+	if len(rest) != total-int(cut)-1 || rest[0] != cut+1 || !slices.IsSorted(rest) || rest[len(rest)-1] != int64(total-1) {
+		t.Fatalf("kept %d records from %v to %v, want %d from %d in order", len(rest), rest[0], rest[len(rest)-1], total-int(cut)-1, cut+1)
 	}
 }

@@ -192,9 +192,18 @@ func (e *evaluation) span(t int64) (int64, int64) { return e.j.SentAt(t), e.j.Ac
 func (e *evaluation) client(idx int, c *Client, r *Result) {
 	c.mu.Lock()
 	views := append([]View(nil), c.views...)
-	n := sort.Search(len(c.recs), func(i int) bool { return c.recs[i].T > e.w.Cut })
-	recs := c.recs[:n]
-	c.recs = append([]Record(nil), c.recs[n:]...)
+	var all []Record
+	for _, b := range c.recs {
+		all = append(all, b...)
+	}
+	n := sort.Search(len(all), func(i int) bool { return all[i].T > e.w.Cut })
+	recs := all[:n]
+	c.recs = nil
+	for rest := all[n:]; len(rest) > 0; {
+		k := min(len(rest), recordBlock)
+		c.recs = append(c.recs, append(make([]Record, 0, recordBlock), rest[:k]...))
+		rest = rest[k:]
+	}
 	c.mu.Unlock()
 
 	log := e.log
