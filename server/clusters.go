@@ -19,17 +19,24 @@ import (
 // store for a pan — and pushes a changed cluster to the cluster-mode views
 // that show it.
 
-// A cell is the sum of the markers of one layer in one tile.
+// A cell is the sum of the markers of one layer in one tile. It links to
+// the cell of the tile holding its own one zoom out, so that counting a
+// marker at every zoom walks pointers up from its finest cell (which its
+// record keeps) instead of looking a cell up per zoom.
 type cell struct {
 	n        uint64
 	lon, lat float64 // sums of positions
+	up       *cell   // the cell one zoom out; nil at zoom 0
+	key      uint64  // its key in its zoom's map
+	// box is its tile's bounds, set at the finest zoom: a marker moving
+	// inside them stays in every cell of the chain.
+	box geo.Box
 }
 
 // cellKey packs a tile into a map key.
 func cellKey(z int, x, y uint32) uint64 { return uint64(z)<<58 | uint64(x)<<29 | uint64(y) }
 
-// clusterIndex holds the cells of every layer at every zoom. Cells are
-// pointers so that changing one costs one map lookup.
+// clusterIndex holds the cells of every layer at every zoom.
 type clusterIndex struct {
 	maxZoom int
 	layers  map[string][]map[uint64]*cell // layer → zoom → cells
@@ -52,69 +59,82 @@ func (ci *clusterIndex) levels(layer string) []map[uint64]*cell {
 	return levels
 }
 
-// add adds (sign 1) or subtracts (sign -1) a marker of layer at p from the
-// cells of every zoom.
-func (ci *clusterIndex) add(layer string, p geo.Point, sign int) {
-	if sign < 0 && ci.layers[layer] == nil {
-		return
-	}
+// in counts a marker of layer at p into the cells of every zoom and
+// returns its cell at the finest zoom, for out and move.
+func (ci *clusterIndex) in(layer string, p geo.Point) *cell {
 	levels := ci.levels(layer)
 	t := geo.TileOf(p, ci.maxZoom)
-	for z := ci.maxZoom; z >= 0; z-- {
-		k := cellKey(z, t.X>>(ci.maxZoom-z), t.Y>>(ci.maxZoom-z))
-		if sign > 0 {
-			cellIn(levels[z], k, p)
-		} else {
-			cellOut(levels[z], k, p)
-		}
-	}
-}
-
-// move moves a marker of layer from one position to another: at the zooms
-// where both fall in one cell (all but the finest, for a small step), the
-// cell's sums change in place, with one lookup.
-func (ci *clusterIndex) move(layer string, from, to geo.Point) {
-	levels := ci.levels(layer)
-	tf, tt := geo.TileOf(from, ci.maxZoom), geo.TileOf(to, ci.maxZoom)
+	var finest, below *cell
 	for z := ci.maxZoom; z >= 0; z-- {
 		shift := ci.maxZoom - z
-		kf, kt := cellKey(z, tf.X>>shift, tf.Y>>shift), cellKey(z, tt.X>>shift, tt.Y>>shift)
-		if kf != kt {
-			cellIn(levels[z], kt, to)
-			cellOut(levels[z], kf, from)
-			continue
+		k := cellKey(z, t.X>>shift, t.Y>>shift)
+		c := levels[z][k]
+		existed := c != nil
+		if !existed {
+			c = &cell{key: k}
+			if z == ci.maxZoom {
+				c.box = t.Bounds()
+			}
+			levels[z][k] = c
 		}
-		if c := levels[z][kf]; c != nil {
-			c.lon += to.Lon - from.Lon
-			c.lat += to.Lat - from.Lat
+		if below != nil {
+			below.up = c
 		}
+		if finest == nil {
+			finest = c
+		}
+		if existed {
+			// The cells further out exist and are linked.
+			for ; c != nil; c = c.up {
+				c.n++
+				c.lon += p.Lon
+				c.lat += p.Lat
+			}
+			return finest
+		}
+		c.n++
+		c.lon += p.Lon
+		c.lat += p.Lat
+		below = c
+	}
+	return finest
+}
+
+// out counts a marker of layer at p, whose finest cell is c, out of the
+// cells of every zoom, dropping those it leaves empty.
+func (ci *clusterIndex) out(layer string, c *cell, p geo.Point) {
+	levels := ci.layers[layer]
+	for z := ci.maxZoom; c != nil; z-- {
+		up := c.up
+		if c.n == 1 {
+			delete(levels[z], c.key)
+		} else {
+			c.n--
+			c.lon -= p.Lon
+			c.lat -= p.Lat
+		}
+		c = up
 	}
 }
 
-// cellIn counts a marker at p into cell k.
-func cellIn(cells map[uint64]*cell, k uint64, p geo.Point) {
-	c := cells[k]
-	if c == nil {
-		c = new(cell)
-		cells[k] = c
+// move moves a marker of layer, whose finest cell is c, from one position
+// to another, and returns its finest cell. A step that stays in c's tile
+// (most steps: a tile at zoom 14 is over a kilometre wide) changes the
+// sums of c's chain in place, without a lookup or a tile computation.
+func (ci *clusterIndex) move(layer string, c *cell, from, to geo.Point) *cell {
+	if b := &c.box; b.West <= to.Lon && to.Lon < b.East && b.South < to.Lat && to.Lat <= b.North {
+		dLon, dLat := to.Lon-from.Lon, to.Lat-from.Lat
+		for x := c; x != nil; x = x.up {
+			x.lon += dLon
+			x.lat += dLat
+		}
+		return c
 	}
-	c.n++
-	c.lon += p.Lon
-	c.lat += p.Lat
-}
-
-// cellOut counts a marker at p out of cell k, which it leaves when empty.
-func cellOut(cells map[uint64]*cell, k uint64, p geo.Point) {
-	c := cells[k]
-	switch {
-	case c == nil:
-	case c.n == 1:
-		delete(cells, k)
-	default:
-		c.n--
-		c.lon -= p.Lon
-		c.lat -= p.Lat
-	}
+	// In before out: a marker alone in the cells further out leaves them
+	// in place instead of deleting and making them again.
+	finest := ci.in(layer, to)
+	ci.out(layer, c, from)
+	return finest
 }
 
 // cluster sums the cells of tile t over the layers in ls (every layer when
@@ -157,21 +177,23 @@ func (s *Server) clusterOpsLocked(c *conn, box geo.Box, cz int) (ops [][]byte, s
 	return ops, size
 }
 
-// markerMovedLocked updates the clusters for a marker that was at old (in
-// oldLayer; had false when it did not exist) and is now at now (in
+// markerMovedLocked updates the clusters for marker rec, which was at old
+// (in oldLayer; had false when it did not exist) and is now at now (in
 // newLayer; has false when it is gone), and pushes the changed clusters to
 // the cluster-mode views that show them.
-func (s *Server) markerMovedLocked(oldLayer string, old geo.Point, had bool, newLayer string, now geo.Point, has bool) {
+func (s *Server) markerMovedLocked(rec *marker, oldLayer string, old geo.Point, had bool, newLayer string, now geo.Point, has bool) {
 	switch {
 	case had && has && oldLayer == newLayer:
-		s.clusters.move(newLayer, old, now)
+		rec.cell = s.clusters.move(newLayer, rec.cell, old, now)
 	case has:
-		s.clusters.add(newLayer, now, 1)
+		c := s.clusters.in(newLayer, now)
 		if had {
-			s.clusters.add(oldLayer, old, -1)
+			s.clusters.out(oldLayer, rec.cell, old)
 		}
+		rec.cell = c
 	case had:
-		s.clusters.add(oldLayer, old, -1)
+		s.clusters.out(oldLayer, rec.cell, old)
+		rec.cell = nil
 	}
 	if has {
 		s.markDensityLocked(now)

@@ -15,6 +15,7 @@ type marker struct {
 	m       wire.Marker
 	op      []byte
 	expires int64 // Unix nanoseconds when it expires, 0 for never
+	cell    *cell // its cluster cell at the finest zoom
 }
 
 func pointRect(p geo.Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }
@@ -140,7 +141,7 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 		s.points.Insert(pointRect(m.Pos), pointRect(m.Pos), rec)
 	}
 	if !exists || old.Pos != m.Pos || old.Layer != m.Layer {
-		s.markerMovedLocked(old.Layer, old.Pos, exists, m.Layer, m.Pos, true)
+		s.markerMovedLocked(rec, old.Layer, old.Pos, exists, m.Layer, m.Pos, true)
 	}
 
 	s.fan.add(fanJob{
@@ -158,7 +159,7 @@ func (s *Server) removeLocked(id string) {
 	delete(s.markers, id)
 	p := pointRect(rec.m.Pos)
 	s.points.Delete(p, p, rec)
-	s.markerMovedLocked(rec.m.Layer, rec.m.Pos, true, "", geo.Point{}, false)
+	s.markerMovedLocked(rec, rec.m.Layer, rec.m.Pos, true, "", geo.Point{}, false)
 	s.fan.add(fanJob{key: outbox.KeyOf(id), layer: rec.m.Layer, at: rec.m.Pos})
 }
 

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/pushmap/pushmap/geo"
+)
+
+// TestClusterIndexChains: after random small steps (inside a tile and
+// across tile edges), jumps, layer changes and removals, every cell of the
+// index holds exactly the markers a recount from scratch puts there, and
+// no empty cell is left.
+func TestClusterIndexChains(t *testing.T) {
+	const maxZoom = 14
+	type mk struct {
+		layer string
+		p     geo.Point
+		c     *cell
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	ci := newClusterIndex(maxZoom)
+	markers := map[int]*mk{}
+	layers := []string{"cars", "bikes"}
+	somewhere := func() geo.Point { return geo.Pt(2.2+rng.Float64()*0.3, 48.8+rng.Float64()*0.15) }
+	for step := range 20000 {
+		id := rng.IntN(300)
+		m, ok := markers[id]
+		switch r := rng.IntN(100); {
+		case !ok:
+			p := somewhere()
+			l := layers[rng.IntN(2)]
+			markers[id] = &mk{layer: l, p: p, c: ci.in(l, p)}
+		case r < 80: // a step of up to about 100 m
+			to := geo.Pt(m.p.Lon+(rng.Float64()-0.5)*0.002, m.p.Lat+(rng.Float64()-0.5)*0.002)
+			m.c = ci.move(m.layer, m.c, m.p, to)
+			m.p = to
+		case r < 88: // a jump
+			to := somewhere()
+			m.c = ci.move(m.layer, m.c, m.p, to)
+			m.p = to
+		case r < 94: // a layer change, as the server does it
+			l := layers[1-slices.Index(layers, m.layer)]
+			c := ci.in(l, m.p)
+			ci.out(m.layer, m.c, m.p)
+			m.layer, m.c = l, c
+		default:
+			ci.out(m.layer, m.c, m.p)
+			delete(markers, id)
+		}
+		if step%2000 != 1999 {
+			continue
+		}
+		want := newClusterIndex(maxZoom)
+		for _, m := range markers {
+			want.in(m.layer, m.p)
+		}
+		for _, l := range layers {
+			got, exp := ci.levels(l), want.levels(l)
+			for z := range got {
+				if len(got[z]) != len(exp[z]) {
+					t.Fatalf("step %d, %s zoom %d: %d cells, want %d", step, l, z, len(got[z]), len(exp[z]))
+				}
+				for k, w := range exp[z] {
+					g := got[z][k]
+					if g == nil || g.n != w.n || math.Abs(g.lon-w.lon) > 1e-6 || math.Abs(g.lat-w.lat) > 1e-6 {
+						t.Fatalf("step %d, %s zoom %d cell %x: %+v, want %+v", step, l, z, k, g, w)
+					}
+					if z > 0 && (g.up == nil || g.up != got[z-1][w.up.key]) {
+						t.Fatalf("step %d, %s zoom %d cell %x: not linked to the cell one zoom out", step, l, z, k)
+					}
+				}
+			}
+		}
+	}
+}
