@@ -97,7 +97,7 @@ func (s *Server) DensityTile(t geo.Tile) ([]byte, error) {
 	} else {
 		b := t.Bounds()
 		scale := math.Exp2(float64(t.Z))
-		s.points.Search(minRect(b), maxRect(b), func(_, _ [2]float64, rec *marker) bool {
+		s.markersIn(b, func(rec *marker) bool {
 			x := ((rec.m.Pos.Lon+180)/360*scale - float64(t.X)) * densityGrid
 			y := (geo.MercatorY(rec.m.Pos.Lat)*scale - float64(t.Y)) * densityGrid
 			i, j := min(max(int(x), 0), densityGrid-1), min(max(int(y), 0), densityGrid-1)

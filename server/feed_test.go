@@ -3,11 +3,12 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -173,4 +174,54 @@ func TestInvalidateBox(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestMarkersInNearEdges: markers a few metres either side of a box's
+// edges, before and after small steps (which the point index follows only
+// once a marker leaves its slack box), are found exactly when inside.
+func TestMarkersInNearEdges(t *testing.T) {
+	srv, err := server.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := geo.BBox(2.3, 48.8, 2.31, 48.81)
+	rng := rand.New(rand.NewPCG(seed(t), 5))
+	all := map[string]wire.Marker{}
+	for i := range 2000 {
+		// Within 0.002° of an edge of the box, inside or out.
+		lon := 2.3 + (rng.Float64()*0.014 - 0.002)
+		lat := []float64{48.8, 48.81}[i%2] + (rng.Float64()-0.5)*0.004
+		if i%4 >= 2 {
+			lon, lat = []float64{2.3, 2.31}[i%2]+(rng.Float64()-0.5)*0.004, 48.8+(rng.Float64()*0.014-0.002)
+		}
+		m := wire.Marker{ID: fmt.Sprint("e", i), Pos: wire.Quantize(geo.Pt(lon, lat))}
+		all[m.ID] = m
+	}
+	for step := range 30 {
+		batch := make([]wire.Marker, 0, len(all))
+		for id, m := range all {
+			if step > 0 { // a step of up to about 20 m
+				m.Pos = wire.Quantize(geo.Pt(m.Pos.Lon+(rng.Float64()-0.5)*0.0004, m.Pos.Lat+(rng.Float64()-0.5)*0.0004))
+				m.Version = 0
+			}
+			all[id] = m
+			batch = append(batch, m)
+		}
+		if err := srv.UpsertBatch(batch); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]wire.Marker{}
+		for _, m := range srv.MarkersIn(box, nil) {
+			got[m.ID] = m
+		}
+		want := bruteForce(all, []geo.Box{box}, nil)
+		if len(got) != len(want) {
+			t.Fatalf("step %d: %d markers found in the box, want %d", step, len(got), len(want))
+		}
+		for id := range want {
+			if _, ok := got[id]; !ok {
+				t.Fatalf("step %d: marker %s at %v not found", step, id, all[id].Pos)
+			}
+		}
+	}
 }

@@ -16,9 +16,52 @@ type marker struct {
 	op      []byte
 	expires int64 // Unix nanoseconds when it expires, 0 for never
 	cell    *cell // its cluster cell at the finest zoom
+	// lo and hi are its box in the point index, which holds m.Pos.
+	lo, hi [2]float64
 }
 
 func pointRect(p geo.Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }
+
+// pointSlack is how far, in degrees, a marker may move from where the
+// point index last put it before the index must be told. The index holds
+// each marker as a box of this half-size around that place, so that a
+// marker taking small steps changes the index once every several steps
+// instead of at every step (a delete and an insert in the tree); a search
+// finds every marker whose box meets the area and keeps those whose
+// position is inside it (markersIn).
+const pointSlack = 0.001
+
+// slackBox returns the box the point index holds a marker at p as.
+func slackBox(p geo.Point) (lo, hi [2]float64) {
+	return [2]float64{max(p.Lon-pointSlack, -180), max(p.Lat-pointSlack, -90)},
+		[2]float64{min(p.Lon+pointSlack, 180), min(p.Lat+pointSlack, 90)}
+}
+
+// indexPointLocked puts rec, now at p, into the point index, or moves it
+// there when p left its box.
+func (s *Server) indexPointLocked(rec *marker, p geo.Point, indexed bool) {
+	if indexed && rec.lo[0] <= p.Lon && p.Lon <= rec.hi[0] && rec.lo[1] <= p.Lat && p.Lat <= rec.hi[1] {
+		return
+	}
+	lo, hi := slackBox(p)
+	if indexed {
+		s.points.Replace(rec.lo, rec.hi, rec, lo, hi, rec)
+	} else {
+		s.points.Insert(lo, hi, rec)
+	}
+	rec.lo, rec.hi = lo, hi
+}
+
+// markersIn calls fn for each marker inside box (which does not cross the
+// antimeridian) until fn returns false.
+func (s *Server) markersIn(box geo.Box, fn func(rec *marker) bool) {
+	s.points.Search(minRect(box), maxRect(box), func(_, _ [2]float64, rec *marker) bool {
+		if !box.Contains(rec.m.Pos) {
+			return true
+		}
+		return fn(rec)
+	})
+}
 
 // Upsert creates or changes the marker m.ID and pushes the change to the
 // clients that see it. m.Pos is quantised to the wire's resolution. A zero
@@ -100,7 +143,7 @@ func (s *Server) MarkersIn(box geo.Box, layers []string) []wire.Marker {
 	defer s.mu.Unlock()
 	parts, n := box.Split()
 	for _, part := range parts[:n] {
-		s.points.Search(minRect(part), maxRect(part), func(_, _ [2]float64, rec *marker) bool {
+		s.markersIn(part, func(rec *marker) bool {
 			if set.has(rec.m.Layer) {
 				out = append(out, rec.m)
 			}
@@ -133,12 +176,12 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 	if exists {
 		rec.m, rec.op = m, op
 		if old.Pos != m.Pos {
-			s.points.Replace(pointRect(old.Pos), pointRect(old.Pos), rec, pointRect(m.Pos), pointRect(m.Pos), rec)
+			s.indexPointLocked(rec, m.Pos, true)
 		}
 	} else {
 		rec = &marker{m: m, op: op}
 		s.markers[m.ID] = rec
-		s.points.Insert(pointRect(m.Pos), pointRect(m.Pos), rec)
+		s.indexPointLocked(rec, m.Pos, false)
 	}
 	if !exists || old.Pos != m.Pos || old.Layer != m.Layer {
 		s.markerMovedLocked(rec, old.Layer, old.Pos, exists, m.Layer, m.Pos, true)
@@ -157,8 +200,7 @@ func (s *Server) removeLocked(id string) {
 		return
 	}
 	delete(s.markers, id)
-	p := pointRect(rec.m.Pos)
-	s.points.Delete(p, p, rec)
+	s.points.Delete(rec.lo, rec.hi, rec)
 	s.markerMovedLocked(rec, rec.m.Layer, rec.m.Pos, true, "", geo.Point{}, false)
 	s.fan.add(fanJob{key: outbox.KeyOf(id), layer: rec.m.Layer, at: rec.m.Pos})
 }

@@ -182,7 +182,7 @@ func (s *Server) searchLocked(c *conn, box geo.Box) (found []*marker, truncated 
 	budget := s.opts.Budget
 	parts, n := box.Split()
 	for _, part := range parts[:n] {
-		s.points.Search(minRect(part), maxRect(part), func(_, _ [2]float64, rec *marker) bool {
+		s.markersIn(part, func(rec *marker) bool {
 			if !c.layers.has(rec.m.Layer) {
 				return true
 			}
