@@ -459,7 +459,6 @@ func appendItem(b []byte, m uint32, p geo.Point, v uint32, unixMs int64) []byte 
 func (r *run) publish(ctx context.Context, t int64) error {
 	r.pending = r.pending[:0]
 	r.fl.Due(t, func(m, v uint32) { r.pending = append(r.pending, uint64(m)<<32|uint64(v)) })
-	r.j.Sent(t, r.now())
 	unixMs := time.Now().UnixMilli()
 	for first := true; first || len(r.pending) > 0; first = false {
 		n := min(len(r.pending), publishChunk)
@@ -469,6 +468,12 @@ func (r *run) publish(ctx context.Context, t int64) error {
 			r.body = appendItem(r.body, m, r.fl.Pos(m, v), v, unixMs)
 		}
 		r.pending = r.pending[n:]
+		if first {
+			// The tick is published when its first request starts: what
+			// the feed does before (computing positions, encoding them)
+			// is not the server's time.
+			r.j.Sent(t, r.now())
+		}
 		if err := r.post(ctx); err != nil {
 			return fmt.Errorf("loadgen: publishing tick %d: %w", t, err)
 		}
