@@ -85,8 +85,7 @@ func (o *Outbox) Put(key Key, op []byte) (start bool) {
 	if o.behind || o.closed {
 		return false
 	}
-	o.ops.keys = append(o.ops.keys, key)
-	o.ops.ops = append(o.ops.ops, op)
+	o.ops = append(o.ops, entry{key, op})
 	o.bytes += len(op)
 	if o.bytes > o.Limit+o.reset {
 		o.bytes -= o.ops.coalesce(nil)
@@ -147,7 +146,7 @@ func (o *Outbox) Close() {
 	o.mu.Lock()
 	o.closed = true
 	o.dropLocked()
-	o.ops, o.spare = pending{}, pending{}
+	o.ops, o.spare = nil, nil
 	o.mu.Unlock()
 }
 
@@ -163,17 +162,17 @@ func (o *Outbox) Hold() {
 // flushOpsLocked turns the pending ops into a batch frame at the end of the
 // queue.
 func (o *Outbox) flushOpsLocked() {
-	if o.ops.len() == 0 {
+	if len(o.ops) == 0 {
 		return
 	}
 	o.bytes -= o.ops.coalesce(nil)
 	size := 5
-	for _, op := range o.ops.ops {
-		size += len(op)
+	for _, e := range o.ops {
+		size += len(e.op)
 	}
-	frame := wire.AppendBatchHeader(make([]byte, 0, size), o.ops.len())
-	for _, op := range o.ops.ops {
-		frame = append(frame, op...)
+	frame := wire.AppendBatchHeader(make([]byte, 0, size), len(o.ops))
+	for _, e := range o.ops {
+		frame = append(frame, e.op...)
 	}
 	o.queue = append(o.queue, frame)
 	o.ops.reset()
@@ -214,17 +213,17 @@ func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, done bo
 	if o.behind {
 		return frames, ops, true, false
 	}
-	if len(o.queue) == 0 && o.ops.len() == 0 {
+	if len(o.queue) == 0 && len(o.ops) == 0 {
 		o.writing = false
 		return frames, ops, false, true
 	}
 	frames = append(frames, o.queue...)
 	clear(o.queue)
 	o.queue = o.queue[:0]
-	if o.ops.len() > 0 {
+	if len(o.ops) > 0 {
 		ops = o.ops
 		o.ops = o.spare
-		o.spare = pending{}
+		o.spare = nil
 	}
 	o.bytes, o.reset = 0, 0
 	return frames, ops, false, false
@@ -234,26 +233,27 @@ func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, done bo
 func (o *Outbox) giveBack(ops pending) {
 	ops.reset()
 	o.mu.Lock()
-	if o.spare.keys == nil && !o.closed {
+	if o.spare == nil && !o.closed {
 		o.spare = ops
 	}
 	o.mu.Unlock()
 }
 
-// pending is a list of ops with their keys, in the order put.
-type pending struct {
-	keys []Key
-	ops  [][]byte
+// An entry is an op waiting, with the key it was put under.
+type entry struct {
+	key Key
+	op  []byte
 }
 
-func (p *pending) len() int { return len(p.keys) }
+// pending is a list of entries in the order put: one slice, so that a put
+// writes one place in memory.
+type pending []entry
 
 // reset empties p, keeping its memory; it drops the references to the ops
 // so that they can be freed.
 func (p *pending) reset() {
-	clear(p.keys)
-	clear(p.ops)
-	p.keys, p.ops = p.keys[:0], p.ops[:0]
+	clear(*p)
+	*p = (*p)[:0]
 }
 
 // coalesce keeps the last op put under each key and returns the bytes of
@@ -261,7 +261,8 @@ func (p *pending) reset() {
 // batch's ops are independent). table is scratch space for an open-
 // addressing set of the keys kept; nil allocates one.
 func (p *pending) coalesce(table *[]int32) (dropped int) {
-	n := p.len()
+	es := *p
+	n := len(es)
 	if n < 2 {
 		return 0
 	}
@@ -284,17 +285,17 @@ func (p *pending) coalesce(table *[]int32) (dropped int) {
 	kept := n
 next:
 	for i := n - 1; i >= 0; i-- {
-		k := p.keys[i]
+		k := es[i].key
 		for s := k.hash & mask; ; s = (s + 1) & mask {
 			j := t[s]
 			if j == 0 {
 				kept--
-				p.keys[kept], p.ops[kept] = k, p.ops[i]
+				es[kept] = es[i]
 				t[s] = int32(kept) + 1
 				continue next
 			}
-			if o := p.keys[j-1]; o.hash == k.hash && o.id == k.id {
-				dropped += len(p.ops[i])
+			if o := es[j-1].key; o.hash == k.hash && o.id == k.id {
+				dropped += len(es[i].op)
 				continue next
 			}
 		}
@@ -302,11 +303,9 @@ next:
 	if kept == 0 {
 		return 0
 	}
-	m := copy(p.keys, p.keys[kept:])
-	copy(p.ops, p.ops[kept:])
-	clear(p.keys[m:])
-	clear(p.ops[m:])
-	p.keys, p.ops = p.keys[:m], p.ops[:m]
+	m := copy(es, es[kept:])
+	clear(es[m:])
+	*p = es[:m]
 	return dropped
 }
 
@@ -318,6 +317,7 @@ var errNoBehind = errors.New("outbox: fell behind, and Drain has no behind callb
 // one frame allocates nothing.
 type scratch struct {
 	frames [][]byte
+	ops    [][]byte // the ops of the entries taken
 	buf    []byte
 	table  []int32 // for coalescing; dropped when it grew large
 }
@@ -364,14 +364,19 @@ func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func
 				return err
 			}
 		}
-		if ops.len() > 0 {
+		if len(ops) > 0 {
 			ops.coalesce(&sc.table)
 			if cap(sc.table) > maxTable {
 				sc.table = nil
 			}
-			var err error
-			sc.buf, err = wire.WriteBatches(sc.buf, ops.ops, maxBatch, write)
+			sc.ops = sc.ops[:0]
+			for _, e := range ops {
+				sc.ops = append(sc.ops, e.op)
+			}
 			o.giveBack(ops)
+			var err error
+			sc.buf, err = wire.WriteBatches(sc.buf, sc.ops, maxBatch, write)
+			clear(sc.ops)
 			if err != nil {
 				return err
 			}

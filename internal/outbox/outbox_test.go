@@ -247,15 +247,14 @@ func TestBehindWithoutCallback(t *testing.T) {
 func TestCoalesce(t *testing.T) {
 	var p pending
 	for i, id := range []string{"a", "b", "a", "c", "b"} {
-		p.keys = append(p.keys, Key{id: id, hash: 42}) // every hash alike
-		p.ops = append(p.ops, []byte{byte(i)})
+		p = append(p, entry{Key{id: id, hash: 42}, []byte{byte(i)}}) // every hash alike
 	}
-	if dropped := p.coalesce(nil); dropped != 2 || p.len() != 3 {
-		t.Fatalf("colliding keys: %d kept, %d bytes dropped, want 3 and 2", p.len(), dropped)
+	if dropped := p.coalesce(nil); dropped != 2 || len(p) != 3 {
+		t.Fatalf("colliding keys: %d kept, %d bytes dropped, want 3 and 2", len(p), dropped)
 	}
 	for i, want := range map[string]byte{"a": 2, "c": 3, "b": 4} {
-		if k := slices.IndexFunc(p.keys, func(k Key) bool { return k.ID() == i }); k < 0 || p.ops[k][0] != want {
-			t.Fatalf("colliding keys: %s kept %v, want its last op %d", i, p.ops, want)
+		if k := slices.IndexFunc(p, func(e entry) bool { return e.key.ID() == i }); k < 0 || p[k].op[0] != want {
+			t.Fatalf("colliding keys: %s kept %v, want its last op %d", i, p, want)
 		}
 	}
 
@@ -266,22 +265,21 @@ func TestCoalesce(t *testing.T) {
 		for i := range n {
 			id := "m" + string(rune('a'+i%(n/2+1)))
 			op := []byte{byte(i), byte(i >> 8)}
-			p.keys = append(p.keys, KeyOf(id))
-			p.ops = append(p.ops, op)
+			p = append(p, entry{KeyOf(id), op})
 			last[id] = op
 			total += len(op)
 		}
 		dropped := p.coalesce(nil)
-		if p.len() != len(last) || len(p.ops) != len(last) {
-			t.Fatalf("n=%d: %d ops kept, want %d", n, p.len(), len(last))
+		if len(p) != len(last) {
+			t.Fatalf("n=%d: %d ops kept, want %d", n, len(p), len(last))
 		}
 		kept := 0
-		for i, k := range p.keys {
-			id := k.ID()
-			if !bytes.Equal(p.ops[i], last[id]) {
-				t.Fatalf("n=%d: marker %s kept op %v, want its last %v", n, id, p.ops[i], last[id])
+		for _, e := range p {
+			id := e.key.ID()
+			if !bytes.Equal(e.op, last[id]) {
+				t.Fatalf("n=%d: marker %s kept op %v, want its last %v", n, id, e.op, last[id])
 			}
-			kept += len(p.ops[i])
+			kept += len(e.op)
 			delete(last, id)
 		}
 		if kept+dropped != total {
@@ -311,13 +309,14 @@ func TestLimitCoalesces(t *testing.T) {
 		t.Fatalf("behind %v, frames %d: want neither", behind, len(frames))
 	}
 	ops.coalesce(nil)
-	if ops.len() != 3 {
-		t.Fatalf("%d ops wait, want the last of each of 3 markers", ops.len())
+	if len(ops) != 3 {
+		t.Fatalf("%d ops wait, want the last of each of 3 markers", len(ops))
 	}
-	for i, op := range ops.ops {
+	for _, e := range ops {
+		op := e.op
 		m, err := wire.Unmarshal(append(wire.AppendBatchHeader(nil, 1), op...))
 		if err != nil || m.(wire.Batch).Ops[0].Marker.Version != 199%9+1 {
-			t.Fatalf("marker %s: %v %v, want version %d", ops.keys[i].ID(), m, err, 199%9+1)
+			t.Fatalf("marker %s: %v %v, want version %d", e.key.ID(), m, err, 199%9+1)
 		}
 	}
 }
