@@ -8,3 +8,12 @@ func (s *Server) OutboxBytes() (total int) {
 	}
 	return total
 }
+
+// FixFanShare makes the goroutine applying a large batch take share of its
+// fan-out from now on (instead of a share learnt from the last batches), so
+// that tests run both halves of a split whatever the machine's timing.
+func (s *Server) FixFanShare(share float64) {
+	s.mu.Lock()
+	s.fan.share, s.fan.fixed = share, true
+	s.mu.Unlock()
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
@@ -21,10 +22,13 @@ import (
 // goroutines (one per core but the one applying the batch), in chunks as
 // the store's half produces them, so that the two halves run at once and
 // the batch holds the lock for about the longer of them instead of their
-// sum: under the fleet benchmark they are of the same size. A marker's
-// jobs all go to one helper, in order, so its ops reach each outbox in the
-// order of the batch. Smaller batches, and a server on one core, run each
-// job at once on the goroutine applying the batch.
+// sum. Once the store's half is done, the applying goroutine takes a share
+// of the jobs too, sized from the last batches so that it finishes with
+// the helpers. Jobs are shared out by the hash of their marker's id into
+// fanBuckets buckets, each bucket run by one goroutine in order, so a
+// marker's ops reach each outbox in the order of the batch. Smaller
+// batches, and a server on one core, run each job at once on the
+// goroutine applying the batch.
 
 // parallelFanOut is the smallest batch whose fan-out runs on helpers: below
 // it, handing the jobs over costs more than it saves.
@@ -32,6 +36,11 @@ const parallelFanOut = 512
 
 // fanChunk is how many jobs the applying goroutine hands over at a time.
 const fanChunk = 256
+
+// fanBuckets is how finely the jobs are shared out.
+const fanBuckets = 64
+
+func bucketOf(j *fanJob) int { return int(j.key.Hash() % fanBuckets) }
 
 // A fanJob is the fan-out of one change of the marker key names.
 type fanJob struct {
@@ -56,6 +65,7 @@ type fanWorker struct {
 	enc       *wire.Encoder // for removals; the applying goroutine's is s.enc
 	wake      []*conn
 	delivered int64
+	busy      time.Duration // a helper's time running jobs in this batch
 }
 
 func (w *fanWorker) deliver(c *conn, key outbox.Key, op []byte) {
@@ -129,6 +139,13 @@ type fanOut struct {
 	chunks  [][]fanJob // every chunk handed over in this batch, for reuse
 	spare   [][]fanJob // chunks free for reuse
 	idle    []*fanWorker
+
+	// The applying goroutine runs the jobs of the buckets below mine; share
+	// is the fraction of the fan-out it should take, learnt batch by batch.
+	mine    int
+	share   float64
+	fixed   bool // share is set by a test, not learnt
+	started time.Time
 }
 
 // beginLocked prepares the fan-out of a batch of n updates.
@@ -138,13 +155,15 @@ func (f *fanOut) beginLocked(s *Server, n int) {
 	if n < parallelFanOut || helpers < 1 {
 		return
 	}
+	f.started = time.Now()
+	f.mine = int(f.share*fanBuckets + 0.5)
 	for range helpers {
 		w := f.worker(s)
 		feed := make(chan []fanJob, n/fanChunk+1)
 		f.helpers = append(f.helpers, w)
 		f.feeds = append(f.feeds, feed)
 		f.done.Add(1)
-		go f.help(w, feed, len(f.helpers)-1, helpers)
+		go f.help(w, feed, len(f.helpers)-1, helpers, f.mine)
 	}
 }
 
@@ -157,16 +176,19 @@ func (f *fanOut) worker(s *Server) *fanWorker {
 	return &fanWorker{s: s, enc: wire.NewEncoder()}
 }
 
-// help runs the jobs of every chunk whose marker falls to helper k of n.
-func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n int) {
+// help runs the jobs of every chunk whose bucket falls to helper k of n:
+// those from mine up, shared round.
+func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n, mine int) {
 	defer f.done.Done()
 	for chunk := range feed {
+		t := time.Now()
 		for i := range chunk {
 			j := &chunk[i]
-			if n == 1 || int(j.key.Hash()%uint64(n)) == k {
+			if b := bucketOf(j); b >= mine && b%n == k {
 				w.run(j)
 			}
 		}
+		w.busy += time.Since(t)
 	}
 }
 
@@ -205,11 +227,20 @@ func (f *fanOut) handOver() {
 // must start, appended to wake, and how many ops were delivered.
 func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 	if len(f.helpers) > 0 {
+		storeHalf := time.Since(f.started)
 		f.handOver()
 		for _, feed := range f.feeds {
 			close(feed)
 		}
+		for _, c := range f.chunks {
+			for i := range c {
+				if j := &c[i]; bucketOf(j) < f.mine {
+					f.inline.run(j)
+				}
+			}
+		}
 		f.done.Wait()
+		f.learn(storeHalf)
 		for _, c := range f.chunks {
 			clear(c)
 			f.spare = append(f.spare, c[:0])
@@ -224,10 +255,30 @@ func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 		clear(w.wake)
 		w.wake = w.wake[:0]
 		delivered += w.delivered
-		w.delivered = 0
+		w.delivered, w.busy = 0, 0
 	}
 	f.idle = append(f.idle, f.helpers...)
 	clear(f.helpers)
 	f.helpers = f.helpers[:0]
 	return wake, delivered
+}
+
+// learn sets the share of the next batch's fan-out that the applying
+// goroutine takes, from this batch's: how long its store half took, and
+// how long the busiest helper ran jobs. It finishes with the helpers when
+// storeHalf + share×all = (1-share)×all/helpers.
+func (f *fanOut) learn(storeHalf time.Duration) {
+	var busiest time.Duration
+	for _, w := range f.helpers {
+		busiest = max(busiest, w.busy)
+	}
+	mine := float64(f.mine) / fanBuckets
+	if f.fixed || busiest <= 0 || mine >= 1 {
+		return
+	}
+	n := float64(len(f.helpers))
+	all := float64(busiest) * n / (1 - mine) // the whole fan-out, run by one goroutine
+	want := (all - n*float64(storeHalf)) / (all * (n + 1))
+	want = min(max(want, 0), 0.5)
+	f.share = (f.share + want) / 2
 }
