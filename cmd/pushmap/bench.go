@@ -119,7 +119,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		sweepClients:  ints{500, 1000, 2000, 4000, 8000, 16000},
 		sweepMarkers:  10000,
 		ladderClients: ints{2000, 10000, 50000},
-		ladderMarkers: ints{200, 500, 1000, 2000, 5000, 10000, 20000, 30000, 40000, 50000, 60000, 70000, 80000, 100000, 200000, 500000},
+		ladderMarkers: ints{200, 500, 1000, 5000, 10000, 20000, 30000, 50000, 60000, 67000, 70000, 80000, 100000, 200000, 500000},
 		idle:          100000,
 		maxP99:        50 * time.Millisecond,
 		seed:          1,
