@@ -78,7 +78,7 @@ lint:
 ## polling, broadcast and tile channels), which rewrites its tables and plots
 ## in docs/benchmarks.md. Under 15 minutes; see that page.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox ./server/internal/feeditem
 	$(GO) build -o bin/pushmap ./cmd/pushmap
 	bin/pushmap bench -write-docs
 
