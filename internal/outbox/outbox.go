@@ -40,8 +40,10 @@ import (
 // the caller starts one goroutine running Drain, which returns once the
 // outbox is empty. No goroutine waits on an idle connection.
 type Outbox struct {
-	// Limit is the most bytes that may wait (a Replace frame aside) before
-	// the outbox drops them and falls behind. Set it before first use.
+	// Limit is the most bytes that may wait (a Replace frame aside): at
+	// Limit the outbox coalesces its ops, and drops everything and falls
+	// behind if they still fill more than half of it. Set it before first
+	// use.
 	Limit int
 
 	mu      sync.Mutex
