@@ -54,7 +54,7 @@ func (s *Server) FlushDensity() {
 	if len(s.densityDirty) == 0 {
 		return
 	}
-	version := s.nextTileVersionLocked(layer)
+	change := s.tileChangeLocked(layer)
 	for d := range s.densityDirty {
 		s.searchAllViews(d.Bounds(), func(vp *viewPart) bool {
 			if !vp.c.layers.has(layer) {
@@ -63,12 +63,12 @@ func (s *Server) FlushDensity() {
 			vz := viewZoom(vp.c.viewOf(vp).v)
 			if vz <= int(d.Z) {
 				t := geo.Tile{Z: uint8(vz), X: d.X >> (int(d.Z) - vz), Y: d.Y >> (int(d.Z) - vz)}
-				s.deliverTileLocked(vp.c, layer, t, version)
+				change.deliver(vp.c, t)
 				return true
 			}
 			if shown, ok := intersect(d.Bounds(), vp.box); ok {
 				for _, t := range geo.TilesCovering(shown, vz) {
-					s.deliverTileLocked(vp.c, layer, t, version)
+					change.deliver(vp.c, t)
 				}
 			}
 			return true

@@ -38,9 +38,9 @@ func (s *Server) InvalidateTiles(layer string, tiles ...geo.Tile) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	version := s.nextTileVersionLocked(layer)
+	change := s.tileChangeLocked(layer)
 	for _, t := range tiles {
-		s.invalidateLocked(layer, t, version, func(vw *view) bool { return displays(vw.v.Zoom, int(t.Z)) })
+		s.invalidateLocked(change, t, func(vw *view) bool { return displays(vw.v.Zoom, int(t.Z)) })
 	}
 	return nil
 }
@@ -57,7 +57,7 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	version := s.nextTileVersionLocked(layer)
+	change := s.tileChangeLocked(layer)
 	parts, n := box.Split()
 	for _, part := range parts[:n] {
 		s.searchAllViews(part, func(vp *viewPart) bool {
@@ -70,7 +70,7 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 				return true
 			}
 			for _, t := range geo.TilesCovering(shown, viewZoom(vw.v)) {
-				s.deliverTileLocked(vp.c, layer, t, version)
+				change.deliver(vp.c, t)
 			}
 			return true
 		})
@@ -80,29 +80,49 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 
 // invalidateLocked sends tile t to the connections with a view that
 // intersects it and passes shows.
-func (s *Server) invalidateLocked(layer string, t geo.Tile, version uint64, shows func(*view) bool) {
+func (s *Server) invalidateLocked(change *tileChange, t geo.Tile, shows func(*view) bool) {
 	s.searchAllViews(t.Bounds(), func(vp *viewPart) bool {
-		if vp.c.layers.has(layer) && shows(vp.c.viewOf(vp)) {
-			s.deliverTileLocked(vp.c, layer, t, version)
+		if vp.c.layers.has(change.layer) && shows(vp.c.viewOf(vp)) {
+			change.deliver(vp.c, t)
 		}
 		return true
 	})
 }
 
-// deliverTileLocked puts a tile op in c's outbox, keyed so that a newer
-// change of the same tile replaces an older one still waiting.
-func (s *Server) deliverTileLocked(c *conn, layer string, t geo.Tile, version uint64) {
-	key := outbox.KeyOf(fmt.Sprintf("\x00t%s/%d/%d/%d", layer, t.Z, t.X, t.Y))
-	op := bytes.Clone(s.enc.TileOp(&wire.TileChange{Layer: layer, Z: t.Z, X: t.X, Y: t.Y, Version: version}))
-	s.deliver(c, key, op)
+// A tileChange is one change of a tile layer, under one new version: the
+// op of each tile it concerns is encoded once, however many connections
+// it goes to. Use it while Server.mu is held.
+type tileChange struct {
+	s       *Server
+	layer   string
+	version uint64
+	ops     map[geo.Tile]keyedOp
 }
 
-func (s *Server) nextTileVersionLocked(layer string) uint64 {
+type keyedOp struct {
+	key outbox.Key
+	op  []byte
+}
+
+// tileChangeLocked starts a change of layer, with its next version.
+func (s *Server) tileChangeLocked(layer string) *tileChange {
 	if s.tileVersions == nil {
 		s.tileVersions = make(map[string]uint64)
 	}
 	s.tileVersions[layer]++
-	return s.tileVersions[layer]
+	return &tileChange{s: s, layer: layer, version: s.tileVersions[layer], ops: make(map[geo.Tile]keyedOp)}
+}
+
+// deliver puts the op of tile t in c's outbox, keyed so that a newer
+// change of the same tile replaces an older one still waiting.
+func (tc *tileChange) deliver(c *conn, t geo.Tile) {
+	o, ok := tc.ops[t]
+	if !ok {
+		o.key = outbox.KeyOf(fmt.Sprintf("\x00t%s/%d/%d/%d", tc.layer, t.Z, t.X, t.Y))
+		o.op = bytes.Clone(tc.s.enc.TileOp(&wire.TileChange{Layer: tc.layer, Z: t.Z, X: t.X, Y: t.Y, Version: tc.version}))
+		tc.ops[t] = o
+	}
+	tc.s.deliver(c, o.key, o.op)
 }
 
 func checkTileLayer(layer string) error {
