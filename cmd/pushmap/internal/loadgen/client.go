@@ -71,35 +71,46 @@ func (r *run) connect(ctx context.Context, n int) error {
 		}
 		r.clients = append(r.clients, c)
 	}
+	_, errs := inParallel(n-first, 32, 5, func(i int) error {
+		c := r.clients[first+i]
+		if err := c.connect(ctx); err != nil {
+			return fmt.Errorf("client %d: %w", c.idx, err)
+		}
+		return nil
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("loadgen: connecting clients: %w", errors.Join(errs...))
+	}
+	r.env.logf("  %d clients connected in %v", n-first, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// inParallel calls fn(i) for every i in [0, n) on at most workers
+// goroutines, and returns how many calls failed and the errors of the
+// first keep of them.
+func inParallel(n, workers, keep int, fn func(i int) error) (failed int, errs []error) {
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	errs := make(chan error, n-first)
-	next := make(chan *client)
-	for range min(32, n-first) {
+	next := make(chan int)
+	for range min(workers, n) {
 		wg.Go(func() {
-			for c := range next {
-				if err := c.connect(ctx); err != nil {
-					errs <- fmt.Errorf("client %d: %w", c.idx, err)
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if failed++; len(errs) < keep {
+						errs = append(errs, err)
+					}
+					mu.Unlock()
 				}
 			}
 		})
 	}
-	for _, c := range r.clients[first:] {
-		next <- c
+	for i := range n {
+		next <- i
 	}
 	close(next)
 	wg.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		if len(all) < 5 {
-			all = append(all, err)
-		}
-	}
-	if len(all) > 0 {
-		return fmt.Errorf("loadgen: connecting clients: %w", errors.Join(all...))
-	}
-	r.env.logf("  %d clients connected in %v", n-first, time.Since(start).Round(time.Millisecond))
-	return nil
+	return failed, errs
 }
 
 func (c *client) markReady() { c.once.Do(func() { close(c.ready) }) }

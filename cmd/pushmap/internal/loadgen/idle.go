@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -212,50 +211,30 @@ func Hold(ctx context.Context, o HoldOptions) (stop func(), err error) {
 		hc.CloseIdleConnections()
 	}
 	hello, _ := wire.Marshal(wire.Hello{Version: wire.Version})
-	next := make(chan int)
-	errc := make(chan error, 64)
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Go(func() {
-			for i := range next {
-				rng := rand.New(rand.NewPCG(o.Seed, uint64(i)))
-				x := o.Region.West + rng.Float64()*(o.Region.East-o.Region.West-o.View[0])
-				y := o.Region.South + rng.Float64()*(o.Region.North-o.Region.South-o.View[1])
-				view, _ := wire.Marshal(wire.View{Box: geo.BBox(x, y, x+o.View[0], y+o.View[1]), Zoom: 14})
-				c, err := holdOne(ctx, hc, o.URL, hello, view)
-				if err != nil {
-					select {
-					case errc <- fmt.Errorf("connection %d: %w", i, err):
-					default:
-					}
-					continue
+	failed, errs := inParallel(o.N, 64, 3, func(i int) error {
+		rng := rand.New(rand.NewPCG(o.Seed, uint64(i)))
+		x := o.Region.West + rng.Float64()*(o.Region.East-o.Region.West-o.View[0])
+		y := o.Region.South + rng.Float64()*(o.Region.North-o.Region.South-o.View[1])
+		view, _ := wire.Marshal(wire.View{Box: geo.BBox(x, y, x+o.View[0], y+o.View[1]), Zoom: 14})
+		c, err := holdOne(ctx, hc, o.URL, hello, view)
+		if err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		readers.Go(func() {
+			for {
+				if _, _, err := c.Read(context.Background()); err != nil {
+					return
 				}
-				mu.Lock()
-				conns = append(conns, c)
-				mu.Unlock()
-				readers.Go(func() {
-					for {
-						if _, _, err := c.Read(context.Background()); err != nil {
-							return
-						}
-					}
-				})
 			}
 		})
-	}
-	for i := range o.N {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errc)
-	var all []string
-	for err := range errc {
-		all = append(all, err.Error())
-	}
-	if len(all) > 0 {
+		return nil
+	})
+	if failed > 0 {
 		closeAll()
-		return nil, fmt.Errorf("loadgen: %d connections failed: %s", len(all), strings.Join(all[:min(3, len(all))], "; "))
+		return nil, fmt.Errorf("loadgen: %d connections failed: %w", failed, errors.Join(errs...))
 	}
 	return closeAll, nil
 }
