@@ -40,9 +40,12 @@
 package baseline
 
 import (
-	"github.com/pushmap/pushmap/internal/mpack"
+	"bytes"
 	"log/slog"
 	"time"
+
+	"github.com/pushmap/pushmap/internal/mpack"
+	"github.com/pushmap/pushmap/wire"
 )
 
 // Message types of the tile-channel protocol.
@@ -101,4 +104,12 @@ func AppendSubscribe(dst []byte, seq uint64, z int, sub, unsub []uint32) []byte 
 		}
 	}
 	return dst
+}
+
+// upsertOp returns m with its position quantised as the wire carries it,
+// and its upsert op encoded once for every client that gets it.
+func upsertOp(enc *wire.Encoder, m wire.Marker) (wire.Marker, []byte, error) {
+	m.Pos = wire.Quantize(m.Pos)
+	op, err := enc.Upsert(&m)
+	return m, bytes.Clone(op), err
 }

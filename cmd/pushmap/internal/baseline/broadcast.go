@@ -1,7 +1,6 @@
 package baseline
 
 import (
-	"bytes"
 	"net/http"
 	"sync"
 
@@ -43,13 +42,11 @@ func (b *Broadcast) Publish(ms []wire.Marker) error {
 	ops := make([][]byte, len(ms))
 	size := 5
 	for i := range ms {
-		m := ms[i]
-		m.Pos = wire.Quantize(m.Pos)
-		enc, err := b.enc.Upsert(&m)
+		m, op, err := upsertOp(b.enc, ms[i])
 		if err != nil {
 			return err
 		}
-		ops[i] = bytes.Clone(enc)
+		ops[i] = op
 		b.markers[m.ID] = ops[i]
 		size += len(ops[i])
 	}

@@ -1,7 +1,6 @@
 package baseline
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"sync"
@@ -77,13 +76,10 @@ func (t *Tiles) Publish(ms []wire.Marker) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i := range ms {
-		m := ms[i]
-		m.Pos = wire.Quantize(m.Pos)
-		b, err := t.enc.Upsert(&m)
+		m, op, err := upsertOp(t.enc, ms[i])
 		if err != nil {
 			return err
 		}
-		op := bytes.Clone(b)
 		key := outbox.KeyOf(m.ID)
 		tile := geo.TileOf(m.Pos, t.zoom)
 		rec := t.markers[m.ID]
