@@ -52,26 +52,26 @@ func benchUsage(w io.Writer) {
 
 // benchConfig is what `pushmap bench` runs, from its flags.
 type benchConfig struct {
-	quick, writeDocs                 bool
-	only, approaches                 list
-	markers, clients                 int
-	region                           string
-	view                             string
-	speed                            float64
-	period, tick, pan                time.Duration
-	warmup, window, grace            time.Duration
-	tileZoom                         int
-	sweepClients, ladderClients      ints
-	ladderMarkers                    ints
-	idle                             int
-	maxP99                           time.Duration
-	seed                             uint64
-	out, docs, plot, cpuprofile      string
-	targetProfile                    string
-	sources                          int
-	audit                            int
-	sweepMarkers, broadcastMaxClient int
-	repeat                           int
+	quick, writeDocs            bool
+	only, approaches            list
+	markers, clients            int
+	region                      string
+	view                        string
+	speed                       float64
+	period, tick, pan           time.Duration
+	warmup, window, grace       time.Duration
+	tileZoom                    int
+	sweepClients, ladderClients ints
+	ladderMarkers               ints
+	idle                        int
+	maxP99                      time.Duration
+	seed                        uint64
+	out, docs, plot, cpuprofile string
+	targetProfile               string
+	sources                     int
+	audit                       int
+	sweepMarkers                int
+	repeat                      int
 }
 
 type list []string

@@ -71,7 +71,6 @@ var (
 	in3   = geo.Pt(0.7, 0.5)
 	out1  = geo.Pt(2, 2)
 	out2  = geo.Pt(2.1, 2)
-	far   = geo.Pt(5.5, 5.5)
 )
 
 // window judges ticks [from, to) with records up to 10 s.

@@ -281,10 +281,3 @@ func TestSlowClientClosed(t *testing.T) {
 		}
 	}
 }
-
-func must(b []byte, err error) []byte {
-	if err != nil {
-		panic(err)
-	}
-	return b
-}

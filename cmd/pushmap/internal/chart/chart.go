@@ -134,11 +134,10 @@ func (c canvas) png() ([]byte, error) {
 
 // An axis maps data values to pixels.
 type axis struct {
-	log      bool
-	lo, hi   float64 // data range (in log10 when log)
-	p0, p1   float64 // pixels of lo and hi
-	ticks    []float64
-	labelFmt func(float64) string
+	log    bool
+	lo, hi float64 // data range (in log10 when log)
+	p0, p1 float64 // pixels of lo and hi
+	ticks  []float64
 }
 
 func newAxis(vals []float64, log bool, p0, p1 float64, zero bool) axis {
