@@ -414,8 +414,6 @@ func (c *Client) setStatus(s Status) {
 	}
 }
 
-var errFatal = errors.New("fatal close")
-
 func describe(err error) (code int, reason string) {
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
