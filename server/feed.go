@@ -52,10 +52,11 @@ func (s *Server) Apply(updates []Update) error {
 			s.removeLocked(u.Marker.ID)
 			continue
 		}
-		if err := s.upsertLocked(u.Marker); err != nil {
+		rec, err := s.upsertLocked(u.Marker)
+		if err != nil {
 			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
 		}
-		s.setExpiryLocked(u.Marker.ID, u.TTL, now)
+		s.setExpiryLocked(rec, u.TTL, now)
 	}
 	return nil
 }
@@ -82,13 +83,9 @@ func (h *expiries) Pop() any {
 	return x
 }
 
-// setExpiryLocked sets when marker id expires, ttl after now (never when
+// setExpiryLocked sets when marker rec expires, ttl after now (never when
 // ttl is 0), and arms the expiry timer.
-func (s *Server) setExpiryLocked(id string, ttl time.Duration, now time.Time) {
-	rec, ok := s.markers[id]
-	if !ok {
-		return
-	}
+func (s *Server) setExpiryLocked(rec *marker, ttl time.Duration, now time.Time) {
 	if ttl <= 0 {
 		rec.expires = 0
 		return

@@ -89,12 +89,11 @@ func (s *Server) UpsertBatch(ms []wire.Marker) error {
 	s.beginBatchLocked(len(ms))
 	defer s.endBatchLocked()
 	for i := range ms {
-		if err := s.upsertLocked(ms[i]); err != nil {
+		rec, err := s.upsertLocked(ms[i])
+		if err != nil {
 			return fmt.Errorf("marker %d of %d: %w", i, len(ms), err)
 		}
-		if rec := s.markers[ms[i].ID]; rec.expires != 0 {
-			rec.expires = 0
-		}
+		rec.expires = 0
 	}
 	return nil
 }
@@ -153,7 +152,9 @@ func (s *Server) MarkersIn(box geo.Box, layers []string) []wire.Marker {
 	return out
 }
 
-func (s *Server) upsertLocked(m wire.Marker) error {
+// upsertLocked upserts m and returns its record (the stored one when m is
+// stale).
+func (s *Server) upsertLocked(m wire.Marker) (*marker, error) {
 	m.Pos = wire.Quantize(m.Pos)
 	rec, exists := s.markers[m.ID]
 	var old wire.Marker
@@ -163,14 +164,14 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 			m.Version = old.Version + 1
 		} else if m.Version <= old.Version {
 			s.counters.stale.Add(1)
-			return nil
+			return rec, nil
 		}
 	} else if m.Version == 0 {
 		m.Version = 1
 	}
 	encoded, err := s.enc.Upsert(&m)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	op := bytes.Clone(encoded)
 	if exists {
@@ -191,7 +192,7 @@ func (s *Server) upsertLocked(m wire.Marker) error {
 		key: outbox.KeyOf(m.ID), op: op, layer: m.Layer, at: m.Pos,
 		moved: exists && (old.Pos != m.Pos || old.Layer != m.Layer), fromLayer: old.Layer, from: old.Pos,
 	})
-	return nil
+	return rec, nil
 }
 
 func (s *Server) removeLocked(id string) {
