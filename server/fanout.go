@@ -75,6 +75,17 @@ func (w *fanWorker) deliver(c *conn, key outbox.Key, op []byte) {
 	}
 }
 
+// collect hands over what w produced in the batch, appended to wake, and
+// readies w for the next.
+func (w *fanWorker) collect(wake []*conn) (_ []*conn, delivered int64) {
+	wake = append(wake, w.wake...)
+	clear(w.wake)
+	w.wake = w.wake[:0]
+	delivered = w.delivered
+	w.delivered, w.busy = 0, 0
+	return wake, delivered
+}
+
 func (w *fanWorker) removal(id string) []byte { return bytes.Clone(w.enc.Remove(id)) }
 
 // run delivers j to the views it concerns.
@@ -250,12 +261,11 @@ func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 		clear(f.feeds)
 		f.feeds = f.feeds[:0]
 	}
-	for _, w := range append(f.helpers, &f.inline) {
-		wake = append(wake, w.wake...)
-		clear(w.wake)
-		w.wake = w.wake[:0]
-		delivered += w.delivered
-		w.delivered, w.busy = 0, 0
+	wake, delivered = f.inline.collect(wake)
+	for _, w := range f.helpers {
+		var n int64
+		wake, n = w.collect(wake)
+		delivered += n
 	}
 	f.idle = append(f.idle, f.helpers...)
 	clear(f.helpers)
