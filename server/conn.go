@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -34,6 +35,8 @@ type conn struct {
 
 	out outbox.Outbox
 	w   *outbox.Writer
+
+	grant auth.Grant // what the client may read; set by the handshake
 
 	views    []view   // guarded by s.mu
 	layers   layerSet // guarded by s.mu
@@ -117,11 +120,13 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		c.close(wire.CloseHelloRequired, err.Error())
 		return wire.Hello{}, errClosed
 	}
-	if auth := c.s.opts.Authenticate; auth != nil {
-		if err := auth(r, hello.Token); err != nil {
+	if authorize := c.s.opts.Authorize; authorize != nil {
+		g, err := authorize(r, hello.Token)
+		if err != nil {
 			c.close(wire.CloseUnauthorized, "unauthorized: "+err.Error())
 			return wire.Hello{}, errClosed
 		}
+		c.grant = g
 	}
 	// Register before the Welcome: once the client is greeted, Stats and
 	// Shutdown must see it. A Shutdown that listed the connections before

@@ -2,8 +2,9 @@ package server
 
 import (
 	"log/slog"
-	"net/http"
 	"time"
+
+	"github.com/pushmap/pushmap/auth"
 )
 
 // Options configures a Server. The zero value, and a nil *Options, mean the
@@ -64,11 +65,13 @@ type Options struct {
 	// Default 10s.
 	HelloTimeout time.Duration
 
-	// Authenticate, when set, decides whether a client may connect, from
-	// its upgrade request and the token of its Hello; an error refuses it
-	// with close code 4401 and the error's text as the reason. Keep browser
-	// tokens apart from feed keys. Default: everyone may connect.
-	Authenticate func(r *http.Request, token string) error
+	// Authorize, when set, turns a client's credential (the token of its
+	// Hello) into the auth.Grant of what it may read; an error refuses it
+	// with close code 4401 and the error's text as the reason. The same
+	// Authorizer guards every read path of the server (density tiles
+	// included). Keep browser tokens apart from feed keys. Default: everyone
+	// may connect and read everything.
+	Authorize auth.Authorizer
 
 	// OriginPatterns lists the host patterns (path.Match syntax) from which
 	// browsers may connect besides the server's own host, as in

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"math"
 	"net/http"
@@ -335,15 +336,15 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
-func TestAuthenticate(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, &server.Options{Authenticate: func(r *http.Request, token string) error {
+func TestAuthorize(t *testing.T) {
+	_, url := pushmaptest.StartServer(t, &server.Options{Authorize: func(r *http.Request, token string) (auth.Grant, error) {
 		if err := r.Context().Err(); err != nil {
-			return fmt.Errorf("the request's context ended: %v", err)
+			return auth.Grant{}, fmt.Errorf("the request's context ended: %v", err)
 		}
 		if token != "letmein" {
-			return fmt.Errorf("token %q is not valid", token)
+			return auth.Grant{}, fmt.Errorf("token %q is not valid", token)
 		}
-		return nil
+		return auth.Grant{}, nil
 	}})
 	bad := dialRaw(t, url)
 	bad.send(wire.Hello{Version: wire.Version, Token: "guess"})

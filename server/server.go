@@ -143,7 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.counters.accepted.Add(1)
 	c := newConn(s, ws, r.RemoteAddr)
-	// The request's context ends when ServeHTTP returns; Authenticate
+	// The request's context ends when ServeHTTP returns; Authorize
 	// gets one that keeps its values and lasts.
 	r = r.WithContext(context.WithoutCancel(r.Context()))
 	s.wg.Add(1)

@@ -114,7 +114,7 @@ const (
 	CloseUnsupportedVersion = 4001 // the Hello named a protocol version the server does not speak
 	CloseTooSlow            = 4002 // the client could not keep up and was disconnected
 	CloseViewFlood          = 4003 // the client kept sending views past the rate limit
-	CloseUnauthorized       = 4401 // the server's Authenticate refused the Hello's token
+	CloseUnauthorized       = 4401 // the server's Authorize refused the Hello's token
 )
 
 // Limits bound what one message may carry. Decoders refuse anything larger.

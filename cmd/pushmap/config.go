@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/synth"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wire"
@@ -310,23 +311,23 @@ func (c *config) newServer(log *slog.Logger) (*server.Server, error) {
 	o := c.server
 	o.Logger = log
 	if len(c.clientTokens) > 0 {
-		o.Authenticate = tokenChecker(c.clientTokens)
+		o.Authorize = tokenChecker(c.clientTokens)
 	}
 	return server.New(&o)
 }
 
-// tokenChecker returns a server.Options.Authenticate accepting the tokens,
-// compared in constant time.
-func tokenChecker(tokens []string) func(*http.Request, string) error {
-	return func(_ *http.Request, token string) error {
+// tokenChecker returns a server.Options.Authorize accepting the tokens,
+// compared in constant time, each with a grant to read everything.
+func tokenChecker(tokens []string) auth.Authorizer {
+	return func(_ *http.Request, token string) (auth.Grant, error) {
 		ok := 0
 		for _, t := range tokens {
 			ok |= subtle.ConstantTimeCompare([]byte(t), []byte(token))
 		}
 		if ok == 0 {
-			return errors.New("the hello's token is not one this server accepts")
+			return auth.Grant{}, errors.New("the hello's token is not one this server accepts")
 		}
-		return nil
+		return auth.Grant{}, nil
 	}
 }
 
