@@ -176,3 +176,6 @@ func (l *logBuffer) count(s string) int {
 	}
 	return n
 }
+
+// b64Decode decodes base64url without padding.
+func b64Decode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
