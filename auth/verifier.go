@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -209,7 +210,8 @@ func (v *Verifier) Authorize(_ *http.Request, token string) (Grant, error) {
 // saying why it is refused (wrapping ErrNoToken, ErrTokenExpired or
 // ErrTokenInvalid; it never holds a secret or key material).
 //
-// A static token gives the zero Grant: everything, forever. A JWT must be
+// A static token gives everything, forever: a Grant whose only field is
+// Subject "static-token-N", N its place in Config.StaticTokens. A JWT must be
 // signed with an algorithm the Config allows (HS256 with a secret, RS256 or
 // ES256 with the JWKS key its kid names; never "none", never a key of
 // another family) and carry exp; nbf and iat are honoured, aud and iss
@@ -233,6 +235,9 @@ func (v *Verifier) Verify(token string) (Grant, error) {
 		return Grant{}, refuse(ErrTokenInvalid, "token is not one this server accepts")
 	}
 	if strings.Count(token, ".") != 2 {
+		if len(v.static) > 0 {
+			return Grant{}, refuse(ErrTokenInvalid, "token is neither a static token of this server nor a JWT")
+		}
 		return Grant{}, refuse(ErrTokenInvalid, "token is malformed: not a JWT (header.claims.signature)")
 	}
 	var c claims
@@ -324,14 +329,7 @@ func (v *Verifier) explain(tok *jwt.Token, c *claims, err error) error {
 }
 
 // accepts reports whether alg is one of the algorithms v accepts.
-func (v *Verifier) accepts(alg string) bool {
-	for _, a := range v.algs {
-		if a == alg {
-			return true
-		}
-	}
-	return false
-}
+func (v *Verifier) accepts(alg string) bool { return slices.Contains(v.algs, alg) }
 
 // claims are the claims of a pushmap token. layers and box are kept raw so
 // that absent, null and the wrong type can be told apart after the

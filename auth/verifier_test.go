@@ -412,7 +412,7 @@ func TestStaticTokens(t *testing.T) {
 	if g, err := both.Verify(hs256(t, secretA, claims(nil))); err != nil || g.Subject != "alice" {
 		t.Errorf("JWT beside static tokens: %+v, %v", g, err)
 	}
-	checkRefused(t, both, "dev-two", refusal{auth.ErrTokenInvalid, []string{"not a JWT"}})
+	checkRefused(t, both, "dev-two", refusal{auth.ErrTokenInvalid, []string{"neither a static token of this server nor a JWT"}})
 }
 
 func TestNewVerifierErrors(t *testing.T) {
