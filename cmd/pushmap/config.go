@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"path"
 	"slices"
@@ -38,10 +36,19 @@ type config struct {
 	feedKeys     []string // bearer keys of the HTTP ingest; none: ingest off
 	feedKeysFile string   // more feed keys, one a line
 	readKeys     []string // keys of GET /feed/markers; none: public
-	clientTokens []string // tokens a client's hello must carry; none: anyone
-	redis        string   // Redis URL of the stream emitter; "": off
-	redisStream  string
-	redisGroup   string
+
+	// Client credentials; with none of them, anyone may connect and read.
+	clientTokens   []string // static development tokens, each granting everything
+	jwtSecrets     []string // HS256 secrets of client JWTs
+	jwtSecretsFile string   // more HS256 secrets, one a line
+	jwksFile       string   // RS256/ES256 public keys of client JWTs
+	jwtAudience    string   // a JWT's aud must hold it, when set
+	jwtIssuer      string   // a JWT's iss must be it, when set
+	argvSecrets    bool     // --jwt-secrets was on the command line, which others can read
+
+	redis       string // Redis URL of the stream emitter; "": off
+	redisStream string
+	redisGroup  string
 
 	// The synthetic feed, demo only.
 	flights, vehicles int // 0 means none
@@ -156,8 +163,25 @@ func (c *config) flags(cmd string) []flagDef {
 		{"read-keys", "keys", "Comma-separated bearer keys for reading markers by box (GET /feed/markers, " +
 			"what a polling client would use). Without any the read endpoint is public.",
 			listValue{&c.readKeys}},
-		{"client-tokens", "tokens", "Comma-separated tokens map clients must send in their hello; a client " +
-			"without a valid one is closed with 4401. Never the same as a feed key. Without any, anyone may connect.",
+		{"jwt-secrets", "secrets", "Comma-separated HS256 secrets, each at least 32 bytes (openssl rand -base64 48), " +
+			"that client tokens (JWTs minted by your app; see docs/auth.md) may be signed with. Any of them verifies, " +
+			"so a secret is rotated by adding the new one, then removing the old one once its tokens have expired. " +
+			"With any of --jwt-secrets, --jwt-secrets-file, --jwks-file or --client-tokens, every client needs a valid " +
+			"token (else close 4401); with none, anyone may connect. Give secrets by the environment variable or " +
+			"--jwt-secrets-file: the command line is visible to every user of the machine.",
+			secretsValue{&c.jwtSecrets}},
+		{"jwt-secrets-file", "path", "File of more HS256 secrets, one a line (blank lines and lines starting with # are skipped).",
+			stringValue{&c.jwtSecretsFile, nil}},
+		{"jwks-file", "path", "JSON Web Key Set file of the RSA (RS256) and P-256 (ES256) public keys that verify " +
+			"client tokens, chosen by the token's kid. It is read again every 5s: a changed file replaces the keys, " +
+			"and a broken one is logged and ignored.",
+			stringValue{&c.jwksFile, nil}},
+		{"jwt-audience", "aud", "When set, a client token's aud claim must include it.",
+			stringValue{&c.jwtAudience, nil}},
+		{"jwt-issuer", "iss", "When set, a client token's iss claim must be it.",
+			stringValue{&c.jwtIssuer, nil}},
+		{"client-tokens", "tokens", "Comma-separated static tokens a client may send instead of a JWT, each " +
+			"granting every layer and area with no expiry: for development only. Never the same as a feed key.",
 			listValue{&c.clientTokens}},
 		{"redis", "url", "Redis URL (redis://host:6379/0) of the stream feeds write updates to with XADD, " +
 			"one command per update from any language (see docs/feeds.md). Empty: off.",
@@ -246,6 +270,7 @@ func parseConfig(cmd string, args []string, getenv func(string) (string, bool)) 
 	}
 	given := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	c.argvSecrets = given["jwt-secrets"]
 	for _, d := range defs {
 		if given[d.name] {
 			continue
@@ -306,29 +331,89 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// newServer returns the server c describes, logging to log.
-func (c *config) newServer(log *slog.Logger) (*server.Server, error) {
+// newServer returns the server c describes, logging to log, whose clients
+// authorize checks (nil: anyone may connect).
+func (c *config) newServer(log *slog.Logger, authorize auth.Authorizer) (*server.Server, error) {
 	o := c.server
 	o.Logger = log
-	if len(c.clientTokens) > 0 {
-		o.Authorize = tokenChecker(c.clientTokens)
-	}
+	o.Authorize = authorize
 	return server.New(&o)
 }
 
-// tokenChecker returns a server.Options.Authorize accepting the tokens,
-// compared in constant time, each with a grant to read everything.
-func tokenChecker(tokens []string) auth.Authorizer {
-	return func(_ *http.Request, token string) (auth.Grant, error) {
-		ok := 0
-		for _, t := range tokens {
-			ok |= subtle.ConstantTimeCompare([]byte(t), []byte(token))
-		}
-		if ok == 0 {
-			return auth.Grant{}, errors.New("the hello's token is not one this server accepts")
-		}
-		return auth.Grant{}, nil
+// newVerifier returns the verifier of client credentials the flags ask for
+// (JWT secrets, a JWKS file, static tokens), logging to log, or nil when
+// they ask for none and anyone may connect. Its errors name the flag.
+func (c *config) newVerifier(log *slog.Logger) (*auth.Verifier, error) {
+	secrets, err := c.allJWTSecrets()
+	if err != nil {
+		return nil, err
 	}
+	if len(secrets) == 0 && c.jwksFile == "" && len(c.clientTokens) == 0 {
+		if c.jwtAudience != "" || c.jwtIssuer != "" {
+			return nil, errors.New("--jwt-audience and --jwt-issuer need --jwt-secrets, --jwt-secrets-file or --jwks-file")
+		}
+		return nil, nil
+	}
+	if c.argvSecrets {
+		log.Warn("--jwt-secrets on the command line is visible to every user of this machine; " +
+			"prefer the environment variable PUSHMAP_JWT_SECRETS or --jwt-secrets-file")
+	}
+	if len(c.clientTokens) > 0 {
+		log.Warn("static client tokens (--client-tokens) grant everything forever; use them for development only")
+	}
+	v, err := auth.NewVerifier(auth.Config{
+		Secrets:      secrets,
+		JWKSFile:     c.jwksFile,
+		StaticTokens: c.clientTokens,
+		Audience:     c.jwtAudience,
+		Issuer:       c.jwtIssuer,
+		Logger:       log,
+	})
+	if err != nil { // the secrets and tokens are checked already: the JWKS file is wrong
+		return nil, fmt.Errorf("--jwks-file: %w", err)
+	}
+	return v, nil
+}
+
+// allJWTSecrets returns the HS256 secrets of --jwt-secrets and
+// --jwt-secrets-file, or an error naming the one that is too short without
+// quoting it.
+func (c *config) allJWTSecrets() ([][]byte, error) {
+	var secrets [][]byte
+	for i, s := range c.jwtSecrets {
+		if s == "" {
+			return nil, fmt.Errorf("--jwt-secrets (or PUSHMAP_JWT_SECRETS): secret %d of %d is empty (a stray comma?)",
+				i+1, len(c.jwtSecrets))
+		}
+		if len(s) < auth.MinSecretLen {
+			return nil, fmt.Errorf("--jwt-secrets (or PUSHMAP_JWT_SECRETS): secret %d of %d is %d bytes, "+
+				"at least %d required (openssl rand -base64 48 makes one)", i+1, len(c.jwtSecrets), len(s), auth.MinSecretLen)
+		}
+		secrets = append(secrets, []byte(s))
+	}
+	if c.jwtSecretsFile == "" {
+		return secrets, nil
+	}
+	b, err := os.ReadFile(c.jwtSecretsFile)
+	if err != nil {
+		return nil, fmt.Errorf("--jwt-secrets-file: %w", err)
+	}
+	n := 0
+	for i, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if len(line) < auth.MinSecretLen {
+			return nil, fmt.Errorf("--jwt-secrets-file %s: the secret on line %d is %d bytes, at least %d required "+
+				"(openssl rand -base64 48 makes one)", c.jwtSecretsFile, i+1, len(line), auth.MinSecretLen)
+		}
+		secrets = append(secrets, []byte(line))
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("--jwt-secrets-file %s holds no secret (one a line; lines starting with # are comments)", c.jwtSecretsFile)
+	}
+	return secrets, nil
 }
 
 // allFeedKeys returns the feed keys of --feed-keys and --feed-keys-file.

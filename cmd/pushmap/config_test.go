@@ -189,6 +189,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"addr", "ws-path", "max-connections", "max-frame-bytes", "max-views", "view-rate", "view-burst",
 		"budget", "cluster-zoom", "density-layer", "outbox-bytes", "write-timeout", "hello-timeout", "origins", "log-level", "log-format", "web",
 		"feed-keys", "feed-keys-file", "read-keys", "client-tokens", "redis", "redis-stream", "redis-group",
+		"jwt-secrets", "jwt-secrets-file", "jwks-file", "jwt-audience", "jwt-issuer",
 	}
 	for _, tt := range []struct {
 		cmd   string
@@ -263,7 +264,7 @@ func TestFleetOptions(t *testing.T) {
 func TestServerAcceptsDefaults(t *testing.T) {
 	var c config
 	c.flags("serve")
-	srv, err := c.newServer(nil)
+	srv, err := c.newServer(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func (x *cli) demo(ctx context.Context, args []string) int {
 	}
 	if err := x.setUpDemo(n); err != nil {
 		fmt.Fprintf(x.stderr, "pushmap demo: %v\n", err)
-		n.srv.Close()
+		n.close()
 		return 1
 	}
 	return x.runNode(ctx, n)

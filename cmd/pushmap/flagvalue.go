@@ -199,3 +199,25 @@ func (v listValue) Set(s string) error {
 	*v.p = items
 	return nil
 }
+
+// secretsValue is a comma-separated list of secrets. Set keeps empty items
+// and never fails, because the flag package quotes a refused value in its
+// error: the secrets are checked later, by errors that do not quote them.
+type secretsValue struct{ p *[]string }
+
+// String hides the secrets: it is what --help shows as the default.
+func (v secretsValue) String() string {
+	if v.p == nil || len(*v.p) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("(%d secrets)", len(*v.p))
+}
+
+func (v secretsValue) Set(s string) error {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		items = append(items, strings.TrimSpace(item))
+	}
+	*v.p = items
+	return nil
+}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
 	"github.com/pushmap/pushmap/server/redisfeed"
@@ -35,6 +36,12 @@ type node struct {
 	srv  *server.Server
 	page http.Handler // served at "/", or nil
 
+	// authorize checks the credential of every client read — the
+	// WebSocket's hello and the HTTP read paths — and says what it may
+	// read; nil when client auth is off and anyone may read everything.
+	authorize auth.Authorizer
+	verifier  *auth.Verifier // behind authorize, or nil; closed by close
+
 	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
 	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
 
@@ -47,7 +54,7 @@ type node struct {
 }
 
 // newNode parses the flags of cmd, whose help says about, and returns the
-// node they describe, not yet listening; runNode, or else n.srv.Close, ends
+// node they describe, not yet listening; runNode, or else n.close, ends
 // it. When it returns nil the command is over with exit status code.
 func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 	cfg, code := x.config(cmd, about, args)
@@ -55,18 +62,37 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 		return nil, code
 	}
 	log := cfg.logger(x.stderr)
-	srv, err := cfg.newServer(log)
+	n := &node{cmd: cmd, cfg: cfg, log: log}
+	verifier, err := cfg.newVerifier(log)
+	if err != nil {
+		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
+		return nil, 2
+	}
+	if verifier != nil {
+		n.verifier, n.authorize = verifier, verifier.Authorize
+	}
+	n.srv, err = cfg.newServer(log, n.authorize)
 	if err != nil { // the flags are checked already; this is a bug, not a usage error
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
+		n.close()
 		return nil, 1
 	}
-	n := &node{cmd: cmd, cfg: cfg, log: log, srv: srv}
 	if err := n.setUpFeeds(); err != nil {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
-		srv.Close()
+		n.close()
 		return nil, 2
 	}
 	return n, 0
+}
+
+// close closes n's server, if any, and stops its credential verifier.
+func (n *node) close() {
+	if n.srv != nil {
+		n.srv.Close()
+	}
+	if n.verifier != nil {
+		n.verifier.Close()
+	}
 }
 
 // setUpFeeds makes the HTTP ingest and the Redis consumer the flags ask for.
@@ -171,7 +197,7 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	if err := n.srv.Shutdown(sctx); err != nil {
 		n.log.Warn("clients did not close in time; closing them at once", "err", err)
 	}
-	n.srv.Close() // closes what Shutdown left, and stops the server's timers
+	n.close() // closes what Shutdown left, stops the server's timers and the JWKS watcher
 	if err := hs.Shutdown(sctx); err != nil {
 		n.log.Warn("HTTP connections did not close in time; closing them at once", "err", err)
 		hs.Close()

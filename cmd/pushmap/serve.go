@@ -29,7 +29,7 @@ func (x *cli) serve(ctx context.Context, args []string) int {
 		page, err := staticRoot(n.cfg.web)
 		if err != nil {
 			fmt.Fprintf(x.stderr, "pushmap serve: --web: %v\n", err)
-			n.srv.Close()
+			n.close()
 			return 1
 		}
 		n.page = page
