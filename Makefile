@@ -78,7 +78,7 @@ lint:
 ## polling, broadcast and tile channels), which rewrites its tables and plots
 ## in docs/benchmarks.md. Under 15 minutes; see that page.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox ./server/internal/feeditem
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox ./server/internal/feeditem ./auth
 	$(GO) build -o bin/pushmap ./cmd/pushmap
 	bin/pushmap bench -write-docs
 
@@ -91,7 +91,7 @@ bench-quick:
 # Every fuzz target, as package:target.
 FUZZ := ./wire:FuzzDecode ./wire:FuzzDecodeOps ./geo:FuzzTilesCovering \
 	./server/internal/feeditem:FuzzDecodeJSON ./server/internal/feeditem:FuzzDecodeGeoJSON \
-	./server/internal/feeditem:FuzzDecodeMsgpack ./server/redisfeed:FuzzDecodeEntry ./server:FuzzParseTilePath
+	./server/internal/feeditem:FuzzDecodeMsgpack ./server/redisfeed:FuzzDecodeEntry ./server:FuzzParseTilePath ./auth:FuzzVerify
 FUZZTIME ?= 30s
 
 ## fuzz: a short run ($(FUZZTIME)) of every fuzz target; make test runs their seeds.
