@@ -154,7 +154,7 @@ func TestBackoffGrowsWhenClosedRightAfterConnect(t *testing.T) {
 	}})
 	c := wasmclient.Connect(url, &wasmclient.Options{
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 10 * time.Second,
-		TokenFunc:  func(context.Context) (string, error) { return fmt.Sprint("t", time.Now().UnixNano()), nil },
+		TokenFunc: func(context.Context) (string, error) { return fmt.Sprint("t", time.Now().UnixNano()), nil },
 	})
 	defer c.Close()
 	time.Sleep(3 * time.Second)
