@@ -39,7 +39,11 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface StatusEvent {
   state: ConnectionState;
-  /** WebSocket close code, or 0. */
+  /**
+   * WebSocket close code, or 0. The client stops ('closed') after 4000,
+   * 4001 and 4403, and after 4401 (token refused) or 4402 (token expired)
+   * unless getToken can give a new token; see docs/protocol.md.
+   */
   code: number;
   reason: string;
 }
