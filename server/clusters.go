@@ -292,15 +292,22 @@ func (s *Server) markerMovedLocked(rec *marker, oldLayer string, old geo.Point, 
 		return
 	}
 	for cz := range s.clusterZooms {
+		var from, to geo.Tile
+		if had {
+			from = geo.TileOf(old, cz)
+		}
+		if has {
+			to = geo.TileOf(now, cz)
+		}
 		switch {
-		case had && has && geo.TileOf(old, cz) == geo.TileOf(now, cz):
-			s.pushClusterLocked(geo.TileOf(now, cz), old, now)
+		case had && has && from == to:
+			s.pushClusterLocked(to, old, now)
 		default:
 			if had {
-				s.pushClusterLocked(geo.TileOf(old, cz), old, old)
+				s.pushClusterLocked(from, old, old)
 			}
 			if has {
-				s.pushClusterLocked(geo.TileOf(now, cz), now, now)
+				s.pushClusterLocked(to, now, now)
 			}
 		}
 	}
