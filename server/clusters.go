@@ -162,11 +162,98 @@ func (ci *clusterIndex) cluster(t geo.Tile, ls layerSet) wire.Cluster {
 	return cl
 }
 
+// edgeZooms is how many zooms below a cluster's the cells of a tile that
+// straddles the edge of a connection's grant box are looked at: the
+// cluster counts the markers of the cells wholly inside the box at any of
+// those zooms, and leaves out those of the finest cells (edgeZooms finer,
+// or Options.ClusterZoom) that straddle it, so that it reveals nothing
+// outside. Each zoom doubles the cells looked up along the edge.
+const edgeZooms = 5
+
+// clusterIn is cluster for a connection restricted to box: the markers of
+// tile t counted only from cells wholly inside box (see edgeZooms).
+func (ci *clusterIndex) clusterIn(t geo.Tile, ls layerSet, box geo.Box) wire.Cluster {
+	b := t.Bounds()
+	if geo.Within(b, box) {
+		return ci.cluster(t, ls)
+	}
+	cl := wire.Cluster{Z: t.Z, X: t.X, Y: t.Y}
+	if int(t.Z) > ci.maxZoom {
+		return cl
+	}
+	var sum cellSum
+	ci.sumInside(t, ls, box, min(int(t.Z)+edgeZooms, ci.maxZoom), &sum)
+	cl.Count = sum.n
+	if sum.n > 0 {
+		cl.At = wire.Quantize(geo.Pt(sum.lon/float64(sum.n), sum.lat/float64(sum.n)))
+	}
+	return cl
+}
+
+type cellSum struct {
+	n        uint64
+	lon, lat float64
+}
+
+// sumInside adds to sum the markers of the cells of t, or of its
+// descendants down to zoom deepest, that lie wholly inside box.
+func (ci *clusterIndex) sumInside(t geo.Tile, ls layerSet, box geo.Box, deepest int, sum *cellSum) {
+	b := t.Bounds()
+	if _, n := geo.Intersect(b, box); n == 0 {
+		return
+	}
+	inside := geo.Within(b, box)
+	k := cellKey(int(t.Z), t.X, t.Y)
+	holds := false
+	for layer, levels := range ci.layers {
+		if !ls.has(layer) {
+			continue
+		}
+		if c := levels[t.Z][k]; c != nil {
+			holds = true
+			if inside {
+				sum.n += c.n
+				sum.lon += c.lon
+				sum.lat += c.lat
+			}
+		}
+	}
+	if inside || !holds || int(t.Z) >= deepest {
+		return
+	}
+	for _, child := range t.Children() {
+		ci.sumInside(child, ls, box, deepest, sum)
+	}
+}
+
+// clusterOf returns the cluster of tile t as connection c may see it.
+func (s *Server) clusterOf(c *conn, t geo.Tile) wire.Cluster {
+	if c.restricted {
+		return s.clusters.clusterIn(t, c.layers, *c.grant.Box)
+	}
+	return s.clusters.cluster(t, c.layers)
+}
+
 // clusterOpsLocked returns the encoded clusters of view v at zoom cz for
-// connection c: one op per non-empty tile covering the view.
+// connection c: one op per non-empty tile covering the view (the part of
+// it inside c's grant box, for a restricted connection).
 func (s *Server) clusterOpsLocked(c *conn, box geo.Box, cz int) (ops [][]byte, size int) {
-	for _, t := range geo.TilesTouching(box, cz) {
-		cl := s.clusters.cluster(t, c.layers)
+	tiles := geo.TilesTouching(box, cz)
+	if c.restricted {
+		tiles = tiles[:0]
+		seen := make(map[geo.Tile]bool)
+		parts, n := c.clip(box)
+		for _, part := range parts[:n] {
+			for _, t := range geo.TilesTouching(part, cz) {
+				if !seen[t] {
+					seen[t] = true
+					tiles = append(tiles, t)
+				}
+			}
+		}
+	}
+	for _, t := range tiles {
+		cl := s.clusterOf(c, t)
 		if cl.Count == 0 {
 			continue
 		}
@@ -205,28 +292,33 @@ func (s *Server) markerMovedLocked(rec *marker, oldLayer string, old geo.Point, 
 		return
 	}
 	for cz := range s.clusterZooms {
-		var tiles [2]geo.Tile
-		n := 0
+		var from, to geo.Tile
 		if had {
-			tiles[n] = geo.TileOf(old, cz)
-			n++
+			from = geo.TileOf(old, cz)
 		}
 		if has {
-			if t := geo.TileOf(now, cz); n == 0 || t != tiles[0] {
-				tiles[n] = t
-				n++
-			}
+			to = geo.TileOf(now, cz)
 		}
-		for _, t := range tiles[:n] {
-			s.pushClusterLocked(t)
+		switch {
+		case had && has && from == to:
+			s.pushClusterLocked(to, old, now)
+		default:
+			if had {
+				s.pushClusterLocked(from, old, old)
+			}
+			if has {
+				s.pushClusterLocked(to, now, now)
+			}
 		}
 	}
 }
 
-// pushClusterLocked sends the new state of the cluster of tile t to every
-// cluster-mode view at t's zoom that intersects it. The op is encoded once
-// per distinct set of layers among the recipients.
-func (s *Server) pushClusterLocked(t geo.Tile) {
+// pushClusterLocked sends the new state of the cluster of tile t, changed
+// by a marker at p or q, to every cluster-mode view at t's zoom that
+// intersects it; to a connection restricted to a box, only when p or q is
+// inside it, so that a change outside shows in no form. The op is encoded
+// once per distinct set of layers (and grant box) among the recipients.
+func (s *Server) pushClusterLocked(t geo.Tile, p, q geo.Point) {
 	b := t.Bounds()
 	var encoded []layerOp
 	key := clusterKey(t)
@@ -235,10 +327,13 @@ func (s *Server) pushClusterLocked(t geo.Tile) {
 			return true
 		}
 		c := vp.c
-		i := slices.IndexFunc(encoded, func(e layerOp) bool { return e.layers == c.layerKey })
+		if c.restricted && !c.grant.Box.Contains(p) && !c.grant.Box.Contains(q) {
+			return true
+		}
+		i := slices.IndexFunc(encoded, func(e layerOp) bool { return e.layers == c.clusterGroup })
 		if i < 0 {
-			cl := s.clusters.cluster(t, c.layers)
-			encoded = append(encoded, layerOp{c.layerKey, bytes.Clone(s.enc.ClusterOp(&cl))})
+			cl := s.clusterOf(c, t)
+			encoded = append(encoded, layerOp{c.clusterGroup, bytes.Clone(s.enc.ClusterOp(&cl))})
 			i = len(encoded) - 1
 		}
 		s.deliver(c, key, encoded[i].op)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -36,12 +37,27 @@ type conn struct {
 	out outbox.Outbox
 	w   *outbox.Writer
 
-	grant auth.Grant // what the client may read; set by the handshake
+	// req is the upgrade request, for Authorize at hello and refresh.
+	req *http.Request
+	// frameLimit is the largest frame sent to the client: the server's
+	// limit, or the client's from its hello when smaller.
+	frameLimit int
 
-	views    []view   // guarded by s.mu
-	layers   layerSet // guarded by s.mu
-	layerKey string   // guarded by s.mu: names layers, see layerKey
-	hadView  bool     // guarded by s.mu: the next ViewAck is not the first
+	grant      auth.Grant // guarded by s.mu: what the client may read; set by the handshake and refreshes
+	restricted bool       // guarded by s.mu: grant.Box is set; views are clipped to it (see grant.go)
+
+	// The expiry timer, made at most once, closes the connection with
+	// 4402 at expiresAt (Unix ns).
+	expiryMu  sync.Mutex
+	expiry    *time.Timer // guarded by expiryMu
+	expiresAt atomic.Int64
+
+	views        []view   // guarded by s.mu
+	asked        []string // guarded by s.mu: the layers the client asked for; empty: all the grant allows
+	layers       layerSet // guarded by s.mu: the layers it sees, within the grant
+	layerKey     string   // guarded by s.mu: names layers, see layerKey
+	clusterGroup string   // guarded by s.mu: names layers and grant box: connections with one see the same clusters
+	hadView      bool     // guarded by s.mu: the next ViewAck is not the first
 
 	// Owned by the reader goroutine.
 	tokens      float64
@@ -65,9 +81,10 @@ func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 }
 
 // serve runs the connection: hello, then messages until the client leaves.
-// r is the upgrade request, kept only for the handshake.
+// r is the upgrade request, kept for Authorize.
 func (c *conn) serve(r *http.Request) {
 	defer c.cancel()
+	c.req = r
 	hello, err := c.handshake(r)
 	if err != nil {
 		c.log.Debug("handshake failed", "err", err)
@@ -89,13 +106,14 @@ func (c *conn) serve(r *http.Request) {
 
 // handshake reads the Hello and answers with a Welcome.
 func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.opts.HelloTimeout)
-	defer cancel()
-	typ, frame, err := c.ws.Read(ctx)
+	// A timer, not a deadline on the read: a read whose context ends
+	// drops the connection, and the client would see 1006, not 4000.
+	timeout := time.AfterFunc(c.s.opts.HelloTimeout, func() {
+		c.close(wire.CloseHelloRequired, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
+	})
+	typ, frame, err := c.ws.Read(c.ctx)
+	timeout.Stop()
 	if err != nil {
-		if ctx.Err() != nil && c.ctx.Err() == nil {
-			c.close(wire.CloseHelloRequired, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
-		}
 		return wire.Hello{}, err
 	}
 	if typ != websocket.MessageBinary {
@@ -120,22 +138,37 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		c.close(wire.CloseHelloRequired, err.Error())
 		return wire.Hello{}, errClosed
 	}
+	var g auth.Grant
 	if authorize := c.s.opts.Authorize; authorize != nil {
-		g, err := authorize(r, hello.Token)
-		if err != nil {
+		var err error
+		if g, err = authorize(r, hello.Token); err != nil {
 			c.close(wire.CloseUnauthorized, "unauthorized: "+err.Error())
 			return wire.Hello{}, errClosed
 		}
-		c.grant = g
+		if g.Expired(time.Now()) {
+			c.close(wire.CloseTokenExpired, "token expired at "+g.Expires.UTC().Format(time.RFC3339))
+			return wire.Hello{}, errClosed
+		}
+	}
+	layers, key, err := grantedLayers(&g, hello.Layers)
+	if err != nil {
+		c.close(wire.CloseForbidden, "forbidden: "+err.Error())
+		return wire.Hello{}, errClosed
+	}
+	c.frameLimit = c.s.opts.MaxSendFrameBytes
+	if hello.MaxFrameBytes > 0 {
+		c.frameLimit = min(c.frameLimit, max(hello.MaxFrameBytes, wire.MinFrameBytes))
 	}
 	// Register before the Welcome: once the client is greeted, Stats and
 	// Shutdown must see it. A Shutdown that listed the connections before
 	// this one registered is caught by the closing check.
 	s := c.s
 	s.mu.Lock()
-	c.layers, c.layerKey = newLayerSet(hello.Layers), layerKey(hello.Layers)
+	c.setGrantLocked(g, layers, key)
+	c.asked = hello.Layers
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	c.armExpiry()
 	if s.closing.Load() {
 		c.close(websocket.StatusGoingAway, "server shutting down")
 		return wire.Hello{}, errClosed
@@ -209,8 +242,12 @@ func (c *conn) handle(msg wire.Message) error {
 		if err := c.allowViewChange(); err != nil {
 			return err
 		}
-		c.s.setLayers(c, m.Layers)
-		return nil
+		return c.s.setLayers(c, m.Layers)
+	case wire.Refresh:
+		if err := c.allowViewChange(); err != nil {
+			return err
+		}
+		return c.refresh(m.Token)
 	case wire.Hello:
 		return wire.Error{Code: wire.CodeBadHello, Message: "hello was already received"}
 	}
@@ -250,7 +287,18 @@ func (c *conn) refuse(we wire.Error) {
 	if err != nil {
 		return
 	}
-	if c.out.Control(frame) {
+	c.reply(frame)
+}
+
+// reply queues the frames of one reply, in order with the rest of the
+// stream. The frames of a split reply must be queued with s.mu held, so
+// that no op comes between them.
+func (c *conn) reply(frames ...[]byte) {
+	start := false
+	for _, f := range frames {
+		start = c.out.Control(f) || start
+	}
+	if start {
 		c.startWriter()
 	}
 }
@@ -265,6 +313,7 @@ func (c *conn) leave() {
 	c.views = nil
 	delete(s.conns, c)
 	s.mu.Unlock()
+	c.stopExpiry()
 	c.out.Close()
 	c.w.Close()
 	c.ws.CloseNow()
@@ -317,7 +366,7 @@ func (c *conn) writeLoop() {
 		}
 		c.s.counters.resets.Add(1)
 		c.s.mu.Lock()
-		c.out.Replace(c.s.resetFrameLocked(c, wire.FlagBehind))
+		c.out.Replace(c.s.resetFramesLocked(c, wire.FlagBehind)...)
 		c.s.mu.Unlock()
 		return nil
 	})

@@ -22,6 +22,13 @@ type Options struct {
 	// closes the connection with 1009 (message too big). Default 16384.
 	MaxFrameBytes int64
 
+	// MaxSendFrameBytes caps the size of a frame the server sends: a
+	// view_ack or reset larger than this, or than the client's own limit
+	// from its hello, is split into the reply and more frames (a frame
+	// holds at least one op, so one op larger than the limit goes alone).
+	// At least wire.MinFrameBytes. Default 1 MiB.
+	MaxSendFrameBytes int
+
 	// MaxViews caps the views one connection may hold at once. Default 4.
 	MaxViews int
 
@@ -67,7 +74,11 @@ type Options struct {
 
 	// Authorize, when set, turns a client's credential (the token of its
 	// Hello) into the auth.Grant of what it may read; an error refuses it
-	// with close code 4401 and the error's text as the reason. The same
+	// with close code 4401 and the error's text as the reason. The
+	// connection then sees only the grant's layers (a hello asking for
+	// another is closed with 4403) and area, and is closed with 4402 when
+	// the grant expires unless a refresh message brought a new token
+	// (Authorize is called again, with the upgrade request). The same
 	// Authorizer guards every read path of the server (density tiles
 	// included). Keep browser tokens apart from feed keys. Default: everyone
 	// may connect and read everything.

@@ -268,6 +268,7 @@ func (o *Options) withDefaults() (Options, error) {
 		{"ViewBurst", &r.ViewBurst, 40},
 		{"Budget", &r.Budget, 5000},
 		{"OutboxBytes", &r.OutboxBytes, 4 << 20},
+		{"MaxSendFrameBytes", &r.MaxSendFrameBytes, 1 << 20},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -276,6 +277,9 @@ func (o *Options) withDefaults() (Options, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if r.MaxSendFrameBytes < wire.MinFrameBytes {
+		return r, fmt.Errorf("server: option MaxSendFrameBytes is %d, must be at least %d", r.MaxSendFrameBytes, wire.MinFrameBytes)
 	}
 	if r.ClusterZoom < 0 || r.ClusterZoom > geo.MaxZoom {
 		return r, fmt.Errorf("server: option ClusterZoom is %d, must be in [0, %d]", r.ClusterZoom, geo.MaxZoom)

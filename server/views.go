@@ -8,13 +8,16 @@ import (
 )
 
 // A view is one of a connection's views. parts are its boxes in the
-// viewport index: one, or two when it crosses the antimeridian. A view in
-// cluster mode has its boxes in the cluster views' index instead.
+// viewport index: one, or two when it crosses the antimeridian; for a
+// connection restricted to a box, the parts of the view inside it (none to
+// three, see conn.clip). A view in cluster mode has its boxes in the
+// cluster views' index instead.
 type view struct {
-	v     wire.View
-	parts [2]*viewPart
-	n     int
-	cz    int // cluster zoom when in cluster mode, else -1
+	v       wire.View
+	parts   [3]*viewPart
+	n       int
+	cz      int  // cluster zoom when in cluster mode, else -1
+	indexed bool // its parts are in an index and its cz in clusterZooms
 }
 
 func (vw *view) clustered() bool { return vw.cz >= 0 }
@@ -27,9 +30,12 @@ type viewPart struct {
 	cz  int // the view's cluster zoom, or -1 in marker mode
 }
 
-// sees reports whether any of c's views in marker mode holds p. The caller
-// holds s.mu.
+// sees reports whether any of c's views in marker mode holds p, and c's
+// grant covers it. The caller holds s.mu.
 func (c *conn) sees(p geo.Point) bool {
+	if c.restricted && !c.grant.Box.Contains(p) {
+		return false
+	}
 	for i := range c.views {
 		if !c.views[i].clustered() && c.views[i].v.Box.Contains(p) {
 			return true
@@ -59,23 +65,23 @@ func (s *Server) setView(c *conn, v wire.View) error {
 	}
 
 	s.counters.viewChanges.Add(1)
-	frame, cz := s.viewAckLocked(c, v)
+	frames, cz := s.viewAckLocked(c, v)
 	if i < 0 {
 		c.views = append(c.views, view{cz: -1})
 		i = len(c.views) - 1
 	}
 	s.indexView(c, &c.views[i], v, cz)
-	if c.out.Control(frame) {
-		c.startWriter()
-	}
+	c.reply(frames...)
 	return nil
 }
 
-// viewAckLocked returns the ViewAck frame for c's view changing to v, and
-// the view's cluster zoom (-1 in marker mode). It must run before the view
-// changes: c.sees answers for the views as the client holds them, this
-// one's old box included.
-func (s *Server) viewAckLocked(c *conn, v wire.View) (frame []byte, cz int) {
+// viewAckLocked returns the ViewAck for c's view changing to v, in frames
+// no larger than c's limit (see splitReply), and the view's cluster zoom
+// (-1 in marker mode). It must run before the view changes: c.sees
+// answers for the views as the client holds them, this one's old box
+// included. A restricted connection's view is searched inside its grant's
+// box only: a view wholly outside gets an ack without ops.
+func (s *Server) viewAckLocked(c *conn, v wire.View) (frames [][]byte, cz int) {
 	var flags wire.Flags
 	if !c.hadView {
 		flags |= wire.FlagSnapshot
@@ -83,15 +89,12 @@ func (s *Server) viewAckLocked(c *conn, v wire.View) (frame []byte, cz int) {
 	}
 	found, over := s.searchLocked(c, v.Box)
 	defer func() { s.found = found[:0] }()
+	head := func(dst []byte, flags wire.Flags, n int) []byte { return wire.AppendViewAckHeader(dst, v, flags, n) }
 	if over {
 		// More markers than the budget: cluster mode.
 		cz = wire.ClusterZoom(v, s.opts.Budget, s.opts.ClusterZoom)
 		ops, size := s.clusterOpsLocked(c, v.Box, cz)
-		frame = wire.AppendViewAckHeader(make([]byte, 0, 64+size), v, flags|wire.FlagClusters, len(ops))
-		for _, op := range ops {
-			frame = append(frame, op...)
-		}
-		return frame, cz
+		return splitReply(head, flags|wire.FlagClusters, replyOps{clusters: ops, size: size}, c.frameLimit), cz
 	}
 	// The markers of v that no view in marker mode held before.
 	ops := found[:0]
@@ -100,8 +103,7 @@ func (s *Server) viewAckLocked(c *conn, v wire.View) (frame []byte, cz int) {
 			ops = append(ops, rec)
 		}
 	}
-	frame = wire.AppendViewAckHeader(make([]byte, 0, 64+opsSize(ops)), v, flags, len(ops))
-	return appendOps(frame, ops), -1
+	return splitReply(head, flags, replyOps{markers: ops, size: opsSize(ops)}, c.frameLimit), -1
 }
 
 // unview drops c's view id and acknowledges it.
@@ -121,22 +123,28 @@ func (s *Server) unview(c *conn, id int) error {
 	return nil
 }
 
-// setLayers changes the layers c sees and sends it a Reset.
-func (s *Server) setLayers(c *conn, layers []string) {
+// setLayers changes the layers c sees and sends it a Reset. It refuses,
+// changing nothing, a layer c's grant does not allow; empty layers mean
+// every layer the grant allows.
+func (s *Server) setLayers(c *conn, layers []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c.layers, c.layerKey = newLayerSet(layers), layerKey(layers)
+	set, key, err := grantedLayers(&c.grant, layers)
+	if err != nil {
+		return wire.Error{Code: wire.CodeForbidden, Message: err.Error()}
+	}
+	c.asked = layers
+	c.setGrantLocked(c.grant, set, key)
 	// In order, after the replies to earlier requests: the client matches
 	// replies to requests by their order.
-	if c.out.Control(s.resetFrameLocked(c, 0)) {
-		c.startWriter()
-	}
+	c.reply(s.resetFramesLocked(c, 0)...)
+	return nil
 }
 
-// resetFrameLocked returns a Reset frame holding c's views and every marker
-// in them (up to the budget per view), or their clusters for views in
-// cluster mode.
-func (s *Server) resetFrameLocked(c *conn, flags wire.Flags) []byte {
+// resetFramesLocked returns a Reset holding c's views and every marker in
+// them (up to the budget per view), or their clusters for views in cluster
+// mode, in frames no larger than c's limit.
+func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
 	var all []*marker
 	var clusterOps [][]byte
 	clusterSize := 0
@@ -166,12 +174,10 @@ func (s *Server) resetFrameLocked(c *conn, flags wire.Flags) []byte {
 		}
 		s.found = found[:0]
 	}
-	frame := wire.AppendResetHeader(make([]byte, 0, 64+opsSize(all)+clusterSize), flags, views, clustered, len(all)+len(clusterOps))
-	frame = appendOps(frame, all)
-	for _, op := range clusterOps {
-		frame = append(frame, op...)
+	head := func(dst []byte, flags wire.Flags, n int) []byte {
+		return wire.AppendResetHeader(dst, flags, views, clustered, n)
 	}
-	return frame
+	return splitReply(head, flags, replyOps{markers: all, clusters: clusterOps, size: opsSize(all) + clusterSize}, c.frameLimit)
 }
 
 // searchLocked returns the markers in box that c may see, at most the
@@ -180,7 +186,7 @@ func (s *Server) resetFrameLocked(c *conn, flags wire.Flags) []byte {
 func (s *Server) searchLocked(c *conn, box geo.Box) (found []*marker, truncated bool) {
 	found = s.found[:0]
 	budget := s.opts.Budget
-	parts, n := box.Split()
+	parts, n := c.clip(box)
 	for _, part := range parts[:n] {
 		s.markersIn(part, func(rec *marker) bool {
 			if !c.layers.has(rec.m.Layer) {
@@ -205,7 +211,7 @@ func (s *Server) indexView(c *conn, vw *view, v wire.View, cz int) {
 	s.unindexView(vw)
 	vw.v, vw.cz = v, cz
 	tree := s.treeOf(vw)
-	parts, n := v.Box.Split()
+	parts, n := c.clip(v.Box)
 	for i := range n {
 		if vw.parts[i] == nil {
 			vw.parts[i] = &viewPart{c: c}
@@ -215,15 +221,17 @@ func (s *Server) indexView(c *conn, vw *view, v wire.View, cz int) {
 		tree.Insert(minRect(vp.box), maxRect(vp.box), vp)
 	}
 	vw.n = n
+	vw.indexed = true
 	if cz >= 0 {
 		s.clusterZooms[cz]++
 	}
 }
 
 func (s *Server) unindexView(vw *view) {
-	if vw.n == 0 {
+	if !vw.indexed {
 		return
 	}
+	vw.indexed = false
 	tree := s.treeOf(vw)
 	for _, vp := range vw.parts[:vw.n] {
 		tree.Delete(minRect(vp.box), maxRect(vp.box), vp)
@@ -256,9 +264,64 @@ func opsSize(ms []*marker) int {
 	return n
 }
 
-func appendOps(frame []byte, ms []*marker) []byte {
-	for _, rec := range ms {
-		frame = append(frame, rec.op...)
+// replyOps are the ops of an ack or reset: markers, then cluster ops;
+// size is their bytes.
+type replyOps struct {
+	markers  []*marker
+	clusters [][]byte
+	size     int
+}
+
+func (r *replyOps) len() int { return len(r.markers) + len(r.clusters) }
+
+func (r *replyOps) op(i int) []byte {
+	if i < len(r.markers) {
+		return r.markers[i].op
 	}
-	return frame
+	return r.clusters[i-len(r.markers)]
+}
+
+// splitReply returns the frames of a reply (a ViewAck or Reset, whose
+// header head writes) holding ops: one frame when it fits in limit bytes,
+// else the reply with FlagContinued and its first ops, then More frames,
+// each no larger than limit unless it holds a single larger op.
+func splitReply(head func(dst []byte, flags wire.Flags, n int) []byte, flags wire.Flags, ops replyOps, limit int) [][]byte {
+	n := ops.len()
+	first := head(make([]byte, 0, 64), flags|wire.FlagContinued, n) // as long as any header of it
+	if len(first)+ops.size <= limit {
+		frame := head(make([]byte, 0, len(first)+ops.size), flags, n)
+		for i := range n {
+			frame = append(frame, ops.op(i)...)
+		}
+		return [][]byte{frame}
+	}
+	// Where each frame's ops end: the headers written are no longer than
+	// those measured, which count every op.
+	moreHead := len(wire.AppendMoreHeader(nil, n, n))
+	var ends, sizes []int
+	size, room := 0, limit-len(first)
+	for i := range n {
+		l := len(ops.op(i))
+		if size > 0 && size+l > room {
+			ends, sizes = append(ends, i), append(sizes, size)
+			size, room = 0, limit-moreHead
+		}
+		size += l
+	}
+	ends, sizes = append(ends, n), append(sizes, size)
+	frames := make([][]byte, len(ends))
+	start := 0
+	for k, end := range ends {
+		var frame []byte
+		if k == 0 {
+			frame = head(make([]byte, 0, len(first)+sizes[k]), flags|wire.FlagContinued, end-start)
+		} else {
+			frame = wire.AppendMoreHeader(make([]byte, 0, moreHead+sizes[k]), len(ends)-1-k, end-start)
+		}
+		for i := start; i < end; i++ {
+			frame = append(frame, ops.op(i)...)
+		}
+		frames[k], start = frame, end
+	}
+	return frames
 }

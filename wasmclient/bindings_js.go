@@ -5,6 +5,7 @@ package wasmclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"syscall/js"
 	"time"
 
@@ -54,6 +55,9 @@ func jsConnect(_ js.Value, args []js.Value) any {
 		}
 		if v := opts.Get("margin"); v.Type() == js.TypeNumber {
 			o.Margin = v.Float()
+		}
+		if v := opts.Get("getToken"); v.Type() == js.TypeFunction {
+			o.TokenFunc = jsTokenFunc(v)
 		}
 	}
 	emit := func(kind string, payload any) {
@@ -122,6 +126,61 @@ func jsConnect(_ js.Value, args []js.Value) any {
 		return nil
 	}))
 	return h
+}
+
+// jsTokenFunc wraps getToken, a JS function returning a Promise of a
+// string (pushmap.js makes it so), as a TokenFunc: it waits for the
+// Promise on the calling goroutine, never in a JS callback.
+func jsTokenFunc(getToken js.Value) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		type result struct {
+			tok string
+			err error
+		}
+		done := make(chan result, 1)
+		var onOK, onErr js.Func
+		onOK = js.FuncOf(func(_ js.Value, a []js.Value) any {
+			tok := ""
+			if len(a) > 0 && a[0].Type() == js.TypeString {
+				tok = a[0].String()
+			}
+			done <- result{tok: tok}
+			return nil
+		})
+		onErr = js.FuncOf(func(_ js.Value, a []js.Value) any {
+			msg := "getToken failed"
+			if len(a) > 0 {
+				msg = "getToken: " + a[0].Call("toString").String()
+			}
+			done <- result{err: errors.New(msg)}
+			return nil
+		})
+		release := func() { onOK.Release(); onErr.Release() }
+		if err := invokeThen(getToken, onOK, onErr); err != nil {
+			release()
+			return "", err
+		}
+		select {
+		case r := <-done:
+			release()
+			return r.tok, r.err
+		case <-ctx.Done():
+			go func() { <-done; release() }() // the Promise may still settle
+			return "", ctx.Err()
+		}
+	}
+}
+
+// invokeThen calls fn and hands its result, as a Promise, to onOK and
+// onErr; a synchronous throw is returned as an error.
+func invokeThen(fn js.Value, onOK, onErr js.Func) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("getToken threw: %v", r)
+		}
+	}()
+	js.Global().Get("Promise").Call("resolve", fn.Invoke()).Call("then", onOK, onErr)
+	return nil
 }
 
 func jsMarkers(ms []wire.Marker) any {

@@ -47,6 +47,11 @@ type Client struct {
 	cache    map[string]wire.Marker            // guarded by mu
 	lastSend time.Time                         // guarded by mu
 	timer    *time.Timer                       // guarded by mu: a pending throttled flush
+
+	curToken     string      // guarded by mu: the token of the current connection
+	refusedToken string      // guarded by mu: the last token the server refused (4401), never sent again
+	refreshTimer *time.Timer // guarded by mu: refreshes the token before it expires
+	cont         *request    // guarded by mu: a reply whose more frames are still to come
 }
 
 // A want is a view change the application asked for.
@@ -58,7 +63,7 @@ type want struct {
 }
 
 type request struct {
-	t   wire.Type // TypeView, TypeUnview or TypeLayers
+	t   wire.Type // TypeView, TypeUnview, TypeLayers or TypeRefresh
 	id  int
 	gen uint64
 }
@@ -355,6 +360,9 @@ func (c *Client) Close() error {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	if c.refreshTimer != nil {
+		c.refreshTimer.Stop()
+	}
 	c.mu.Unlock()
 	if ws != nil {
 		ws.Close(websocket.StatusNormalClosure, "client closed")
@@ -395,13 +403,13 @@ func wrapLon(lon float64) float64 {
 }
 
 // backoff returns the wait before reconnection attempt n (0-based):
-// exponential from MinBackoff to MaxBackoff, with full jitter.
+// exponential from MinBackoff to MaxBackoff, randomised by ±50%.
 func (c *Client) backoff(n int) time.Duration {
 	d := c.opts.MinBackoff << min(n, 20)
 	if d <= 0 || d > c.opts.MaxBackoff {
 		d = c.opts.MaxBackoff
 	}
-	return time.Duration(rand.Int64N(int64(d)) + 1)
+	return d/2 + time.Duration(rand.Int64N(int64(d)+1))
 }
 
 func (c *Client) setStatus(s Status) {
@@ -425,9 +433,16 @@ func describe(err error) (code int, reason string) {
 	return 0, err.Error()
 }
 
-// fatal reports close codes after which reconnecting cannot help.
-func fatal(code int) bool {
-	return code == wire.CloseUnsupportedVersion || code == wire.CloseHelloRequired || code == wire.CloseUnauthorized
+// fatal reports close codes after which reconnecting cannot help: a
+// refused or expired token can be replaced only by a TokenFunc.
+func (c *Client) fatal(code int) bool {
+	switch code {
+	case wire.CloseUnsupportedVersion, wire.CloseHelloRequired, wire.CloseForbidden:
+		return true
+	case wire.CloseUnauthorized, wire.CloseTokenExpired:
+		return c.opts.TokenFunc == nil
+	}
+	return false
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf("pushmap: "+format, args...) }

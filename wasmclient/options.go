@@ -1,6 +1,7 @@
 package wasmclient
 
 import (
+	"context"
 	"time"
 
 	"github.com/pushmap/pushmap/wire"
@@ -9,8 +10,20 @@ import (
 // Options configures a Client. A nil *Options, and zero fields, mean the
 // defaults documented on each field.
 type Options struct {
-	// Token is sent in the Hello; "" when the server needs none.
+	// Token is sent in the Hello; "" when the server needs none. A static
+	// token the server refuses (close 4401) or lets expire (4402) closes
+	// the client for good: use TokenFunc for tokens that expire.
 	Token string
+	// TokenFunc, when set, is called for a token (in place of Token)
+	// before the first connection, before each reconnection, and before
+	// the current token expires: when the token is a JWT whose payload
+	// has "exp", a quarter of its lifetime (at most a minute) before then,
+	// the client sends the new one on the open connection (a refresh
+	// message). A token the server refused (4401) is never sent again:
+	// the client calls TokenFunc again, with backoff, until it returns
+	// another; an expired token's close (4402) reconnects with a new one.
+	// An error counts as a failed connection attempt (backoff, retry).
+	TokenFunc func(ctx context.Context) (string, error)
 	// Layers to see; empty means every layer.
 	Layers []string
 
@@ -24,9 +37,16 @@ type Options struct {
 	Margin float64
 
 	// MinBackoff and MaxBackoff bound the wait between reconnection
-	// attempts, which doubles from MinBackoff up to MaxBackoff with full
-	// jitter. Defaults 250ms and 30s.
+	// attempts, which doubles from MinBackoff up to MaxBackoff, each wait
+	// randomised by ±50% (Socket.IO's randomizationFactor 0.5), so the
+	// first retry comes after 250–750 ms by default. The attempts count
+	// from zero again only once a connection stayed open StableAfter: a
+	// client refused right after connecting backs off further each time.
+	// Defaults 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
+	// StableAfter is how long a connection must stay open for the backoff
+	// to start again from MinBackoff. Default 10s.
+	StableAfter time.Duration
 
 	// OnChange is called after each frame that changed the cache, in order,
 	// from the client's reader goroutine; it must not block for long. The
@@ -48,6 +68,8 @@ type Options struct {
 type Change struct {
 	// Reset: the cache was replaced; Added holds all of it and the
 	// markers not in Added are gone (Removed lists those that were held).
+	// A reply too large for one frame comes in several: Reset is set on
+	// the first Change, and the next ones add the rest (Added).
 	Reset   bool
 	Added   []wire.Marker // markers new to the cache
 	Updated []wire.Marker // markers that moved or changed
@@ -105,7 +127,10 @@ func (o *Options) withDefaults() Options {
 		r.Throttle = 100 * time.Millisecond
 	}
 	if r.MinBackoff <= 0 {
-		r.MinBackoff = 250 * time.Millisecond
+		r.MinBackoff = 500 * time.Millisecond
+	}
+	if r.StableAfter <= 0 {
+		r.StableAfter = 10 * time.Second
 	}
 	if r.MaxBackoff <= 0 {
 		r.MaxBackoff = 30 * time.Second

@@ -20,13 +20,17 @@ const maxFrame = 64 << 20
 func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	tok, err := c.token(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ws, _, err := websocket.Dial(ctx, c.url, nil)
 	if err != nil {
 		return nil, errorf("dial %s: %w", c.url, err)
 	}
 	ws.SetReadLimit(maxFrame)
 	c.mu.Lock()
-	hello := wire.Hello{Version: wire.Version, Token: c.opts.Token, Layers: c.layers}
+	hello := wire.Hello{Version: wire.Version, Token: tok, Layers: c.layers, MaxFrameBytes: maxFrame}
 	c.mu.Unlock()
 	if err := c.write(ws, hello); err != nil {
 		ws.CloseNow()
@@ -35,6 +39,11 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	_, frame, err := ws.Read(ctx)
 	if err != nil {
 		ws.CloseNow()
+		if code, _ := describe(err); code == wire.CloseUnauthorized {
+			c.mu.Lock()
+			c.refusedToken = tok
+			c.mu.Unlock()
+		}
 		return nil, errorf("waiting for welcome: %w", err)
 	}
 	msg, err := wire.Unmarshal(frame)
@@ -45,7 +54,8 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	}
 
 	c.mu.Lock()
-	c.ws, c.welcome, c.pending = ws, welcome, nil
+	c.ws, c.welcome, c.pending, c.cont = ws, welcome, nil, nil
+	c.curToken, c.refusedToken = tok, ""
 	c.lastSend = time.Time{}
 	for id, w := range c.wants {
 		if w.remove { // the new connection holds no views to drop
@@ -59,6 +69,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 	c.resolveLocked(layersID, c.gen, nil)
 	c.mu.Unlock()
 	c.setStatus(Status{State: Open})
+	c.scheduleRefresh(ws, tok)
 	c.flush()
 	return ws, nil
 }
@@ -75,18 +86,27 @@ func (c *Client) run(ws *websocket.Conn) {
 	attempt := 0
 	for {
 		if ws != nil {
+			opened := time.Now()
 			err := c.read(ws)
-			attempt = 0
+			if time.Since(opened) >= c.opts.StableAfter {
+				attempt = 0
+			}
+			code, reason := describe(err)
 			c.mu.Lock()
 			c.ws = nil
+			if c.refreshTimer != nil {
+				c.refreshTimer.Stop()
+			}
+			if code == wire.CloseUnauthorized {
+				c.refusedToken = c.curToken
+			}
 			c.mu.Unlock()
 			ws.CloseNow()
-			code, reason := describe(err)
 			if c.ctx.Err() != nil {
 				c.setStatus(Status{State: Closed, Code: code, Reason: "client closed"})
 				return
 			}
-			if fatal(code) {
+			if c.fatal(code) {
 				c.log.Warn("server refused the client", "code", code, "reason", reason)
 				c.setStatus(Status{State: Closed, Code: code, Reason: reason})
 				return
@@ -108,7 +128,7 @@ func (c *Client) run(ws *websocket.Conn) {
 		var err error
 		if ws, err = c.connect(c.ctx); err != nil {
 			ws = nil
-			if code, reason := describe(err); fatal(code) {
+			if code, reason := describe(err); c.fatal(code) {
 				c.log.Warn("server refused the client", "code", code, "reason", reason)
 				c.setStatus(Status{State: Closed, Code: code, Reason: reason})
 				return
@@ -127,6 +147,9 @@ func (c *Client) failWaiters() {
 	defer c.mu.Unlock()
 	if c.timer != nil {
 		c.timer.Stop()
+	}
+	if c.refreshTimer != nil {
+		c.refreshTimer.Stop()
 	}
 	for _, w := range c.waiters {
 		w.ch <- ErrClosed
@@ -168,7 +191,12 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 	case wire.ViewAck:
 		r := c.popLocked()
 		id := m.View.ID
-		defer c.resolveLocked(id, r.gen, nil)
+		if m.Flags&wire.FlagContinued != 0 {
+			r.id = id
+			c.cont = &r // resolved by the last more frame
+		} else {
+			defer c.resolveLocked(id, r.gen, nil)
+		}
 		clustered := m.Flags&wire.FlagClusters != 0
 		if m.Flags&wire.FlagSnapshot != 0 {
 			ch := &Change{}
@@ -221,14 +249,23 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 		return c.dropOutsideLocked().orNil(), nil
 	case wire.Reset:
 		if m.Flags&wire.FlagBehind != 0 {
-			// Everything asked so far is reflected in this state.
+			// Everything asked so far is reflected in this state, the
+			// rest of a reply cut short included.
 			for _, r := range c.pending {
 				c.resolveLocked(r.id, r.gen, nil)
+			}
+			if c.cont != nil {
+				c.resolveLocked(c.cont.id, c.cont.gen, nil)
+				c.cont = nil
 			}
 			c.pending = nil
 		} else {
 			r := c.popLocked()
-			c.resolveLocked(r.id, r.gen, nil)
+			if m.Flags&wire.FlagContinued != 0 {
+				c.cont = &r
+			} else {
+				c.resolveLocked(r.id, r.gen, nil)
+			}
 		}
 		c.views = make(map[int]wire.View, len(m.Views))
 		c.clusters = make(map[int]map[geo.Tile]wire.Cluster)
@@ -251,6 +288,19 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 		ch := &Change{}
 		c.opsLocked(ch, m.Ops)
 		return ch.orNil(), nil
+	case wire.More:
+		// The next ops of the reply before: applied as a batch's, which
+		// adds markers and applies clusters to the views showing them.
+		ch := &Change{}
+		c.opsLocked(ch, m.Ops)
+		if m.Remaining == 0 && c.cont != nil {
+			c.resolveLocked(c.cont.id, c.cont.gen, nil)
+			c.cont = nil
+		}
+		return ch.orNil(), nil
+	case wire.RefreshAck:
+		c.popLocked()
+		return nil, nil
 	case wire.Error:
 		return nil, c.refusedLocked(m)
 	}

@@ -1,7 +1,9 @@
 package wasmclient
 
 import (
+	"encoding/base64"
 	"testing"
+	"time"
 
 	"github.com/pushmap/pushmap/geo"
 )
@@ -39,17 +41,53 @@ func abs(x float64) float64 {
 	return x
 }
 
+// TestBackoff: wait n is the doubled MinBackoff (at most MaxBackoff)
+// randomised by ±50%, and the first retry spreads over 250–750 ms by
+// default.
 func TestBackoff(t *testing.T) {
 	c := newClient("ws://x", nil)
 	defer c.cancel()
 	for n := range 30 {
 		d := c.backoff(n)
-		ceil := c.opts.MinBackoff << min(n, 20)
-		if ceil > c.opts.MaxBackoff || ceil <= 0 {
-			ceil = c.opts.MaxBackoff
+		mid := c.opts.MinBackoff << min(n, 20)
+		if mid > c.opts.MaxBackoff || mid <= 0 {
+			mid = c.opts.MaxBackoff
 		}
-		if d <= 0 || d > ceil {
-			t.Fatalf("backoff(%d) = %v, want in (0, %v]", n, d, ceil)
+		if d < mid/2 || d > mid*3/2 {
+			t.Fatalf("backoff(%d) = %v, want in [%v, %v]", n, d, mid/2, mid*3/2)
 		}
+	}
+	lo, hi := time.Hour, time.Duration(0)
+	for range 1000 {
+		d := c.backoff(0)
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < 250*time.Millisecond || hi > 750*time.Millisecond || hi-lo < 400*time.Millisecond {
+		t.Fatalf("first retries spread over [%v, %v], want over most of [250ms, 750ms]", lo, hi)
+	}
+}
+
+func TestJWTExpiry(t *testing.T) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, tc := range []struct {
+		payload string
+		want    int64 // 0: none
+	}{
+		{`{"exp":1764100000}`, 1764100000},
+		{` { "sub" : "a\"exp\":1" , "nested": {"exp": 5, "list": [1, {"exp": 6}, "]"]}, "exp" : 1764100001 } `, 1764100001},
+		{`{"sub":"x"}`, 0},
+		{`{"exp":"soon"}`, 0},
+		{`{"exp":-5}`, 0},
+		{`[{"exp":7}]`, 0},
+		{`{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],"exp":9}`, 0}, // too deep: not read
+		{`{"exp":1.5e9}`, 1.5e9},
+	} {
+		got, ok := jwtExpiry(enc(`{"alg":"none"}`) + "." + enc(tc.payload) + ".sig")
+		if ok != (tc.want != 0) || (ok && got.Unix() != tc.want) {
+			t.Errorf("jwtExpiry of %s = %v, %v; want %d", tc.payload, got.Unix(), ok, tc.want)
+		}
+	}
+	if _, ok := jwtExpiry("not-a-jwt"); ok {
+		t.Error("a static token has an expiry")
 	}
 }

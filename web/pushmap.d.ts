@@ -39,7 +39,11 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface StatusEvent {
   state: ConnectionState;
-  /** WebSocket close code, or 0. */
+  /**
+   * WebSocket close code, or 0. The client stops ('closed') after 4000,
+   * 4001 and 4403, and after 4401 (token refused) or 4402 (token expired)
+   * unless getToken can give a new token; see docs/protocol.md.
+   */
   code: number;
   reason: string;
 }
@@ -103,8 +107,23 @@ export interface PushmapError extends Error {
 }
 
 export interface ConnectOptions {
-  /** Sent to the server to authenticate; default ''. */
+  /**
+   * Sent to the server to authenticate; default ''. A static token the
+   * server refuses (close 4401) or lets expire (4402) closes the client for
+   * good: use getToken for tokens that expire.
+   */
   token?: string;
+  /**
+   * Called for a token (instead of `token`) before the first connection,
+   * before each reconnection, and before the current token expires: for a
+   * JWT with an `exp` claim, a quarter of its lifetime (at most a minute)
+   * before, and the new token is sent on the open connection (no
+   * reconnection). A token the server refused (4401) is never sent again:
+   * getToken is called again, with backoff, until it returns another. A
+   * throw or rejection counts as a failed connection attempt. As
+   * centrifuge-js's getToken.
+   */
+  getToken?: () => string | Promise<string>;
   /** Layers to subscribe to; default []. */
   layers?: string[];
   /** Least time between two views sent while the map moves, ms; default 100. */

@@ -113,6 +113,15 @@ class Client {
       throttleMs: opts.throttleMs ?? 100,
       margin: opts.margin ?? 0.25,
     };
+    if (opts.getToken !== undefined) {
+      if (typeof opts.getToken !== 'function') throw new TypeError('pushmap: getToken must be a function');
+      const getToken = opts.getToken;
+      // Always a Promise of a string, for the wasm to await.
+      o.getToken = () => Promise.resolve().then(getToken).then((t) => {
+        if (typeof t !== 'string') throw new TypeError(`pushmap: getToken returned ${typeof t}, want a string`);
+        return t;
+      });
+    }
     this.#handle = pm.connect(this.#url, o, (type, payload) => this.#dispatch(type, payload));
   }
 

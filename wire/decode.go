@@ -102,6 +102,30 @@ func (d *Decoder) decode() (Message, error) {
 		m = b
 	case TypeError:
 		m, err = d.errorMsg(fields)
+	case TypeRefresh:
+		var r Refresh
+		if err = need(fields, 1); err == nil {
+			if r.Token, err = d.str("token", MaxTokenLen); err == nil {
+				err = d.skip(fields - 1)
+			}
+		}
+		m = r
+	case TypeRefreshAck:
+		var r RefreshAck
+		if err = need(fields, 1); err == nil {
+			if r.Expires, err = d.integer("expires"); err == nil {
+				err = d.skip(fields - 1)
+			}
+		}
+		m = r
+	case TypeMore:
+		var mo More
+		if err = need(fields, 1); err == nil {
+			if mo.Remaining, err = d.smallInt("remaining", 1<<31-1); err == nil {
+				mo.Ops, err = d.ops(fields - 1)
+			}
+		}
+		m = mo
 	default:
 		return nil, errorf(CodeUnknownType, "unknown message type %d", code)
 	}
@@ -232,7 +256,12 @@ func (d *Decoder) hello(fields int) (Message, error) {
 	if h.Layers, err = d.strings(); err != nil {
 		return nil, err
 	}
-	return h, d.skip(fields - 3)
+	if fields >= 4 {
+		if h.MaxFrameBytes, err = d.smallInt("max frame bytes", 1<<31-1); err != nil {
+			return nil, err
+		}
+	}
+	return h, d.skip(fields - 4)
 }
 
 func (d *Decoder) view() (View, error) {

@@ -65,7 +65,17 @@ func (e *Encoder) message(m Message) error {
 	enc := e.enc
 	switch m := m.(type) {
 	case Hello:
-		return e.all(e.head(TypeHello, 3), enc.EncodeInt(int64(m.Version)), enc.EncodeString(m.Token), e.strings(m.Layers))
+		if m.MaxFrameBytes == 0 {
+			return e.all(e.head(TypeHello, 3), enc.EncodeInt(int64(m.Version)), enc.EncodeString(m.Token), e.strings(m.Layers))
+		}
+		return e.all(e.head(TypeHello, 4), enc.EncodeInt(int64(m.Version)), enc.EncodeString(m.Token), e.strings(m.Layers),
+			enc.EncodeInt(int64(m.MaxFrameBytes)))
+	case Refresh:
+		return e.all(e.head(TypeRefresh, 1), enc.EncodeString(m.Token))
+	case RefreshAck:
+		return e.all(e.head(TypeRefreshAck, 1), enc.EncodeInt(m.Expires))
+	case More:
+		return e.all(e.head(TypeMore, 1+len(m.Ops)), enc.EncodeInt(int64(m.Remaining)), e.ops(m.Ops))
 	case View:
 		return e.all(e.head(TypeView, 6), e.view(m))
 	case Unview:
@@ -232,6 +242,13 @@ func AppendViewAckHeader(dst []byte, v View, flags Flags, n int) []byte {
 	e := NewEncoder()
 	_ = e.all(e.enc.EncodeArrayLen(8+n), e.enc.EncodeUint(uint64(TypeViewAck)), e.view(v), e.enc.EncodeUint(uint64(flags)))
 	return append(dst, e.buf.Bytes()...)
+}
+
+// AppendMoreHeader appends the start of a More frame holding n ops, with
+// remaining More frames after it.
+func AppendMoreHeader(dst []byte, remaining, n int) []byte {
+	dst = append(mpack.AppendArrayHeader(dst, 2+n), byte(TypeMore))
+	return mpack.AppendUint(dst, uint64(remaining))
 }
 
 // WriteBatches writes pre-encoded ops as Batch frames of at most about

@@ -7,18 +7,45 @@ import (
 	"github.com/pushmap/pushmap/geo"
 )
 
-// A Message is one of the protocol's messages: Hello, View, Unview, Layers
-// (client to server) or Welcome, ViewAck, UnviewAck, Reset, Batch, Error
-// (server to client).
+// A Message is one of the protocol's messages: Hello, View, Unview,
+// Layers, Refresh (client to server) or Welcome, ViewAck, UnviewAck, Reset,
+// Batch, Error, RefreshAck, More (server to client).
 type Message interface {
 	Type() Type
 }
 
-// Hello opens a connection: [1, version, token, layers].
+// Hello opens a connection: [1, version, token, layers, maxFrameBytes].
 type Hello struct {
 	Version int      // the protocol version the client speaks: Version
 	Token   string   // credentials, "" when the server needs none
-	Layers  []string // layers to see; empty means every layer
+	Layers  []string // layers to see; empty means every layer the grant allows
+	// MaxFrameBytes is the largest frame the client reads; 0 (or absent on
+	// the wire) leaves it to the server. Values below MinFrameBytes count
+	// as MinFrameBytes.
+	MaxFrameBytes int
+}
+
+// Refresh presents a new token on an open connection: [5, token]. The
+// server answers with a RefreshAck, a Reset when the new grant changes
+// what the client may see, or an Error (CodeUnauthorized) leaving the old
+// grant in force until it expires.
+type Refresh struct {
+	Token string
+}
+
+// RefreshAck accepts a Refresh whose grant allows the same layers and area
+// as before: [22, expires], expires in Unix milliseconds (0: never).
+type RefreshAck struct {
+	Expires int64
+}
+
+// More carries the next ops of a ViewAck or Reset with FlagContinued:
+// [23, remaining, op...]. Remaining is how many More frames follow this
+// one; the reply is complete at the one with Remaining 0. The client
+// applies the ops as it applies those of the reply they continue.
+type More struct {
+	Remaining int
+	Ops       []Op
 }
 
 // View sets (or replaces) the client's view number ID:
@@ -151,6 +178,15 @@ func (Unview) Type() Type { return TypeUnview }
 
 // Type returns TypeLayers.
 func (Layers) Type() Type { return TypeLayers }
+
+// Type returns TypeRefresh.
+func (Refresh) Type() Type { return TypeRefresh }
+
+// Type returns TypeRefreshAck.
+func (RefreshAck) Type() Type { return TypeRefreshAck }
+
+// Type returns TypeMore.
+func (More) Type() Type { return TypeMore }
 
 // Type returns TypeWelcome.
 func (Welcome) Type() Type { return TypeWelcome }

@@ -12,26 +12,30 @@ type Type uint8
 
 // Client-to-server message types.
 const (
-	TypeHello  Type = 1 // Hello: must be the first message of a connection
-	TypeView   Type = 2 // View: set or replace one of the client's views
-	TypeUnview Type = 3 // Unview: drop one of the client's views
-	TypeLayers Type = 4 // Layers: change the layers the client sees
+	TypeHello   Type = 1 // Hello: must be the first message of a connection
+	TypeView    Type = 2 // View: set or replace one of the client's views
+	TypeUnview  Type = 3 // Unview: drop one of the client's views
+	TypeLayers  Type = 4 // Layers: change the layers the client sees
+	TypeRefresh Type = 5 // Refresh: a new token on the open connection
 )
 
 // Server-to-client message types.
 const (
-	TypeWelcome   Type = 16 // Welcome: answer to Hello, with the server's limits
-	TypeViewAck   Type = 17 // ViewAck: a view was applied; carries the markers it adds
-	TypeUnviewAck Type = 18 // UnviewAck: a view was dropped
-	TypeReset     Type = 19 // Reset: replace the whole cache with these markers
-	TypeBatch     Type = 20 // Batch: marker upserts and removes
-	TypeError     Type = 21 // Error: a message was refused; the connection goes on
+	TypeWelcome    Type = 16 // Welcome: answer to Hello, with the server's limits
+	TypeViewAck    Type = 17 // ViewAck: a view was applied; carries the markers it adds
+	TypeUnviewAck  Type = 18 // UnviewAck: a view was dropped
+	TypeReset      Type = 19 // Reset: replace the whole cache with these markers
+	TypeBatch      Type = 20 // Batch: marker upserts and removes
+	TypeError      Type = 21 // Error: a message was refused; the connection goes on
+	TypeRefreshAck Type = 22 // RefreshAck: a Refresh was accepted and changes nothing else
+	TypeMore       Type = 23 // More: the next ops of a continued ViewAck or Reset
 )
 
 var typeNames = map[Type]string{
 	TypeHello: "hello", TypeView: "view", TypeUnview: "unview", TypeLayers: "layers",
 	TypeWelcome: "welcome", TypeViewAck: "view_ack", TypeUnviewAck: "unview_ack",
 	TypeReset: "reset", TypeBatch: "batch", TypeError: "error",
+	TypeRefresh: "refresh", TypeRefreshAck: "refresh_ack", TypeMore: "more",
 }
 
 // String returns the message type's name as written in docs/protocol.md,
@@ -62,6 +66,10 @@ const (
 	// budget and is in cluster mode: its ops are clusters, which replace
 	// the view's clusters, and the view holds no markers.
 	FlagClusters Flags = 1 << 3
+	// FlagContinued on a ViewAck or a Reset: the reply did not fit in one
+	// frame; its ops go on in the More frames that follow it at once, the
+	// last with Remaining 0. The reply is complete after that one.
+	FlagContinued Flags = 1 << 4
 )
 
 // Tags opening the ops that are not about one marker. A marker upsert is an
@@ -87,6 +95,8 @@ const (
 	CodeUnknownView   Code = 8  // unview of a view the connection does not hold
 	CodeBadHello      Code = 9  // a second hello, or too many layers
 	CodeInvalidMarker Code = 10 // a marker's id, layer or properties break a limit
+	CodeForbidden     Code = 11 // the client's grant does not allow what it asked for (a layer)
+	CodeUnauthorized  Code = 12 // a Refresh's token was refused; the old grant stays until it expires
 )
 
 var codeNames = map[Code]string{
@@ -95,6 +105,7 @@ var codeNames = map[Code]string{
 	CodeInvalidView: "invalid_view", CodeRateLimited: "rate_limited",
 	CodeTooManyViews: "too_many_views", CodeUnknownView: "unknown_view",
 	CodeBadHello: "bad_hello", CodeInvalidMarker: "invalid_marker",
+	CodeForbidden: "forbidden", CodeUnauthorized: "unauthorized",
 }
 
 // String returns the code's name as written in docs/protocol.md, such as
@@ -115,6 +126,8 @@ const (
 	CloseTooSlow            = 4002 // the client could not keep up and was disconnected
 	CloseViewFlood          = 4003 // the client kept sending views past the rate limit
 	CloseUnauthorized       = 4401 // the server's Authorize refused the Hello's token
+	CloseTokenExpired       = 4402 // the grant's expiry passed without a Refresh
+	CloseForbidden          = 4403 // the Hello asked for a layer its grant does not allow
 )
 
 // Limits bound what one message may carry. Decoders refuse anything larger.
@@ -126,4 +139,8 @@ const (
 	MaxViewID    = 255 // view ids run from 0 to MaxViewID
 	MaxZoom      = 24  // views have a zoom in [0, MaxZoom]
 	MaxPropsSize = 32  // entries in a marker's Props
+
+	// MinFrameBytes is the least frame size a client may announce in its
+	// Hello; a smaller value counts as MinFrameBytes.
+	MinFrameBytes = 64 << 10
 )

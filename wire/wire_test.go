@@ -22,6 +22,13 @@ func sampleMessages() []Message {
 	return []Message{
 		Hello{Version: Version, Token: "secret", Layers: []string{"cars", "flights"}},
 		Hello{Version: 9, Layers: []string{}},
+		Hello{Version: Version, Layers: []string{"a"}, MaxFrameBytes: 1 << 20},
+		Refresh{Token: "eyJhbGciOi.x.y"},
+		RefreshAck{Expires: 1764100000123},
+		RefreshAck{},
+		More{Remaining: 3, Ops: []Op{{Marker: paris}, {Cluster: &Cluster{Z: 4, X: 8, Y: 5, Count: 2, At: geo.Pt(1, 2)}}}},
+		More{},
+		ViewAck{View: View{ID: 2, Box: geo.World, Zoom: 3}, Flags: FlagSnapshot | FlagContinued, Ops: []Op{{Marker: paris}}},
 		View{ID: 3, Box: geo.BBox(170, -20, -170, 10.5), Zoom: 4.25},
 		Unview{ID: 255},
 		Layers{Layers: []string{"a"}},
@@ -74,6 +81,11 @@ func normalise(m Message) Message {
 		}
 		return v
 	case ViewAck:
+		if len(v.Ops) == 0 {
+			v.Ops = nil
+		}
+		return v
+	case More:
 		if len(v.Ops) == 0 {
 			v.Ops = nil
 		}
@@ -146,6 +158,7 @@ func TestHeadersMatchMarshal(t *testing.T) {
 			{"batch", AppendBatchHeader(nil, n), Batch{Ops: all}},
 			{"reset", AppendResetHeader(nil, FlagBehind, []View{view}, []bool{true}, n), Reset{Flags: FlagBehind, Views: []View{view}, Clustered: []bool{true}, Ops: all}},
 			{"view_ack", AppendViewAckHeader(nil, view, FlagSnapshot, n), ViewAck{View: view, Flags: FlagSnapshot, Ops: all}},
+			{"more", AppendMoreHeader(nil, 70000, n), More{Remaining: 70000, Ops: all}},
 		} {
 			want, err := Marshal(tc.msg)
 			if err != nil {

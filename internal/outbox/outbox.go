@@ -119,9 +119,10 @@ func (o *Outbox) Control(frame []byte) (start bool) {
 	return o.startLocked()
 }
 
-// Replace drops everything waiting and queues frame in its place: for
-// frames that describe the client's whole state. It clears behind.
-func (o *Outbox) Replace(frame []byte) (start bool) {
+// Replace drops everything waiting and queues frames in its place: for
+// frames that describe the client's whole state (one, or one split in
+// several). It clears behind.
+func (o *Outbox) Replace(frames ...[]byte) (start bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -129,9 +130,13 @@ func (o *Outbox) Replace(frame []byte) (start bool) {
 	}
 	o.dropLocked()
 	o.behind = false
-	o.queue = append(o.queue, frame)
-	o.bytes = len(frame)
-	o.reset = len(frame)
+	n := 0
+	for _, f := range frames {
+		o.queue = append(o.queue, f)
+		n += len(f)
+	}
+	o.bytes = n
+	o.reset = n
 	return o.startLocked()
 }
 

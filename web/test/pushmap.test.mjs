@@ -160,3 +160,32 @@ test('load refuses another contract version', async (t) => {
   const fresh = await import('../pushmap.js?version-test');
   await assert.rejects(fresh.load(), (e) => e.code === 'version');
 });
+
+test('getToken reaches the wasm as a function returning a Promise of a string', async (t) => {
+  const pm = await load();
+  let n = 0;
+  const client = pm.connect('/ws', { getToken: () => `tok-${++n}` });
+  t.after(() => client.close());
+  const fake = globalThis.__pushmapFake.clients.at(-1);
+  assert.equal(typeof fake.opts.getToken, 'function');
+  assert.equal(await fake.opts.getToken(), 'tok-1');
+  assert.equal(await fake.opts.getToken(), 'tok-2');
+
+  const asyncClient = pm.connect('/ws', { getToken: async () => 'async-tok' });
+  t.after(() => asyncClient.close());
+  assert.equal(await globalThis.__pushmapFake.clients.at(-1).opts.getToken(), 'async-tok');
+
+  const bad = pm.connect('/ws', { getToken: () => 42 });
+  t.after(() => bad.close());
+  await assert.rejects(globalThis.__pushmapFake.clients.at(-1).opts.getToken(), /getToken returned number/);
+
+  const throwing = pm.connect('/ws', { getToken: () => { throw new Error('no session'); } });
+  t.after(() => throwing.close());
+  await assert.rejects(globalThis.__pushmapFake.clients.at(-1).opts.getToken(), /no session/);
+
+  assert.throws(() => pm.connect('/ws', { getToken: 'not a function' }), /getToken must be a function/);
+  // Without getToken the options the wasm sees are unchanged.
+  const plain = pm.connect('/ws', { token: 'static' });
+  t.after(() => plain.close());
+  assert.equal('getToken' in globalThis.__pushmapFake.clients.at(-1).opts, false);
+});

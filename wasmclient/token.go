@@ -1,0 +1,230 @@
+package wasmclient
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// refreshID is the request id of refreshes, which have no waiters.
+const refreshID = -2
+
+// maxRefreshLead is the most time before a token's expiry that the client
+// refreshes it.
+const maxRefreshLead = time.Minute
+
+// token returns the token for the next connection: TokenFunc's, or the
+// static Token. A token the server refused before is an error: it would
+// be refused again.
+func (c *Client) token(ctx context.Context) (string, error) {
+	if c.opts.TokenFunc == nil {
+		return c.opts.Token, nil
+	}
+	tok, err := c.opts.TokenFunc(ctx)
+	if err != nil {
+		return "", errorf("token function: %w", err)
+	}
+	c.mu.Lock()
+	refused := c.refusedToken
+	c.mu.Unlock()
+	if refused != "" && tok == refused {
+		return "", errorf("the token function gave the token the server refused again")
+	}
+	return tok, nil
+}
+
+// scheduleRefresh arms the timer that refreshes tok on ws before it
+// expires, when tok is a JWT with an expiry and a TokenFunc can make a
+// new one.
+func (c *Client) scheduleRefresh(ws *websocket.Conn, tok string) {
+	if c.opts.TokenFunc == nil {
+		return
+	}
+	exp, ok := jwtExpiry(tok)
+	if !ok {
+		return
+	}
+	left := time.Until(exp)
+	if left <= 0 {
+		return
+	}
+	c.armRefresh(ws, left-min(left/4, maxRefreshLead))
+}
+
+func (c *Client) armRefresh(ws *websocket.Conn, after time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refreshTimer != nil {
+		c.refreshTimer.Stop()
+	}
+	if c.ws != ws || c.state.State == Closed {
+		return
+	}
+	c.refreshTimer = time.AfterFunc(after, func() { c.refresh(ws) })
+}
+
+// refresh gets a new token and sends it on ws, if ws is still the
+// connection; the server's reply is handled as any other.
+func (c *Client) refresh(ws *websocket.Conn) {
+	ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
+	defer cancel()
+	tok, err := c.opts.TokenFunc(ctx)
+	if err != nil {
+		c.log.Warn("token refresh failed; retrying", "err", err)
+		c.armRefresh(ws, time.Second)
+		return
+	}
+	c.send(ws, wire.Refresh{Token: tok}, request{t: wire.TypeRefresh, id: refreshID})
+	c.scheduleRefresh(ws, tok)
+}
+
+// jwtExpiry returns the "exp" claim of a JWT, read from its payload
+// without checking its signature (the server does that).
+func jwtExpiry(tok string) (time.Time, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	exp, ok := topLevelNumber(string(payload), "exp")
+	if !ok || exp <= 0 || exp > 1<<40 {
+		return time.Time{}, false
+	}
+	sec := int64(exp)
+	return time.Unix(sec, int64((exp-float64(sec))*1e9)), true
+}
+
+// topLevelNumber returns the number under key in the JSON object doc,
+// looking at its top level only. It is a small scanner rather than
+// encoding/json, which would add a tenth to the browser build.
+func topLevelNumber(doc, key string) (float64, bool) {
+	s := scanner{s: doc}
+	s.space()
+	if !s.eat('{') {
+		return 0, false
+	}
+	for {
+		s.space()
+		if s.eat('}') {
+			return 0, false
+		}
+		k, ok := s.str()
+		if !ok {
+			return 0, false
+		}
+		s.space()
+		if !s.eat(':') {
+			return 0, false
+		}
+		s.space()
+		if k == key {
+			start := s.i
+			for s.i < len(s.s) && strings.IndexByte("+-0123456789.eE", s.s[s.i]) >= 0 {
+				s.i++
+			}
+			v, err := strconv.ParseFloat(s.s[start:s.i], 64)
+			return v, err == nil
+		}
+		if !s.value(0) {
+			return 0, false
+		}
+		s.space()
+		if !s.eat(',') {
+			return 0, false
+		}
+	}
+}
+
+type scanner struct {
+	s string
+	i int
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.s) && strings.IndexByte(" \t\r\n", s.s[s.i]) >= 0 {
+		s.i++
+	}
+}
+
+func (s *scanner) eat(b byte) bool {
+	if s.i < len(s.s) && s.s[s.i] == b {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string and returns it unescaped as far as keys need
+// (escapes are kept as written: "exp" has none).
+func (s *scanner) str() (string, bool) {
+	if !s.eat('"') {
+		return "", false
+	}
+	start := s.i
+	for s.i < len(s.s) {
+		switch s.s[s.i] {
+		case '\\':
+			s.i += 2
+			continue
+		case '"':
+			s.i++
+			return s.s[start : s.i-1], true
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// value skips one JSON value, nested at most 32 deep.
+func (s *scanner) value(depth int) bool {
+	if depth > 32 || s.i >= len(s.s) {
+		return false
+	}
+	switch s.s[s.i] {
+	case '"':
+		_, ok := s.str()
+		return ok
+	case '{', '[':
+		closer := byte('}')
+		if s.s[s.i] == '[' {
+			closer = ']'
+		}
+		s.i++
+		for {
+			s.space()
+			if s.eat(closer) {
+				return true
+			}
+			if closer == '}' {
+				if _, ok := s.str(); !ok {
+					return false
+				}
+				s.space()
+				if !s.eat(':') {
+					return false
+				}
+				s.space()
+			}
+			if !s.value(depth + 1) {
+				return false
+			}
+			s.space()
+			if !s.eat(',') && !(s.i < len(s.s) && s.s[s.i] == closer) {
+				return false
+			}
+		}
+	}
+	start := s.i
+	for s.i < len(s.s) && strings.IndexByte(",}] \t\r\n", s.s[s.i]) < 0 {
+		s.i++
+	}
+	return s.i > start
+}
