@@ -17,3 +17,19 @@ func (s *Server) FixFanShare(share float64) {
 	s.fan.share, s.fan.fixed = share, true
 	s.mu.Unlock()
 }
+
+// OnPageHold makes MarkersPage call fn with the markers it looked at in each
+// hold of the server lock.
+func (s *Server) OnPageHold(fn func(visited int)) { s.pageHold = fn }
+
+// OnInterestCopied makes InterestIn call fn once it copied the views' boxes.
+func (s *Server) OnInterestCopied(fn func()) { s.interestCopied = fn }
+
+// Unlocked reports whether the server lock is free at the moment.
+func (s *Server) Unlocked() bool {
+	if s.mu.TryLock() {
+		s.mu.Unlock()
+		return true
+	}
+	return false
+}

@@ -72,6 +72,13 @@ type Server struct {
 
 	writes *outbox.Watchdog // bounds every write to a client
 
+	// pageHold, when set by a test, is told how many markers each lock
+	// hold of MarkersPage looked at.
+	pageHold func(visited int)
+	// interestCopied, when set by a test, is called by InterestIn once it
+	// copied the views' boxes, before it covers them with tiles.
+	interestCopied func()
+
 	nconns   atomic.Int64
 	closing  atomic.Bool
 	wg       sync.WaitGroup // connection readers and writers

@@ -12,13 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/synth"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/ingest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -148,13 +148,18 @@ func (c *config) flags(cmd string) []flagDef {
 			"* allows any origin.",
 			listValue{&s.OriginPatterns}},
 		{"feed-keys", "keys", "Comma-separated bearer keys that feeds must send to the HTTP ingest at /feed/ " +
-			"(POST /feed/markers, ...; see docs/feeds.md). Without any key the HTTP ingest is off. " +
+			"(POST /feed/markers, ...; see docs/feeds.md). A key is secret, for every layer, or " +
+			"secret:layer1+layer2, for those layers alone (a batch touching another is refused whole with 403). " +
+			"Without any key the HTTP ingest is off. " +
 			"Prefer the environment variable or --feed-keys-file to the command line, which others can read.",
 			listValue{&c.feedKeys}},
-		{"feed-keys-file", "path", "File of more feed keys, one a line (blank lines and lines starting with # are skipped).",
+		{"feed-keys-file", "path", "File of more feed keys, one a line as in --feed-keys " +
+			"(blank lines and lines starting with # are skipped).",
 			stringValue{&c.feedKeysFile, nil}},
 		{"read-keys", "keys", "Comma-separated bearer keys for reading markers by box (GET /feed/markers, " +
-			"what a polling client would use). Without any the read endpoint is public.",
+			"what a polling client would use), secret or secret:layer1+layer2 as feed keys. Without any, and " +
+			"without client authentication, the read endpoint is public; with client authentication it also " +
+			"takes a client token, and answers only what the token allows.",
 			listValue{&c.readKeys}},
 		{"client-tokens", "tokens", "Comma-separated tokens map clients must send in their hello; a client " +
 			"without a valid one is closed with 4401. Never the same as a feed key. Without any, anyone may connect.",
@@ -331,20 +336,43 @@ func tokenChecker(tokens []string) auth.Authorizer {
 	}
 }
 
-// allFeedKeys returns the feed keys of --feed-keys and --feed-keys-file.
-func (c *config) allFeedKeys() ([]string, error) {
-	keys := slices.Clone(c.feedKeys)
-	if c.feedKeysFile == "" {
-		return keys, nil
+// allFeedKeys returns the feed keys of --feed-keys and --feed-keys-file,
+// each "secret" or "secret:layer1+layer2" (ingest.ParseKey).
+func (c *config) allFeedKeys() ([]ingest.Key, error) {
+	keys, err := parseKeys("--feed-keys", c.feedKeys)
+	if err != nil || c.feedKeysFile == "" {
+		return keys, err
 	}
 	b, err := os.ReadFile(c.feedKeysFile)
 	if err != nil {
 		return nil, fmt.Errorf("--feed-keys-file: %w", err)
 	}
+	n := 0
 	for line := range strings.SplitSeq(string(b), "\n") {
+		n++
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			keys = append(keys, line)
+			k, err := ingest.ParseKey(line)
+			if err != nil { // the secret is not repeated: the message may be logged
+				return nil, fmt.Errorf("--feed-keys-file %s, line %d: %v", c.feedKeysFile, n, err)
+			}
+			keys = append(keys, k)
 		}
+	}
+	return keys, nil
+}
+
+// allReadKeys returns the read keys of --read-keys, in the syntax of feed
+// keys.
+func (c *config) allReadKeys() ([]ingest.Key, error) { return parseKeys("--read-keys", c.readKeys) }
+
+func parseKeys(flag string, entries []string) ([]ingest.Key, error) {
+	keys := make([]ingest.Key, 0, len(entries))
+	for i, e := range entries {
+		k, err := ingest.ParseKey(e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key %d: %v", flag, i+1, err)
+		}
+		keys = append(keys, k)
 	}
 	return keys, nil
 }

@@ -75,8 +75,14 @@ func (n *node) setUpFeeds() error {
 	if err != nil {
 		return err
 	}
+	readKeys, err := n.cfg.allReadKeys()
+	if err != nil {
+		return err
+	}
 	if len(keys) > 0 {
-		h, err := ingest.New(n.srv, &ingest.Options{Keys: keys, ReadKeys: n.cfg.readKeys, Logger: n.log})
+		// GET /feed/markers applies the grants of the WebSocket's clients.
+		h, err := ingest.New(n.srv, &ingest.Options{Keys: keys, ReadKeys: readKeys,
+			Authorize: n.srv.Authorizer(), Logger: n.log})
 		if err != nil {
 			return fmt.Errorf("--feed-keys: %w", err)
 		}

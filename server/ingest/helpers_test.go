@@ -55,7 +55,7 @@ func start(t testing.TB, opts *ingest.Options) *fixture {
 		opts = &ingest.Options{}
 	}
 	if opts.Keys == nil {
-		opts.Keys = []string{feedKey}
+		opts.Keys = keys(feedKey)
 	}
 	if opts.Logger == nil {
 		opts.Logger = pushmaptest.Logger(t)
@@ -197,4 +197,13 @@ func (w *watcher) sees(t testing.TB, want ...string) map[string]wire.Marker {
 		return ""
 	})
 	return got
+}
+
+// keys returns keys of every layer with the secrets.
+func keys(secrets ...string) []ingest.Key {
+	out := make([]ingest.Key, len(secrets))
+	for i, s := range secrets {
+		out[i] = ingest.Key{Secret: s}
+	}
+	return out
 }
