@@ -155,8 +155,15 @@ type watcher struct {
 
 func watch(t testing.TB, f *fixture, box geo.Box, zoom float64) *watcher {
 	t.Helper()
+	return watchWith(t, f, box, zoom, nil)
+}
+
+// watchWith is watch for a client of layers (nil: every layer).
+func watchWith(t testing.TB, f *fixture, box geo.Box, zoom float64, layers []string) *watcher {
+	t.Helper()
 	w := &watcher{}
 	c, err := wasmclient.Dial(context.Background(), f.ws, &wasmclient.Options{
+		Layers:   layers,
 		Throttle: time.Millisecond,
 		OnChange: func(ch wasmclient.Change) {
 			w.mu.Lock()
