@@ -32,6 +32,7 @@ type conn struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+	ticket *ticket // its place in the admission counts
 
 	out outbox.Outbox
 	w   *outbox.Writer
@@ -127,6 +128,10 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 			return wire.Hello{}, errClosed
 		}
 		c.grant = g
+	}
+	if err := c.s.admit(c.ticket); err != nil {
+		c.close(websocket.StatusTryAgainLater, err.Error())
+		return wire.Hello{}, errClosed
 	}
 	// Register before the Welcome: once the client is greeted, Stats and
 	// Shutdown must see it. A Shutdown that listed the connections before

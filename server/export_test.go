@@ -1,5 +1,7 @@
 package server
 
+import "net/netip"
+
 // OutboxBytes returns the bytes waiting in the outboxes of all connections,
 // for tests that check a slow client's memory stays bounded.
 func (s *Server) OutboxBytes() (total int) {
@@ -33,3 +35,6 @@ func (s *Server) Unlocked() bool {
 	}
 	return false
 }
+
+// ClientIP returns the address a connection from remote is counted under.
+func ClientIP(remote string) netip.Addr { return clientIP(remote) }

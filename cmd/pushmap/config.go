@@ -33,6 +33,8 @@ type config struct {
 
 	// server is passed to server.New, with Logger set by newServer.
 	server server.Options
+	// http bounds the HTTP server's requests (node.go).
+	http httpLimits
 
 	// Feeds and credentials.
 	feedKeys     []string // bearer keys of the HTTP ingest; none: ingest off
@@ -87,16 +89,26 @@ func (c *config) flags(cmd string) []flagDef {
 		logLevel:  "info",
 		logFormat: "text",
 		server: server.Options{
-			MaxConnections: 100000,
-			MaxFrameBytes:  16 << 10,
-			MaxViews:       4,
-			ViewRate:       20,
-			ViewBurst:      40,
-			Budget:         5000,
-			ClusterZoom:    14,
-			OutboxBytes:    4 << 20,
-			WriteTimeout:   10 * time.Second,
-			HelloTimeout:   10 * time.Second,
+			MaxConnections:      100000,
+			MaxPending:          1000,
+			MaxConnectionsPerIP: 5000,
+			MaxPendingPerIP:     100,
+			MaxFrameBytes:       16 << 10,
+			MaxViews:            4,
+			ViewRate:            20,
+			ViewBurst:           40,
+			Budget:              5000,
+			ClusterZoom:         14,
+			OutboxBytes:         4 << 20,
+			WriteTimeout:        10 * time.Second,
+			HelloTimeout:        10 * time.Second,
+		},
+		http: httpLimits{
+			readHeaderTimeout: 10 * time.Second,
+			readTimeout:       time.Minute,
+			writeTimeout:      2 * time.Minute,
+			idleTimeout:       2 * time.Minute,
+			maxHeaderBytes:    64 << 10,
 		},
 		redisStream: "pushmap:updates",
 		redisGroup:  "pushmap",
@@ -143,6 +155,29 @@ func (c *config) flags(cmd string) []flagDef {
 			durationValue{&s.WriteTimeout, 1}},
 		{"hello-timeout", "duration", "How long a new connection has to send its hello before it is closed.",
 			durationValue{&s.HelloTimeout, 1}},
+		{"max-pending", "n", "Most WebSocket connections waiting for their hello at once, counted apart from " +
+			"--max-connections; one more is refused with HTTP 503 and Retry-After.",
+			intValue[int]{p: &s.MaxPending, min: 1}},
+		{"max-connections-per-ip", "n", "Most WebSocket connections from one address (IPv4, or an IPv6 /64), " +
+			"with or without hello; one more is refused with HTTP 429 and Retry-After. Behind a reverse proxy, " +
+			"whose address every client has, set it and --max-pending-per-ip to --max-connections.",
+			intValue[int]{p: &s.MaxConnectionsPerIP, min: 1}},
+		{"max-pending-per-ip", "n", "Most WebSocket connections from one address waiting for their hello; " +
+			"one more is refused with HTTP 429 and Retry-After.",
+			intValue[int]{p: &s.MaxPendingPerIP, min: 1}},
+		{"read-header-timeout", "duration", "How long a client may take to send an HTTP request's headers.",
+			durationValue{&c.http.readHeaderTimeout, 1}},
+		{"read-timeout", "duration", "How long a client may take to send a whole HTTP request, body included " +
+			"(a feed's POST); not applied to a WebSocket once it is open.",
+			durationValue{&c.http.readTimeout, 1}},
+		{"http-write-timeout", "duration", "How long an HTTP answer (a page of markers, a tile, a file) may take " +
+			"to send, so that a slow reader cannot hold its memory for long; not applied to a WebSocket, " +
+			"whose writes --write-timeout bounds.",
+			durationValue{&c.http.writeTimeout, 1}},
+		{"idle-timeout", "duration", "How long an idle keep-alive HTTP connection stays open.",
+			durationValue{&c.http.idleTimeout, 1}},
+		{"max-header-bytes", "size", "Largest HTTP request header, in bytes or with a KiB suffix.",
+			sizeValue[int]{&c.http.maxHeaderBytes}},
 		{"origins", "patterns", "Comma-separated host patterns (path.Match syntax, e.g. example.com,*.example.org) " +
 			"of pages on other hosts whose browsers may connect; pages from this server's own host always may. " +
 			"* allows any origin.",

@@ -35,6 +35,8 @@ type node struct {
 	srv  *server.Server
 	page http.Handler // served at "/", or nil
 
+	maxOpen int // most connections open at once (the open-files limit); 0: no cap
+
 	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
 	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
 
@@ -55,12 +57,17 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 		return nil, code
 	}
 	log := cfg.logger(x.stderr)
+	maxOpen, err := fitFileLimit(&cfg.server, log)
+	if err != nil {
+		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
+		return nil, 1
+	}
 	srv, err := cfg.newServer(log)
 	if err != nil { // the flags are checked already; this is a bug, not a usage error
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
 		return nil, 1
 	}
-	n := &node{cmd: cmd, cfg: cfg, log: log, srv: srv}
+	n := &node{cmd: cmd, cfg: cfg, log: log, srv: srv, maxOpen: maxOpen}
 	if err := n.setUpFeeds(); err != nil {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
 		srv.Close()
@@ -107,10 +114,21 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 		n.log.Error("cannot listen", "addr", n.cfg.addr, "err", err)
 		return 1
 	}
+	if n.maxOpen > 0 {
+		ln = &cappedListener{Listener: ln, max: int64(n.maxOpen), log: n.log}
+	}
 	ep := &endpoints{srv: n.srv, started: time.Now()}
+	// The timeouts bound plain HTTP requests; a WebSocket clears them when
+	// it takes its connection over (server.Server's hijack), and has
+	// bounds of its own (--hello-timeout, --write-timeout).
+	lim := n.cfg.http
 	hs := &http.Server{
 		Handler:           n.mux(ep),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: lim.readHeaderTimeout,
+		ReadTimeout:       lim.readTimeout,
+		WriteTimeout:      lim.writeTimeout,
+		IdleTimeout:       lim.idleTimeout,
+		MaxHeaderBytes:    lim.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
 
@@ -203,9 +221,23 @@ func (n *node) mux(ep *endpoints) *http.ServeMux {
 		mux.Handle("/feed/", n.ingest)
 	}
 	if n.page != nil {
-		mux.Handle("GET /", n.page)
+		// Not "GET /": it would conflict with "/feed/" (fewer methods, a
+		// more general path), and registering both panics.
+		mux.Handle("/", readOnly(n.page))
 	}
 	return mux
+}
+
+// readOnly passes GET and HEAD requests to h and answers others 405.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "pushmap: "+r.Method+" is not allowed here", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // densityInterval is how often the views showing density tiles are told

@@ -101,7 +101,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	stats := func() map[string]any { return map[string]any{} }
 	switch *kind {
 	case KindPushmap:
-		srv, err := server.New(&server.Options{Logger: log, MaxConnections: *maxConns})
+		// The bench's clients come from a few local addresses (127.0.0.x):
+		// no per-address limit below the total.
+		srv, err := server.New(&server.Options{Logger: log, MaxConnections: *maxConns,
+			MaxConnectionsPerIP: *maxConns, MaxPendingPerIP: min(*maxConns, 1000)})
 		if err != nil {
 			return fail(err)
 		}
