@@ -33,6 +33,7 @@ type conn struct {
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
+	ticket *ticket // its place in the admission counts
 
 	out outbox.Outbox
 	w   *outbox.Writer
@@ -158,6 +159,10 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	c.frameLimit = c.s.opts.MaxSendFrameBytes
 	if hello.MaxFrameBytes > 0 {
 		c.frameLimit = min(c.frameLimit, max(hello.MaxFrameBytes, wire.MinFrameBytes))
+	}
+	if err := c.s.admit(c.ticket); err != nil {
+		c.close(websocket.StatusTryAgainLater, err.Error())
+		return wire.Hello{}, errClosed
 	}
 	// Register before the Welcome: once the client is greeted, Stats and
 	// Shutdown must see it. A Shutdown that listed the connections before

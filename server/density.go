@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 )
 
@@ -79,29 +80,57 @@ func (s *Server) FlushDensity() {
 
 // DensityTile renders density tile t as a 256 × 256 PNG: the markers of
 // every layer counted in 32 × 32 cells, transparent where there are none,
-// from yellow to red as they get denser.
+// from yellow to red as they get denser. It is DensityTileFor with the
+// zero Grant.
 func (s *Server) DensityTile(t geo.Tile) ([]byte, error) {
+	return s.DensityTileFor(t, auth.Grant{})
+}
+
+// DensityTileFor renders density tile t for a client holding g: only the
+// markers of g's layers are counted, and only the cells lying wholly inside
+// g's box are drawn. A cell straddling the box's edge is left blank rather
+// than counted or clipped: its count would include markers outside the
+// box, and counting it exactly would mean a search per marker under the
+// server lock. The tile's zoom must not be above Options.ClusterZoom (the
+// counts are kept no finer).
+func (s *Server) DensityTileFor(t geo.Tile, g auth.Grant) ([]byte, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
+	if int(t.Z) > s.opts.ClusterZoom {
+		return nil, fmt.Errorf("server: density tile %v: zoom %d is above the cluster zoom %d", t, t.Z, s.opts.ClusterZoom)
+	}
 	var counts [densityGrid][densityGrid]uint64
+	var inside [densityGrid][densityGrid]bool
+	if g.Layers == nil || len(g.Layers) > 0 {
+		cellsInside(t, g.Box, &inside)
+	}
+	ls := newLayerSet(g.Layers)
 	gz := int(t.Z) + 5 // 2^5 = densityGrid
 	s.mu.Lock()
 	if gz <= s.opts.ClusterZoom {
 		for j := range densityGrid {
 			for i := range densityGrid {
+				if !inside[j][i] {
+					continue
+				}
 				sub := geo.Tile{Z: uint8(gz), X: t.X<<5 + uint32(i), Y: t.Y<<5 + uint32(j)}
-				counts[j][i] = s.clusters.cluster(sub, nil).Count
+				counts[j][i] = s.clusters.cluster(sub, ls).Count
 			}
 		}
 	} else {
 		b := t.Bounds()
 		scale := math.Exp2(float64(t.Z))
 		s.markersIn(b, func(rec *marker) bool {
+			if !ls.has(rec.m.Layer) {
+				return true
+			}
 			x := ((rec.m.Pos.Lon+180)/360*scale - float64(t.X)) * densityGrid
 			y := (geo.MercatorY(rec.m.Pos.Lat)*scale - float64(t.Y)) * densityGrid
 			i, j := min(max(int(x), 0), densityGrid-1), min(max(int(y), 0), densityGrid-1)
-			counts[j][i]++
+			if inside[j][i] {
+				counts[j][i]++
+			}
 			return true
 		})
 	}
@@ -130,6 +159,42 @@ func (s *Server) DensityTile(t geo.Tile) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// cellsInside marks the cells of tile t that lie wholly inside box (nil:
+// the world). The cells of the world's first and last rows reach the poles:
+// markers beyond Web Mercator's latitudes are counted in them.
+func cellsInside(t geo.Tile, box *geo.Box, inside *[densityGrid][densityGrid]bool) {
+	if box == nil {
+		for j := range inside {
+			for i := range inside[j] {
+				inside[j][i] = true
+			}
+		}
+		return
+	}
+	parts, n := box.Split()
+	scale := math.Exp2(float64(t.Z)) * densityGrid
+	last := uint32(1)<<t.Z - 1
+	for j := range densityGrid {
+		north := geo.LatFromMercatorY((float64(t.Y)*densityGrid + float64(j)) / scale)
+		south := geo.LatFromMercatorY((float64(t.Y)*densityGrid + float64(j+1)) / scale)
+		if t.Y == 0 && j == 0 {
+			north = 90
+		}
+		if t.Y == last && j == densityGrid-1 {
+			south = -90
+		}
+		for i := range densityGrid {
+			west := (float64(t.X)*densityGrid+float64(i))/scale*360 - 180
+			east := (float64(t.X)*densityGrid+float64(i+1))/scale*360 - 180
+			for _, p := range parts[:n] {
+				if p.West <= west && east <= p.East && p.South <= south && north <= p.North {
+					inside[j][i] = true
+				}
+			}
+		}
+	}
+}
+
 // heat maps a count to a colour: one marker a warm yellow, twenty or more
 // a deep red, on a log scale, opaque enough to read under markers.
 func heat(n uint64) color.NRGBA {
@@ -144,6 +209,14 @@ func heat(n uint64) color.NRGBA {
 //
 // Tiles change as markers move: they are sent with Cache-Control: no-cache,
 // and maps re-fetch them on the tile changes FlushDensity sends.
+//
+// With Options.Authorize set, a tile needs a client credential, as the
+// WebSocket does: "Authorization: Bearer <token>" or, for map libraries
+// that fetch tiles as images, ?access_token=<token>. Without one the answer
+// is 401, with one the Authorizer refuses (or an expired grant) 403; a
+// tile shows only what the grant allows (DensityTileFor) and is sent with
+// Cache-Control: private, no-cache. A zoom above Options.ClusterZoom, or
+// not a tile path, is 404.
 func (s *Server) DensityHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -151,18 +224,30 @@ func (s *Server) DensityHandler() http.Handler {
 			http.Error(w, "pushmap: density tiles are read with GET", http.StatusMethodNotAllowed)
 			return
 		}
+		var g auth.Grant
+		cache := "no-cache"
+		if authorize := s.opts.Authorize; authorize != nil {
+			var ok bool
+			if g, ok = s.httpGrant(w, r, authorize); !ok {
+				return
+			}
+			// A tile shows what its holder may read: no shared cache may
+			// hand it to another.
+			cache = "private, no-cache"
+			w.Header().Set("Vary", "Authorization")
+		}
 		t, err := parseTilePath(r.URL.Path)
 		if err != nil {
 			http.Error(w, "pushmap: "+err.Error(), http.StatusNotFound)
 			return
 		}
-		b, err := s.DensityTile(t)
+		b, err := s.DensityTileFor(t, g)
 		if err != nil {
 			http.Error(w, "pushmap: "+err.Error(), http.StatusNotFound)
 			return
 		}
 		w.Header().Set("Content-Type", "image/png")
-		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Cache-Control", cache)
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b)
 	})

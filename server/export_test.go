@@ -1,5 +1,7 @@
 package server
 
+import "net/netip"
+
 // OutboxBytes returns the bytes waiting in the outboxes of all connections,
 // for tests that check a slow client's memory stays bounded.
 func (s *Server) OutboxBytes() (total int) {
@@ -17,3 +19,22 @@ func (s *Server) FixFanShare(share float64) {
 	s.fan.share, s.fan.fixed = share, true
 	s.mu.Unlock()
 }
+
+// OnPageHold makes MarkersPage call fn with the markers it looked at in each
+// hold of the server lock.
+func (s *Server) OnPageHold(fn func(visited int)) { s.pageHold = fn }
+
+// OnInterestCopied makes InterestIn call fn once it copied the views' boxes.
+func (s *Server) OnInterestCopied(fn func()) { s.interestCopied = fn }
+
+// Unlocked reports whether the server lock is free at the moment.
+func (s *Server) Unlocked() bool {
+	if s.mu.TryLock() {
+		s.mu.Unlock()
+		return true
+	}
+	return false
+}
+
+// ClientIP returns the address a connection from remote is counted under.
+func ClientIP(remote string) netip.Addr { return clientIP(remote) }

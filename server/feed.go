@@ -3,10 +3,8 @@ package server
 import (
 	"container/heap"
 	"fmt"
-	"sort"
 	"time"
 
-	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -24,7 +22,11 @@ type Update struct {
 // Apply applies updates in order under one lock: the batch form of Upsert
 // and Remove, with expiry. If any update is invalid it returns an error
 // naming it and applies nothing. Stale upserts (see Upsert) are skipped.
-func (s *Server) Apply(updates []Update) error {
+func (s *Server) Apply(updates []Update) error { return s.applyIn(nil, updates) }
+
+// applyIn is Apply for a feed that may write only the layers of scope (nil:
+// every layer), checked under the same lock as the batch is applied.
+func (s *Server) applyIn(scope *layerScope, updates []Update) error {
 	for i := range updates {
 		u := &updates[i]
 		var err error
@@ -43,6 +45,9 @@ func (s *Server) Apply(updates []Update) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkScopeLocked(scope, updates); err != nil {
+		return err
+	}
 	s.beginBatchLocked(len(updates))
 	defer s.endBatchLocked()
 	now := time.Now()
@@ -124,62 +129,4 @@ func (s *Server) expire() {
 		}
 	}
 	s.armExpiryLocked()
-}
-
-// Watched is a tile that clients are looking at, and how many.
-type Watched struct {
-	Tile    geo.Tile
-	Viewers int // connections with a view that intersects the tile
-}
-
-// maxInterestTiles bounds the answer of Interest.
-const maxInterestTiles = 1 << 20
-
-// Interest tells a feed which parts of the world are watched: the tiles at
-// zoom z that intersect a view of a connection seeing layer ("" for any),
-// with how many connections watch each, sorted by tile. A feed can skip work
-// on tiles nobody watches. It returns an error for a zoom outside [0, 24] or
-// an answer over a million tiles (ask at a lower zoom).
-func (s *Server) Interest(z int, layer string) ([]Watched, error) {
-	if z < 0 || z > geo.MaxZoom {
-		return nil, fmt.Errorf("server: interest zoom %d is outside [0, %d]", z, geo.MaxZoom)
-	}
-	counts := map[geo.Tile]int{}
-	s.mu.Lock()
-	for c := range s.conns {
-		if layer != "" && !c.layers.has(layer) {
-			continue
-		}
-		seen := map[geo.Tile]bool{}
-		for i := range c.views {
-			box := c.views[i].v.Box
-			if n := geo.CountTilesCovering(box, z); n > maxInterestTiles {
-				s.mu.Unlock()
-				return nil, fmt.Errorf("server: a view covers %d tiles at zoom %d; ask at a lower zoom", n, z)
-			}
-			for _, t := range geo.TilesCovering(box, z) {
-				if !seen[t] {
-					seen[t] = true
-					counts[t]++
-				}
-			}
-		}
-		if len(counts) > maxInterestTiles {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("server: more than %d tiles watched at zoom %d; ask at a lower zoom", maxInterestTiles, z)
-		}
-	}
-	s.mu.Unlock()
-	out := make([]Watched, 0, len(counts))
-	for t, n := range counts {
-		out = append(out, Watched{Tile: t, Viewers: n})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].Tile, out[j].Tile
-		if a.Y != b.Y {
-			return a.Y < b.Y
-		}
-		return a.X < b.X
-	})
-	return out, nil
 }

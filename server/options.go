@@ -13,10 +13,26 @@ type Options struct {
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 
-	// MaxConnections caps concurrent WebSocket connections; one more is
-	// accepted and closed at once with close code 1013 (try again later).
-	// Default 100000.
+	// MaxConnections caps concurrent WebSocket connections past their
+	// hello; one more is closed at its hello with close code 1013 (try
+	// again later). Default 100000.
 	MaxConnections int
+
+	// MaxPending caps the connections waiting for their hello (for at most
+	// HelloTimeout), counted apart from MaxConnections so that connections
+	// that never say hello cannot keep clients out; one more is refused
+	// before the upgrade with 503 and Retry-After. Default 1000.
+	MaxPending int
+
+	// MaxConnectionsPerIP caps the connections from one address (an IPv4
+	// address, or an IPv6 /64), waiting for their hello or not, and
+	// MaxPendingPerIP those waiting for their hello; one more is refused
+	// before the upgrade with 429 and Retry-After. Behind a reverse proxy
+	// every client has the proxy's address: set both to MaxConnections
+	// there (the proxy must do the per-client limiting). X-Forwarded-For is
+	// not read: any client could forge it. Defaults 5000 and 100.
+	MaxConnectionsPerIP int
+	MaxPendingPerIP     int
 
 	// MaxFrameBytes caps the size of a frame a client may send; a larger one
 	// closes the connection with 1009 (message too big). Default 16384.

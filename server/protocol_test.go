@@ -316,6 +316,7 @@ func TestServerFullAndShutdown(t *testing.T) {
 	srv, url := pushmaptest.StartServer(t, &server.Options{MaxConnections: 1})
 	c := dialRecorder(t, url, "first")
 	full := dialRaw(t, url)
+	full.send(wire.Hello{Version: wire.Version}) // the limit counts clients past their hello
 	full.expectClose(websocket.StatusTryAgainLater)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

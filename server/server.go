@@ -72,29 +72,44 @@ type Server struct {
 
 	writes *outbox.Watchdog // bounds every write to a client
 
-	nconns   atomic.Int64
-	closing  atomic.Bool
-	wg       sync.WaitGroup // connection readers and writers
-	counters counters
+	// pageHold, when set by a test, is told how many markers each lock
+	// hold of MarkersPage looked at.
+	pageHold func(visited int)
+	// interestCopied, when set by a test, is called by InterestIn once it
+	// copied the views' boxes, before it covers them with tiles.
+	interestCopied func()
+
+	nconns    atomic.Int64 // connections admitted (past their hello)
+	admission admission    // connections by state and address
+	closing   atomic.Bool
+	wg        sync.WaitGroup // connection readers and writers
+	counters  counters
 }
 
 type counters struct {
 	accepted, refused, resets, tooSlow, stale, delivered, viewChanges, expired atomic.Int64
+	refusedPending, refusedPerIP                                               atomic.Int64
 }
 
 // Stats is a snapshot of a Server's state and counters.
 type Stats struct {
-	Connections int   // open WebSocket connections
+	Connections int   // open WebSocket connections past their hello
+	Pending     int   // WebSocket connections waiting for their hello
 	Views       int   // view boxes in the index (a view across the antimeridian counts twice)
 	Markers     int   // markers in the store
 	Accepted    int64 // connections accepted since start
-	Refused     int64 // connections refused (server full or shutting down)
-	Resets      int64 // resets sent to clients that fell behind
-	TooSlow     int64 // clients closed with 4002 (too slow)
-	Stale       int64 // upserts ignored because their version was not newer
-	Delivered   int64 // marker ops handed to connections
-	ViewChanges int64 // views set or dropped by clients
-	Expired     int64 // markers removed because their TTL ran out
+	Refused     int64 // connections refused after their hello (server full) or while shutting down
+	// RefusedPending counts connections refused because MaxPending
+	// connections were waiting for their hello; RefusedPerIP those refused
+	// for MaxConnectionsPerIP or MaxPendingPerIP.
+	RefusedPending int64
+	RefusedPerIP   int64
+	Resets         int64 // resets sent to clients that fell behind
+	TooSlow        int64 // clients closed with 4002 (too slow)
+	Stale          int64 // upserts ignored because their version was not newer
+	Delivered      int64 // marker ops handed to connections
+	ViewChanges    int64 // views set or dropped by clients
+	Expired        int64 // markers removed because their TTL ran out
 }
 
 // New returns a Server configured by opts; nil means every default. It
@@ -121,10 +136,18 @@ func New(opts *Options) (*Server, error) {
 // served by a goroutine of its own until it leaves or the server shuts
 // down. Returning frees what net/http holds for a request (its goroutine's
 // stack, its read buffer), a third of an idle connection's memory.
+//
+// A connection is refused before the upgrade, with 503 Service Unavailable
+// when Options.MaxPending connections are waiting for their hello, and 429
+// Too Many Requests when its address has MaxConnectionsPerIP connections or
+// MaxPendingPerIP waiting for their hello (both with Retry-After); after
+// its hello, with close code 1013 (try again later) when MaxConnections
+// clients are connected.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.closing.Load() {
-		s.counters.refused.Add(1)
-		http.Error(w, "pushmap: server is shutting down", http.StatusServiceUnavailable)
+	t, status, msg := s.enter(r.RemoteAddr)
+	if t == nil {
+		s.log.Debug("connection refused", "remote", r.RemoteAddr, "status", status, "reason", msg)
+		refuseHTTP(w, status, msg)
 		return
 	}
 	ws, err := websocket.Accept(smallReads{w}, r, &websocket.AcceptOptions{
@@ -132,24 +155,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		s.leave(t)
+		s.wg.Done()
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	if n := s.nconns.Add(1); n > int64(s.opts.MaxConnections) {
-		s.nconns.Add(-1)
-		s.counters.refused.Add(1)
-		ws.Close(websocket.StatusTryAgainLater, fmt.Sprintf("server full: %d connections", s.opts.MaxConnections))
-		return
-	}
-	s.counters.accepted.Add(1)
 	c := newConn(s, ws, r.RemoteAddr)
+	c.ticket = t
 	// The request's context ends when ServeHTTP returns; Authorize
 	// gets one that keeps its values and lasts.
 	r = r.WithContext(context.WithoutCancel(r.Context()))
-	s.wg.Add(1)
-	go func() {
+	go func() { // counted in s.wg by enter
 		defer s.wg.Done()
-		defer s.nconns.Add(-1)
+		defer s.leave(t)
 		c.serve(r)
 	}()
 }
@@ -173,6 +191,9 @@ func (w smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// net/http clears the deadlines of its ReadTimeout and WriteTimeout
+	// at the hijack: they bound the upgrade request, not the WebSocket,
+	// whose reads and writes have bounds of their own.
 	n := brw.Reader.Buffered()
 	if n == 0 {
 		return conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, readBufferSize), brw.Writer), nil
@@ -195,6 +216,11 @@ func (s *Server) Stats() Stats {
 	s.mu.Unlock()
 	st.Accepted = s.counters.accepted.Load()
 	st.Refused = s.counters.refused.Load()
+	st.RefusedPending = s.counters.refusedPending.Load()
+	st.RefusedPerIP = s.counters.refusedPerIP.Load()
+	s.admission.mu.Lock()
+	st.Pending = s.admission.pending
+	s.admission.mu.Unlock()
 	st.Resets = s.counters.resets.Load()
 	st.TooSlow = s.counters.tooSlow.Load()
 	st.Stale = s.counters.stale.Load()
@@ -209,7 +235,7 @@ func (s *Server) Stats() Stats {
 // marker store stays usable. Mount the server in an http.Server and call
 // its Shutdown too: hijacked WebSocket connections are not its business.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closing.Store(true)
+	s.stopAdmitting()
 	for _, c := range s.connList() {
 		go c.close(websocket.StatusGoingAway, "server shutting down")
 	}
@@ -229,7 +255,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes every connection at once, without a closing handshake, and
 // waits for their goroutines. Markers stop expiring.
 func (s *Server) Close() error {
-	s.closing.Store(true)
+	s.stopAdmitting()
 	s.mu.Lock()
 	s.stopped = true
 	if s.expiryTimer != nil {
@@ -264,6 +290,9 @@ func (o *Options) withDefaults() (Options, error) {
 		def  int
 	}{
 		{"MaxConnections", &r.MaxConnections, 100000},
+		{"MaxPending", &r.MaxPending, 1000},
+		{"MaxConnectionsPerIP", &r.MaxConnectionsPerIP, 5000},
+		{"MaxPendingPerIP", &r.MaxPendingPerIP, 100},
 		{"MaxViews", &r.MaxViews, 4},
 		{"ViewBurst", &r.ViewBurst, 40},
 		{"Budget", &r.Budget, 5000},

@@ -10,13 +10,13 @@ import (
 	"net"
 	"os"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/synth"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/ingest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -31,6 +31,8 @@ type config struct {
 
 	// server is passed to server.New, with Logger set by newServer.
 	server server.Options
+	// http bounds the HTTP server's requests (node.go).
+	http httpLimits
 
 	// Feeds and credentials.
 	feedKeys     []string // bearer keys of the HTTP ingest; none: ingest off
@@ -94,16 +96,26 @@ func (c *config) flags(cmd string) []flagDef {
 		logLevel:  "info",
 		logFormat: "text",
 		server: server.Options{
-			MaxConnections: 100000,
-			MaxFrameBytes:  16 << 10,
-			MaxViews:       4,
-			ViewRate:       20,
-			ViewBurst:      40,
-			Budget:         5000,
-			ClusterZoom:    14,
-			OutboxBytes:    4 << 20,
-			WriteTimeout:   10 * time.Second,
-			HelloTimeout:   10 * time.Second,
+			MaxConnections:      100000,
+			MaxPending:          1000,
+			MaxConnectionsPerIP: 5000,
+			MaxPendingPerIP:     100,
+			MaxFrameBytes:       16 << 10,
+			MaxViews:            4,
+			ViewRate:            20,
+			ViewBurst:           40,
+			Budget:              5000,
+			ClusterZoom:         14,
+			OutboxBytes:         4 << 20,
+			WriteTimeout:        10 * time.Second,
+			HelloTimeout:        10 * time.Second,
+		},
+		http: httpLimits{
+			readHeaderTimeout: 10 * time.Second,
+			readTimeout:       time.Minute,
+			writeTimeout:      2 * time.Minute,
+			idleTimeout:       2 * time.Minute,
+			maxHeaderBytes:    64 << 10,
 		},
 		redisStream: "pushmap:updates",
 		redisGroup:  "pushmap",
@@ -150,18 +162,46 @@ func (c *config) flags(cmd string) []flagDef {
 			durationValue{&s.WriteTimeout, 1}},
 		{"hello-timeout", "duration", "How long a new connection has to send its hello before it is closed.",
 			durationValue{&s.HelloTimeout, 1}},
+		{"max-pending", "n", "Most WebSocket connections waiting for their hello at once, counted apart from " +
+			"--max-connections; one more is refused with HTTP 503 and Retry-After.",
+			intValue[int]{p: &s.MaxPending, min: 1}},
+		{"max-connections-per-ip", "n", "Most WebSocket connections from one address (IPv4, or an IPv6 /64), " +
+			"with or without hello; one more is refused with HTTP 429 and Retry-After. Behind a reverse proxy, " +
+			"whose address every client has, set it and --max-pending-per-ip to --max-connections.",
+			intValue[int]{p: &s.MaxConnectionsPerIP, min: 1}},
+		{"max-pending-per-ip", "n", "Most WebSocket connections from one address waiting for their hello; " +
+			"one more is refused with HTTP 429 and Retry-After.",
+			intValue[int]{p: &s.MaxPendingPerIP, min: 1}},
+		{"read-header-timeout", "duration", "How long a client may take to send an HTTP request's headers.",
+			durationValue{&c.http.readHeaderTimeout, 1}},
+		{"read-timeout", "duration", "How long a client may take to send a whole HTTP request, body included " +
+			"(a feed's POST); not applied to a WebSocket once it is open.",
+			durationValue{&c.http.readTimeout, 1}},
+		{"http-write-timeout", "duration", "How long an HTTP answer (a page of markers, a tile, a file) may take " +
+			"to send, so that a slow reader cannot hold its memory for long; not applied to a WebSocket, " +
+			"whose writes --write-timeout bounds.",
+			durationValue{&c.http.writeTimeout, 1}},
+		{"idle-timeout", "duration", "How long an idle keep-alive HTTP connection stays open.",
+			durationValue{&c.http.idleTimeout, 1}},
+		{"max-header-bytes", "size", "Largest HTTP request header, in bytes or with a KiB suffix.",
+			sizeValue[int]{&c.http.maxHeaderBytes}},
 		{"origins", "patterns", "Comma-separated host patterns (path.Match syntax, e.g. example.com,*.example.org) " +
 			"of pages on other hosts whose browsers may connect; pages from this server's own host always may. " +
 			"* allows any origin.",
 			listValue{&s.OriginPatterns}},
 		{"feed-keys", "keys", "Comma-separated bearer keys that feeds must send to the HTTP ingest at /feed/ " +
-			"(POST /feed/markers, ...; see docs/feeds.md). Without any key the HTTP ingest is off. " +
+			"(POST /feed/markers, ...; see docs/feeds.md). A key is secret, for every layer, or " +
+			"secret:layer1+layer2, for those layers alone (a batch touching another is refused whole with 403). " +
+			"Without any key the HTTP ingest is off. " +
 			"Prefer the environment variable or --feed-keys-file to the command line, which others can read.",
 			listValue{&c.feedKeys}},
-		{"feed-keys-file", "path", "File of more feed keys, one a line (blank lines and lines starting with # are skipped).",
+		{"feed-keys-file", "path", "File of more feed keys, one a line as in --feed-keys " +
+			"(blank lines and lines starting with # are skipped).",
 			stringValue{&c.feedKeysFile, nil}},
 		{"read-keys", "keys", "Comma-separated bearer keys for reading markers by box (GET /feed/markers, " +
-			"what a polling client would use). Without any the read endpoint is public.",
+			"what a polling client would use), secret or secret:layer1+layer2 as feed keys. Without any, and " +
+			"without client authentication, the read endpoint is public; with client authentication it also " +
+			"takes a client token, and answers only what the token allows.",
 			listValue{&c.readKeys}},
 		{"jwt-secrets", "secrets", "Comma-separated HS256 secrets, each at least 32 bytes (openssl rand -base64 48), " +
 			"that client tokens (JWTs minted by your app; see docs/auth.md) may be signed with. Any of them verifies, " +
@@ -416,20 +456,43 @@ func (c *config) allJWTSecrets() ([][]byte, error) {
 	return secrets, nil
 }
 
-// allFeedKeys returns the feed keys of --feed-keys and --feed-keys-file.
-func (c *config) allFeedKeys() ([]string, error) {
-	keys := slices.Clone(c.feedKeys)
-	if c.feedKeysFile == "" {
-		return keys, nil
+// allFeedKeys returns the feed keys of --feed-keys and --feed-keys-file,
+// each "secret" or "secret:layer1+layer2" (ingest.ParseKey).
+func (c *config) allFeedKeys() ([]ingest.Key, error) {
+	keys, err := parseKeys("--feed-keys", c.feedKeys)
+	if err != nil || c.feedKeysFile == "" {
+		return keys, err
 	}
 	b, err := os.ReadFile(c.feedKeysFile)
 	if err != nil {
 		return nil, fmt.Errorf("--feed-keys-file: %w", err)
 	}
+	n := 0
 	for line := range strings.SplitSeq(string(b), "\n") {
+		n++
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			keys = append(keys, line)
+			k, err := ingest.ParseKey(line)
+			if err != nil { // the secret is not repeated: the message may be logged
+				return nil, fmt.Errorf("--feed-keys-file %s, line %d: %v", c.feedKeysFile, n, err)
+			}
+			keys = append(keys, k)
 		}
+	}
+	return keys, nil
+}
+
+// allReadKeys returns the read keys of --read-keys, in the syntax of feed
+// keys.
+func (c *config) allReadKeys() ([]ingest.Key, error) { return parseKeys("--read-keys", c.readKeys) }
+
+func parseKeys(flag string, entries []string) ([]ingest.Key, error) {
+	keys := make([]ingest.Key, 0, len(entries))
+	for i, e := range entries {
+		k, err := ingest.ParseKey(e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: key %d: %v", flag, i+1, err)
+		}
+		keys = append(keys, k)
 	}
 	return keys, nil
 }

@@ -46,7 +46,9 @@ func TestParseConfig(t *testing.T) {
 				"--max-frame-bytes", "2KiB", "--max-views", "256", "--view-rate", "2.5", "--view-burst", "3",
 				"--budget", "11", "--outbox-bytes", "1MiB", "--write-timeout", "1500ms", "--hello-timeout", "2s",
 				"--origins", " a.example , *.b.example ,", "--log-level", "debug", "--log-format", "json",
-				"--web", "site",
+				"--web", "site", "--max-pending", "4", "--max-connections-per-ip", "5", "--max-pending-per-ip", "2",
+				"--read-header-timeout", "1s", "--read-timeout", "2s", "--http-write-timeout", "3s",
+				"--idle-timeout", "4s", "--max-header-bytes", "8KiB",
 			},
 			want: func(c *config) {
 				c.addr, c.wsPath, c.web, c.logLevel, c.logFormat = "127.0.0.1:9", "/live", "site", "debug", "json"
@@ -54,7 +56,10 @@ func TestParseConfig(t *testing.T) {
 					MaxConnections: 7, MaxFrameBytes: 2048, MaxViews: 256, ViewRate: 2.5, ViewBurst: 3,
 					Budget: 11, ClusterZoom: 14, OutboxBytes: 1 << 20, WriteTimeout: 1500 * time.Millisecond,
 					HelloTimeout: 2 * time.Second, OriginPatterns: []string{"a.example", "*.b.example"},
+					MaxPending: 4, MaxConnectionsPerIP: 5, MaxPendingPerIP: 2,
 				}
+				c.http = httpLimits{readHeaderTimeout: time.Second, readTimeout: 2 * time.Second,
+					writeTimeout: 3 * time.Second, idleTimeout: 4 * time.Second, maxHeaderBytes: 8 << 10}
 			},
 		},
 		{
@@ -78,6 +83,7 @@ func TestParseConfig(t *testing.T) {
 				"PUSHMAP_WRITE_TIMEOUT": "1m", "PUSHMAP_HELLO_TIMEOUT": "3s", "PUSHMAP_ORIGINS": "*",
 				"PUSHMAP_LOG_LEVEL": "warn", "PUSHMAP_LOG_FORMAT": "json", "PUSHMAP_WEB": "/srv/www",
 				"PUSHMAP_FLIGHTS": "1", "PUSHMAP_VEHICLES": "0", "PUSHMAP_INTERVAL": "1s", "PUSHMAP_SEED": "42",
+				"PUSHMAP_MAX_PENDING": "8", "PUSHMAP_READ_TIMEOUT": "5s",
 			},
 			want: func(c *config) {
 				c.addr, c.wsPath, c.web, c.logLevel, c.logFormat = ":0", "/x/y", "/srv/www", "warn", "json"
@@ -85,7 +91,9 @@ func TestParseConfig(t *testing.T) {
 					MaxConnections: 9, MaxFrameBytes: 4096, MaxViews: 2, ViewRate: 10, ViewBurst: 5,
 					Budget: 6, ClusterZoom: 14, DensityLayer: "density", OutboxBytes: 64 << 10, WriteTimeout: time.Minute,
 					HelloTimeout: 3 * time.Second, OriginPatterns: []string{"*"},
+					MaxPending: 8, MaxConnectionsPerIP: 5000, MaxPendingPerIP: 100,
 				}
+				c.http.readTimeout = 5 * time.Second
 				c.flights, c.vehicles, c.interval, c.seed = 1, 0, time.Second, 42
 			},
 		},
@@ -187,7 +195,9 @@ func TestParseConfigHelp(t *testing.T) {
 func TestHelpListsEveryFlag(t *testing.T) {
 	common := []string{
 		"addr", "ws-path", "max-connections", "max-frame-bytes", "max-views", "view-rate", "view-burst",
-		"budget", "cluster-zoom", "density-layer", "outbox-bytes", "write-timeout", "hello-timeout", "origins", "log-level", "log-format", "web",
+		"budget", "cluster-zoom", "density-layer", "outbox-bytes", "write-timeout", "hello-timeout", "origins",
+		"max-pending", "max-connections-per-ip", "max-pending-per-ip", "read-header-timeout", "read-timeout",
+		"http-write-timeout", "idle-timeout", "max-header-bytes", "log-level", "log-format", "web",
 		"feed-keys", "feed-keys-file", "read-keys", "client-tokens", "redis", "redis-stream", "redis-group",
 		"jwt-secrets", "jwt-secrets-file", "jwks-file", "jwt-audience", "jwt-issuer",
 	}
@@ -235,6 +245,14 @@ func TestHelpDefaults(t *testing.T) {
 		"PUSHMAP_WEB, default web/dist",
 		"PUSHMAP_INTERVAL, default 500ms",
 		"PUSHMAP_ORIGINS, default none",
+		"PUSHMAP_MAX_PENDING, default 1000",
+		"PUSHMAP_MAX_CONNECTIONS_PER_IP, default 5000",
+		"PUSHMAP_MAX_PENDING_PER_IP, default 100",
+		"PUSHMAP_READ_HEADER_TIMEOUT, default 10s",
+		"PUSHMAP_READ_TIMEOUT, default 1m0s",
+		"PUSHMAP_HTTP_WRITE_TIMEOUT, default 2m0s",
+		"PUSHMAP_IDLE_TIMEOUT, default 2m0s",
+		"PUSHMAP_MAX_HEADER_BYTES, default 64KiB",
 	} {
 		if !strings.Contains(stdout.String(), s) {
 			t.Errorf("demo --help lacks %q", s)

@@ -41,6 +41,7 @@ type node struct {
 	// read; nil when client auth is off and anyone may read everything.
 	authorize auth.Authorizer
 	verifier  *auth.Verifier // behind authorize, or nil; closed by close
+	maxOpen   int            // most connections open at once (the open-files limit); 0: no cap
 
 	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
 	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
@@ -62,7 +63,12 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 		return nil, code
 	}
 	log := cfg.logger(x.stderr)
-	n := &node{cmd: cmd, cfg: cfg, log: log}
+	maxOpen, err := fitFileLimit(&cfg.server, log)
+	if err != nil {
+		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
+		return nil, 1
+	}
+	n := &node{cmd: cmd, cfg: cfg, log: log, maxOpen: maxOpen}
 	verifier, err := cfg.newVerifier(log)
 	if err != nil {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
@@ -101,8 +107,14 @@ func (n *node) setUpFeeds() error {
 	if err != nil {
 		return err
 	}
+	readKeys, err := n.cfg.allReadKeys()
+	if err != nil {
+		return err
+	}
 	if len(keys) > 0 {
-		h, err := ingest.New(n.srv, &ingest.Options{Keys: keys, ReadKeys: n.cfg.readKeys, Logger: n.log})
+		// GET /feed/markers applies the grants of the WebSocket's clients.
+		h, err := ingest.New(n.srv, &ingest.Options{Keys: keys, ReadKeys: readKeys,
+			Authorize: n.srv.Authorizer(), Logger: n.log})
 		if err != nil {
 			return fmt.Errorf("--feed-keys: %w", err)
 		}
@@ -127,10 +139,21 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 		n.log.Error("cannot listen", "addr", n.cfg.addr, "err", err)
 		return 1
 	}
+	if n.maxOpen > 0 {
+		ln = &cappedListener{Listener: ln, max: int64(n.maxOpen), log: n.log}
+	}
 	ep := &endpoints{srv: n.srv, started: time.Now()}
+	// The timeouts bound plain HTTP requests; a WebSocket clears them when
+	// it takes its connection over (server.Server's hijack), and has
+	// bounds of its own (--hello-timeout, --write-timeout).
+	lim := n.cfg.http
 	hs := &http.Server{
 		Handler:           n.mux(ep),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: lim.readHeaderTimeout,
+		ReadTimeout:       lim.readTimeout,
+		WriteTimeout:      lim.writeTimeout,
+		IdleTimeout:       lim.idleTimeout,
+		MaxHeaderBytes:    lim.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
 	}
 
@@ -223,9 +246,23 @@ func (n *node) mux(ep *endpoints) *http.ServeMux {
 		mux.Handle("/feed/", n.ingest)
 	}
 	if n.page != nil {
-		mux.Handle("GET /", n.page)
+		// Not "GET /": it would conflict with "/feed/" (fewer methods, a
+		// more general path), and registering both panics.
+		mux.Handle("/", readOnly(n.page))
 	}
 	return mux
+}
+
+// readOnly passes GET and HEAD requests to h and answers others 405.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "pushmap: "+r.Method+" is not allowed here", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // densityInterval is how often the views showing density tiles are told

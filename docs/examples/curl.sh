@@ -33,5 +33,6 @@ curl -sS --fail-with-body "$PUSHMAP_URL/tiles/invalidate" -H "$auth" \
 # Which zoom 10 tiles of the vehicles layer are being watched?
 curl -sS --fail-with-body "$PUSHMAP_URL/interest?z=10&layer=vehicles" -H "$auth"
 
-# What a polling client would get: the markers in a box.
+# What a polling client would get: the markers in a box (the first 1,000;
+# the Link header has the next page's URL when there are more).
 curl -sS --fail-with-body "$PUSHMAP_URL/markers?bbox=2.25,48.81,2.42,48.90"

@@ -14,15 +14,37 @@
 //	POST   /markers/remove     remove markers: a JSON array of ids
 //	POST   /tiles/invalidate   mark tiles of a tile layer changed
 //	GET    /interest?z=&layer= the watched tiles at zoom z, with viewer counts
-//	GET    /markers?bbox=w,s,e,n&layers=a,b   the markers in a box (polling)
+//	GET    /markers?bbox=w,s,e,n&layers=a,b&limit=&cursor=   a page of the markers in a box (polling)
 //
 // # Authentication
 //
 // Every route except GET /markers needs a feed key: "Authorization: Bearer
 // <key>" with one of Options.Keys. A missing or malformed header gets 401
-// with "WWW-Authenticate: Bearer", a key that is not one of them 403. Keys
-// are compared in constant time. GET /markers is public unless
-// Options.ReadKeys is set; then it needs a read key or a feed key.
+// with "WWW-Authenticate: Bearer", a key that is not one of them 403. Keys'
+// SHA-256 hashes are compared in constant time.
+//
+// A Key with Layers may touch only those: upserts into them, upserts and
+// removals of markers stored in them, tile invalidations of those tile
+// layers, interest in their clients. A request touching another layer gets
+// 403 layer-forbidden naming each such item, and nothing of it is applied
+// (Feed.ApplyLayers checks and applies under one lock).
+//
+// GET /markers is public when neither Options.ReadKeys nor
+// Options.Authorize is set. Otherwise it needs a credential, as a bearer
+// header or an access_token query parameter (auth.TokenFrom): a read key or
+// a feed key, which read their layers, or a client credential accepted by
+// Options.Authorize, which reads what its auth.Grant allows (its layers,
+// inside its box). None gets 401, a refused or expired one 403.
+//
+// # Limits
+//
+// GET /markers answers at most limit markers (1 to server.MaxMarkersPage,
+// 10,000; default server.DefaultMarkersPage, 1,000), with the next page's
+// URL in a Link header (rel="next", relative to the request, without
+// access_token) and its cursor in Pushmap-Next-Cursor; see
+// server.Server.MarkersPage for the order and what paging live data
+// guarantees. GET /interest refuses with 400 too-many-tiles an answer over
+// server.MaxInterestTiles or a count over server.MaxInterestWork.
 //
 // # Items
 //
@@ -57,9 +79,9 @@
 //	 "errors": [{"index": 3, "id": "bus-7", "reason": "lat 91 is outside [-90, 90]"}]}
 //
 // naming every bad item (the first 100 of them) and why. The problem types
-// are unauthorized (401), forbidden (403), not-found (404),
+// are unauthorized (401), forbidden (403), layer-forbidden (403), not-found (404),
 // method-not-allowed (405, with an Allow header), body-too-large and
 // batch-too-large (413), unsupported-media-type (415), malformed-body (400,
-// with the byte offset), invalid-items (400), invalid-query (400) and
-// apply-failed (500).
+// with the byte offset), invalid-items (400), invalid-query (400),
+// too-many-tiles (400) and apply-failed (500).
 package ingest

@@ -20,7 +20,7 @@ func Example() {
 		return
 	}
 	defer srv.Close()
-	feed, err := ingest.New(srv, &ingest.Options{Keys: []string{"s3cret"}})
+	feed, err := ingest.New(srv, &ingest.Options{Keys: []ingest.Key{{Secret: "s3cret"}}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,9 +10,13 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wire"
@@ -22,10 +26,13 @@ import (
 // safe for concurrent use.
 type Feed interface {
 	Apply([]server.Update) error
+	// ApplyLayers applies a batch only if it writes to layers alone;
+	// otherwise it returns a *server.LayerError and applies nothing.
+	ApplyLayers(layers []string, updates []server.Update) error
 	InvalidateTiles(layer string, tiles ...geo.Tile) error
 	InvalidateBox(layer string, box geo.Box) error
-	Interest(z int, layer string) ([]server.Watched, error)
-	MarkersIn(box geo.Box, layers []string) []wire.Marker
+	InterestIn(z int, layers []string) ([]server.Watched, error)
+	MarkersPage(q server.MarkersQuery) (server.Page, error)
 }
 
 var _ Feed = (*server.Server)(nil)
@@ -34,18 +41,60 @@ var _ Feed = (*server.Server)(nil)
 // Options.MaxBatch says otherwise.
 const DefaultMaxBatch = 10000
 
+// A Key is a bearer key of the feed endpoint and the layers it may use.
+type Key struct {
+	// Secret is what the request sends: "Authorization: Bearer <Secret>".
+	// The Handler keeps only its SHA-256 hash, and compares hashes in
+	// constant time.
+	Secret string
+	// Layers lists the marker and tile layers the key may write (a feed
+	// key) or read (a read key); nil means every layer, an empty non-nil
+	// slice none.
+	Layers []string
+}
+
+// ParseKey parses the command-line form of a key: "secret" for a key of
+// every layer, or "secret:layer1+layer2" for a key of those layers alone
+// ("secret:" is a key of the layer named "" alone). A secret therefore
+// cannot hold ':' (nor ',', which separates keys in a flag); a layer name
+// cannot hold '+'.
+func ParseKey(s string) (Key, error) {
+	secret, layers, scoped := strings.Cut(s, ":")
+	if secret == "" {
+		return Key{}, errors.New("a key is empty")
+	}
+	k := Key{Secret: secret}
+	if scoped {
+		k.Layers = strings.Split(layers, "+")
+		for _, l := range k.Layers {
+			if len(l) > wire.MaxLayerLen {
+				return Key{}, fmt.Errorf("layer name %.20q… is %d bytes, at most %d allowed", l, len(l), wire.MaxLayerLen)
+			}
+		}
+	}
+	return k, nil
+}
+
 // Options configures a Handler. Keys is required; zero values elsewhere
 // mean the defaults documented on each field.
 type Options struct {
 	// Keys are the feed keys: every route but GET /markers needs
-	// "Authorization: Bearer <key>" with one of them. New fails when Keys
-	// is empty (a feed endpoint is never open) or holds an empty key. Feed
-	// keys must not be the credentials map clients use.
-	Keys []string
-	// ReadKeys, when not empty, are the keys GET /markers also accepts
-	// (besides feed keys); when empty, GET /markers is public, like the
-	// map itself.
-	ReadKeys []string
+	// "Authorization: Bearer <key>" with one of them, and a key limited to
+	// some layers may touch only those (see the package documentation).
+	// New fails when Keys is empty (a feed endpoint is never open) or
+	// holds an empty key. Feed keys must not be the credentials map
+	// clients use.
+	Keys []Key
+	// ReadKeys are more keys GET /markers accepts (besides feed keys), each
+	// reading only its layers.
+	ReadKeys []Key
+	// Authorize, when set, is the server's client authorization
+	// (server.Server.Authorizer): GET /markers then accepts a client's
+	// credential too, as the WebSocket does, and answers only what its
+	// auth.Grant allows. GET /markers is public when both ReadKeys and
+	// Authorize are unset, like a map without client authentication;
+	// otherwise it needs a read key, a feed key or a client credential.
+	Authorize auth.Authorizer
 	// MaxBodyBytes caps a request body; a larger one gets 413
 	// body-too-large. Default 8 MiB.
 	MaxBodyBytes int64
@@ -60,13 +109,14 @@ type Options struct {
 // A Handler is the HTTP feed endpoint; see the package documentation for
 // its routes. It is safe for concurrent use.
 type Handler struct {
-	feed     Feed
-	keys     [][sha256.Size]byte
-	readKeys [][sha256.Size]byte
-	maxBody  int64
-	maxBatch int
-	log      *slog.Logger
-	bufs     sync.Pool // *bytes.Buffer for request bodies
+	feed      Feed
+	keys      []hashedKey
+	readKeys  []hashedKey
+	authorize auth.Authorizer
+	maxBody   int64
+	maxBatch  int
+	log       *slog.Logger
+	bufs      sync.Pool // *bytes.Buffer for request bodies
 }
 
 // New returns a Handler that feeds f, configured by opts. It returns an
@@ -78,18 +128,13 @@ func New(f Feed, opts *Options) (*Handler, error) {
 	if opts == nil || len(opts.Keys) == 0 {
 		return nil, errors.New("ingest: no feed key: set Options.Keys (the feed endpoint is never open)")
 	}
-	h := &Handler{feed: f, maxBody: opts.MaxBodyBytes, maxBatch: opts.MaxBatch, log: opts.Logger}
-	for i, k := range opts.Keys {
-		if k == "" {
-			return nil, fmt.Errorf("ingest: feed key %d is empty", i)
-		}
-		h.keys = append(h.keys, sha256.Sum256([]byte(k)))
+	h := &Handler{feed: f, authorize: opts.Authorize, maxBody: opts.MaxBodyBytes, maxBatch: opts.MaxBatch, log: opts.Logger}
+	var err error
+	if h.keys, err = hashKeys("feed", opts.Keys); err != nil {
+		return nil, err
 	}
-	for i, k := range opts.ReadKeys {
-		if k == "" {
-			return nil, fmt.Errorf("ingest: read key %d is empty", i)
-		}
-		h.readKeys = append(h.readKeys, sha256.Sum256([]byte(k)))
+	if h.readKeys, err = hashKeys("read", opts.ReadKeys); err != nil {
+		return nil, err
 	}
 	switch {
 	case h.maxBody < 0:
@@ -138,7 +183,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeProblem(w, r, newProblem("not-found", "%q is not a marker path: /markers/{id}, the id path-escaped", path))
 			return
 		}
-		h.feedOnly(w, r, func(w http.ResponseWriter, r *http.Request) { h.deleteMarker(w, r, id) })
+		h.feedOnly(w, r, func(w http.ResponseWriter, r *http.Request, k *hashedKey) { h.deleteMarker(w, r, k, id) })
 	case path == "/tiles/invalidate":
 		if r.Method != http.MethodPost {
 			h.notAllowed(w, r, "POST")
@@ -161,17 +206,58 @@ func (h *Handler) notAllowed(w http.ResponseWriter, r *http.Request, allow strin
 	h.writeProblem(w, r, newProblem("method-not-allowed", "%s %s is not allowed; use %s", r.Method, r.URL.EscapedPath(), allow))
 }
 
+// A hashedKey is a Key as the Handler keeps it.
+type hashedKey struct {
+	sum    [sha256.Size]byte
+	layers []string // nil: every layer
+}
+
+// allows reports whether the key may use layer.
+func (k *hashedKey) allows(layer string) bool {
+	return k.layers == nil || slices.Contains(k.layers, layer)
+}
+
+func hashKeys(kind string, keys []Key) ([]hashedKey, error) {
+	out := make([]hashedKey, 0, len(keys))
+	for i, k := range keys {
+		if k.Secret == "" {
+			return nil, fmt.Errorf("ingest: %s key %d is empty", kind, i)
+		}
+		out = append(out, hashedKey{sum: sha256.Sum256([]byte(k.Secret)), layers: slices.Clone(k.Layers)})
+	}
+	return out, nil
+}
+
+// matchKey returns the key of sets whose secret is token, or nil. It
+// compares the token's hash with every key's, in constant time.
+func matchKey(token string, sets ...[]hashedKey) *hashedKey {
+	sum := sha256.Sum256([]byte(token))
+	var found *hashedKey
+	for _, set := range sets {
+		for i := range set {
+			if subtle.ConstantTimeCompare(sum[:], set[i].sum[:]) == 1 {
+				found = &set[i]
+			}
+		}
+	}
+	return found
+}
+
+// A keyedHandler serves a request made with feed key k.
+type keyedHandler func(w http.ResponseWriter, r *http.Request, k *hashedKey)
+
 // feedOnly runs next if the request carries a feed key.
-func (h *Handler) feedOnly(w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
-	if h.authorize(w, r, h.keys) {
-		next(w, r)
+func (h *Handler) feedOnly(w http.ResponseWriter, r *http.Request, next keyedHandler) {
+	if k := h.feedKey(w, r); k != nil {
+		next(w, r, k)
 	}
 }
 
-// authorize checks the request's bearer key against the hashes of keys,
-// all of them, in constant time. It writes the problem and returns false
-// when the key is missing or wrong.
-func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, keys ...[][sha256.Size]byte) bool {
+// feedKey returns the feed key of the request's Authorization header. It
+// writes the problem and returns nil when the key is missing or wrong.
+// Feed keys are read from the header only, never from the URL, which logs
+// keep.
+func (h *Handler) feedKey(w http.ResponseWriter, r *http.Request) *hashedKey {
 	auth := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(auth, " ")
 	token = strings.TrimSpace(token)
@@ -182,20 +268,45 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, keys ...[][s
 			what = "the Authorization header is not \"Bearer <key>\""
 		}
 		h.writeProblem(w, r, newProblem("unauthorized", "%s; send \"Authorization: Bearer <key>\"", what))
-		return false
+		return nil
 	}
-	sum := sha256.Sum256([]byte(token))
-	match := 0
-	for _, set := range keys {
-		for i := range set {
-			match |= subtle.ConstantTimeCompare(sum[:], set[i][:])
-		}
-	}
-	if match != 1 {
+	k := matchKey(token, h.keys)
+	if k == nil {
 		h.writeProblem(w, r, newProblem("forbidden", "the key is not one this endpoint accepts"))
-		return false
 	}
-	return true
+	return k
+}
+
+// readGrant returns what the request may read with GET /markers: the
+// layers of its read or feed key, or the grant of its client credential.
+// It writes the problem and returns false when it may read nothing.
+func (h *Handler) readGrant(w http.ResponseWriter, r *http.Request) (auth.Grant, bool) {
+	if len(h.readKeys) == 0 && h.authorize == nil {
+		return auth.Grant{}, true // public, like the map
+	}
+	token := auth.TokenFrom(r)
+	if token == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pushmap"`)
+		h.writeProblem(w, r, newProblem("unauthorized", "no credential; send \"Authorization: Bearer <key or token>\" or ?access_token=<token>"))
+		return auth.Grant{}, false
+	}
+	if k := matchKey(token, h.readKeys, h.keys); k != nil {
+		return auth.Grant{Layers: k.layers}, true
+	}
+	if h.authorize == nil {
+		h.writeProblem(w, r, newProblem("forbidden", "the key is not one this endpoint accepts"))
+		return auth.Grant{}, false
+	}
+	g, err := h.authorize(r, token)
+	if err != nil {
+		h.writeProblem(w, r, newProblem("forbidden", "the credential was refused: %v", err))
+		return auth.Grant{}, false
+	}
+	if g.Expired(time.Now()) {
+		h.writeProblem(w, r, newProblem("forbidden", "the credential expired at %s", g.Expires.UTC().Format(time.RFC3339)))
+		return auth.Grant{}, false
+	}
+	return g, true
 }
 
 // A format is a decoder of request bodies.
@@ -262,14 +373,42 @@ func (h *Handler) requireJSON(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// apply applies a validated batch and answers {"applied": n}.
-func (h *Handler) apply(w http.ResponseWriter, r *http.Request, updates []server.Update) {
-	if err := h.feed.Apply(updates); err != nil {
+// apply applies a validated batch made with key k and answers {"applied":
+// n}: all of it, or nothing with a layer-forbidden problem when part of it
+// writes outside k's layers.
+func (h *Handler) apply(w http.ResponseWriter, r *http.Request, k *hashedKey, updates []server.Update) {
+	var err error
+	if k.layers == nil {
+		err = h.feed.Apply(updates)
+	} else {
+		err = h.feed.ApplyLayers(k.layers, updates)
+	}
+	var le *server.LayerError
+	if errors.As(err, &le) {
+		p := newProblem("layer-forbidden", "%d items write outside the layers of this key; nothing was applied", le.Count)
+		for _, d := range le.Denied {
+			p.Errors = append(p.Errors, ItemError{Index: d.Index, ID: cut(d.ID, 64), Reason: d.Reason})
+		}
+		h.writeProblem(w, r, p)
+		return
+	}
+	if err != nil {
 		h.log.Error("ingest: apply failed", "path", r.URL.Path, "items", len(updates), "err", err)
 		h.writeProblem(w, r, newProblem("apply-failed", "%v", err))
 		return
 	}
 	writeApplied(w, len(updates))
+}
+
+// cut returns s cut to at most n bytes, on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func writeApplied(w http.ResponseWriter, n int) {

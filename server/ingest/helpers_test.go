@@ -55,7 +55,7 @@ func start(t testing.TB, opts *ingest.Options) *fixture {
 		opts = &ingest.Options{}
 	}
 	if opts.Keys == nil {
-		opts.Keys = []string{feedKey}
+		opts.Keys = keys(feedKey)
 	}
 	if opts.Logger == nil {
 		opts.Logger = pushmaptest.Logger(t)
@@ -155,8 +155,15 @@ type watcher struct {
 
 func watch(t testing.TB, f *fixture, box geo.Box, zoom float64) *watcher {
 	t.Helper()
+	return watchWith(t, f, box, zoom, nil)
+}
+
+// watchWith is watch for a client of layers (nil: every layer).
+func watchWith(t testing.TB, f *fixture, box geo.Box, zoom float64, layers []string) *watcher {
+	t.Helper()
 	w := &watcher{}
 	c, err := wasmclient.Dial(context.Background(), f.ws, &wasmclient.Options{
+		Layers:   layers,
 		Throttle: time.Millisecond,
 		OnChange: func(ch wasmclient.Change) {
 			w.mu.Lock()
@@ -197,4 +204,13 @@ func (w *watcher) sees(t testing.TB, want ...string) map[string]wire.Marker {
 		return ""
 	})
 	return got
+}
+
+// keys returns keys of every layer with the secrets.
+func keys(secrets ...string) []ingest.Key {
+	out := make([]ingest.Key, len(secrets))
+	for i, s := range secrets {
+		out[i] = ingest.Key{Secret: s}
+	}
+	return out
 }

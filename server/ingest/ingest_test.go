@@ -553,7 +553,7 @@ func TestGetMarkers(t *testing.T) {
 
 // TestReadKeys: with ReadKeys, GET /markers needs a read key or a feed key.
 func TestReadKeys(t *testing.T) {
-	f := start(t, &ingest.Options{ReadKeys: []string{readKey}})
+	f := start(t, &ingest.Options{ReadKeys: keys(readKey)})
 	for _, tc := range []struct {
 		key    string
 		status int
@@ -574,12 +574,12 @@ func TestNew(t *testing.T) {
 		want string
 	}{
 		{"nil options", srv, nil, "no feed key"},
-		{"no keys", srv, &ingest.Options{ReadKeys: []string{"r"}}, "no feed key"},
-		{"empty key", srv, &ingest.Options{Keys: []string{"a", ""}}, "feed key 1 is empty"},
-		{"empty read key", srv, &ingest.Options{Keys: []string{"a"}, ReadKeys: []string{""}}, "read key 0 is empty"},
-		{"negative body", srv, &ingest.Options{Keys: []string{"a"}, MaxBodyBytes: -1}, "MaxBodyBytes"},
-		{"negative batch", srv, &ingest.Options{Keys: []string{"a"}, MaxBatch: -1}, "MaxBatch"},
-		{"nil feed", nil, &ingest.Options{Keys: []string{"a"}}, "Feed is nil"},
+		{"no keys", srv, &ingest.Options{ReadKeys: keys("r")}, "no feed key"},
+		{"empty key", srv, &ingest.Options{Keys: keys("a", "")}, "feed key 1 is empty"},
+		{"empty read key", srv, &ingest.Options{Keys: keys("a"), ReadKeys: keys("")}, "read key 0 is empty"},
+		{"negative body", srv, &ingest.Options{Keys: keys("a"), MaxBodyBytes: -1}, "MaxBodyBytes"},
+		{"negative batch", srv, &ingest.Options{Keys: keys("a"), MaxBatch: -1}, "MaxBatch"},
+		{"nil feed", nil, &ingest.Options{Keys: keys("a")}, "Feed is nil"},
 	} {
 		if _, err := ingest.New(tc.f, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,7 +26,7 @@ var formats = map[string]format{
 const acceptMarkers = "application/json, application/geo+json, application/msgpack, application/x-msgpack"
 
 // postMarkers serves POST /markers.
-func (h *Handler) postMarkers(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) postMarkers(w http.ResponseWriter, r *http.Request, k *hashedKey) {
 	mt := mediaType(r)
 	decode, ok := formats[mt]
 	if !ok {
@@ -33,17 +34,17 @@ func (h *Handler) postMarkers(w http.ResponseWriter, r *http.Request) {
 		h.writeProblem(w, r, newProblem("unsupported-media-type", "content type %q; send one of %s", mt, acceptMarkers))
 		return
 	}
-	h.decodeAndApply(w, r, decode)
+	h.decodeAndApply(w, r, k, decode)
 }
 
 // postRemove serves POST /markers/remove: a JSON array of ids.
-func (h *Handler) postRemove(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) postRemove(w http.ResponseWriter, r *http.Request, k *hashedKey) {
 	if h.requireJSON(w, r) {
-		h.decodeAndApply(w, r, feeditem.DecodeJSONIDs)
+		h.decodeAndApply(w, r, k, feeditem.DecodeJSONIDs)
 	}
 }
 
-func (h *Handler) decodeAndApply(w http.ResponseWriter, r *http.Request, decode format) {
+func (h *Handler) decodeAndApply(w http.ResponseWriter, r *http.Request, k *hashedKey, decode format) {
 	buf := h.readBody(w, r)
 	if buf == nil {
 		return
@@ -54,24 +55,27 @@ func (h *Handler) decodeAndApply(w http.ResponseWriter, r *http.Request, decode 
 		h.writeProblem(w, r, fromDecode(err))
 		return
 	}
-	h.apply(w, r, updates)
+	h.apply(w, r, k, updates)
 }
 
 // deleteMarker serves DELETE /markers/{id}.
-func (h *Handler) deleteMarker(w http.ResponseWriter, r *http.Request, id string) {
+func (h *Handler) deleteMarker(w http.ResponseWriter, r *http.Request, k *hashedKey, id string) {
 	if len(id) > wire.MaxIDLen {
 		p := newProblem("invalid-items", "1 item is invalid; nothing was applied")
 		p.Errors = []ItemError{{Index: 0, Reason: "id is " + strconv.Itoa(len(id)) + " bytes, at most " + strconv.Itoa(wire.MaxIDLen) + " allowed"}}
 		h.writeProblem(w, r, p)
 		return
 	}
-	h.apply(w, r, []server.Update{{Marker: wire.Marker{ID: id}, Remove: true}})
+	h.apply(w, r, k, []server.Update{{Marker: wire.Marker{ID: id}, Remove: true}})
 }
 
-// getMarkers serves GET /markers?bbox=w,s,e,n&layers=a,b: the markers in
-// the box as a JSON array of items, streamed as they are encoded.
+// getMarkers serves GET /markers?bbox=w,s,e,n&layers=a,b&limit=n&cursor=c:
+// a page of the markers in the box as a JSON array of items, streamed as
+// they are encoded, with the next page's cursor in the Link and
+// Pushmap-Next-Cursor headers.
 func (h *Handler) getMarkers(w http.ResponseWriter, r *http.Request) {
-	if len(h.readKeys) > 0 && !h.authorize(w, r, h.readKeys, h.keys) {
+	grant, ok := h.readGrant(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -80,13 +84,37 @@ func (h *Handler) getMarkers(w http.ResponseWriter, r *http.Request) {
 		h.writeProblem(w, r, newProblem("invalid-query", "bbox: %v", err))
 		return
 	}
-	var layers []string
+	mq := server.MarkersQuery{Box: box, Grant: grant, Cursor: q.Get("cursor")}
 	if s := q.Get("layers"); s != "" {
-		layers = strings.Split(s, ",")
+		mq.Layers = strings.Split(s, ",")
 	}
-	ms := h.feed.MarkersIn(box, layers)
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > server.MaxMarkersPage {
+			h.writeProblem(w, r, newProblem("invalid-query", "limit=%q: give the most markers a page may hold, an integer from 1 to %d", s, server.MaxMarkersPage))
+			return
+		}
+		mq.Limit = n
+	}
+	page, err := h.feed.MarkersPage(mq)
+	if err != nil {
+		h.writeProblem(w, r, newProblem("invalid-query", "%v", err))
+		return
+	}
+	ms := page.Markers
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if page.Next != "" {
+		next := url.Values{}
+		for _, name := range []string{"bbox", "layers", "limit"} {
+			if v := q.Get(name); v != "" {
+				next.Set(name, v)
+			}
+		}
+		next.Set("cursor", page.Next)
+		w.Header().Set("Link", "<?"+next.Encode()+`>; rel="next"`)
+		w.Header().Set("Pushmap-Next-Cursor", page.Next)
+	}
 	const flushAt = 32 << 10
 	b := make([]byte, 0, min(flushAt+4096, 64+len(ms)*96))
 	b = append(b, '[')

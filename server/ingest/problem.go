@@ -38,6 +38,7 @@ var problemTitles = map[string]struct {
 }{
 	"unauthorized":           {http.StatusUnauthorized, "Missing or malformed feed key"},
 	"forbidden":              {http.StatusForbidden, "Wrong key"},
+	"layer-forbidden":        {http.StatusForbidden, "Outside the key's layers"},
 	"not-found":              {http.StatusNotFound, "No such route"},
 	"method-not-allowed":     {http.StatusMethodNotAllowed, "Method not allowed"},
 	"body-too-large":         {http.StatusRequestEntityTooLarge, "Body too large"},
@@ -46,6 +47,7 @@ var problemTitles = map[string]struct {
 	"malformed-body":         {http.StatusBadRequest, "Malformed body"},
 	"invalid-items":          {http.StatusBadRequest, "Invalid items"},
 	"invalid-query":          {http.StatusBadRequest, "Invalid query"},
+	"too-many-tiles":         {http.StatusBadRequest, "Too many tiles"},
 	"apply-failed":           {http.StatusInternalServerError, "Could not apply the batch"},
 }
 

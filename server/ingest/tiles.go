@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/internal/feeditem"
 )
 
@@ -23,7 +24,7 @@ type invalidation struct {
 
 // postInvalidate serves POST /tiles/invalidate:
 // {"layer": "...", "tiles": [[z,x,y], ...]} or {"layer": "...", "bbox": [w,s,e,n]}.
-func (h *Handler) postInvalidate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) postInvalidate(w http.ResponseWriter, r *http.Request, k *hashedKey) {
 	if !h.requireJSON(w, r) {
 		return
 	}
@@ -46,6 +47,9 @@ func (h *Handler) postInvalidate(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(inv.Tiles) > h.maxBatch:
 		h.writeProblem(w, r, newProblem("batch-too-large", "%d tiles, at most %d allowed", len(inv.Tiles), h.maxBatch))
+		return
+	case !k.allows(inv.Layer):
+		h.writeProblem(w, r, newProblem("layer-forbidden", "tile layer %q is not one this key may write; nothing was invalidated", inv.Layer))
 		return
 	}
 	if inv.BBox != nil {
@@ -108,15 +112,28 @@ func parseTile(raw json.RawMessage) (geo.Tile, error) {
 	return t, nil
 }
 
-// getInterest serves GET /interest?z=10&layer=vehicles.
-func (h *Handler) getInterest(w http.ResponseWriter, r *http.Request) {
+// getInterest serves GET /interest?z=10&layer=vehicles. A key limited to
+// some layers is told only about the clients of those layers.
+func (h *Handler) getInterest(w http.ResponseWriter, r *http.Request, k *hashedKey) {
 	q := r.URL.Query()
 	z, err := strconv.Atoi(q.Get("z"))
 	if err != nil {
 		h.writeProblem(w, r, newProblem("invalid-query", "z=%q: give the zoom level, an integer from 0 to %d", q.Get("z"), geo.MaxZoom))
 		return
 	}
-	watched, err := h.feed.Interest(z, q.Get("layer"))
+	layers := k.layers // "" asks about any layer: any of the key's
+	if layer := q.Get("layer"); layer != "" {
+		if !k.allows(layer) {
+			h.writeProblem(w, r, newProblem("layer-forbidden", "layer %q is not one this key may use", layer))
+			return
+		}
+		layers = []string{layer}
+	}
+	watched, err := h.feed.InterestIn(z, layers)
+	if errors.Is(err, server.ErrTooManyTiles) {
+		h.writeProblem(w, r, newProblem("too-many-tiles", "%v", err))
+		return
+	}
 	if err != nil {
 		h.writeProblem(w, r, newProblem("invalid-query", "%v", err))
 		return

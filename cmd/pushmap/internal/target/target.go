@@ -101,7 +101,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	stats := func() map[string]any { return map[string]any{} }
 	switch *kind {
 	case KindPushmap:
-		srv, err := server.New(&server.Options{Logger: log, MaxConnections: *maxConns})
+		// The bench's clients come from a few local addresses (127.0.0.x):
+		// no per-address limit below the total.
+		srv, err := server.New(&server.Options{Logger: log, MaxConnections: *maxConns,
+			MaxConnectionsPerIP: *maxConns, MaxPendingPerIP: min(*maxConns, 1000)})
 		if err != nil {
 			return fail(err)
 		}
@@ -131,7 +134,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "pushmap bench-target: unknown -kind %q\n", *kind)
 		return 2
 	}
-	h, err := ingest.New(feed, &ingest.Options{Keys: []string{FeedKey}, Logger: log})
+	h, err := ingest.New(feed, &ingest.Options{Keys: []ingest.Key{{Secret: FeedKey}}, Logger: log})
 	if err != nil {
 		closeAll()
 		return fail(err)
@@ -207,10 +210,13 @@ func (f brokerFeed) Apply(us []server.Update) error {
 	return f.publish(ms)
 }
 
-func (brokerFeed) InvalidateTiles(string, ...geo.Tile) error      { return errUnsupported }
-func (brokerFeed) InvalidateBox(string, geo.Box) error            { return errUnsupported }
-func (brokerFeed) Interest(int, string) ([]server.Watched, error) { return nil, errUnsupported }
-func (brokerFeed) MarkersIn(geo.Box, []string) []wire.Marker      { return nil }
+func (brokerFeed) ApplyLayers([]string, []server.Update) error        { return errUnsupported }
+func (brokerFeed) InvalidateTiles(string, ...geo.Tile) error          { return errUnsupported }
+func (brokerFeed) InvalidateBox(string, geo.Box) error                { return errUnsupported }
+func (brokerFeed) InterestIn(int, []string) ([]server.Watched, error) { return nil, errUnsupported }
+func (brokerFeed) MarkersPage(server.MarkersQuery) (server.Page, error) {
+	return server.Page{}, errUnsupported
+}
 
 // RaiseFileLimit raises this process's soft limit on open files to its
 // hard limit and returns the new limit. Raising the hard limit needs
