@@ -45,7 +45,9 @@ if (density) {
   // the basemap and under the adapter's markers and clusters (added later).
   style.sources.density = {
     type: 'raster',
-    tiles: [`${location.origin}/tiles/density/{z}/{x}/{y}.png`], // absolute, like basemap.json's URL
+    // absolute, like basemap.json's URL; a server with client auth wants the
+    // client's token on tiles too (an image request cannot set a header).
+    tiles: [`${location.origin}/tiles/density/{z}/{x}/{y}.png${params.token ? `?access_token=${encodeURIComponent(params.token)}` : ''}`],
     tileSize: 256,
     maxzoom: 14,
   };

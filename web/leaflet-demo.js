@@ -31,7 +31,7 @@ const DENSITY_LAYER = 'density';
 let density = null;
 if (params.layers.includes(DENSITY_LAYER)) {
   map.createPane('density').style.zIndex = '360';
-  density = L.tileLayer('/tiles/density/{z}/{x}/{y}.png?v={v}', {
+  density = L.tileLayer(`/tiles/density/{z}/{x}/{y}.png?v={v}${params.token ? `&access_token=${encodeURIComponent(params.token)}` : ''}`, {
     pane: 'density',
     opacity: 0.6,
     maxNativeZoom: 14,
