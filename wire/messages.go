@@ -241,7 +241,10 @@ func (m *Marker) Validate() error {
 	if len(m.Props) > MaxPropsSize {
 		return errorf(CodeInvalidMarker, "marker %q: %d properties, at most %d allowed", m.ID, len(m.Props), MaxPropsSize)
 	}
-	size := 3 // the largest map header
+	size := 1 // the map's header
+	if len(m.Props) > 15 {
+		size = 3
+	}
 	for k, v := range m.Props {
 		if k == "" || len(k) > MaxLayerLen {
 			return errorf(CodeInvalidMarker, "marker %q: property name %.20q has %d bytes, want 1 to %d", m.ID, k, len(k), MaxLayerLen)
