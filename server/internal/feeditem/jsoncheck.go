@@ -42,7 +42,7 @@ func CheckJSON(doc []byte) *Error {
 		case '"':
 			end, bad := scanString(doc, i+1)
 			if bad >= 0 {
-				return malformed(int64(bad), "malformed JSON at byte %d: %.12s is half of a UTF-16 surrogate pair, not a character", bad, doc[bad:])
+				return malformed(int64(bad), "malformed JSON at byte %d: %.6s is half of a UTF-16 surrogate pair, not a character", bad, doc[bad:])
 			}
 			i = end
 		}
