@@ -70,3 +70,22 @@ func TestDataRulesOverHTTP(t *testing.T) {
 		t.Fatalf("props %#v, want t exact", m.Props)
 	}
 }
+
+// TestInvalidateBodyChecked: POST /tiles/invalidate's JSON gets the checks
+// of the marker formats: nesting past the limit and invalid UTF-8 are a
+// 400 malformed-body.
+func TestInvalidateBodyChecked(t *testing.T) {
+	f := start(t, nil)
+	for _, tc := range []struct {
+		body []byte
+		text string
+	}{
+		{[]byte(`{"layer": "t", "tiles": ` + strings.Repeat("[", 1<<20) + `}`), "nested deeper than 32 levels"},
+		{[]byte("{\"layer\": \"t\xff\", \"tiles\": [[1, 0, 0]]}"), "invalid UTF-8"},
+	} {
+		r := f.do(t, "POST", "/tiles/invalidate", "application/json", feedKey, tc.body)
+		if p := r.problem(t); r.status != http.StatusBadRequest || !strings.Contains(p.Detail, tc.text) {
+			t.Fatalf("%d %+v, want 400 with %q", r.status, p, tc.text)
+		}
+	}
+}
