@@ -14,17 +14,18 @@ import (
 // set, the removal of the marker Marker.ID.
 type Update struct {
 	Marker wire.Marker
-	// HasVersion says that Marker.Version is the feed's version of this
-	// change even when it is 0. An update has a version when HasVersion is
-	// set or Marker.Version is not 0; one without (the zero Update) takes
-	// the stored version + 1. See Upsert for the version rules.
-	HasVersion bool
 	// TTL, when positive, removes the marker TTL after this upsert unless
 	// another applied upsert comes first; every applied upsert sets the
 	// expiry anew, and one without TTL makes the marker permanent. A stale
 	// upsert, ignored, leaves the expiry as it was.
 	TTL    time.Duration
 	Remove bool
+	// HasVersion says that Marker.Version is the feed's version of this
+	// change even when it is 0. An update has a version when HasVersion is
+	// set or Marker.Version is not 0; one without (the zero Update) takes
+	// the stored version + 1. See Upsert for the version rules. (Next to
+	// Remove, it takes no room of its own.)
+	HasVersion bool
 }
 
 // Apply applies updates in order under one lock: the batch form of Upsert
