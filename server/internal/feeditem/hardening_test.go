@@ -205,3 +205,14 @@ func TestPropSizeLimits(t *testing.T) {
 	_, err = DecodeMsgpack(b, 0)
 	wantKind(t, "msgpack props", err, Invalid, "props are 12016 bytes as MessagePack, at most 8192 allowed")
 }
+
+// TestCheckJSONCutEscapes: escapes cut short at the end of a string or of
+// the body do not make CheckJSON read past the body (found by
+// FuzzDecodeJSON: `0"\u"0` panicked); the decoder reports the syntax.
+func TestCheckJSONCutEscapes(t *testing.T) {
+	for _, doc := range []string{`0"\u"0`, `"\u`, `"\u12`, `"\ud800`, `"\ud800\u`, `"\ud800\udc0`, `"\`, `"\\`, `["\u00zz"]`} {
+		_ = CheckJSON([]byte(doc))
+		_, err := DecodeJSON([]byte(doc), 0)
+		wantKind(t, doc, err, Malformed, "")
+	}
+}

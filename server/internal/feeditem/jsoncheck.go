@@ -72,8 +72,12 @@ func scanString(doc []byte, i int) (end, bad int) {
 			continue
 		}
 		r, ok := hex4(doc, at+2)
+		if !ok { // not 4 hex digits: the decoder reports it
+			i = at + 2
+			continue
+		}
 		i = at + 6
-		if !ok || r < 0xd800 || r > 0xdfff {
+		if r < 0xd800 || r > 0xdfff {
 			continue
 		}
 		if r >= 0xdc00 { // a low half first
