@@ -193,7 +193,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 }
 
 func (c *conn) readLoop() error {
-	dec := wire.NewDecoder()
+	dec := wire.NewServerDecoder()
 	for {
 		typ, frame, err := c.ws.Read(c.ctx)
 		if err != nil {

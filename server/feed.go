@@ -13,15 +13,24 @@ import (
 type Update struct {
 	Marker wire.Marker
 	// TTL, when positive, removes the marker TTL after this upsert unless
-	// another upsert comes first; every upsert sets the expiry anew, and an
-	// upsert without TTL makes the marker permanent.
+	// another applied upsert comes first; every applied upsert sets the
+	// expiry anew, and one without TTL makes the marker permanent. A stale
+	// upsert, ignored, leaves the expiry as it was.
 	TTL    time.Duration
 	Remove bool
+	// HasVersion says that Marker.Version is the feed's version of this
+	// change even when it is 0. An update has a version when HasVersion is
+	// set or Marker.Version is not 0; one without (the zero Update) takes
+	// the stored version + 1. See Upsert for the version rules. (Next to
+	// Remove, it takes no room of its own.)
+	HasVersion bool
 }
 
 // Apply applies updates in order under one lock: the batch form of Upsert
 // and Remove, with expiry. If any update is invalid it returns an error
-// naming it and applies nothing. Stale upserts (see Upsert) are skipped.
+// naming it and applies nothing. Stale upserts (see Upsert) are skipped,
+// their TTL with them: a late retry cannot shorten or end the life of the
+// newer marker.
 func (s *Server) Apply(updates []Update) error { return s.applyIn(nil, updates) }
 
 // applyIn is Apply for a feed that may write only the layers of scope (nil:
@@ -57,11 +66,13 @@ func (s *Server) applyIn(scope *layerScope, updates []Update) error {
 			s.removeLocked(u.Marker.ID)
 			continue
 		}
-		rec, err := s.upsertLocked(u.Marker)
+		rec, err := s.upsertLocked(u.Marker, u.HasVersion || u.Marker.Version != 0)
 		if err != nil {
 			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
 		}
-		s.setExpiryLocked(rec, u.TTL, now)
+		if rec != nil {
+			s.setExpiryLocked(rec, u.TTL, now)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
@@ -64,12 +65,19 @@ func (s *Server) markersIn(box geo.Box, fn func(rec *marker) bool) {
 }
 
 // Upsert creates or changes the marker m.ID and pushes the change to the
-// clients that see it. m.Pos is quantised to the wire's resolution. A zero
-// m.Version is set to one more than the stored version; a non-zero version
-// not greater than the stored one is ignored as stale (counted in
-// Stats.Stale), so feeds may retry safely. It returns an error naming the
-// first invalid field; then nothing changes. The server keeps m.Props: do
-// not modify the map after the call.
+// clients that see it. m.Pos is quantised to the wire's resolution.
+//
+// Versions: an upsert with a version not greater than the stored one is
+// ignored as stale (counted in Stats.Stale), so feeds may retry safely; a
+// new marker takes any version, 0 included. An upsert without a version
+// takes the stored version + 1 (1 for a new marker), except that a marker
+// at version math.MaxUint64 has no next version: such an upsert is stale
+// too, as every other upsert of it is (remove the marker to start over).
+// Upsert and UpsertBatch read a zero m.Version as no version; to send a
+// version 0, use Apply with Update.HasVersion.
+//
+// It returns an error naming the first invalid field; then nothing
+// changes. The server keeps m.Props: do not modify the map after the call.
 func (s *Server) Upsert(m wire.Marker) error {
 	return s.UpsertBatch([]wire.Marker{m})
 }
@@ -89,11 +97,13 @@ func (s *Server) UpsertBatch(ms []wire.Marker) error {
 	s.beginBatchLocked(len(ms))
 	defer s.endBatchLocked()
 	for i := range ms {
-		rec, err := s.upsertLocked(ms[i])
+		rec, err := s.upsertLocked(ms[i], ms[i].Version != 0)
 		if err != nil {
 			return fmt.Errorf("marker %d of %d: %w", i, len(ms), err)
 		}
-		rec.expires = 0
+		if rec != nil {
+			rec.expires = 0
+		}
 	}
 	return nil
 }
@@ -152,21 +162,23 @@ func (s *Server) MarkersIn(box geo.Box, layers []string) []wire.Marker {
 	return out
 }
 
-// upsertLocked upserts m and returns its record (the stored one when m is
-// stale).
-func (s *Server) upsertLocked(m wire.Marker) (*marker, error) {
+// upsertLocked upserts m, whose Version is the feed's when versioned, and
+// returns its record; nil when m is stale, and was ignored.
+func (s *Server) upsertLocked(m wire.Marker, versioned bool) (*marker, error) {
 	m.Pos = wire.Quantize(m.Pos)
 	rec, exists := s.markers[m.ID]
 	var old wire.Marker
 	if exists {
 		old = rec.m
-		if m.Version == 0 {
-			m.Version = old.Version + 1
-		} else if m.Version <= old.Version {
+		stale := versioned && m.Version <= old.Version || !versioned && old.Version == math.MaxUint64
+		if stale {
 			s.counters.stale.Add(1)
-			return rec, nil
+			return nil, nil
 		}
-	} else if m.Version == 0 {
+		if !versioned {
+			m.Version = old.Version + 1
+		}
+	} else if !versioned {
 		m.Version = 1
 	}
 	encoded, err := s.enc.Upsert(&m)

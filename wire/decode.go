@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"unicode/utf8"
 
+	"github.com/pushmap/pushmap/internal/mpack"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
@@ -14,14 +17,26 @@ import (
 // calls; the messages it returns share nothing with the frame. The zero value
 // is not usable: call NewDecoder. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	r   bytes.Reader
-	dec *msgpack.Decoder
+	r     bytes.Reader
+	dec   *msgpack.Decoder
+	frame []byte // the frame being decoded, for skipping values in place
+	// clientOnly: decode only the messages a client sends.
+	clientOnly bool
 }
 
-// NewDecoder returns a Decoder.
+// NewDecoder returns a Decoder of every message, as a client needs.
 func NewDecoder() *Decoder {
 	d := &Decoder{}
 	d.dec = msgpack.NewDecoder(&d.r)
+	return d
+}
+
+// NewServerDecoder returns a Decoder of the frames a server reads: a
+// server-to-client message type (welcome, batch…) is refused with
+// CodeUnknownType, whether or not its fields are well formed.
+func NewServerDecoder() *Decoder {
+	d := NewDecoder()
+	d.clientOnly = true
 	return d
 }
 
@@ -33,13 +48,18 @@ func Unmarshal(frame []byte) (Message, error) {
 // Decode decodes one frame holding one message. Errors are of type Error
 // with code CodeMalformed (the frame is not a well-formed message) or
 // CodeUnknownType (a well-formed array whose type code this package does
-// not know). Decode checks the shape of a message, not its values: call
-// View.Validate and friends for that. Elements after the last known field
-// of a message are skipped, so a newer peer may add fields.
+// not know, or, for a server's Decoder, that a client may not send).
+// Decode checks the shape of a message, not its values: call View.Validate
+// and friends for that. Elements after the last known field of a message
+// are skipped, so a newer peer may add fields. Arrays and maps nested
+// deeper than MaxDepth, ids, layer and property names that are not UTF-8,
+// and integers out of a field's range are malformed, named in the error.
 func (d *Decoder) Decode(frame []byte) (Message, error) {
+	d.frame = frame
 	d.r.Reset(frame)
 	d.dec.Reset(&d.r)
 	m, err := d.decode()
+	d.frame = nil
 	if err != nil {
 		var we Error
 		if errors.As(err, &we) {
@@ -68,6 +88,9 @@ func (d *Decoder) decode() (Message, error) {
 	t := Type(code)
 	if code > 255 {
 		t = 0
+	}
+	if d.clientOnly && t >= TypeWelcome && t <= TypeMore {
+		return nil, errorf(CodeUnknownType, "message type %d (%v) is sent by servers, not clients", code, t)
 	}
 	fields := n - 1
 	var m Message
@@ -106,7 +129,7 @@ func (d *Decoder) decode() (Message, error) {
 		var r Refresh
 		if err = need(fields, 1); err == nil {
 			if r.Token, err = d.str("token", MaxTokenLen); err == nil {
-				err = d.skip(fields - 1)
+				err = d.skip(fields-1, 1)
 			}
 		}
 		m = r
@@ -114,7 +137,7 @@ func (d *Decoder) decode() (Message, error) {
 		var r RefreshAck
 		if err = need(fields, 1); err == nil {
 			if r.Expires, err = d.integer("expires"); err == nil {
-				err = d.skip(fields - 1)
+				err = d.skip(fields-1, 1)
 			}
 		}
 		m = r
@@ -143,10 +166,25 @@ func need(have, want int) error {
 	return nil
 }
 
-// skip skips the fields after the known ones.
-func (d *Decoder) skip(n int) error {
+// skip skips the n fields after the known ones of an array at nesting
+// level depth (the message's array is level 1), refusing values that nest
+// past MaxDepth. msgpack's Decoder.Skip recurses without a limit: a frame
+// of millions of nested arrays overflowed the stack.
+func (d *Decoder) skip(n, depth int) error {
 	for ; n > 0; n-- {
-		if err := d.dec.Skip(); err != nil {
+		pos := len(d.frame) - d.r.Len()
+		size, err := mpack.SkipLen(d.frame[pos:], MaxDepth-depth)
+		if err != nil {
+			var de *mpack.DepthError
+			if errors.As(err, &de) {
+				return fmt.Errorf("a field nested deeper than %d levels", MaxDepth)
+			}
+			if errors.Is(err, mpack.ErrShort) {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if _, err := d.r.Seek(int64(size), io.SeekCurrent); err != nil {
 			return err
 		}
 	}
@@ -191,6 +229,9 @@ func (d *Decoder) str(what string, max int) (string, error) {
 	if len(s) > max {
 		return "", fmt.Errorf("%s: %d bytes, at most %d allowed", what, len(s), max)
 	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%s %.40q is not valid UTF-8", what, s)
+	}
 	return s, nil
 }
 
@@ -231,6 +272,21 @@ func (d *Decoder) float(what string) (float64, error) {
 }
 
 func (d *Decoder) smallInt(what string, max int64) (int, error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return 0, err
+	}
+	if c == msgpcode.Uint64 {
+		// Beyond int64: DecodeInt64 would wrap it to a negative number.
+		u, err := d.dec.DecodeUint64()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", what, err)
+		}
+		if u > uint64(max) {
+			return 0, fmt.Errorf("%s: %d is outside [0, %d]", what, u, max)
+		}
+		return int(u), nil
+	}
 	v, err := d.integer(what)
 	if err != nil {
 		return 0, err
@@ -261,7 +317,7 @@ func (d *Decoder) hello(fields int) (Message, error) {
 			return nil, err
 		}
 	}
-	return h, d.skip(fields - 4)
+	return h, d.skip(fields-4, 1)
 }
 
 func (d *Decoder) view() (View, error) {
@@ -289,7 +345,7 @@ func (d *Decoder) viewMsg(fields int) (Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v, d.skip(fields - 6)
+	return v, d.skip(fields-6, 1)
 }
 
 func (d *Decoder) viewID(fields int) (int, error) {
@@ -300,7 +356,7 @@ func (d *Decoder) viewID(fields int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return id, d.skip(fields - 1)
+	return id, d.skip(fields-1, 1)
 }
 
 func (d *Decoder) welcome(fields int) (Message, error) {
@@ -332,7 +388,7 @@ func (d *Decoder) welcome(fields int) (Message, error) {
 			return nil, err
 		}
 	}
-	return w, d.skip(fields - 7)
+	return w, d.skip(fields-7, 1)
 }
 
 func (d *Decoder) viewAck(fields int) (Message, error) {
@@ -393,7 +449,7 @@ func (d *Decoder) reset(fields int) (Message, error) {
 				r.Clustered[i] = true
 			}
 		}
-		if err := d.skip(m - 7); err != nil {
+		if err := d.skip(m-7, 3); err != nil {
 			return nil, err
 		}
 	}
@@ -414,7 +470,7 @@ func (d *Decoder) errorMsg(fields int) (Message, error) {
 	if e.Message, err = d.str("message", 1<<16); err != nil {
 		return nil, err
 	}
-	return e, d.skip(fields - 2)
+	return e, d.skip(fields-2, 1)
 }
 
 // ops decodes n marker ops: a string removes, an array upserts.
@@ -502,7 +558,7 @@ func (d *Decoder) tile(t *TileChange, n int) error {
 	if t.Version, err = d.dec.DecodeUint64(); err != nil {
 		return fmt.Errorf("version: %w", err)
 	}
-	return d.skip(n - 6)
+	return d.skip(n-6, 2)
 }
 
 func (d *Decoder) cluster(c *Cluster, n int) error {
@@ -522,7 +578,7 @@ func (d *Decoder) cluster(c *Cluster, n int) error {
 		return err
 	}
 	c.At.Lon, c.At.Lat = fromE7(lon), fromE7(lat)
-	return d.skip(n - 7)
+	return d.skip(n-7, 2)
 }
 
 // marker decodes a marker upsert of n elements whose array header was read.
@@ -556,7 +612,7 @@ func (d *Decoder) marker(m *Marker, n int) error {
 			return err
 		}
 	}
-	return d.skip(n - 7)
+	return d.skip(n-7, 2)
 }
 
 func (d *Decoder) props() (map[string]any, error) {
@@ -574,17 +630,84 @@ func (d *Decoder) props() (map[string]any, error) {
 	if n > MaxPropsSize {
 		return nil, fmt.Errorf("props: %d entries, at most %d allowed", n, MaxPropsSize)
 	}
+	if n > d.r.Len() {
+		return nil, fmt.Errorf("props: %d entries in %d remaining bytes", n, d.r.Len())
+	}
 	props := make(map[string]any, n)
 	for range n {
 		k, err := d.str("property name", MaxLayerLen)
 		if err != nil {
 			return nil, err
 		}
-		v, err := d.dec.DecodeInterfaceLoose()
+		// The props map is at level 3: frame, op, props.
+		v, err := d.value(MaxDepth - 3)
 		if err != nil {
 			return nil, fmt.Errorf("property %q: %w", k, err)
 		}
 		props[k] = v
 	}
 	return props, nil
+}
+
+// value decodes a property value: an integer as an int64 (a uint64 only
+// above math.MaxInt64), whatever MessagePack form it came in, a float as a
+// float64, arrays and maps nested at most left levels deep (msgpack's
+// DecodeInterfaceLoose recurses without a limit).
+func (d *Decoder) value(left int) (any, error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	if isUintCode(c) {
+		u, err := d.dec.DecodeUint64()
+		if err != nil || u > math.MaxInt64 {
+			return u, err
+		}
+		return int64(u), nil
+	}
+	isMap := msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32
+	isArray := msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32
+	if !isMap && !isArray {
+		return d.dec.DecodeInterfaceLoose()
+	}
+	if left <= 0 {
+		return nil, fmt.Errorf("nested deeper than %d levels", MaxDepth)
+	}
+	if isArray {
+		n, err := d.arrayLen(0)
+		if err != nil {
+			return nil, err
+		}
+		a := make([]any, n)
+		for i := range a {
+			if a[i], err = d.value(left - 1); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	}
+	n, err := d.dec.DecodeMapLen()
+	if err != nil {
+		return nil, err
+	}
+	if 2*n > d.r.Len() {
+		return nil, fmt.Errorf("map of %d entries in %d remaining bytes", n, d.r.Len())
+	}
+	m := make(map[string]any, n)
+	for range n {
+		k, err := d.str("key", MaxPropLen)
+		if err != nil {
+			return nil, err
+		}
+		if m[k], err = d.value(left - 1); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// isUintCode reports whether c opens an unsigned MessagePack integer: a
+// positive fixint or uint 8 to 64.
+func isUintCode(c byte) bool {
+	return c <= msgpcode.PosFixedNumHigh || (c >= msgpcode.Uint8 && c <= msgpcode.Uint64)
 }

@@ -17,10 +17,13 @@ type Encoder struct {
 	enc *msgpack.Encoder
 }
 
-// NewEncoder returns an Encoder.
+// NewEncoder returns an Encoder. It writes every integer, props included,
+// in its shortest MessagePack form (docs/protocol.md): msgpack's encoder
+// writes an int64 property as 9 bytes whatever its value unless told.
 func NewEncoder() *Encoder {
 	e := &Encoder{}
 	e.enc = msgpack.NewEncoder(&e.buf)
+	e.enc.UseCompactInts(true)
 	return e
 }
 

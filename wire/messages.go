@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"math"
+	"unicode/utf8"
 
 	"github.com/pushmap/pushmap/geo"
 )
@@ -248,9 +249,12 @@ func ValidateLayers(layers []string) error {
 	return nil
 }
 
-// Validate reports why m cannot be stored: an empty or too long id or layer,
-// an invalid position, or too many properties. The error names the bad
-// value.
+// Validate reports why m cannot be stored: an empty or too long id or
+// layer, an id, layer or property name that is not UTF-8, an invalid
+// position, too many properties, a property value that is not a string, a
+// number, a boolean or nil, or larger than MaxPropLen, or properties larger
+// than MaxPropsBytes in all. The error names the bad value. Every feed path
+// (Server.Apply, Upsert, the HTTP and Redis feeds) goes through it.
 func (m *Marker) Validate() error {
 	if m.ID == "" {
 		return errorf(CodeInvalidMarker, "marker id is empty")
@@ -258,8 +262,14 @@ func (m *Marker) Validate() error {
 	if len(m.ID) > MaxIDLen {
 		return errorf(CodeInvalidMarker, "marker id %.20q… is %d bytes, at most %d allowed", m.ID, len(m.ID), MaxIDLen)
 	}
+	if !utf8.ValidString(m.ID) {
+		return errorf(CodeInvalidMarker, "marker id %q is not valid UTF-8", m.ID)
+	}
 	if len(m.Layer) > MaxLayerLen {
 		return errorf(CodeInvalidMarker, "marker %q: layer name is %d bytes, at most %d allowed", m.ID, len(m.Layer), MaxLayerLen)
+	}
+	if !utf8.ValidString(m.Layer) {
+		return errorf(CodeInvalidMarker, "marker %q: layer name %q is not valid UTF-8", m.ID, m.Layer)
 	}
 	if err := m.Pos.Validate(); err != nil {
 		return errorf(CodeInvalidPoint, "marker %q: %v", m.ID, err)
@@ -267,15 +277,51 @@ func (m *Marker) Validate() error {
 	if len(m.Props) > MaxPropsSize {
 		return errorf(CodeInvalidMarker, "marker %q: %d properties, at most %d allowed", m.ID, len(m.Props), MaxPropsSize)
 	}
+	size := 1 // the map's header
+	if len(m.Props) > 15 {
+		size = 3
+	}
 	for k, v := range m.Props {
 		if k == "" || len(k) > MaxLayerLen {
 			return errorf(CodeInvalidMarker, "marker %q: property name %.20q has %d bytes, want 1 to %d", m.ID, k, len(k), MaxLayerLen)
 		}
-		switch v.(type) {
-		case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		if !utf8.ValidString(k) {
+			return errorf(CodeInvalidMarker, "marker %q: property name %q is not valid UTF-8", m.ID, k)
+		}
+		size += strSize(k)
+		switch v := v.(type) {
+		case nil, bool:
+			size++
+		case float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+			size += 9
+		case string:
+			if len(v) > MaxPropLen {
+				return errorf(CodeInvalidMarker, "marker %q: prop %q is %d bytes, at most %d allowed", m.ID, k, len(v), MaxPropLen)
+			}
+			if !utf8.ValidString(v) {
+				return errorf(CodeInvalidMarker, "marker %q: prop %q: %.40q is not valid UTF-8", m.ID, k, v)
+			}
+			size += strSize(v)
 		default:
 			return errorf(CodeInvalidMarker, "marker %q: property %q is a %T; want a string, number, boolean or nil", m.ID, k, v)
 		}
 	}
+	if size > MaxPropsBytes {
+		return errorf(CodeInvalidMarker, "marker %q: props are %d bytes as MessagePack, at most %d allowed", m.ID, size, MaxPropsBytes)
+	}
 	return nil
+}
+
+// strSize is the size of s as a MessagePack string.
+func strSize(s string) int {
+	switch n := len(s); {
+	case n < 32:
+		return 1 + n
+	case n <= 0xff:
+		return 2 + n
+	case n <= 0xffff:
+		return 3 + n
+	default:
+		return 5 + n
+	}
 }

@@ -143,4 +143,23 @@ const (
 	// MinFrameBytes is the least frame size a client may announce in its
 	// Hello; a smaller value counts as MinFrameBytes.
 	MinFrameBytes = 64 << 10
+
+	// MaxPropLen caps the bytes of one string property value. 4 KiB holds
+	// a long URL, a paragraph of text or a small inline icon; anything
+	// larger belongs behind a URL.
+	MaxPropLen = 4096
+
+	// MaxPropsBytes caps a marker's Props as MessagePack (names, values and
+	// their headers, counting 9 bytes per number): a marker op is then at
+	// most about 8.5 KiB, so the default view budget of 5000 such markers
+	// (a 42 MiB view_ack) still fits the JS client's 64 MiB frame limit.
+	MaxPropsBytes = 8192
+
+	// MaxDepth caps how deep arrays and maps nest in one frame or feed
+	// document (JSON, GeoJSON, MessagePack, a Redis entry's props), the
+	// outermost array or map being level 1. Decoders refuse deeper input
+	// with an error naming the limit, before walking it: without a limit a
+	// body of 8 million nested arrays exhausted the stack of msgpack's
+	// recursive Skip and killed the process.
+	MaxDepth = 32
 )

@@ -260,6 +260,14 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{0xdd, 0xff, 0xff, 0xff, 0xff, 0x14})
 	f.Add([]byte{0x92, 0x14, 0x97, 0xa1, 'a', 0xa0, 0, 0, 0, 0, 0x81, 0xa1, 'k', 0x91, 0x90})
+	// Nesting just within MaxDepth, just past it, and far past it.
+	for _, n := range []int{MaxDepth - 1, MaxDepth, 1000} {
+		f.Add(helloWith(nestedArrays(n)))
+	}
+	for _, n := range []int{MaxDepth - 3, MaxDepth - 2, 1000} {
+		f.Add(batchWith(opWithProp(nestedArrays(n))))
+		f.Add(batchWith(opWithProp(append(bytes.Repeat([]byte{0x81, 0xa1, 'k'}, n), 0xc0))))
+	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		m, err := Unmarshal(frame)
 		if err != nil {
@@ -290,6 +298,10 @@ func FuzzDecodeOps(f *testing.F) {
 	op, _ := enc.Upsert(&paris)
 	f.Add(bytes.Clone(op))
 	f.Add(bytes.Clone(enc.Remove("x")))
+	for _, n := range []int{MaxDepth - 3, MaxDepth - 2, 1000} {
+		f.Add(opWithProp(nestedArrays(n)))
+		f.Add(opWithProp(append(bytes.Repeat([]byte{0x81, 0xa1, 'k'}, n), 0xc0)))
+	}
 	f.Fuzz(func(t *testing.T, op []byte) {
 		m, err := Unmarshal(append(AppendBatchHeader(nil, 1), op...))
 		if err == nil && len(m.(Batch).Ops) != 1 {

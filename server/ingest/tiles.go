@@ -155,6 +155,9 @@ func (h *Handler) getInterest(w http.ResponseWriter, r *http.Request, k *hashedK
 // decodeStrict decodes a JSON object into v, refusing unknown members and
 // trailing data, and returns the problem or nil.
 func decodeStrict(body []byte, v any) *Problem {
+	if err := feeditem.CheckJSON(body); err != nil { // depth, UTF-8
+		return fromDecode(err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

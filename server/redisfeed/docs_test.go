@@ -71,7 +71,7 @@ func TestPythonExample(t *testing.T) {
 	run(t, exec.Command(py, script), f.redis.URL)
 	f.handled(t, c, 12)
 	bus := sees(t, view, "bus-12")["bus-12"]
-	if bus.Pos != wire.Quantize(geo.Pt(2.3364, 48.8606)) || bus.Props["line"] != "12" || bus.Props["delay_s"] != 40.0 {
+	if bus.Pos != wire.Quantize(geo.Pt(2.3364, 48.8606)) || bus.Props["line"] != "12" || bus.Props["delay_s"] != int64(40) {
 		t.Fatalf("client holds %+v", bus)
 	}
 	all := f.snapshot()

@@ -1,7 +1,6 @@
 package redisfeed
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -44,15 +43,15 @@ func decodeEntry(fields map[string]string) ([]server.Update, error) {
 			it.HasLat = true
 		case "version":
 			it.Version, err = strconv.ParseUint(v, 10, 64)
+			it.HasVersion = true
 		case "time":
 			it.Time, err = strconv.ParseInt(v, 10, 64)
 		case "ttl":
 			it.TTL, err = parseFloat(v)
 		case "props":
-			if err = json.Unmarshal([]byte(v), &it.Props); err == nil && it.Props == nil && v != "null" {
-				err = errors.New("want a JSON object")
-			}
-			if err != nil {
+			// Checked for depth and UTF-8, numbers kept exact, as in the
+			// json field and the HTTP feed.
+			if it.Props, err = feeditem.DecodeProps([]byte(v)); err != nil {
 				err = fmt.Errorf("want a JSON object: %s", strings.TrimPrefix(err.Error(), "json: "))
 			}
 		case "op":

@@ -22,7 +22,7 @@ func TestDecodeEntry(t *testing.T) {
 		{"all fields", map[string]string{"id": "bus-42", "layer": "vehicles", "lon": "2.3522", "lat": "48.8566",
 			"version": "7", "time": "1700000000000", "ttl": "1.5", "props": `{"line": "42"}`},
 			[]server.Update{{Marker: wire.Marker{ID: "bus-42", Layer: "vehicles", Pos: geo.Pt(2.3522, 48.8566), Version: 7,
-				Time: 1700000000000, Props: map[string]any{"line": "42"}}, TTL: 1500 * time.Millisecond}}, ""},
+				Time: 1700000000000, Props: map[string]any{"line": "42"}}, HasVersion: true, TTL: 1500 * time.Millisecond}}, ""},
 		{"minimal", map[string]string{"id": "a", "lon": "-180", "lat": "90"},
 			[]server.Update{{Marker: wire.Marker{ID: "a", Pos: geo.Pt(-180, 90)}}}, ""},
 		{"op upsert, empty props", map[string]string{"id": "a", "lon": " 1 ", "lat": "2", "op": "upsert", "props": "{}"},
@@ -41,6 +41,23 @@ func TestDecodeEntry(t *testing.T) {
 		{"props nested", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"a": [1]}`}, nil, "props.a is a list"},
 		{"props long name", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"` + strings.Repeat("n", 65) + `": 1}`}, nil, "65 bytes"},
 		{"json and more", map[string]string{"json": "{}", "id": "a"}, nil, "no other field"},
+		{"version 0 is a version", map[string]string{"id": "a", "lon": "1", "lat": "2", "version": "0"},
+			[]server.Update{{Marker: wire.Marker{ID: "a", Pos: geo.Pt(1, 2)}, HasVersion: true}}, ""},
+		{"props integers exact", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"t": 1764102345123456789, "u": 18446744073709551615, "f": 1.5}`},
+			[]server.Update{{Marker: wire.Marker{ID: "a", Pos: geo.Pt(1, 2),
+				Props: map[string]any{"t": int64(1764102345123456789), "u": uint64(18446744073709551615), "f": 1.5}}}}, ""},
+		{"props too deep", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"a": ` + strings.Repeat("[", 32) + strings.Repeat("]", 32) + `}`},
+			nil, "nested deeper than 32 levels"},
+		{"props 8 MB deep", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"a": ` + strings.Repeat("[", 8<<20) + `}`},
+			nil, "nested deeper than 32 levels"},
+		{"props invalid UTF-8", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": "{\"n\xff\": 1}"}, nil, "invalid UTF-8"},
+		{"props lone surrogate", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"n": "\ud800"}`}, nil, "surrogate"},
+		{"id invalid UTF-8", map[string]string{"id": "a\xff", "lon": "1", "lat": "2"}, nil, "not valid UTF-8"},
+		{"remove id invalid UTF-8", map[string]string{"id": "a\xff", "op": "remove"}, nil, "not valid UTF-8"},
+		{"layer invalid UTF-8", map[string]string{"id": "a", "layer": "\xc3", "lon": "1", "lat": "2"}, nil, "not valid UTF-8"},
+		{"json invalid UTF-8 id", map[string]string{"json": "{\"id\": \"a\xff\", \"lon\": 1, \"lat\": 2}"}, nil, "invalid UTF-8"},
+		{"prop too large", map[string]string{"id": "a", "lon": "1", "lat": "2", "props": `{"x": "` + strings.Repeat("a", 5<<20) + `"}`},
+			nil, `prop "x" is 5242880 bytes, at most 4096 allowed`},
 		{"json too many", map[string]string{"json": "[" + strings.Repeat(`{"id": "a", "remove": true},`, maxJSONItems) + `{"id": "a", "remove": true}]`}, nil, "more than 10000 items"},
 	}
 	for _, tt := range tests {
@@ -76,6 +93,12 @@ func FuzzDecodeEntry(f *testing.F) {
 		{"id", "p", "lon", "1", "lat", "1", "props", `{"a": {"b": 1}}`},
 		{"id", "v", "version", "-1", "time", "1.5", "op", "move", "lng", "3"},
 		{"json", `{"id": `, "id", "x"},
+		// Nesting just within wire.MaxDepth and just past it.
+		{"id", "d", "lon", "1", "lat", "1", "props", `{"a": ` + strings.Repeat("[", 31) + strings.Repeat("]", 31) + `}`},
+		{"id", "d", "lon", "1", "lat", "1", "props", `{"a": ` + strings.Repeat("[", 32) + strings.Repeat("]", 32) + `}`},
+		{"json", `[{"id": "d", "lon": 1, "lat": 1, "props": {"a": ` + strings.Repeat("[", 29) + strings.Repeat("]", 29) + `}}]`},
+		{"json", `[{"id": "d", "lon": 1, "lat": 1, "props": {"a": ` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `}}]`},
+		{"id", "u", "lon", "1", "lat", "1", "props", "{\"\xff\": \"\\ud800\"}"},
 	}
 	for _, s := range seeds {
 		f.Add([]byte(strings.Join(s, "\x00")))

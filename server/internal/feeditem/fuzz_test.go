@@ -3,10 +3,12 @@ package feeditem
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -74,6 +76,15 @@ var jsonSeeds = []string{
 }
 
 func FuzzDecodeJSON(f *testing.F) {
+	// Nesting just within wire.MaxDepth, just past it, far past it; invalid
+	// UTF-8 and a lone surrogate.
+	for _, n := range []int{wire.MaxDepth - 3, wire.MaxDepth - 2, 1000} {
+		f.Add(jsonDeepProp(n), 0)
+	}
+	f.Add([]byte(strings.Repeat("[", wire.MaxDepth)+strings.Repeat("]", wire.MaxDepth)), 0)
+	f.Add([]byte(strings.Repeat("[", wire.MaxDepth+1)+strings.Repeat("]", wire.MaxDepth+1)), 0)
+	f.Add([]byte("[{\"id\": \"a\xff\", \"lon\": 1, \"lat\": 1}, {\"id\": \"\\ud800\", \"lon\": 1, \"lat\": 1}]"), 0)
+	f.Add([]byte(`{"id": "n", "lon": 1, "lat": 1, "version": 0, "props": {"t": 1764102345123456789, "u": 18446744073709551615, "f": 1e400}}`), 0)
 	for _, s := range jsonSeeds {
 		f.Add([]byte(s), 0)
 		f.Add([]byte(s), 2)
@@ -104,6 +115,10 @@ var geoJSONSeeds = []string{
 }
 
 func FuzzDecodeGeoJSON(f *testing.F) {
+	for _, n := range []int{wire.MaxDepth - 4, wire.MaxDepth - 3, 1000} {
+		f.Add(geoJSONDeepProp(n), 0)
+	}
+	f.Add([]byte(`{"type": "Feature", "id": "\udc00", "geometry": {"type": "Point", "coordinates": [1, 1]}, "properties": {"version": 18446744073709551615, "t": -9223372036854775808}}`), 0)
 	for _, s := range geoJSONSeeds {
 		f.Add([]byte(s), 0)
 		f.Add([]byte(s), 2)
@@ -141,6 +156,10 @@ func FuzzDecodeMsgpack(f *testing.F) {
 		f.Add(b[:len(b)/2], 0)
 		f.Add(b, 2)
 	}
+	for _, n := range []int{wire.MaxDepth - 3, wire.MaxDepth - 2, 1000} {
+		f.Add(msgpackDeepProp(n, 0x91), 0)
+		f.Add(msgpackDeepProp(n, 0x81, 0xa1, 'k'), 0)
+	}
 	f.Fuzz(func(t *testing.T, body []byte, maxItems int) {
 		maxItems = max(maxItems%64, 0)
 		start := time.Now()
@@ -150,4 +169,29 @@ func FuzzDecodeMsgpack(f *testing.F) {
 		}
 		checkDecoded(t, updates, err, maxItems)
 	})
+}
+
+// jsonDeepProp returns a JSON batch of one item whose prop "x" is n nested
+// arrays: n+3 levels in all (the batch, the item, its props).
+func jsonDeepProp(n int) []byte {
+	return []byte(`[{"id": "d", "lon": 1, "lat": 1, "props": {"x": ` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}}]`)
+}
+
+// geoJSONDeepProp returns a FeatureCollection of one feature whose property
+// "x" is n nested arrays: n+4 levels in all.
+func geoJSONDeepProp(n int) []byte {
+	return []byte(`{"type": "FeatureCollection", "features": [{"type": "Feature", "id": "d", "geometry": {"type": "Point", "coordinates": [1, 1]}, "properties": {"x": ` +
+		strings.Repeat("[", n) + strings.Repeat("]", n) + `}}]}`)
+}
+
+// msgpackDeepProp returns a MessagePack batch of one item whose prop "x"
+// is n levels of level (0x91 for arrays, 0x81 'k' for maps) around nil:
+// n+3 levels in all.
+func msgpackDeepProp(n int, level ...byte) []byte {
+	b := []byte{0x91, 0x84, 0xa2, 'i', 'd', 0xa1, 'd', 0xa3, 'l', 'o', 'n', 0x01, 0xa3, 'l', 'a', 't', 0x01,
+		0xa5, 'p', 'r', 'o', 'p', 's', 0x81, 0xa1, 'x'}
+	for range n {
+		b = append(b, level...)
+	}
+	return append(b, 0xc0)
 }

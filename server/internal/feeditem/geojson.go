@@ -1,6 +1,7 @@
 package feeditem
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,9 @@ func DecodeGeoJSON(body []byte, maxItems int) ([]server.Update, error) {
 	if firstByte(body) != '{' {
 		return nil, malformed(0, "the body must be a GeoJSON Feature or FeatureCollection object")
 	}
+	if err := CheckJSON(body); err != nil {
+		return nil, err
+	}
 	var top geoTop
 	if err := json.Unmarshal(body, &top); err != nil {
 		var se *json.SyntaxError
@@ -53,7 +57,7 @@ func DecodeGeoJSON(body []byte, maxItems int) ([]server.Update, error) {
 	case "Feature":
 		c.updates = make([]server.Update, 0, 1)
 		var f geoFeature
-		if err := json.Unmarshal(body, &f); err != nil {
+		if err := decodeNumbers(body, &f); err != nil {
 			c.fail(0, "", geoReason(err))
 		} else {
 			decodeFeature(&f, 0, &c)
@@ -65,7 +69,7 @@ func DecodeGeoJSON(body []byte, maxItems int) ([]server.Update, error) {
 		c.updates = make([]server.Update, 0, len(top.Features))
 		for i, raw := range top.Features {
 			var f geoFeature
-			if err := json.Unmarshal(raw, &f); err != nil {
+			if err := decodeNumbers(raw, &f); err != nil {
 				id := ""
 				if len(f.ID) > 0 {
 					id, _ = jsonID(f.ID)
@@ -79,6 +83,14 @@ func DecodeGeoJSON(body []byte, maxItems int) ([]server.Update, error) {
 		return nil, malformed(-1, "GeoJSON type is %q; send a Feature or a FeatureCollection of Point features", top.Type)
 	}
 	return c.result()
+}
+
+// decodeNumbers decodes the JSON value doc into v with numbers in interface
+// values as json.Number, for exactNumber.
+func decodeNumbers(doc []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 func geoWant(field string) string {
@@ -162,20 +174,46 @@ func reserved(props map[string]any, it *Item) string {
 			}
 			it.Layer = s
 		case "version":
-			f, ok := v.(float64)
-			if !ok || f < 0 || f != math.Trunc(f) || f > 1<<53 {
-				bad = fmt.Sprintf("properties.version must be an integer ≥ 0, got %v", v)
+			var x any
+			if n, ok := v.(json.Number); ok {
+				x = exactNumber(n)
 			}
-			it.Version = uint64(f)
+			switch x := x.(type) {
+			case int64:
+				if x >= 0 {
+					it.Version, it.HasVersion = uint64(x), true
+					continue
+				}
+			case uint64:
+				it.Version, it.HasVersion = x, true
+				continue
+			case float64: // 3.0 or 3e2, as this decoder took before
+				if x >= 0 && x == math.Trunc(x) && x <= 1<<53 {
+					it.Version, it.HasVersion = uint64(x), true
+					continue
+				}
+			}
+			bad = fmt.Sprintf("properties.version must be an integer ≥ 0, got %v", v)
 		case "time":
-			f, ok := v.(float64)
-			if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-				bad = fmt.Sprintf("properties.time must be an integer (Unix milliseconds), got %v", v)
+			var x any
+			if n, ok := v.(json.Number); ok {
+				x = exactNumber(n)
 			}
-			it.Time = int64(f)
+			switch x := x.(type) {
+			case int64:
+				it.Time = x
+				continue
+			case float64:
+				if x == math.Trunc(x) && math.Abs(x) <= 1<<53 {
+					it.Time = int64(x)
+					continue
+				}
+			}
+			bad = fmt.Sprintf("properties.time must be an integer (Unix milliseconds), got %v", v)
 		case "ttl":
-			f, ok := v.(float64)
-			if !ok {
+			n, ok := v.(json.Number)
+			f, err := n.Float64()
+			if !ok || err != nil {
 				bad = fmt.Sprintf("properties.ttl must be a number of seconds, got %v", v)
 			}
 			it.TTL = f
@@ -191,15 +229,16 @@ func reserved(props map[string]any, it *Item) string {
 	}
 	if n == len(props) {
 		it.Props = props
-		return ""
-	}
-	it.Props = make(map[string]any, n)
-	for k, v := range props {
-		switch k {
-		case "layer", "version", "time", "ttl":
-		default:
-			it.Props[k] = v
+	} else {
+		it.Props = make(map[string]any, n)
+		for k, v := range props {
+			switch k {
+			case "layer", "version", "time", "ttl":
+			default:
+				it.Props[k] = v
+			}
 		}
 	}
+	exactNumbers(it.Props)
 	return ""
 }

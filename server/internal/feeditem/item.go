@@ -11,6 +11,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
@@ -25,13 +26,15 @@ type Item struct {
 	Lat    float64 // degrees; meaningful when HasLat
 	HasLon bool
 	HasLat bool
-	// Version, when not 0, orders the updates of one marker: one not above
-	// the stored version is ignored.
-	Version uint64
-	Time    int64          // Unix milliseconds, 0 for unknown
-	TTL     float64        // seconds; 0 means the marker never expires
-	Props   map[string]any // nil when none
-	Remove  bool           // remove the marker ID; only ID matters
+	// Version, when HasVersion, orders the updates of one marker: one not
+	// above the stored version is ignored. Without one, an update takes the
+	// stored version + 1.
+	Version    uint64
+	HasVersion bool
+	Time       int64          // Unix milliseconds, 0 for unknown
+	TTL        float64        // seconds; 0 means the marker never expires
+	Props      map[string]any // nil when none
+	Remove     bool           // remove the marker ID; only ID matters
 }
 
 // maxTTLSeconds keeps a TTL within time.Duration.
@@ -47,6 +50,9 @@ func (it *Item) Update() (server.Update, error) {
 		u := server.Update{Marker: wire.Marker{ID: it.ID}, Remove: true}
 		if len(it.ID) > wire.MaxIDLen {
 			return u, fmt.Errorf("id is %d bytes, at most %d allowed", len(it.ID), wire.MaxIDLen)
+		}
+		if !utf8.ValidString(it.ID) {
+			return u, fmt.Errorf("id %q is not valid UTF-8", it.ID)
 		}
 		return u, nil
 	}
@@ -83,7 +89,7 @@ func (it *Item) Update() (server.Update, error) {
 		}
 		return server.Update{}, err
 	}
-	return server.Update{Marker: m, TTL: time.Duration(it.TTL * float64(time.Second))}, nil
+	return server.Update{Marker: m, HasVersion: it.HasVersion, TTL: time.Duration(it.TTL * float64(time.Second))}, nil
 }
 
 func checkCoord(name string, v, limit float64) error {

@@ -19,7 +19,7 @@ type jsonItem struct {
 	Layer   string          `json:"layer"`
 	Lon     float64         `json:"lon"`
 	Lat     float64         `json:"lat"`
-	Version uint64          `json:"version"`
+	Version *uint64         `json:"version"` // nil when absent (or null)
 	Time    int64           `json:"time"`
 	TTL     float64         `json:"ttl"`
 	Props   map[string]any  `json:"props"`
@@ -42,11 +42,17 @@ var jsonWants = map[string]string{
 // DecodeJSON decodes a JSON body: one item object or an array of them,
 // {"id", "layer", "lon", "lat", "version", "time", "ttl", "props",
 // "remove"}. It returns the updates in order, or an *Error: Malformed for
-// a syntax error (with its offset), TooMany past maxItems (0 for no limit),
-// Invalid naming every bad item.
+// a syntax error (with its offset) or what CheckJSON refuses, TooMany past
+// maxItems (0 for no limit), Invalid naming every bad item. Integer props
+// within int64 or uint64 stay exact (see exactNumber); "version": 0 is a
+// version, unlike an absent one.
 func DecodeJSON(body []byte, maxItems int) ([]server.Update, error) {
+	if err := CheckJSON(body); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
+	dec.UseNumber()
 	var c collector
 	switch firstByte(body) {
 	case '{':
@@ -102,8 +108,12 @@ func decodeJSONItem(dec *json.Decoder, body []byte, i int, c *collector) error {
 	it := Item{
 		ID: id, Layer: ji.Layer, Lon: ji.Lon, Lat: ji.Lat,
 		HasLon: !math.IsNaN(ji.Lon), HasLat: !math.IsNaN(ji.Lat),
-		Version: ji.Version, Time: ji.Time, TTL: ji.TTL, Props: ji.Props, Remove: ji.Remove,
+		Time: ji.Time, TTL: ji.TTL, Props: ji.Props, Remove: ji.Remove,
 	}
+	if ji.Version != nil {
+		it.Version, it.HasVersion = *ji.Version, true
+	}
+	exactNumbers(it.Props)
 	if len(it.Props) == 0 {
 		it.Props = nil
 	}
@@ -116,6 +126,9 @@ func decodeJSONItem(dec *json.Decoder, body []byte, i int, c *collector) error {
 func DecodeJSONIDs(body []byte, maxItems int) ([]server.Update, error) {
 	if firstByte(body) != '[' {
 		return nil, malformed(0, "the body must be a JSON array of marker ids")
+	}
+	if err := CheckJSON(body); err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil {

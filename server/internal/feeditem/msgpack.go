@@ -8,18 +8,23 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/pushmap/pushmap/internal/mpack"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wire"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // DecodeMsgpack decodes a MessagePack body: one map with the keys of the
 // JSON format, or an array of them. Numbers may be of any MessagePack
-// number type; an id may be a string or an integer. Errors are those of
-// DecodeJSON; a Malformed error's offset is where decoding stopped.
+// number type; an id may be a string or an integer. Integer props decode
+// as int64 (uint64 beyond int64), as the wire decoder gives them. Errors
+// are those of DecodeJSON; a Malformed error's offset is where decoding
+// stopped. Arrays and maps nested deeper than wire.MaxDepth are malformed,
+// found without recursion.
 func DecodeMsgpack(body []byte, maxItems int) ([]server.Update, error) {
 	r := bytes.NewReader(body)
-	d := &mpDecoder{dec: msgpack.NewDecoder(r), r: r, size: len(body)}
+	d := &mpDecoder{dec: msgpack.NewDecoder(r), r: r, body: body, level: 1}
 	var c collector
 	code, err := d.dec.PeekCode()
 	if err != nil {
@@ -42,6 +47,7 @@ func DecodeMsgpack(body []byte, maxItems int) ([]server.Update, error) {
 		if n > len(body) { // every item takes at least one byte
 			return nil, d.malformed(fmt.Errorf("array of %d items in %d bytes", n, len(body)))
 		}
+		d.level = 2
 		c.updates = make([]server.Update, 0, n)
 		for i := range n {
 			if err := d.item(i, &c); err != nil {
@@ -60,7 +66,10 @@ func DecodeMsgpack(body []byte, maxItems int) ([]server.Update, error) {
 type mpDecoder struct {
 	dec  *msgpack.Decoder
 	r    *bytes.Reader
-	size int
+	body []byte
+	// level is how deep the items' maps are: 1 in a body of one item, 2
+	// in an array.
+	level int
 
 	key   [32]byte // holds a map key while its value is decoded: keys are not kept
 	val   [32]byte // holds a layer name while it is compared with the last
@@ -69,7 +78,7 @@ type mpDecoder struct {
 
 // offset is how far decoding went. msgpack.Decoder reads a bytes.Reader
 // directly (it is an io.ByteScanner), so this is exact.
-func (d *mpDecoder) offset() int64 { return int64(d.size - d.r.Len()) }
+func (d *mpDecoder) offset() int64 { return int64(len(d.body) - d.r.Len()) }
 
 func (d *mpDecoder) malformed(err error) *Error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -87,7 +96,7 @@ func (d *mpDecoder) item(i int, c *collector) error {
 		return err
 	}
 	if !isMap(code) {
-		if err := d.dec.Skip(); err != nil {
+		if err := d.skipValue(d.level-1, "the item"); err != nil {
 			return err
 		}
 		c.fail(i, "", fmt.Sprintf("the item must be a map, got %s", codeKind(code)))
@@ -105,7 +114,7 @@ func (d *mpDecoder) item(i int, c *collector) error {
 			return err
 		}
 		if !msgpcode.IsString(code) {
-			if err := d.skip(2); err != nil {
+			if err := d.skip(2, d.level, "a map key or its value"); err != nil {
 				return err
 			}
 			if reason == "" {
@@ -136,9 +145,31 @@ func (d *mpDecoder) item(i int, c *collector) error {
 	return nil
 }
 
-func (d *mpDecoder) skip(n int) error {
+// skipValue skips the next value, which is inside a container at nesting
+// level (the body's top value being level 1), without recursion: arrays and
+// maps nested past wire.MaxDepth are an error naming what is skipped and
+// the limit. msgpack's Decoder.Skip recursed without a limit, and a prop
+// of 8 million nested arrays overflowed the stack and ended the process.
+func (d *mpDecoder) skipValue(level int, what string) error {
+	size, err := mpack.SkipLen(d.body[len(d.body)-d.r.Len():], wire.MaxDepth-level)
+	if err != nil {
+		var de *mpack.DepthError
+		if errors.As(err, &de) {
+			return fmt.Errorf("%s nested deeper than %d levels", what, wire.MaxDepth)
+		}
+		if errors.Is(err, mpack.ErrShort) {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	_, err = d.r.Seek(int64(size), io.SeekCurrent)
+	return err
+}
+
+// skip skips n values, as skipValue.
+func (d *mpDecoder) skip(n, level int, what string) error {
 	for range n {
-		if err := d.dec.Skip(); err != nil {
+		if err := d.skipValue(level, what); err != nil {
 			return err
 		}
 	}
@@ -197,7 +228,7 @@ func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
 		return "", err
 	}
 	wrong := func(want string) (string, error) {
-		if err := d.dec.Skip(); err != nil {
+		if err := d.skipValue(d.level, shorten(string(key))); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%s must be %s, got %s", key, want, codeKind(code)), nil
@@ -253,12 +284,13 @@ func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
 		switch {
 		case isUint(code):
 			it.Version, err = d.dec.DecodeUint64()
+			it.HasVersion = true
 		case isInt(code):
 			var v int64
 			if v, err = d.dec.DecodeInt64(); err == nil && v < 0 {
 				return fmt.Sprintf("version must be an integer ≥ 0, got %d", v), nil
 			}
-			it.Version = uint64(v)
+			it.Version, it.HasVersion = uint64(v), true
 		default:
 			return wrong("an integer ≥ 0")
 		}
@@ -295,7 +327,7 @@ func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
 			return wrong("true or false")
 		}
 	default:
-		if err := d.dec.Skip(); err != nil {
+		if err := d.skipValue(d.level, shorten(string(key))); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("unknown key %q; put your own data in props", shorten(string(key))), nil
@@ -303,10 +335,11 @@ func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
 	return "", err
 }
 
-// props decodes a props map. Values are decoded loosely (integers as
-// int64 or uint64, floats as float64); CheckProps judges them later. A
-// name that is not a string or a value that is not a scalar gives a reason.
+// props decodes a props map. Integers decode as int64 (uint64 beyond
+// int64), floats as float64; CheckProps judges them later. A name that is
+// not a string or a value that is not a scalar gives a reason.
 func (d *mpDecoder) props() (map[string]any, string, error) {
+	level := d.level + 1 // of the props map
 	n, err := d.dec.DecodeMapLen()
 	if err != nil || n <= 0 {
 		return nil, "", err
@@ -319,7 +352,7 @@ func (d *mpDecoder) props() (map[string]any, string, error) {
 			return nil, "", err
 		}
 		if !msgpcode.IsString(code) {
-			if err := d.skip(2); err != nil {
+			if err := d.skip(2, level, "a props name or its value"); err != nil {
 				return nil, "", err
 			}
 			if reason == "" {
@@ -335,7 +368,7 @@ func (d *mpDecoder) props() (map[string]any, string, error) {
 			return nil, "", err
 		}
 		if !isNumber(code) && !msgpcode.IsString(code) && code != msgpcode.Nil && code != msgpcode.True && code != msgpcode.False {
-			if err := d.dec.Skip(); err != nil {
+			if err := d.skipValue(level, "props."+shorten(k)); err != nil {
 				return nil, "", err
 			}
 			if reason == "" {
@@ -343,7 +376,17 @@ func (d *mpDecoder) props() (map[string]any, string, error) {
 			}
 			continue
 		}
-		v, err := d.dec.DecodeInterfaceLoose()
+		var v any
+		if isUint(code) {
+			var u uint64
+			if u, err = d.dec.DecodeUint64(); u <= math.MaxInt64 {
+				v = int64(u)
+			} else {
+				v = u
+			}
+		} else {
+			v, err = d.dec.DecodeInterfaceLoose() // a scalar: no recursion
+		}
 		if err != nil {
 			return nil, "", err
 		}
