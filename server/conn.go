@@ -94,11 +94,13 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	typ, frame, err := c.ws.Read(ctx)
 	if err != nil {
 		if ctx.Err() != nil && c.ctx.Err() == nil {
+			c.turnAway(refusedBadHello, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
 			c.close(wire.CloseHelloRequired, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
 		}
 		return wire.Hello{}, err
 	}
 	if typ != websocket.MessageBinary {
+		c.turnAway(refusedBadHello, "a text frame instead of the hello")
 		c.close(websocket.StatusUnsupportedData, "frames must be binary MessagePack")
 		return wire.Hello{}, errClosed
 	}
@@ -109,20 +111,24 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		if err != nil {
 			reason += ": " + err.Error()
 		}
+		c.turnAway(refusedBadHello, reason)
 		c.close(wire.CloseHelloRequired, reason)
 		return wire.Hello{}, errClosed
 	}
 	if hello.Version != wire.Version {
+		c.turnAway(refusedBadHello, fmt.Sprintf("protocol version %d", hello.Version))
 		c.close(wire.CloseUnsupportedVersion, fmt.Sprintf("protocol version %d is not supported; this server speaks %d", hello.Version, wire.Version))
 		return wire.Hello{}, errClosed
 	}
 	if err := wire.ValidateLayers(hello.Layers); err != nil {
+		c.turnAway(refusedBadHello, err.Error())
 		c.close(wire.CloseHelloRequired, err.Error())
 		return wire.Hello{}, errClosed
 	}
 	if authorize := c.s.opts.Authorize; authorize != nil {
 		g, err := authorize(r, hello.Token)
 		if err != nil {
+			c.turnAway(refusedBadToken, err.Error())
 			c.close(wire.CloseUnauthorized, "unauthorized: "+err.Error())
 			return wire.Hello{}, errClosed
 		}
@@ -137,6 +143,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	if s.closing.Load() {
+		c.turnAway(refusedShuttingDown, "the server is shutting down")
 		c.close(websocket.StatusGoingAway, "server shutting down")
 		return wire.Hello{}, errClosed
 	}
@@ -148,7 +155,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	}
 	// Written here, outside any writer: none can start before the
 	// client has a view.
-	if err := c.w.Write(welcome); err != nil {
+	if err := c.write(welcome); err != nil {
 		return wire.Hello{}, err
 	}
 	return hello, nil
@@ -178,6 +185,7 @@ func (c *conn) readLoop() error {
 		}
 		c.bad++
 		if c.bad > badMessageLimit {
+			c.turnAway(refusedBadMessages, fmt.Sprintf("more than %d refused messages; last: %v", badMessageLimit, we.Message))
 			c.close(websocket.StatusPolicyViolation, fmt.Sprintf("more than %d refused messages; last: %v", badMessageLimit, we.Message))
 			return errClosed
 		}
@@ -237,12 +245,27 @@ func (c *conn) allowViewChange() error {
 	}
 	c.refused++
 	if limit := max(100, 5*o.ViewBurst); c.refused > limit {
+		c.turnAway(refusedViewFlood, fmt.Sprintf("more than %d view changes refused within %v", limit, floodWindow))
 		c.close(wire.CloseViewFlood, fmt.Sprintf("more than %d view changes refused within %v: slow down to %g/s", limit, floodWindow, o.ViewRate))
 		return errClosed
 	}
 	c.bad-- // a rate refusal is not a bad message
+	c.turnAway(refusedRateLimited, fmt.Sprintf("view changes over %g/s with bursts of %d", o.ViewRate, o.ViewBurst))
 	return wire.Error{Code: wire.CodeRateLimited, Message: fmt.Sprintf("view changes allowed at %g/s with bursts of %d; this one was ignored", o.ViewRate, o.ViewBurst)}
 }
+
+// write writes one frame to the client, counting it.
+func (c *conn) write(frame []byte) error {
+	if err := c.w.Write(frame); err != nil {
+		return err
+	}
+	c.s.counters.frames.Add(1)
+	c.s.counters.bytesWritten.Add(int64(len(frame)))
+	return nil
+}
+
+// turnAway counts and logs a refusal of the client: see Server.refuse.
+func (c *conn) turnAway(why refusal, detail string) { c.s.refuse(why, c.remote, detail) }
 
 // refuse sends an Error message, in order with the rest of the stream.
 func (c *conn) refuse(we wire.Error) {
@@ -307,7 +330,7 @@ var errGaveUp = errors.New("client too slow")
 
 func (c *conn) writeLoop() {
 	resets := 0
-	err := c.out.Drain(c.w.Write, maxBatchBytes, func() error {
+	err := c.out.Drain(c.write, maxBatchBytes, func() error {
 		resets++
 		if resets > resetsBeforeClose {
 			c.s.counters.tooSlow.Add(1)

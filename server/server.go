@@ -30,6 +30,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/lograte"
 	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
@@ -76,10 +77,12 @@ type Server struct {
 	closing  atomic.Bool
 	wg       sync.WaitGroup // connection readers and writers
 	counters counters
+	refusals refusals
 }
 
 type counters struct {
 	accepted, refused, resets, tooSlow, stale, delivered, viewChanges, expired atomic.Int64
+	frames, bytesWritten                                                       atomic.Int64
 }
 
 // Stats is a snapshot of a Server's state and counters.
@@ -95,6 +98,24 @@ type Stats struct {
 	Delivered   int64 // marker ops handed to connections
 	ViewChanges int64 // views set or dropped by clients
 	Expired     int64 // markers removed because their TTL ran out
+
+	// Sockets is the WebSocket connections open, those still waiting for
+	// their hello included (Connections counts only those past it).
+	Sockets int
+	// Refusals counts the clients and requests turned away since start,
+	// by reason (every name of RefusalReasons, zeros included): server_full,
+	// shutting_down, origin, bad_hello, bad_token, rate_limited, view_flood,
+	// bad_messages. Each is logged too, at most a few lines per second per
+	// reason, then a summary.
+	Refusals map[string]int64
+	// Frames and BytesWritten count the WebSocket messages written to
+	// clients, and their payload bytes.
+	Frames       int64
+	BytesWritten int64
+	// OutboxBytes is the bytes waiting, unsent, in every connection's
+	// outbox together, and OutboxMaxBytes the most waiting for one.
+	OutboxBytes    int64
+	OutboxMaxBytes int64
 }
 
 // New returns a Server configured by opts; nil means every default. It
@@ -104,7 +125,7 @@ func New(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		opts:    o,
 		log:     o.Logger,
 		markers: make(map[string]*marker),
@@ -114,7 +135,9 @@ func New(opts *Options) (*Server, error) {
 
 		clusters:     newClusterIndex(o.ClusterZoom),
 		clusterZooms: make(map[int]int),
-	}, nil
+	}
+	s.refusals.log = lograte.New(o.Logger, 0, 0)
+	return s, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and returns: the client is
@@ -124,20 +147,27 @@ func New(opts *Options) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.closing.Load() {
 		s.counters.refused.Add(1)
+		s.refuse(refusedShuttingDown, r.RemoteAddr, "the server is shutting down")
 		http.Error(w, "pushmap: server is shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	ws, err := websocket.Accept(smallReads{w}, r, &websocket.AcceptOptions{
+	sw := &statusWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(smallReads{sw}, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.opts.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		if sw.status == http.StatusForbidden { // the library's answer to a foreign Origin
+			s.refuse(refusedOrigin, r.RemoteAddr, err.Error())
+			return
+		}
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	if n := s.nconns.Add(1); n > int64(s.opts.MaxConnections) {
 		s.nconns.Add(-1)
 		s.counters.refused.Add(1)
+		s.refuse(refusedServerFull, r.RemoteAddr, fmt.Sprintf("%d connections open, the most allowed", s.opts.MaxConnections))
 		ws.Close(websocket.StatusTryAgainLater, fmt.Sprintf("server full: %d connections", s.opts.MaxConnections))
 		return
 	}
@@ -188,11 +218,34 @@ func (w smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, bufio.NewReadWriter(br, brw.Writer), nil
 }
 
-// Stats returns the server's current state and counters.
+// statusWriter remembers the status of a response that was not upgraded.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Stats returns the server's current state and counters. It looks at every
+// connection's outbox: call it every few seconds, not per request.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{Connections: len(s.conns), Views: s.views.Len() + s.clusterViews.Len(), Markers: len(s.markers)}
 	s.mu.Unlock()
+	for _, c := range s.connList() {
+		n := int64(c.out.Bytes())
+		st.OutboxBytes += n
+		st.OutboxMaxBytes = max(st.OutboxMaxBytes, n)
+	}
+	st.Sockets = int(s.nconns.Load())
+	_, st.Refusals = s.refusals.snapshot()
+	st.Frames = s.counters.frames.Load()
+	st.BytesWritten = s.counters.bytesWritten.Load()
 	st.Accepted = s.counters.accepted.Load()
 	st.Refused = s.counters.refused.Load()
 	st.Resets = s.counters.resets.Load()
@@ -230,6 +283,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // waits for their goroutines. Markers stop expiring.
 func (s *Server) Close() error {
 	s.closing.Store(true)
+	defer s.refusals.log.Flush()
 	s.mu.Lock()
 	s.stopped = true
 	if s.expiryTimer != nil {
