@@ -39,6 +39,7 @@ type config struct {
 	feedKeysFile string   // more feed keys, one a line
 	readKeys     []string // keys of GET /feed/markers; none: public
 	clientTokens []string // tokens a client's hello must carry; none: anyone
+	opsKeys      []string // bearer keys of /stats and /metrics; see ops.go
 	redis        string   // Redis URL of the stream emitter; "": off
 	redisStream  string
 	redisGroup   string
@@ -159,6 +160,11 @@ func (c *config) flags(cmd string) []flagDef {
 		{"client-tokens", "tokens", "Comma-separated tokens map clients must send in their hello; a client " +
 			"without a valid one is closed with 4401. Never the same as a feed key. Without any, anyone may connect.",
 			listValue{&c.clientTokens}},
+		{"ops-keys", "keys", "Comma-separated bearer keys for the operator endpoints /stats and /metrics " +
+			"(\"Authorization: Bearer <key>\"). With keys, those endpoints need one; without, they are refused " +
+			"with 403 when clients need a credential (--client-tokens, JWT), and public otherwise. " +
+			"/healthz and /readyz stay public. Prefer the environment variable to the command line, which others can read.",
+			listValue{&c.opsKeys}},
 		{"redis", "url", "Redis URL (redis://host:6379/0) of the stream feeds write updates to with XADD, " +
 			"one command per update from any language (see docs/feeds.md). Empty: off.",
 			stringValue{&c.redis, nil}},
@@ -213,7 +219,7 @@ func checkWSPath(p string) error {
 	switch {
 	case !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, " \t{}"):
 		return errors.New("must be a clean absolute URL path such as /ws")
-	case p == "/" || p == "/healthz" || p == "/stats":
+	case p == "/" || p == "/healthz" || p == "/readyz" || p == "/stats" || p == "/metrics":
 		return fmt.Errorf("%s is taken", p)
 	}
 	return nil

@@ -188,7 +188,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 	common := []string{
 		"addr", "ws-path", "max-connections", "max-frame-bytes", "max-views", "view-rate", "view-burst",
 		"budget", "cluster-zoom", "density-layer", "outbox-bytes", "write-timeout", "hello-timeout", "origins", "log-level", "log-format", "web",
-		"feed-keys", "feed-keys-file", "read-keys", "client-tokens", "redis", "redis-stream", "redis-group",
+		"feed-keys", "feed-keys-file", "read-keys", "client-tokens", "ops-keys", "redis", "redis-stream", "redis-group",
 	}
 	for _, tt := range []struct {
 		cmd   string
