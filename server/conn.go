@@ -273,7 +273,7 @@ func (c *conn) refuse(we wire.Error) {
 	if err != nil {
 		return
 	}
-	if c.out.Control(frame) {
+	if c.out.Reply(frame) {
 		c.startWriter()
 	}
 }
@@ -344,6 +344,14 @@ func (c *conn) writeLoop() {
 		c.s.mu.Unlock()
 		return nil
 	})
+	if errors.Is(err, outbox.ErrRepliesOverLimit) {
+		// Every request gets its reply; one that asks faster than it
+		// reads cannot be kept.
+		c.s.counters.tooSlow.Add(1)
+		c.out.Close()
+		c.close(wire.CloseTooSlow, "client too slow: its unread replies fill the outbox")
+		return
+	}
 	if err != nil && err != errGaveUp {
 		c.writeFailed(err)
 	}

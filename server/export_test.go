@@ -17,3 +17,14 @@ func (s *Server) FixFanShare(share float64) {
 	s.fan.share, s.fan.fixed = share, true
 	s.mu.Unlock()
 }
+
+// Behind reports whether some connection's outbox fell behind and waits for
+// its reset.
+func (s *Server) Behind() bool {
+	for _, c := range s.connList() {
+		if c.out.Behind() {
+			return true
+		}
+	}
+	return false
+}

@@ -101,21 +101,28 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 	c.ws.Close(websocket.StatusNormalClosure, "")
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
-		if st := srv.Stats(); st.Sockets != 0 {
-			return fmt.Sprintf("%d sockets still open", st.Sockets)
-		}
-		return ""
-	})
+	// idle waits until the server has freed the one slot.
+	idle := func() {
+		t.Helper()
+		pushmaptest.Eventually(t, 5*time.Second, func() string {
+			if st := srv.Stats(); st.Sockets != 0 {
+				return fmt.Sprintf("%d sockets still open", st.Sockets)
+			}
+			return ""
+		})
+	}
+	idle()
 
 	// One of each other reason, now that there is room.
 	bad := dialRaw(t, url)
 	bad.send(wire.Hello{Version: wire.Version, Token: "bad"})
 	bad.expectClose(wire.CloseUnauthorized)
+	idle()
 	silent := dialRaw(t, url) // sends no hello: closed after HelloTimeout
 	if _, err := silent.tryRecv(10 * time.Second); err == nil {
 		t.Fatal("a client without hello got a message")
 	}
+	idle()
 	future := dialRaw(t, url)
 	future.send(wire.Hello{Version: wire.Version + 1})
 	future.expectClose(wire.CloseUnsupportedVersion)

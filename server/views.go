@@ -65,7 +65,7 @@ func (s *Server) setView(c *conn, v wire.View) error {
 		i = len(c.views) - 1
 	}
 	s.indexView(c, &c.views[i], v, cz)
-	if c.out.Control(frame) {
+	if c.out.Reply(frame) {
 		c.startWriter()
 	}
 	return nil
@@ -115,7 +115,7 @@ func (s *Server) unview(c *conn, id int) error {
 	s.unindexView(&c.views[i])
 	c.views = append(c.views[:i], c.views[i+1:]...)
 	frame, _ := s.encLocked(wire.UnviewAck{ID: id})
-	if c.out.Control(frame) {
+	if c.out.Reply(frame) {
 		c.startWriter()
 	}
 	return nil
@@ -128,7 +128,7 @@ func (s *Server) setLayers(c *conn, layers []string) {
 	c.layers, c.layerKey = newLayerSet(layers), layerKey(layers)
 	// In order, after the replies to earlier requests: the client matches
 	// replies to requests by their order.
-	if c.out.Control(s.resetFrameLocked(c, 0)) {
+	if c.out.Reply(s.resetFrameLocked(c, 0)) {
 		c.startWriter()
 	}
 }

@@ -220,13 +220,10 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 		c.resolveLocked(m.ID, r.gen, nil)
 		return c.dropOutsideLocked().orNil(), nil
 	case wire.Reset:
-		if m.Flags&wire.FlagBehind != 0 {
-			// Everything asked so far is reflected in this state.
-			for _, r := range c.pending {
-				c.resolveLocked(r.id, r.gen, nil)
-			}
-			c.pending = nil
-		} else {
+		// A behind reset answers no request: the replies to every
+		// request the server applied came before it, and those of
+		// later ones come after it (docs/protocol.md, Falling behind).
+		if m.Flags&wire.FlagBehind == 0 {
 			r := c.popLocked()
 			c.resolveLocked(r.id, r.gen, nil)
 		}
