@@ -182,7 +182,7 @@ func (c *config) flags(cmd string) []flagDef {
 	if cmd != "demo" {
 		return append(defs, flagDef{"web", "dir", "Directory of static files to serve at /, such as a built " +
 			"web/dist, with their precompressed .br and .gz variants. Without it serve answers only the " +
-			"WebSocket endpoint, /healthz and /stats.",
+			"WebSocket endpoint and the operator endpoints (/healthz, /readyz, /stats, /metrics).",
 			stringValue{&c.web, nil}})
 	}
 	c.web = defaultDemoWeb

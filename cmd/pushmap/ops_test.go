@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -236,4 +238,68 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	if !strings.Contains(log, `msg="not ready" reason="redis unreachable"`) || !strings.Contains(log, `msg="ready again"`) {
 		t.Errorf("the log does not tell the changes of readiness:\n%s", log)
 	}
+}
+
+// TestOperationsDoc checks docs/operations.md against the binary: every
+// flag of serve and demo is in it, and its metrics table lists exactly the
+// pushmap_ metrics a node with every feed exports.
+func TestOperationsDoc(t *testing.T) {
+	doc := readDoc(t, "operations.md")
+	for _, cmd := range []string{"serve", "demo"} {
+		for _, d := range new(config).flags(cmd) {
+			if !strings.Contains(doc, "`--"+d.name+"`") {
+				t.Errorf("docs/operations.md does not mention `--%s` (pushmap %s)", d.name, cmd)
+			}
+		}
+	}
+
+	rs := redistest.Start(t)
+	r := start(t, "serve", "--addr", "127.0.0.1:0", "--feed-keys", "feed", "--redis", rs.URL)
+	rs.CLI("XADD", "pushmap:updates", "*", "id", "a", "lon", "1", "lat", "1")
+	if code, _, b := request(t, "POST", r.url+"feed/markers", `{"id": "b", "lon": 1, "lat": 1}`,
+		http.Header{"Authorization": {"Bearer feed"}, "Content-Type": {"application/json"}}); code != 200 {
+		t.Fatalf("POST /feed/markers: %d %s", code, b)
+	}
+	exported := map[string]bool{}
+	pushmaptest.Eventually(t, 10*time.Second, func() string {
+		for name := range scrape(t, r.url, nil) {
+			name, _, _ = strings.Cut(name, "{")
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				if strings.HasSuffix(name, "_seconds"+suffix) {
+					name = strings.TrimSuffix(name, suffix)
+				}
+			}
+			if strings.HasPrefix(name, "pushmap_") {
+				exported[name] = true
+			}
+		}
+		if !exported["pushmap_redis_delay_seconds"] {
+			return "the Redis entry was not applied"
+		}
+		return ""
+	})
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(pushmap_[a-z_]+)` \\|").FindAllStringSubmatch(doc, -1) {
+		documented[m[1]] = true
+	}
+	for name := range exported {
+		if !documented[name] {
+			t.Errorf("%s is exported but not in the metrics table of docs/operations.md", name)
+		}
+	}
+	for name := range documented {
+		if !exported[name] {
+			t.Errorf("docs/operations.md lists %s, which the node does not export", name)
+		}
+	}
+}
+
+// readDoc returns docs/name, read from the repository's docs directory.
+func readDoc(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
