@@ -35,10 +35,11 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 
 # Debian packages the tests need: a command each provides, and the package.
 DEPS := /usr/bin/chromium:chromium /usr/bin/redis-server:redis-server \
-	/usr/bin/redis-cli:redis-tools /usr/lib/python3/dist-packages/redis:python3-redis /usr/bin/curl:curl
+	/usr/bin/redis-cli:redis-tools /usr/lib/python3/dist-packages/redis:python3-redis \
+	/usr/lib/python3/dist-packages/msgpack:python3-msgpack /usr/bin/curl:curl
 
 ## deps: the Debian packages the tests need (chromium, redis-server, python3-redis,
-## curl), installed with apt-get when missing.
+## python3-msgpack, curl), installed with apt-get when missing.
 deps:
 	@missing=$$(for d in $(DEPS); do test -e "$${d%%:*}" || echo "$${d##*:}"; done); \
 	if [ -n "$$missing" ]; then \

@@ -55,29 +55,26 @@ func clientIP(remote string) netip.Addr {
 // their Wait never misses it). When the server is closing or a limit would
 // be passed it counts nothing and returns the HTTP status and message of
 // the refusal.
-func (s *Server) enter(remote string) (*ticket, int, string) {
+func (s *Server) enter(remote string) (*ticket, refusal, int, string) {
 	t := &ticket{ip: clientIP(remote)}
 	a := &s.admission
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if s.closing.Load() {
 		s.counters.refused.Add(1)
-		return nil, http.StatusServiceUnavailable, "pushmap: server is shutting down"
+		return nil, refusedShuttingDown, http.StatusServiceUnavailable, "pushmap: server is shutting down"
 	}
 	if a.pending >= s.opts.MaxPending {
-		s.counters.refusedPending.Add(1)
-		return nil, http.StatusServiceUnavailable, fmt.Sprintf("pushmap: %d connections are waiting for their hello, the most this server takes; try again later", s.opts.MaxPending)
+		return nil, refusedPending, http.StatusServiceUnavailable, fmt.Sprintf("pushmap: %d connections are waiting for their hello, the most this server takes; try again later", s.opts.MaxPending)
 	}
 	var c *ipConns
 	if t.ip.IsValid() {
 		c = a.perIP[t.ip]
 		switch {
 		case c != nil && c.all >= s.opts.MaxConnectionsPerIP:
-			s.counters.refusedPerIP.Add(1)
-			return nil, http.StatusTooManyRequests, fmt.Sprintf("pushmap: %d connections from %v, the most this server takes from one address", c.all, t.ip)
+			return nil, refusedPerIP, http.StatusTooManyRequests, fmt.Sprintf("pushmap: %d connections from %v, the most this server takes from one address", c.all, t.ip)
 		case c != nil && c.pending >= s.opts.MaxPendingPerIP:
-			s.counters.refusedPerIP.Add(1)
-			return nil, http.StatusTooManyRequests, fmt.Sprintf("pushmap: %d connections from %v are waiting for their hello, the most this server takes from one address; try again later", c.pending, t.ip)
+			return nil, refusedPerIP, http.StatusTooManyRequests, fmt.Sprintf("pushmap: %d connections from %v are waiting for their hello, the most this server takes from one address; try again later", c.pending, t.ip)
 		case c == nil:
 			if a.perIP == nil {
 				a.perIP = make(map[netip.Addr]*ipConns)
@@ -90,7 +87,7 @@ func (s *Server) enter(remote string) (*ticket, int, string) {
 	}
 	a.pending++
 	s.wg.Add(1)
-	return t, 0, ""
+	return t, 0, 0, ""
 }
 
 // stopAdmitting makes enter refuse every new connection from now on.

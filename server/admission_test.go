@@ -117,7 +117,7 @@ func TestPendingLimits(t *testing.T) {
 		t.Fatalf("a connection after one said hello: %d", status)
 	}
 	st := srv.Stats()
-	if st.Pending != 2 || st.Connections != 2 || st.RefusedPending != 1 || st.RefusedPerIP != 1 {
+	if st.Pending != 2 || st.Connections != 2 || st.Refusals["pending_full"] != 1 || st.Refusals["per_ip"] != 1 {
 		t.Fatalf("stats %+v", st)
 	}
 }

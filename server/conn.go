@@ -110,6 +110,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	// A timer, not a deadline on the read: a read whose context ends
 	// drops the connection, and the client would see 1006, not 4000.
 	timeout := time.AfterFunc(c.s.opts.HelloTimeout, func() {
+		c.turnAway(refusedBadHello, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
 		c.close(wire.CloseHelloRequired, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
 	})
 	typ, frame, err := c.ws.Read(c.ctx)
@@ -118,6 +119,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		return wire.Hello{}, err
 	}
 	if typ != websocket.MessageBinary {
+		c.turnAway(refusedBadHello, "a text frame instead of the hello")
 		c.close(websocket.StatusUnsupportedData, "frames must be binary MessagePack")
 		return wire.Hello{}, errClosed
 	}
@@ -128,14 +130,17 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		if err != nil {
 			reason += ": " + err.Error()
 		}
+		c.turnAway(refusedBadHello, reason)
 		c.close(wire.CloseHelloRequired, reason)
 		return wire.Hello{}, errClosed
 	}
 	if hello.Version != wire.Version {
+		c.turnAway(refusedBadHello, fmt.Sprintf("protocol version %d", hello.Version))
 		c.close(wire.CloseUnsupportedVersion, fmt.Sprintf("protocol version %d is not supported; this server speaks %d", hello.Version, wire.Version))
 		return wire.Hello{}, errClosed
 	}
 	if err := wire.ValidateLayers(hello.Layers); err != nil {
+		c.turnAway(refusedBadHello, err.Error())
 		c.close(wire.CloseHelloRequired, err.Error())
 		return wire.Hello{}, errClosed
 	}
@@ -143,6 +148,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	if authorize := c.s.opts.Authorize; authorize != nil {
 		var err error
 		if g, err = authorize(r, hello.Token); err != nil {
+			c.turnAway(refusedBadToken, err.Error())
 			c.close(wire.CloseUnauthorized, "unauthorized: "+err.Error())
 			return wire.Hello{}, errClosed
 		}
@@ -161,6 +167,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		c.frameLimit = min(c.frameLimit, max(hello.MaxFrameBytes, wire.MinFrameBytes))
 	}
 	if err := c.s.admit(c.ticket); err != nil {
+		c.turnAway(refusedServerFull, err.Error())
 		c.close(websocket.StatusTryAgainLater, err.Error())
 		return wire.Hello{}, errClosed
 	}
@@ -175,6 +182,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	s.mu.Unlock()
 	c.armExpiry()
 	if s.closing.Load() {
+		c.turnAway(refusedShuttingDown, "the server is shutting down")
 		c.close(websocket.StatusGoingAway, "server shutting down")
 		return wire.Hello{}, errClosed
 	}
@@ -186,7 +194,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	}
 	// Written here, outside any writer: none can start before the
 	// client has a view.
-	if err := c.w.Write(welcome); err != nil {
+	if err := c.write(welcome); err != nil {
 		return wire.Hello{}, err
 	}
 	return hello, nil
@@ -216,6 +224,7 @@ func (c *conn) readLoop() error {
 		}
 		c.bad++
 		if c.bad > badMessageLimit {
+			c.turnAway(refusedBadMessages, fmt.Sprintf("more than %d refused messages; last: %v", badMessageLimit, we.Message))
 			c.close(websocket.StatusPolicyViolation, fmt.Sprintf("more than %d refused messages; last: %v", badMessageLimit, we.Message))
 			return errClosed
 		}
@@ -279,12 +288,27 @@ func (c *conn) allowViewChange() error {
 	}
 	c.refused++
 	if limit := max(100, 5*o.ViewBurst); c.refused > limit {
+		c.turnAway(refusedViewFlood, fmt.Sprintf("more than %d view changes refused within %v", limit, floodWindow))
 		c.close(wire.CloseViewFlood, fmt.Sprintf("more than %d view changes refused within %v: slow down to %g/s", limit, floodWindow, o.ViewRate))
 		return errClosed
 	}
 	c.bad-- // a rate refusal is not a bad message
+	c.turnAway(refusedRateLimited, fmt.Sprintf("view changes over %g/s with bursts of %d", o.ViewRate, o.ViewBurst))
 	return wire.Error{Code: wire.CodeRateLimited, Message: fmt.Sprintf("view changes allowed at %g/s with bursts of %d; this one was ignored", o.ViewRate, o.ViewBurst)}
 }
+
+// write writes one frame to the client, counting it.
+func (c *conn) write(frame []byte) error {
+	if err := c.w.Write(frame); err != nil {
+		return err
+	}
+	c.s.counters.frames.Add(1)
+	c.s.counters.bytesWritten.Add(int64(len(frame)))
+	return nil
+}
+
+// turnAway counts and logs a refusal of the client: see Server.refuse.
+func (c *conn) turnAway(why refusal, detail string) { c.s.refuse(why, c.remote, detail) }
 
 // refuse sends an Error message, in order with the rest of the stream.
 func (c *conn) refuse(we wire.Error) {
@@ -299,11 +323,7 @@ func (c *conn) refuse(we wire.Error) {
 // stream. The frames of a split reply must be queued with s.mu held, so
 // that no op comes between them.
 func (c *conn) reply(frames ...[]byte) {
-	start := false
-	for _, f := range frames {
-		start = c.out.Control(f) || start
-	}
-	if start {
+	if c.out.Reply(frames...) {
 		c.startWriter()
 	}
 }
@@ -361,7 +381,7 @@ var errGaveUp = errors.New("client too slow")
 
 func (c *conn) writeLoop() {
 	resets := 0
-	err := c.out.Drain(c.w.Write, maxBatchBytes, func() error {
+	err := c.out.Drain(c.write, maxBatchBytes, func() error {
 		resets++
 		if resets > resetsBeforeClose {
 			c.s.counters.tooSlow.Add(1)
@@ -375,6 +395,14 @@ func (c *conn) writeLoop() {
 		c.s.mu.Unlock()
 		return nil
 	})
+	if errors.Is(err, outbox.ErrRepliesOverLimit) {
+		// Every request gets its reply; one that asks faster than it
+		// reads cannot be kept.
+		c.s.counters.tooSlow.Add(1)
+		c.out.Close()
+		c.close(wire.CloseTooSlow, "client too slow: its unread replies fill the outbox")
+		return
+	}
 	if err != nil && err != errGaveUp {
 		c.writeFailed(err)
 	}

@@ -38,3 +38,14 @@ func (s *Server) Unlocked() bool {
 
 // ClientIP returns the address a connection from remote is counted under.
 func ClientIP(remote string) netip.Addr { return clientIP(remote) }
+
+// Behind reports whether some connection's outbox fell behind and waits for
+// its reset.
+func (s *Server) Behind() bool {
+	for _, c := range s.connList() {
+		if c.out.Behind() {
+			return true
+		}
+	}
+	return false
+}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/lograte"
 	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
@@ -84,11 +85,12 @@ type Server struct {
 	closing   atomic.Bool
 	wg        sync.WaitGroup // connection readers and writers
 	counters  counters
+	refusals  refusals
 }
 
 type counters struct {
 	accepted, refused, resets, tooSlow, stale, delivered, viewChanges, expired atomic.Int64
-	refusedPending, refusedPerIP                                               atomic.Int64
+	frames, bytesWritten                                                       atomic.Int64
 }
 
 // Stats is a snapshot of a Server's state and counters.
@@ -99,17 +101,28 @@ type Stats struct {
 	Markers     int   // markers in the store
 	Accepted    int64 // connections accepted since start
 	Refused     int64 // connections refused after their hello (server full) or while shutting down
-	// RefusedPending counts connections refused because MaxPending
-	// connections were waiting for their hello; RefusedPerIP those refused
-	// for MaxConnectionsPerIP or MaxPendingPerIP.
-	RefusedPending int64
-	RefusedPerIP   int64
-	Resets         int64 // resets sent to clients that fell behind
-	TooSlow        int64 // clients closed with 4002 (too slow)
-	Stale          int64 // upserts ignored because their version was not newer
-	Delivered      int64 // marker ops handed to connections
-	ViewChanges    int64 // views set or dropped by clients
-	Expired        int64 // markers removed because their TTL ran out
+	Resets      int64 // resets sent to clients that fell behind
+	TooSlow     int64 // clients closed with 4002 (too slow)
+	Stale       int64 // upserts ignored because their version was not newer
+	Delivered   int64 // marker ops handed to connections
+	ViewChanges int64 // views set or dropped by clients
+	Expired     int64 // markers removed because their TTL ran out
+
+	// Refusals counts the clients and requests turned away since start,
+	// by reason (every name of RefusalReasons, zeros included): server_full,
+	// shutting_down, origin, bad_hello, bad_token, rate_limited, view_flood,
+	// bad_messages, pending_full (MaxPending), per_ip (MaxConnectionsPerIP,
+	// MaxPendingPerIP). Each is logged too, at most a few lines per second
+	// per reason, then a summary.
+	Refusals map[string]int64
+	// Frames and BytesWritten count the WebSocket messages written to
+	// clients, and their payload bytes.
+	Frames       int64
+	BytesWritten int64
+	// OutboxBytes is the bytes waiting, unsent, in every connection's
+	// outbox together, and OutboxMaxBytes the most waiting for one.
+	OutboxBytes    int64
+	OutboxMaxBytes int64
 }
 
 // New returns a Server configured by opts; nil means every default. It
@@ -119,7 +132,7 @@ func New(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		opts:    o,
 		log:     o.Logger,
 		markers: make(map[string]*marker),
@@ -129,7 +142,9 @@ func New(opts *Options) (*Server, error) {
 
 		clusters:     newClusterIndex(o.ClusterZoom),
 		clusterZooms: make(map[int]int),
-	}, nil
+	}
+	s.refusals.log = lograte.New(o.Logger, 0, 0)
+	return s, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and returns: the client is
@@ -144,19 +159,24 @@ func New(opts *Options) (*Server, error) {
 // its hello, with close code 1013 (try again later) when MaxConnections
 // clients are connected.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t, status, msg := s.enter(r.RemoteAddr)
+	t, why, status, msg := s.enter(r.RemoteAddr)
 	if t == nil {
-		s.log.Debug("connection refused", "remote", r.RemoteAddr, "status", status, "reason", msg)
+		s.refuse(why, r.RemoteAddr, msg)
 		refuseHTTP(w, status, msg)
 		return
 	}
-	ws, err := websocket.Accept(smallReads{w}, r, &websocket.AcceptOptions{
+	sw := &statusWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(smallReads{sw}, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.opts.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
 		s.leave(t)
 		s.wg.Done()
+		if sw.status == http.StatusForbidden { // the library's answer to a foreign Origin
+			s.refuse(refusedOrigin, r.RemoteAddr, err.Error())
+			return
+		}
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -209,15 +229,35 @@ func (w smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return conn, bufio.NewReadWriter(br, brw.Writer), nil
 }
 
-// Stats returns the server's current state and counters.
+// statusWriter remembers the status of a response that was not upgraded.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Stats returns the server's current state and counters. It looks at every
+// connection's outbox: call it every few seconds, not per request.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{Connections: len(s.conns), Views: s.views.Len() + s.clusterViews.Len(), Markers: len(s.markers)}
 	s.mu.Unlock()
+	for _, c := range s.connList() {
+		n := int64(c.out.Bytes())
+		st.OutboxBytes += n
+		st.OutboxMaxBytes = max(st.OutboxMaxBytes, n)
+	}
+	_, st.Refusals = s.refusals.snapshot()
+	st.Frames = s.counters.frames.Load()
+	st.BytesWritten = s.counters.bytesWritten.Load()
 	st.Accepted = s.counters.accepted.Load()
 	st.Refused = s.counters.refused.Load()
-	st.RefusedPending = s.counters.refusedPending.Load()
-	st.RefusedPerIP = s.counters.refusedPerIP.Load()
 	s.admission.mu.Lock()
 	st.Pending = s.admission.pending
 	s.admission.mu.Unlock()
@@ -256,6 +296,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // waits for their goroutines. Markers stop expiring.
 func (s *Server) Close() error {
 	s.stopAdmitting()
+	defer s.refusals.log.Flush()
 	s.mu.Lock()
 	s.stopped = true
 	if s.expiryTimer != nil {

@@ -35,6 +35,7 @@ func TestSlowClient(t *testing.T) {
 	pad := map[string]any{"pad": strings.Repeat("x", 200)}
 	all := map[string]wire.Marker{}
 	peak := 0
+	var statsPeak, statsMax int64
 	for round := range 60 {
 		batch := make([]wire.Marker, 1000)
 		for i := range batch {
@@ -45,6 +46,12 @@ func TestSlowClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		peak = max(peak, srv.OutboxBytes())
+		st := srv.Stats()
+		statsPeak, statsMax = max(statsPeak, st.OutboxBytes), max(statsMax, st.OutboxMaxBytes)
+	}
+	// Stats reports the backlog too (what /metrics exports).
+	if statsPeak == 0 || statsMax == 0 || statsMax > statsPeak {
+		t.Errorf("Stats reported outbox bytes peaking at %d in all, %d for one client; want both > 0, one ≤ all", statsPeak, statsMax)
 	}
 	for _, m := range srv.MarkersIn(geo.World, nil) {
 		all[m.ID] = m

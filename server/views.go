@@ -117,9 +117,7 @@ func (s *Server) unview(c *conn, id int) error {
 	s.unindexView(&c.views[i])
 	c.views = append(c.views[:i], c.views[i+1:]...)
 	frame, _ := s.encLocked(wire.UnviewAck{ID: id})
-	if c.out.Control(frame) {
-		c.startWriter()
-	}
+	c.reply(frame)
 	return nil
 }
 

@@ -248,18 +248,10 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 		c.resolveLocked(m.ID, r.gen, nil)
 		return c.dropOutsideLocked().orNil(), nil
 	case wire.Reset:
-		if m.Flags&wire.FlagBehind != 0 {
-			// Everything asked so far is reflected in this state, the
-			// rest of a reply cut short included.
-			for _, r := range c.pending {
-				c.resolveLocked(r.id, r.gen, nil)
-			}
-			if c.cont != nil {
-				c.resolveLocked(c.cont.id, c.cont.gen, nil)
-				c.cont = nil
-			}
-			c.pending = nil
-		} else {
+		// A behind reset answers no request: the replies to every
+		// request the server applied came before it, and those of
+		// later ones come after it (docs/protocol.md, Falling behind).
+		if m.Flags&wire.FlagBehind == 0 {
 			r := c.popLocked()
 			if m.Flags&wire.FlagContinued != 0 {
 				c.cont = &r

@@ -108,6 +108,9 @@ func (d *Decoder) decode() (Message, error) {
 		if err = need(fields, 1); err == nil {
 			l.Layers, err = d.strings()
 		}
+		if err == nil {
+			err = d.skip(fields-1, 1)
+		}
 		m = l
 	case TypeWelcome:
 		m, err = d.welcome(fields)

@@ -12,6 +12,6 @@ type Marker struct {
 	Layer   string         // the layer it belongs to; clients subscribe to layers
 	Pos     geo.Point      // longitude/latitude in degrees
 	Version uint64         // increases with each change of this marker
-	Time    int64          // when the feed published it, Unix milliseconds; 0 = unknown
+	Time    int64          // when the feed saw it there (the observation), Unix milliseconds; 0 = unknown
 	Props   map[string]any // small properties (strings, numbers, booleans); may be nil
 }

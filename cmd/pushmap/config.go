@@ -48,6 +48,8 @@ type config struct {
 	jwtIssuer      string   // a JWT's iss must be it, when set
 	argvSecrets    bool     // --jwt-secrets was on the command line, which others can read
 
+	opsKeys []string // bearer keys of /stats and /metrics; see ops.go
+
 	redis       string // Redis URL of the stream emitter; "": off
 	redisStream string
 	redisGroup  string
@@ -223,6 +225,11 @@ func (c *config) flags(cmd string) []flagDef {
 		{"client-tokens", "tokens", "Comma-separated static tokens a client may send instead of a JWT, each " +
 			"granting every layer and area with no expiry: for development only. Never the same as a feed key.",
 			listValue{&c.clientTokens}},
+		{"ops-keys", "keys", "Comma-separated bearer keys for the operator endpoints /stats and /metrics " +
+			"(\"Authorization: Bearer <key>\"). With keys, those endpoints need one; without, they are refused " +
+			"with 403 when clients need a credential (--client-tokens, JWT), and public otherwise. " +
+			"/healthz and /readyz stay public. Prefer the environment variable to the command line, which others can read.",
+			listValue{&c.opsKeys}},
 		{"redis", "url", "Redis URL (redis://host:6379/0) of the stream feeds write updates to with XADD, " +
 			"one command per update from any language (see docs/feeds.md). Empty: off.",
 			stringValue{&c.redis, nil}},
@@ -240,7 +247,7 @@ func (c *config) flags(cmd string) []flagDef {
 	if cmd != "demo" {
 		return append(defs, flagDef{"web", "dir", "Directory of static files to serve at /, such as a built " +
 			"web/dist, with their precompressed .br and .gz variants. Without it serve answers only the " +
-			"WebSocket endpoint, /healthz and /stats.",
+			"WebSocket endpoint and the operator endpoints (/healthz, /readyz, /stats, /metrics).",
 			stringValue{&c.web, nil}})
 	}
 	c.web = defaultDemoWeb
@@ -277,7 +284,7 @@ func checkWSPath(p string) error {
 	switch {
 	case !strings.HasPrefix(p, "/") || path.Clean(p) != p || strings.ContainsAny(p, " \t{}"):
 		return errors.New("must be a clean absolute URL path such as /ws")
-	case p == "/" || p == "/healthz" || p == "/stats":
+	case p == "/" || p == "/healthz" || p == "/readyz" || p == "/stats" || p == "/metrics":
 		return fmt.Errorf("%s is taken", p)
 	}
 	return nil

@@ -198,7 +198,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"budget", "cluster-zoom", "density-layer", "outbox-bytes", "write-timeout", "hello-timeout", "origins",
 		"max-pending", "max-connections-per-ip", "max-pending-per-ip", "read-header-timeout", "read-timeout",
 		"http-write-timeout", "idle-timeout", "max-header-bytes", "log-level", "log-format", "web",
-		"feed-keys", "feed-keys-file", "read-keys", "client-tokens", "redis", "redis-stream", "redis-group",
+		"feed-keys", "feed-keys-file", "read-keys", "client-tokens", "ops-keys", "redis", "redis-stream", "redis-group",
 		"jwt-secrets", "jwt-secrets-file", "jwks-file", "jwt-audience", "jwt-issuer",
 	}
 	for _, tt := range []struct {

@@ -48,14 +48,14 @@ func (x *cli) setUpDemo(n *node) error {
 
 	fleet := synth.New(n.cfg.fleet())
 	initial := fleet.Markers()
-	if err := n.srv.UpsertBatch(initial); err != nil {
+	if err := n.timed.UpsertBatch(initial); err != nil {
 		return fmt.Errorf("loading the fleet: %w", err)
 	}
 	n.srv.FlushDensity() // nobody watches yet: forget the loading's movement
 	n.log.Info("demo feed", "flights", n.cfg.flights, "vehicles", n.cfg.vehicles,
 		"markers", len(initial), "interval", n.cfg.interval, "seed", n.cfg.seed, "web", dir)
 	n.feed = func(ctx context.Context) error {
-		return synth.Run(ctx, fleet, n.cfg.interval, n.srv.UpsertBatch)
+		return synth.Run(ctx, fleet, n.cfg.interval, n.timed.UpsertBatch)
 	}
 	n.listening = func(url string) {
 		fmt.Fprintf(x.stdout, "pushmap demo: open %s\n", url)

@@ -1,7 +1,7 @@
 // Command pushmap runs a pushmap server: live maps whose clients are pushed
 // the marker changes inside their view.
 //
-//	pushmap serve [flags]   the server: WebSocket endpoint, /healthz, /stats
+//	pushmap serve [flags]   the server: WebSocket endpoint, /healthz, /readyz, /stats, /metrics
 //	pushmap demo [flags]    the server, a synthetic feed and the demo page
 //	pushmap bench [flags]   the load benchmark against polling, broadcast and tile channels
 //	pushmap version         the version
@@ -63,7 +63,7 @@ type command struct {
 
 // commands are pushmap's subcommands, in the order the help lists them.
 var commands = []command{
-	{"serve", "run the server: the WebSocket endpoint, /healthz and /stats", (*cli).serve,
+	{"serve", "run the server: the WebSocket endpoint, health checks, /stats and /metrics", (*cli).serve,
 		func(w io.Writer) { flagUsage(w, "serve", aboutServe) }, false},
 	{"demo", "run the server with a synthetic feed and the demo page", (*cli).demo,
 		func(w io.Writer) { flagUsage(w, "demo", aboutDemo) }, false},

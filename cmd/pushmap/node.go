@@ -46,6 +46,10 @@ type node struct {
 	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
 	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
 
+	metrics *metrics  // served at /metrics
+	timed   timedFeed // the server as the feeds see it: their Apply calls timed
+	ops     *opsAuth  // guards /stats and /metrics
+
 	// feed, when not nil, runs beside the server until its context ends;
 	// an error other than that context's ends the node with status 1.
 	feed func(ctx context.Context) error
@@ -83,8 +87,16 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 		n.close()
 		return nil, 1
 	}
+	n.metrics = newMetrics(n.srv, nil)
+	n.timed = timedFeed{n.srv, n.metrics}
 	if err := n.setUpFeeds(); err != nil {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
+		n.close()
+		return nil, 2
+	}
+	n.metrics.redis = n.redis
+	if n.ops, err = newOpsAuth(cfg.opsKeys, n.srv.AuthRequired()); err != nil {
+		fmt.Fprintf(x.stderr, "pushmap %s: --ops-keys: %v\n", cmd, err)
 		n.close()
 		return nil, 2
 	}
@@ -113,15 +125,15 @@ func (n *node) setUpFeeds() error {
 	}
 	if len(keys) > 0 {
 		// GET /feed/markers applies the grants of the WebSocket's clients.
-		h, err := ingest.New(n.srv, &ingest.Options{Keys: keys, ReadKeys: readKeys,
-			Authorize: n.srv.Authorizer(), Logger: n.log})
+		h, err := ingest.New(n.timed, &ingest.Options{Keys: keys, ReadKeys: readKeys,
+			Authorize: n.authorize, Logger: n.log})
 		if err != nil {
 			return fmt.Errorf("--feed-keys: %w", err)
 		}
-		n.ingest = http.StripPrefix("/feed", h)
+		n.ingest = n.metrics.countRequests(http.StripPrefix("/feed", h))
 	}
 	if n.cfg.redis != "" {
-		c, err := redisfeed.New(n.cfg.redis, n.srv, &redisfeed.Options{
+		c, err := redisfeed.New(n.cfg.redis, n.timed, &redisfeed.Options{
 			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Logger: n.log})
 		if err != nil {
 			return fmt.Errorf("--redis: %w", err)
@@ -142,7 +154,7 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	if n.maxOpen > 0 {
 		ln = &cappedListener{Listener: ln, max: int64(n.maxOpen), log: n.log}
 	}
-	ep := &endpoints{srv: n.srv, started: time.Now()}
+	ep := &endpoints{srv: n.srv, started: time.Now(), redis: n.redis, log: n.log}
 	// The timeouts bound plain HTTP requests; a WebSocket clears them when
 	// it takes its connection over (server.Server's hijack), and has
 	// bounds of its own (--hello-timeout, --write-timeout).
@@ -233,11 +245,14 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 }
 
 // mux routes the node's HTTP requests: the WebSocket endpoint, /healthz,
-// /stats and, when there is a page, everything else to it.
+// /readyz, /stats, /metrics and, when there is a page, everything else to
+// it.
 func (n *node) mux(ep *endpoints) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", ep.healthz)
-	mux.HandleFunc("GET /stats", ep.stats)
+	mux.HandleFunc("GET /readyz", ep.readyz)
+	mux.HandleFunc("GET /stats", n.ops.guard(ep.stats))
+	mux.HandleFunc("GET /metrics", n.ops.guard(n.metrics.serveHTTP))
 	mux.Handle("GET "+n.cfg.wsPath, n.srv)
 	if n.cfg.server.DensityLayer != "" {
 		mux.Handle("GET /tiles/density/", http.StripPrefix("/tiles/density/", n.srv.DensityHandler()))
@@ -322,13 +337,19 @@ func hasIndex(dir string) error {
 	return err
 }
 
-// endpoints answers the HTTP requests beside the WebSocket: /healthz and
-// /stats. Its methods are safe for concurrent use.
+// endpoints answers the HTTP requests beside the WebSocket: /healthz,
+// /readyz and /stats. Its methods are safe for concurrent use.
 type endpoints struct {
 	srv      *server.Server
 	started  time.Time
+	redis    *redisfeed.Consumer // checked by /readyz; nil without --redis
+	log      *slog.Logger
 	stopping atomic.Bool // set when the node begins shutting down
+	notReady atomic.Bool // the last /readyz answered 503, for logging changes only
 }
+
+// readyTimeout bounds the Redis check of /readyz: a probe must not hang.
+const readyTimeout = time.Second
 
 // healthz answers 200 "ok", or 503 once the node is shutting down so that
 // a load balancer stops sending it clients.
@@ -341,6 +362,39 @@ func (ep *endpoints) healthz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	io.WriteString(w, "ok")
+}
+
+// readyz answers 200 "ready" when the node can do its work: it is not
+// shutting down and, with --redis, Redis answers a PING within
+// readyTimeout. Otherwise 503 with the reason in a few words (the details
+// go to the log, once per change): the endpoint is public.
+func (ep *endpoints) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	reason, detail := "", error(nil)
+	switch {
+	case ep.stopping.Load():
+		reason = "shutting down"
+	case ep.redis != nil:
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		detail = ep.redis.Ping(ctx)
+		cancel()
+		if detail != nil {
+			reason = "redis unreachable"
+		}
+	}
+	if reason != "" {
+		if !ep.notReady.Swap(true) && ep.log != nil {
+			ep.log.Warn("not ready", "reason", reason, "err", detail)
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, reason)
+		return
+	}
+	if ep.notReady.Swap(false) && ep.log != nil {
+		ep.log.Info("ready again")
+	}
+	io.WriteString(w, "ready")
 }
 
 // stats answers the server's counters and the uptime as a JSON object.

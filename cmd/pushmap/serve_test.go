@@ -166,6 +166,22 @@ func TestHealthzWhileStopping(t *testing.T) {
 	}
 }
 
+// TestReadyzWhileStopping: a node shutting down is not ready.
+func TestReadyzWhileStopping(t *testing.T) {
+	srv, err := server.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ep := &endpoints{srv: srv}
+	ep.stopping.Store(true)
+	w := httptest.NewRecorder()
+	ep.readyz(w, httptest.NewRequest("GET", "/readyz", nil))
+	if w.Code != 503 || w.Body.String() != "shutting down" {
+		t.Errorf("readyz while stopping: %d %q, want 503 \"shutting down\"", w.Code, w.Body)
+	}
+}
+
 func TestStatsJSON(t *testing.T) {
 	st := server.Stats{Connections: 2, TooSlow: 3, ViewChanges: 4}
 	got := statsJSON(st, 1500*time.Millisecond)

@@ -1,8 +1,11 @@
 """Publish marker updates to pushmap through Redis, from Python.
 
-Needs the redis package (Debian: apt-get install python3-redis; elsewhere:
-pip install redis). REDIS_URL is the Redis pushmap reads, e.g.
-redis://localhost:6379/0.
+Needs the redis package, for the Python that runs this file: Debian's
+python3-redis (apt-get install python3-redis) is for /usr/bin/python3 only,
+so run it with /usr/bin/python3, not with another python3 that comes first
+on PATH (pyenv, a virtualenv, Homebrew), which does not see Debian's
+packages; with those, pip install redis. REDIS_URL is the Redis pushmap
+reads, e.g. redis://localhost:6379/0.
 """
 import json
 import os

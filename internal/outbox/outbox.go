@@ -30,15 +30,22 @@ import (
 // Memory: a client that does not read makes the outbox grow until it holds
 // Limit bytes; then the outbox coalesces its ops, and if they still fill
 // more than half of Limit (so that coalescing runs at most once per
-// Limit/2 bytes put) it drops everything and is marked behind, and
-// whoever drains it decides what comes next (pushmap replaces it with a
-// fresh snapshot, a Reset; a baseline closes the client). So a slow client
-// costs at most Limit bytes plus one Replace frame, whatever the update
-// rate.
+// Limit/2 bytes put) it drops its ops and batch frames and is marked
+// behind, and whoever drains it decides what comes next (pushmap queues a
+// fresh snapshot, a Reset, with Replace; a baseline closes the client).
+// Reply frames (replies to the client's requests, one each) are never
+// dropped, so that every request keeps its one reply; they are written
+// before the Replace frame (whose state includes what they did). One reply
+// may be larger than Limit (the snapshot of a large view); when the other
+// replies waiting fill more than Limit, Drain fails with
+// ErrRepliesOverLimit: the client asks and does not read, and must be
+// closed. Control frames
+// are dropped with the ops. So a slow client costs at most Limit bytes
+// plus one Replace frame, whatever the update rate.
 //
-// Writers: Put, Control and Replace report when a writer must be started;
-// the caller starts one goroutine running Drain, which returns once the
-// outbox is empty. No goroutine waits on an idle connection.
+// Writers: Put, Control, Reply and Replace report when a writer must be
+// started; the caller starts one goroutine running Drain, which returns
+// once the outbox is empty. No goroutine waits on an idle connection.
 type Outbox struct {
 	// Limit is the most bytes that may wait (a Replace frame aside): at
 	// Limit the outbox coalesces its ops, and drops everything and falls
@@ -47,15 +54,29 @@ type Outbox struct {
 	Limit int
 
 	mu      sync.Mutex
-	queue   [][]byte // guarded by mu: whole frames, in order
+	queue   []queued // guarded by mu: whole frames, in order
 	ops     pending  // guarded by mu: ops in the order put, a marker possibly more than once
 	spare   pending  // guarded by mu: the writer's drained slices, kept for reuse
 	bytes   int      // guarded by mu: bytes in queue and ops
 	reset   int      // guarded by mu: size of a queued Replace frame, not counted against Limit
 	behind  bool     // guarded by mu: dropped; Replace must come next
+	over    bool     // guarded by mu: the replies alone passed Limit
 	writing bool     // guarded by mu: a writer is running
 	closed  bool     // guarded by mu: the connection is gone; take nothing more
 }
+
+// A queued is a frame waiting in the queue. A reply (a Reply frame) is kept
+// when the outbox falls behind; the others are not.
+type queued struct {
+	frame []byte
+	reply bool
+	group int // on the first frame of a reply: how many frames it has
+}
+
+// ErrRepliesOverLimit ends a Drain whose outbox holds more than Limit bytes
+// of replies (Reply frames), which it never drops: the client keeps asking
+// and does not read.
+var ErrRepliesOverLimit = errors.New("outbox: the replies waiting fill more than the limit")
 
 // A Key names what an op is about (a marker, or a cluster or a tile): of
 // the ops put under one key, only the last is written. It carries the
@@ -98,30 +119,48 @@ func (o *Outbox) Put(key Key, op []byte) (start bool) {
 	return o.startLocked()
 }
 
-// Control appends a whole frame after everything put so far. It reports
-// whether a writer must be started. The frame may be shared: it is not
-// modified.
+// Control appends a whole frame after everything put so far; an outbox
+// that falls behind drops it (the Replace that comes next describes the
+// state after it). It reports whether a writer must be started. The frame
+// may be shared: it is not modified.
 func (o *Outbox) Control(frame []byte) (start bool) {
+	return o.enqueue(false, frame)
+}
+
+// Reply appends a reply to one of the client's requests, in one frame or
+// split in several, after everything put so far, as Control does, but it
+// is never dropped: an outbox that falls behind keeps it and writes it
+// before the Replace that follows (see Memory above).
+func (o *Outbox) Reply(frames ...[]byte) (start bool) {
+	return o.enqueue(true, frames...)
+}
+
+func (o *Outbox) enqueue(reply bool, frames ...[]byte) (start bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.behind || o.closed {
-		// The Replace that comes next describes the state after this
-		// frame too, except for errors and acks, which the client can
-		// do without: they are advisory once its cache is replaced.
+	if o.closed || o.behind && !reply {
 		return false
 	}
 	o.flushOpsLocked()
-	o.queue = append(o.queue, frame)
-	o.bytes += len(frame)
+	size := 0
+	for i, f := range frames {
+		q := queued{frame: f, reply: reply}
+		if i == 0 {
+			q.group = len(frames)
+		}
+		o.queue = append(o.queue, q)
+		size += len(f)
+	}
+	o.bytes += size
 	if o.bytes > o.Limit+o.reset {
 		o.fallBehindLocked()
 	}
 	return o.startLocked()
 }
 
-// Replace drops everything waiting and queues frames in its place: for
-// frames that describe the client's whole state (one, or one split in
-// several). It clears behind.
+// Replace drops everything waiting but the replies and queues frames after
+// them: for frames that describe the client's whole state (one, or one
+// split in several). It clears behind.
 func (o *Outbox) Replace(frames ...[]byte) (start bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -132,10 +171,10 @@ func (o *Outbox) Replace(frames ...[]byte) (start bool) {
 	o.behind = false
 	n := 0
 	for _, f := range frames {
-		o.queue = append(o.queue, f)
+		o.queue = append(o.queue, queued{frame: f})
 		n += len(f)
 	}
-	o.bytes = n
+	o.bytes += n
 	o.reset = n
 	return o.startLocked()
 }
@@ -147,12 +186,19 @@ func (o *Outbox) Bytes() int {
 	return o.bytes
 }
 
+// Behind reports whether the outbox fell behind and waits for a Replace.
+func (o *Outbox) Behind() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.behind
+}
+
 // Close makes the outbox refuse everything from now on and frees what
 // waits. A running Drain returns after its current write.
 func (o *Outbox) Close() {
 	o.mu.Lock()
 	o.closed = true
-	o.dropLocked()
+	o.dropAllLocked()
 	o.ops, o.spare = nil, nil
 	o.mu.Unlock()
 }
@@ -181,16 +227,57 @@ func (o *Outbox) flushOpsLocked() {
 	for _, e := range o.ops {
 		frame = append(frame, e.op...)
 	}
-	o.queue = append(o.queue, frame)
+	o.queue = append(o.queue, queued{frame: frame})
 	o.ops.reset()
 }
 
 func (o *Outbox) fallBehindLocked() {
 	o.dropLocked()
 	o.behind = true
+	// One reply may be larger than Limit (the snapshot of a large view);
+	// more than that waiting means the client asks and does not read.
+	if o.bytes-o.largestReplyLocked() > o.Limit {
+		o.over = true
+	}
 }
 
+// largestReplyLocked returns the bytes of the largest reply waiting, its
+// frames together.
+func (o *Outbox) largestReplyLocked() int {
+	largest, cur, left := 0, 0, 0
+	for _, q := range o.queue {
+		if !q.reply {
+			continue
+		}
+		if left == 0 {
+			cur, left = 0, max(q.group, 1)
+		}
+		cur += len(q.frame)
+		if left--; left == 0 {
+			largest = max(largest, cur)
+		}
+	}
+	return max(largest, cur)
+}
+
+// dropLocked drops the ops and every queued frame but the replies.
 func (o *Outbox) dropLocked() {
+	kept := o.queue[:0]
+	o.bytes = 0
+	for _, q := range o.queue {
+		if q.reply {
+			kept = append(kept, q)
+			o.bytes += len(q.frame)
+		}
+	}
+	clear(o.queue[len(kept):])
+	o.queue = kept
+	o.ops.reset()
+	o.reset = 0
+}
+
+// dropAllLocked drops everything waiting.
+func (o *Outbox) dropAllLocked() {
 	clear(o.queue)
 	o.queue = o.queue[:0]
 	o.ops.reset()
@@ -208,23 +295,29 @@ func (o *Outbox) startLocked() bool {
 
 // take hands the writer everything waiting: the queued frames and the
 // pending ops, which the writer must give back through giveBack. behind
-// reports that a Replace must come first. When nothing waits, take marks
-// the writer as stopped and returns done.
-func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, done bool) {
+// reports that a Replace must come first, over that the replies passed
+// Limit. When nothing waits, take marks the writer as stopped and returns
+// done.
+func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, over, done bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		o.writing = false
-		return frames, ops, false, true
+		return frames, ops, false, false, true
+	}
+	if o.over {
+		return frames, ops, false, true, false
 	}
 	if o.behind {
-		return frames, ops, true, false
+		return frames, ops, true, false, false
 	}
 	if len(o.queue) == 0 && len(o.ops) == 0 {
 		o.writing = false
-		return frames, ops, false, true
+		return frames, ops, false, false, true
 	}
-	frames = append(frames, o.queue...)
+	for _, q := range o.queue {
+		frames = append(frames, q.frame)
+	}
 	clear(o.queue)
 	o.queue = o.queue[:0]
 	if len(o.ops) > 0 {
@@ -233,7 +326,7 @@ func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, done bo
 		o.spare = nil
 	}
 	o.bytes, o.reset = 0, 0
-	return frames, ops, false, false
+	return frames, ops, false, false, false
 }
 
 // giveBack returns drained ops for reuse.
@@ -340,19 +433,23 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // pending ops as batch frames of about maxBatch bytes at most — until the
 // outbox is empty or closed, and returns nil. When the outbox fell behind,
 // Drain calls behind, which must Replace what it holds or return an error
-// (a nil behind ends Drain with an error then).
+// (a nil behind ends Drain with an error then). When the replies waiting
+// passed Limit, Drain returns ErrRepliesOverLimit.
 // A write error or behind's error ends Drain, which returns it; the outbox
 // then still counts as having a writer, so the caller should Close it.
-// Call Drain from the goroutine started when Put, Control or Replace said
-// so, and from nowhere else.
+// Call Drain from the goroutine started when Put, Control, Reply or
+// Replace said so, and from nowhere else.
 func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func() error) error {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	for {
-		frames, ops, late, done := o.take(sc.frames[:0])
+		frames, ops, late, over, done := o.take(sc.frames[:0])
 		sc.frames = frames
 		if done {
 			return nil
+		}
+		if over {
+			return ErrRepliesOverLimit
 		}
 		if late {
 			if behind == nil {

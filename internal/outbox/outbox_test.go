@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -103,9 +104,8 @@ func TestOrderAndCoalescing(t *testing.T) {
 	}
 }
 
-// TestBehind: past its limit an outbox drops what waits and asks the
-// writer for a Replace, which is written alone; after Close nothing is
-// taken.
+// TestBehind: past its limit an outbox drops its ops and asks the writer
+// for a Replace, which is written alone; after Close nothing is taken.
 func TestBehind(t *testing.T) {
 	enc := wire.NewEncoder()
 	var o Outbox
@@ -118,7 +118,7 @@ func TestBehind(t *testing.T) {
 		t.Fatalf("%d bytes wait in an outbox that fell behind", o.Bytes())
 	}
 	if o.Put(KeyOf("x"), op) || o.Control(control(t, wire.UnviewAck{})) {
-		t.Fatal("an outbox that fell behind took more")
+		t.Fatal("an outbox that fell behind took an op or a control frame")
 	}
 	reset := control(t, wire.Reset{Flags: wire.FlagBehind})
 	var got []wire.Message
@@ -141,6 +141,65 @@ func TestBehind(t *testing.T) {
 	o.Close()
 	if o.Put(KeyOf("y"), op) || o.Control(reset) || o.Replace(reset) || o.Bytes() != 0 {
 		t.Fatal("a closed outbox took something")
+	}
+}
+
+// TestBehindKeepsReplies: replies (Reply frames), queued before or while
+// the outbox is behind, are all written, in order, before the Replace
+// frame; the batches are dropped. So every request keeps its one reply.
+func TestBehindKeepsReplies(t *testing.T) {
+	enc := wire.NewEncoder()
+	var o Outbox
+	op := upsert(t, enc, "m0", 1)
+	o.Limit = 10*len(op) + 16
+	o.Put(KeyOf("a"), op)
+	o.Reply(control(t, wire.UnviewAck{ID: 1})) // after a batch of a
+	for i := range 100 {                       // falls behind
+		o.Put(KeyOf("m"+string(rune('0'+i%64))), op)
+	}
+	o.Reply(control(t, wire.UnviewAck{ID: 2})) // while behind
+	reset := control(t, wire.Reset{Flags: wire.FlagBehind})
+	var got []wire.Message
+	err := o.Drain(func(f []byte) error {
+		m, _ := wire.Unmarshal(f)
+		got = append(got, m)
+		return nil
+	}, 1<<10, func() error {
+		o.Reply(control(t, wire.UnviewAck{ID: 3})) // between the fall and the Replace
+		o.Replace(reset)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []wire.Message{wire.UnviewAck{ID: 1}, wire.UnviewAck{ID: 2}, wire.UnviewAck{ID: 3}, wire.Reset{Flags: wire.FlagBehind}}
+	if len(got) != len(want) {
+		t.Fatalf("wrote %#v, want %#v", got, want)
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != fmt.Sprint(want[i]) {
+			t.Errorf("frame %d: %#v, want %#v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestRepliesOverLimit: replies alone past the limit end Drain with
+// ErrRepliesOverLimit (the client asks and does not read); nothing is
+// dropped silently.
+func TestRepliesOverLimit(t *testing.T) {
+	var o Outbox
+	ack := control(t, wire.UnviewAck{ID: 1})
+	o.Limit = 5 * len(ack)
+	for range 6 {
+		o.Reply(ack)
+	}
+	behind := 0
+	err := o.Drain(func([]byte) error { t.Error("a frame was written"); return nil }, 1<<10, func() error {
+		behind++
+		return nil
+	})
+	if !errors.Is(err, ErrRepliesOverLimit) || behind != 0 {
+		t.Fatalf("Drain: %v after %d behind calls, want ErrRepliesOverLimit and none", err, behind)
 	}
 }
 
@@ -304,7 +363,7 @@ func TestLimitCoalesces(t *testing.T) {
 			t.Fatalf("%d bytes wait, over the limit %d", o.Bytes(), o.Limit)
 		}
 	}
-	frames, ops, behind, _ := o.take(nil)
+	frames, ops, behind, _, _ := o.take(nil)
 	if behind || len(frames) != 0 {
 		t.Fatalf("behind %v, frames %d: want neither", behind, len(frames))
 	}

@@ -108,6 +108,35 @@ func DocExample(t testing.TB, name string) string {
 	return path
 }
 
+// DocCommand returns the command that docs/feeds.md shows, in a fenced
+// block, for running docs/examples/name — "VAR=value ... /usr/bin/python3
+// docs/examples/name" — without the variable assignments and with the
+// example's path made absolute: what the test must run, so that the guide
+// never shows a command that fails.
+func DocCommand(t testing.TB, name string) []string {
+	t.Helper()
+	guide, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "feeds.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(guide), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[len(fields)-1] != "docs/examples/"+name {
+			continue
+		}
+		for len(fields) > 0 && strings.Contains(fields[0], "=") {
+			fields = fields[1:]
+		}
+		if len(fields) < 2 {
+			break
+		}
+		fields[len(fields)-1] = filepath.Join(repoRoot(t), "docs", "examples", name)
+		return fields
+	}
+	t.Fatalf("docs/feeds.md shows no command line ending in docs/examples/%s", name)
+	return nil
+}
+
 // repoRoot finds the directory holding go.mod above the test's directory.
 func repoRoot(t testing.TB) string {
 	dir, err := os.Getwd()

@@ -53,3 +53,36 @@ func TestCurlExample(t *testing.T) {
 		return "no traffic tile change reached the client"
 	})
 }
+
+// TestPythonMsgpackExample runs docs/examples/feed_msgpack.py as
+// docs/feeds.md says, with Debian's python3-msgpack, against a live server:
+// its MessagePack batch and removal reach a client.
+func TestPythonMsgpackExample(t *testing.T) {
+	pushmaptest.DocExample(t, "feed_msgpack.py")
+	args := pushmaptest.DocCommand(t, "feed_msgpack.py")
+	if err := exec.Command(args[0], "-c", "import msgpack").Run(); err != nil {
+		msg := args[0] + " cannot import msgpack (apt-get install -y python3-msgpack)"
+		if os.Getenv("PUSHMAP_REQUIRE_REDIS") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	f := start(t, nil)
+	c := watch(t, f, geo.BBox(2.25, 48.81, 2.42, 48.90), 12)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "PUSHMAP_URL="+f.feed, "PUSHMAP_FEED_KEY="+feedKey)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if got := strings.Fields(string(out)); strings.Join(got, " ") != `{"applied":3} {"applied":1}` {
+		t.Errorf("the example printed %q, want the two answers", out)
+	}
+	bus := c.sees(t, "bus-42")["bus-42"]
+	if bus.Props["line"] != "42" || bus.Props["low_floor"] != true || bus.Time == 0 || bus.Version != uint64(bus.Time) {
+		t.Fatalf("client holds %+v", bus)
+	}
+	if all := pushmaptest.IDs(f.snapshot()); strings.Join(all, " ") != "bus-42 tram-7" {
+		t.Fatalf("server holds %v", all)
+	}
+}

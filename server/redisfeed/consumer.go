@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,11 @@ type Stats struct {
 	// read comes back empty); -1 when Redis cannot tell.
 	Lag    int64
 	LastID string // the id of the last entry acknowledged
+	// LastEntryTime is when the last entry acknowledged was added to the
+	// stream (the time in its id), and Delay how old it was when it was
+	// applied: the feed's end-to-end lag. Both zero before the first entry.
+	LastEntryTime time.Time
+	Delay         time.Duration
 }
 
 // A Consumer applies the updates of a Redis stream to an Applier; see the
@@ -77,8 +84,11 @@ type Consumer struct {
 
 	applied, entries, bad, redelivered, errs, lag atomic.Int64
 
-	mu     sync.Mutex
-	lastID string // guarded by mu
+	mu       sync.Mutex
+	lastID   string         // guarded by mu
+	lastTime time.Time      // guarded by mu: the time in lastID
+	delay    time.Duration  // guarded by mu: lastTime's age when applied
+	client   rueidis.Client // guarded by mu: the client Run uses, or nil
 
 	// Touched only by the goroutine in Run.
 	lastLag  time.Time       // when Lag was last asked for
@@ -151,12 +161,36 @@ func Run(ctx context.Context, redisURL string, f Applier, opts *Options) error {
 // Stats returns the consumer's counters.
 func (c *Consumer) Stats() Stats {
 	c.mu.Lock()
-	last := c.lastID
+	last, lastTime, delay := c.lastID, c.lastTime, c.delay
 	c.mu.Unlock()
 	return Stats{
 		Applied: c.applied.Load(), Entries: c.entries.Load(), Bad: c.bad.Load(),
 		Redelivered: c.redelivered.Load(), Errors: c.errs.Load(), Lag: c.lag.Load(), LastID: last,
+		LastEntryTime: lastTime, Delay: delay,
 	}
+}
+
+// Ping asks Redis for a PONG through the connection Run uses, within ctx:
+// for a readiness check. It returns an error when Run is not running, has
+// not connected yet, or Redis does not answer.
+func (c *Consumer) Ping(ctx context.Context) error {
+	c.mu.Lock()
+	client := c.client
+	c.mu.Unlock()
+	if client == nil {
+		return errors.New("redisfeed: not connected to Redis")
+	}
+	if err := client.Do(ctx, client.B().Ping().Build()).Error(); err != nil {
+		return fmt.Errorf("redisfeed: PING: %w", err)
+	}
+	return nil
+}
+
+// setClient makes client the one Ping uses.
+func (c *Consumer) setClient(client rueidis.Client) {
+	c.mu.Lock()
+	c.client = client
+	c.mu.Unlock()
 }
 
 // Run connects to Redis and applies the stream's updates until ctx ends,
@@ -171,6 +205,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer c.running.Store(false)
 	var client rueidis.Client
 	defer func() {
+		c.setClient(nil)
 		if client != nil {
 			client.Close()
 		}
@@ -179,7 +214,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for {
 		var err error
 		if client == nil {
-			client, err = rueidis.NewClient(c.opt)
+			if client, err = rueidis.NewClient(c.opt); err == nil {
+				c.setClient(client)
+			}
 		}
 		if err == nil {
 			err = c.consume(ctx, client, func() { failures = 0 })
@@ -332,11 +369,25 @@ func (c *Consumer) handle(ctx context.Context, client rueidis.Client, entries []
 		return fmt.Errorf("XACK: %w", err)
 	}
 	c.entries.Add(int64(len(entries)))
+	last := entries[len(entries)-1].ID
 	c.mu.Lock()
-	c.lastID = entries[len(entries)-1].ID
+	c.lastID = last
+	if at, ok := idTime(last); ok {
+		c.lastTime, c.delay = at, max(time.Since(at), 0)
+	}
 	c.mu.Unlock()
 	c.log.Debug("redisfeed: applied", "entries", len(entries), "updates", len(c.updates), "last", entries[len(entries)-1].ID)
 	return nil
+}
+
+// idTime returns the time in a stream entry id, "<Unix ms>-<seq>".
+func idTime(id string) (time.Time, bool) {
+	ms, _, ok := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || n < 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n), true
 }
 
 func (c *Consumer) refuse(id string, err error) {

@@ -1,0 +1,88 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// TestBehindKeepsEveryReply: requests a client sends while it has fallen
+// behind each get their own reply, before the behind reset, so that a
+// client matches replies to requests by order alone even across a reset
+// (docs/protocol.md, "Falling behind").
+func TestBehindKeepsEveryReply(t *testing.T) {
+	srv, url := pushmaptest.StartServer(t, &server.Options{OutboxBytes: 256 << 10, WriteTimeout: time.Minute})
+	c := dialRaw(t, url)
+	c.hello()
+	c.send(wire.View{Box: geo.World})
+	c.recv()
+	// From now on the client reads nothing until the end.
+
+	pad := map[string]any{"pad": strings.Repeat("x", 200)}
+	push := func(round int) {
+		batch := make([]wire.Marker, 1000)
+		for i := range batch {
+			batch[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a", Props: pad,
+				Pos: geo.Pt(float64(i%360)-180+float64(round)/1000, float64(i%170)-85)}
+		}
+		if err := srv.UpsertBatch(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	round := 0
+	for ; !srv.Behind(); round++ {
+		if round == 2000 {
+			t.Fatal("the client never fell behind")
+		}
+		push(round)
+	}
+	// Requests while behind, whose replies are small: view 1 is where
+	// no marker is.
+	const views = 5
+	for i := range views {
+		c.send(wire.View{ID: 1, Box: geo.BBox(-179, -89.9, -178+float64(i)/10, -89), Zoom: 10})
+	}
+	c.send(wire.Unview{ID: 1})
+	if !srv.Behind() {
+		t.Fatal("the client caught up while the test sent its requests")
+	}
+
+	var replies []string
+	resets := 0
+	for {
+		m, err := c.tryRecv(2 * time.Second)
+		if err != nil {
+			break // quiet: everything was read
+		}
+		switch m := m.(type) {
+		case wire.ViewAck:
+			replies = append(replies, fmt.Sprint("view_ack ", m.View.ID))
+		case wire.UnviewAck:
+			replies = append(replies, fmt.Sprint("unview_ack ", m.ID))
+		case wire.Error:
+			replies = append(replies, fmt.Sprint("error ", m.Message))
+		case wire.Reset:
+			if m.Flags&wire.FlagBehind == 0 {
+				t.Fatalf("a reset without the behind flag: %v", m.Flags)
+			}
+			if len(replies) < views+1 {
+				t.Errorf("a behind reset came after %d replies, want all %d before it: %v", len(replies), views+1, replies)
+			}
+			resets++
+		}
+	}
+	want := []string{"view_ack 1", "view_ack 1", "view_ack 1", "view_ack 1", "view_ack 1", "unview_ack 1"}
+	if fmt.Sprint(replies) != fmt.Sprint(want) {
+		t.Errorf("replies %v, want one per request: %v", replies, want)
+	}
+	if resets == 0 {
+		t.Error("no behind reset")
+	}
+	t.Logf("fell behind after %d batches", round)
+}
