@@ -190,7 +190,7 @@ func TestRepliesOverLimit(t *testing.T) {
 	var o Outbox
 	ack := control(t, wire.UnviewAck{ID: 1})
 	o.Limit = 5 * len(ack)
-	for range 6 {
+	for range 7 { // the largest reply aside, 6 fill more than the limit
 		o.Reply(ack)
 	}
 	behind := 0
@@ -200,6 +200,41 @@ func TestRepliesOverLimit(t *testing.T) {
 	})
 	if !errors.Is(err, ErrRepliesOverLimit) || behind != 0 {
 		t.Fatalf("Drain: %v after %d behind calls, want ErrRepliesOverLimit and none", err, behind)
+	}
+}
+
+// TestOneLargeReply: one reply larger than the limit (the snapshot of a
+// large view, split in frames) is kept and written whole when the outbox
+// falls behind; a second one waiting means the client does not read.
+func TestOneLargeReply(t *testing.T) {
+	enc := wire.NewEncoder()
+	frame := control(t, wire.UnviewAck{ID: 1})
+	var o Outbox
+	o.Limit = 4 * len(frame)
+	big := [][]byte{frame, frame, frame, frame, frame, frame} // one reply, 1.5 × Limit
+	o.Reply(big...)
+	for i := range 10 {
+		o.Put(KeyOf(fmt.Sprint(i)), upsert(t, enc, fmt.Sprint(i), 1))
+	}
+	if !o.Behind() {
+		t.Fatal("the outbox did not fall behind")
+	}
+	written, behind := 0, 0
+	err := o.Drain(func([]byte) error { written++; return nil }, 1<<10, func() error {
+		behind++
+		return nil
+	})
+	if err != nil || written != len(big) || behind != 1 {
+		t.Fatalf("Drain: %v, %d frames written, %d behind calls; want the %d frames of the reply and one behind call", err, written, behind, len(big))
+	}
+
+	var o2 Outbox
+	o2.Limit = o.Limit
+	o2.Reply(big...)
+	o2.Reply(big...)
+	err = o2.Drain(func([]byte) error { return nil }, 1<<10, func() error { return nil })
+	if !errors.Is(err, ErrRepliesOverLimit) {
+		t.Fatalf("two large replies waiting: Drain %v, want ErrRepliesOverLimit", err)
 	}
 }
 
