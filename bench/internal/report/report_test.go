@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/loadgen"
+	"github.com/pushmap/pushmap/bench/internal/loadgen"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -38,7 +38,7 @@ func sample() *Results {
 		return &loadgen.Report{Scenario: loadgen.Scenario{Approach: a, PollEvery: time.Second, TileZoom: 14}, Stages: stages}
 	}
 	return &Results{
-		Version: "pushmap test", Command: "pushmap bench", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 125,
+		Version: "pushmap test", Command: "pushmap-bench", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 125,
 		Workload: Workload{Markers: 10000, Clients: 2000, View: [2]float64{0.03, 0.02}},
 		Fleet:    []*loadgen.Report{rep(loadgen.Pushmap, st(2000, 10000, 5, true)), rep(loadgen.Tiles, st(2000, 10000, 9, true)), rep(loadgen.Poll, st(2000, 10000, 600, false))},
 		Sweep:    []*loadgen.Report{rep(loadgen.Pushmap, st(500, 10000, 2, true), st(1000, 10000, 4, true)), rep(loadgen.Tiles, st(500, 10000, 3, true))},
