@@ -9,15 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushmap/pushmap/bench/internal/chart"
 	"github.com/pushmap/pushmap/bench/internal/loadgen"
 )
 
 // Plot files written by WritePlots.
 const (
-	PlotBytes   = "bytes-per-client.png"
-	PlotLatency = "latency-vs-clients.png"
-	PlotLadder  = "throughput.png"
+	PlotBytes   = "bytes-per-client.svg"
+	PlotLatency = "latency-vs-clients.svg"
+	PlotLadder  = "throughput.svg"
 )
 
 // label names an approach as the tables do.
@@ -42,23 +41,23 @@ func shortLabel(sc *loadgen.Scenario) string {
 	return string(sc.Approach)
 }
 
-// WritePlots writes the PNG plots of res into dir.
+// WritePlots writes the SVG plots of res into dir.
 func WritePlots(res *Results, dir string) error {
-	var plots = map[string]interface{ PNG() ([]byte, error) }{}
+	var plots = map[string]interface{ SVG() ([]byte, error) }{}
 	if len(res.Fleet) > 0 {
-		b := &chart.Bars{Title: "Bytes received per client per second", YLabel: "bytes per second (log)", LogY: true}
+		b := &barChart{title: "Bytes received per client per second", yLabel: "bytes per second (log)", logY: true}
 		for _, rep := range res.Fleet {
 			if len(rep.Stages) == 0 {
 				continue
 			}
-			b.Labels = append(b.Labels, shortLabel(&rep.Scenario))
-			b.Values = append(b.Values, rep.Stages[0].BytesPerClientSec)
+			b.labels = append(b.labels, shortLabel(&rep.Scenario))
+			b.values = append(b.values, rep.Stages[0].BytesPerClientSec)
 		}
 		plots[PlotBytes] = b
 	}
 	if len(res.Sweep) > 0 {
-		l := &chart.Line{Title: "Latency as clients grow", XLabel: fmt.Sprintf("clients (%s markers moving once a second)", chart.Number(float64(sweepMarkers(res)))),
-			YLabel: "latency (ms, log)", LogX: true, LogY: true}
+		l := &lineChart{title: "Latency as clients grow", xLabel: fmt.Sprintf("clients (%s markers moving once a second)", shortNumber(float64(sweepMarkers(res)))),
+			yLabel: "latency (ms, log)", logX: true, logY: true}
 		for i, rep := range res.Sweep {
 			var x, p50, p99 []float64
 			for _, st := range rep.Stages {
@@ -67,14 +66,14 @@ func WritePlots(res *Results, dir string) error {
 				p99 = append(p99, st.Latency.P99)
 			}
 			name := shortLabel(&rep.Scenario)
-			l.Series = append(l.Series, chart.Series{Name: name + " p99", X: x, Y: p99, Color: i},
-				chart.Series{Name: name + " p50", X: x, Y: p50, Color: i, Dashed: true})
+			l.series = append(l.series, series{name: name + " p99", x: x, y: p99, color: i},
+				series{name: name + " p50", x: x, y: p50, color: i, dashed: true})
 		}
 		plots[PlotLatency] = l
 	}
 	if len(res.Ladder) > 0 {
-		l := &chart.Line{Title: "pushmap: p99 latency as deliveries grow", XLabel: "in-view deliveries per second (log)",
-			YLabel: "p99 latency (ms, log)", LogX: true, LogY: true}
+		l := &lineChart{title: "pushmap: p99 latency as deliveries grow", xLabel: "in-view deliveries per second (log)",
+			yLabel: "p99 latency (ms, log)", logX: true, logY: true}
 		for i, rep := range res.Ladder {
 			var x, y []float64
 			for _, st := range rep.Stages {
@@ -85,12 +84,12 @@ func WritePlots(res *Results, dir string) error {
 			if len(rep.Stages) > 0 {
 				clients = rep.Stages[0].Clients
 			}
-			l.Series = append(l.Series, chart.Series{Name: chart.Number(float64(clients)) + " clients", X: x, Y: y, Color: i})
+			l.series = append(l.series, series{name: shortNumber(float64(clients)) + " clients", x: x, y: y, color: i})
 		}
 		if bound, err := time.ParseDuration(res.Workload.MaxP99); err == nil {
 			lo, hi := math.Inf(1), math.Inf(-1)
-			for _, s := range l.Series {
-				for _, x := range s.X {
+			for _, s := range l.series {
+				for _, x := range s.x {
 					if x > 0 {
 						lo, hi = math.Min(lo, x), math.Max(hi, x)
 					}
@@ -98,13 +97,13 @@ func WritePlots(res *Results, dir string) error {
 			}
 			if lo <= hi {
 				b := float64(bound) / 1e6
-				l.Series = append(l.Series, chart.Series{Name: "p99 bound", X: []float64{lo, hi}, Y: []float64{b, b}, Dashed: true, Color: 5})
+				l.series = append(l.series, series{name: "p99 bound", x: []float64{lo, hi}, y: []float64{b, b}, dashed: true, bound: true, color: 5})
 			}
 		}
 		plots[PlotLadder] = l
 	}
 	for name, p := range plots {
-		b, err := p.PNG()
+		b, err := p.SVG()
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
