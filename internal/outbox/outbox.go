@@ -1,7 +1,8 @@
 // Package outbox holds what waits to be written to one WebSocket client and
 // writes it out: the per-connection half of a fan-out. The pushmap server
-// and the tile-channel and broadcast baselines of `pushmap bench` share it,
-// so that the benchmark compares what they send, not how they write it.
+// and the tile-channel and broadcast baselines of the load benchmark
+// (bench/) share it, so that the benchmark compares what they send, not how
+// they write it.
 package outbox
 
 import (

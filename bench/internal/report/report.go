@@ -1,5 +1,5 @@
 // Package report turns the results of pushmap-bench into what people
-// read: markdown tables and PNG plots, written into docs/benchmarks.md
+// read: markdown tables and SVG plots, written into docs/benchmarks.md
 // between the markers <!-- bench:begin --> and <!-- bench:end -->. Every
 // figure comes from a Results value, itself read back from results.json,
 // so the page can be re-rendered (`pushmap-bench -plot results.json`)

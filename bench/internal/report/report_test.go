@@ -1,7 +1,6 @@
 package report
 
 import (
-	"github.com/pushmap/pushmap/internal/leakcheck"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/bench/internal/loadgen"
+	"github.com/pushmap/pushmap/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
