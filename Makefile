@@ -10,7 +10,7 @@ ADDR     ?= localhost:8080
 # Packages that build for GOOS=js GOARCH=wasm.
 WASM_PKGS := ./geo/... ./wire/... ./wasmclient/...
 
-.PHONY: all build wasm web deps demo test test-go test-js test-wasm lint bench bench-quick fuzz clean
+.PHONY: all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-quick bench-plot fuzz clean
 
 all: build
 
@@ -55,9 +55,12 @@ demo: web
 ## headless Chromium), and the client's tests compiled to WebAssembly.
 test: deps web lint test-js test-go test-wasm
 
+# The load benchmark is a module of its own (bench/); its tests, smoke runs
+# that check recall and precision against a real server, run here too.
 test-go:
 	PUSHMAP_REQUIRE_BROWSER=1 PUSHMAP_REQUIRE_REDIS=1 PUSHMAP_WEB=$(CURDIR)/$(DIST) \
 		$(GO) test -race -count=1 -timeout 15m ./...
+	cd bench && $(GO) test -race -count=1 -timeout 10m ./...
 
 ## test-js: the JavaScript API and adapters' unit tests in Node.
 test-js: web/node_modules/.package-lock.json
@@ -68,26 +71,35 @@ test-wasm:
 	PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket \
 		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec $(WASM_PKGS)
 
-## lint: formatting, and go vet natively and for js/wasm.
+## lint: formatting, and go vet natively and for js/wasm, in both modules.
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
+
+## bench-bin: bin/pushmap-bench, the load benchmark, built from its own
+## module (bench/); it runs from the repository's root.
+bench-bin:
+	cd bench && $(GO) build -o ../bin/pushmap-bench ./cmd/pushmap-bench
 
 ## bench: the micro-benchmarks, then the load benchmark (pushmap against
 ## polling, broadcast and tile channels), which rewrites its tables and plots
-## in docs/benchmarks.md. Under 15 minutes; see that page.
-bench:
+## in docs/benchmarks.md and docs/bench/. Under 15 minutes; see that page.
+bench: bench-bin
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox ./server/internal/feeditem ./auth
-	$(GO) build -o bin/pushmap ./cmd/pushmap
-	bin/pushmap bench -write-docs
+	bin/pushmap-bench -write-docs -docs docs/benchmarks.md
 
 ## bench-quick: a small load benchmark, under 2 minutes; results, tables and
 ## plots in artifacts/bench.
-bench-quick:
-	$(GO) build -o bin/pushmap ./cmd/pushmap
-	bin/pushmap bench -quick
+bench-quick: bench-bin
+	bin/pushmap-bench -quick
+
+## bench-plot: the tables and plots of docs/benchmarks.md again from the
+## committed docs/bench/results.json, running nothing.
+bench-plot: bench-bin
+	bin/pushmap-bench -plot docs/bench/results.json -write-docs -docs docs/benchmarks.md -out artifacts/bench
 
 # Every fuzz target, as package:target.
 FUZZ := ./wire:FuzzDecode ./wire:FuzzDecodeOps ./geo:FuzzTilesCovering \

@@ -13,7 +13,8 @@ import (
 )
 
 // BenchmarkWasmSize builds the browser client (as make wasm does) and the
-// reference program of MEASURED.md for js/wasm, and reports their sizes raw,
+// reference program sizeref (the smallest program using the same WebSocket
+// and MessagePack libraries) for js/wasm, and reports their sizes raw,
 // gzip -9 and brotli -q 11 (through Node's zlib). Sizes, not times: run it
 // with -benchtime=1x.
 func BenchmarkWasmSize(b *testing.B) {

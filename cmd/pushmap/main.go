@@ -3,7 +3,6 @@
 //
 //	pushmap serve [flags]   the server: WebSocket endpoint, /healthz, /readyz, /stats, /metrics
 //	pushmap demo [flags]    the server, a synthetic feed and the demo page
-//	pushmap bench [flags]   the load benchmark against polling, broadcast and tile channels
 //	pushmap version         the version
 //	pushmap help [command]  usage
 //
@@ -58,20 +57,15 @@ type command struct {
 	name, summary string
 	run           func(x *cli, ctx context.Context, args []string) int
 	help          func(w io.Writer) // full help; nil when the summary says it all
-	hidden        bool              // left out of the help: run by other commands
 }
 
 // commands are pushmap's subcommands, in the order the help lists them.
 var commands = []command{
 	{"serve", "run the server: the WebSocket endpoint, health checks, /stats and /metrics", (*cli).serve,
-		func(w io.Writer) { flagUsage(w, "serve", aboutServe) }, false},
+		func(w io.Writer) { flagUsage(w, "serve", aboutServe) }},
 	{"demo", "run the server with a synthetic feed and the demo page", (*cli).demo,
-		func(w io.Writer) { flagUsage(w, "demo", aboutDemo) }, false},
-	{"bench", "load benchmark against polling, broadcast and tile channels", (*cli).bench,
-		func(w io.Writer) { benchUsage(w) }, false},
-	{"version", "print the version", (*cli).version, nil, false},
-	{"bench-target", "run a server under test for bench", (*cli).benchTarget, nil, true},
-	{"bench-dial", "hold idle connections for bench", (*cli).benchDial, nil, true},
+		func(w io.Writer) { flagUsage(w, "demo", aboutDemo) }},
+	{"version", "print the version", (*cli).version, nil},
 }
 
 func lookup(name string) (command, bool) {
@@ -124,9 +118,7 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
-		if !c.hidden {
-			fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-		}
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `  help      print this help, or a command's: pushmap help serve
 

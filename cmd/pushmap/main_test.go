@@ -142,6 +142,11 @@ func TestCommands(t *testing.T) {
 		{name: "help version", args: []string{"help", "version"}, code: 0, stdout: []string{"Usage: pushmap version"}},
 		{name: "help unknown", args: []string{"help", "nope"}, code: 2, stderr: []string{`unknown command "nope"`, "Usage:"}, noStdout: true},
 		{name: "unknown command", args: []string{"nope"}, code: 2, stderr: []string{`unknown command "nope"`, "Usage:"}, noStdout: true},
+		// The load benchmark is a module of its own (bench/): the product
+		// binary holds no bench code, hidden or not.
+		{name: "bench is not a command", args: []string{"bench"}, code: 2, stderr: []string{`unknown command "bench"`}, noStdout: true},
+		{name: "bench-target is not a command", args: []string{"bench-target"}, code: 2, stderr: []string{`unknown command "bench-target"`}, noStdout: true},
+		{name: "bench-dial is not a command", args: []string{"bench-dial"}, code: 2, stderr: []string{`unknown command "bench-dial"`}, noStdout: true},
 		{name: "version", args: []string{"version"}, code: 0, stdout: []string{"pushmap ", "go1."}},
 		{name: "version with argument", args: []string{"version", "x"}, code: 2, stderr: []string{`unexpected argument "x"`}},
 		{name: "serve --help", args: []string{"serve", "--help"}, code: 0, stdout: []string{"Usage: pushmap serve [flags]", "PUSHMAP_ADDR"}},

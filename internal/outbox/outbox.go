@@ -1,7 +1,8 @@
 // Package outbox holds what waits to be written to one WebSocket client and
 // writes it out: the per-connection half of a fan-out. The pushmap server
-// and the tile-channel and broadcast baselines of `pushmap bench` share it,
-// so that the benchmark compares what they send, not how they write it.
+// and the tile-channel and broadcast baselines of the load benchmark
+// (bench/) share it, so that the benchmark compares what they send, not how
+// they write it.
 package outbox
 
 import (
@@ -19,9 +20,9 @@ import (
 // puts the same slice in every outbox that needs it.
 //
 // Cost: Put only appends, because it runs once per delivery, under the
-// sender's lock; the writer coalesces what it takes, on its own goroutine
-// (a map per Put measured at a sixth of the server's CPU under the fleet
-// benchmark, all of it under the server's lock).
+// sender's lock, where anything more (a map keyed by marker id, say) holds
+// up every feed and view change; the writer coalesces what it takes, on its
+// own goroutine. docs/design.md has the measures.
 //
 // Ordering: ops put before a control frame are written before it. When a
 // control frame arrives, the pending ops become a batch frame of their own

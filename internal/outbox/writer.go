@@ -35,9 +35,10 @@ type Writer struct {
 // looks at every Writer four times per timeout and closes the connection
 // of one whose write has not ended for four looks in a row: a write may
 // block between the timeout and 1.25 times the timeout. A write costs two
-// atomic additions; a context with a deadline per write, or a timer armed
-// per write, measured at a tenth and at 4% of the server's CPU under the
-// fleet benchmark. The goroutine runs only while Writers are open.
+// atomic additions, where a context with a deadline per write costs a timer
+// and two registrations, and a timer re-armed per write a timer operation
+// (docs/design.md has the measures). The goroutine runs only while Writers
+// are open.
 type Watchdog struct {
 	timeout time.Duration
 

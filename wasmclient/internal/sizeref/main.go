@@ -1,7 +1,8 @@
 // Command sizeref is the yardstick for the size of pushmap's .wasm: the
 // smallest program that dials a WebSocket with coder/websocket and encodes
-// MessagePack with msgpack/v5, as measured in MEASURED.md.
-// BenchmarkWasmSize builds it beside pushmap-wasm and compares the two.
+// MessagePack with msgpack/v5: what any client on those libraries weighs.
+// BenchmarkWasmSize builds it beside pushmap-wasm and compares the two
+// (docs/benchmarks.md has the figures).
 package main
 
 import (

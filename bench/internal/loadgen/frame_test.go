@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/baseline"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
+	"github.com/pushmap/pushmap/bench/internal/baseline"
+	"github.com/pushmap/pushmap/bench/internal/fleet"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/audit"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/baseline"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/bench/internal/audit"
+	"github.com/pushmap/pushmap/bench/internal/baseline"
+	"github.com/pushmap/pushmap/bench/internal/fleet"
+	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )

@@ -1,12 +1,12 @@
 package fleet
 
 import (
-	"github.com/pushmap/pushmap/internal/leakcheck"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -1,14 +1,14 @@
 package report
 
 import (
-	"github.com/pushmap/pushmap/internal/leakcheck"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/loadgen"
+	"github.com/pushmap/pushmap/bench/internal/loadgen"
+	"github.com/pushmap/pushmap/internal/leakcheck"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
@@ -38,7 +38,7 @@ func sample() *Results {
 		return &loadgen.Report{Scenario: loadgen.Scenario{Approach: a, PollEvery: time.Second, TileZoom: 14}, Stages: stages}
 	}
 	return &Results{
-		Version: "pushmap test", Command: "pushmap bench", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 125,
+		Version: "pushmap test", Command: "pushmap-bench", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 125,
 		Workload: Workload{Markers: 10000, Clients: 2000, View: [2]float64{0.03, 0.02}},
 		Fleet:    []*loadgen.Report{rep(loadgen.Pushmap, st(2000, 10000, 5, true)), rep(loadgen.Tiles, st(2000, 10000, 9, true)), rep(loadgen.Poll, st(2000, 10000, 600, false))},
 		Sweep:    []*loadgen.Report{rep(loadgen.Pushmap, st(500, 10000, 2, true), st(1000, 10000, 4, true)), rep(loadgen.Tiles, st(500, 10000, 3, true))},
@@ -64,8 +64,12 @@ func TestMarkdownAndPlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{PlotBytes, PlotLatency, PlotLadder} {
-		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() < 1000 {
-			t.Errorf("%s: %v", name, err)
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := parseSVG(t, b); len(d.texts) < 5 || len(d.rects)+len(d.polylines) == 0 {
+			t.Errorf("%s: %d texts, %d bars, %d lines: an empty plot", name, len(d.texts), len(d.rects), len(d.polylines))
 		}
 	}
 }

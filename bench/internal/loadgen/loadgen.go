@@ -31,9 +31,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/audit"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/bench/internal/audit"
+	"github.com/pushmap/pushmap/bench/internal/fleet"
+	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/mpack"
 	"github.com/pushmap/pushmap/server/ingest"
@@ -93,7 +93,7 @@ type Scenario struct {
 // An Env is what a run needs from its caller.
 type Env struct {
 	// Target returns the command that runs a benchmark target of kind
-	// (target.KindPushmap, ...) given extra flags: `pushmap bench-target -kind
+	// (target.KindPushmap, ...) given extra flags: `pushmap-bench target -kind
 	// kind args...`. It must print "listening host:port" and end when its
 	// standard input closes.
 	Target func(kind string, args ...string) *exec.Cmd

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/audit"
+	"github.com/pushmap/pushmap/bench/internal/audit"
 )
 
 // A snapshot is the run's counters at one instant.

@@ -1,5 +1,5 @@
 // Package target is the server under test of pushmap's load benchmark, run
-// in a process of its own (`pushmap bench-target`): the pushmap server, or
+// in a process of its own (`pushmap-bench target`): the pushmap server, or
 // one of the baselines of package baseline, fed through pushmap's real HTTP
 // ingest (package server/ingest) mounted at /feed/ as `pushmap serve
 // --feed-keys` mounts it.
@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/baseline"
+	"github.com/pushmap/pushmap/bench/internal/baseline"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
@@ -48,7 +48,7 @@ const (
 const FeedKey = "pushmap-bench-feed-key"
 
 // About describes the command that runs Main.
-const About = `Runs a server under test for 'pushmap bench', which starts it in a process
+const About = `Runs a server under test for pushmap-bench, which starts it in a process
 of its own: -kind pushmap (the pushmap server with default options, plus the
 HTTP ingest at /feed/, whose GET /feed/markers?bbox= is the polling
 endpoint), tiles (a tile-channel broker) or broadcast; the brokers too are
@@ -61,10 +61,10 @@ serves until its standard input closes or ctx ends.
 // ends, and returns the exit status: 0, 1 when it cannot run, 2 for a bad
 // command line.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench-target", flag.ContinueOnError)
+	fs := flag.NewFlagSet("pushmap-bench target", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: pushmap bench-target [flags]\n\n%s\nFlags:\n", About)
+		fmt.Fprintf(stderr, "Usage: pushmap-bench target [flags]\n\n%s\nFlags:\n", About)
 		fs.PrintDefaults()
 	}
 	kind := fs.String("kind", KindPushmap, "pushmap, tiles or broadcast")
@@ -79,7 +79,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return 2
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "pushmap bench-target: %v\n", err)
+		fmt.Fprintf(stderr, "pushmap-bench target: %v\n", err)
 		return 1
 	}
 	if *cpuprofile != "" {
@@ -131,7 +131,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		feed = brokerFeed{b.Publish}
 		closeAll = b.Close
 	default:
-		fmt.Fprintf(stderr, "pushmap bench-target: unknown -kind %q\n", *kind)
+		fmt.Fprintf(stderr, "pushmap-bench target: unknown -kind %q\n", *kind)
 		return 2
 	}
 	h, err := ingest.New(feed, &ingest.Options{Keys: []ingest.Key{{Secret: FeedKey}}, Logger: log})
@@ -178,7 +178,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case <-ctx.Done():
 	case <-stdinClosed:
 	case err := <-served:
-		fmt.Fprintf(stderr, "pushmap bench-target: %v\n", err)
+		fmt.Fprintf(stderr, "pushmap-bench target: %v\n", err)
 		code = 1
 	}
 	closeAll()

@@ -226,8 +226,9 @@ func (c *Client) ViewAcked(box geo.Box, at int64) bool {
 }
 
 // recordBlock is how many records a block holds. Records go in blocks so
-// that a client receiving for long never copies what it holds to grow it:
-// a slice growing by doubling cost an eighth of the load generator's CPU.
+// that a client receiving for long never copies what it holds to grow it,
+// as a slice growing by doubling would, on the cores the generator shares
+// with the server under test.
 const recordBlock = 1024
 
 // Add records what the client received, in the order received.

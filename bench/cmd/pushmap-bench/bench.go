@@ -16,10 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/loadgen"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/report"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/bench/internal/fleet"
+	"github.com/pushmap/pushmap/bench/internal/loadgen"
+	"github.com/pushmap/pushmap/bench/internal/report"
+	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
 )
 
@@ -37,20 +37,20 @@ It runs four parts (-only picks some):
           -max-p99, for each of -ladder-clients
   idle    -idle idle connections: memory per connection
 
-and writes results.json, results.md and PNG plots into -out; -write-docs
+and writes results.json, results.md and SVG plots into -out; -write-docs
 also puts the tables and plots into docs/benchmarks.md. -quick runs a small
 version of every part in under two minutes. docs/benchmarks.md describes the
 workload, the measures and the rules.
 `
 
 func benchUsage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: pushmap bench [flags]\n\n%s\nFlags:\n", aboutBench)
+	fmt.Fprintf(w, "Usage: pushmap-bench [flags]\n\n%s\nFlags:\n", aboutBench)
 	fs, _ := benchFlags(io.Discard)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }
 
-// benchConfig is what `pushmap bench` runs, from its flags.
+// benchConfig is what pushmap-bench runs, from its flags.
 type benchConfig struct {
 	quick, writeDocs            bool
 	only, approaches            list
@@ -129,7 +129,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		audit:         2000,
 		repeat:        3,
 	}
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("pushmap-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.BoolVar(&c.quick, "quick", false, "run a small version of every part (under 2 minutes)")
 	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, idle")
@@ -164,18 +164,20 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	return fs, c
 }
 
-// bench runs `pushmap bench`.
+// bench runs the benchmark, or with -plot renders a results.json again.
 func (x *cli) bench(ctx context.Context, args []string) int {
 	fs, c := benchFlags(x.stderr)
+	fs.Usage = func() {} // -help prints benchUsage below, on stdout
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			benchUsage(x.stdout)
 			return 0
 		}
+		fmt.Fprintln(x.stderr, "Run 'pushmap-bench -help' for usage.")
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(x.stderr, "pushmap bench: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(x.stderr, "pushmap-bench: unexpected argument %q\nRun 'pushmap-bench -help' for usage.\n", fs.Arg(0))
 		return 2
 	}
 	if c.plot != "" {
@@ -188,7 +190,7 @@ func (x *cli) bench(ctx context.Context, args []string) int {
 			err = c.write(x, &res)
 		}
 		if err != nil {
-			fmt.Fprintf(x.stderr, "pushmap bench: %v\n", err)
+			fmt.Fprintf(x.stderr, "pushmap-bench: %v\n", err)
 			return 1
 		}
 		return 0
@@ -196,7 +198,7 @@ func (x *cli) bench(ctx context.Context, args []string) int {
 	if c.cpuprofile != "" {
 		f, err := os.Create(c.cpuprofile)
 		if err != nil {
-			fmt.Fprintf(x.stderr, "pushmap bench: %v\n", err)
+			fmt.Fprintf(x.stderr, "pushmap-bench: %v\n", err)
 			return 1
 		}
 		defer f.Close()
@@ -210,7 +212,7 @@ func (x *cli) bench(ctx context.Context, args []string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(x.stderr, "pushmap bench: %v\n", err)
+		fmt.Fprintf(x.stderr, "pushmap-bench: %v\n", err)
 		return 1
 	}
 	return 0
@@ -236,7 +238,7 @@ func (c *benchConfig) write(x *cli, res *report.Results) error {
 	if err := os.WriteFile(filepath.Join(c.out, "results.md"), []byte(md), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(x.stdout, "pushmap bench: results in %s\n", c.out)
+	fmt.Fprintf(x.stdout, "pushmap-bench: results in %s\n", c.out)
 	if !c.writeDocs {
 		return nil
 	}
@@ -253,12 +255,12 @@ func (c *benchConfig) write(x *cli, res *report.Results) error {
 	if err := report.WriteDocs(c.docs, report.Markdown(res, "bench")); err != nil {
 		return err
 	}
-	fmt.Fprintf(x.stdout, "pushmap bench: wrote %s and %s\n", c.docs, dir)
+	fmt.Fprintf(x.stdout, "pushmap-bench: wrote %s and %s\n", c.docs, dir)
 	return nil
 }
 
 // env returns the environment of a run: targets are this program run as
-// `pushmap bench-target`.
+// `pushmap-bench target`.
 func (c *benchConfig) env(x *cli) (*loadgen.Env, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -267,7 +269,7 @@ func (c *benchConfig) env(x *cli) (*loadgen.Env, error) {
 	n := 0
 	env := &loadgen.Env{
 		Target: func(kind string, args ...string) *exec.Cmd {
-			args = append([]string{"bench-target", "-kind", kind}, args...)
+			args = append([]string{roleTarget, "-kind", kind}, args...)
 			if c.targetProfile != "" {
 				n++
 				args = append(args, "-cpuprofile", fmt.Sprintf("%s-%d.prof", c.targetProfile, n))
@@ -356,7 +358,7 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 	// A process holds at most limit files: keep room for the rest.
 	maxClients := int(limit) - 500
 	res := &report.Results{
-		Version: versionString(), Command: "pushmap bench " + strings.Join(os.Args[2:], " "), Quick: c.quick,
+		Version: versionString(), Command: strings.TrimSpace("pushmap-bench " + strings.Join(os.Args[1:], " ")), Quick: c.quick,
 		Machine: report.ThisMachine(limit), Started: time.Now().UTC().Round(time.Second),
 		Workload: report.Workload{Markers: c.markers, Clients: c.clients, Region: region, View: view, Zoom: 14,
 			SpeedMps: c.speed, Period: c.period.String(), Tick: c.tick.String(), Pan: c.pan.String(),
@@ -452,7 +454,7 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		exe, _ := os.Executable()
 		o := loadgen.IdleOptions{Conns: c.idle, PerProcess: min(maxClients, c.idle), Region: region, View: view,
 			Target: env.Target, Sources: env.Sources, Log: x.stderr,
-			Dialer: func(args ...string) *exec.Cmd { return exec.Command(exe, append([]string{"bench-dial"}, args...)...) }}
+			Dialer: func(args ...string) *exec.Cmd { return exec.Command(exe, append([]string{roleDial}, args...)...) }}
 		idle, err := loadgen.Idle(ctx, o)
 		res.Idle = idle
 		if err != nil {
@@ -502,18 +504,18 @@ func approach(sc *loadgen.Scenario, name string) error {
 	return nil
 }
 
-const aboutBenchDial = `Holds idle pushmap connections for 'pushmap bench': dials -n connections
+const aboutDial = `Holds idle pushmap connections for pushmap-bench: dials -n connections
 to -url, sends each a hello and a random view of -region, prints "ready n"
 once every view is acknowledged, and holds them until its standard input
 closes.
 `
 
-// benchDial runs `pushmap bench-dial`, a hidden command.
-func (x *cli) benchDial(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("bench-dial", flag.ContinueOnError)
+// dial runs `pushmap-bench dial`, which the idle part starts.
+func (x *cli) dial(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("pushmap-bench dial", flag.ContinueOnError)
 	fs.SetOutput(x.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(x.stderr, "Usage: pushmap bench-dial [flags]\n\n%s\nFlags:\n", aboutBenchDial)
+		fmt.Fprintf(x.stderr, "Usage: pushmap-bench dial [flags]\n\n%s\nFlags:\n", aboutDial)
 		fs.PrintDefaults()
 	}
 	url := fs.String("url", "", "the WebSocket endpoint")
@@ -546,6 +548,6 @@ func (x *cli) benchDial(ctx context.Context, args []string) int {
 			}
 		}
 	}
-	fmt.Fprintf(x.stderr, "pushmap bench-dial: %v\n", err)
+	fmt.Fprintf(x.stderr, "pushmap-bench dial: %v\n", err)
 	return 1
 }

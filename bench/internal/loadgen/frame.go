@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/baseline"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/fleet"
+	"github.com/pushmap/pushmap/bench/internal/baseline"
+	"github.com/pushmap/pushmap/bench/internal/fleet"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )

@@ -1,8 +1,8 @@
-// Package report turns the results of `pushmap bench` into what people
-// read: markdown tables and PNG plots, written into docs/benchmarks.md
+// Package report turns the results of pushmap-bench into what people
+// read: markdown tables and SVG plots, written into docs/benchmarks.md
 // between the markers <!-- bench:begin --> and <!-- bench:end -->. Every
 // figure comes from a Results value, itself read back from results.json,
-// so the page can be re-rendered (`pushmap bench -plot results.json`)
+// so the page can be re-rendered (`pushmap-bench -plot results.json`)
 // without running anything.
 package report
 
@@ -15,11 +15,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/loadgen"
+	"github.com/pushmap/pushmap/bench/internal/loadgen"
 	"github.com/pushmap/pushmap/geo"
 )
 
-// Results is everything one `pushmap bench` measured.
+// Results is everything one pushmap-bench measured.
 type Results struct {
 	Version  string    `json:"version"`
 	Command  string    `json:"command"`

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/internal/leakcheck"
 )
 
 // childEnv, when set in the environment, makes the test binary run a
 // benchmark target instead of the tests: the smoke tests run the server in
-// a process of its own, as `pushmap bench` does.
+// a process of its own, as pushmap-bench does.
 const childEnv = "PUSHMAP_LOADGEN_TARGET"
 
 func TestMain(m *testing.M) {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pushmap/pushmap/cmd/pushmap/internal/target"
+	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -32,7 +32,7 @@ type IdleOptions struct {
 	Region     geo.Box
 	View       [2]float64
 	// Target returns the command of a pushmap target, as Env.Target;
-	// Dialer the command `pushmap bench-dial args...` (see Hold).
+	// Dialer the command `pushmap-bench dial args...` (see Hold).
 	Target  func(kind string, args ...string) *exec.Cmd
 	Dialer  func(args ...string) *exec.Cmd
 	Sources []net.IP // one per dialer process, in turn
