@@ -5,7 +5,6 @@ package wasmclient
 import (
 	"context"
 	"errors"
-	"fmt"
 	"syscall/js"
 	"time"
 
@@ -176,7 +175,10 @@ func jsTokenFunc(getToken js.Value) func(ctx context.Context) (string, error) {
 func invokeThen(fn js.Value, onOK, onErr js.Func) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("getToken threw: %v", r)
+			err = errors.New("getToken threw")
+			if je, ok := r.(js.Error); ok {
+				err = errors.New("getToken threw: " + je.Error())
+			}
 		}
 	}()
 	js.Global().Get("Promise").Call("resolve", fn.Invoke()).Call("then", onOK, onErr)

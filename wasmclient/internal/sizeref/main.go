@@ -1,6 +1,6 @@
 // Command sizeref is the yardstick for the size of pushmap's .wasm: the
 // smallest program that dials a WebSocket with coder/websocket and encodes
-// MessagePack with msgpack/v5, as measured in MEASURED.md.
+// MessagePack with msgpack/v5, the way the browser client was first built.
 // BenchmarkWasmSize builds it beside pushmap-wasm and compares the two.
 package main
 
