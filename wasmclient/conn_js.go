@@ -61,6 +61,12 @@ func dial(ctx context.Context, url string, readLimit int64) (conn, error) {
 	case <-c.opened:
 		return c, nil
 	case <-c.done:
+		if c.closed.Code == 1006 && c.closed.Reason == "" {
+			// All a page learns of a refused upgrade or a server that is
+			// down: say what it may be.
+			return nil, &closeError{Code: 1006, Reason: "the connection failed before it opened: the server is " +
+				"unreachable, or it refused the upgrade (HTTP 403 when the page's origin is not in its --origins)"}
+		}
 		return nil, c.closed
 	case <-ctx.Done():
 		c.CloseNow()

@@ -134,11 +134,18 @@ func (c *Client) run(ws conn) {
 				c.setStatus(Status{State: Closed, Code: code, Reason: reason})
 				return
 			}
-			c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
+			// Every failed attempt is reported with its cause, the first
+			// connection's too: a page whose origin the server refuses
+			// must not sit in "connecting" with nothing said.
+			code, reason := describe(err)
+			state := Reconnecting
 			if c.Status().State == Connecting {
-				continue
+				state = Connecting
+				c.log.Warn("connecting failed", "attempt", attempt, "err", err)
+			} else {
+				c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
 			}
-			c.setStatus(Status{State: Reconnecting, Reason: err.Error()})
+			c.setStatus(Status{State: state, Code: code, Reason: reason})
 		}
 	}
 }
