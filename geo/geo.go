@@ -8,8 +8,8 @@ package geo
 
 import (
 	"errors"
-	"fmt"
 	"math"
+	"strconv"
 )
 
 // ErrInvalid is wrapped by every validation error of this package, so callers
@@ -40,18 +40,28 @@ func (p Point) Validate() error {
 }
 
 // String returns p as "(lon, lat)" in degrees, for logs and test messages.
-func (p Point) String() string { return fmt.Sprintf("(%g, %g)", p.Lon, p.Lat) }
+func (p Point) String() string { return "(" + g(p.Lon) + ", " + g(p.Lat) + ")" }
+
+// g formats f as fmt's %g and %v do. The package does without fmt so that
+// the browser client, which links it, leaves fmt and reflect out.
+func g(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// invalidError wraps ErrInvalid with the text of what was wrong.
+type invalidError string
+
+func (e invalidError) Error() string { return ErrInvalid.Error() + ": " + string(e) }
+func (e invalidError) Unwrap() error { return ErrInvalid }
 
 func checkLon(name string, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < -180 || v > 180 {
-		return fmt.Errorf("%w: %s %v is outside [-180, 180]", ErrInvalid, name, v)
+		return invalidError(name + " " + g(v) + " is outside [-180, 180]")
 	}
 	return nil
 }
 
 func checkLat(name string, v float64) error {
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < -90 || v > 90 {
-		return fmt.Errorf("%w: %s %v is outside [-90, 90]", ErrInvalid, name, v)
+		return invalidError(name + " " + g(v) + " is outside [-90, 90]")
 	}
 	return nil
 }
@@ -89,7 +99,7 @@ func (b Box) Validate() error {
 		return err
 	}
 	if b.South > b.North {
-		return fmt.Errorf("%w: south %v is above north %v", ErrInvalid, b.South, b.North)
+		return invalidError("south " + g(b.South) + " is above north " + g(b.North))
 	}
 	return nil
 }
@@ -128,5 +138,5 @@ func (b Box) Contains(p Point) bool {
 // String returns b as "[west, south, east, north]" in degrees, GeoJSON bbox
 // order.
 func (b Box) String() string {
-	return fmt.Sprintf("[%g, %g, %g, %g]", b.West, b.South, b.East, b.North)
+	return "[" + g(b.West) + ", " + g(b.South) + ", " + g(b.East) + ", " + g(b.North) + "]"
 }

@@ -1,7 +1,6 @@
 package geo
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -56,17 +55,19 @@ func (t Tile) Bounds() Box {
 // row not below 2^Z. The error names the bad value and wraps ErrInvalid.
 func (t Tile) Validate() error {
 	if t.Z > MaxZoom {
-		return fmt.Errorf("%w: tile %v: zoom %d is above %d", ErrInvalid, t, t.Z, MaxZoom)
+		return invalidError("tile " + t.String() + ": zoom " + strconv.Itoa(int(t.Z)) + " is above " + strconv.Itoa(MaxZoom))
 	}
 	last := uint32(1)<<t.Z - 1
 	if t.X > last {
-		return fmt.Errorf("%w: tile %v: x %d is outside [0, %d] at zoom %d", ErrInvalid, t, t.X, last, t.Z)
+		return invalidError("tile " + t.String() + ": x " + u32(t.X) + " is outside [0, " + u32(last) + "] at zoom " + strconv.Itoa(int(t.Z)))
 	}
 	if t.Y > last {
-		return fmt.Errorf("%w: tile %v: y %d is outside [0, %d] at zoom %d", ErrInvalid, t, t.Y, last, t.Z)
+		return invalidError("tile " + t.String() + ": y " + u32(t.Y) + " is outside [0, " + u32(last) + "] at zoom " + strconv.Itoa(int(t.Z)))
 	}
 	return nil
 }
+
+func u32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 // Parent returns the tile one zoom level up that holds t. The parent of the
 // zoom 0 tile is itself.

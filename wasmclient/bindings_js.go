@@ -5,7 +5,6 @@ package wasmclient
 import (
 	"context"
 	"errors"
-	"fmt"
 	"syscall/js"
 	"time"
 
@@ -84,6 +83,9 @@ func jsConnect(_ js.Value, args []js.Value) any {
 	}
 	o.OnStatus = func(s Status) {
 		emit("status", map[string]any{"state": s.State.String(), "code": s.Code, "reason": s.Reason})
+		if code := connectionError(s); code != "" {
+			emit("error", map[string]any{"code": code, "message": s.Reason, "closeCode": s.Code})
+		}
 	}
 	o.OnError = func(e wire.Error) {
 		emit("error", map[string]any{"code": e.Code.String(), "message": e.Message})
@@ -126,6 +128,31 @@ func jsConnect(_ js.Value, args []js.Value) any {
 		return nil
 	}))
 	return h
+}
+
+// connectionError names what went wrong with the connection for the JS
+// 'error' event, or "" when s reports no failure (open, closed by Close,
+// a normal close).
+func connectionError(s Status) string {
+	if s.State == Open || s.Reason == "" || s.Reason == "client closed" {
+		return ""
+	}
+	switch s.Code {
+	case wire.CloseUnauthorized:
+		return "unauthorized"
+	case wire.CloseTokenExpired:
+		return "token_expired"
+	case wire.CloseForbidden:
+		return "forbidden"
+	case wire.CloseUnsupportedVersion:
+		return "unsupported_version"
+	case closeNormal, 1001:
+		return ""
+	}
+	if s.State == Connecting {
+		return "connect_failed"
+	}
+	return "disconnected"
 }
 
 // jsTokenFunc wraps getToken, a JS function returning a Promise of a
@@ -176,7 +203,10 @@ func jsTokenFunc(getToken js.Value) func(ctx context.Context) (string, error) {
 func invokeThen(fn js.Value, onOK, onErr js.Func) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("getToken threw: %v", r)
+			err = errors.New("getToken threw")
+			if je, ok := r.(js.Error); ok {
+				err = errors.New("getToken threw: " + je.Error())
+			}
 		}
 	}()
 	js.Global().Get("Promise").Call("resolve", fn.Invoke()).Call("then", onOK, onErr)

@@ -3,13 +3,11 @@ package wasmclient
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -34,7 +32,7 @@ type Client struct {
 	writeMu sync.Mutex
 
 	mu       sync.Mutex
-	ws       *websocket.Conn                   // guarded by mu: the open connection, or nil
+	ws       conn                              // guarded by mu: the open connection, or nil
 	state    Status                            // guarded by mu
 	welcome  wire.Welcome                      // guarded by mu
 	gen      uint64                            // guarded by mu: last generation handed out
@@ -261,7 +259,7 @@ func (c *Client) pendingFor(id int) bool {
 }
 
 // send writes one request outside the throttle (layer changes).
-func (c *Client) send(ws *websocket.Conn, m wire.Message, r request) {
+func (c *Client) send(ws conn, m wire.Message, r request) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.Lock()
@@ -274,14 +272,14 @@ func (c *Client) send(ws *websocket.Conn, m wire.Message, r request) {
 	_ = c.write(ws, m)
 }
 
-func (c *Client) write(ws *websocket.Conn, m wire.Message) error {
-	frame, err := wire.Marshal(m)
+func (c *Client) write(ws conn, m wire.Message) error {
+	frame, err := wire.NewEncoder().Request(m)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
-	return ws.Write(ctx, websocket.MessageBinary, frame)
+	return ws.Write(ctx, frame)
 }
 
 // resolveLocked answers the waiters of id up to generation gen.
@@ -365,7 +363,7 @@ func (c *Client) Close() error {
 	}
 	c.mu.Unlock()
 	if ws != nil {
-		ws.Close(websocket.StatusNormalClosure, "client closed")
+		ws.Close(closeNormal, "client closed")
 	}
 	c.cancel()
 	<-c.done
@@ -423,14 +421,10 @@ func (c *Client) setStatus(s Status) {
 }
 
 func describe(err error) (code int, reason string) {
-	var ce websocket.CloseError
-	if errors.As(err, &ce) {
-		return int(ce.Code), ce.Reason
-	}
 	if err == nil {
 		return 0, ""
 	}
-	return 0, err.Error()
+	return closeStatus(err)
 }
 
 // fatal reports close codes after which reconnecting cannot help: a
@@ -444,5 +438,3 @@ func (c *Client) fatal(code int) bool {
 	}
 	return false
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf("pushmap: "+format, args...) }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -183,3 +184,32 @@ func TestConnectWaitsForTheServer(t *testing.T) {
 
 // A *slog.Logger is a wasmclient.Logger.
 var _ wasmclient.Logger = (*slog.Logger)(nil)
+
+// TestFirstConnectFailureIsReported: a client whose first connection fails
+// reports each failure through OnStatus (state Connecting, with the
+// cause), instead of staying silent in Connecting.
+func TestFirstConnectFailureIsReported(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	got := make(chan wasmclient.Status, 16)
+	c := wasmclient.Connect("ws://"+addr+"/ws", &wasmclient.Options{
+		MinBackoff: 10 * time.Millisecond,
+		OnStatus:   func(s wasmclient.Status) { got <- s },
+	})
+	defer c.Close()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case s := <-got:
+			if s.State == wasmclient.Connecting && strings.Contains(s.Reason, addr) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no Connecting status naming the failure; status now %+v", c.Status())
+		}
+	}
+}

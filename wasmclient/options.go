@@ -33,7 +33,9 @@ type Options struct {
 	// Welcome) is respected too. Default 100ms.
 	Throttle time.Duration
 	// Margin widens every view by this fraction of its width and height on
-	// each side, so small pans need no round trip. Default 0.
+	// each side, so small pans need no round trip. Default 0, in Go and in
+	// the JavaScript API alike (whose margin option is this field); a map
+	// that is panned a lot gains from 0.25, which the demo pages use.
 	Margin float64
 
 	// MinBackoff and MaxBackoff bound the wait between reconnection

@@ -2,10 +2,9 @@ package wasmclient
 
 import (
 	"context"
-
+	"errors"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -17,26 +16,25 @@ const maxFrame = 64 << 20
 // connect dials the server, sends the Hello and reads the Welcome. On
 // success the connection becomes c.ws and every wanted view is marked to be
 // sent again.
-func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
+func (c *Client) connect(ctx context.Context) (conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	tok, err := c.token(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := websocket.Dial(ctx, c.url, nil)
+	ws, err := dial(ctx, c.url, maxFrame)
 	if err != nil {
-		return nil, errorf("dial %s: %w", c.url, err)
+		return nil, wrapf("dial "+c.url, err)
 	}
-	ws.SetReadLimit(maxFrame)
 	c.mu.Lock()
 	hello := wire.Hello{Version: wire.Version, Token: tok, Layers: c.layers, MaxFrameBytes: maxFrame}
 	c.mu.Unlock()
 	if err := c.write(ws, hello); err != nil {
 		ws.CloseNow()
-		return nil, errorf("hello: %w", err)
+		return nil, wrapf("hello", err)
 	}
-	_, frame, err := ws.Read(ctx)
+	frame, err := ws.Read(ctx)
 	if err != nil {
 		ws.CloseNow()
 		if code, _ := describe(err); code == wire.CloseUnauthorized {
@@ -44,13 +42,16 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 			c.refusedToken = tok
 			c.mu.Unlock()
 		}
-		return nil, errorf("waiting for welcome: %w", err)
+		return nil, wrapf("waiting for welcome", err)
 	}
 	msg, err := wire.Unmarshal(frame)
 	welcome, ok := msg.(wire.Welcome)
 	if err != nil || !ok {
-		ws.Close(websocket.StatusProtocolError, "expected a welcome")
-		return nil, errorf("expected a welcome, got %v (%v)", msg, err)
+		ws.Close(closeProtocolError, "expected a welcome")
+		if err == nil {
+			err = errors.New("a " + msg.Type().String() + " message")
+		}
+		return nil, wrapf("expected a welcome", err)
 	}
 
 	c.mu.Lock()
@@ -76,7 +77,7 @@ func (c *Client) connect(ctx context.Context) (*websocket.Conn, error) {
 
 // run serves connections until Close: it reads from ws (when not nil), and
 // reconnects with backoff whenever the connection ends.
-func (c *Client) run(ws *websocket.Conn) {
+func (c *Client) run(ws conn) {
 	defer close(c.done)
 	defer c.failWaiters()
 	first := ws == nil
@@ -133,11 +134,18 @@ func (c *Client) run(ws *websocket.Conn) {
 				c.setStatus(Status{State: Closed, Code: code, Reason: reason})
 				return
 			}
-			c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
+			// Every failed attempt is reported with its cause, the first
+			// connection's too: a page whose origin the server refuses
+			// must not sit in "connecting" with nothing said.
+			code, reason := describe(err)
+			state := Reconnecting
 			if c.Status().State == Connecting {
-				continue
+				state = Connecting
+				c.log.Warn("connecting failed", "attempt", attempt, "err", err)
+			} else {
+				c.log.Debug("reconnect failed", "attempt", attempt, "err", err)
 			}
-			c.setStatus(Status{State: Reconnecting, Reason: err.Error()})
+			c.setStatus(Status{State: state, Code: code, Reason: reason})
 		}
 	}
 }
@@ -159,16 +167,16 @@ func (c *Client) failWaiters() {
 }
 
 // read applies frames from ws until it fails.
-func (c *Client) read(ws *websocket.Conn) error {
+func (c *Client) read(ws conn) error {
 	dec := wire.NewDecoder()
 	for {
-		_, frame, err := ws.Read(c.ctx)
+		frame, err := ws.Read(c.ctx)
 		if err != nil {
 			return err
 		}
 		msg, err := dec.Decode(frame)
 		if err != nil {
-			ws.Close(websocket.StatusProtocolError, "undecodable frame")
+			ws.Close(closeProtocolError, "undecodable frame")
 			return err
 		}
 		ch, report := c.apply(msg)

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -27,13 +26,13 @@ func (c *Client) token(ctx context.Context) (string, error) {
 	}
 	tok, err := c.opts.TokenFunc(ctx)
 	if err != nil {
-		return "", errorf("token function: %w", err)
+		return "", wrapf("token function", err)
 	}
 	c.mu.Lock()
 	refused := c.refusedToken
 	c.mu.Unlock()
 	if refused != "" && tok == refused {
-		return "", errorf("the token function gave the token the server refused again")
+		return "", wrapf("the token function gave the token the server refused again", nil)
 	}
 	return tok, nil
 }
@@ -41,7 +40,7 @@ func (c *Client) token(ctx context.Context) (string, error) {
 // scheduleRefresh arms the timer that refreshes tok on ws before it
 // expires, when tok is a JWT with an expiry and a TokenFunc can make a
 // new one.
-func (c *Client) scheduleRefresh(ws *websocket.Conn, tok string) {
+func (c *Client) scheduleRefresh(ws conn, tok string) {
 	if c.opts.TokenFunc == nil {
 		return
 	}
@@ -56,7 +55,7 @@ func (c *Client) scheduleRefresh(ws *websocket.Conn, tok string) {
 	c.armRefresh(ws, left-min(left/4, maxRefreshLead))
 }
 
-func (c *Client) armRefresh(ws *websocket.Conn, after time.Duration) {
+func (c *Client) armRefresh(ws conn, after time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.refreshTimer != nil {
@@ -70,7 +69,7 @@ func (c *Client) armRefresh(ws *websocket.Conn, after time.Duration) {
 
 // refresh gets a new token and sends it on ws, if ws is still the
 // connection; the server's reply is handled as any other.
-func (c *Client) refresh(ws *websocket.Conn) {
+func (c *Client) refresh(ws conn) {
 	ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
 	defer cancel()
 	tok, err := c.opts.TokenFunc(ctx)

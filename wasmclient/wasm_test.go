@@ -19,7 +19,7 @@ import (
 
 // TestWasm runs TestAgainstServer compiled to WebAssembly in Node, against
 // a real server started here: the client's code path in the browser build
-// (coder/websocket over the JavaScript WebSocket) talks to the real server.
+// (conn_js.go on Node's WebSocket, as on the browser's) talks to the real server.
 func TestWasm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the tests for js/wasm")

@@ -81,7 +81,7 @@ window.pushmapDemo = demo;
 
 try {
   const pushmap = await load();
-  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token });
+  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
   const adapter = attachMapLibre(map, client, { tileSources: density ? { [DENSITY_LAYER]: 'density' } : {} });
   panel.watch(client, adapter);
   Object.assign(demo, { client, adapter });

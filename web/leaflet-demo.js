@@ -74,7 +74,7 @@ fetch(new URL('basemap.json', import.meta.url))
 
 try {
   const pushmap = await load();
-  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token });
+  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
   const tileLayers = {};
   if (density) {
     tileLayers[DENSITY_LAYER] = {

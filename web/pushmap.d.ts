@@ -37,6 +37,11 @@ export interface Changes {
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+/**
+ * Sent at every change of state and at every failed attempt, the first
+ * connection's included (state 'connecting' with the code and reason of
+ * the failure), each failure also as an 'error' event.
+ */
 export interface StatusEvent {
   state: ConnectionState;
   /**
@@ -48,10 +53,20 @@ export interface StatusEvent {
   reason: string;
 }
 
-/** A non-fatal error the server reported. */
+/**
+ * An error: one the server reported for a request (code: its error code,
+ * such as 'forbidden' or 'rate_limited'), or a connection that failed or
+ * was refused, sent with the 'status' event that reports it: code
+ * 'connect_failed' (the first connection failed: the server is down, or
+ * refused the upgrade, e.g. HTTP 403 for an origin not in its --origins,
+ * which a browser cannot tell apart), 'disconnected' (an open connection
+ * was lost), 'unauthorized' (4401), 'token_expired' (4402), 'forbidden'
+ * (4403) or 'unsupported_version'; closeCode is then the close code.
+ */
 export interface ErrorEvent {
   code: string;
   message: string;
+  closeCode?: number;
 }
 
 /** A tile of a tile layer changed: the map should refetch it. */
@@ -99,6 +114,8 @@ export interface ClientEvents {
   clusters: ClustersEvent;
   status: StatusEvent;
   error: ErrorEvent;
+  /** Once, after the first snapshot (the first view's reply) is applied. No payload. */
+  ready: undefined;
 }
 
 /** An Error with a machine-readable code (the server's error code, or 'load', 'version', 'bad_view', 'bad_layers', 'bad_url'). */
@@ -128,7 +145,11 @@ export interface ConnectOptions {
   layers?: string[];
   /** Least time between two views sent while the map moves, ms; default 100. */
   throttleMs?: number;
-  /** Fraction of the box's size added on each side of the view; default 0.25. */
+  /**
+   * Fraction of the box's size added on each side of the view, so that
+   * small pans need no round trip; default 0, as the Go client's
+   * Options.Margin. A map panned a lot gains from 0.25 (the demo's).
+   */
   margin?: number;
 }
 
@@ -211,6 +232,10 @@ export interface Adapter<M = unknown> {
   shownMarkers(): ShownMarker[];
   /** The clusters drawn in the map's viewport now, one per key. */
   shownClusters(): ShownCluster[];
+  /** True while the client is not connected: the markers drawn are faded (staleOpacity), as they may be out of date. */
+  readonly stale: boolean;
+  /** The opacity markers are drawn with now: 1, or staleOpacity while stale. */
+  markerOpacity(): number;
   /** Stops syncing and pushing views, removes what the adapter added to the map. */
   detach(): void;
 }

@@ -103,6 +103,7 @@ class Client {
   #handle;
   #listeners = new Map();
   #url;
+  #ready = false; // 'ready' was emitted
   #clusters = new Map(); // "z/x/y" -> cluster, as the 'clusters' events left it
 
   constructor(pm, url, opts = {}) {
@@ -111,8 +112,9 @@ class Client {
       token: opts.token ?? '',
       layers: [...(opts.layers ?? [])].map(String),
       throttleMs: opts.throttleMs ?? 100,
-      margin: opts.margin ?? 0.25,
     };
+    // One default, the Go client's (0): only a margin asked for is passed.
+    if (opts.margin !== undefined) o.margin = opts.margin;
     if (opts.getToken !== undefined) {
       if (typeof opts.getToken !== 'function') throw new TypeError('pushmap: getToken must be a function');
       const getToken = opts.getToken;
@@ -208,6 +210,12 @@ class Client {
     }
     if (p.reset) this.#emit('reset', undefined);
     this.#emit('changes', p);
+    if (p.reset && !this.#ready) {
+      // The first snapshot (a view's reply with reset) is applied: the map
+      // shows what the server holds.
+      this.#ready = true;
+      this.#emit('ready', undefined);
+    }
     if (this.#listeners.get('marker')?.size) {
       for (const m of p.added ?? []) this.#emit('marker', { ...m, kind: 'added' });
       for (const m of p.updated ?? []) this.#emit('marker', { ...m, kind: 'moved' });

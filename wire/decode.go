@@ -1,34 +1,26 @@
 package wire
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"unicode/utf8"
 
 	"github.com/pushmap/pushmap/internal/mpack"
-	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // A Decoder turns frames into messages. It reuses its internal state between
 // calls; the messages it returns share nothing with the frame. The zero value
 // is not usable: call NewDecoder. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	r     bytes.Reader
-	dec   *msgpack.Decoder
-	frame []byte // the frame being decoded, for skipping values in place
+	r mpack.Reader
 	// clientOnly: decode only the messages a client sends.
 	clientOnly bool
 }
 
 // NewDecoder returns a Decoder of every message, as a client needs.
 func NewDecoder() *Decoder {
-	d := &Decoder{}
-	d.dec = msgpack.NewDecoder(&d.r)
-	return d
+	return &Decoder{}
 }
 
 // NewServerDecoder returns a Decoder of the frames a server reads: a
@@ -55,11 +47,10 @@ func Unmarshal(frame []byte) (Message, error) {
 // deeper than MaxDepth, ids, layer and property names that are not UTF-8,
 // and integers out of a field's range are malformed, named in the error.
 func (d *Decoder) Decode(frame []byte) (Message, error) {
-	d.frame = frame
 	d.r.Reset(frame)
-	d.dec.Reset(&d.r)
 	m, err := d.decode()
-	d.frame = nil
+	left := d.r.Len()
+	d.r.Reset(nil) // keep no reference to the frame
 	if err != nil {
 		var we Error
 		if errors.As(err, &we) {
@@ -68,10 +59,10 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = errors.New("frame ends early")
 		}
-		return nil, errorf(CodeMalformed, "%v", err)
+		return nil, Error{Code: CodeMalformed, Message: err.Error()}
 	}
-	if d.r.Len() != 0 {
-		return nil, errorf(CodeMalformed, "%d bytes after the message", d.r.Len())
+	if left != 0 {
+		return nil, Error{Code: CodeMalformed, Message: itoa(left) + " bytes after the message"}
 	}
 	return m, nil
 }
@@ -81,16 +72,16 @@ func (d *Decoder) decode() (Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	code, err := d.dec.DecodeUint64()
+	code, err := d.r.Uint()
 	if err != nil {
-		return nil, fmt.Errorf("message type: %w", err)
+		return nil, wrap("message type", err)
 	}
 	t := Type(code)
 	if code > 255 {
 		t = 0
 	}
 	if d.clientOnly && t >= TypeWelcome && t <= TypeMore {
-		return nil, errorf(CodeUnknownType, "message type %d (%v) is sent by servers, not clients", code, t)
+		return nil, Error{Code: CodeUnknownType, Message: "message type " + utoa(code) + " (" + t.String() + ") is sent by servers, not clients"}
 	}
 	fields := n - 1
 	var m Message
@@ -153,10 +144,10 @@ func (d *Decoder) decode() (Message, error) {
 		}
 		m = mo
 	default:
-		return nil, errorf(CodeUnknownType, "unknown message type %d", code)
+		return nil, Error{Code: CodeUnknownType, Message: "unknown message type " + utoa(code)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%v: %w", t, err)
+		return nil, wrap(t.String(), err)
 	}
 	return m, nil
 }
@@ -164,7 +155,7 @@ func (d *Decoder) decode() (Message, error) {
 // need checks that a message has at least want fields.
 func need(have, want int) error {
 	if have < want {
-		return fmt.Errorf("%d fields, want at least %d", have, want)
+		return errText(itoa(have), " fields, want at least ", itoa(want))
 	}
 	return nil
 }
@@ -175,19 +166,18 @@ func need(have, want int) error {
 // of millions of nested arrays overflowed the stack.
 func (d *Decoder) skip(n, depth int) error {
 	for ; n > 0; n-- {
-		pos := len(d.frame) - d.r.Len()
-		size, err := mpack.SkipLen(d.frame[pos:], MaxDepth-depth)
+		size, err := mpack.SkipLen(d.r.Rest(), MaxDepth-depth)
 		if err != nil {
 			var de *mpack.DepthError
 			if errors.As(err, &de) {
-				return fmt.Errorf("a field nested deeper than %d levels", MaxDepth)
+				return errText("a field nested deeper than ", itoa(MaxDepth), " levels")
 			}
 			if errors.Is(err, mpack.ErrShort) {
 				return io.ErrUnexpectedEOF
 			}
 			return err
 		}
-		if _, err := d.r.Seek(int64(size), io.SeekCurrent); err != nil {
+		if err := d.r.Skip(size); err != nil {
 			return err
 		}
 	}
@@ -197,57 +187,57 @@ func (d *Decoder) skip(n, depth int) error {
 // arrayLen reads an array header of at least min elements, refusing lengths
 // the rest of the frame cannot hold (every element takes a byte at least).
 func (d *Decoder) arrayLen(min int) (int, error) {
-	c, err := d.dec.PeekCode()
+	c, err := d.r.Peek()
 	if err != nil {
 		return 0, err
 	}
-	if !msgpcode.IsFixedArray(c) && c != msgpcode.Array16 && c != msgpcode.Array32 {
-		return 0, fmt.Errorf("expected an array, found code 0x%02x", c)
+	if !mpack.IsArray(c) {
+		return 0, errText("expected an array, found code ", hex2(c))
 	}
-	n, err := d.dec.DecodeArrayLen()
+	n, err := d.r.ArrayLen()
 	if err != nil {
 		return 0, err
 	}
 	if n < min {
-		return 0, fmt.Errorf("array of %d elements, want at least %d", n, min)
+		return 0, errText("array of ", itoa(n), " elements, want at least ", itoa(min))
 	}
 	if n > d.r.Len() {
-		return 0, fmt.Errorf("array of %d elements in %d remaining bytes", n, d.r.Len())
+		return 0, errText("array of ", itoa(n), " elements in ", itoa(d.r.Len()), " remaining bytes")
 	}
 	return n, nil
 }
 
 func (d *Decoder) str(what string, max int) (string, error) {
-	c, err := d.dec.PeekCode()
+	c, err := d.r.Peek()
 	if err != nil {
 		return "", err
 	}
-	if !msgpcode.IsString(c) {
-		return "", fmt.Errorf("%s: expected a string, found code 0x%02x", what, c)
+	if !mpack.IsStr(c) {
+		return "", errText(what, ": expected a string, found code ", hex2(c))
 	}
-	s, err := d.dec.DecodeString()
+	s, err := d.r.String()
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
+		return "", wrap(what, err)
 	}
 	if len(s) > max {
-		return "", fmt.Errorf("%s: %d bytes, at most %d allowed", what, len(s), max)
+		return "", errText(what, ": ", itoa(len(s)), " bytes, at most ", itoa(max), " allowed")
 	}
 	if !utf8.ValidString(s) {
-		return "", fmt.Errorf("%s %.40q is not valid UTF-8", what, s)
+		return "", errText(what, " ", quoteN(s, 40), " is not valid UTF-8")
 	}
 	return s, nil
 }
 
 func (d *Decoder) strings() ([]string, error) {
-	if c, err := d.dec.PeekCode(); err == nil && c == msgpcode.Nil {
-		return nil, d.dec.DecodeNil()
+	if c, err := d.r.Peek(); err == nil && c == mpack.Nil {
+		return nil, d.r.Nil()
 	}
 	n, err := d.arrayLen(0)
 	if err != nil {
-		return nil, fmt.Errorf("layers: %w", err)
+		return nil, wrap("layers", err)
 	}
 	if n > MaxLayers {
-		return nil, fmt.Errorf("layers: %d names, at most %d allowed", n, MaxLayers)
+		return nil, errText("layers: ", itoa(n), " names, at most ", itoa(MaxLayers), " allowed")
 	}
 	ss := make([]string, n)
 	for i := range ss {
@@ -259,34 +249,34 @@ func (d *Decoder) strings() ([]string, error) {
 }
 
 func (d *Decoder) integer(what string) (int64, error) {
-	v, err := d.dec.DecodeInt64()
+	v, err := d.r.Int()
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", what, err)
+		return 0, wrap(what, err)
 	}
 	return v, nil
 }
 
 func (d *Decoder) float(what string) (float64, error) {
-	v, err := d.dec.DecodeFloat64()
+	v, err := d.r.Float()
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", what, err)
+		return 0, wrap(what, err)
 	}
 	return v, nil
 }
 
 func (d *Decoder) smallInt(what string, max int64) (int, error) {
-	c, err := d.dec.PeekCode()
+	c, err := d.r.Peek()
 	if err != nil {
 		return 0, err
 	}
-	if c == msgpcode.Uint64 {
+	if c == 0xcf {
 		// Beyond int64: DecodeInt64 would wrap it to a negative number.
-		u, err := d.dec.DecodeUint64()
+		u, err := d.r.Uint()
 		if err != nil {
-			return 0, fmt.Errorf("%s: %w", what, err)
+			return 0, wrap(what, err)
 		}
 		if u > uint64(max) {
-			return 0, fmt.Errorf("%s: %d is outside [0, %d]", what, u, max)
+			return 0, errText(what, ": ", utoa(u), " is outside [0, ", i64(max), "]")
 		}
 		return int(u), nil
 	}
@@ -295,7 +285,7 @@ func (d *Decoder) smallInt(what string, max int64) (int, error) {
 		return 0, err
 	}
 	if v < 0 || v > max {
-		return 0, fmt.Errorf("%s: %d is outside [0, %d]", what, v, max)
+		return 0, errText(what, ": ", i64(v), " is outside [0, ", i64(max), "]")
 	}
 	return int(v), nil
 }
@@ -353,7 +343,7 @@ func (d *Decoder) viewMsg(fields int) (Message, error) {
 
 func (d *Decoder) viewID(fields int) (int, error) {
 	if fields < 1 {
-		return 0, fmt.Errorf("%d fields, want at least 1", fields)
+		return 0, errText(itoa(fields), " fields, want at least 1")
 	}
 	id, err := d.smallInt("view id", 1<<16)
 	if err != nil {
@@ -424,10 +414,10 @@ func (d *Decoder) reset(fields int) (Message, error) {
 	r.Flags = Flags(flags)
 	n, err := d.arrayLen(0)
 	if err != nil {
-		return nil, fmt.Errorf("views: %w", err)
+		return nil, wrap("views", err)
 	}
 	if n > MaxViewID+1 {
-		return nil, fmt.Errorf("views: %d, at most %d allowed", n, MaxViewID+1)
+		return nil, errText("views: ", itoa(n), ", at most ", itoa(MaxViewID+1), " allowed")
 	}
 	if n > 0 {
 		r.Views = make([]View, n)
@@ -435,15 +425,15 @@ func (d *Decoder) reset(fields int) (Message, error) {
 	for i := range r.Views {
 		m, err := d.arrayLen(6)
 		if err != nil {
-			return nil, fmt.Errorf("view %d: %w", i, err)
+			return nil, wrap("view "+itoa(i), err)
 		}
 		if r.Views[i], err = d.view(); err != nil {
-			return nil, fmt.Errorf("view %d: %w", i, err)
+			return nil, wrap("view "+itoa(i), err)
 		}
 		if m >= 7 {
 			vf, err := d.smallInt("view flags", 255)
 			if err != nil {
-				return nil, fmt.Errorf("view %d: %w", i, err)
+				return nil, wrap("view "+itoa(i), err)
 			}
 			if Flags(vf)&FlagClusters != 0 {
 				if r.Clustered == nil {
@@ -483,19 +473,19 @@ func (d *Decoder) ops(n int) ([]Op, error) {
 	}
 	ops := make([]Op, n)
 	for i := range ops {
-		c, err := d.dec.PeekCode()
+		c, err := d.r.Peek()
 		if err != nil {
 			return nil, err
 		}
-		if msgpcode.IsString(c) {
+		if mpack.IsStr(c) {
 			ops[i].Remove = true
 			if ops[i].Marker.ID, err = d.str("marker id", MaxIDLen); err != nil {
-				return nil, fmt.Errorf("op %d: %w", i, err)
+				return nil, wrap("op "+itoa(i), err)
 			}
 			continue
 		}
 		if err := d.op(&ops[i]); err != nil {
-			return nil, fmt.Errorf("op %d: %w", i, err)
+			return nil, wrap("op "+itoa(i), err)
 		}
 	}
 	return ops, nil
@@ -505,18 +495,18 @@ func (d *Decoder) ops(n int) ([]Op, error) {
 func (d *Decoder) op(op *Op) error {
 	n, err := d.arrayLen(5)
 	if err != nil {
-		return fmt.Errorf("op: %w", err)
+		return wrap("op", err)
 	}
-	c, err := d.dec.PeekCode()
+	c, err := d.r.Peek()
 	if err != nil {
 		return err
 	}
-	if msgpcode.IsString(c) {
+	if mpack.IsStr(c) {
 		return d.marker(&op.Marker, n)
 	}
-	tag, err := d.dec.DecodeUint64()
+	tag, err := d.r.Uint()
 	if err != nil {
-		return fmt.Errorf("op tag: %w", err)
+		return wrap("op tag", err)
 	}
 	switch tag {
 	case TagTile:
@@ -524,12 +514,12 @@ func (d *Decoder) op(op *Op) error {
 		return d.tile(op.Tile, n)
 	case TagCluster:
 		if n < 7 {
-			return fmt.Errorf("cluster op of %d elements, want 7", n)
+			return errText("cluster op of ", itoa(n), " elements, want 7")
 		}
 		op.Cluster = &Cluster{}
 		return d.cluster(op.Cluster, n)
 	}
-	return fmt.Errorf("unknown op tag %d", tag)
+	return errText("unknown op tag ", utoa(tag))
 }
 
 func (d *Decoder) tileXYZ(z *uint8, x, y *uint32) error {
@@ -558,8 +548,8 @@ func (d *Decoder) tile(t *TileChange, n int) error {
 	if err := d.tileXYZ(&t.Z, &t.X, &t.Y); err != nil {
 		return err
 	}
-	if t.Version, err = d.dec.DecodeUint64(); err != nil {
-		return fmt.Errorf("version: %w", err)
+	if t.Version, err = d.r.Uint(); err != nil {
+		return wrap("version", err)
 	}
 	return d.skip(n-6, 2)
 }
@@ -569,8 +559,8 @@ func (d *Decoder) cluster(c *Cluster, n int) error {
 		return err
 	}
 	var err error
-	if c.Count, err = d.dec.DecodeUint64(); err != nil {
-		return fmt.Errorf("count: %w", err)
+	if c.Count, err = d.r.Uint(); err != nil {
+		return wrap("count", err)
 	}
 	lon, err := d.integer("longitude")
 	if err != nil {
@@ -602,8 +592,8 @@ func (d *Decoder) marker(m *Marker, n int) error {
 		return err
 	}
 	m.Pos.Lon, m.Pos.Lat = fromE7(lon), fromE7(lat)
-	if m.Version, err = d.dec.DecodeUint64(); err != nil {
-		return fmt.Errorf("version: %w", err)
+	if m.Version, err = d.r.Uint(); err != nil {
+		return wrap("version", err)
 	}
 	if n >= 6 {
 		if m.Time, err = d.integer("time"); err != nil {
@@ -619,22 +609,22 @@ func (d *Decoder) marker(m *Marker, n int) error {
 }
 
 func (d *Decoder) props() (map[string]any, error) {
-	c, err := d.dec.PeekCode()
+	c, err := d.r.Peek()
 	if err != nil {
 		return nil, err
 	}
-	if c == msgpcode.Nil {
-		return nil, d.dec.DecodeNil()
+	if c == mpack.Nil {
+		return nil, d.r.Nil()
 	}
-	n, err := d.dec.DecodeMapLen()
+	n, err := d.r.MapLen()
 	if err != nil {
-		return nil, fmt.Errorf("props: %w", err)
+		return nil, wrap("props", err)
 	}
 	if n > MaxPropsSize {
-		return nil, fmt.Errorf("props: %d entries, at most %d allowed", n, MaxPropsSize)
+		return nil, errText("props: ", itoa(n), " entries, at most ", itoa(MaxPropsSize), " allowed")
 	}
 	if n > d.r.Len() {
-		return nil, fmt.Errorf("props: %d entries in %d remaining bytes", n, d.r.Len())
+		return nil, errText("props: ", itoa(n), " entries in ", itoa(d.r.Len()), " remaining bytes")
 	}
 	props := make(map[string]any, n)
 	for range n {
@@ -645,7 +635,7 @@ func (d *Decoder) props() (map[string]any, error) {
 		// The props map is at level 3: frame, op, props.
 		v, err := d.value(MaxDepth - 3)
 		if err != nil {
-			return nil, fmt.Errorf("property %q: %w", k, err)
+			return nil, wrap("property "+quote(k), err)
 		}
 		props[k] = v
 	}
@@ -657,24 +647,23 @@ func (d *Decoder) props() (map[string]any, error) {
 // float64, arrays and maps nested at most left levels deep (msgpack's
 // DecodeInterfaceLoose recurses without a limit).
 func (d *Decoder) value(left int) (any, error) {
-	c, err := d.dec.PeekCode()
+	c, err := d.r.Peek()
 	if err != nil {
 		return nil, err
 	}
-	if isUintCode(c) {
-		u, err := d.dec.DecodeUint64()
+	if mpack.IsUint(c) {
+		u, err := d.r.Uint()
 		if err != nil || u > math.MaxInt64 {
 			return u, err
 		}
 		return int64(u), nil
 	}
-	isMap := msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32
-	isArray := msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32
+	isMap, isArray := mpack.IsMap(c), mpack.IsArray(c)
 	if !isMap && !isArray {
-		return d.dec.DecodeInterfaceLoose()
+		return d.r.Scalar()
 	}
 	if left <= 0 {
-		return nil, fmt.Errorf("nested deeper than %d levels", MaxDepth)
+		return nil, errText("nested deeper than ", itoa(MaxDepth), " levels")
 	}
 	if isArray {
 		n, err := d.arrayLen(0)
@@ -689,12 +678,12 @@ func (d *Decoder) value(left int) (any, error) {
 		}
 		return a, nil
 	}
-	n, err := d.dec.DecodeMapLen()
+	n, err := d.r.MapLen()
 	if err != nil {
 		return nil, err
 	}
 	if 2*n > d.r.Len() {
-		return nil, fmt.Errorf("map of %d entries in %d remaining bytes", n, d.r.Len())
+		return nil, errText("map of ", itoa(n), " entries in ", itoa(d.r.Len()), " remaining bytes")
 	}
 	m := make(map[string]any, n)
 	for range n {
@@ -707,10 +696,4 @@ func (d *Decoder) value(left int) (any, error) {
 		}
 	}
 	return m, nil
-}
-
-// isUintCode reports whether c opens an unsigned MessagePack integer: a
-// positive fixint or uint 8 to 64.
-func isUintCode(c byte) bool {
-	return c <= msgpcode.PosFixedNumHigh || (c >= msgpcode.Uint8 && c <= msgpcode.Uint64)
 }

@@ -2,29 +2,26 @@ package wire
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/pushmap/pushmap/internal/mpack"
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // An Encoder turns messages and marker ops into MessagePack. It reuses its
 // buffer, so the bytes it returns are valid only until its next call. The
 // zero value is not usable: call NewEncoder. An Encoder is not safe for
 // concurrent use.
+//
+// It writes by hand (package internal/mpack), without msgpack/v5: the
+// browser client links this package, and msgpack/v5's reflection would
+// add about 220 KB of brotli to the .wasm.
 type Encoder struct {
-	buf bytes.Buffer
-	enc *msgpack.Encoder
+	buf []byte
 }
 
 // NewEncoder returns an Encoder. It writes every integer, props included,
-// in its shortest MessagePack form (docs/protocol.md): msgpack's encoder
-// writes an int64 property as 9 bytes whatever its value unless told.
+// in its shortest MessagePack form (docs/protocol.md).
 func NewEncoder() *Encoder {
-	e := &Encoder{}
-	e.enc = msgpack.NewEncoder(&e.buf)
-	e.enc.UseCompactInts(true)
-	return e
+	return &Encoder{}
 }
 
 // Marshal returns the encoding of m in a new slice.
@@ -38,135 +35,180 @@ func Marshal(m Message) ([]byte, error) {
 
 // Message encodes m as one frame. The result is valid until the next call.
 func (e *Encoder) Message(m Message) ([]byte, error) {
-	e.buf.Reset()
+	e.buf = e.buf[:0]
 	if err := e.message(m); err != nil {
-		return nil, fmt.Errorf("wire: encoding %v: %w", m.Type(), err)
+		return nil, wrap("wire: encoding "+typeName(m), err)
 	}
-	return e.buf.Bytes(), nil
+	return e.buf, nil
+}
+
+func typeName(m Message) string {
+	if m == nil {
+		return "<nil>"
+	}
+	return m.Type().String()
 }
 
 // Upsert encodes the op that upserts m: [id, layer, lonE7, latE7, version,
 // time, props], the last two left out when zero. The result is valid until
 // the next call.
 func (e *Encoder) Upsert(m *Marker) ([]byte, error) {
-	e.buf.Reset()
+	e.buf = e.buf[:0]
 	if err := e.upsert(m); err != nil {
-		return nil, fmt.Errorf("wire: encoding marker %q: %w", m.ID, err)
+		return nil, wrap("wire: encoding marker "+quote(m.ID), err)
 	}
-	return e.buf.Bytes(), nil
+	return e.buf, nil
 }
 
 // Remove encodes the op that removes the marker id: the id as a string.
 // The result is valid until the next call.
 func (e *Encoder) Remove(id string) []byte {
-	e.buf.Reset()
-	_ = e.enc.EncodeString(id) // writes to a bytes.Buffer cannot fail
-	return e.buf.Bytes()
+	e.buf = mpack.AppendString(e.buf[:0], id)
+	return e.buf
 }
 
-func (e *Encoder) message(m Message) error {
-	enc := e.enc
+func (e *Encoder) int(v int64)        { e.buf = mpack.AppendInt(e.buf, v) }
+func (e *Encoder) uint(v uint64)      { e.buf = mpack.AppendUint(e.buf, v) }
+func (e *Encoder) float(v float64)    { e.buf = mpack.AppendFloat64(e.buf, v) }
+func (e *Encoder) string(s string)    { e.buf = mpack.AppendString(e.buf, s) }
+func (e *Encoder) array(n int)        { e.buf = mpack.AppendArrayHeader(e.buf, n) }
+func (e *Encoder) head(t Type, n int) { e.array(1 + n); e.uint(uint64(t)) }
+
+// Request encodes m, a message a client sends (Hello, View, Unview,
+// Layers, Refresh), as one frame; other messages are an error. The result
+// is valid until the next call. A client encodes with Request rather than
+// Message so that a program that only sends requests, such as the browser
+// client, links none of the encoding of markers and replies.
+func (e *Encoder) Request(m Message) ([]byte, error) {
+	e.buf = e.buf[:0]
+	if !e.request(m) {
+		return nil, errText("wire: ", typeName(m), " is not a request")
+	}
+	return e.buf, nil
+}
+
+// request encodes m if it is a client-to-server message.
+func (e *Encoder) request(m Message) bool {
 	switch m := m.(type) {
 	case Hello:
 		if m.MaxFrameBytes == 0 {
-			return e.all(e.head(TypeHello, 3), enc.EncodeInt(int64(m.Version)), enc.EncodeString(m.Token), e.strings(m.Layers))
+			e.head(TypeHello, 3)
+		} else {
+			e.head(TypeHello, 4)
 		}
-		return e.all(e.head(TypeHello, 4), enc.EncodeInt(int64(m.Version)), enc.EncodeString(m.Token), e.strings(m.Layers),
-			enc.EncodeInt(int64(m.MaxFrameBytes)))
+		e.int(int64(m.Version))
+		e.string(m.Token)
+		e.strings(m.Layers)
+		if m.MaxFrameBytes != 0 {
+			e.int(int64(m.MaxFrameBytes))
+		}
 	case Refresh:
-		return e.all(e.head(TypeRefresh, 1), enc.EncodeString(m.Token))
-	case RefreshAck:
-		return e.all(e.head(TypeRefreshAck, 1), enc.EncodeInt(m.Expires))
-	case More:
-		return e.all(e.head(TypeMore, 1+len(m.Ops)), enc.EncodeInt(int64(m.Remaining)), e.ops(m.Ops))
+		e.head(TypeRefresh, 1)
+		e.string(m.Token)
 	case View:
-		return e.all(e.head(TypeView, 6), e.view(m))
+		e.head(TypeView, 6)
+		e.view(m)
 	case Unview:
-		return e.all(e.head(TypeUnview, 1), enc.EncodeInt(int64(m.ID)))
+		e.head(TypeUnview, 1)
+		e.int(int64(m.ID))
 	case Layers:
-		return e.all(e.head(TypeLayers, 1), e.strings(m.Layers))
-	case Welcome:
-		return e.all(e.head(TypeWelcome, 7), enc.EncodeInt(int64(m.Version)), enc.EncodeInt(int64(m.Budget)),
-			enc.EncodeInt(int64(m.MaxViews)), enc.EncodeFloat64(m.ViewRate), enc.EncodeInt(int64(m.ViewBurst)),
-			enc.EncodeInt(int64(m.MaxFrameBytes)), enc.EncodeInt(int64(m.ClusterZoom)))
-	case ViewAck:
-		return e.all(e.head(TypeViewAck, 7+len(m.Ops)), e.view(m.View), enc.EncodeUint(uint64(m.Flags)), e.ops(m.Ops))
-	case UnviewAck:
-		return e.all(e.head(TypeUnviewAck, 1), enc.EncodeInt(int64(m.ID)))
-	case Reset:
-		return e.all(e.head(TypeReset, 2+len(m.Ops)), enc.EncodeUint(uint64(m.Flags)), e.views(m.Views, m.Clustered), e.ops(m.Ops))
-	case Batch:
-		return e.all(e.head(TypeBatch, len(m.Ops)), e.ops(m.Ops))
-	case Error:
-		return e.all(e.head(TypeError, 2), enc.EncodeUint(uint64(m.Code)), enc.EncodeString(m.Message))
+		e.head(TypeLayers, 1)
+		e.strings(m.Layers)
+	default:
+		return false
 	}
-	return fmt.Errorf("unknown message %T", m)
+	return true
 }
 
-// all returns the first non-nil error; the encoder calls run in argument
-// order before it is called.
-func (e *Encoder) all(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+func (e *Encoder) message(m Message) error {
+	if e.request(m) {
+		return nil
+	}
+	switch m := m.(type) {
+	case RefreshAck:
+		e.head(TypeRefreshAck, 1)
+		e.int(m.Expires)
+	case More:
+		e.head(TypeMore, 1+len(m.Ops))
+		e.int(int64(m.Remaining))
+		return e.ops(m.Ops)
+	case Welcome:
+		e.head(TypeWelcome, 7)
+		e.int(int64(m.Version))
+		e.int(int64(m.Budget))
+		e.int(int64(m.MaxViews))
+		e.float(m.ViewRate)
+		e.int(int64(m.ViewBurst))
+		e.int(int64(m.MaxFrameBytes))
+		e.int(int64(m.ClusterZoom))
+	case ViewAck:
+		e.head(TypeViewAck, 7+len(m.Ops))
+		e.view(m.View)
+		e.uint(uint64(m.Flags))
+		return e.ops(m.Ops)
+	case UnviewAck:
+		e.head(TypeUnviewAck, 1)
+		e.int(int64(m.ID))
+	case Reset:
+		e.head(TypeReset, 2+len(m.Ops))
+		e.uint(uint64(m.Flags))
+		e.views(m.Views, m.Clustered)
+		return e.ops(m.Ops)
+	case Batch:
+		e.head(TypeBatch, len(m.Ops))
+		return e.ops(m.Ops)
+	case Error:
+		e.head(TypeError, 2)
+		e.uint(uint64(m.Code))
+		e.string(m.Message)
+	default:
+		return errText("unknown message of type ", typeName(m))
 	}
 	return nil
 }
 
-func (e *Encoder) head(t Type, fields int) error {
-	return e.all(e.enc.EncodeArrayLen(1+fields), e.enc.EncodeUint(uint64(t)))
+func (e *Encoder) view(v View) {
+	e.int(int64(v.ID))
+	e.float(v.Box.West)
+	e.float(v.Box.South)
+	e.float(v.Box.East)
+	e.float(v.Box.North)
+	e.float(v.Zoom)
 }
 
-func (e *Encoder) view(v View) error {
-	enc := e.enc
-	return e.all(enc.EncodeInt(int64(v.ID)), enc.EncodeFloat64(v.Box.West), enc.EncodeFloat64(v.Box.South),
-		enc.EncodeFloat64(v.Box.East), enc.EncodeFloat64(v.Box.North), enc.EncodeFloat64(v.Zoom))
-}
-
-func (e *Encoder) views(vs []View, clustered []bool) error {
-	if err := e.enc.EncodeArrayLen(len(vs)); err != nil {
-		return err
-	}
+func (e *Encoder) views(vs []View, clustered []bool) {
+	e.array(len(vs))
 	for i, v := range vs {
 		var flags Flags
 		if i < len(clustered) && clustered[i] {
 			flags = FlagClusters
 		}
-		if err := e.all(e.enc.EncodeArrayLen(7), e.view(v), e.enc.EncodeUint(uint64(flags))); err != nil {
-			return err
-		}
+		e.array(7)
+		e.view(v)
+		e.uint(uint64(flags))
 	}
-	return nil
 }
 
-func (e *Encoder) strings(ss []string) error {
-	if err := e.enc.EncodeArrayLen(len(ss)); err != nil {
-		return err
-	}
+func (e *Encoder) strings(ss []string) {
+	e.array(len(ss))
 	for _, s := range ss {
-		if err := e.enc.EncodeString(s); err != nil {
-			return err
-		}
+		e.string(s)
 	}
-	return nil
 }
 
 func (e *Encoder) ops(ops []Op) error {
 	for i := range ops {
-		var err error
 		switch op := &ops[i]; {
 		case op.Tile != nil:
-			err = e.tile(op.Tile)
+			e.tile(op.Tile)
 		case op.Cluster != nil:
-			err = e.cluster(op.Cluster)
+			e.cluster(op.Cluster)
 		case op.Remove:
-			err = e.enc.EncodeString(op.Marker.ID)
+			e.string(op.Marker.ID)
 		default:
-			err = e.upsert(&op.Marker)
-		}
-		if err != nil {
-			return err
+			if err := e.upsert(&op.Marker); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -180,45 +222,125 @@ func (e *Encoder) upsert(m *Marker) error {
 	case m.Time != 0:
 		n = 6
 	}
-	enc := e.enc
-	err := e.all(enc.EncodeArrayLen(n), enc.EncodeString(m.ID), enc.EncodeString(m.Layer),
-		enc.EncodeInt(ToE7(m.Pos.Lon)), enc.EncodeInt(ToE7(m.Pos.Lat)), enc.EncodeUint(m.Version))
-	if err != nil || n == 5 {
-		return err
+	e.array(n)
+	e.string(m.ID)
+	e.string(m.Layer)
+	e.int(ToE7(m.Pos.Lon))
+	e.int(ToE7(m.Pos.Lat))
+	e.uint(m.Version)
+	if n == 5 {
+		return nil
 	}
-	if err := enc.EncodeInt(m.Time); err != nil || n == 6 {
-		return err
+	e.int(m.Time)
+	if n == 6 {
+		return nil
 	}
-	return enc.EncodeMap(m.Props)
+	e.buf = mpack.AppendMapHeader(e.buf, len(m.Props))
+	for k, v := range m.Props {
+		e.string(k)
+		if err := e.value(v, MaxDepth-3); err != nil {
+			return wrap("property "+quote(k), err)
+		}
+	}
+	return nil
+}
+
+// value encodes a property value: the scalars Marker.Validate allows, and
+// the arrays and maps a Decoder gives back (nested at most left deep).
+func (e *Encoder) value(v any, left int) error {
+	switch x := v.(type) {
+	case nil:
+		e.buf = mpack.AppendNil(e.buf)
+	case bool:
+		e.buf = mpack.AppendBool(e.buf, x)
+	case string:
+		e.string(x)
+	case float64:
+		e.float(x)
+	case float32:
+		e.buf = mpack.AppendFloat32(e.buf, x)
+	case int:
+		e.int(int64(x))
+	case int8:
+		e.int(int64(x))
+	case int16:
+		e.int(int64(x))
+	case int32:
+		e.int(int64(x))
+	case int64:
+		e.int(x)
+	case uint:
+		e.uint(uint64(x))
+	case uint8:
+		e.uint(uint64(x))
+	case uint16:
+		e.uint(uint64(x))
+	case uint32:
+		e.uint(uint64(x))
+	case uint64:
+		e.uint(x)
+	case []any:
+		if left <= 0 {
+			return errText("nested deeper than ", itoa(MaxDepth), " levels")
+		}
+		e.array(len(x))
+		for _, el := range x {
+			if err := e.value(el, left-1); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		if left <= 0 {
+			return errText("nested deeper than ", itoa(MaxDepth), " levels")
+		}
+		e.buf = mpack.AppendMapHeader(e.buf, len(x))
+		for k, el := range x {
+			e.string(k)
+			if err := e.value(el, left-1); err != nil {
+				return err
+			}
+		}
+	default:
+		return errText("not a string, number, boolean, nil, []any or map[string]any")
+	}
+	return nil
 }
 
 // TileOp encodes the op of a tile change. The result is valid until the
 // next call.
 func (e *Encoder) TileOp(t *TileChange) []byte {
-	e.buf.Reset()
-	_ = e.tile(t) // writes to a bytes.Buffer cannot fail
-	return e.buf.Bytes()
+	e.buf = e.buf[:0]
+	e.tile(t)
+	return e.buf
 }
 
 // ClusterOp encodes the op of a cluster change. The result is valid until
 // the next call.
 func (e *Encoder) ClusterOp(c *Cluster) []byte {
-	e.buf.Reset()
-	_ = e.cluster(c)
-	return e.buf.Bytes()
+	e.buf = e.buf[:0]
+	e.cluster(c)
+	return e.buf
 }
 
-func (e *Encoder) tile(t *TileChange) error {
-	enc := e.enc
-	return e.all(enc.EncodeArrayLen(6), enc.EncodeUint(TagTile), enc.EncodeString(t.Layer),
-		enc.EncodeUint(uint64(t.Z)), enc.EncodeUint(uint64(t.X)), enc.EncodeUint(uint64(t.Y)), enc.EncodeUint(t.Version))
+func (e *Encoder) tile(t *TileChange) {
+	e.array(6)
+	e.uint(TagTile)
+	e.string(t.Layer)
+	e.uint(uint64(t.Z))
+	e.uint(uint64(t.X))
+	e.uint(uint64(t.Y))
+	e.uint(t.Version)
 }
 
-func (e *Encoder) cluster(c *Cluster) error {
-	enc := e.enc
-	return e.all(enc.EncodeArrayLen(7), enc.EncodeUint(TagCluster), enc.EncodeUint(uint64(c.Z)),
-		enc.EncodeUint(uint64(c.X)), enc.EncodeUint(uint64(c.Y)), enc.EncodeUint(c.Count),
-		enc.EncodeInt(ToE7(c.At.Lon)), enc.EncodeInt(ToE7(c.At.Lat)))
+func (e *Encoder) cluster(c *Cluster) {
+	e.array(7)
+	e.uint(TagCluster)
+	e.uint(uint64(c.Z))
+	e.uint(uint64(c.X))
+	e.uint(uint64(c.Y))
+	e.uint(c.Count)
+	e.int(ToE7(c.At.Lon))
+	e.int(ToE7(c.At.Lat))
 }
 
 // Frames of pre-encoded ops. The server encodes each op once and writes the
@@ -234,17 +356,23 @@ func AppendBatchHeader(dst []byte, n int) []byte {
 // AppendResetHeader appends the start of a Reset frame for views holding n
 // ops; clustered[i] tells whether views[i] is in cluster mode (nil: none).
 func AppendResetHeader(dst []byte, flags Flags, views []View, clustered []bool, n int) []byte {
-	e := NewEncoder()
-	_ = e.all(e.enc.EncodeArrayLen(3+n), e.enc.EncodeUint(uint64(TypeReset)), e.enc.EncodeUint(uint64(flags)), e.views(views, clustered))
-	return append(dst, e.buf.Bytes()...)
+	e := Encoder{buf: dst}
+	e.array(3 + n)
+	e.uint(uint64(TypeReset))
+	e.uint(uint64(flags))
+	e.views(views, clustered)
+	return e.buf
 }
 
 // AppendViewAckHeader appends the start of a ViewAck frame for v holding n
 // ops.
 func AppendViewAckHeader(dst []byte, v View, flags Flags, n int) []byte {
-	e := NewEncoder()
-	_ = e.all(e.enc.EncodeArrayLen(8+n), e.enc.EncodeUint(uint64(TypeViewAck)), e.view(v), e.enc.EncodeUint(uint64(flags)))
-	return append(dst, e.buf.Bytes()...)
+	e := Encoder{buf: dst}
+	e.array(8 + n)
+	e.uint(uint64(TypeViewAck))
+	e.view(v)
+	e.uint(uint64(flags))
+	return e.buf
 }
 
 // AppendMoreHeader appends the start of a More frame holding n ops, with

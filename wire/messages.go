@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"fmt"
 	"math"
 	"unicode/utf8"
 
@@ -210,27 +209,23 @@ func (Error) Type() Type { return TypeError }
 // Error returns the error as "pushmap: <code name>: <message>".
 func (e Error) Error() string { return "pushmap: " + e.Code.String() + ": " + e.Message }
 
-func errorf(c Code, format string, args ...any) Error {
-	return Error{Code: c, Message: fmt.Sprintf(format, args...)}
-}
-
 // Validate reports why v cannot be applied, as an Error with code
 // CodeInvalidView, CodeInvalidPoint or CodeInvalidBox naming the bad value.
 func (v View) Validate() error {
 	if v.ID < 0 || v.ID > MaxViewID {
-		return errorf(CodeInvalidView, "view id %d is outside [0, %d]", v.ID, MaxViewID)
+		return Error{CodeInvalidView, "view id " + itoa(v.ID) + " is outside [0, " + itoa(MaxViewID) + "]"}
 	}
 	if math.IsNaN(v.Zoom) || v.Zoom < 0 || v.Zoom > MaxZoom {
-		return errorf(CodeInvalidView, "zoom %v is outside [0, %d]", v.Zoom, MaxZoom)
+		return Error{CodeInvalidView, "zoom " + ftoa(v.Zoom) + " is outside [0, " + itoa(MaxZoom) + "]"}
 	}
 	b := v.Box
 	for _, p := range [2]geo.Point{{Lon: b.West, Lat: b.South}, {Lon: b.East, Lat: b.North}} {
 		if err := p.Validate(); err != nil {
-			return errorf(CodeInvalidPoint, "view box %v: %v", b, err)
+			return Error{CodeInvalidPoint, "view box " + b.String() + ": " + err.Error()}
 		}
 	}
 	if err := b.Validate(); err != nil {
-		return errorf(CodeInvalidBox, "view box %v: %v", b, err)
+		return Error{CodeInvalidBox, "view box " + b.String() + ": " + err.Error()}
 	}
 	return nil
 }
@@ -239,11 +234,11 @@ func (v View) Validate() error {
 // name too long.
 func ValidateLayers(layers []string) error {
 	if len(layers) > MaxLayers {
-		return errorf(CodeBadHello, "%d layers, at most %d allowed", len(layers), MaxLayers)
+		return Error{CodeBadHello, itoa(len(layers)) + " layers, at most " + itoa(MaxLayers) + " allowed"}
 	}
 	for _, l := range layers {
 		if len(l) > MaxLayerLen {
-			return errorf(CodeBadHello, "layer name %.20q… is %d bytes, at most %d allowed", l, len(l), MaxLayerLen)
+			return Error{CodeBadHello, "layer name " + quoteN(l, 20) + "… is " + itoa(len(l)) + " bytes, at most " + itoa(MaxLayerLen) + " allowed"}
 		}
 	}
 	return nil
@@ -257,25 +252,25 @@ func ValidateLayers(layers []string) error {
 // (Server.Apply, Upsert, the HTTP and Redis feeds) goes through it.
 func (m *Marker) Validate() error {
 	if m.ID == "" {
-		return errorf(CodeInvalidMarker, "marker id is empty")
+		return Error{CodeInvalidMarker, "marker id is empty"}
 	}
 	if len(m.ID) > MaxIDLen {
-		return errorf(CodeInvalidMarker, "marker id %.20q… is %d bytes, at most %d allowed", m.ID, len(m.ID), MaxIDLen)
+		return Error{CodeInvalidMarker, "marker id " + quoteN(m.ID, 20) + "… is " + itoa(len(m.ID)) + " bytes, at most " + itoa(MaxIDLen) + " allowed"}
 	}
 	if !utf8.ValidString(m.ID) {
-		return errorf(CodeInvalidMarker, "marker id %q is not valid UTF-8", m.ID)
+		return Error{CodeInvalidMarker, "marker id " + quote(m.ID) + " is not valid UTF-8"}
 	}
 	if len(m.Layer) > MaxLayerLen {
-		return errorf(CodeInvalidMarker, "marker %q: layer name is %d bytes, at most %d allowed", m.ID, len(m.Layer), MaxLayerLen)
+		return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": layer name is " + itoa(len(m.Layer)) + " bytes, at most " + itoa(MaxLayerLen) + " allowed"}
 	}
 	if !utf8.ValidString(m.Layer) {
-		return errorf(CodeInvalidMarker, "marker %q: layer name %q is not valid UTF-8", m.ID, m.Layer)
+		return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": layer name " + quote(m.Layer) + " is not valid UTF-8"}
 	}
 	if err := m.Pos.Validate(); err != nil {
-		return errorf(CodeInvalidPoint, "marker %q: %v", m.ID, err)
+		return Error{CodeInvalidPoint, "marker " + quote(m.ID) + ": " + err.Error()}
 	}
 	if len(m.Props) > MaxPropsSize {
-		return errorf(CodeInvalidMarker, "marker %q: %d properties, at most %d allowed", m.ID, len(m.Props), MaxPropsSize)
+		return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": " + itoa(len(m.Props)) + " properties, at most " + itoa(MaxPropsSize) + " allowed"}
 	}
 	size := 1 // the map's header
 	if len(m.Props) > 15 {
@@ -283,10 +278,10 @@ func (m *Marker) Validate() error {
 	}
 	for k, v := range m.Props {
 		if k == "" || len(k) > MaxLayerLen {
-			return errorf(CodeInvalidMarker, "marker %q: property name %.20q has %d bytes, want 1 to %d", m.ID, k, len(k), MaxLayerLen)
+			return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": property name " + quoteN(k, 20) + " has " + itoa(len(k)) + " bytes, want 1 to " + itoa(MaxLayerLen)}
 		}
 		if !utf8.ValidString(k) {
-			return errorf(CodeInvalidMarker, "marker %q: property name %q is not valid UTF-8", m.ID, k)
+			return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": property name " + quote(k) + " is not valid UTF-8"}
 		}
 		size += strSize(k)
 		switch v := v.(type) {
@@ -296,18 +291,18 @@ func (m *Marker) Validate() error {
 			size += 9
 		case string:
 			if len(v) > MaxPropLen {
-				return errorf(CodeInvalidMarker, "marker %q: prop %q is %d bytes, at most %d allowed", m.ID, k, len(v), MaxPropLen)
+				return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": prop " + quote(k) + " is " + itoa(len(v)) + " bytes, at most " + itoa(MaxPropLen) + " allowed"}
 			}
 			if !utf8.ValidString(v) {
-				return errorf(CodeInvalidMarker, "marker %q: prop %q: %.40q is not valid UTF-8", m.ID, k, v)
+				return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": prop " + quote(k) + ": " + quoteN(v, 40) + " is not valid UTF-8"}
 			}
 			size += strSize(v)
 		default:
-			return errorf(CodeInvalidMarker, "marker %q: property %q is a %T; want a string, number, boolean or nil", m.ID, k, v)
+			return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": property " + quote(k) + " is a " + typeOf(v) + "; want a string, number, boolean or nil"}
 		}
 	}
 	if size > MaxPropsBytes {
-		return errorf(CodeInvalidMarker, "marker %q: props are %d bytes as MessagePack, at most %d allowed", m.ID, size, MaxPropsBytes)
+		return Error{CodeInvalidMarker, "marker " + quote(m.ID) + ": props are " + itoa(size) + " bytes as MessagePack, at most " + itoa(MaxPropsBytes) + " allowed"}
 	}
 	return nil
 }

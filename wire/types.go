@@ -1,7 +1,5 @@
 package wire
 
-import "fmt"
-
 // Version is the protocol version this package speaks. A client announces
 // its version in Hello; the server closes the connection with
 // CloseUnsupportedVersion when it does not speak it.
@@ -44,7 +42,7 @@ func (t Type) String() string {
 	if s, ok := typeNames[t]; ok {
 		return s
 	}
-	return fmt.Sprintf("type(%d)", uint8(t))
+	return "type(" + itoa(int(t)) + ")"
 }
 
 // Flags qualify a ViewAck or a Reset.
@@ -114,7 +112,7 @@ func (c Code) String() string {
 	if s, ok := codeNames[c]; ok {
 		return s
 	}
-	return fmt.Sprintf("code(%d)", uint16(c))
+	return "code(" + itoa(int(c)) + ")"
 }
 
 // WebSocket close codes the server uses besides the standard ones (1000

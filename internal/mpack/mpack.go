@@ -5,10 +5,7 @@
 // as vmihailenco/msgpack's encoder does.
 package mpack
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "math"
 
 // AppendArrayHeader appends the header of an array of n elements (fixarray,
 // array 16 or array 32).
@@ -34,7 +31,7 @@ func AppendUint(dst []byte, v uint64) []byte {
 	case v <= 0xffffffff:
 		return append(dst, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 	}
-	return binary.BigEndian.AppendUint64(append(dst, 0xcf), v)
+	return appendBE64(append(dst, 0xcf), v)
 }
 
 // AppendFixStr appends s, which must be shorter than 32 bytes, as a fixstr.
@@ -44,5 +41,5 @@ func AppendFixStr(dst []byte, s string) []byte {
 
 // AppendFloat64 appends f as a float 64.
 func AppendFloat64(dst []byte, f float64) []byte {
-	return binary.BigEndian.AppendUint64(append(dst, 0xcb), math.Float64bits(f))
+	return appendBE64(append(dst, 0xcb), math.Float64bits(f))
 }

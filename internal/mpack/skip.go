@@ -1,9 +1,8 @@
 package mpack
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // ErrShort is returned by SkipLen when the value runs past the end of the
@@ -16,7 +15,7 @@ type DepthError struct {
 }
 
 func (e *DepthError) Error() string {
-	return fmt.Sprintf("nested deeper than %d levels", e.Limit)
+	return "nested deeper than " + strconv.Itoa(e.Limit) + " levels"
 }
 
 // SkipLen returns the length in bytes of the MessagePack value that b
@@ -56,7 +55,7 @@ func SkipLen(b []byte, maxDepth int) (int, error) {
 		case c >= 0x80 && c <= 0x8f: // fixmap
 			elems = 2 * int(c&0x0f)
 		case c == 0xc1:
-			return 0, fmt.Errorf("code 0xc1 at byte %d is never used by MessagePack", i-1)
+			return 0, errors.New("code 0xc1 at byte " + strconv.Itoa(i-1) + " is never used by MessagePack")
 		default:
 			var n int
 			var ok bool
@@ -129,9 +128,9 @@ func readLen(b []byte, i, size int) (n, next int, ok bool) {
 	case 1:
 		n = int(b[i])
 	case 2:
-		n = int(binary.BigEndian.Uint16(b[i:]))
+		n = int(b[i])<<8 | int(b[i+1])
 	default:
-		n = int(binary.BigEndian.Uint32(b[i:]))
+		n = int(b[i])<<24 | int(b[i+1])<<16 | int(b[i+2])<<8 | int(b[i+3])
 	}
 	return n, i + size, true
 }

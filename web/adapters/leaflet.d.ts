@@ -16,6 +16,8 @@ export interface LeafletAdapterOptions {
   /** Least time between two redraws of one tile layer, ms; default 1000. */
   tileRedrawMs?: number;
   /** Added to map.getZoom() before the view is sent; default 0. */
+  /** Opacity of markers and clusters while the client is not connected (they may be out of date); default 0.35. */
+  staleOpacity?: number;
   zoomOffset?: number;
 }
 

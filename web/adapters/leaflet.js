@@ -41,6 +41,8 @@ import {
  *   tileLayers   {pushmapLayer: L.GridLayer}: 'tile' events of that layer
  *                redraw it
  *   tileRedrawMs least time between two redraws of one tile layer (default 1000)
+ *   staleOpacity opacity of markers and clusters while the client is not
+ *                connected (default 0.35): what is drawn may be out of date
  *   zoomOffset   added to map.getZoom() before it is sent (default 0)
  */
 export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
@@ -53,6 +55,11 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   const tileRedrawMs = opts.tileRedrawMs ?? 1000;
   const zoomOffset = opts.zoomOffset ?? 0;
   const clusterColor = opts.clusterColor ?? DEFAULT_CLUSTER_COLOR;
+  const staleOpacity = opts.staleOpacity ?? 0.35;
+  // Drawn markers fade while the client is disconnected: they are what the
+  // server said last, not what it holds now.
+  let stale = client.status !== 'open';
+  const fade = () => (stale ? staleOpacity : 1);
 
   const clusterGroup = L.layerGroup().addTo(map);
   const clusterCircles = new Map(); // key -> L.CircleMarker
@@ -84,8 +91,9 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
           radius,
           color: '#ffffff',
           weight: 1,
+          opacity: fade(),
           fillColor: color(m.layer),
-          fillOpacity: 0.9,
+          fillOpacity: 0.9 * fade(),
           interactive: false,
         });
         c.pushmapId = m.id;
@@ -119,8 +127,9 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
           radius: clusterRadius(cl.count),
           color: '#ffffff',
           weight: 1.5,
+          opacity: fade(),
           fillColor: clusterColor,
-          fillOpacity: 0.8,
+          fillOpacity: 0.8 * fade(),
           interactive: false,
         });
         c.pushmapKey = key;
@@ -185,6 +194,12 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   map.on('move', onMove);
   map.on('moveend', onMoveEnd);
   const offTile = client.on('tile', onTile);
+  const offStatus = client.on('status', (st) => {
+    if ((st.state !== 'open') === stale) return;
+    stale = st.state !== 'open';
+    for (const c of circles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.9 * fade() });
+    for (const c of clusterCircles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.8 * fade() });
+  });
   view.push(true);
 
   let unregister;
@@ -194,6 +209,15 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     client,
     layerGroup: group,
     clusterGroup,
+    /** True while the client is not connected and the markers drawn are faded. */
+    get stale() {
+      return stale;
+    },
+    /** Opacity of the markers drawn now (1, or staleOpacity while disconnected). */
+    markerOpacity() {
+      const c = circles.values().next().value;
+      return c ? c.options.opacity : fade();
+    },
     /** Markers drawn inside the map's current bounds: [{id, layer, lon, lat}]. */
     shownMarkers() {
       const bounds = map.getBounds();
@@ -222,6 +246,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       clusterSync.stop();
       view.stop();
       offTile();
+      offStatus();
       for (const { frame, timer } of timers.values()) {
         if (frame) cancelFrame(frame);
         if (timer) clearTimeout(timer);

@@ -30,6 +30,8 @@ export interface MapLibreAdapterOptions {
    */
   tileSources?: Record<string, string>;
   /** Added to map.getZoom() before the view is sent; default 1 (MapLibre's 512-pixel tiles). */
+  /** Opacity of markers and clusters while the client is not connected (they may be out of date); default 0.35. */
+  staleOpacity?: number;
   zoomOffset?: number;
 }
 

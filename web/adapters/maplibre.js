@@ -44,6 +44,8 @@ import {
  *   tileSources {pushmapLayer: mapSourceId}: 'tile' events of that layer
  *               refresh the source's tiles with map.refreshTiles, coalesced
  *               per frame (see below)
+ *   staleOpacity opacity of markers and clusters while the client is not
+ *               connected (default 0.35): what is drawn may be out of date
  *   zoomOffset  added to map.getZoom() before it is sent (default 1: MapLibre
  *               uses 512-pixel tiles, the protocol the slippy-map zoom of
  *               256-pixel tiles, one more for the same scale)
@@ -73,6 +75,22 @@ export function attachMapLibre(map, client, opts = {}) {
   const tileSources = opts.tileSources ?? {};
   const zoomOffset = opts.zoomOffset ?? 1;
   const radius = opts.radius ?? ['interpolate', ['linear'], ['zoom'], 2, 3, 10, 6];
+  const staleOpacity = opts.staleOpacity ?? 0.35;
+  // Drawn markers fade while the client is disconnected: they are what the
+  // server said last, not what it holds now.
+  let stale = client.status !== 'open';
+  const markerOpacity = () => (stale ? staleOpacity : 1);
+  const clusterOpacity = () => (stale ? staleOpacity * 0.8 : 0.8);
+  function applyStale() {
+    if (map.getLayer(layerId)) {
+      map.setPaintProperty(layerId, 'circle-opacity', markerOpacity());
+      map.setPaintProperty(layerId, 'circle-stroke-opacity', markerOpacity());
+    }
+    if (map.getLayer(clusterLayerId)) {
+      map.setPaintProperty(clusterLayerId, 'circle-opacity', clusterOpacity());
+      map.setPaintProperty(clusterLayerId, 'circle-stroke-opacity', markerOpacity());
+    }
+  }
 
   const match = ['match', ['get', 'layer']];
   for (const [layer, color] of Object.entries(colors)) match.push(layer, color);
@@ -105,7 +123,8 @@ export function attachMapLibre(map, client, opts = {}) {
           source: clusterSourceId,
           paint: {
             'circle-color': clusterColor,
-            'circle-opacity': 0.8,
+            'circle-opacity': clusterOpacity(),
+            'circle-stroke-opacity': markerOpacity(),
             'circle-radius': clusterRadius,
             'circle-stroke-color': '#ffffff',
             'circle-stroke-width': 1.5,
@@ -129,6 +148,8 @@ export function attachMapLibre(map, client, opts = {}) {
           source: sourceId,
           paint: {
             'circle-color': match.length > 3 ? match : defaultColor,
+            'circle-opacity': markerOpacity(),
+            'circle-stroke-opacity': markerOpacity(),
             'circle-radius': radius,
             'circle-stroke-color': '#ffffff',
             'circle-stroke-width': 1,
@@ -254,6 +275,11 @@ export function attachMapLibre(map, client, opts = {}) {
   map.on('moveend', onMoveEnd);
   map.on('style.load', onStyleLoad);
   const offTile = client.on('tile', onTile);
+  const offStatus = client.on('status', (st) => {
+    if ((st.state !== 'open') === stale) return;
+    stale = st.state !== 'open';
+    applyStale();
+  });
 
   if (styleLoaded(map)) addLayer();
   // else 'style.load' adds it.
@@ -268,6 +294,14 @@ export function attachMapLibre(map, client, opts = {}) {
     layerId,
     clusterSourceId,
     clusterLayerId,
+    /** True while the client is not connected and the markers drawn are faded. */
+    get stale() {
+      return stale;
+    },
+    /** Opacity of the markers drawn now (1, or staleOpacity while disconnected). */
+    markerOpacity() {
+      return map.getLayer(layerId) ? map.getPaintProperty(layerId, 'circle-opacity') : markerOpacity();
+    },
     /** Markers rendered in the viewport now: [{id, layer, lon, lat}], one per id. */
     shownMarkers() {
       if (!map.getLayer(layerId)) return [];
@@ -296,6 +330,7 @@ export function attachMapLibre(map, client, opts = {}) {
       clusterSync.stop();
       view.stop();
       offTile();
+      offStatus();
       if (tileFrame) cancelFrame(tileFrame);
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);

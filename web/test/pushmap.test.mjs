@@ -62,7 +62,7 @@ test('load returns one promise and connects through __pushmap', async (t) => {
   t.after(() => client.close());
   assert.equal(client.url, 'ws://example.test/ws');
   const fake = globalThis.__pushmapFake.clients.at(-1);
-  assert.deepEqual(fake.opts, { token: '', layers: ['flights', 'vehicles'], throttleMs: 100, margin: 0.25 });
+  assert.deepEqual(fake.opts, { token: '', layers: ['flights', 'vehicles'], throttleMs: 100 }); // margin: the Go default unless asked
 
   const seen = { status: [], changes: 0, reset: 0, added: 0, moved: 0, removed: 0 };
   client.on('status', (s) => seen.status.push(s.state));
@@ -188,4 +188,18 @@ test('getToken reaches the wasm as a function returning a Promise of a string', 
   const plain = pm.connect('/ws', { token: 'static' });
   t.after(() => plain.close());
   assert.equal('getToken' in globalThis.__pushmapFake.clients.at(-1).opts, false);
+});
+
+test("'ready' comes once, after the first snapshot's 'changes'", async (t) => {
+  const pm = await load();
+  const client = pm.connect('/ws', { layers: ['flights'] });
+  t.after(() => client.close());
+  const fake = globalThis.__pushmapFake.clients.at(-1);
+  const order = [];
+  client.on('changes', (c) => order.push(c.reset ? 'snapshot' : 'changes'));
+  client.on('ready', () => order.push('ready'));
+  fake.emit('changes', { reset: false, added: [], updated: [], removed: [], bytes: 1 });
+  fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
+  fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
+  assert.deepEqual(order, ['changes', 'snapshot', 'ready', 'snapshot']);
 });

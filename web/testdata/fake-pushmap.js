@@ -154,7 +154,7 @@
         }
         sentViews++;
         const first = view === null;
-        view = widen([w, s, e, n], opts.margin ?? 0.25);
+        view = widen([w, s, e, n], opts.margin ?? 0);
         handle.lastView = { west: w, south: s, east: e, north: n, zoom };
         if (state === 'open') {
           if (first) snapshot();

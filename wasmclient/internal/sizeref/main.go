@@ -1,8 +1,7 @@
 // Command sizeref is the yardstick for the size of pushmap's .wasm: the
 // smallest program that dials a WebSocket with coder/websocket and encodes
-// MessagePack with msgpack/v5: what any client on those libraries weighs.
-// BenchmarkWasmSize builds it beside pushmap-wasm and compares the two
-// (docs/benchmarks.md has the figures).
+// MessagePack with msgpack/v5, the way the browser client was first built.
+// BenchmarkWasmSize builds it beside pushmap-wasm and compares the two.
 package main
 
 import (
