@@ -10,13 +10,15 @@ import (
 // trailing elements decodes with one more, which is skipped.
 func TestExtraTrailingElements(t *testing.T) {
 	for _, m := range []wire.Message{
-		wire.Hello{Version: 1, Layers: []string{"a"}},
+		wire.Hello{Version: 1, Layers: []string{"a"}, MaxFrameBytes: 1 << 20}, // all four fields: the extra is the fifth
 		wire.View{ID: 1, Zoom: 3},
 		wire.Unview{ID: 2},
 		wire.Layers{Layers: []string{"a", ""}},
 		wire.Welcome{Version: 1, Budget: 5, MaxViews: 4, ViewRate: 20, ViewBurst: 40, MaxFrameBytes: 100, ClusterZoom: 14},
 		wire.UnviewAck{ID: 3},
 		wire.Error{Code: wire.CodeRateLimited, Message: "slow down"},
+		wire.Refresh{Token: "t"},
+		wire.RefreshAck{Expires: 1},
 	} {
 		frame, err := wire.Marshal(m)
 		if err != nil {

@@ -232,28 +232,14 @@ func (r *Reader) String() (string, error) {
 }
 
 // ArrayLen reads an array header; nil reads as -1.
-func (r *Reader) ArrayLen() (int, error) {
-	c, err := r.code()
-	if err != nil {
-		return 0, err
-	}
-	switch {
-	case c == Nil:
-		return -1, nil
-	case c >= 0x90 && c <= 0x9f:
-		return int(c & 0x0f), nil
-	case c == 0xdc:
-		n, err := r.be(2)
-		return int(n), err
-	case c == 0xdd:
-		n, err := r.be(4)
-		return int(n), err
-	}
-	return 0, &CodeError{c, "array length"}
-}
+func (r *Reader) ArrayLen() (int, error) { return r.header(0x90, 0xdc, "array length") }
 
 // MapLen reads a map header; nil reads as -1.
-func (r *Reader) MapLen() (int, error) {
+func (r *Reader) MapLen() (int, error) { return r.header(0x80, 0xde, "map length") }
+
+// header reads the header of an array or a map: nil (-1), a fix form
+// (fix to fix+15), or a 16-bit (code16) or 32-bit (code16+1) length.
+func (r *Reader) header(fix, code16 byte, what string) (int, error) {
 	c, err := r.code()
 	if err != nil {
 		return 0, err
@@ -261,16 +247,16 @@ func (r *Reader) MapLen() (int, error) {
 	switch {
 	case c == Nil:
 		return -1, nil
-	case c >= 0x80 && c <= 0x8f:
+	case c >= fix && c <= fix+0x0f:
 		return int(c & 0x0f), nil
-	case c == 0xde:
+	case c == code16:
 		n, err := r.be(2)
 		return int(n), err
-	case c == 0xdf:
+	case c == code16+1:
 		n, err := r.be(4)
 		return int(n), err
 	}
-	return 0, &CodeError{c, "map length"}
+	return 0, &CodeError{c, what}
 }
 
 // Scalar reads a value that is not an array or a map: nil, a boolean, an
