@@ -285,6 +285,9 @@ func TestOperationsDoc(t *testing.T) {
 		if !exported["pushmap_redis_delay_seconds"] {
 			return "the Redis entry was not applied"
 		}
+		if !exported["pushmap_redis_lag_entries"] { // asked for after the entries are applied
+			return "the consumer group's lag was not read yet"
+		}
 		return ""
 	})
 	documented := map[string]bool{}
