@@ -47,9 +47,11 @@ deps:
 		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-## demo: the server with a synthetic feed and the demo page on $(ADDR).
+## demo: the server with a synthetic feed and the demo page on $(ADDR),
+## its markers durable in data/demo (a restart picks up where it stopped).
 demo: web
-	$(GO) run ./cmd/pushmap demo --addr $(ADDR)
+	mkdir -p data
+	$(GO) run ./cmd/pushmap demo --addr $(ADDR) --data-dir data/demo
 
 ## test: every test: lint, Go tests with -race (unit, integration, e2e in
 ## headless Chromium), and the client's tests compiled to WebAssembly.

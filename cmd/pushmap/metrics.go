@@ -15,6 +15,7 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
+	"github.com/pushmap/pushmap/server/wal"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -71,24 +72,52 @@ func newMetrics(srv *server.Server, redis *redisfeed.Consumer) *metrics {
 	return m
 }
 
-// timedFeed is the server as the feeds see it: its Apply and UpsertBatch
-// are timed into pushmap_apply_seconds, once per call (a batch), never per
-// update. The rest is the server's.
+// timedFeed is the server as the feeds see it: its Apply, ApplyLayers and
+// UpsertBatch go through the write-ahead log when there is one (--data-dir)
+// and are timed into pushmap_apply_seconds, once per call (a batch), never
+// per update. The rest is the server's.
 type timedFeed struct {
 	*server.Server
-	m *metrics
+	m   *metrics
+	log *wal.Log // nil: markers in memory only
 }
 
 // Apply applies updates, timing the call.
 func (f timedFeed) Apply(updates []server.Update) error {
 	start := time.Now()
-	err := f.Server.Apply(updates)
+	var err error
+	if f.log != nil {
+		err = f.log.Apply(updates)
+	} else {
+		err = f.Server.Apply(updates)
+	}
 	f.m.observeApply(start, len(updates), err)
 	return err
 }
 
-// UpsertBatch upserts ms, timing the call.
+// ApplyLayers applies updates of a feed limited to layers, timing the call.
+func (f timedFeed) ApplyLayers(layers []string, updates []server.Update) error {
+	start := time.Now()
+	var err error
+	if f.log != nil {
+		err = f.log.ApplyLayers(layers, updates)
+	} else {
+		err = f.Server.ApplyLayers(layers, updates)
+	}
+	f.m.observeApply(start, len(updates), err)
+	return err
+}
+
+// UpsertBatch upserts ms, timing the call. Through the log it is the Apply
+// of the same upserts: a zero Version is no version, and no expiry.
 func (f timedFeed) UpsertBatch(ms []wire.Marker) error {
+	if f.log != nil {
+		updates := make([]server.Update, len(ms))
+		for i := range ms {
+			updates[i].Marker = ms[i]
+		}
+		return f.Apply(updates)
+	}
 	start := time.Now()
 	err := f.Server.UpsertBatch(ms)
 	f.m.observeApply(start, len(ms), err)

@@ -20,6 +20,7 @@ import (
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
 	"github.com/pushmap/pushmap/server/redisfeed"
+	"github.com/pushmap/pushmap/server/wal"
 	"github.com/pushmap/pushmap/web"
 )
 
@@ -45,6 +46,7 @@ type node struct {
 
 	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
 	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
+	wal    *wal.Log            // the write-ahead log of --data-dir, or nil
 
 	metrics *metrics  // served at /metrics
 	timed   timedFeed // the server as the feeds see it: their Apply calls timed
@@ -88,7 +90,14 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 		return nil, 1
 	}
 	n.metrics = newMetrics(n.srv, nil)
-	n.timed = timedFeed{n.srv, n.metrics}
+	if cfg.dataDir != "" {
+		if n.wal, err = cfg.openLog(n.srv, log); err != nil {
+			fmt.Fprintf(x.stderr, "pushmap %s: --data-dir: %v\n", cmd, err)
+			n.close()
+			return nil, 1
+		}
+	}
+	n.timed = timedFeed{n.srv, n.metrics, n.wal}
 	if err := n.setUpFeeds(); err != nil {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
 		n.close()
@@ -103,13 +112,26 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 	return n, 0
 }
 
-// close closes n's server, if any, and stops its credential verifier.
+// close closes n's server, if any, stops its credential verifier and
+// closes its log.
 func (n *node) close() {
 	if n.srv != nil {
 		n.srv.Close()
 	}
 	if n.verifier != nil {
 		n.verifier.Close()
+	}
+	n.closeLog()
+}
+
+// closeLog makes what the log holds durable and closes it; feeds writing
+// later get an error. Closing it twice does nothing.
+func (n *node) closeLog() {
+	if n.wal == nil {
+		return
+	}
+	if err := n.wal.Close(); err != nil {
+		n.log.Error("closing the log", "dir", n.cfg.dataDir, "err", err)
 	}
 }
 
@@ -232,7 +254,12 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	if err := n.srv.Shutdown(sctx); err != nil {
 		n.log.Warn("clients did not close in time; closing them at once", "err", err)
 	}
-	n.close() // closes what Shutdown left, stops the server's timers and the JWKS watcher
+	// Closes what Shutdown left, stops the server's timers and the JWKS
+	// watcher; the log stays open for the ingest requests in flight.
+	n.srv.Close()
+	if n.verifier != nil {
+		n.verifier.Close()
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		n.log.Warn("HTTP connections did not close in time; closing them at once", "err", err)
 		hs.Close()
@@ -240,6 +267,9 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	if served != nil {
 		<-served // http.ErrServerClosed
 	}
+	// Every feed has stopped and every ingest request was answered: what
+	// was acknowledged is in the log; Close fsyncs it.
+	n.closeLog()
 	n.log.Info("stopped")
 	return code
 }
