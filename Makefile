@@ -10,7 +10,9 @@ ADDR     ?= localhost:8080
 # Packages that build for GOOS=js GOARCH=wasm.
 WASM_PKGS := ./geo/... ./wire/... ./wasmclient/...
 
-.PHONY: all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-quick bench-plot fuzz clean
+CHAOS_COUNT ?= 20
+
+.PHONY: chaos all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-quick bench-plot fuzz clean
 
 all: build
 
@@ -72,6 +74,15 @@ test-js: web/node_modules/.package-lock.json
 test-wasm:
 	PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket \
 		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec $(WASM_PKGS)
+
+## chaos: the fault tests with real processes (kill -9 of a node with
+## --data-dir and of a cluster node mid-feed, Redis down and back, expiry
+## across downtime) $(CHAOS_COUNT) times each, each with a new seed; make test
+## runs them once.
+chaos:
+	PUSHMAP_REQUIRE_REDIS=1 $(GO) test -race -count=$(CHAOS_COUNT) -timeout 30m \
+		-run '^(TestKill9MidFeed|TestExpiryAcrossDowntime|TestClusterOneMap)$$' ./cmd/pushmap
+	$(GO) test -race -count=$(CHAOS_COUNT) -run '^(TestTornTail|TestSnapshotsBoundTheLog)$$' ./server/wal
 
 ## lint: formatting, and go vet natively and for js/wasm, in both modules.
 lint:

@@ -61,6 +61,11 @@ type config struct {
 	redis       string // Redis URL of the stream emitter; "": off
 	redisStream string
 	redisGroup  string
+	// redisMode is "group" (the stream's updates go to this node through
+	// its consumer group) or "cluster" (the stream is the log of every
+	// write; every node tails all of it).
+	redisMode       string
+	clusterSnapshot time.Duration
 
 	// The synthetic feed, demo only.
 	flights, vehicles int // 0 means none
@@ -127,14 +132,16 @@ func (c *config) flags(cmd string) []flagDef {
 			idleTimeout:       2 * time.Minute,
 			maxHeaderBytes:    64 << 10,
 		},
-		fsync:         "always",
-		fsyncInterval: 100 * time.Millisecond,
-		snapshotBytes: 64 << 20,
-		redisStream:   "pushmap:updates",
-		redisGroup:    "pushmap",
-		flights:       synth.DefaultFlights,
-		vehicles:      synth.DefaultVehicles,
-		interval:      defaultInterval,
+		fsync:           "always",
+		fsyncInterval:   100 * time.Millisecond,
+		snapshotBytes:   64 << 20,
+		redisStream:     "pushmap:updates",
+		redisMode:       "group",
+		clusterSnapshot: 30 * time.Second,
+		redisGroup:      "pushmap",
+		flights:         synth.DefaultFlights,
+		vehicles:        synth.DefaultVehicles,
+		interval:        defaultInterval,
 	}
 	s := &c.server
 	defs := []flagDef{
@@ -264,6 +271,15 @@ func (c *config) flags(cmd string) []flagDef {
 		{"redis-group", "name", "Consumer group of the Redis stream; every server node that must see every " +
 			"update needs a group of its own.",
 			stringValue{&c.redisGroup, checkNotEmpty}},
+		{"redis-mode", "mode", "What --redis is for: group (feeds XADD to the stream and this node reads it " +
+			"through its consumer group, --redis-group) or cluster (the stream is the log of every write: the HTTP " +
+			"ingest and the demo feed of every node XADD to it and answer once Redis has the entry and this node " +
+			"applied it, and every node tails the whole stream, so that all nodes hold the same markers; see " +
+			"docs/cluster.md).",
+			stringValue{&c.redisMode, oneOf("group", "cluster")}},
+		{"cluster-snapshot-every", "duration", "With --redis-mode cluster, how often a node writes the snapshot " +
+			"of every marker to Redis (key <stream>:snapshot) and trims the stream below it.",
+			durationValue{&c.clusterSnapshot, 10 * time.Millisecond}},
 		{"log-level", "level", "Least severity logged: debug, info, warn or error.",
 			stringValue{&c.logLevel, oneOf("debug", "info", "warn", "error")}},
 		{"log-format", "format", "Format of the log on standard error: text (key=value pairs) or json " +

@@ -73,21 +73,34 @@ func newMetrics(srv *server.Server, redis *redisfeed.Consumer) *metrics {
 }
 
 // timedFeed is the server as the feeds see it: its Apply, ApplyLayers and
-// UpsertBatch go through the write-ahead log when there is one (--data-dir)
-// and are timed into pushmap_apply_seconds, once per call (a batch), never
-// per update. The rest is the server's.
+// UpsertBatch go through via when set — the write-ahead log (--data-dir)
+// or the cluster's stream (--cluster) — and are timed into
+// pushmap_apply_seconds, once per call (a batch), never per update. The
+// rest is the server's.
 type timedFeed struct {
 	*server.Server
 	m   *metrics
-	log *wal.Log // nil: markers in memory only
+	via feedWriter // nil: straight into the server, in memory only
 }
+
+// A feedWriter is the way feeds' writes take to the server when it is not
+// the server itself: a *wal.Log or a *redisfeed.Cluster.
+type feedWriter interface {
+	Apply([]server.Update) error
+	ApplyLayers(layers []string, updates []server.Update) error
+}
+
+var (
+	_ feedWriter = (*wal.Log)(nil)
+	_ feedWriter = (*redisfeed.Cluster)(nil)
+)
 
 // Apply applies updates, timing the call.
 func (f timedFeed) Apply(updates []server.Update) error {
 	start := time.Now()
 	var err error
-	if f.log != nil {
-		err = f.log.Apply(updates)
+	if f.via != nil {
+		err = f.via.Apply(updates)
 	} else {
 		err = f.Server.Apply(updates)
 	}
@@ -99,8 +112,8 @@ func (f timedFeed) Apply(updates []server.Update) error {
 func (f timedFeed) ApplyLayers(layers []string, updates []server.Update) error {
 	start := time.Now()
 	var err error
-	if f.log != nil {
-		err = f.log.ApplyLayers(layers, updates)
+	if f.via != nil {
+		err = f.via.ApplyLayers(layers, updates)
 	} else {
 		err = f.Server.ApplyLayers(layers, updates)
 	}
@@ -108,10 +121,10 @@ func (f timedFeed) ApplyLayers(layers []string, updates []server.Update) error {
 	return err
 }
 
-// UpsertBatch upserts ms, timing the call. Through the log it is the Apply
-// of the same upserts: a zero Version is no version, and no expiry.
+// UpsertBatch upserts ms, timing the call. Through via it is the Apply of
+// the same upserts: a zero Version is no version, and no expiry.
 func (f timedFeed) UpsertBatch(ms []wire.Marker) error {
-	if f.log != nil {
+	if f.via != nil {
 		updates := make([]server.Update, len(ms))
 		for i := range ms {
 			updates[i].Marker = ms[i]

@@ -46,7 +46,10 @@ type node struct {
 
 	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
 	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
-	wal    *wal.Log            // the write-ahead log of --data-dir, or nil
+	// cluster, with --cluster, is this node of the cluster on Redis: the
+	// feeds' writes go through its stream, and it tails the stream.
+	cluster *redisfeed.Cluster
+	wal     *wal.Log // the write-ahead log of --data-dir, or nil
 
 	metrics *metrics  // served at /metrics
 	timed   timedFeed // the server as the feeds see it: their Apply calls timed
@@ -97,7 +100,10 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 			return nil, 1
 		}
 	}
-	n.timed = timedFeed{n.srv, n.metrics, n.wal}
+	n.timed = timedFeed{n.srv, n.metrics, nil}
+	if n.wal != nil {
+		n.timed.via = n.wal
+	}
 	if err := n.setUpFeeds(); err != nil {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
 		n.close()
@@ -122,6 +128,9 @@ func (n *node) close() {
 		n.verifier.Close()
 	}
 	n.closeLog()
+	if n.cluster != nil {
+		n.cluster.Close()
+	}
 }
 
 // closeLog makes what the log holds durable and closes it; feeds writing
@@ -145,6 +154,28 @@ func (n *node) setUpFeeds() error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.redisMode == "cluster" {
+		if n.cfg.redis == "" {
+			return errors.New("--redis-mode cluster needs --redis")
+		}
+		if n.wal != nil {
+			return errors.New("--redis-mode cluster keeps markers durable in Redis; --data-dir is for a single node: give one of them")
+		}
+		c, err := redisfeed.NewCluster(n.cfg.redis, n.srv, &redisfeed.ClusterOptions{
+			Stream: n.cfg.redisStream, SnapshotEvery: n.cfg.clusterSnapshot, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n.cluster = c
+		n.timed.via = c
+	} else if n.cfg.redis != "" {
+		c, err := redisfeed.New(n.cfg.redis, n.timed, &redisfeed.Options{
+			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n.redis = c
+	}
 	if len(keys) > 0 {
 		// GET /feed/markers applies the grants of the WebSocket's clients.
 		h, err := ingest.New(n.timed, &ingest.Options{Keys: keys, ReadKeys: readKeys,
@@ -153,14 +184,6 @@ func (n *node) setUpFeeds() error {
 			return fmt.Errorf("--feed-keys: %w", err)
 		}
 		n.ingest = n.metrics.countRequests(http.StripPrefix("/feed", h))
-	}
-	if n.cfg.redis != "" {
-		c, err := redisfeed.New(n.cfg.redis, n.timed, &redisfeed.Options{
-			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Logger: n.log})
-		if err != nil {
-			return fmt.Errorf("--redis: %w", err)
-		}
-		n.redis = c
 	}
 	return nil
 }
@@ -176,7 +199,12 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	if n.maxOpen > 0 {
 		ln = &cappedListener{Listener: ln, max: int64(n.maxOpen), log: n.log}
 	}
-	ep := &endpoints{srv: n.srv, started: time.Now(), redis: n.redis, log: n.log}
+	ep := &endpoints{srv: n.srv, started: time.Now(), log: n.log}
+	if n.redis != nil {
+		ep.redis = n.redis
+	} else if n.cluster != nil {
+		ep.redis = n.cluster
+	}
 	// The timeouts bound plain HTTP requests; a WebSocket clears them when
 	// it takes its connection over (server.Server's hijack), and has
 	// bounds of its own (--hello-timeout, --write-timeout).
@@ -204,6 +232,14 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 			defer close(redisDone)
 			if err := n.redis.Run(feedCtx); err != nil && !errors.Is(err, context.Canceled) {
 				n.log.Error("Redis stream emitter stopped", "err", err)
+			}
+		}()
+	} else if n.cluster != nil {
+		n.log.Info("cluster node on the Redis stream", "stream", n.cfg.redisStream)
+		go func() {
+			defer close(redisDone)
+			if err := n.cluster.Run(feedCtx); err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("cluster tail stopped", "err", err)
 			}
 		}()
 	} else {
@@ -270,6 +306,9 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	// Every feed has stopped and every ingest request was answered: what
 	// was acknowledged is in the log; Close fsyncs it.
 	n.closeLog()
+	if n.cluster != nil {
+		n.cluster.Close()
+	}
 	n.log.Info("stopped")
 	return code
 }
@@ -372,10 +411,15 @@ func hasIndex(dir string) error {
 type endpoints struct {
 	srv      *server.Server
 	started  time.Time
-	redis    *redisfeed.Consumer // checked by /readyz; nil without --redis
+	redis    pinger // checked by /readyz; nil without --redis
 	log      *slog.Logger
 	stopping atomic.Bool // set when the node begins shutting down
 	notReady atomic.Bool // the last /readyz answered 503, for logging changes only
+}
+
+// A pinger is a Redis connection /readyz checks.
+type pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // readyTimeout bounds the Redis check of /readyz: a probe must not hang.
