@@ -104,8 +104,15 @@ type Cluster struct {
 	resyncs  atomic.Int64
 	snaps    atomic.Int64
 	errs     atomic.Int64
+	loaded   bool      // touched by Run's goroutine only: the snapshot was loaded; a later Run resumes
 	lastSnap time.Time // touched by Run's goroutine only
 	snapID   streamID  // touched by Run's goroutine only: the last snapshot written or loaded
+	// ordinal is how many entries the stream had received up to and
+	// including the last one applied (XINFO's entries-added then):
+	// trimming removes entries from the head only, so the stream's first
+	// entry is number entries-added - length + 1, and one beyond
+	// ordinal + 1 means entries this node never applied were trimmed.
+	ordinal uint64 // touched by Run's goroutine only
 
 	mu      sync.Mutex
 	applied streamID      // guarded by mu: the last entry applied
@@ -385,7 +392,8 @@ func (c *Cluster) appliedID() streamID {
 	return c.applied
 }
 
-// Run loads the snapshot, then tails the stream and applies it until ctx
+// Run loads the snapshot (the first time: a later Run resumes after the
+// last entry applied), then tails the stream and applies it until ctx
 // ends, then returns ctx.Err(). Redis errors are logged and retried with
 // backoff, resuming after the last entry applied; a gap (entries trimmed
 // or lost before this node read them) makes it load the snapshot again,
@@ -403,15 +411,14 @@ func (c *Cluster) Run(ctx context.Context) error {
 		}
 	}()
 	failures := 0
-	loaded := false
 	for {
 		var err error
 		if client == nil {
 			client, err = rueidis.NewClient(c.opt)
 		}
-		if err == nil && !loaded {
+		if err == nil && !c.loaded {
 			if err = c.resync(ctx, client, false); err == nil {
-				loaded = true
+				c.loaded = true
 			}
 		}
 		if err == nil {
@@ -489,6 +496,7 @@ func (c *Cluster) apply(entries []rueidis.XRangeEntry) error {
 		}
 	}
 	c.entries.Add(int64(len(entries)))
+	c.ordinal += uint64(len(entries))
 	c.setApplied(last)
 	return nil
 }
@@ -505,37 +513,60 @@ func shiftTTL(us []server.Update, at time.Time) {
 	}
 }
 
-// checkGap compares the stream with what this node applied: entries after
-// its position that were deleted (trimmed) before it read them, or a
-// stream that ends before its position (a Redis that lost entries), make
+// checkGap compares the stream with what this node applied: entries
+// after its position that were trimmed or deleted before it read them, or
+// a stream that ends before its position (a Redis that lost entries), make
 // it load the snapshot again.
 func (c *Cluster) checkGap(ctx context.Context, client rueidis.Client) error {
 	at := c.appliedID()
-	if at == (streamID{}) {
-		return nil // from the start: nothing to miss yet (a trimmed start is checked at resync)
-	}
 	info, err := client.Do(ctx, client.B().XinfoStream().Key(c.stream).Build()).AsMap()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") {
+			if at == (streamID{}) {
+				return nil // nothing written yet, nothing applied
+			}
 			c.log.Warn("redisfeed: cluster: the stream is gone (a Redis that lost its data?); loading the snapshot", "applied", at)
 			return c.resync(ctx, client, true)
 		}
 		return fmt.Errorf("XINFO STREAM: %w", err)
 	}
-	lastGenMsg, maxDelMsg := info["last-generated-id"], info["max-deleted-entry-id"]
+	lastGenMsg, maxDelMsg, addedMsg, lengthMsg := info["last-generated-id"], info["max-deleted-entry-id"], info["entries-added"], info["length"]
 	lastGen, _ := lastGenMsg.ToString()
 	maxDel, _ := maxDelMsg.ToString()
-	if id, err := parseID(lastGen); err == nil && id.less(at) {
+	added, err1 := addedMsg.AsInt64()
+	length, err2 := lengthMsg.AsInt64()
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("XINFO STREAM of %s lacks entries-added or length (Redis 7 or later is needed): %v %v", c.stream, err1, err2)
+	}
+	if id, err := parseID(lastGen); err == nil && id.less(at) || uint64(added) < c.ordinal {
 		c.log.Warn("redisfeed: cluster: the stream ends before what this node applied (Redis lost entries); loading the snapshot",
-			"applied", at, "stream_last", lastGen)
+			"applied", at, "stream_last", lastGen, "applied_entries", c.ordinal, "stream_entries", added)
 		return c.resync(ctx, client, true)
 	}
 	if id, err := parseID(maxDel); err == nil && at.less(id) {
-		c.log.Warn("redisfeed: cluster: entries after this node's position were trimmed before it read them; loading the snapshot",
+		c.log.Warn("redisfeed: cluster: entries after this node's position were deleted before it read them; loading the snapshot",
 			"applied", at, "deleted_up_to", maxDel)
 		return c.resync(ctx, client, true)
 	}
+	if first := uint64(added-length) + 1; length > 0 && first > c.ordinal+1 {
+		if c.snapID == (streamID{}) && at == (streamID{}) && !c.snapshotExists(ctx, client) {
+			// No snapshot covers them: they are lost to every node that
+			// starts now. Say so, and start from what there is.
+			c.log.Warn("redisfeed: cluster: the stream's first entries were trimmed and no snapshot covers them; starting from its first entry",
+				"trimmed_entries", first-1)
+			c.ordinal = first - 1
+			return nil
+		}
+		c.log.Warn("redisfeed: cluster: entries after this node's position were trimmed before it read them; loading the snapshot",
+			"applied", at, "applied_entries", c.ordinal, "first_entry_number", first)
+		return c.resync(ctx, client, true)
+	}
 	return nil
+}
+
+func (c *Cluster) snapshotExists(ctx context.Context, client rueidis.Client) bool {
+	n, err := client.Do(ctx, client.B().Exists().Key(c.snapKey).Build()).AsInt64()
+	return err != nil || n > 0 // on an error, assume one: resync tries and reports
 }
 
 // snapState is a marker in a snapshot in Redis.
@@ -557,15 +588,20 @@ type snapState struct {
 // position to the snapshot's id, or to the start of the stream when there
 // is none.
 func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace bool) error {
-	m, err := client.Do(ctx, client.B().Hmget().Key(c.snapKey).Field("id", "data").Build()).ToArray()
+	m, err := client.Do(ctx, client.B().Hmget().Key(c.snapKey).Field("id", "data", "n").Build()).ToArray()
 	if err != nil {
 		return fmt.Errorf("HMGET %s: %w", c.snapKey, err)
 	}
 	var recs []server.Record
 	var at streamID
+	var ordinal uint64
 	if rawID, err := m[0].ToString(); err == nil {
 		if at, err = parseID(rawID); err != nil {
 			return err
+		}
+		rawN, _ := m[2].ToString()
+		if ordinal, err = strconv.ParseUint(rawN, 10, 64); err != nil {
+			return fmt.Errorf("the snapshot %s at %s: entry count %q: %v", c.snapKey, rawID, rawN, err)
 		}
 		data, _ := m[1].ToString()
 		var states []snapState
@@ -598,6 +634,7 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 		return fmt.Errorf("restoring the snapshot of %d markers: %w", len(recs), err)
 	}
 	c.snapID = at
+	c.ordinal = ordinal
 	c.lastSnap = time.Now()
 	c.setApplied(at)
 	c.log.Info("redisfeed: cluster: snapshot loaded", "markers", len(recs), "id", at, "replaced", replace)
@@ -607,7 +644,8 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 // snapshotScript writes a snapshot unless the one in Redis covers as much
 // already, and trims the stream below it: KEYS[1] the snapshot hash,
 // KEYS[2] the stream, ARGV[1] the id, ARGV[2] the data, ARGV[3] the id's
-// ms and ARGV[4] its seq. It returns 1 when written.
+// ms, ARGV[4] its seq and ARGV[5] the entries the stream had received up
+// to it. It returns 1 when written.
 var snapshotScript = rueidis.NewLuaScript(`
 local cur = redis.call('HGET', KEYS[1], 'id')
 if cur then
@@ -616,7 +654,7 @@ if cur then
   local nms, nseq = tonumber(ARGV[3]), tonumber(ARGV[4])
   if ms > nms or (ms == nms and seq >= nseq) then return 0 end
 end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'data', ARGV[2])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'data', ARGV[2], 'n', ARGV[5])
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[1])
 return 1
 `)
@@ -647,7 +685,8 @@ func (c *Cluster) maybeSnapshot(ctx context.Context, client rueidis.Client) {
 		return
 	}
 	n, err := snapshotScript.Exec(ctx, client, []string{c.snapKey, c.stream},
-		[]string{at.String(), string(data), strconv.FormatUint(at.ms, 10), strconv.FormatUint(at.seq, 10)}).AsInt64()
+		[]string{at.String(), string(data), strconv.FormatUint(at.ms, 10), strconv.FormatUint(at.seq, 10),
+			strconv.FormatUint(c.ordinal, 10)}).AsInt64()
 	if err != nil {
 		c.log.Warn("redisfeed: cluster: writing the snapshot", "err", err)
 		return
