@@ -10,7 +10,9 @@ ADDR     ?= localhost:8080
 # Packages that build for GOOS=js GOARCH=wasm.
 WASM_PKGS := ./geo/... ./wire/... ./wasmclient/...
 
-.PHONY: all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-quick bench-plot fuzz clean
+CHAOS_COUNT ?= 20
+
+.PHONY: chaos all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-quick bench-plot fuzz clean
 
 all: build
 
@@ -47,9 +49,11 @@ deps:
 		(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-## demo: the server with a synthetic feed and the demo page on $(ADDR).
+## demo: the server with a synthetic feed and the demo page on $(ADDR),
+## its markers durable in data/demo (a restart picks up where it stopped).
 demo: web
-	$(GO) run ./cmd/pushmap demo --addr $(ADDR)
+	mkdir -p data
+	$(GO) run ./cmd/pushmap demo --addr $(ADDR) --data-dir data/demo
 
 ## test: every test: lint, Go tests with -race (unit, integration, e2e in
 ## headless Chromium), and the client's tests compiled to WebAssembly.
@@ -70,6 +74,15 @@ test-js: web/node_modules/.package-lock.json
 test-wasm:
 	PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket \
 		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec $(WASM_PKGS)
+
+## chaos: the fault tests with real processes (kill -9 of a node with
+## --data-dir and of a cluster node mid-feed, Redis down and back, expiry
+## across downtime) $(CHAOS_COUNT) times each, each with a new seed; make test
+## runs them once.
+chaos:
+	PUSHMAP_REQUIRE_REDIS=1 $(GO) test -race -count=$(CHAOS_COUNT) -timeout 30m \
+		-run '^(TestKill9MidFeed|TestExpiryAcrossDowntime|TestClusterOneMap)$$' ./cmd/pushmap
+	$(GO) test -race -count=$(CHAOS_COUNT) -run '^(TestTornTail|TestSnapshotsBoundTheLog)$$' ./server/wal
 
 ## lint: formatting, and go vet natively and for js/wasm, in both modules.
 lint:

@@ -17,6 +17,7 @@ import (
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/synth"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/server/wal"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -50,9 +51,21 @@ type config struct {
 
 	opsKeys []string // bearer keys of /stats and /metrics; see ops.go
 
+	// Durability (one node): the write-ahead log's directory ("": markers
+	// in memory only) and when it fsyncs.
+	dataDir       string
+	fsync         string // "always" or "interval"
+	fsyncInterval time.Duration
+	snapshotBytes int64
+
 	redis       string // Redis URL of the stream emitter; "": off
 	redisStream string
 	redisGroup  string
+	// redisMode is "group" (the stream's updates go to this node through
+	// its consumer group) or "cluster" (the stream is the log of every
+	// write; every node tails all of it).
+	redisMode       string
+	clusterSnapshot time.Duration
 
 	// The synthetic feed, demo only.
 	flights, vehicles int // 0 means none
@@ -119,11 +132,16 @@ func (c *config) flags(cmd string) []flagDef {
 			idleTimeout:       2 * time.Minute,
 			maxHeaderBytes:    64 << 10,
 		},
-		redisStream: "pushmap:updates",
-		redisGroup:  "pushmap",
-		flights:     synth.DefaultFlights,
-		vehicles:    synth.DefaultVehicles,
-		interval:    defaultInterval,
+		fsync:           "always",
+		fsyncInterval:   100 * time.Millisecond,
+		snapshotBytes:   64 << 20,
+		redisStream:     "pushmap:updates",
+		redisMode:       "group",
+		clusterSnapshot: 30 * time.Second,
+		redisGroup:      "pushmap",
+		flights:         synth.DefaultFlights,
+		vehicles:        synth.DefaultVehicles,
+		interval:        defaultInterval,
 	}
 	s := &c.server
 	defs := []flagDef{
@@ -230,6 +248,21 @@ func (c *config) flags(cmd string) []flagDef {
 			"with 403 when clients need a credential (--client-tokens, JWT), and public otherwise. " +
 			"/healthz and /readyz stay public. Prefer the environment variable to the command line, which others can read.",
 			listValue{&c.opsKeys}},
+		{"data-dir", "dir", "Directory of the write-ahead log and snapshots that make markers durable: " +
+			"a feed's write is acknowledged once it is in the log (see --fsync), and a restart, after a crash " +
+			"or kill -9 too, restores every marker with its version, props and expiry (a ttl keeps counting " +
+			"while the server is down). Created when missing (mode 0700); one server per directory. " +
+			"Empty: markers live in memory only and a restart starts empty.",
+			stringValue{&c.dataDir, nil}},
+		{"fsync", "policy", "When --data-dir's log is made durable: always (a feed is answered after an fsync " +
+			"covering its batch; concurrent batches share one) or interval (answered once written, fsynced every " +
+			"--fsync-interval: a kill -9 loses nothing, a crash of the machine or a power cut up to one interval).",
+			stringValue{&c.fsync, oneOf("always", "interval")}},
+		{"fsync-interval", "duration", "How often --fsync interval fsyncs the log.",
+			durationValue{&c.fsyncInterval, time.Millisecond}},
+		{"snapshot-bytes", "size", "Log written, in bytes or with a KiB, MiB or GiB suffix, after which a " +
+			"snapshot of every marker is taken and the older log deleted; a restart reads at most about this much log.",
+			sizeValue[int64]{&c.snapshotBytes}},
 		{"redis", "url", "Redis URL (redis://host:6379/0) of the stream feeds write updates to with XADD, " +
 			"one command per update from any language (see docs/feeds.md). Empty: off.",
 			stringValue{&c.redis, nil}},
@@ -238,6 +271,15 @@ func (c *config) flags(cmd string) []flagDef {
 		{"redis-group", "name", "Consumer group of the Redis stream; every server node that must see every " +
 			"update needs a group of its own.",
 			stringValue{&c.redisGroup, checkNotEmpty}},
+		{"redis-mode", "mode", "What --redis is for: group (feeds XADD to the stream and this node reads it " +
+			"through its consumer group, --redis-group) or cluster (the stream is the log of every write: the HTTP " +
+			"ingest and the demo feed of every node XADD to it and answer once Redis has the entry and this node " +
+			"applied it, and every node tails the whole stream, so that all nodes hold the same markers; see " +
+			"docs/cluster.md).",
+			stringValue{&c.redisMode, oneOf("group", "cluster")}},
+		{"cluster-snapshot-every", "duration", "With --redis-mode cluster, how often a node writes the snapshot " +
+			"of every marker to Redis (key <stream>:snapshot) and trims the stream below it.",
+			durationValue{&c.clusterSnapshot, 10 * time.Millisecond}},
 		{"log-level", "level", "Least severity logged: debug, info, warn or error.",
 			stringValue{&c.logLevel, oneOf("debug", "info", "warn", "error")}},
 		{"log-format", "format", "Format of the log on standard error: text (key=value pairs) or json " +
@@ -385,6 +427,17 @@ func (c *config) newServer(log *slog.Logger, authorize auth.Authorizer) (*server
 	o.Logger = log
 	o.Authorize = authorize
 	return server.New(&o)
+}
+
+// openLog opens the write-ahead log of --data-dir over srv, restoring its
+// markers, logging to log.
+func (c *config) openLog(srv *server.Server, log *slog.Logger) (*wal.Log, error) {
+	policy, err := wal.ParseFsync(c.fsync)
+	if err != nil {
+		return nil, err
+	}
+	return wal.Open(srv, wal.Options{Dir: c.dataDir, Fsync: policy, Interval: c.fsyncInterval,
+		SnapshotBytes: c.snapshotBytes, Logger: log})
 }
 
 // newVerifier returns the verifier of client credentials the flags ask for

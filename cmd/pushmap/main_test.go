@@ -14,7 +14,10 @@ import (
 	"github.com/pushmap/pushmap/internal/pushmaptest"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	runChild() // the test binary as pushmap, for tests of real processes
+	leakcheck.Main(m)
+}
 
 // testCLI returns a cli that writes to fresh buffers and sees only the
 // environment variables of env.

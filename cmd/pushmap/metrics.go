@@ -15,6 +15,7 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
+	"github.com/pushmap/pushmap/server/wal"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -71,24 +72,65 @@ func newMetrics(srv *server.Server, redis *redisfeed.Consumer) *metrics {
 	return m
 }
 
-// timedFeed is the server as the feeds see it: its Apply and UpsertBatch
-// are timed into pushmap_apply_seconds, once per call (a batch), never per
-// update. The rest is the server's.
+// timedFeed is the server as the feeds see it: its Apply, ApplyLayers and
+// UpsertBatch go through via when set — the write-ahead log (--data-dir)
+// or the cluster's stream (--cluster) — and are timed into
+// pushmap_apply_seconds, once per call (a batch), never per update. The
+// rest is the server's.
 type timedFeed struct {
 	*server.Server
-	m *metrics
+	m   *metrics
+	via feedWriter // nil: straight into the server, in memory only
 }
+
+// A feedWriter is the way feeds' writes take to the server when it is not
+// the server itself: a *wal.Log or a *redisfeed.Cluster.
+type feedWriter interface {
+	Apply([]server.Update) error
+	ApplyLayers(layers []string, updates []server.Update) error
+}
+
+var (
+	_ feedWriter = (*wal.Log)(nil)
+	_ feedWriter = (*redisfeed.Cluster)(nil)
+)
 
 // Apply applies updates, timing the call.
 func (f timedFeed) Apply(updates []server.Update) error {
 	start := time.Now()
-	err := f.Server.Apply(updates)
+	var err error
+	if f.via != nil {
+		err = f.via.Apply(updates)
+	} else {
+		err = f.Server.Apply(updates)
+	}
 	f.m.observeApply(start, len(updates), err)
 	return err
 }
 
-// UpsertBatch upserts ms, timing the call.
+// ApplyLayers applies updates of a feed limited to layers, timing the call.
+func (f timedFeed) ApplyLayers(layers []string, updates []server.Update) error {
+	start := time.Now()
+	var err error
+	if f.via != nil {
+		err = f.via.ApplyLayers(layers, updates)
+	} else {
+		err = f.Server.ApplyLayers(layers, updates)
+	}
+	f.m.observeApply(start, len(updates), err)
+	return err
+}
+
+// UpsertBatch upserts ms, timing the call. Through via it is the Apply of
+// the same upserts: a zero Version is no version, and no expiry.
 func (f timedFeed) UpsertBatch(ms []wire.Marker) error {
+	if f.via != nil {
+		updates := make([]server.Update, len(ms))
+		for i := range ms {
+			updates[i].Marker = ms[i]
+		}
+		return f.Apply(updates)
+	}
 	start := time.Now()
 	err := f.Server.UpsertBatch(ms)
 	f.m.observeApply(start, len(ms), err)

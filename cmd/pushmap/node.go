@@ -20,6 +20,7 @@ import (
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
 	"github.com/pushmap/pushmap/server/redisfeed"
+	"github.com/pushmap/pushmap/server/wal"
 	"github.com/pushmap/pushmap/web"
 )
 
@@ -45,6 +46,10 @@ type node struct {
 
 	ingest http.Handler        // the HTTP ingest, served at /feed/, or nil
 	redis  *redisfeed.Consumer // the Redis stream emitter, or nil
+	// cluster, with --cluster, is this node of the cluster on Redis: the
+	// feeds' writes go through its stream, and it tails the stream.
+	cluster *redisfeed.Cluster
+	wal     *wal.Log // the write-ahead log of --data-dir, or nil
 
 	metrics *metrics  // served at /metrics
 	timed   timedFeed // the server as the feeds see it: their Apply calls timed
@@ -88,7 +93,17 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 		return nil, 1
 	}
 	n.metrics = newMetrics(n.srv, nil)
-	n.timed = timedFeed{n.srv, n.metrics}
+	if cfg.dataDir != "" {
+		if n.wal, err = cfg.openLog(n.srv, log); err != nil {
+			fmt.Fprintf(x.stderr, "pushmap %s: --data-dir: %v\n", cmd, err)
+			n.close()
+			return nil, 1
+		}
+	}
+	n.timed = timedFeed{n.srv, n.metrics, nil}
+	if n.wal != nil {
+		n.timed.via = n.wal
+	}
 	if err := n.setUpFeeds(); err != nil {
 		fmt.Fprintf(x.stderr, "pushmap %s: %v\n", cmd, err)
 		n.close()
@@ -103,13 +118,29 @@ func (x *cli) newNode(cmd, about string, args []string) (_ *node, code int) {
 	return n, 0
 }
 
-// close closes n's server, if any, and stops its credential verifier.
+// close closes n's server, if any, stops its credential verifier and
+// closes its log.
 func (n *node) close() {
 	if n.srv != nil {
 		n.srv.Close()
 	}
 	if n.verifier != nil {
 		n.verifier.Close()
+	}
+	n.closeLog()
+	if n.cluster != nil {
+		n.cluster.Close()
+	}
+}
+
+// closeLog makes what the log holds durable and closes it; feeds writing
+// later get an error. Closing it twice does nothing.
+func (n *node) closeLog() {
+	if n.wal == nil {
+		return
+	}
+	if err := n.wal.Close(); err != nil {
+		n.log.Error("closing the log", "dir", n.cfg.dataDir, "err", err)
 	}
 }
 
@@ -123,6 +154,28 @@ func (n *node) setUpFeeds() error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.redisMode == "cluster" {
+		if n.cfg.redis == "" {
+			return errors.New("--redis-mode cluster needs --redis")
+		}
+		if n.wal != nil {
+			return errors.New("--redis-mode cluster keeps markers durable in Redis; --data-dir is for a single node: give one of them")
+		}
+		c, err := redisfeed.NewCluster(n.cfg.redis, n.srv, &redisfeed.ClusterOptions{
+			Stream: n.cfg.redisStream, SnapshotEvery: n.cfg.clusterSnapshot, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n.cluster = c
+		n.timed.via = c
+	} else if n.cfg.redis != "" {
+		c, err := redisfeed.New(n.cfg.redis, n.timed, &redisfeed.Options{
+			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Logger: n.log})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n.redis = c
+	}
 	if len(keys) > 0 {
 		// GET /feed/markers applies the grants of the WebSocket's clients.
 		h, err := ingest.New(n.timed, &ingest.Options{Keys: keys, ReadKeys: readKeys,
@@ -131,14 +184,6 @@ func (n *node) setUpFeeds() error {
 			return fmt.Errorf("--feed-keys: %w", err)
 		}
 		n.ingest = n.metrics.countRequests(http.StripPrefix("/feed", h))
-	}
-	if n.cfg.redis != "" {
-		c, err := redisfeed.New(n.cfg.redis, n.timed, &redisfeed.Options{
-			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Logger: n.log})
-		if err != nil {
-			return fmt.Errorf("--redis: %w", err)
-		}
-		n.redis = c
 	}
 	return nil
 }
@@ -154,7 +199,12 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	if n.maxOpen > 0 {
 		ln = &cappedListener{Listener: ln, max: int64(n.maxOpen), log: n.log}
 	}
-	ep := &endpoints{srv: n.srv, started: time.Now(), redis: n.redis, log: n.log}
+	ep := &endpoints{srv: n.srv, started: time.Now(), log: n.log}
+	if n.redis != nil {
+		ep.redis = n.redis
+	} else if n.cluster != nil {
+		ep.redis = n.cluster
+	}
 	// The timeouts bound plain HTTP requests; a WebSocket clears them when
 	// it takes its connection over (server.Server's hijack), and has
 	// bounds of its own (--hello-timeout, --write-timeout).
@@ -182,6 +232,14 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 			defer close(redisDone)
 			if err := n.redis.Run(feedCtx); err != nil && !errors.Is(err, context.Canceled) {
 				n.log.Error("Redis stream emitter stopped", "err", err)
+			}
+		}()
+	} else if n.cluster != nil {
+		n.log.Info("cluster node on the Redis stream", "stream", n.cfg.redisStream)
+		go func() {
+			defer close(redisDone)
+			if err := n.cluster.Run(feedCtx); err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("cluster tail stopped", "err", err)
 			}
 		}()
 	} else {
@@ -232,13 +290,24 @@ func (x *cli) runNode(ctx context.Context, n *node) int {
 	if err := n.srv.Shutdown(sctx); err != nil {
 		n.log.Warn("clients did not close in time; closing them at once", "err", err)
 	}
-	n.close() // closes what Shutdown left, stops the server's timers and the JWKS watcher
+	// Closes what Shutdown left, stops the server's timers and the JWKS
+	// watcher; the log stays open for the ingest requests in flight.
+	n.srv.Close()
+	if n.verifier != nil {
+		n.verifier.Close()
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		n.log.Warn("HTTP connections did not close in time; closing them at once", "err", err)
 		hs.Close()
 	}
 	if served != nil {
 		<-served // http.ErrServerClosed
+	}
+	// Every feed has stopped and every ingest request was answered: what
+	// was acknowledged is in the log; Close fsyncs it.
+	n.closeLog()
+	if n.cluster != nil {
+		n.cluster.Close()
 	}
 	n.log.Info("stopped")
 	return code
@@ -342,10 +411,15 @@ func hasIndex(dir string) error {
 type endpoints struct {
 	srv      *server.Server
 	started  time.Time
-	redis    *redisfeed.Consumer // checked by /readyz; nil without --redis
+	redis    pinger // checked by /readyz; nil without --redis
 	log      *slog.Logger
 	stopping atomic.Bool // set when the node begins shutting down
 	notReady atomic.Bool // the last /readyz answered 503, for logging changes only
+}
+
+// A pinger is a Redis connection /readyz checks.
+type pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // readyTimeout bounds the Redis check of /readyz: a probe must not hang.

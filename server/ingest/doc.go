@@ -83,5 +83,7 @@
 // method-not-allowed (405, with an Allow header), body-too-large and
 // batch-too-large (413), unsupported-media-type (415), malformed-body (400,
 // with the byte offset), invalid-items (400), invalid-query (400),
-// too-many-tiles (400) and apply-failed (500).
+// too-many-tiles (400), apply-failed (500) and unavailable (503, with
+// Retry-After: the Feed's error reported Temporary() true, as the
+// cluster's Redis being down does; nothing was applied).
 package ingest

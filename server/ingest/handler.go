@@ -392,6 +392,15 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request, k *hashedKey, up
 		h.writeProblem(w, r, p)
 		return
 	}
+	var temp interface{ Temporary() bool }
+	if errors.As(err, &temp) && temp.Temporary() {
+		// The feed's storage (the cluster's Redis) cannot take the batch
+		// now: nothing was acknowledged, and a retry may succeed.
+		h.log.Warn("ingest: storage unavailable", "path", r.URL.Path, "items", len(updates), "err", err)
+		w.Header().Set("Retry-After", "1")
+		h.writeProblem(w, r, newProblem("unavailable", "%v", err))
+		return
+	}
 	if err != nil {
 		h.log.Error("ingest: apply failed", "path", r.URL.Path, "items", len(updates), "err", err)
 		h.writeProblem(w, r, newProblem("apply-failed", "%v", err))

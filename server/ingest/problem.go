@@ -49,6 +49,7 @@ var problemTitles = map[string]struct {
 	"invalid-query":          {http.StatusBadRequest, "Invalid query"},
 	"too-many-tiles":         {http.StatusBadRequest, "Too many tiles"},
 	"apply-failed":           {http.StatusInternalServerError, "Could not apply the batch"},
+	"unavailable":            {http.StatusServiceUnavailable, "Storage unavailable, retry"},
 }
 
 func newProblem(name, format string, args ...any) *Problem {

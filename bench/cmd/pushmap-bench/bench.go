@@ -104,7 +104,7 @@ func (l *ints) Set(s string) error {
 func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	c := &benchConfig{
 		only:          list{"fleet", "sweep", "ladder", "idle"},
-		approaches:    list{"pushmap", "tiles", "broadcast", "poll1s", "poll250ms"},
+		approaches:    list{"pushmap", "pushmap-durable", "tiles", "broadcast", "poll1s", "poll250ms"},
 		markers:       10000,
 		clients:       2000,
 		region:        "paris",
@@ -133,7 +133,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.SetOutput(out)
 	fs.BoolVar(&c.quick, "quick", false, "run a small version of every part (under 2 minutes)")
 	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, idle")
-	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, tiles, broadcast, poll<interval> (poll1s, poll250ms)")
+	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-durable (--data-dir, fsync always), tiles, broadcast, poll<interval> (poll1s, poll250ms)")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
 	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach; the tables show the median by server CPU per million")
@@ -487,6 +487,8 @@ func approach(sc *loadgen.Scenario, name string) error {
 	switch {
 	case name == "pushmap":
 		sc.Approach = loadgen.Pushmap
+	case name == "pushmap-durable":
+		sc.Approach, sc.DataDir = loadgen.Pushmap, true
 	case name == "tiles":
 		sc.Approach = loadgen.Tiles
 	case name == "broadcast":

@@ -24,6 +24,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -88,6 +89,10 @@ type Scenario struct {
 	// misses updates, resets or loses clients (0: never).
 	StopAbove time.Duration `json:"stopAbove,omitempty"`
 	Seed      uint64        `json:"seed"`
+	// DataDir makes the pushmap target durable: every batch goes through
+	// the write-ahead log (pushmap serve --data-dir, fsync always) in a
+	// temporary directory removed after the run.
+	DataDir bool `json:"dataDir,omitempty"`
 }
 
 // An Env is what a run needs from its caller.
@@ -303,6 +308,7 @@ type run struct {
 	epoch time.Time
 
 	target  *Process
+	dataDir string // the target's --data-dir, removed at the end; "" without
 	base    string // http://host:port
 	feed    *http.Client
 	rss0    int64 // target RSS before any client
@@ -349,7 +355,19 @@ func (r *run) start(ctx context.Context) error {
 		return fmt.Errorf("loadgen: unknown approach %q", s.Approach)
 	}
 	maxConns := s.Stages[len(s.Stages)-1].Clients + 100
-	cmd := r.env.Target(kind, "-max-connections", fmt.Sprint(maxConns), "-tile-zoom", fmt.Sprint(s.TileZoom))
+	args := []string{"-max-connections", fmt.Sprint(maxConns), "-tile-zoom", fmt.Sprint(s.TileZoom)}
+	if s.DataDir {
+		if kind != target.KindPushmap {
+			return fmt.Errorf("loadgen: DataDir is pushmap's, not %s's", kind)
+		}
+		dir, err := os.MkdirTemp("", "pushmap-bench-data-")
+		if err != nil {
+			return err
+		}
+		r.dataDir = dir
+		args = append(args, "-data-dir", dir)
+	}
+	cmd := r.env.Target(kind, args...)
 	p, err := StartProcess(cmd, "listening", logWriter(r.env), 30*time.Second)
 	if err != nil {
 		return fmt.Errorf("loadgen: starting the target: %w", err)
@@ -515,6 +533,9 @@ func (r *run) close() {
 	r.wg.Wait()
 	if r.target != nil {
 		r.target.Stop()
+	}
+	if r.dataDir != "" {
+		os.RemoveAll(r.dataDir)
 	}
 	for _, d := range r.dialers {
 		d.CloseIdleConnections()

@@ -26,6 +26,7 @@ import (
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/server/wal"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -72,6 +73,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	maxConns := fs.Int("max-connections", 100000, "pushmap: most WebSocket connections")
 	tileZoom := fs.Int("tile-zoom", 14, "tiles: zoom of the channels' tiles")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	dataDir := fs.String("data-dir", "", "pushmap: the write-ahead log's directory, as pushmap serve --data-dir (fsync always); empty: in memory")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -111,6 +113,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		mux.Handle("GET "+PathWS, srv)
 		feed = srv
 		closeAll = func() { srv.Close() }
+		if *dataDir != "" {
+			l, err := wal.Open(srv, wal.Options{Dir: *dataDir, Logger: log})
+			if err != nil {
+				srv.Close()
+				return fail(err)
+			}
+			feed = durableFeed{srv, l}
+			closeAll = func() { srv.Close(); l.Close() }
+		}
 		stats = func() map[string]any {
 			st := srv.Stats()
 			return map[string]any{"connections": st.Connections, "views": st.Views, "markers": st.Markers,
@@ -188,6 +199,18 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		hs.Close()
 	}
 	return code
+}
+
+// durableFeed is the pushmap server fed through its write-ahead log, as
+// pushmap serve --data-dir feeds it.
+type durableFeed struct {
+	*server.Server
+	log *wal.Log
+}
+
+func (f durableFeed) Apply(updates []server.Update) error { return f.log.Apply(updates) }
+func (f durableFeed) ApplyLayers(layers []string, updates []server.Update) error {
+	return f.log.ApplyLayers(layers, updates)
 }
 
 // brokerFeed feeds a baseline broker through the ingest: upserts only.

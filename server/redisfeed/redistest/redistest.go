@@ -1,6 +1,7 @@
 // Package redistest starts real redis-server processes for tests, the way
 // net/http/httptest starts HTTP servers: on a free port of 127.0.0.1,
-// without persistence, stopped when the test ends.
+// without persistence (StartAOF: with an append-only file), stopped when
+// the test ends.
 //
 // When redis-server is not installed the test is skipped with a message
 // saying how to install it, unless the environment variable
@@ -27,8 +28,9 @@ type Server struct {
 	Addr string // 127.0.0.1:port
 	Port int
 
-	bin string
-	t   testing.TB
+	bin  string
+	t    testing.TB
+	args []string // persistence flags; none: no persistence
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd     // guarded by mu: the running process, or nil
@@ -65,7 +67,21 @@ func Require(t testing.TB) string {
 // once it answers PING. It is killed when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{bin: Require(t), t: t}
+	return start(t, nil)
+}
+
+// StartAOF starts a redis-server as Start does, with its append-only file
+// on (appendonly yes) in a directory of the test's and appendfsync set to
+// fsync (always, everysec or no). Restart (a SIGKILL, then a start on the
+// same directory) then keeps what the policy made durable.
+func StartAOF(t testing.TB, fsync string) *Server {
+	t.Helper()
+	return start(t, []string{"--appendonly", "yes", "--appendfsync", fsync, "--dir", t.TempDir()})
+}
+
+func start(t testing.TB, args []string) *Server {
+	t.Helper()
+	s := &Server{bin: Require(t), t: t, args: args}
 	var err error
 	for range 5 { // the free port may be taken between probe and start
 		if s.Port, err = freePort(); err != nil {
@@ -96,9 +112,10 @@ func freePort() (int, error) {
 // start runs redis-server on s.Port and waits until it answers.
 func (s *Server) start() error {
 	out := new(bytes.Buffer)
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
-		"--loglevel", "warning")
+		"--loglevel", "warning"}
+	cmd := exec.Command(s.bin, append(args, s.args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %v", s.bin, err)
@@ -164,8 +181,9 @@ func (s *Server) Stop() {
 	<-exited
 }
 
-// Restart stops the server and starts an empty one on the same port, as a
-// Redis that crashed and came back without persistence.
+// Restart kills the server (SIGKILL) and starts it again on the same port:
+// empty, as a Redis that crashed and came back without persistence, or,
+// after StartAOF, with what its append-only file kept.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
