@@ -67,8 +67,8 @@ func (s *Server) FlushDensity() {
 				change.deliver(vp.c, t)
 				return true
 			}
-			if shown, ok := intersect(d.Bounds(), vp.box); ok {
-				for _, t := range geo.TilesCovering(shown, vz) {
+			if shown, n := geo.Intersect(d.Bounds(), vp.box); n > 0 {
+				for _, t := range geo.TilesCovering(shown[0], vz) {
 					change.deliver(vp.c, t)
 				}
 			}

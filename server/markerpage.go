@@ -158,11 +158,11 @@ func (w *pageWalk) tile(z int, x, y uint32) bool {
 func (w *pageWalk) readLeaf(b geo.Box, lo, hi uint64) bool {
 	items := w.leaf[:0]
 	for _, box := range w.boxes {
-		part, ok := intersect(b, box)
-		if !ok {
+		part, n := geo.Intersect(b, box) // one part at most: neither crosses
+		if n == 0 {
 			continue
 		}
-		w.s.markersIn(part, func(rec *marker) bool {
+		w.s.markersIn(part[0], func(rec *marker) bool {
 			w.visited++
 			if !w.layers.has(rec.m.Layer) {
 				return true
@@ -204,7 +204,7 @@ func (w *pageWalk) readLeaf(b geo.Box, lo, hi uint64) bool {
 // meets reports whether b meets one of the walk's boxes.
 func (w *pageWalk) meets(b geo.Box) bool {
 	for _, box := range w.boxes {
-		if _, ok := intersect(b, box); ok {
+		if geo.Intersects(b, box) {
 			return true
 		}
 	}
@@ -288,15 +288,6 @@ func clipBoxes(box geo.Box, clip *geo.Box) []geo.Box {
 	if clip != nil {
 		c = *clip
 	}
-	var out []geo.Box
-	bs, nb := box.Split()
-	cs, nc := c.Split()
-	for _, b := range bs[:nb] {
-		for _, k := range cs[:nc] {
-			if r, ok := intersect(b, k); ok {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
+	parts, n := geo.Intersect(box, c)
+	return parts[:n]
 }

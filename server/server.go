@@ -104,7 +104,7 @@ type Stats struct {
 	Resets      int64 // resets sent to clients that fell behind
 	TooSlow     int64 // clients closed with 4002 (too slow)
 	Stale       int64 // upserts ignored because their version was not newer
-	Delivered   int64 // marker ops handed to connections
+	Delivered   int64 // ops handed to connections' outboxes, before coalescing: marker upserts and removes, cluster and tile changes
 	ViewChanges int64 // views set or dropped by clients
 	Expired     int64 // markers removed because their TTL ran out
 

@@ -65,11 +65,11 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 				return true
 			}
 			vw := vp.c.viewOf(vp)
-			shown, ok := intersect(part, vp.box)
-			if !ok {
+			shown, n := geo.Intersect(part, vp.box) // one part at most: neither crosses
+			if n == 0 {
 				return true
 			}
-			for _, t := range geo.TilesCovering(shown, viewZoom(vw.v)) {
+			for _, t := range geo.TilesCovering(shown[0], viewZoom(vw.v)) {
 				change.deliver(vp.c, t)
 			}
 			return true
@@ -130,13 +130,6 @@ func checkTileLayer(layer string) error {
 		return fmt.Errorf("server: tile layer name %q must have 1 to %d bytes", layer, wire.MaxLayerLen)
 	}
 	return nil
-}
-
-// intersect returns the intersection of two boxes that do not cross the
-// antimeridian.
-func intersect(a, b geo.Box) (geo.Box, bool) {
-	r := geo.Box{West: max(a.West, b.West), South: max(a.South, b.South), East: min(a.East, b.East), North: min(a.North, b.North)}
-	return r, r.West <= r.East && r.South <= r.North
 }
 
 // viewOf returns the view of c that vp belongs to.

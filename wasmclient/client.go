@@ -386,18 +386,8 @@ func widen(b geo.Box, margin float64) geo.Box {
 		out.West, out.East = -180, 180
 		return out
 	}
-	out.West, out.East = wrapLon(b.West-dx), wrapLon(b.East+dx)
+	out.West, out.East = geo.WrapLon(b.West-dx), geo.WrapLon(b.East+dx)
 	return out
-}
-
-func wrapLon(lon float64) float64 {
-	for lon < -180 {
-		lon += 360
-	}
-	for lon > 180 {
-		lon -= 360
-	}
-	return lon
 }
 
 // backoff returns the wait before reconnection attempt n (0-based):

@@ -437,7 +437,7 @@ func (c *Client) clusterLocked(ch *Change, cl wire.Cluster) {
 	applied := false
 	for id, cs := range c.clusters {
 		v := c.views[id]
-		if wire.ClusterZoom(v, c.welcome.Budget, c.welcome.ClusterZoom) != int(cl.Z) || !intersects(v.Box, b) {
+		if wire.ClusterZoom(v, c.welcome.Budget, c.welcome.ClusterZoom) != int(cl.Z) || !geo.Intersects(v.Box, b) {
 			continue
 		}
 		applied = true
@@ -460,19 +460,4 @@ func clusterList(m map[geo.Tile]wire.Cluster) []wire.Cluster {
 		out = append(out, cl)
 	}
 	return out
-}
-
-// intersects reports whether box a (which may cross the antimeridian)
-// meets box b (which does not).
-func intersects(a, b geo.Box) bool {
-	if a.South > b.North || a.North < b.South {
-		return false
-	}
-	parts, n := a.Split()
-	for _, p := range parts[:n] {
-		if p.West <= b.East && p.East >= b.West {
-			return true
-		}
-	}
-	return false
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"unicode/utf8"
 
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/mpack"
 )
 
@@ -377,7 +378,7 @@ func (d *Decoder) welcome(fields int) (Message, error) {
 		return nil, err
 	}
 	if fields >= 7 {
-		if w.ClusterZoom, err = d.smallInt("cluster zoom", MaxZoom); err != nil {
+		if w.ClusterZoom, err = d.smallInt("cluster zoom", geo.MaxZoom); err != nil {
 			return nil, err
 		}
 	}
@@ -523,7 +524,7 @@ func (d *Decoder) op(op *Op) error {
 }
 
 func (d *Decoder) tileXYZ(z *uint8, x, y *uint32) error {
-	zz, err := d.smallInt("zoom", MaxZoom)
+	zz, err := d.smallInt("zoom", geo.MaxZoom)
 	if err != nil {
 		return err
 	}

@@ -215,8 +215,8 @@ func (v View) Validate() error {
 	if v.ID < 0 || v.ID > MaxViewID {
 		return Error{CodeInvalidView, "view id " + itoa(v.ID) + " is outside [0, " + itoa(MaxViewID) + "]"}
 	}
-	if math.IsNaN(v.Zoom) || v.Zoom < 0 || v.Zoom > MaxZoom {
-		return Error{CodeInvalidView, "zoom " + ftoa(v.Zoom) + " is outside [0, " + itoa(MaxZoom) + "]"}
+	if math.IsNaN(v.Zoom) || v.Zoom < 0 || v.Zoom > geo.MaxZoom {
+		return Error{CodeInvalidView, "zoom " + ftoa(v.Zoom) + " is outside [0, " + itoa(geo.MaxZoom) + "]"}
 	}
 	b := v.Box
 	for _, p := range [2]geo.Point{{Lon: b.West, Lat: b.South}, {Lon: b.East, Lat: b.North}} {
