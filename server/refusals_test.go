@@ -93,6 +93,14 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A full server refuses a client at its hello.
+		hello, err := wire.Marshal(wire.Hello{Version: wire.Version, Token: "good"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ws.Write(ctx, websocket.MessageBinary, hello); err != nil {
+			t.Fatal(err)
+		}
 		_, _, err = ws.Read(ctx)
 		if websocket.CloseStatus(err) != websocket.StatusTryAgainLater {
 			t.Fatalf("a client over the limit: %v, want close 1013", err)
