@@ -3,7 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -54,7 +54,7 @@ func diffClusters(got, want map[geo.Tile]wire.Cluster) string {
 // its budget of clusters whose counts sum to the markers in view; zooming
 // in gives markers, zooming out clusters again, with nothing stale left.
 func TestClustersWorld(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil) // budget 5000
+	srv, url := servertest.StartServer(t, nil) // budget 5000
 	rng := rand.New(rand.NewPCG(seed(t), 1))
 	all := make([]wire.Marker, 100_000)
 	for i := range all {
@@ -118,7 +118,7 @@ func toMap(ms []wire.Marker) map[string]wire.Marker {
 // updates exactly the clusters of the tiles it left and entered; a move
 // elsewhere updates nothing.
 func TestClustersFollowMoves(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{Budget: 50})
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 50})
 	rng := rand.New(rand.NewPCG(seed(t), 2))
 	europe := geo.BBox(-10, 35, 30, 60)
 	all := map[string]wire.Marker{}
@@ -162,7 +162,7 @@ func TestClustersFollowMoves(t *testing.T) {
 		if err := srv.Upsert(sentinel); err != nil {
 			t.Fatal(err)
 		}
-		pushmaptest.Eventually(t, 5*time.Second, func() string {
+		servertest.Eventually(t, 5*time.Second, func() string {
 			if c.Markers()["~s"].Version != sentinel.Version {
 				return "sentinel not received"
 			}

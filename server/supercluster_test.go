@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -52,7 +52,7 @@ func runSupercluster(t testing.TB, pts [][2]float64, box geo.Box, zoom float64) 
 // account for every point of a world view; the test logs how they differ
 // (docs/design.md discusses the approaches).
 func TestCompareSupercluster(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	rng := rand.New(rand.NewPCG(seed(t), 3))
 	const n = 100_000
 	pts := make([][2]float64, n)

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/mpack"
+	"github.com/pushmap/pushmap/wire/internal/mpack"
 )
 
 // A Decoder turns frames into messages. It reuses its internal state between

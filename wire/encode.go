@@ -3,7 +3,7 @@ package wire
 import (
 	"bytes"
 
-	"github.com/pushmap/pushmap/internal/mpack"
+	"github.com/pushmap/pushmap/wire/internal/mpack"
 )
 
 // An Encoder turns messages and marker ops into MessagePack. It reuses its
@@ -11,7 +11,7 @@ import (
 // zero value is not usable: call NewEncoder. An Encoder is not safe for
 // concurrent use.
 //
-// It writes by hand (package internal/mpack), without msgpack/v5: the
+// It writes by hand (package wire/internal/mpack), without msgpack/v5: the
 // browser client links this package, and msgpack/v5's reflection would
 // add about 220 KB of brotli to the .wasm.
 type Encoder struct {

@@ -11,15 +11,15 @@ import (
 	"testing"
 
 	"github.com/pushmap/pushmap/internal/leakcheck"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // testCLI returns a cli that writes to fresh buffers and sees only the
 // environment variables of env.
-func testCLI(env map[string]string) (x *cli, stdout, stderr *pushmaptest.Buffer) {
-	stdout, stderr = new(pushmaptest.Buffer), new(pushmaptest.Buffer)
+func testCLI(env map[string]string) (x *cli, stdout, stderr *servertest.Buffer) {
+	stdout, stderr = new(servertest.Buffer), new(servertest.Buffer)
 	x = &cli{
 		stdout: stdout,
 		stderr: stderr,
@@ -32,7 +32,7 @@ func testCLI(env map[string]string) (x *cli, stdout, stderr *pushmaptest.Buffer)
 // A running is a server command running in the background.
 type running struct {
 	url            string // base URL, ending in "/"
-	stdout, stderr *pushmaptest.Buffer
+	stdout, stderr *servertest.Buffer
 
 	cancel context.CancelFunc
 	done   chan int
