@@ -18,6 +18,7 @@ import (
 	"github.com/pushmap/pushmap/server/redisfeed/redistest"
 	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
+	"github.com/pushmap/pushmap/wire"
 )
 
 // request sends method url with body and header, and returns the status,
@@ -126,6 +127,14 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	})
 	ws, _, err := websocket.Dial(ctx, wsURL(r.url, "/ws"), nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A full server refuses a client at its hello.
+	hello, err := wire.Marshal(wire.Hello{Version: wire.Version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Write(ctx, websocket.MessageBinary, hello); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := ws.Read(ctx); websocket.CloseStatus(err) != websocket.StatusTryAgainLater {
