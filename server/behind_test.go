@@ -31,7 +31,7 @@ func TestBehindKeepsEveryReply(t *testing.T) {
 			batch[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a", Props: pad,
 				Pos: geo.Pt(float64(i%360)-180+float64(round)/1000, float64(i%170)-85)}
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,11 +3,12 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/server/servertest"
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/pushmap/pushmap/server/servertest"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
@@ -61,7 +62,7 @@ func TestClustersWorld(t *testing.T) {
 		all[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a",
 			Pos: wire.Quantize(geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85))}
 	}
-	if err := srv.UpsertBatch(all); err != nil {
+	if err := srv.Apply(server.Upserts(all...)); err != nil {
 		t.Fatal(err)
 	}
 	c := dialRecorder(t, url, "c")
@@ -128,7 +129,7 @@ func TestClustersFollowMoves(t *testing.T) {
 		batch = append(batch, m)
 		all[m.ID] = m
 	}
-	if err := srv.UpsertBatch(batch); err != nil {
+	if err := srv.Apply(server.Upserts(batch...)); err != nil {
 		t.Fatal(err)
 	}
 	c := dialRecorder(t, url, "c")

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/server/servertest"
 	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/pushmap/pushmap/server/servertest"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"

@@ -207,7 +207,7 @@ func TestMarkersInNearEdges(t *testing.T) {
 			all[id] = m
 			batch = append(batch, m)
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 		got := map[string]wire.Marker{}

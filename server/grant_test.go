@@ -263,7 +263,7 @@ func TestGrantBoxRandom(t *testing.T) {
 			}
 			batch = append(batch, m)
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range batch {
@@ -328,7 +328,7 @@ func TestGrantBoxClusters(t *testing.T) {
 		p := geo.Pt(box.West+rng.Float64()*(box.East-box.West), box.South+rng.Float64()*(box.North-box.South))
 		inside = append(inside, wire.Marker{ID: fmt.Sprint("in", i), Pos: p})
 	}
-	if err := srv.UpsertBatch(inside); err != nil {
+	if err := srv.Apply(server.Upserts(inside...)); err != nil {
 		t.Fatal(err)
 	}
 	view := wire.View{Box: geo.BBox(1, 48, 4, 50), Zoom: 7}
@@ -367,7 +367,7 @@ func TestGrantBoxClusters(t *testing.T) {
 		}
 		outside = append(outside, wire.Marker{ID: fmt.Sprint("out", i), Pos: ps[i%4]})
 	}
-	if err := srv.UpsertBatch(outside); err != nil {
+	if err := srv.Apply(server.Upserts(outside...)); err != nil {
 		t.Fatal(err)
 	}
 	if d := diffClusters(clusters(), before); d != "" {
@@ -532,13 +532,13 @@ func TestRepliesFitTheClientFrame(t *testing.T) {
 		ms = append(ms, wire.Marker{ID: fmt.Sprintf("marker-with-a-longish-id-%06d", i), Layer: "a",
 			Pos: geo.Pt(float64(i%100)/10, float64(i/100)/20), Props: map[string]any{"name": strings.Repeat("x", 20)}})
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	// The client's limit from its hello, then the server's own for a
 	// client that says nothing.
 	srv2, url2 := servertest.StartServer(t, &server.Options{Budget: 20000, MaxSendFrameBytes: 100 << 10})
-	if err := srv2.UpsertBatch(ms); err != nil {
+	if err := srv2.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -3,14 +3,15 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/auth"
-	"github.com/pushmap/pushmap/server/servertest"
 	"math"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushmap/pushmap/auth"
+	"github.com/pushmap/pushmap/server/servertest"
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
@@ -28,7 +29,7 @@ func grid(t *testing.T, srv *server.Server, box geo.Box, layer string) {
 			ms = append(ms, wire.Marker{ID: layer + geo.Pt(lon, lat).String(), Layer: layer, Pos: geo.Pt(lon, lat)})
 		}
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -298,7 +299,7 @@ func TestFeedValidation(t *testing.T) {
 		{ID: strings.Repeat("x", 300), Pos: geo.Pt(0, 0)},
 	}
 	for _, m := range bad {
-		err := srv.UpsertBatch([]wire.Marker{{ID: "good", Pos: geo.Pt(1, 1)}, m})
+		err := srv.Apply(server.Upserts(wire.Marker{ID: "good", Pos: geo.Pt(1, 1)}, m))
 		if err == nil {
 			t.Fatalf("%.10q accepted", m.ID)
 		}
@@ -307,7 +308,7 @@ func TestFeedValidation(t *testing.T) {
 			t.Fatalf("batch with %.10q partially applied", m.ID)
 		}
 	}
-	if err := srv.RemoveBatch([]string{"a", ""}); err == nil {
+	if err := srv.Apply([]server.Update{{Marker: wire.Marker{ID: "a"}, Remove: true}, {Remove: true}}); err == nil {
 		t.Fatal("empty id removed")
 	}
 }

@@ -69,7 +69,7 @@ func TestMarkersPageHoldsBounded(t *testing.T) {
 		ms[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: []string{"a", "b"}[i%2],
 			Pos: geo.Pt(-10+rng.Float64()*40, 35+rng.Float64()*25)}
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	var holds, maxVisited int

@@ -3,13 +3,14 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/server/servertest"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushmap/pushmap/server/servertest"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
@@ -42,7 +43,7 @@ func TestSlowClient(t *testing.T) {
 			batch[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a", Props: pad,
 				Pos: geo.Pt(float64(i%360)-180+float64(round)/100, float64(i%170)-85)}
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 		peak = max(peak, srv.OutboxBytes())
@@ -103,7 +104,7 @@ func TestReconnect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := srv.UpsertBatch(ms); err != nil {
+		if err := srv.Apply(server.Upserts(ms...)); err != nil {
 			t.Fatal(err)
 		}
 		hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv}}

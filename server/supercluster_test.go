@@ -5,13 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/pushmap/pushmap/server/servertest"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
@@ -68,7 +70,7 @@ func TestCompareSupercluster(t *testing.T) {
 		pts[i] = [2]float64{p.Lon, p.Lat}
 		ms[i] = wire.Marker{ID: fmt.Sprint("p", i), Pos: p}
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	c := dialRecorder(t, url, "c")

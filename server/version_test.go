@@ -37,7 +37,7 @@ func waitExpired(t *testing.T, srv *server.Server, probe string) {
 // TestStaleUpdateKeepsExpiry: an ignored (stale) update changes nothing,
 // not even the expiry. A late v9 with a short TTL must not delete the
 // live v10; a late v9 without TTL must not make v10 (which has a TTL)
-// permanent. Both through Apply, and the second through UpsertBatch too.
+// permanent. Both through Apply, and the second through Upserts too.
 func TestStaleUpdateKeepsExpiry(t *testing.T) {
 	srv, _ := servertest.StartServer(t, nil)
 	const short = 50 * time.Millisecond
@@ -51,7 +51,7 @@ func TestStaleUpdateKeepsExpiry(t *testing.T) {
 
 	apply(t, srv, versioned("mortal", 10, geo.Pt(1, 1), short))
 	apply(t, srv, versioned("mortal", 9, geo.Pt(2, 2), 0))
-	if err := srv.UpsertBatch([]wire.Marker{{ID: "mortal", Pos: geo.Pt(2, 2), Version: 8}}); err != nil {
+	if err := srv.Apply(server.Upserts(wire.Marker{ID: "mortal", Pos: geo.Pt(2, 2), Version: 8})); err != nil {
 		t.Fatal(err)
 	}
 	waitExpired(t, srv, "mortal")

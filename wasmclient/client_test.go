@@ -5,13 +5,14 @@ package wasmclient_test
 import (
 	"context"
 	"errors"
-	"github.com/pushmap/pushmap/server/servertest"
 	"log/slog"
 	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pushmap/pushmap/server/servertest"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/leakcheck"
@@ -34,7 +35,7 @@ func dial(t *testing.T, url string, opts *wasmclient.Options) *wasmclient.Client
 
 func TestSetViewWaitsForTheServer(t *testing.T) {
 	srv, url := servertest.StartServer(t, nil)
-	srv.UpsertBatch([]wire.Marker{{ID: "in", Pos: geo.Pt(1, 1)}, {ID: "out", Pos: geo.Pt(20, 20)}})
+	srv.Apply(server.Upserts(wire.Marker{ID: "in", Pos: geo.Pt(1, 1)}, wire.Marker{ID: "out", Pos: geo.Pt(20, 20)}))
 	c := dial(t, url, nil)
 	if err := c.SetView(context.Background(), 0, geo.BBox(0, 0, 10, 10), 5); err != nil {
 		t.Fatal(err)

@@ -174,7 +174,7 @@ func TestSplitReplyCompletesSetView(t *testing.T) {
 	for i := range 10000 {
 		ms = append(ms, wire.Marker{ID: fmt.Sprintf("marker-%06d", i), Pos: geo.Pt(float64(i%100)/10, float64(i/100)/20)})
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	var frames atomic.Int64

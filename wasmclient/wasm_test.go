@@ -31,7 +31,7 @@ func TestWasm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.UpsertBatch([]wire.Marker{{ID: "in", Pos: geo.Pt(1, 1)}, {ID: "out", Pos: geo.Pt(50, 50)}})
+	srv.Apply(server.Upserts(wire.Marker{ID: "in", Pos: geo.Pt(1, 1)}, wire.Marker{ID: "out", Pos: geo.Pt(50, 50)}))
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer srv.Close()

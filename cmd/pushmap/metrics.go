@@ -15,7 +15,6 @@ import (
 	vm "github.com/VictoriaMetrics/metrics"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
-	"github.com/pushmap/pushmap/wire"
 )
 
 // Metrics. The server counts what it does with plain atomic counters
@@ -71,8 +70,7 @@ func newMetrics(srv *server.Server, redis *redisfeed.Consumer) *metrics {
 	return m
 }
 
-// timedFeed is the server as the feeds see it: its Apply and UpsertBatch
-// are timed into pushmap_apply_seconds, once per call (a batch), never per
+// timedFeed is the server as the feeds see it: its Apply is timed into pushmap_apply_seconds, once per call (a batch), never per
 // update. The rest is the server's.
 type timedFeed struct {
 	*server.Server
@@ -84,14 +82,6 @@ func (f timedFeed) Apply(updates []server.Update) error {
 	start := time.Now()
 	err := f.Server.Apply(updates)
 	f.m.observeApply(start, len(updates), err)
-	return err
-}
-
-// UpsertBatch upserts ms, timing the call.
-func (f timedFeed) UpsertBatch(ms []wire.Marker) error {
-	start := time.Now()
-	err := f.Server.UpsertBatch(ms)
-	f.m.observeApply(start, len(ms), err)
 	return err
 }
 

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server/internal/store"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// Reads of the marker store. The server lock guards the store: each read
+// takes it, so it sees the state between two writes.
+
+// A layerSet is the set of layers a client sees; nil means every layer.
+type layerSet = store.LayerSet
+
+func newLayerSet(layers []string) layerSet { return store.NewLayerSet(layers) }
+
+// Marker returns the stored marker id.
+func (s *Server) Marker(id string) (wire.Marker, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.store.Get(id)
+	if rec == nil {
+		return wire.Marker{}, false
+	}
+	return rec.Marker, true
+}
+
+// MarkersIn returns the markers inside box whose layer is in layers (every
+// layer when layers is empty), in no particular order.
+func (s *Server) MarkersIn(box geo.Box, layers []string) []wire.Marker {
+	set := newLayerSet(layers)
+	var out []wire.Marker
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	parts, n := box.Split()
+	for _, part := range parts[:n] {
+		s.store.Search(part, func(rec *store.Record) bool {
+			if set.Has(rec.Marker.Layer) {
+				out = append(out, rec.Marker)
+			}
+			return true
+		})
+	}
+	return out
+}
+
+// MarkersPerLayer returns how many markers each layer holds, for every
+// layer that has held one since the server started (a layer emptied since
+// counts 0). It reads counts the store keeps up to date, so it costs one
+// lookup per layer, not a scan of the markers.
+func (s *Server) MarkersPerLayer() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.store.LayerCounts()
+}
+
+// A StoredMarker is a marker as the server holds it: its fields, version
+// included, and when it expires.
+type StoredMarker struct {
+	Marker  wire.Marker
+	Expires time.Time // zero: never
+}
+
+// Snapshot returns every marker the server holds, with its version, props
+// and expiry, in no particular order: the state between two writes, copied
+// under one hold of the server lock (feeds wait for a copy of every
+// marker). It is what a durable log or a replica saves; Apply of each one's
+// Update restores it. The Props maps are the server's: do not modify them.
+func (s *Server) Snapshot() []StoredMarker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]StoredMarker, 0, s.store.Len())
+	s.store.Each(func(rec *store.Record) bool {
+		sm := StoredMarker{Marker: rec.Marker}
+		if rec.Expires != 0 {
+			sm.Expires = time.Unix(0, rec.Expires)
+		}
+		out = append(out, sm)
+		return true
+	})
+	return out
+}
+
+// Update returns the update that restores sm: an upsert of sm.Marker at its
+// version (HasVersion: stale against a newer stored version) that expires
+// at sm.Expires (already expired: not restored).
+func (sm StoredMarker) Update() Update {
+	return Update{Marker: sm.Marker, HasVersion: true, Expires: sm.Expires}
+}
