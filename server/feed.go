@@ -23,17 +23,11 @@ type Update struct {
 	Marker wire.Marker
 	// TTL, when positive, removes the marker TTL after this upsert unless
 	// another applied upsert comes first; every applied upsert sets the
-	// expiry anew, and one without TTL or Expires makes the marker
-	// permanent. A stale upsert, ignored, leaves the expiry as it was.
-	TTL time.Duration
-	// Expires, when set, is when the marker expires, as TTL but absolute:
-	// for restoring a marker from a snapshot or a log (see Snapshot), whose
-	// expiry kept counting while it was stored. An upsert that has already
-	// expired when it is applied removes the marker (counted in
-	// Stats.Expired) unless it is stale. An update may set TTL or Expires,
-	// not both.
-	Expires time.Time
-	Remove  bool
+	// expiry anew, and one without TTL makes the marker permanent. A stale
+	// upsert, ignored, leaves the expiry as it was. (Restore takes
+	// absolute expiries.)
+	TTL    time.Duration
+	Remove bool
 	// HasVersion says that Marker.Version is the feed's version of this
 	// change even when it is 0. An update has a version when HasVersion is
 	// set or Marker.Version is not 0; one without (the zero Update) takes
@@ -59,7 +53,7 @@ type Update struct {
 //
 // The server keeps each marker's Props map: do not modify it after the
 // call. It does not keep updates.
-func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates) }
+func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates, nil) }
 
 // Upsert creates or changes the marker m.ID: Apply of one update without
 // expiry, which reads a zero m.Version as no version (to send a version 0,
@@ -86,8 +80,10 @@ func (s *Server) Remove(id string) error {
 }
 
 // apply is Apply for a feed that may write only the layers of scope (nil:
-// every layer), checked under the same lock as the batch is applied.
-func (s *Server) apply(scope *layerScope, updates []Update) error {
+// every layer), checked under the same lock as the batch is applied. With
+// expiries, expiries[i] is when the marker of updates[i] expires, Unix
+// nanoseconds (0: never), in place of its TTL (see Restore).
+func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) error {
 	for i := range updates {
 		if err := updates[i].validate(); err != nil {
 			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
@@ -111,14 +107,17 @@ func (s *Server) apply(scope *layerScope, updates []Update) error {
 			continue
 		}
 		var expires int64
-		if u.TTL > 0 || !u.Expires.IsZero() {
+		switch {
+		case expiries != nil:
+			expires = expiries[i]
+		case u.TTL > 0:
 			if now.IsZero() {
 				now = time.Now()
 			}
-			expires = u.Expires.UnixNano()
-			if u.TTL > 0 {
-				expires = now.Add(u.TTL).UnixNano()
-			}
+			expires = now.Add(u.TTL).UnixNano()
+		}
+		if expires != 0 && now.IsZero() {
+			now = time.Now()
 		}
 		ch, stale, err := s.store.Upsert(&u.Marker, u.HasVersion || u.Marker.Version != 0, expires, now.UnixNano())
 		switch {
@@ -146,12 +145,8 @@ func (u *Update) validate() error {
 	case !u.Remove:
 		err = u.Marker.Validate()
 	}
-	switch {
-	case err != nil:
-	case u.TTL < 0:
+	if err == nil && u.TTL < 0 {
 		err = wire.Error{Code: wire.CodeInvalidMarker, Message: fmt.Sprintf("marker %q: negative TTL %v", u.Marker.ID, u.TTL)}
-	case u.TTL > 0 && !u.Expires.IsZero():
-		err = wire.Error{Code: wire.CodeInvalidMarker, Message: fmt.Sprintf("marker %q: both a TTL (%v) and an expiry (%v); set one", u.Marker.ID, u.TTL, u.Expires.UTC().Format(time.RFC3339Nano))}
 	}
 	return err
 }

@@ -66,8 +66,8 @@ type StoredMarker struct {
 // Snapshot returns every marker the server holds, with its version, props
 // and expiry, in no particular order: the state between two writes, copied
 // under one hold of the server lock (feeds wait for a copy of every
-// marker). It is what a durable log or a replica saves; Apply of each one's
-// Update restores it. The Props maps are the server's: do not modify them.
+// marker). It is what a durable log or a replica saves, and Restore puts
+// back. The Props maps are the server's: do not modify them.
 func (s *Server) Snapshot() []StoredMarker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -83,9 +83,21 @@ func (s *Server) Snapshot() []StoredMarker {
 	return out
 }
 
-// Update returns the update that restores sm: an upsert of sm.Marker at its
-// version (HasVersion: stale against a newer stored version) that expires
-// at sm.Expires (already expired: not restored).
-func (sm StoredMarker) Update() Update {
-	return Update{Marker: sm.Marker, HasVersion: true, Expires: sm.Expires}
+// Restore applies stored markers, as Snapshot lists them, in order under
+// one lock: each is an upsert of sm.Marker at its version (HasVersion: it
+// is stale, and skipped, against a newer stored version) that expires at
+// sm.Expires, an absolute time that kept counting while the marker was
+// stored. One whose expiry has passed ends the marker it would update
+// (counted in Stats.Expired), and is not restored. Clients see restored
+// markers as any upsert. Errors are those of Apply; then nothing changes.
+func (s *Server) Restore(ms []StoredMarker) error {
+	updates := make([]Update, len(ms))
+	expiries := make([]int64, len(ms))
+	for i := range ms {
+		updates[i] = Update{Marker: ms[i].Marker, HasVersion: true}
+		if !ms[i].Expires.IsZero() {
+			expiries[i] = ms[i].Expires.UnixNano()
+		}
+	}
+	return s.apply(nil, updates, expiries)
 }

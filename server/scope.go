@@ -30,7 +30,7 @@ func (s *Server) ApplyLayers(layers []string, updates []Update) error {
 	for _, l := range layers {
 		scope.layers[l] = struct{}{}
 	}
-	return s.apply(scope, updates)
+	return s.apply(scope, updates, nil)
 }
 
 // MaxLayerErrors is the most denied updates a LayerError lists.

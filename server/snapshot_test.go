@@ -14,8 +14,7 @@ import (
 )
 
 // TestSnapshotRestore: Snapshot lists every marker with its version, props
-// and absolute expiry; applying each one's Update to another server
-// restores them exactly, and a client of that server sees them. A marker
+// and absolute expiry; Restore on another server puts them back exactly, and a client of that server sees them. A marker
 // whose expiry passed between the two is not restored, and one restored
 // with an expiry ends at the same wall time as the original.
 func TestSnapshotRestore(t *testing.T) {
@@ -43,11 +42,9 @@ func TestSnapshotRestore(t *testing.T) {
 
 	time.Sleep(400 * time.Millisecond) // brief's expiry passes while "stored"
 	to, url := servertest.StartServer(t, nil)
-	var restore []server.Update
-	for _, sm := range snap {
-		restore = append(restore, sm.Update())
+	if err := to.Restore(snap); err != nil {
+		t.Fatal(err)
 	}
-	apply(t, to, restore...)
 	got := to.Snapshot()
 	ids := make([]string, 0, len(got))
 	for _, sm := range got {
@@ -65,7 +62,9 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Errorf("restoring server: %d expired, %d markers; want 0 and 3", st.Expired, st.Markers)
 	}
 	// Restored again: every update is stale, nothing changes.
-	apply(t, to, restore...)
+	if err := to.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
 	if st := to.Stats(); st.Stale != 3 {
 		t.Errorf("restoring twice: %d stale, want 3", st.Stale)
 	}
@@ -82,29 +81,37 @@ func TestSnapshotRestore(t *testing.T) {
 	})
 }
 
-// TestUpdateExpires: an upsert with an absolute expiry ends the marker
-// then; one already expired removes the marker it would update (counted
-// in Stats.Expired); an update may not set both a TTL and an expiry.
-func TestUpdateExpires(t *testing.T) {
+// TestRestoreExpiry: a restored marker expires at its absolute time; one
+// already expired removes the marker it would update (counted in
+// Stats.Expired) unless it is stale, and restores nothing.
+func TestRestoreExpiry(t *testing.T) {
 	srv, _ := servertest.StartServer(t, nil)
-	apply(t, srv, server.Update{Marker: wire.Marker{ID: "soon", Pos: geo.Pt(1, 1)}, Expires: time.Now().Add(100 * time.Millisecond)})
+	restore := func(m wire.Marker, expires time.Time) {
+		t.Helper()
+		if err := srv.Restore([]server.StoredMarker{{Marker: m, Expires: expires}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore(wire.Marker{ID: "soon", Pos: geo.Pt(1, 1)}, time.Now().Add(100*time.Millisecond))
 	waitExpired(t, srv, "soon")
 
 	apply(t, srv, server.Update{Marker: wire.Marker{ID: "m", Pos: geo.Pt(1, 1), Version: 3}})
-	apply(t, srv, server.Update{Marker: wire.Marker{ID: "m", Pos: geo.Pt(2, 2), Version: 2}, Expires: time.Now().Add(-time.Second)})
+	restore(wire.Marker{ID: "m", Pos: geo.Pt(2, 2), Version: 2}, time.Now().Add(-time.Second))
 	if _, ok := srv.Marker("m"); !ok {
-		t.Fatal("a stale expired upsert removed m")
+		t.Fatal("a stale expired marker removed m")
 	}
-	apply(t, srv, server.Update{Marker: wire.Marker{ID: "m", Pos: geo.Pt(2, 2), Version: 4}, Expires: time.Now().Add(-time.Second)})
+	restore(wire.Marker{ID: "m", Pos: geo.Pt(2, 2), Version: 4}, time.Now().Add(-time.Second))
 	if _, ok := srv.Marker("m"); ok {
-		t.Fatal("m, upserted already expired, is still there")
+		t.Fatal("m, restored already expired, is still there")
 	}
-	if st := srv.Stats(); st.Expired != 2 {
-		t.Errorf("Stats.Expired = %d, want 2", st.Expired)
+	restore(wire.Marker{ID: "never", Pos: geo.Pt(2, 2)}, time.Now().Add(-time.Second))
+	if _, ok := srv.Marker("never"); ok {
+		t.Fatal("a marker restored already expired is there")
 	}
-
-	err := srv.Apply([]server.Update{{Marker: wire.Marker{ID: "both", Pos: geo.Pt(1, 1)}, TTL: time.Minute, Expires: time.Now().Add(time.Hour)}})
-	if err == nil || !strings.Contains(err.Error(), `marker "both": both a TTL`) {
-		t.Errorf("TTL and Expires both set: %v, want an error naming both", err)
+	if st := srv.Stats(); st.Expired != 2 || st.Markers != 0 {
+		t.Errorf("Stats: %d expired, %d markers; want 2 and 0", st.Expired, st.Markers)
+	}
+	if err := srv.Restore([]server.StoredMarker{{Marker: wire.Marker{ID: "", Pos: geo.Pt(1, 1)}}}); err == nil {
+		t.Error("a marker without an id was restored")
 	}
 }
