@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/server/servertest"
 
 	"github.com/pushmap/pushmap/geo"
@@ -82,7 +83,7 @@ func TestClustersWorld(t *testing.T) {
 	if sum != uint64(len(all)) {
 		t.Fatalf("clusters sum to %d markers, want %d", sum, len(all))
 	}
-	cz := wire.ClusterZoom(world, 5000, 14)
+	cz := server.ClusterZoom(world, 5000, 14)
 	if msg := diffClusters(got, bruteClusters(all, world.Box, cz)); msg != "" {
 		t.Fatal(msg)
 	}
@@ -142,7 +143,7 @@ func TestClustersFollowMoves(t *testing.T) {
 	if err := c.SetView(ctx, 1, geo.BBox(-40, -40, -39, -39), 10); err != nil {
 		t.Fatal(err)
 	}
-	cz := wire.ClusterZoom(v, 50, 14)
+	cz := server.ClusterZoom(v, 50, 14)
 	if len(c.Clusters()) == 0 {
 		t.Fatal("no clusters")
 	}
@@ -199,4 +200,42 @@ func TestClustersFollowMoves(t *testing.T) {
 
 func intersectsBox(a, b geo.Box) bool {
 	return a.West <= b.East && a.East >= b.West && a.South <= b.North && a.North >= b.South
+}
+
+// TestClusterZoomInReplies: the server alone decides a cluster-mode view's
+// cluster zoom and says it: every cluster op of the view_ack is at it, and
+// an ack whose view has no cluster the client may see still carries one, a
+// gone cluster (count 0), to say it; a reset gives it in its view array.
+// Here the grant's box is smaller than the finest cells counted at its
+// edge, so the client may see markers but no cluster.
+func TestClusterZoomInReplies(t *testing.T) {
+	box := geo.BBox(2.3500, 48.8500, 2.3505, 48.8503)
+	g := newGrants(map[string]auth.Grant{"tiny": {Box: boxPtr(box)}})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize, Budget: 2})
+	var ms []wire.Marker
+	for i := range 5 {
+		ms = append(ms, wire.Marker{ID: fmt.Sprint("m", i), Pos: geo.Pt(2.3501+float64(i)*5e-5, 48.8501)})
+	}
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
+		t.Fatal(err)
+	}
+	view := wire.View{Box: geo.BBox(2, 48.5, 2.7, 49.2), Zoom: 9}
+	cz := server.ClusterZoom(view, 2, 14)
+	c := dialRaw(t, url)
+	c.helloWith("tiny")
+	c.send(view)
+	ack := c.reply().(wire.ViewAck)
+	if ack.Flags&wire.FlagClusters == 0 || len(ack.Ops) == 0 {
+		t.Fatalf("ack flags %b with %d ops; want cluster mode with the zoom said", ack.Flags, len(ack.Ops))
+	}
+	for _, op := range ack.Ops {
+		if op.Cluster == nil || int(op.Cluster.Z) != cz || op.Cluster.Count != 0 {
+			t.Fatalf("ack op %+v; want gone clusters at zoom %d", op, cz)
+		}
+	}
+	c.send(wire.Layers{})
+	reset := c.reply().(wire.Reset)
+	if len(reset.Views) != 1 || !reset.Clustered[0] || reset.ClusterZooms[0] != cz {
+		t.Fatalf("reset views %+v clustered %v zooms %v; want one in cluster mode at %d", reset.Views, reset.Clustered, reset.ClusterZooms, cz)
+	}
 }

@@ -387,7 +387,7 @@ func TestGrantBoxClusters(t *testing.T) {
 	moved.Pos = geo.Pt(box.West+0.25, box.South+0.15)
 	srv.Upsert(moved)
 	ops := c.untilClusterFor(moved.Pos, view)
-	from := geo.TileOf(inside[0].Pos, wire.ClusterZoom(view, 50, 14))
+	from := geo.TileOf(inside[0].Pos, server.ClusterZoom(view, 50, 14))
 	for _, op := range ops {
 		if op.Cluster == nil || (geo.Tile{Z: op.Cluster.Z, X: op.Cluster.X, Y: op.Cluster.Y}) != from {
 			t.Fatalf("moves outside the box sent %+v", op)
@@ -399,7 +399,7 @@ func TestGrantBoxClusters(t *testing.T) {
 // (at v's cluster zoom) arrives, and returns the ops before it.
 func (c *rawClient) untilClusterFor(p geo.Point, v wire.View) []wire.Op {
 	c.t.Helper()
-	tile := geo.TileOf(p, wire.ClusterZoom(v, 50, 14))
+	tile := geo.TileOf(p, server.ClusterZoom(v, 50, 14))
 	var ops []wire.Op
 	for {
 		b, ok := c.recv().(wire.Batch)

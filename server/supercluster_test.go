@@ -88,7 +88,7 @@ func TestCompareSupercluster(t *testing.T) {
 	}
 	theirs := runSupercluster(t, pts, world, 2)
 	t.Logf("pushmap: %d clusters (tiles at zoom %d), %d points, largest %d; view change answered in %v; kept up to date per move",
-		len(ours), wire.ClusterZoom(wire.View{Box: world, Zoom: 2}, 5000, 14), total, maxCount, took)
+		len(ours), server.ClusterZoom(wire.View{Box: world, Zoom: 2}, 5000, 14), total, maxCount, took)
 	t.Logf("supercluster: %d clusters (radius 40 px at zoom 2), %d points, largest %d; index built in %.0f ms, rebuilt on any change; query %.1f ms",
 		theirs.Clusters, theirs.Points, theirs.MaxCount, theirs.BuildMs, theirs.QueryMs)
 	if total != n || theirs.Points != n {

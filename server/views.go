@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/pushmap/pushmap/geo"
@@ -93,9 +94,17 @@ func (s *Server) viewAckLocked(c *conn, v wire.View) (frames [][]byte, cz int) {
 	defer func() { s.found = found[:0] }()
 	head := func(dst []byte, flags wire.Flags, n int) []byte { return wire.AppendViewAckHeader(dst, v, flags, n) }
 	if over {
-		// More markers than the budget: cluster mode.
+		// More markers than the budget: cluster mode. Its cluster ops are
+		// at zoom cz, which is how the client learns it (docs/protocol.md,
+		// Cluster mode): when no cluster of the view holds a marker the
+		// client may see, one gone cluster (count 0) says it.
 		cz = clusterZoom(v, s.opts.Budget, s.opts.ClusterZoom)
 		ops, size := s.clusterOpsLocked(c, v.Box, cz)
+		if len(ops) == 0 {
+			t := geo.TileOf(geo.Pt(v.Box.West, v.Box.North), cz)
+			op := bytes.Clone(s.enc.ClusterOp(&wire.Cluster{Z: t.Z, X: t.X, Y: t.Y}))
+			ops, size = append(ops, op), len(op)
+		}
 		return splitReply(head, flags|wire.FlagClusters, replyOps{clusters: ops, size: size}, c.frameLimit), cz
 	}
 	// The markers of v that no view in marker mode held before.
@@ -150,10 +159,11 @@ func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
 	clusterSize := 0
 	views := make([]wire.View, len(c.views))
 	clustered := make([]bool, len(c.views))
+	zooms := make([]int, len(c.views))
 	for i := range c.views {
 		views[i] = c.views[i].v
 		if c.views[i].clustered() {
-			clustered[i] = true
+			clustered[i], zooms[i] = true, c.views[i].cz
 			ops, size := s.clusterOpsLocked(c, views[i].Box, c.views[i].cz)
 			clusterOps = append(clusterOps, ops...)
 			clusterSize += size
@@ -175,7 +185,7 @@ func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
 		s.found = found[:0]
 	}
 	head := func(dst []byte, flags wire.Flags, n int) []byte {
-		return wire.AppendResetHeader(dst, flags, views, clustered, n)
+		return wire.AppendResetHeader(dst, flags, views, clustered, zooms, n)
 	}
 	return splitReply(head, flags, replyOps{markers: all, clusters: clusterOps, size: opsSize(all) + clusterSize}, c.frameLimit)
 }

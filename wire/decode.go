@@ -431,19 +431,29 @@ func (d *Decoder) reset(fields int) (Message, error) {
 		if r.Views[i], err = d.view(); err != nil {
 			return nil, wrap("view "+itoa(i), err)
 		}
+		read := 6
 		if m >= 7 {
 			vf, err := d.smallInt("view flags", 255)
 			if err != nil {
 				return nil, wrap("view "+itoa(i), err)
 			}
+			read++
 			if Flags(vf)&FlagClusters != 0 {
 				if r.Clustered == nil {
 					r.Clustered = make([]bool, n)
+					r.ClusterZooms = make([]int, n)
 				}
 				r.Clustered[i] = true
+				r.ClusterZooms[i] = -1
+				if m >= 8 {
+					if r.ClusterZooms[i], err = d.smallInt("cluster zoom", geo.MaxZoom); err != nil {
+						return nil, wrap("view "+itoa(i), err)
+					}
+					read++
+				}
 			}
 		}
-		if err := d.skip(m-7, 3); err != nil {
+		if err := d.skip(m-read, 3); err != nil {
 			return nil, err
 		}
 	}
