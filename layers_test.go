@@ -23,7 +23,7 @@ func layersFromDesign(t *testing.T) map[string]int {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	row := regexp.MustCompile("^\\| (\\d+) [^|]*\\| ([^|]*) \\|")
+	row := regexp.MustCompile(`^\| (\d+) [^|]*\| ([^|]*) \|`)
 	path := regexp.MustCompile("`([^`]+)`")
 	layers := map[string]int{}
 	sc := bufio.NewScanner(f)

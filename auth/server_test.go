@@ -9,7 +9,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/servertest"

@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/auth"
-	"github.com/pushmap/pushmap/server/servertest"
-
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 

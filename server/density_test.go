@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushmap/pushmap/server/servertest"
-
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 

@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushmap/pushmap/auth"
-	"github.com/pushmap/pushmap/server/servertest"
-
 	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +48,11 @@ func TestWasm(t *testing.T) {
 		srv.Upsert(wire.Marker{ID: "in", Pos: geo.Pt(2, 2)})
 	}()
 
-	wasmDir := filepath.Join(runtime.GOROOT(), "lib", "wasm")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	wasmDir := filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm")
 	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestAgainstServer$", "-v",
 		"-exec", filepath.Join(wasmDir, "go_js_wasm_exec"), ".")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm",

@@ -40,7 +40,7 @@ func (x *cli) setUpDemo(n *node) error {
 	if err := hasIndex(dir); err != nil {
 		return fmt.Errorf("the demo page is missing: %w\n"+
 			"Run 'make demo' in the pushmap repository, which builds the web assets into web/dist\n"+
-			"and starts the demo, or point --web at a directory holding a built page.", err)
+			"and starts the demo, or point --web at a directory holding a built page", err)
 	}
 	page, err := staticRoot(dir)
 	if err != nil {

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server/internal/doctest"
 	"github.com/pushmap/pushmap/server/servertest"
-
-	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
 

@@ -6,10 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server/internal/doctest"
 	"github.com/pushmap/pushmap/server/servertest"
-
-	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
 

@@ -2,7 +2,6 @@ package redisfeed_test
 
 import (
 	"context"
-	"github.com/pushmap/pushmap/server/servertest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
 	"github.com/pushmap/pushmap/server/redisfeed/redistest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
