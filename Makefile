@@ -102,7 +102,7 @@ bench-bin:
 ## polling, broadcast and tile channels), which rewrites its tables and plots
 ## in docs/benchmarks.md and docs/bench/. Under 15 minutes; see that page.
 bench: bench-bin
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox ./server/internal/feeditem ./auth
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth
 	bin/pushmap-bench -write-docs -docs docs/benchmarks.md
 
 ## bench-quick: a small load benchmark, under 2 minutes; results, tables and
