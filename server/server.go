@@ -104,7 +104,7 @@ type Stats struct {
 	Stale       int64 // upserts ignored because their version was not newer
 	Delivered   int64 // ops handed to connections' outboxes, before coalescing: marker upserts and removes, cluster and tile changes
 	ViewChanges int64 // views set or dropped by clients
-	Expired     int64 // markers removed because their TTL ran out
+	Expired     int64 // markers removed because their expiry passed (a TTL ran out, or Restore brought one already expired)
 
 	// Refusals counts the clients and requests turned away since start,
 	// by reason (every name of RefusalReasons, zeros included): server_full,
