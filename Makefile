@@ -84,13 +84,27 @@ chaos:
 		-run '^(TestKill9MidFeed|TestExpiryAcrossDowntime|TestClusterOneMap)$$' ./cmd/pushmap
 	$(GO) test -race -count=$(CHAOS_COUNT) -run '^(TestTornTail|TestSnapshotsBoundTheLog)$$' ./server/wal
 
-## lint: formatting, and go vet natively and for js/wasm, in both modules.
-lint:
+# staticcheck, from the module proxy, into bin/ (once per version).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(CURDIR)/bin/staticcheck
+STATICCHECK_STAMP := bin/.staticcheck-$(STATICCHECK_VERSION)
+
+$(STATICCHECK_STAMP):
+	GOBIN=$(CURDIR)/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
+
+## lint: formatting, import grouping and the packages' layers (the root's
+## tests), go vet and staticcheck natively and for js/wasm, in both modules.
+lint: $(STATICCHECK_STAMP)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) test -count=1 -run '^(TestImportGrouping|TestImportLayers)$$' .
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
+	$(STATICCHECK) ./...
+	cd bench && $(STATICCHECK) ./...
+	GOOS=js GOARCH=wasm $(STATICCHECK) $(WASM_PKGS)
 
 ## bench-bin: bin/pushmap-bench, the load benchmark, built from its own
 ## module (bench/); it runs from the repository's root.
@@ -101,7 +115,7 @@ bench-bin:
 ## polling, broadcast and tile channels), which rewrites its tables and plots
 ## in docs/benchmarks.md and docs/bench/. Under 15 minutes; see that page.
 bench: bench-bin
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox ./server/internal/feeditem ./auth
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth
 	bin/pushmap-bench -write-docs -docs docs/benchmarks.md
 
 ## bench-quick: a small load benchmark, under 2 minutes; results, tables and

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pushmap/pushmap/auth"
 )
 

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/internal/leakcheck"
 )
@@ -38,6 +37,8 @@ var (
 	rsaKey2 = sync.OnceValue(func() *rsa.PrivateKey { return must(rsa.GenerateKey(rand.Reader, 2048)) })
 	ecKey   = sync.OnceValue(func() *ecdsa.PrivateKey { return must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader)) })
 	ecKey2  = sync.OnceValue(func() *ecdsa.PrivateKey { return must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader)) })
+	// ecPrivate is ecKey's private scalar, as a JWK's "d" holds it.
+	ecPrivate = sync.OnceValue(func() []byte { return must(ecKey().Bytes()) })
 )
 
 func must[T any](v T, err error) T {

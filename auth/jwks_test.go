@@ -9,9 +9,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pushmap/pushmap/auth"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 )
 
 // TestJWKSReload replaces the keys of a JWKS file under a Verifier that
@@ -125,7 +124,7 @@ func TestJWKSWatcher(t *testing.T) {
 	newTok := sign(t, jwt.SigningMethodES256, ecKey2(), "ec-2", claims(nil))
 
 	writeFile(t, path, "{")
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if log.count("JWKS reload failed") == 0 {
 			return "the bad file was not logged"
 		}
@@ -135,7 +134,7 @@ func TestJWKSWatcher(t *testing.T) {
 		t.Fatalf("after a bad file: %v", err)
 	}
 	writeJWKS(t, path, jwkOf("ec-2", ecKey2(), nil))
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if _, err := v.Verify(newTok); err != nil {
 			return "new key not loaded: " + err.Error()
 		}

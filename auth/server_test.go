@@ -9,10 +9,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pushmap/pushmap/auth"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -22,7 +21,7 @@ import (
 // missing one is closed with 4401 and a reason saying why.
 func TestVerifierGuardsServer(t *testing.T) {
 	v := newVerifier(t, auth.Config{Secrets: [][]byte{secretA}, JWKSFile: jwksFile(t), Leeway: -1})
-	_, url := pushmaptest.StartServer(t, &server.Options{Authorize: v.Authorize})
+	_, url := servertest.StartServer(t, &server.Options{Authorize: v.Authorize})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 )
@@ -366,7 +365,7 @@ func TestErrorsRevealNoSecret(t *testing.T) {
 	jwks := jwksFile(t)
 	v := newVerifier(t, auth.Config{Secrets: [][]byte{secretA, secretB}, JWKSFile: jwks, StaticTokens: []string{"dev-token-1"}})
 	n := b64(rsaKey().N.Bytes())
-	forbidden := []string{string(secretA), string(secretB), "dev-token-1", n[:16], b64(ecKey().D.Bytes())}
+	forbidden := []string{string(secretA), string(secretB), "dev-token-1", n[:16], b64(ecPrivate())}
 	tokens := []string{
 		hs256(t, secretC, claims(nil)),
 		hs256(t, secretA, claims(map[string]any{"exp": 1})),
@@ -490,7 +489,7 @@ func TestJWKSKeysSkipped(t *testing.T) {
 		jwkOf("enc", rsaKey(), map[string]any{"use": "enc"}),
 		jwkOf("ps", rsaKey(), map[string]any{"alg": "PS256"}),
 		jwkOf("rsa-1", rsaKey(), map[string]any{"alg": "RS256", "use": "sig"}),
-		jwkOf("ec-1", ecKey(), map[string]any{"alg": "ES256", "d": b64(ecKey().D.Bytes())}),
+		jwkOf("ec-1", ecKey(), map[string]any{"alg": "ES256", "d": b64(ecPrivate())}),
 	)
 	var log logBuffer
 	v := newVerifier(t, auth.Config{JWKSFile: path, Logger: log.logger()})
@@ -514,7 +513,7 @@ func TestJWKSKeysSkipped(t *testing.T) {
 	if n := log.count("JWKS key skipped"); n != 4 {
 		t.Errorf("%d keys skipped in the log, want 4 (oct, enc, PS256, private):\n%s", n, log.String())
 	}
-	if strings.Contains(log.String(), b64(ecKey().D.Bytes())) || strings.Contains(log.String(), b64(secretA)) {
+	if strings.Contains(log.String(), b64(ecPrivate())) || strings.Contains(log.String(), b64(secretA)) {
 		t.Error("the log reveals key material")
 	}
 }

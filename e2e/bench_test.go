@@ -68,7 +68,7 @@ func BenchmarkFirstMarker(b *testing.B) {
 }
 
 // BenchmarkApply1000 measures the browser's side of a batch of 1,000
-// marker moves in view: from the server's UpsertBatch to the map drawn with
+// marker moves in view: from the server's Apply to the map drawn with
 // them (total: WebSocket, wasm decoding, JS objects, the MapLibre source
 // update and the render), and the part after the client's 'changes' event
 // (in-page: adapter and MapLibre alone).

@@ -87,7 +87,7 @@ func (d *demoServer) start(markers []wire.Marker) {
 	if d.srv, err = server.New(d.opts); err != nil {
 		d.t.Fatal(err)
 	}
-	if err := d.srv.UpsertBatch(markers); err != nil {
+	if err := d.srv.Apply(server.Upserts(markers...)); err != nil {
 		d.t.Fatal(err)
 	}
 	mux := http.NewServeMux()
@@ -128,7 +128,7 @@ func (d *demoServer) url(query string) string { return "http://" + d.addr + "/?"
 
 func (d *demoServer) upsert(ms ...wire.Marker) {
 	d.t.Helper()
-	if err := d.srv.UpsertBatch(ms); err != nil {
+	if err := d.srv.Apply(server.Upserts(ms...)); err != nil {
 		d.t.Fatal(err)
 	}
 }

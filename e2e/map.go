@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 	"github.com/pushmap/pushmap/geo"
 )
 

@@ -135,6 +135,20 @@ func (b Box) Contains(p Point) bool {
 	return p.Lon >= b.West && p.Lon <= b.East
 }
 
+// WrapLon returns lon, in degrees, brought into [-180, 180] by the fewest
+// whole turns: 190 is -170, -200 is 160, 540 is 180; a longitude already
+// in range (180 and -180 included) is returned as given, and so are NaN
+// and infinities.
+func WrapLon(lon float64) float64 {
+	switch {
+	case lon > 180 && !math.IsInf(lon, 0):
+		return lon - 360*math.Ceil((lon-180)/360)
+	case lon < -180 && !math.IsInf(lon, 0):
+		return lon + 360*math.Ceil((-180-lon)/360)
+	}
+	return lon
+}
+
 // String returns b as "[west, south, east, north]" in degrees, GeoJSON bbox
 // order.
 func (b Box) String() string {

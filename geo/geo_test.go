@@ -179,3 +179,18 @@ func TestPropSplit(t *testing.T) {
 		}
 	}
 }
+
+func TestWrapLon(t *testing.T) {
+	cases := []struct{ in, want float64 }{
+		{0, 0}, {180, 180}, {-180, -180}, {179.5, 179.5},
+		{190, -170}, {-190, 170}, {540, 180}, {-200, 160}, {725, 5}, {-725, -5},
+	}
+	for _, c := range cases {
+		if got := WrapLon(c.in); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("WrapLon(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+	if got := WrapLon(math.NaN()); !math.IsNaN(got) {
+		t.Errorf("WrapLon(NaN) = %v, want NaN", got)
+	}
+}

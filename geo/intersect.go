@@ -26,6 +26,13 @@ func Intersect(a, b Box) (parts [3]Box, n int) {
 	return parts, n
 }
 
+// Intersects reports whether a and b share a point, edges included. Either
+// may cross the antimeridian.
+func Intersects(a, b Box) bool {
+	_, n := Intersect(a, b)
+	return n > 0
+}
+
 // Within reports whether every point of inner lies in outer. Either may
 // cross the antimeridian.
 func Within(inner, outer Box) bool {

@@ -91,3 +91,26 @@ func TestPropWithin(t *testing.T) {
 		}
 	}
 }
+
+func TestIntersects(t *testing.T) {
+	cases := []struct {
+		name string
+		a, b Box
+		want bool
+	}{
+		{"overlap", BBox(0, 0, 10, 10), BBox(5, 5, 20, 20), true},
+		{"touching corner", BBox(0, 0, 10, 10), BBox(10, 10, 20, 20), true},
+		{"apart", BBox(0, 0, 10, 10), BBox(11, 0, 20, 10), false},
+		{"crossing, meets the eastern part", BBox(170, -10, -170, 10), BBox(-175, 0, -160, 5), true},
+		{"crossing, between its parts", BBox(170, -10, -170, 10), BBox(-160, 0, 160, 5), false},
+		{"both crossing", BBox(175, 0, -175, 1), BBox(179, 0, -179, 1), true},
+	}
+	for _, c := range cases {
+		if got := Intersects(c.a, c.b); got != c.want {
+			t.Errorf("%s: Intersects(%v, %v) = %v, want %v", c.name, c.a, c.b, got, c.want)
+		}
+		if got := Intersects(c.b, c.a); got != c.want {
+			t.Errorf("%s: Intersects(%v, %v) = %v, want %v (swapped)", c.name, c.b, c.a, got, c.want)
+		}
+	}
+}

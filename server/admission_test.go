@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -64,13 +64,13 @@ func hello(t *testing.T, ws *websocket.Conn) error {
 // are counted apart from MaxConnections (before, three silent sockets kept
 // a real client out of a server with MaxConnections 3 for 10 s).
 func TestSilentConnectionsDoNotLockOut(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{MaxConnections: 3})
+	srv, url := servertest.StartServer(t, &server.Options{MaxConnections: 3})
 	for range 3 {
 		if _, status := dialFrom(t, url, ""); status != http.StatusSwitchingProtocols {
 			t.Fatalf("silent connection refused with %d", status)
 		}
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if st := srv.Stats(); st.Pending != 3 {
 			return "pending connections: want 3"
 		}
@@ -100,7 +100,7 @@ func TestSilentConnectionsDoNotLockOut(t *testing.T) {
 // 429; another address still gets in, and a connection that says hello
 // frees its pending place.
 func TestPendingLimits(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{MaxPending: 3, MaxPendingPerIP: 2})
+	srv, url := servertest.StartServer(t, &server.Options{MaxPending: 3, MaxPendingPerIP: 2})
 	first, _ := dialFrom(t, url, "127.0.0.1")
 	dialFrom(t, url, "127.0.0.1")
 	if _, status := dialFrom(t, url, "127.0.0.1"); status != http.StatusTooManyRequests {
@@ -125,7 +125,7 @@ func TestPendingLimits(t *testing.T) {
 // TestConnectionsPerIP: past MaxConnectionsPerIP connections from one
 // address a new one is refused with 429; closing one frees its place.
 func TestConnectionsPerIP(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{MaxConnectionsPerIP: 2})
+	srv, url := servertest.StartServer(t, &server.Options{MaxConnectionsPerIP: 2})
 	a, _ := dialFrom(t, url, "127.0.0.1")
 	b, _ := dialFrom(t, url, "127.0.0.1")
 	for _, ws := range []*websocket.Conn{a, b} {
@@ -140,7 +140,7 @@ func TestConnectionsPerIP(t *testing.T) {
 		t.Fatalf("a connection from another address: %d", status)
 	}
 	a.Close(websocket.StatusNormalClosure, "")
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if st := srv.Stats(); st.Connections != 1 {
 			return "the closed connection is still counted"
 		}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -17,7 +17,7 @@ import (
 // client matches replies to requests by order alone even across a reset
 // (docs/protocol.md, "Falling behind").
 func TestBehindKeepsEveryReply(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{OutboxBytes: 256 << 10, WriteTimeout: time.Minute})
+	srv, url := servertest.StartServer(t, &server.Options{OutboxBytes: 256 << 10, WriteTimeout: time.Minute})
 	c := dialRaw(t, url)
 	c.hello()
 	c.send(wire.View{Box: geo.World})
@@ -31,7 +31,7 @@ func TestBehindKeepsEveryReply(t *testing.T) {
 			batch[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a", Props: pad,
 				Pos: geo.Pt(float64(i%360)-180+float64(round)/1000, float64(i%170)-85)}
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -140,42 +140,6 @@ func BenchmarkDeliver(b *testing.B) {
 	}
 }
 
-// BenchmarkClusterMove measures keeping the cluster counts up to date for
-// one marker move of about 50 m, among 100k markers world-wide, at every
-// zoom from 0 to ClusterZoom (14): "move" changes the sums of the cells up
-// the marker's chain in place when the step stays in its finest tile (the
-// server's way); the baseline "in-out" counts the marker into the cells
-// of its new position (a lookup per zoom) and out of the old ones.
-func BenchmarkClusterMove(b *testing.B) {
-	for _, way := range []string{"move", "in-out"} {
-		b.Run(way, func(b *testing.B) {
-			ci := newClusterIndex(14)
-			rng := rand.New(rand.NewPCG(7, 8))
-			pts := make([]geo.Point, 100_000)
-			cells := make([]*cell, len(pts))
-			for i := range pts {
-				pts[i] = geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85)
-				cells[i] = ci.in("vehicles", pts[i])
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				j := i % len(pts)
-				old := pts[j]
-				pts[j] = geo.Pt(old.Lon+(rng.Float64()-0.5)*1e-3, max(-85, min(85, old.Lat+(rng.Float64()-0.5)*1e-3)))
-				if way == "move" {
-					cells[j] = ci.move("vehicles", cells[j], old, pts[j])
-				} else {
-					c := ci.in("vehicles", pts[j])
-					ci.out("vehicles", cells[j], old)
-					cells[j] = c
-				}
-				i++
-			}
-		})
-	}
-}
-
 // BenchmarkWorldView measures what a world view of 1M markers costs: the
 // bytes of its ViewAck (clusters, not a million markers) and the time to
 // build it.
@@ -185,12 +149,12 @@ func BenchmarkWorldView(b *testing.B) {
 		b.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(9, 10))
-	batch := make([]wire.Marker, 0, 10_000)
+	batch := make([]Update, 0, 10_000)
 	for i := range 1_000_000 {
-		batch = append(batch, wire.Marker{ID: fmt.Sprint("v", i), Layer: "vehicles",
-			Pos: geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85)})
+		batch = append(batch, Update{Marker: wire.Marker{ID: fmt.Sprint("v", i), Layer: "vehicles",
+			Pos: geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85)}})
 		if len(batch) == cap(batch) {
-			if err := s.UpsertBatch(batch); err != nil {
+			if err := s.Apply(batch); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]

@@ -7,231 +7,39 @@ import (
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
+	"github.com/pushmap/pushmap/server/internal/store"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
 )
 
 // Clusters. A view holding more markers than the budget is in cluster mode:
 // instead of markers it is sent clusters, the count and centroid of the
-// markers in each tile of a finer zoom (wire.ClusterZoom) covering it. The
-// server keeps these counts for every layer and every zoom from 0 to
+// markers in each tile of a finer zoom (clusterZoom) covering it. The store
+// keeps these counts for every layer and every zoom from 0 to
 // Options.ClusterZoom, updated as each marker moves — no rescan of the
-// store for a pan — and pushes a changed cluster to the cluster-mode views
-// that show it.
+// markers for a pan — and the server pushes a changed cluster to the
+// cluster-mode views that show it.
 
-// A cell is the sum of the markers of one layer in one tile. It links to
-// the cell of the tile holding its own one zoom out, so that counting a
-// marker at every zoom walks pointers up from its finest cell (which its
-// record keeps) instead of looking a cell up per zoom.
-type cell struct {
-	n        uint64
-	lon, lat float64 // sums of positions
-	up       *cell   // the cell one zoom out; nil at zoom 0
-	key      uint64  // its key in its zoom's map
-	// box is its tile's bounds, set at the finest zoom: a marker moving
-	// inside them stays in every cell of the chain.
-	box geo.Box
-}
-
-// cellKey packs a tile into a map key.
-func cellKey(z int, x, y uint32) uint64 { return uint64(z)<<58 | uint64(x)<<29 | uint64(y) }
-
-// clusterIndex holds the cells of every layer at every zoom.
-type clusterIndex struct {
-	maxZoom int
-	layers  map[string][]map[uint64]*cell // layer → zoom → cells
-}
-
-func newClusterIndex(maxZoom int) *clusterIndex {
-	return &clusterIndex{maxZoom: maxZoom, layers: make(map[string][]map[uint64]*cell)}
-}
-
-// levels returns the cells of layer at every zoom, made when missing.
-func (ci *clusterIndex) levels(layer string) []map[uint64]*cell {
-	levels := ci.layers[layer]
-	if levels == nil {
-		levels = make([]map[uint64]*cell, ci.maxZoom+1)
-		for z := range levels {
-			levels[z] = make(map[uint64]*cell)
-		}
-		ci.layers[layer] = levels
+// clusterZoom is the zoom of the tiles whose clusters stand for the markers
+// of view v in cluster mode: three levels finer than the view's zoom (about
+// 32 × 20 clusters on a 1024 × 640 map), at most maxZoom, and coarser when
+// needed so that the tiles covering the view are at most budget. The
+// policy is the server's alone: a view_ack's cluster ops are at this zoom,
+// and a reset names it for each view in cluster mode (docs/protocol.md).
+func clusterZoom(v wire.View, budget, maxZoom int) int {
+	z := min(int(v.Zoom)+3, maxZoom)
+	for z > 0 && geo.CountTilesTouching(v.Box, z) > uint64(budget) {
+		z--
 	}
-	return levels
-}
-
-// in counts a marker of layer at p into the cells of every zoom and
-// returns its cell at the finest zoom, for out and move.
-func (ci *clusterIndex) in(layer string, p geo.Point) *cell {
-	levels := ci.levels(layer)
-	t := geo.TileOf(p, ci.maxZoom)
-	var finest, below *cell
-	for z := ci.maxZoom; z >= 0; z-- {
-		shift := ci.maxZoom - z
-		k := cellKey(z, t.X>>shift, t.Y>>shift)
-		c := levels[z][k]
-		existed := c != nil
-		if !existed {
-			c = &cell{key: k}
-			if z == ci.maxZoom {
-				c.box = t.Bounds()
-			}
-			levels[z][k] = c
-		}
-		if below != nil {
-			below.up = c
-		}
-		if finest == nil {
-			finest = c
-		}
-		if existed {
-			// The cells further out exist and are linked.
-			for ; c != nil; c = c.up {
-				c.n++
-				c.lon += p.Lon
-				c.lat += p.Lat
-			}
-			return finest
-		}
-		c.n++
-		c.lon += p.Lon
-		c.lat += p.Lat
-		below = c
-	}
-	return finest
-}
-
-// out counts a marker of layer at p, whose finest cell is c, out of the
-// cells of every zoom, dropping those it leaves empty.
-func (ci *clusterIndex) out(layer string, c *cell, p geo.Point) {
-	levels := ci.layers[layer]
-	for z := ci.maxZoom; c != nil; z-- {
-		up := c.up
-		if c.n == 1 {
-			delete(levels[z], c.key)
-		} else {
-			c.n--
-			c.lon -= p.Lon
-			c.lat -= p.Lat
-		}
-		c = up
-	}
-}
-
-// move moves a marker of layer, whose finest cell is c, from one position
-// to another, and returns its finest cell. A step that stays in c's tile
-// (most steps: a tile at zoom 14 is over a kilometre wide) changes the
-// sums of c's chain in place, without a lookup or a tile computation.
-func (ci *clusterIndex) move(layer string, c *cell, from, to geo.Point) *cell {
-	if b := &c.box; b.West <= to.Lon && to.Lon < b.East && b.South < to.Lat && to.Lat <= b.North {
-		dLon, dLat := to.Lon-from.Lon, to.Lat-from.Lat
-		for x := c; x != nil; x = x.up {
-			x.lon += dLon
-			x.lat += dLat
-		}
-		return c
-	}
-	// In before out: a marker alone in the cells further out leaves them
-	// in place instead of deleting and making them again.
-	finest := ci.in(layer, to)
-	ci.out(layer, c, from)
-	return finest
-}
-
-// cluster sums the cells of tile t over the layers in ls (every layer when
-// ls is nil).
-func (ci *clusterIndex) cluster(t geo.Tile, ls layerSet) wire.Cluster {
-	cl := wire.Cluster{Z: t.Z, X: t.X, Y: t.Y}
-	if int(t.Z) > ci.maxZoom {
-		return cl
-	}
-	k := cellKey(int(t.Z), t.X, t.Y)
-	var lon, lat float64
-	for layer, levels := range ci.layers {
-		if !ls.has(layer) {
-			continue
-		}
-		if c := levels[t.Z][k]; c != nil {
-			cl.Count += c.n
-			lon += c.lon
-			lat += c.lat
-		}
-	}
-	if cl.Count > 0 {
-		cl.At = wire.Quantize(geo.Pt(lon/float64(cl.Count), lat/float64(cl.Count)))
-	}
-	return cl
-}
-
-// edgeZooms is how many zooms below a cluster's the cells of a tile that
-// straddles the edge of a connection's grant box are looked at: the
-// cluster counts the markers of the cells wholly inside the box at any of
-// those zooms, and leaves out those of the finest cells (edgeZooms finer,
-// or Options.ClusterZoom) that straddle it, so that it reveals nothing
-// outside. Each zoom doubles the cells looked up along the edge.
-const edgeZooms = 5
-
-// clusterIn is cluster for a connection restricted to box: the markers of
-// tile t counted only from cells wholly inside box (see edgeZooms).
-func (ci *clusterIndex) clusterIn(t geo.Tile, ls layerSet, box geo.Box) wire.Cluster {
-	b := t.Bounds()
-	if geo.Within(b, box) {
-		return ci.cluster(t, ls)
-	}
-	cl := wire.Cluster{Z: t.Z, X: t.X, Y: t.Y}
-	if int(t.Z) > ci.maxZoom {
-		return cl
-	}
-	var sum cellSum
-	ci.sumInside(t, ls, box, min(int(t.Z)+edgeZooms, ci.maxZoom), &sum)
-	cl.Count = sum.n
-	if sum.n > 0 {
-		cl.At = wire.Quantize(geo.Pt(sum.lon/float64(sum.n), sum.lat/float64(sum.n)))
-	}
-	return cl
-}
-
-type cellSum struct {
-	n        uint64
-	lon, lat float64
-}
-
-// sumInside adds to sum the markers of the cells of t, or of its
-// descendants down to zoom deepest, that lie wholly inside box.
-func (ci *clusterIndex) sumInside(t geo.Tile, ls layerSet, box geo.Box, deepest int, sum *cellSum) {
-	b := t.Bounds()
-	if _, n := geo.Intersect(b, box); n == 0 {
-		return
-	}
-	inside := geo.Within(b, box)
-	k := cellKey(int(t.Z), t.X, t.Y)
-	holds := false
-	for layer, levels := range ci.layers {
-		if !ls.has(layer) {
-			continue
-		}
-		if c := levels[t.Z][k]; c != nil {
-			holds = true
-			if inside {
-				sum.n += c.n
-				sum.lon += c.lon
-				sum.lat += c.lat
-			}
-		}
-	}
-	if inside || !holds || int(t.Z) >= deepest {
-		return
-	}
-	for _, child := range t.Children() {
-		ci.sumInside(child, ls, box, deepest, sum)
-	}
+	return max(z, 0)
 }
 
 // clusterOf returns the cluster of tile t as connection c may see it.
 func (s *Server) clusterOf(c *conn, t geo.Tile) wire.Cluster {
 	if c.restricted {
-		return s.clusters.clusterIn(t, c.layers, *c.grant.Box)
+		return s.store.ClusterIn(t, c.layers, *c.grant.Box)
 	}
-	return s.clusters.cluster(t, c.layers)
+	return s.store.Cluster(t, c.layers)
 }
 
 // clusterOpsLocked returns the encoded clusters of view v at zoom cz for
@@ -264,33 +72,15 @@ func (s *Server) clusterOpsLocked(c *conn, box geo.Box, cz int) (ops [][]byte, s
 	return ops, size
 }
 
-// markerMovedLocked updates the clusters for marker rec, which was at old
-// (in oldLayer; had false when it did not exist) and is now at now (in
-// newLayer; has false when it is gone), and pushes the changed clusters to
-// the cluster-mode views that show them.
-func (s *Server) markerMovedLocked(rec *marker, oldLayer string, old geo.Point, had bool, newLayer string, now geo.Point, has bool) {
-	switch {
-	case had && has && oldLayer == newLayer:
-		rec.cell = s.clusters.move(newLayer, rec.cell, old, now)
-	case has:
-		c := s.clusters.in(newLayer, now)
-		if had {
-			s.clusters.out(oldLayer, rec.cell, old)
-		}
-		rec.cell = c
-	case had:
-		s.clusters.out(oldLayer, rec.cell, old)
-		rec.cell = nil
-	}
-	if has {
-		s.markDensityLocked(now)
-	}
-	if had {
-		s.markDensityLocked(old)
-	}
+// pushClustersLocked pushes the clusters that change ch changed (the
+// tiles the marker left and entered, at every zoom some view is in cluster
+// mode at) to the cluster-mode views that show them.
+func (s *Server) pushClustersLocked(ch *store.Change) {
 	if s.clusterViews.Len() == 0 {
 		return
 	}
+	had, has := ch.Had(), ch.Has()
+	old, now := ch.Old.Pos, ch.New.Pos
 	for cz := range s.clusterZooms {
 		var from, to geo.Tile
 		if had {
@@ -336,7 +126,7 @@ func (s *Server) pushClusterLocked(t geo.Tile, p, q geo.Point) {
 			encoded = append(encoded, layerOp{c.clusterGroup, bytes.Clone(s.enc.ClusterOp(&cl))})
 			i = len(encoded) - 1
 		}
-		s.deliver(c, key, encoded[i].op)
+		s.fan.inline.deliver(c, key, encoded[i].op)
 		return true
 	})
 }

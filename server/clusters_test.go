@@ -3,14 +3,15 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -54,14 +55,14 @@ func diffClusters(got, want map[geo.Tile]wire.Cluster) string {
 // its budget of clusters whose counts sum to the markers in view; zooming
 // in gives markers, zooming out clusters again, with nothing stale left.
 func TestClustersWorld(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil) // budget 5000
+	srv, url := servertest.StartServer(t, nil) // budget 5000
 	rng := rand.New(rand.NewPCG(seed(t), 1))
 	all := make([]wire.Marker, 100_000)
 	for i := range all {
 		all[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a",
 			Pos: wire.Quantize(geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85))}
 	}
-	if err := srv.UpsertBatch(all); err != nil {
+	if err := srv.Apply(server.Upserts(all...)); err != nil {
 		t.Fatal(err)
 	}
 	c := dialRecorder(t, url, "c")
@@ -81,7 +82,7 @@ func TestClustersWorld(t *testing.T) {
 	if sum != uint64(len(all)) {
 		t.Fatalf("clusters sum to %d markers, want %d", sum, len(all))
 	}
-	cz := wire.ClusterZoom(world, 5000, 14)
+	cz := server.ClusterZoom(world, 5000, 14)
 	if msg := diffClusters(got, bruteClusters(all, world.Box, cz)); msg != "" {
 		t.Fatal(msg)
 	}
@@ -118,7 +119,7 @@ func toMap(ms []wire.Marker) map[string]wire.Marker {
 // updates exactly the clusters of the tiles it left and entered; a move
 // elsewhere updates nothing.
 func TestClustersFollowMoves(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{Budget: 50})
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 50})
 	rng := rand.New(rand.NewPCG(seed(t), 2))
 	europe := geo.BBox(-10, 35, 30, 60)
 	all := map[string]wire.Marker{}
@@ -128,7 +129,7 @@ func TestClustersFollowMoves(t *testing.T) {
 		batch = append(batch, m)
 		all[m.ID] = m
 	}
-	if err := srv.UpsertBatch(batch); err != nil {
+	if err := srv.Apply(server.Upserts(batch...)); err != nil {
 		t.Fatal(err)
 	}
 	c := dialRecorder(t, url, "c")
@@ -141,7 +142,7 @@ func TestClustersFollowMoves(t *testing.T) {
 	if err := c.SetView(ctx, 1, geo.BBox(-40, -40, -39, -39), 10); err != nil {
 		t.Fatal(err)
 	}
-	cz := wire.ClusterZoom(v, 50, 14)
+	cz := server.ClusterZoom(v, 50, 14)
 	if len(c.Clusters()) == 0 {
 		t.Fatal("no clusters")
 	}
@@ -162,7 +163,7 @@ func TestClustersFollowMoves(t *testing.T) {
 		if err := srv.Upsert(sentinel); err != nil {
 			t.Fatal(err)
 		}
-		pushmaptest.Eventually(t, 5*time.Second, func() string {
+		servertest.Eventually(t, 5*time.Second, func() string {
 			if c.Markers()["~s"].Version != sentinel.Version {
 				return "sentinel not received"
 			}
@@ -198,4 +199,42 @@ func TestClustersFollowMoves(t *testing.T) {
 
 func intersectsBox(a, b geo.Box) bool {
 	return a.West <= b.East && a.East >= b.West && a.South <= b.North && a.North >= b.South
+}
+
+// TestClusterZoomInReplies: the server alone decides a cluster-mode view's
+// cluster zoom and says it: every cluster op of the view_ack is at it, and
+// an ack whose view has no cluster the client may see still carries one, a
+// gone cluster (count 0), to say it; a reset gives it in its view array.
+// Here the grant's box is smaller than the finest cells counted at its
+// edge, so the client may see markers but no cluster.
+func TestClusterZoomInReplies(t *testing.T) {
+	box := geo.BBox(2.3500, 48.8500, 2.3505, 48.8503)
+	g := newGrants(map[string]auth.Grant{"tiny": {Box: boxPtr(box)}})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize, Budget: 2})
+	var ms []wire.Marker
+	for i := range 5 {
+		ms = append(ms, wire.Marker{ID: fmt.Sprint("m", i), Pos: geo.Pt(2.3501+float64(i)*5e-5, 48.8501)})
+	}
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
+		t.Fatal(err)
+	}
+	view := wire.View{Box: geo.BBox(2, 48.5, 2.7, 49.2), Zoom: 9}
+	cz := server.ClusterZoom(view, 2, 14)
+	c := dialRaw(t, url)
+	c.helloWith("tiny")
+	c.send(view)
+	ack := c.reply().(wire.ViewAck)
+	if ack.Flags&wire.FlagClusters == 0 || len(ack.Ops) == 0 {
+		t.Fatalf("ack flags %b with %d ops; want cluster mode with the zoom said", ack.Flags, len(ack.Ops))
+	}
+	for _, op := range ack.Ops {
+		if op.Cluster == nil || int(op.Cluster.Z) != cz || op.Cluster.Count != 0 {
+			t.Fatalf("ack op %+v; want gone clusters at zoom %d", op, cz)
+		}
+	}
+	c.send(wire.Layers{})
+	reset := c.reply().(wire.Reset)
+	if len(reset.Views) != 1 || !reset.Clustered[0] || reset.ClusterZooms[0] != cz {
+		t.Fatalf("reset views %+v clustered %v zooms %v; want one in cluster mode at %d", reset.Views, reset.Clustered, reset.ClusterZooms, cz)
+	}
 }

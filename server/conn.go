@@ -20,8 +20,9 @@ import (
 // invalid values) a connection may send before it is closed with 1008.
 const badMessageLimit = 100
 
-// floodWindow and floodLimit: a connection refused more than floodLimit
-// view changes for rate within floodWindow is closed with 4003.
+// floodWindow: a connection refused more than max(100, 5 × ViewBurst) view
+// changes for rate within floodWindow is closed with 4003 (see
+// allowViewChange).
 const floodWindow = 10 * time.Second
 
 // A conn is one client connection. Its reader goroutine runs serve; a

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -61,7 +61,7 @@ func threeWatchers(t *testing.T, url string) []*watcher {
 // marker now, a remove if it saw it before and does not now, and nothing
 // otherwise.
 func runSteps(t *testing.T, steps []step) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	watchers := threeWatchers(t, url)
 	state := map[string]wire.Marker{}
 	for i, st := range steps {
@@ -114,7 +114,7 @@ func catchUp(t *testing.T, srv interface{ Upsert(wire.Marker) error }, ws []*wat
 		}
 	}
 	for _, w := range ws {
-		pushmaptest.Eventually(t, 5*time.Second, func() string {
+		servertest.Eventually(t, 5*time.Second, func() string {
 			if m, ok := w.Markers()[w.sentinel.ID]; !ok || m.Version != w.sentinel.Version {
 				return fmt.Sprintf("%s has sentinel %+v, want version %d", w.name, m, w.sentinel.Version)
 			}
@@ -199,7 +199,7 @@ func TestDeliveryRandom(t *testing.T) {
 // re-creations — leave every client with exactly what it sees.
 func TestDeliveryLargeBatches(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	srv.FixFanShare(1.0 / 3)
 	watchers := threeWatchers(t, url)
 	rng := rand.New(rand.NewPCG(seed(t), 11))

@@ -13,13 +13,15 @@ import (
 
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server/internal/store"
 )
 
 // The density layer: PNG tiles the server renders from its marker counts,
-// showing where markers are thick. With Options.DensityLayer set, the server
-// remembers where markers moved; FlushDensity then sends a tile change for
-// just the density tiles that changed to the views showing them, so a map
-// re-fetches those tiles and no others.
+// showing where markers are thick. It is an opt-in consumer of the store's
+// changes: with Options.DensityLayer set, it remembers where markers moved;
+// FlushDensity then sends a tile change for just the density tiles that
+// changed to the views showing them, so a map re-fetches those tiles and
+// no others.
 
 // densityDirtyZoom is the zoom of the cells in which the server remembers
 // movement between two flushes.
@@ -29,15 +31,27 @@ const densityDirtyZoom = 12
 // of 8 × 8 pixels.
 const densityGrid = 32
 
-// markDensityLocked remembers that the density around p changed.
-func (s *Server) markDensityLocked(p geo.Point) {
-	if s.opts.DensityLayer == "" {
-		return
+// A densityLayer remembers where markers moved since the last flush: the
+// tiles at its dirty zoom whose density changed. Server.mu guards it.
+type densityLayer struct {
+	name  string // the tile layer, Options.DensityLayer
+	zoom  int    // of the dirty tiles: densityDirtyZoom, or the cluster zoom when coarser
+	dirty map[geo.Tile]struct{}
+}
+
+func newDensityLayer(name string, clusterZoom int) *densityLayer {
+	return &densityLayer{name: name, zoom: min(densityDirtyZoom, clusterZoom), dirty: make(map[geo.Tile]struct{})}
+}
+
+// changed remembers where change ch of the store changed the density:
+// where the marker was and where it is.
+func (d *densityLayer) changed(ch *store.Change) {
+	if ch.Had() {
+		d.dirty[geo.TileOf(ch.Old.Pos, d.zoom)] = struct{}{}
 	}
-	if s.densityDirty == nil {
-		s.densityDirty = make(map[geo.Tile]struct{})
+	if ch.Has() {
+		d.dirty[geo.TileOf(ch.New.Pos, d.zoom)] = struct{}{}
 	}
-	s.densityDirty[geo.TileOf(p, min(densityDirtyZoom, s.opts.ClusterZoom))] = struct{}{}
 }
 
 // FlushDensity sends a tile change of the density layer (Options.
@@ -46,36 +60,38 @@ func (s *Server) markDensityLocked(p geo.Point) {
 // the movement was. Call it periodically (the demo does every second). It
 // does nothing when the density layer is off.
 func (s *Server) FlushDensity() {
-	layer := s.opts.DensityLayer
-	if layer == "" {
+	if s.density == nil {
 		return
 	}
+	layer := s.density.name
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.densityDirty) == 0 {
+	if len(s.density.dirty) == 0 {
 		return
 	}
+	s.beginBatchLocked(0)
+	defer s.endBatchLocked()
 	change := s.tileChangeLocked(layer)
-	for d := range s.densityDirty {
+	for d := range s.density.dirty {
 		s.searchAllViews(d.Bounds(), func(vp *viewPart) bool {
-			if !vp.c.layers.has(layer) {
+			if !vp.c.layers.Has(layer) {
 				return true
 			}
 			vz := viewZoom(vp.c.viewOf(vp).v)
 			if vz <= int(d.Z) {
 				t := geo.Tile{Z: uint8(vz), X: d.X >> (int(d.Z) - vz), Y: d.Y >> (int(d.Z) - vz)}
-				change.deliver(vp.c, t)
+				change.send(vp.c, t)
 				return true
 			}
-			if shown, ok := intersect(d.Bounds(), vp.box); ok {
-				for _, t := range geo.TilesCovering(shown, vz) {
-					change.deliver(vp.c, t)
+			if shown, n := geo.Intersect(d.Bounds(), vp.box); n > 0 {
+				for _, t := range geo.TilesCovering(shown[0], vz) {
+					change.send(vp.c, t)
 				}
 			}
 			return true
 		})
 	}
-	clear(s.densityDirty)
+	clear(s.density.dirty)
 }
 
 // DensityTile renders density tile t as a 256 × 256 PNG: the markers of
@@ -115,18 +131,18 @@ func (s *Server) DensityTileFor(t geo.Tile, g auth.Grant) ([]byte, error) {
 					continue
 				}
 				sub := geo.Tile{Z: uint8(gz), X: t.X<<5 + uint32(i), Y: t.Y<<5 + uint32(j)}
-				counts[j][i] = s.clusters.cluster(sub, ls).Count
+				counts[j][i] = s.store.Cluster(sub, ls).Count
 			}
 		}
 	} else {
 		b := t.Bounds()
 		scale := math.Exp2(float64(t.Z))
-		s.markersIn(b, func(rec *marker) bool {
-			if !ls.has(rec.m.Layer) {
+		s.store.Search(b, func(rec *store.Record) bool {
+			if !ls.Has(rec.Marker.Layer) {
 				return true
 			}
-			x := ((rec.m.Pos.Lon+180)/360*scale - float64(t.X)) * densityGrid
-			y := (geo.MercatorY(rec.m.Pos.Lat)*scale - float64(t.Y)) * densityGrid
+			x := ((rec.Marker.Pos.Lon+180)/360*scale - float64(t.X)) * densityGrid
+			y := (geo.MercatorY(rec.Marker.Pos.Lat)*scale - float64(t.Y)) * densityGrid
 			i, j := min(max(int(x), 0), densityGrid-1), min(max(int(y), 0), densityGrid-1)
 			if inside[j][i] {
 				counts[j][i]++

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"image/png"
 	"io"
 	"net/http"
@@ -14,11 +13,12 @@ import (
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
 func TestDensityTiles(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{DensityLayer: "density"})
+	srv, url := servertest.StartServer(t, &server.Options{DensityLayer: "density"})
 	louvre := geo.Pt(2.3376, 48.8606)
 	for _, zoom := range []int{3, 9, 12} { // from counts, and (12, whose cells are at 17) from markers
 		if err := srv.Upsert(wire.Marker{ID: "a", Pos: louvre}); err != nil {
@@ -87,7 +87,7 @@ func TestDensityTiles(t *testing.T) {
 	}
 	srv.FlushDensity()
 	want := geo.TileOf(louvre, 10)
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		got := paris.tiles()
 		for _, tc := range got {
 			if tc.Layer != "density" || tc.Z != 10 || tc.X != want.X || tc.Y != want.Y {
@@ -100,7 +100,7 @@ func TestDensityTiles(t *testing.T) {
 		return ""
 	})
 	srv.Upsert(wire.Marker{ID: "~", Pos: geo.Pt(100.5, 0.5)})
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := far.Markers()["~"]; !ok {
 			return "no sentinel"
 		}

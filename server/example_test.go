@@ -24,7 +24,7 @@ func Example() {
 	defer hs.Close()
 	defer srv.Close()
 
-	// A feed: one call per update, or UpsertBatch.
+	// A feed: one call per update, or Apply for a batch.
 	srv.Upsert(wire.Marker{ID: "bus-42", Layer: "vehicles", Pos: geo.Pt(2.3522, 48.8566)}) // Paris
 	srv.Upsert(wire.Marker{ID: "ferry-1", Layer: "vehicles", Pos: geo.Pt(-0.1, 51.5)})     // London
 

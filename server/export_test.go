@@ -1,6 +1,10 @@
 package server
 
-import "net/netip"
+import (
+	"net/netip"
+
+	"github.com/pushmap/pushmap/wire"
+)
 
 // OutboxBytes returns the bytes waiting in the outboxes of all connections,
 // for tests that check a slow client's memory stays bounded.
@@ -49,3 +53,8 @@ func (s *Server) Behind() bool {
 	}
 	return false
 }
+
+// ClusterZoom is the zoom of the clusters of view v in cluster mode, for a
+// server with budget and Options.ClusterZoom maxZoom: the server's policy,
+// which tests check clients against.
+func ClusterZoom(v wire.View, budget, maxZoom int) int { return clusterZoom(v, budget, maxZoom) }

@@ -8,15 +8,21 @@ import (
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
+	"github.com/pushmap/pushmap/server/internal/store"
 	"github.com/pushmap/pushmap/wire"
 )
 
-// Fan-out. Applying an update has two halves: changing the store (the
-// marker map, the point index, the cluster counts), which only one
-// goroutine may do, and finding the views the change concerns and putting
-// its op in their outboxes, which only reads the view index and the
-// connections' views (nothing changes them while Server.mu is held) and
-// locks each outbox on its own. The second half is a fanJob.
+// Fan-out: every op the server pushes (marker upserts and removes, cluster
+// and tile changes) reaches an outbox through fanWorker.deliver, within a
+// batch (beginBatchLocked, endBatchLocked) whose end starts the writers of
+// the connections it gave something to.
+//
+// Applying an update has two halves: changing the store (the marker map,
+// the point index, the cluster counts), which only one goroutine may do,
+// and finding the views the change concerns and putting its op in their
+// outboxes, which only reads the view index and the connections' views
+// (nothing changes them while Server.mu is held) and locks each outbox on
+// its own. The second half is a fanJob.
 //
 // In a batch of at least parallelFanOut updates, the jobs go to helper
 // goroutines (one per core but the one applying the batch), in chunks as
@@ -42,6 +48,23 @@ const fanBuckets = 64
 
 func bucketOf(j *fanJob) int { return int(j.key.Hash() % fanBuckets) }
 
+// beginBatchLocked starts a batch of deliveries: those of n updates of a
+// feed (0 for the other ops, cluster and tile changes), their fan-out
+// prepared.
+func (s *Server) beginBatchLocked(n int) { s.fan.beginLocked(s, n) }
+
+// endBatchLocked ends the batch: it waits for the fan-out, then starts the
+// writers of the connections it gave something to.
+func (s *Server) endBatchLocked() {
+	wake, delivered := s.fan.endLocked(s.fan.wake[:0])
+	s.counters.delivered.Add(delivered)
+	for _, c := range wake {
+		c.startWriter()
+	}
+	clear(wake)
+	s.fan.wake = wake[:0]
+}
+
 // A fanJob is the fan-out of one change of the marker key names.
 type fanJob struct {
 	key outbox.Key
@@ -57,6 +80,16 @@ type fanJob struct {
 	from      geo.Point
 }
 
+// fanJobOf returns the fan-out of a change of the store.
+func fanJobOf(ch *store.Change) fanJob {
+	key := outbox.KeyOf(ch.ID)
+	if !ch.Has() {
+		return fanJob{key: key, layer: ch.Old.Layer, at: ch.Old.Pos}
+	}
+	return fanJob{key: key, op: ch.Op, layer: ch.New.Layer, at: ch.New.Pos,
+		moved: ch.Moved(), fromLayer: ch.Old.Layer, from: ch.Old.Pos}
+}
+
 // A fanWorker runs fan jobs on one goroutine and keeps what they produce
 // until the batch ends: the connections whose writers must start, and how
 // many ops it delivered.
@@ -68,6 +101,11 @@ type fanWorker struct {
 	busy      time.Duration // a helper's time running jobs in this batch
 }
 
+// deliver puts op in c's outbox under key; the writer starts at the end
+// of the batch. A connection whose view is split by the antimeridian, or
+// who has several views, may be found more than once for one point: the
+// same op put twice under one key is written once (the writer coalesces
+// by key).
 func (w *fanWorker) deliver(c *conn, key outbox.Key, op []byte) {
 	w.delivered++
 	if c.out.Put(key, op) {
@@ -95,7 +133,7 @@ func (w *fanWorker) run(j *fanJob) {
 		var removeOp []byte
 		p := pointRect(j.at)
 		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
-			if vp.c.layers.has(j.layer) {
+			if vp.c.layers.Has(j.layer) {
 				if removeOp == nil {
 					removeOp = w.removal(j.key.ID())
 				}
@@ -109,7 +147,7 @@ func (w *fanWorker) run(j *fanJob) {
 		// Whoever sees the position gets the upsert.
 		p := pointRect(j.at)
 		s.views.Search(p, p, func(_, _ [2]float64, vp *viewPart) bool {
-			if vp.c.layers.has(j.layer) {
+			if vp.c.layers.Has(j.layer) {
 				w.deliver(vp.c, j.key, j.op)
 			}
 			return true
@@ -124,11 +162,11 @@ func (w *fanWorker) run(j *fanJob) {
 	hi := [2]float64{max(j.from.Lon, j.at.Lon), max(j.from.Lat, j.at.Lat)}
 	s.views.Search(lo, hi, func(_, _ [2]float64, vp *viewPart) bool {
 		c := vp.c
-		if vp.box.Contains(j.at) && c.layers.has(j.layer) {
+		if vp.box.Contains(j.at) && c.layers.Has(j.layer) {
 			w.deliver(c, j.key, j.op)
 			return true
 		}
-		if !vp.box.Contains(j.from) || !c.layers.has(j.fromLayer) || (c.layers.has(j.layer) && c.sees(j.at)) {
+		if !vp.box.Contains(j.from) || !c.layers.Has(j.fromLayer) || (c.layers.Has(j.layer) && c.sees(j.at)) {
 			return true
 		}
 		if removeOp == nil {
@@ -142,7 +180,8 @@ func (w *fanWorker) run(j *fanJob) {
 // fanOut is where a batch's fan jobs go: run at once by the applying
 // goroutine (inline), or handed in chunks to helpers.
 type fanOut struct {
-	inline  fanWorker
+	inline  fanWorker    // the applying goroutine's, made by New
+	wake    []*conn      // scratch for endBatchLocked
 	helpers []*fanWorker // the helpers of this batch; none when inline
 	feeds   []chan []fanJob
 	done    sync.WaitGroup
@@ -161,7 +200,6 @@ type fanOut struct {
 
 // beginLocked prepares the fan-out of a batch of n updates.
 func (f *fanOut) beginLocked(s *Server, n int) {
-	f.inline.s, f.inline.enc = s, s.enc
 	helpers := runtime.GOMAXPROCS(0) - 1
 	if n < parallelFanOut || helpers < 1 {
 		return
@@ -292,3 +330,7 @@ func (f *fanOut) learn(storeHalf time.Duration) {
 	want = min(max(want, 0), 0.5)
 	f.share = (f.share + want) / 2
 }
+
+func pointRect(p geo.Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }
+func minRect(b geo.Box) [2]float64     { return [2]float64{b.West, b.South} }
+func maxRect(b geo.Box) [2]float64     { return [2]float64{b.East, b.North} }

@@ -1,12 +1,21 @@
 package server
 
 import (
-	"container/heap"
 	"fmt"
 	"time"
 
+	"github.com/pushmap/pushmap/server/internal/store"
 	"github.com/pushmap/pushmap/wire"
 )
+
+// The write path. Every write, from every feed (Go, HTTP, Redis), is an
+// Apply: its updates are checked, then, under the server lock, applied to
+// the store one by one; each change the store returns goes to changedLocked,
+// which hands it to the cluster-mode views, the density layer and the
+// fan-out to the marker-mode views, whose outboxes' writers start once the
+// whole batch is in:
+//
+//	feed → Apply → store → change → fan-out → outbox → writer → socket
 
 // An Update is one change from a feed: an upsert of Marker, or, with Remove
 // set, the removal of the marker Marker.ID.
@@ -15,40 +24,68 @@ type Update struct {
 	// TTL, when positive, removes the marker TTL after this upsert unless
 	// another applied upsert comes first; every applied upsert sets the
 	// expiry anew, and one without TTL makes the marker permanent. A stale
-	// upsert, ignored, leaves the expiry as it was.
+	// upsert, ignored, leaves the expiry as it was. (Restore takes
+	// absolute expiries.)
 	TTL    time.Duration
 	Remove bool
 	// HasVersion says that Marker.Version is the feed's version of this
 	// change even when it is 0. An update has a version when HasVersion is
 	// set or Marker.Version is not 0; one without (the zero Update) takes
-	// the stored version + 1. See Upsert for the version rules. (Next to
-	// Remove, it takes no room of its own.)
+	// the stored version + 1.
+	//
+	// Versions: an upsert with a version not greater than the stored one
+	// is ignored as stale (counted in Stats.Stale), so feeds may retry
+	// safely; a new marker takes any version, 0 included. An upsert
+	// without a version takes the stored version + 1 (1 for a new marker),
+	// except that a marker at version math.MaxUint64 has no next version:
+	// such an upsert is stale too, as every other upsert of it is (remove
+	// the marker to start over).
 	HasVersion bool
 }
 
-// Apply applies updates in order under one lock: the batch form of Upsert
-// and Remove, with expiry. If any update is invalid it returns an error
-// naming it and applies nothing. Stale upserts (see Upsert) are skipped,
-// their TTL with them: a late retry cannot shorten or end the life of the
-// newer marker.
-func (s *Server) Apply(updates []Update) error { return s.applyIn(nil, updates) }
+// Apply applies updates in order under one lock, and pushes each change to
+// the clients that see it: the one way to write markers (Upsert and Remove
+// are Apply of one update). If any update is invalid it returns an error
+// naming it and the first invalid field, and applies nothing. Stale
+// upserts (see Update.HasVersion) are skipped, their expiry with them: a
+// late retry cannot shorten or end the life of the newer marker. An
+// upserted marker's position is quantised to the wire's resolution.
+//
+// The server keeps each marker's Props map: do not modify it after the
+// call. It does not keep updates.
+func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates, nil) }
 
-// applyIn is Apply for a feed that may write only the layers of scope (nil:
-// every layer), checked under the same lock as the batch is applied.
-func (s *Server) applyIn(scope *layerScope, updates []Update) error {
+// Upsert creates or changes the marker m.ID: Apply of one update without
+// expiry, which reads a zero m.Version as no version (to send a version 0,
+// use Apply with Update.HasVersion).
+func (s *Server) Upsert(m wire.Marker) error {
+	return s.Apply([]Update{{Marker: m}})
+}
+
+// Upserts returns the updates that upsert ms, in order, without expiry,
+// each reading a zero Version as no version: Apply(Upserts(ms...)) is the
+// batch form of Upsert.
+func Upserts(ms ...wire.Marker) []Update {
+	us := make([]Update, len(ms))
+	for i := range ms {
+		us[i].Marker = ms[i]
+	}
+	return us
+}
+
+// Remove deletes the marker id and tells the clients that saw it: Apply of
+// one removal. Removing a marker that does not exist is not an error.
+func (s *Server) Remove(id string) error {
+	return s.Apply([]Update{{Marker: wire.Marker{ID: id}, Remove: true}})
+}
+
+// apply is Apply for a feed that may write only the layers of scope (nil:
+// every layer), checked under the same lock as the batch is applied. With
+// expiries, expiries[i] is when the marker of updates[i] expires, Unix
+// nanoseconds (0: never), in place of its TTL (see Restore).
+func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) error {
 	for i := range updates {
-		u := &updates[i]
-		var err error
-		switch {
-		case u.Remove && u.Marker.ID == "":
-			err = wire.Error{Code: wire.CodeInvalidMarker, Message: "marker id is empty"}
-		case !u.Remove:
-			err = u.Marker.Validate()
-		}
-		if err == nil && u.TTL < 0 {
-			err = wire.Error{Code: wire.CodeInvalidMarker, Message: fmt.Sprintf("marker %q: negative TTL %v", u.Marker.ID, u.TTL)}
-		}
-		if err != nil {
+		if err := updates[i].validate(); err != nil {
 			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
 		}
 	}
@@ -59,64 +96,85 @@ func (s *Server) applyIn(scope *layerScope, updates []Update) error {
 	}
 	s.beginBatchLocked(len(updates))
 	defer s.endBatchLocked()
-	now := time.Now()
+	var now time.Time // read once, when an update has an expiry
+	expiring := false
 	for i := range updates {
 		u := &updates[i]
 		if u.Remove {
-			s.removeLocked(u.Marker.ID)
+			if ch := s.store.Remove(u.Marker.ID); ch != nil {
+				s.changedLocked(ch)
+			}
 			continue
 		}
-		rec, err := s.upsertLocked(u.Marker, u.HasVersion || u.Marker.Version != 0)
-		if err != nil {
+		var expires int64
+		switch {
+		case expiries != nil:
+			expires = expiries[i]
+		case u.TTL > 0:
+			if now.IsZero() {
+				now = time.Now()
+			}
+			expires = now.Add(u.TTL).UnixNano()
+		}
+		if expires != 0 && now.IsZero() {
+			now = time.Now()
+		}
+		ch, stale, err := s.store.Upsert(&u.Marker, u.HasVersion || u.Marker.Version != 0, expires, now.UnixNano())
+		switch {
+		case err != nil:
 			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+		case stale:
+			s.counters.stale.Add(1)
+		case ch != nil:
+			s.changedLocked(ch)
+			expiring = expiring || expires != 0
 		}
-		if rec != nil {
-			s.setExpiryLocked(rec, u.TTL, now)
-		}
+	}
+	if expiring {
+		s.armExpiryLocked()
 	}
 	return nil
 }
 
-// expiry is a marker's place in the expiry heap.
-type expiry struct {
-	rec *marker
-	at  int64 // Unix nanoseconds
-}
-
-// expiries is a min-heap of expiries by time. Entries whose marker has
-// since been removed, or whose expiry changed, are skipped when they come
-// up.
-type expiries []expiry
-
-func (h expiries) Len() int           { return len(h) }
-func (h expiries) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h expiries) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiries) Push(x any)        { *h = append(*h, x.(expiry)) }
-func (h *expiries) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-// setExpiryLocked sets when marker rec expires, ttl after now (never when
-// ttl is 0), and arms the expiry timer.
-func (s *Server) setExpiryLocked(rec *marker, ttl time.Duration, now time.Time) {
-	if ttl <= 0 {
-		rec.expires = 0
-		return
+// validate reports why u cannot be applied.
+func (u *Update) validate() error {
+	var err error
+	switch {
+	case u.Remove && u.Marker.ID == "":
+		err = wire.Error{Code: wire.CodeInvalidMarker, Message: "marker id is empty"}
+	case !u.Remove:
+		err = u.Marker.Validate()
 	}
-	rec.expires = now.Add(ttl).UnixNano()
-	heap.Push(&s.expiries, expiry{rec: rec, at: rec.expires})
-	s.armExpiryLocked()
+	if err == nil && u.TTL < 0 {
+		err = wire.Error{Code: wire.CodeInvalidMarker, Message: fmt.Sprintf("marker %q: negative TTL %v", u.Marker.ID, u.TTL)}
+	}
+	return err
 }
 
-// armExpiryLocked makes the timer fire at the earliest expiry.
+// changedLocked hands one change of the store to its consumers, in order:
+// the cluster-mode views that show the clusters it changed, the density
+// layer when it is on, then the fan-out to the marker-mode views. A change
+// of props or version alone changes no cluster and no density.
+func (s *Server) changedLocked(ch *store.Change) {
+	if ch.Kind == store.Expired {
+		s.counters.expired.Add(1)
+	}
+	if ch.Kind != store.Updated || ch.Moved() {
+		s.pushClustersLocked(ch)
+		if s.density != nil {
+			s.density.changed(ch)
+		}
+	}
+	s.fan.add(fanJobOf(ch))
+}
+
+// armExpiryLocked makes the timer fire at the store's earliest expiry.
 func (s *Server) armExpiryLocked() {
-	if len(s.expiries) == 0 || s.stopped {
+	next := s.store.NextExpiry()
+	if next == 0 || s.stopped {
 		return
 	}
-	wait := time.Until(time.Unix(0, s.expiries[0].at))
+	wait := time.Until(time.Unix(0, next))
 	if s.expiryTimer == nil {
 		s.expiryTimer = time.AfterFunc(wait, s.expire)
 		return
@@ -132,12 +190,8 @@ func (s *Server) expire() {
 	s.beginBatchLocked(0)
 	defer s.endBatchLocked()
 	now := time.Now().UnixNano()
-	for len(s.expiries) > 0 && s.expiries[0].at <= now {
-		e := heap.Pop(&s.expiries).(expiry)
-		if cur, ok := s.markers[e.rec.m.ID]; ok && cur == e.rec && cur.expires == e.at {
-			s.counters.expired.Add(1)
-			s.removeLocked(e.rec.m.ID)
-		}
+	for ch := s.store.ExpireDue(now); ch != nil; ch = s.store.ExpireDue(now) {
+		s.changedLocked(ch)
 	}
 	s.armExpiryLocked()
 }

@@ -8,15 +8,15 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
 // TestExpiry: a marker with a TTL is removed when it runs out, and only the
 // clients that could see it are told; an upsert in time keeps it.
 func TestExpiry(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	sees := dialRecorder(t, url, "sees")
 	blind := dialRecorder(t, url, "blind")
 	ctx := context.Background()
@@ -38,7 +38,7 @@ func TestExpiry(t *testing.T) {
 	if err := srv.Apply([]server.Update{{Marker: wire.Marker{ID: "kept", Pos: geo.Pt(2, 2)}, TTL: time.Hour}}); err != nil {
 		t.Fatal(err)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := srv.Marker("short"); ok {
 			return "short did not expire"
 		}
@@ -66,7 +66,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestInterest(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	ctx := context.Background()
 	a := dialRecorder(t, url, "a")
 	b := dialRecorder(t, url, "b", "other")
@@ -100,7 +100,7 @@ func TestInterest(t *testing.T) {
 // TestInvalidateTiles: a tile change reaches exactly the views that show
 // the tile at the zoom they display.
 func TestInvalidateTiles(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	ctx := context.Background()
 	paris := geo.TileOf(geo.Pt(2.35, 48.85), 10) // 10/518/352
 	type client struct {
@@ -135,7 +135,7 @@ func TestInvalidateTiles(t *testing.T) {
 		}
 	}
 	for i, c := range clients {
-		pushmaptest.Eventually(t, 5*time.Second, func() string {
+		servertest.Eventually(t, 5*time.Second, func() string {
 			if _, ok := c.r.Markers()[fmt.Sprint("~", i)]; !ok {
 				return "no sentinel"
 			}
@@ -158,7 +158,7 @@ func TestInvalidateTiles(t *testing.T) {
 // TestInvalidateBox: views get the tiles at their own zoom covering the
 // part of the box they show.
 func TestInvalidateBox(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	c := dialRecorder(t, url, "c")
 	if err := c.SetView(context.Background(), 0, geo.BBox(0, 0, 10, 10), 6.2); err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func TestInvalidateBox(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := geo.TilesCovering(geo.BBox(5, 5, 10, 10), 6)
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if got := c.tiles(); len(got) != len(want) {
 			return fmt.Sprintf("%d tiles, want %d", len(got), len(want))
 		}
@@ -207,7 +207,7 @@ func TestMarkersInNearEdges(t *testing.T) {
 			all[id] = m
 			batch = append(batch, m)
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 		got := map[string]wire.Marker{}

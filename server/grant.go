@@ -19,7 +19,7 @@ import (
 // changes and the cluster pushes find it only for what lies inside, with
 // no test of their own; searches for its acks and resets run on the
 // clipped parts, and its clusters are counted inside the box only
-// (clusterIndex.clusterIn). An unrestricted connection pays nothing but
+// (store.Store.ClusterIn). An unrestricted connection pays nothing but
 // one flag test where a cluster is pushed.
 
 // grantedLayers returns the layer set a client asking for asked may see

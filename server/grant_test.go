@@ -12,8 +12,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -120,7 +120,7 @@ func (c *rawClient) untilSentinel(id string) []wire.Op {
 
 func TestGrantLayers(t *testing.T) {
 	g := newGrants(map[string]auth.Grant{"a-only": {Layers: []string{"a"}}, "none": {Layers: []string{}}})
-	srv, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize})
 	grid(t, srv, geo.BBox(0, 0, 4, 4), "a")
 	grid(t, srv, geo.BBox(0, 0, 4, 4), "b")
 
@@ -185,7 +185,7 @@ func allInLayer(ops []wire.Op, layer string) bool {
 func TestGrantBoxRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed(t), 7))
 	g := newGrants(map[string]auth.Grant{})
-	srv, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize, ViewRate: 1000, ViewBurst: 1000})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize, ViewRate: 1000, ViewBurst: 1000})
 	randBox := func() geo.Box {
 		w := float64(rng.IntN(360) - 180)
 		e := w + float64(5+rng.IntN(60))
@@ -263,7 +263,7 @@ func TestGrantBoxRandom(t *testing.T) {
 			}
 			batch = append(batch, m)
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range batch {
@@ -276,7 +276,7 @@ func TestGrantBoxRandom(t *testing.T) {
 					delete(want, id)
 				}
 			}
-			pushmaptest.Eventually(t, 10*time.Second, func() string {
+			servertest.Eventually(t, 10*time.Second, func() string {
 				if d := diffCache(cl.r.Markers(), want); d != "" {
 					return fmt.Sprintf("round %d, box %v, views %v:%s", round, cl.box, cl.views, d)
 				}
@@ -295,7 +295,7 @@ func TestGrantBoxRandom(t *testing.T) {
 // ack without ops, and nothing afterwards.
 func TestGrantBoxViewOutside(t *testing.T) {
 	g := newGrants(map[string]auth.Grant{"fr": {Box: boxPtr(geo.BBox(-5, 42, 8, 51))}})
-	srv, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize})
 	grid(t, srv, geo.BBox(10, 40, 20, 50), "a")
 	c := dialRaw(t, url)
 	c.helloWith("fr")
@@ -321,14 +321,14 @@ func TestGrantBoxViewOutside(t *testing.T) {
 func TestGrantBoxClusters(t *testing.T) {
 	box := geo.BBox(2.1, 48.7, 2.6, 49.05) // does not fall on tile edges at any zoom used
 	g := newGrants(map[string]auth.Grant{"paris": {Box: boxPtr(box)}})
-	srv, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize, Budget: 50})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize, Budget: 50})
 	rng := rand.New(rand.NewPCG(seed(t), 3))
 	var inside []wire.Marker
 	for i := range 2000 {
 		p := geo.Pt(box.West+rng.Float64()*(box.East-box.West), box.South+rng.Float64()*(box.North-box.South))
 		inside = append(inside, wire.Marker{ID: fmt.Sprint("in", i), Pos: p})
 	}
-	if err := srv.UpsertBatch(inside); err != nil {
+	if err := srv.Apply(server.Upserts(inside...)); err != nil {
 		t.Fatal(err)
 	}
 	view := wire.View{Box: geo.BBox(1, 48, 4, 50), Zoom: 7}
@@ -367,7 +367,7 @@ func TestGrantBoxClusters(t *testing.T) {
 		}
 		outside = append(outside, wire.Marker{ID: fmt.Sprint("out", i), Pos: ps[i%4]})
 	}
-	if err := srv.UpsertBatch(outside); err != nil {
+	if err := srv.Apply(server.Upserts(outside...)); err != nil {
 		t.Fatal(err)
 	}
 	if d := diffClusters(clusters(), before); d != "" {
@@ -387,7 +387,7 @@ func TestGrantBoxClusters(t *testing.T) {
 	moved.Pos = geo.Pt(box.West+0.25, box.South+0.15)
 	srv.Upsert(moved)
 	ops := c.untilClusterFor(moved.Pos, view)
-	from := geo.TileOf(inside[0].Pos, wire.ClusterZoom(view, 50, 14))
+	from := geo.TileOf(inside[0].Pos, server.ClusterZoom(view, 50, 14))
 	for _, op := range ops {
 		if op.Cluster == nil || (geo.Tile{Z: op.Cluster.Z, X: op.Cluster.X, Y: op.Cluster.Y}) != from {
 			t.Fatalf("moves outside the box sent %+v", op)
@@ -399,7 +399,7 @@ func TestGrantBoxClusters(t *testing.T) {
 // (at v's cluster zoom) arrives, and returns the ops before it.
 func (c *rawClient) untilClusterFor(p geo.Point, v wire.View) []wire.Op {
 	c.t.Helper()
-	tile := geo.TileOf(p, wire.ClusterZoom(v, 50, 14))
+	tile := geo.TileOf(p, server.ClusterZoom(v, 50, 14))
 	var ops []wire.Op
 	for {
 		b, ok := c.recv().(wire.Batch)
@@ -419,7 +419,7 @@ func (c *rawClient) untilClusterFor(p geo.Point, v wire.View) []wire.Op {
 // not sent, though the client's view holds it; one inside is.
 func TestGrantBoxTiles(t *testing.T) {
 	g := newGrants(map[string]auth.Grant{"t": {Box: boxPtr(geo.BBox(0, 0, 10, 10))}})
-	srv, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize})
 	c := dialRaw(t, url)
 	c.helloWith("t")
 	c.send(wire.View{Box: geo.BBox(-40, -40, 40, 40), Zoom: 5})
@@ -442,7 +442,7 @@ func TestGrantBoxTiles(t *testing.T) {
 func TestGrantExpires(t *testing.T) {
 	g := newGrants(map[string]auth.Grant{})
 	g.set("short", auth.Grant{Expires: time.Now().Add(300 * time.Millisecond)})
-	_, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize})
+	_, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize})
 	c := dialRaw(t, url)
 	c.helloWith("short")
 	if reason := c.expectClose(wire.CloseTokenExpired); !strings.Contains(reason, "expired") {
@@ -456,7 +456,7 @@ func TestGrantExpires(t *testing.T) {
 
 func TestRefresh(t *testing.T) {
 	g := newGrants(map[string]auth.Grant{})
-	srv, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize})
 	grid(t, srv, geo.BBox(0, 0, 4, 4), "a")
 	grid(t, srv, geo.BBox(0, 0, 4, 4), "b")
 	g.set("first", auth.Grant{Expires: time.Now().Add(time.Second)})
@@ -503,7 +503,7 @@ func TestRefresh(t *testing.T) {
 // which then expires.
 func TestRefreshRefusedThenExpires(t *testing.T) {
 	g := newGrants(map[string]auth.Grant{"first": {Expires: time.Now().Add(500 * time.Millisecond)}})
-	_, url := pushmaptest.StartServer(t, &server.Options{Authorize: g.authorize})
+	_, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize})
 	c := dialRaw(t, url)
 	c.helloWith("first")
 	c.send(wire.Refresh{Token: "forged"})
@@ -514,7 +514,7 @@ func TestRefreshRefusedThenExpires(t *testing.T) {
 // TestHelloTimeoutCloses4000: a connection that sends no hello is closed
 // with a close frame, code 4000, not dropped.
 func TestHelloTimeoutCloses4000(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, &server.Options{HelloTimeout: 200 * time.Millisecond})
+	_, url := servertest.StartServer(t, &server.Options{HelloTimeout: 200 * time.Millisecond})
 	c := dialRaw(t, url)
 	if reason := c.expectClose(wire.CloseHelloRequired); !strings.Contains(reason, "hello") {
 		t.Fatalf("reason %q", reason)
@@ -526,19 +526,19 @@ func TestHelloTimeoutCloses4000(t *testing.T) {
 // they are split into the reply and more frames, which together hold every
 // marker.
 func TestRepliesFitTheClientFrame(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{Budget: 20000})
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 20000})
 	var ms []wire.Marker
 	for i := range 12000 {
 		ms = append(ms, wire.Marker{ID: fmt.Sprintf("marker-with-a-longish-id-%06d", i), Layer: "a",
 			Pos: geo.Pt(float64(i%100)/10, float64(i/100)/20), Props: map[string]any{"name": strings.Repeat("x", 20)}})
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	// The client's limit from its hello, then the server's own for a
 	// client that says nothing.
-	srv2, url2 := pushmaptest.StartServer(t, &server.Options{Budget: 20000, MaxSendFrameBytes: 100 << 10})
-	if err := srv2.UpsertBatch(ms); err != nil {
+	srv2, url2 := servertest.StartServer(t, &server.Options{Budget: 20000, MaxSendFrameBytes: 100 << 10})
+	if err := srv2.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -18,7 +18,7 @@ import (
 // connection is closed with 4000 and a reason naming the limit; the
 // server keeps its markers and greets the next client.
 func TestDeepHelloRefused(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{MaxFrameBytes: 9 << 20})
+	srv, url := servertest.StartServer(t, &server.Options{MaxFrameBytes: 9 << 20})
 	if err := srv.Upsert(wire.Marker{ID: "kept", Pos: geo.Pt(1, 1)}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestDeepHelloRefused(t *testing.T) {
 // malformed, a uint64 view id is reported with its value, and a layer name
 // that is not UTF-8 is refused.
 func TestClientFrameErrors(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, nil)
+	_, url := servertest.StartServer(t, nil)
 	c := dialRaw(t, url)
 	c.hello()
 	c.sendRaw(websocket.MessageBinary, []byte{0x92, 0x14, 0x05}) // a batch of a bad op

@@ -136,7 +136,7 @@ func seesAny(have layerSet, want []string) bool {
 		return true
 	}
 	for _, l := range want {
-		if have.has(l) {
+		if have.Has(l) {
 			return true
 		}
 	}

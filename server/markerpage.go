@@ -10,6 +10,7 @@ import (
 
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server/internal/store"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -121,7 +122,7 @@ type pageWalk struct {
 
 type pageItem struct {
 	key uint64
-	rec *marker
+	rec *store.Record
 }
 
 // tile walks tile z/x/y and its descendants in Z-order, under s.mu. It
@@ -138,7 +139,7 @@ func (w *pageWalk) tile(z int, x, y uint32) bool {
 	if !w.meets(b) {
 		return false
 	}
-	n := w.s.clusters.cluster(geo.Tile{Z: uint8(z), X: x, Y: y}, w.layers).Count
+	n := w.s.store.Cluster(geo.Tile{Z: uint8(z), X: x, Y: y}, w.layers).Count
 	if n == 0 {
 		return false
 	}
@@ -158,18 +159,18 @@ func (w *pageWalk) tile(z int, x, y uint32) bool {
 func (w *pageWalk) readLeaf(b geo.Box, lo, hi uint64) bool {
 	items := w.leaf[:0]
 	for _, box := range w.boxes {
-		part, ok := intersect(b, box)
-		if !ok {
+		part, n := geo.Intersect(b, box) // one part at most: neither crosses
+		if n == 0 {
 			continue
 		}
-		w.s.markersIn(part, func(rec *marker) bool {
+		w.s.store.Search(part[0], func(rec *store.Record) bool {
 			w.visited++
-			if !w.layers.has(rec.m.Layer) {
+			if !w.layers.Has(rec.Marker.Layer) {
 				return true
 			}
-			t := geo.TileOf(rec.m.Pos, w.cz)
+			t := geo.TileOf(rec.Marker.Pos, w.cz)
 			k := zorder(t.X, t.Y)
-			if k < lo || k >= hi || k < w.key || k == w.key && rec.m.ID <= w.id {
+			if k < lo || k >= hi || k < w.key || k == w.key && rec.Marker.ID <= w.id {
 				return true // another tile's, or before the position
 			}
 			items = append(items, pageItem{k, rec})
@@ -180,20 +181,20 @@ func (w *pageWalk) readLeaf(b geo.Box, lo, hi uint64) bool {
 		if c := cmp.Compare(a.key, b.key); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.rec.m.ID, b.rec.m.ID)
+		return cmp.Compare(a.rec.Marker.ID, b.rec.Marker.ID)
 	})
 	if room := w.limit - len(w.out); len(items) >= room {
 		for _, it := range items[:room] {
-			w.out = append(w.out, it.rec.m)
+			w.out = append(w.out, it.rec.Marker)
 		}
 		last := items[room-1]
-		w.key, w.id = last.key, last.rec.m.ID
+		w.key, w.id = last.key, last.rec.Marker.ID
 		clear(items)
 		w.leaf = items[:0]
 		return true
 	}
 	for _, it := range items {
-		w.out = append(w.out, it.rec.m)
+		w.out = append(w.out, it.rec.Marker)
 	}
 	clear(items)
 	w.leaf = items[:0]
@@ -204,7 +205,7 @@ func (w *pageWalk) readLeaf(b geo.Box, lo, hi uint64) bool {
 // meets reports whether b meets one of the walk's boxes.
 func (w *pageWalk) meets(b geo.Box) bool {
 	for _, box := range w.boxes {
-		if _, ok := intersect(b, box); ok {
+		if geo.Intersects(b, box) {
 			return true
 		}
 	}
@@ -288,15 +289,6 @@ func clipBoxes(box geo.Box, clip *geo.Box) []geo.Box {
 	if clip != nil {
 		c = *clip
 	}
-	var out []geo.Box
-	bs, nb := box.Split()
-	cs, nc := c.Split()
-	for _, b := range bs[:nb] {
-		for _, k := range cs[:nc] {
-			if r, ok := intersect(b, k); ok {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
+	parts, n := geo.Intersect(box, c)
+	return parts[:n]
 }

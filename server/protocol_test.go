@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/auth"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"math"
 	"net/http"
 	"sort"
@@ -13,8 +11,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -28,7 +28,7 @@ func grid(t *testing.T, srv *server.Server, box geo.Box, layer string) {
 			ms = append(ms, wire.Marker{ID: layer + geo.Pt(lon, lat).String(), Layer: layer, Pos: geo.Pt(lon, lat)})
 		}
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -67,7 +67,7 @@ func minus(a, b []wire.Marker) []wire.Marker {
 }
 
 func TestViewChangeSendsTheDifference(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	grid(t, srv, geo.BBox(-20, -20, 20, 20), "a")
 	grid(t, srv, geo.BBox(170, -5, 180, 5), "a")
 	grid(t, srv, geo.BBox(-180, -5, -170, 5), "a")
@@ -107,7 +107,7 @@ func TestViewChangeSendsTheDifference(t *testing.T) {
 }
 
 func TestSeveralViewsAndUnview(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{MaxViews: 2})
+	srv, url := servertest.StartServer(t, &server.Options{MaxViews: 2})
 	grid(t, srv, geo.BBox(-10, -10, 10, 10), "a")
 	c := dialRecorder(t, url, "c")
 	ctx := context.Background()
@@ -138,7 +138,7 @@ func TestSeveralViewsAndUnview(t *testing.T) {
 }
 
 func TestBudgetSwitchesToClusters(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{Budget: 10})
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 10})
 	grid(t, srv, geo.BBox(0, 0, 9, 9), "a") // 100 markers
 	c := dialRaw(t, url)
 	if w := c.hello(); w.Budget != 10 {
@@ -159,7 +159,7 @@ func TestBudgetSwitchesToClusters(t *testing.T) {
 }
 
 func TestLayersChangeResets(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	grid(t, srv, geo.BBox(0, 0, 2, 2), "a")
 	grid(t, srv, geo.BBox(0, 0, 2, 2), "b")
 	c := dialRaw(t, url)
@@ -191,7 +191,7 @@ func TestLayersChangeResets(t *testing.T) {
 // TestBadInput sends every kind of bad message and checks the documented
 // error or close code, while another client goes on unaffected.
 func TestBadInput(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{MaxFrameBytes: 1024, ViewRate: 1, ViewBurst: 2})
+	srv, url := servertest.StartServer(t, &server.Options{MaxFrameBytes: 1024, ViewRate: 1, ViewBurst: 2})
 	witness := dialRecorder(t, url, "witness")
 	if err := witness.SetView(context.Background(), 0, geo.World, 0); err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestBadInput(t *testing.T) {
 	if err := srv.Upsert(wire.Marker{ID: "after", Pos: geo.Pt(1, 1)}); err != nil {
 		t.Fatal(err)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := witness.Markers()["after"]; !ok {
 			return "witness did not receive the update"
 		}
@@ -290,7 +290,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestFeedValidation(t *testing.T) {
-	srv, _ := pushmaptest.StartServer(t, nil)
+	srv, _ := servertest.StartServer(t, nil)
 	bad := []wire.Marker{
 		{ID: "", Pos: geo.Pt(0, 0)},
 		{ID: "nan", Pos: geo.Pt(math.NaN(), 0)},
@@ -298,7 +298,7 @@ func TestFeedValidation(t *testing.T) {
 		{ID: strings.Repeat("x", 300), Pos: geo.Pt(0, 0)},
 	}
 	for _, m := range bad {
-		err := srv.UpsertBatch([]wire.Marker{{ID: "good", Pos: geo.Pt(1, 1)}, m})
+		err := srv.Apply(server.Upserts(wire.Marker{ID: "good", Pos: geo.Pt(1, 1)}, m))
 		if err == nil {
 			t.Fatalf("%.10q accepted", m.ID)
 		}
@@ -307,13 +307,13 @@ func TestFeedValidation(t *testing.T) {
 			t.Fatalf("batch with %.10q partially applied", m.ID)
 		}
 	}
-	if err := srv.RemoveBatch([]string{"a", ""}); err == nil {
+	if err := srv.Apply([]server.Update{{Marker: wire.Marker{ID: "a"}, Remove: true}, {Remove: true}}); err == nil {
 		t.Fatal("empty id removed")
 	}
 }
 
 func TestServerFullAndShutdown(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{MaxConnections: 1})
+	srv, url := servertest.StartServer(t, &server.Options{MaxConnections: 1})
 	c := dialRecorder(t, url, "first")
 	full := dialRaw(t, url)
 	full.send(wire.Hello{Version: wire.Version}) // the limit counts clients past their hello
@@ -322,7 +322,7 @@ func TestServerFullAndShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	go srv.Shutdown(ctx)
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if !c.sawClose(int(websocket.StatusGoingAway)) {
 			return "client was not closed with 1001"
 		}
@@ -338,7 +338,7 @@ func must(b []byte, err error) []byte {
 }
 
 func TestAuthorize(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, &server.Options{Authorize: func(r *http.Request, token string) (auth.Grant, error) {
+	_, url := servertest.StartServer(t, &server.Options{Authorize: func(r *http.Request, token string) (auth.Grant, error) {
 		if err := r.Context().Err(); err != nil {
 			return auth.Grant{}, fmt.Errorf("the request's context ended: %v", err)
 		}
@@ -360,7 +360,7 @@ func TestAuthorize(t *testing.T) {
 	// The Go client does not keep trying a refused token.
 	c := wasmclient.Connect(url, &wasmclient.Options{Token: "guess", MinBackoff: time.Millisecond})
 	defer c.Close()
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if st := c.Status(); st.State != wasmclient.Closed || st.Code != wire.CloseUnauthorized {
 			return fmt.Sprintf("client status %+v", st)
 		}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -57,7 +57,7 @@ func pageAll(t *testing.T, srv *server.Server, q server.MarkersQuery) map[string
 // large read for more than one such step; every marker is returned once,
 // while a feed keeps writing elsewhere.
 func TestMarkersPageHoldsBounded(t *testing.T) {
-	srv, err := server.New(&server.Options{Logger: pushmaptest.Logger(t)})
+	srv, err := server.New(&server.Options{Logger: servertest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestMarkersPageHoldsBounded(t *testing.T) {
 		ms[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: []string{"a", "b"}[i%2],
 			Pos: geo.Pt(-10+rng.Float64()*40, 35+rng.Float64()*25)}
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	var holds, maxVisited int
@@ -153,7 +153,7 @@ func TestMarkersPageGrant(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Limit = tc.limit
-			got := pushmaptest.IDs(pageAll(t, srv, tc.q))
+			got := servertest.IDs(pageAll(t, srv, tc.q))
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
@@ -203,7 +203,7 @@ func TestDensityGrant(t *testing.T) {
 		"paris":   {Box: &paris},
 		"expired": {Expires: time.Unix(1, 0)},
 	}
-	srv, err := server.New(&server.Options{Logger: pushmaptest.Logger(t), Authorize: func(_ *http.Request, token string) (auth.Grant, error) {
+	srv, err := server.New(&server.Options{Logger: servertest.Logger(t), Authorize: func(_ *http.Request, token string) (auth.Grant, error) {
 		g, ok := grants[token]
 		if !ok {
 			return auth.Grant{}, errors.New("unknown token")
@@ -286,7 +286,7 @@ func TestDensityGrant(t *testing.T) {
 // server lock and covers them with tiles after; an answer over
 // MaxInterestTiles is refused with ErrTooManyTiles.
 func TestInterestOutsideLock(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	ctx := context.Background()
 	for i := range 4 {
 		c := dialRecorder(t, url, fmt.Sprint("world", i))
@@ -294,7 +294,7 @@ func TestInterestOutsideLock(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if st := srv.Stats(); st.Views != 4 {
 			return fmt.Sprintf("%d views", st.Views)
 		}

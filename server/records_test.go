@@ -12,9 +12,9 @@ import (
 	"github.com/pushmap/pushmap/wire"
 )
 
-// TestRecordAndDump: Record and Dump return each marker with the version
+// TestStoredAndSnapshot: Stored and Snapshot return each marker with the version
 // the server gave it and the absolute time its TTL ends.
-func TestRecordAndDump(t *testing.T) {
+func TestStoredAndSnapshot(t *testing.T) {
 	srv, err := server.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -29,22 +29,19 @@ func TestRecordAndDump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, ok := srv.Record("a")
+	a, ok := srv.Stored("a")
 	if !ok || a.Marker.Version != 2 || a.Expires.Before(before.Add(time.Hour)) || a.Expires.After(time.Now().Add(time.Hour)) {
 		t.Errorf("Record(a) = %+v, %v; want version 2 expiring an hour after the apply", a, ok)
 	}
-	if _, ok := srv.Record("nope"); ok {
+	if _, ok := srv.Stored("nope"); ok {
 		t.Error("Record of a missing marker says it exists")
 	}
-	got := map[string]server.Record{}
-	srv.Dump(func(r server.Record) bool { got[r.Marker.ID] = r; return true })
-	if len(got) != 2 || got["b"].Marker.Version != 9 || !got["b"].Expires.IsZero() || got["a"].Expires != a.Expires {
-		t.Errorf("Dump = %+v", got)
+	got := map[string]server.StoredMarker{}
+	for _, r := range srv.Snapshot() {
+		got[r.Marker.ID] = r
 	}
-	n := 0
-	srv.Dump(func(server.Record) bool { n++; return false })
-	if n != 1 {
-		t.Errorf("Dump went on after fn returned false: %d calls", n)
+	if len(got) != 2 || got["b"].Marker.Version != 9 || !got["b"].Expires.IsZero() || !got["a"].Expires.Equal(a.Expires) {
+		t.Errorf("Snapshot = %+v", got)
 	}
 }
 
@@ -66,7 +63,7 @@ func TestRestore(t *testing.T) {
 	waitFor(t, "the client's view", func() bool { return srv.Stats().Views == 1 })
 
 	soon := time.Now().Add(300 * time.Millisecond)
-	err = srv.Restore([]server.Record{
+	err = srv.Restore([]server.StoredMarker{
 		{Marker: wire.Marker{ID: "zero", Pos: geo.Point{Lon: 1, Lat: 1}, Version: 0}},
 		{Marker: wire.Marker{ID: "v7", Pos: geo.Point{Lon: 2, Lat: 2}, Version: 7, Props: map[string]any{"n": int64(1)}}, Expires: time.Now().Add(time.Hour)},
 		{Marker: wire.Marker{ID: "gone", Pos: geo.Point{Lon: 3, Lat: 3}, Version: 3}, Expires: time.Now().Add(-time.Second)},
@@ -75,16 +72,16 @@ func TestRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := srv.Record("zero"); !ok || r.Marker.Version != 0 {
+	if r, ok := srv.Stored("zero"); !ok || r.Marker.Version != 0 {
 		t.Errorf("zero = %+v, %v; want version 0", r, ok)
 	}
-	if r, ok := srv.Record("v7"); !ok || r.Marker.Version != 7 || r.Marker.Props["n"] != int64(1) {
+	if r, ok := srv.Stored("v7"); !ok || r.Marker.Version != 7 || r.Marker.Props["n"] != int64(1) {
 		t.Errorf("v7 = %+v, %v", r, ok)
 	}
-	if _, ok := srv.Record("gone"); ok {
+	if _, ok := srv.Stored("gone"); ok {
 		t.Error("a record whose expiry had passed was restored")
 	}
-	if r, ok := srv.Record("soon"); !ok || !r.Expires.Equal(soon) {
+	if r, ok := srv.Stored("soon"); !ok || !r.Expires.Equal(soon) {
 		t.Errorf("soon = %+v, %v; want it expiring at %v", r, ok, soon)
 	}
 	waitFor(t, "the client to get the restored markers", func() bool {
@@ -92,24 +89,24 @@ func TestRestore(t *testing.T) {
 		defer c.mu.Unlock()
 		return len(c.added) >= 3
 	})
-	waitFor(t, "soon to expire", func() bool { _, ok := srv.Record("soon"); return !ok })
+	waitFor(t, "soon to expire", func() bool { _, ok := srv.Stored("soon"); return !ok })
 
 	// A version not above the stored one is skipped; an invalid record
 	// restores nothing.
-	if err := srv.Restore([]server.Record{{Marker: wire.Marker{ID: "v7", Pos: geo.Point{Lon: 5, Lat: 5}, Version: 7}}}); err != nil {
+	if err := srv.Restore([]server.StoredMarker{{Marker: wire.Marker{ID: "v7", Pos: geo.Point{Lon: 5, Lat: 5}, Version: 7}}}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := srv.Record("v7"); r.Marker.Pos.Lon != 2 {
+	if r, _ := srv.Stored("v7"); r.Marker.Pos.Lon != 2 {
 		t.Errorf("an equal version replaced v7: %+v", r)
 	}
-	err = srv.Restore([]server.Record{
+	err = srv.Restore([]server.StoredMarker{
 		{Marker: wire.Marker{ID: "new", Pos: geo.Point{Lon: 1, Lat: 1}}},
 		{Marker: wire.Marker{ID: "bad", Pos: geo.Point{Lon: 500, Lat: 1}}},
 	})
-	if err == nil || !strings.Contains(err.Error(), "record 1 of 2") {
-		t.Errorf("Restore of an invalid record: err = %v, want one naming record 1 of 2", err)
+	if err == nil || !strings.Contains(err.Error(), "1 of 2") {
+		t.Errorf("Restore of an invalid record: err = %v, want one naming the second of 2", err)
 	}
-	if _, ok := srv.Record("new"); ok {
+	if _, ok := srv.Stored("new"); ok {
 		t.Error("a failed Restore restored a record")
 	}
 }

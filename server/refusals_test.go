@@ -16,8 +16,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -60,7 +60,7 @@ func (l *logBuffer) refusals(t *testing.T) (logged, summarized map[string]int) {
 // per second at most.
 func TestRefusalsCountedAndLogged(t *testing.T) {
 	logs := new(logBuffer)
-	srv, url := pushmaptest.StartServer(t, &server.Options{
+	srv, url := servertest.StartServer(t, &server.Options{
 		Logger:         slog.New(slog.NewJSONHandler(logs, nil)),
 		MaxConnections: 1,
 		ViewRate:       0.001, ViewBurst: 1,
@@ -112,7 +112,7 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 	// idle waits until the server has freed the one slot.
 	idle := func() {
 		t.Helper()
-		pushmaptest.Eventually(t, 5*time.Second, func() string {
+		servertest.Eventually(t, 5*time.Second, func() string {
 			if st := srv.Stats(); st.Connections+st.Pending != 0 {
 				return fmt.Sprintf("%d connections and %d waiting for their hello still open", st.Connections, st.Pending)
 			}
@@ -140,7 +140,7 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 	}
 
 	want := map[string]int64{"server_full": flood, "rate_limited": 1, "bad_token": 1, "bad_hello": 2, "origin": 1}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		st := srv.Stats()
 		for _, reason := range server.RefusalReasons() {
 			if st.Refusals[reason] != want[reason] {
@@ -166,7 +166,7 @@ func TestRefusalsCountedAndLogged(t *testing.T) {
 
 // TestFramesAndBytesCounted: what the server writes to a client is counted.
 func TestFramesAndBytesCounted(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	if err := srv.Upsert(wire.Marker{ID: "a", Layer: "x", Pos: geo.Pt(1, 1)}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestFramesAndBytesCounted(t *testing.T) {
 	c.send(wire.View{Box: geo.World})
 	c.recv()
 	welcome, _ := wire.Marshal(wire.Welcome{Version: wire.Version, Budget: 5000, MaxViews: 4, ViewRate: 20, ViewBurst: 40, MaxFrameBytes: 16384, ClusterZoom: 14})
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		st := srv.Stats()
 		if st.Frames != 2 || st.BytesWritten <= int64(len(welcome)) {
 			return fmt.Sprintf("%d frames, %d bytes written; want 2 frames (welcome, view_ack), more than the welcome's %d bytes", st.Frames, st.BytesWritten, len(welcome))

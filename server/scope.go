@@ -30,7 +30,7 @@ func (s *Server) ApplyLayers(layers []string, updates []Update) error {
 	for _, l := range layers {
 		scope.layers[l] = struct{}{}
 	}
-	return s.applyIn(scope, updates)
+	return s.apply(scope, updates, nil)
 }
 
 // MaxLayerErrors is the most denied updates a LayerError lists.
@@ -75,7 +75,7 @@ func (s *Server) checkScopeLocked(scope *layerScope, updates []Update) error {
 		var reason string
 		if !u.Remove && !scope.has(u.Marker.Layer) {
 			reason = fmt.Sprintf("layer %q is not one this feed may write", u.Marker.Layer)
-		} else if rec, ok := s.markers[u.Marker.ID]; ok && !scope.has(rec.m.Layer) {
+		} else if rec := s.store.Get(u.Marker.ID); rec != nil && !scope.has(rec.Marker.Layer) {
 			reason = "the marker is in a layer this feed may not write"
 		}
 		if reason == "" {

@@ -3,15 +3,17 @@
 // R-tree, keeps every marker in another, and pushes each marker change only
 // to the clients whose view holds it.
 //
-// Feeds change markers through Upsert, Remove and their batch forms, which
-// are safe for concurrent use. The data flow is
+// Feeds change markers through Apply (Upsert and Remove are Apply of one
+// update), which is safe for concurrent use. An update reads one way:
 //
-//	feed → Upsert → marker store + viewport index (under one lock)
-//	     → per-connection outbox (coalesced by marker id) → writer → WebSocket
+//	feed → Apply → marker store (server/internal/store) → change
+//	     → fan-out to the views that see it → per-connection outbox
+//	       (coalesced by marker id) → writer → WebSocket
 //
 // and a client's view change takes the same lock, so every client receives
 // an exact, ordered stream: the markers its new view adds, then the changes
-// inside its views. docs/protocol.md describes the wire format.
+// inside its views. docs/protocol.md describes the wire format, and
+// docs/design.md the packages and both paths.
 package server
 
 import (
@@ -32,6 +34,7 @@ import (
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/lograte"
 	"github.com/pushmap/pushmap/internal/outbox"
+	"github.com/pushmap/pushmap/server/internal/store"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
 )
@@ -45,31 +48,26 @@ type Server struct {
 
 	// mu guards the marker store, the viewport index, every connection's
 	// views and layers, and enc. Lock order: mu, then an outbox's mu.
-	mu      sync.Mutex
-	markers map[string]*marker      // guarded by mu
-	points  rtree.RTreeG[*marker]   // guarded by mu: marker positions
-	views   rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in marker mode
-	conns   map[*conn]struct{}      // guarded by mu
-	enc     *wire.Encoder           // guarded by mu
-	found   []*marker               // guarded by mu: scratch for searches
+	mu    sync.Mutex
+	store *store.Store            // guarded by mu: markers, point index, clusters, expiry
+	views rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in marker mode
+	conns map[*conn]struct{}      // guarded by mu
+	enc   *wire.Encoder           // guarded by mu
+	found []*store.Record         // guarded by mu: scratch for searches
 
-	expiries    expiries    // guarded by mu: markers with a TTL, soonest first
-	expiryTimer *time.Timer // guarded by mu: fires at expiries[0]
+	expiryTimer *time.Timer // guarded by mu: fires at the store's next expiry
 	stopped     bool        // guarded by mu: Close was called; arm no timer
 
 	tileVersions map[string]uint64 // guarded by mu: per tile layer, its last change
 
-	// While a feed's batch is applied, the writers to start wait in wake
-	// and start once the whole batch is in the outboxes: a client then gets
-	// the batch in one frame rather than its first ops alone.
-	batching bool    // guarded by mu
-	wake     []*conn // guarded by mu
-	fan      fanOut  // guarded by mu: the fan-out of the batch being applied
+	// fan delivers ops to outboxes, in batches: the writers to start wait
+	// until the whole batch is in the outboxes, so that a client gets a
+	// feed's batch in one frame rather than its first ops alone.
+	fan fanOut // guarded by mu
 
-	clusters     *clusterIndex           // guarded by mu: marker counts per layer, zoom and tile
 	clusterViews rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in cluster mode
 	clusterZooms map[int]int             // guarded by mu: cluster zoom → views in cluster mode at it
-	densityDirty map[geo.Tile]struct{}   // guarded by mu: where markers moved since FlushDensity
+	density      *densityLayer           // guarded by mu: nil unless Options.DensityLayer is set
 
 	writes *outbox.Watchdog // bounds every write to a client
 
@@ -104,9 +102,9 @@ type Stats struct {
 	Resets      int64 // resets sent to clients that fell behind
 	TooSlow     int64 // clients closed with 4002 (too slow)
 	Stale       int64 // upserts ignored because their version was not newer
-	Delivered   int64 // marker ops handed to connections
+	Delivered   int64 // ops handed to connections' outboxes, before coalescing: marker upserts and removes, cluster and tile changes
 	ViewChanges int64 // views set or dropped by clients
-	Expired     int64 // markers removed because their TTL ran out
+	Expired     int64 // markers removed because their expiry passed (a TTL ran out, or Restore brought one already expired)
 
 	// Refusals counts the clients and requests turned away since start,
 	// by reason (every name of RefusalReasons, zeros included): server_full,
@@ -133,15 +131,18 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:    o,
-		log:     o.Logger,
-		markers: make(map[string]*marker),
-		conns:   make(map[*conn]struct{}),
-		enc:     wire.NewEncoder(),
-		writes:  outbox.NewWatchdog(o.WriteTimeout),
+		opts:   o,
+		log:    o.Logger,
+		store:  store.New(o.ClusterZoom),
+		conns:  make(map[*conn]struct{}),
+		enc:    wire.NewEncoder(),
+		writes: outbox.NewWatchdog(o.WriteTimeout),
 
-		clusters:     newClusterIndex(o.ClusterZoom),
 		clusterZooms: make(map[int]int),
+	}
+	s.fan.inline = fanWorker{s: s, enc: s.enc}
+	if o.DensityLayer != "" {
+		s.density = newDensityLayer(o.DensityLayer, o.ClusterZoom)
 	}
 	s.refusals.log = lograte.New(o.Logger, 0, 0)
 	return s, nil
@@ -246,7 +247,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // connection's outbox: call it every few seconds, not per request.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{Connections: len(s.conns), Views: s.views.Len() + s.clusterViews.Len(), Markers: len(s.markers)}
+	st := Stats{Connections: len(s.conns), Views: s.views.Len() + s.clusterViews.Len(), Markers: s.store.Len()}
 	s.mu.Unlock()
 	for _, c := range s.connList() {
 		n := int64(c.out.Bytes())

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -22,7 +22,7 @@ import (
 // client waits for it.
 func TestSlowClient(t *testing.T) {
 	const limit = 64 << 10
-	srv, url := pushmaptest.StartServer(t, &server.Options{OutboxBytes: limit, WriteTimeout: 2 * time.Second})
+	srv, url := servertest.StartServer(t, &server.Options{OutboxBytes: limit, WriteTimeout: 2 * time.Second})
 	fast := dialRecorder(t, url, "fast")
 	if err := fast.SetView(context.Background(), 0, geo.World, 0); err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestSlowClient(t *testing.T) {
 			batch[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a", Props: pad,
 				Pos: geo.Pt(float64(i%360)-180+float64(round)/100, float64(i%170)-85)}
 		}
-		if err := srv.UpsertBatch(batch); err != nil {
+		if err := srv.Apply(server.Upserts(batch...)); err != nil {
 			t.Fatal(err)
 		}
 		peak = max(peak, srv.OutboxBytes())
@@ -57,11 +57,11 @@ func TestSlowClient(t *testing.T) {
 		all[m.ID] = m
 	}
 	// The fast client has the final state.
-	pushmaptest.Eventually(t, 20*time.Second, func() string {
+	servertest.Eventually(t, 20*time.Second, func() string {
 		return diffCache(fast.Markers(), all)
 	})
 	// The slow one was reset, then closed.
-	pushmaptest.Eventually(t, 20*time.Second, func() string {
+	servertest.Eventually(t, 20*time.Second, func() string {
 		st := srv.Stats()
 		if st.TooSlow == 0 {
 			return fmt.Sprintf("slow client not closed: %+v", st)
@@ -99,11 +99,11 @@ func TestReconnect(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	start := func(ln net.Listener, ms []wire.Marker) (*server.Server, *httptest.Server) {
-		srv, err := server.New(&server.Options{Logger: pushmaptest.Logger(t)})
+		srv, err := server.New(&server.Options{Logger: servertest.Logger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := srv.UpsertBatch(ms); err != nil {
+		if err := srv.Apply(server.Upserts(ms...)); err != nil {
 			t.Fatal(err)
 		}
 		hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv}}
@@ -126,14 +126,14 @@ func TestReconnect(t *testing.T) {
 
 	srv1.Close()
 	hs1.Close()
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if c.Status().State != wasmclient.Reconnecting {
 			return "client not reconnecting: " + c.Status().State.String()
 		}
 		return ""
 	})
 	var ln2 net.Listener
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		ln2, err = net.Listen("tcp", addr)
 		if err != nil {
 			return err.Error()
@@ -151,7 +151,7 @@ func TestReconnect(t *testing.T) {
 	for _, m := range srv2.MarkersIn(view, nil) {
 		want[m.ID] = m
 	}
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if st := c.Status(); st.State != wasmclient.Open {
 			return "client " + st.State.String()
 		}
@@ -161,7 +161,7 @@ func TestReconnect(t *testing.T) {
 	if err := srv2.Upsert(wire.Marker{ID: "later", Pos: geo.Pt(7, 7)}); err != nil {
 		t.Fatal(err)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := c.Markers()["later"]; !ok {
 			return "no update after reconnecting"
 		}

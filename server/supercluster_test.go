@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -52,7 +53,7 @@ func runSupercluster(t testing.TB, pts [][2]float64, box geo.Box, zoom float64) 
 // account for every point of a world view; the test logs how they differ
 // (docs/design.md discusses the approaches).
 func TestCompareSupercluster(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
+	srv, url := servertest.StartServer(t, nil)
 	rng := rand.New(rand.NewPCG(seed(t), 3))
 	const n = 100_000
 	pts := make([][2]float64, n)
@@ -68,7 +69,7 @@ func TestCompareSupercluster(t *testing.T) {
 		pts[i] = [2]float64{p.Lon, p.Lat}
 		ms[i] = wire.Marker{ID: fmt.Sprint("p", i), Pos: p}
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	c := dialRecorder(t, url, "c")
@@ -86,7 +87,7 @@ func TestCompareSupercluster(t *testing.T) {
 	}
 	theirs := runSupercluster(t, pts, world, 2)
 	t.Logf("pushmap: %d clusters (tiles at zoom %d), %d points, largest %d; view change answered in %v; kept up to date per move",
-		len(ours), wire.ClusterZoom(wire.View{Box: world, Zoom: 2}, 5000, 14), total, maxCount, took)
+		len(ours), server.ClusterZoom(wire.View{Box: world, Zoom: 2}, 5000, 14), total, maxCount, took)
 	t.Logf("supercluster: %d clusters (radius 40 px at zoom 2), %d points, largest %d; index built in %.0f ms, rebuilt on any change; query %.1f ms",
 		theirs.Clusters, theirs.Points, theirs.MaxCount, theirs.BuildMs, theirs.QueryMs)
 	if total != n || theirs.Points != n {

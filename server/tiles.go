@@ -38,6 +38,8 @@ func (s *Server) InvalidateTiles(layer string, tiles ...geo.Tile) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.beginBatchLocked(0)
+	defer s.endBatchLocked()
 	change := s.tileChangeLocked(layer)
 	for _, t := range tiles {
 		s.invalidateLocked(change, t, func(vw *view) bool { return displays(vw.v.Zoom, int(t.Z)) })
@@ -57,20 +59,22 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.beginBatchLocked(0)
+	defer s.endBatchLocked()
 	change := s.tileChangeLocked(layer)
 	parts, n := box.Split()
 	for _, part := range parts[:n] {
 		s.searchAllViews(part, func(vp *viewPart) bool {
-			if !vp.c.layers.has(layer) {
+			if !vp.c.layers.Has(layer) {
 				return true
 			}
 			vw := vp.c.viewOf(vp)
-			shown, ok := intersect(part, vp.box)
-			if !ok {
+			shown, n := geo.Intersect(part, vp.box) // one part at most: neither crosses
+			if n == 0 {
 				return true
 			}
-			for _, t := range geo.TilesCovering(shown, viewZoom(vw.v)) {
-				change.deliver(vp.c, t)
+			for _, t := range geo.TilesCovering(shown[0], viewZoom(vw.v)) {
+				change.send(vp.c, t)
 			}
 			return true
 		})
@@ -82,8 +86,8 @@ func (s *Server) InvalidateBox(layer string, box geo.Box) error {
 // intersects it and passes shows.
 func (s *Server) invalidateLocked(change *tileChange, t geo.Tile, shows func(*view) bool) {
 	s.searchAllViews(t.Bounds(), func(vp *viewPart) bool {
-		if vp.c.layers.has(change.layer) && shows(vp.c.viewOf(vp)) {
-			change.deliver(vp.c, t)
+		if vp.c.layers.Has(change.layer) && shows(vp.c.viewOf(vp)) {
+			change.send(vp.c, t)
 		}
 		return true
 	})
@@ -91,7 +95,7 @@ func (s *Server) invalidateLocked(change *tileChange, t geo.Tile, shows func(*vi
 
 // A tileChange is one change of a tile layer, under one new version: the
 // op of each tile it concerns is encoded once, however many connections
-// it goes to. Use it while Server.mu is held.
+// it goes to. Use it while Server.mu is held, within a batch.
 type tileChange struct {
 	s       *Server
 	layer   string
@@ -113,16 +117,16 @@ func (s *Server) tileChangeLocked(layer string) *tileChange {
 	return &tileChange{s: s, layer: layer, version: s.tileVersions[layer], ops: make(map[geo.Tile]keyedOp)}
 }
 
-// deliver puts the op of tile t in c's outbox, keyed so that a newer
-// change of the same tile replaces an older one still waiting.
-func (tc *tileChange) deliver(c *conn, t geo.Tile) {
+// send delivers the op of tile t to c, keyed so that a newer change of the
+// same tile replaces an older one still waiting.
+func (tc *tileChange) send(c *conn, t geo.Tile) {
 	o, ok := tc.ops[t]
 	if !ok {
 		o.key = outbox.KeyOf(fmt.Sprintf("\x00t%s/%d/%d/%d", tc.layer, t.Z, t.X, t.Y))
 		o.op = bytes.Clone(tc.s.enc.TileOp(&wire.TileChange{Layer: tc.layer, Z: t.Z, X: t.X, Y: t.Y, Version: tc.version}))
 		tc.ops[t] = o
 	}
-	tc.s.deliver(c, o.key, o.op)
+	tc.s.fan.inline.deliver(c, o.key, o.op)
 }
 
 func checkTileLayer(layer string) error {
@@ -130,13 +134,6 @@ func checkTileLayer(layer string) error {
 		return fmt.Errorf("server: tile layer name %q must have 1 to %d bytes", layer, wire.MaxLayerLen)
 	}
 	return nil
-}
-
-// intersect returns the intersection of two boxes that do not cross the
-// antimeridian.
-func intersect(a, b geo.Box) (geo.Box, bool) {
-	r := geo.Box{West: max(a.West, b.West), South: max(a.South, b.South), East: min(a.East, b.East), North: min(a.North, b.North)}
-	return r, r.West <= r.East && r.South <= r.North
 }
 
 // viewOf returns the view of c that vp belongs to.

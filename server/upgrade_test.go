@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -37,7 +37,7 @@ func clientFrame(payload []byte) []byte {
 // before the 101 answer, loses nothing: the bytes net/http read past the
 // request are handed to the WebSocket.
 func TestEarlyHello(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, nil)
+	_, url := servertest.StartServer(t, nil)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
 	if err != nil {
 		t.Fatal(err)

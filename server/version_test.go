@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -26,7 +26,7 @@ func versioned(id string, v uint64, p geo.Point, ttl time.Duration) server.Updat
 // the update under test, has expired: every expiry due by then has run.
 func waitExpired(t *testing.T, srv *server.Server, probe string) {
 	t.Helper()
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if _, ok := srv.Marker(probe); ok {
 			return probe + " did not expire"
 		}
@@ -37,9 +37,9 @@ func waitExpired(t *testing.T, srv *server.Server, probe string) {
 // TestStaleUpdateKeepsExpiry: an ignored (stale) update changes nothing,
 // not even the expiry. A late v9 with a short TTL must not delete the
 // live v10; a late v9 without TTL must not make v10 (which has a TTL)
-// permanent. Both through Apply, and the second through UpsertBatch too.
+// permanent. Both through Apply, and the second through Upserts too.
 func TestStaleUpdateKeepsExpiry(t *testing.T) {
-	srv, _ := pushmaptest.StartServer(t, nil)
+	srv, _ := servertest.StartServer(t, nil)
 	const short = 50 * time.Millisecond
 
 	apply(t, srv, versioned("live", 10, geo.Pt(1, 1), 0))
@@ -51,7 +51,7 @@ func TestStaleUpdateKeepsExpiry(t *testing.T) {
 
 	apply(t, srv, versioned("mortal", 10, geo.Pt(1, 1), short))
 	apply(t, srv, versioned("mortal", 9, geo.Pt(2, 2), 0))
-	if err := srv.UpsertBatch([]wire.Marker{{ID: "mortal", Pos: geo.Pt(2, 2), Version: 8}}); err != nil {
+	if err := srv.Apply(server.Upserts(wire.Marker{ID: "mortal", Pos: geo.Pt(2, 2), Version: 8})); err != nil {
 		t.Fatal(err)
 	}
 	waitExpired(t, srv, "mortal")
@@ -64,7 +64,7 @@ func TestStaleUpdateKeepsExpiry(t *testing.T) {
 // sequence: v0 at A, v1 at B, a late duplicate v0 at A, then v2 at C ends
 // at C with version 2.
 func TestVersionZero(t *testing.T) {
-	srv, _ := pushmaptest.StartServer(t, nil)
+	srv, _ := servertest.StartServer(t, nil)
 	a, b, c := geo.Pt(1, 1), geo.Pt(2, 2), geo.Pt(3, 3)
 	apply(t, srv, versioned("m", 0, a, 0))
 	if m, _ := srv.Marker("m"); m.Version != 0 || m.Pos != a {
@@ -98,7 +98,7 @@ func TestVersionZero(t *testing.T) {
 // an unversioned update: nothing is newer, so the update is stale, as any
 // versioned one is. Removing the marker starts it over.
 func TestHighestVersion(t *testing.T) {
-	srv, _ := pushmaptest.StartServer(t, nil)
+	srv, _ := servertest.StartServer(t, nil)
 	apply(t, srv, versioned("m", math.MaxUint64, geo.Pt(1, 1), 0))
 	apply(t, srv, server.Update{Marker: wire.Marker{ID: "m", Pos: geo.Pt(2, 2)}})
 	apply(t, srv, versioned("m", math.MaxUint64, geo.Pt(2, 2), 0))

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
+
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server/internal/store"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/tidwall/rtree"
 )
@@ -91,15 +94,23 @@ func (s *Server) viewAckLocked(c *conn, v wire.View) (frames [][]byte, cz int) {
 	defer func() { s.found = found[:0] }()
 	head := func(dst []byte, flags wire.Flags, n int) []byte { return wire.AppendViewAckHeader(dst, v, flags, n) }
 	if over {
-		// More markers than the budget: cluster mode.
-		cz = wire.ClusterZoom(v, s.opts.Budget, s.opts.ClusterZoom)
+		// More markers than the budget: cluster mode. Its cluster ops are
+		// at zoom cz, which is how the client learns it (docs/protocol.md,
+		// Cluster mode): when no cluster of the view holds a marker the
+		// client may see, one gone cluster (count 0) says it.
+		cz = clusterZoom(v, s.opts.Budget, s.opts.ClusterZoom)
 		ops, size := s.clusterOpsLocked(c, v.Box, cz)
+		if len(ops) == 0 {
+			t := geo.TileOf(geo.Pt(v.Box.West, v.Box.North), cz)
+			op := bytes.Clone(s.enc.ClusterOp(&wire.Cluster{Z: t.Z, X: t.X, Y: t.Y}))
+			ops, size = append(ops, op), len(op)
+		}
 		return splitReply(head, flags|wire.FlagClusters, replyOps{clusters: ops, size: size}, c.frameLimit), cz
 	}
 	// The markers of v that no view in marker mode held before.
 	ops := found[:0]
 	for _, rec := range found {
-		if !c.sees(rec.m.Pos) {
+		if !c.sees(rec.Marker.Pos) {
 			ops = append(ops, rec)
 		}
 	}
@@ -143,15 +154,16 @@ func (s *Server) setLayers(c *conn, layers []string) error {
 // them (up to the budget per view), or their clusters for views in cluster
 // mode, in frames no larger than c's limit.
 func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
-	var all []*marker
+	var all []*store.Record
 	var clusterOps [][]byte
 	clusterSize := 0
 	views := make([]wire.View, len(c.views))
 	clustered := make([]bool, len(c.views))
+	zooms := make([]int, len(c.views))
 	for i := range c.views {
 		views[i] = c.views[i].v
 		if c.views[i].clustered() {
-			clustered[i] = true
+			clustered[i], zooms[i] = true, c.views[i].cz
 			ops, size := s.clusterOpsLocked(c, views[i].Box, c.views[i].cz)
 			clusterOps = append(clusterOps, ops...)
 			clusterSize += size
@@ -164,7 +176,7 @@ func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
 	next:
 		for _, rec := range found {
 			for j := range i { // already sent for an earlier view?
-				if !c.views[j].clustered() && c.views[j].v.Box.Contains(rec.m.Pos) {
+				if !c.views[j].clustered() && c.views[j].v.Box.Contains(rec.Marker.Pos) {
 					continue next
 				}
 			}
@@ -173,7 +185,7 @@ func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
 		s.found = found[:0]
 	}
 	head := func(dst []byte, flags wire.Flags, n int) []byte {
-		return wire.AppendResetHeader(dst, flags, views, clustered, n)
+		return wire.AppendResetHeader(dst, flags, views, clustered, zooms, n)
 	}
 	return splitReply(head, flags, replyOps{markers: all, clusters: clusterOps, size: opsSize(all) + clusterSize}, c.frameLimit)
 }
@@ -181,13 +193,13 @@ func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
 // searchLocked returns the markers in box that c may see, at most the
 // budget; truncated reports that there were more. The slice is s.found,
 // valid until the next search.
-func (s *Server) searchLocked(c *conn, box geo.Box) (found []*marker, truncated bool) {
+func (s *Server) searchLocked(c *conn, box geo.Box) (found []*store.Record, truncated bool) {
 	found = s.found[:0]
 	budget := s.opts.Budget
 	parts, n := c.clip(box)
 	for _, part := range parts[:n] {
-		s.markersIn(part, func(rec *marker) bool {
-			if !c.layers.has(rec.m.Layer) {
+		s.store.Search(part, func(rec *store.Record) bool {
+			if !c.layers.Has(rec.Marker.Layer) {
 				return true
 			}
 			if len(found) == budget {
@@ -254,10 +266,10 @@ func (s *Server) encLocked(m wire.Message) ([]byte, error) {
 	return append([]byte(nil), b...), err
 }
 
-func opsSize(ms []*marker) int {
+func opsSize(ms []*store.Record) int {
 	n := 0
 	for _, rec := range ms {
-		n += len(rec.op)
+		n += len(rec.Op)
 	}
 	return n
 }
@@ -265,7 +277,7 @@ func opsSize(ms []*marker) int {
 // replyOps are the ops of an ack or reset: markers, then cluster ops;
 // size is their bytes.
 type replyOps struct {
-	markers  []*marker
+	markers  []*store.Record
 	clusters [][]byte
 	size     int
 }
@@ -274,7 +286,7 @@ func (r *replyOps) len() int { return len(r.markers) + len(r.clusters) }
 
 func (r *replyOps) op(i int) []byte {
 	if i < len(r.markers) {
-		return r.markers[i].op
+		return r.markers[i].Op
 	}
 	return r.clusters[i-len(r.markers)]
 }

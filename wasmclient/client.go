@@ -42,9 +42,13 @@ type Client struct {
 	waiters  []*waiter                         // guarded by mu
 	views    map[int]wire.View                 // guarded by mu: views as the server applied them
 	clusters map[int]map[geo.Tile]wire.Cluster // guarded by mu: per view in cluster mode, its clusters
-	cache    map[string]wire.Marker            // guarded by mu
-	lastSend time.Time                         // guarded by mu
-	timer    *time.Timer                       // guarded by mu: a pending throttled flush
+	// clusterZoom is, per view in cluster mode, the zoom of its clusters
+	// as the server said it (the z of its view_ack's cluster ops, or its
+	// reset view's); -1 unknown. Entries of other views are stale.
+	clusterZoom map[int]int            // guarded by mu
+	cache       map[string]wire.Marker // guarded by mu
+	lastSend    time.Time              // guarded by mu
+	timer       *time.Timer            // guarded by mu: a pending throttled flush
 
 	curToken     string      // guarded by mu: the token of the current connection
 	refusedToken string      // guarded by mu: the last token the server refused (4401), never sent again
@@ -106,7 +110,8 @@ func newClient(url string, opts *Options) *Client {
 		url: url, opts: o, log: o.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		wants: make(map[int]*want), layers: o.Layers,
 		views: make(map[int]wire.View), cache: make(map[string]wire.Marker),
-		clusters: make(map[int]map[geo.Tile]wire.Cluster),
+		clusters:    make(map[int]map[geo.Tile]wire.Cluster),
+		clusterZoom: make(map[int]int),
 	}
 }
 
@@ -386,18 +391,8 @@ func widen(b geo.Box, margin float64) geo.Box {
 		out.West, out.East = -180, 180
 		return out
 	}
-	out.West, out.East = wrapLon(b.West-dx), wrapLon(b.East+dx)
+	out.West, out.East = geo.WrapLon(b.West-dx), geo.WrapLon(b.East+dx)
 	return out
-}
-
-func wrapLon(lon float64) float64 {
-	for lon < -180 {
-		lon += 360
-	}
-	for lon > 180 {
-		lon -= 360
-	}
-	return lon
 }
 
 // backoff returns the wait before reconnection attempt n (0-based):

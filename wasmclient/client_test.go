@@ -5,7 +5,6 @@ package wasmclient_test
 import (
 	"context"
 	"errors"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/leakcheck"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -33,8 +33,8 @@ func dial(t *testing.T, url string, opts *wasmclient.Options) *wasmclient.Client
 }
 
 func TestSetViewWaitsForTheServer(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, nil)
-	srv.UpsertBatch([]wire.Marker{{ID: "in", Pos: geo.Pt(1, 1)}, {ID: "out", Pos: geo.Pt(20, 20)}})
+	srv, url := servertest.StartServer(t, nil)
+	srv.Apply(server.Upserts(wire.Marker{ID: "in", Pos: geo.Pt(1, 1)}, wire.Marker{ID: "out", Pos: geo.Pt(20, 20)}))
 	c := dial(t, url, nil)
 	if err := c.SetView(context.Background(), 0, geo.BBox(0, 0, 10, 10), 5); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestSetViewWaitsForTheServer(t *testing.T) {
 // TestThrottle: a drag of 100 views in quick succession sends few of them,
 // always ends on the last, and every SetView call returns.
 func TestThrottle(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{ViewRate: 1000, ViewBurst: 1000})
+	srv, url := servertest.StartServer(t, &server.Options{ViewRate: 1000, ViewBurst: 1000})
 	c := dial(t, url, &wasmclient.Options{Throttle: 50 * time.Millisecond})
 	ctx := context.Background()
 	errs := make(chan error, 100)
@@ -85,7 +85,7 @@ func TestThrottle(t *testing.T) {
 // TestRateLimitedViewIsRetried: the server's rate limit refuses a view;
 // the client tries again and SetView succeeds.
 func TestRateLimitedViewIsRetried(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, &server.Options{ViewRate: 4, ViewBurst: 1})
+	_, url := servertest.StartServer(t, &server.Options{ViewRate: 4, ViewBurst: 1})
 	c := dial(t, url, &wasmclient.Options{Throttle: time.Millisecond})
 	// The client follows the Welcome's rate, so force refusals with
 	// several view ids at once.
@@ -105,7 +105,7 @@ func TestRateLimitedViewIsRetried(t *testing.T) {
 }
 
 func TestInvalidViewIsRefusedLocally(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, nil)
+	_, url := servertest.StartServer(t, nil)
 	c := dial(t, url, nil)
 	err := c.SetView(context.Background(), 0, geo.BBox(0, 10, 1, 1), 1)
 	var we wire.Error
@@ -115,7 +115,7 @@ func TestInvalidViewIsRefusedLocally(t *testing.T) {
 }
 
 func TestServerRefusalReachesSetView(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, &server.Options{MaxViews: 1})
+	_, url := servertest.StartServer(t, &server.Options{MaxViews: 1})
 	c := dial(t, url, nil)
 	ctx := context.Background()
 	if err := c.SetView(ctx, 0, geo.World, 0); err != nil {
@@ -136,7 +136,7 @@ func TestDialFailsClearly(t *testing.T) {
 }
 
 func TestCloseEndsEverything(t *testing.T) {
-	_, url := pushmaptest.StartServer(t, nil)
+	_, url := servertest.StartServer(t, nil)
 	var states []wasmclient.State
 	c, err := wasmclient.Dial(context.Background(), url, &wasmclient.Options{
 		OnStatus: func(s wasmclient.Status) { states = append(states, s.State) },

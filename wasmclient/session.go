@@ -273,6 +273,7 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 			c.views[v.ID] = v
 			if i < len(m.Clustered) && m.Clustered[i] {
 				c.clusters[v.ID] = make(map[geo.Tile]wire.Cluster)
+				c.clusterZoom[v.ID] = m.ClusterZooms[i]
 			}
 		}
 		ch := &Change{ClustersReset: true}
@@ -415,10 +416,15 @@ func (ch *Change) orNil() *Change {
 	return nil
 }
 
-// setClustersLocked puts view id in cluster mode with the clusters of ops.
+// setClustersLocked puts view id in cluster mode with the clusters of ops,
+// the ops of its view_ack: their zoom is the view's cluster zoom.
 func (c *Client) setClustersLocked(ch *Change, id int, ops []wire.Op) {
 	cs := make(map[geo.Tile]wire.Cluster, len(ops))
+	c.clusterZoom[id] = -1
 	for _, op := range ops {
+		if op.Cluster != nil {
+			c.clusterZoom[id] = int(op.Cluster.Z)
+		}
 		if op.Cluster != nil && op.Cluster.Count > 0 {
 			cs[clusterTile(*op.Cluster)] = *op.Cluster
 		}
@@ -437,7 +443,7 @@ func (c *Client) clusterLocked(ch *Change, cl wire.Cluster) {
 	applied := false
 	for id, cs := range c.clusters {
 		v := c.views[id]
-		if wire.ClusterZoom(v, c.welcome.Budget, c.welcome.ClusterZoom) != int(cl.Z) || !intersects(v.Box, b) {
+		if c.clusterZoom[id] != int(cl.Z) || !geo.Intersects(v.Box, b) {
 			continue
 		}
 		applied = true
@@ -460,19 +466,4 @@ func clusterList(m map[geo.Tile]wire.Cluster) []wire.Cluster {
 		out = append(out, cl)
 	}
 	return out
-}
-
-// intersects reports whether box a (which may cross the antimeridian)
-// meets box b (which does not).
-func intersects(a, b geo.Box) bool {
-	if a.South > b.North || a.North < b.South {
-		return false
-	}
-	parts, n := a.Split()
-	for _, p := range parts[:n] {
-		if p.West <= b.East && p.East >= b.West {
-			return true
-		}
-	}
-	return false
 }

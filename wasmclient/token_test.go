@@ -16,8 +16,8 @@ import (
 
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -69,7 +69,7 @@ func (a *jwtAuthorizer) authorize(_ *http.Request, tok string) (auth.Grant, erro
 // open connection, which stays open past several expiries.
 func TestTokenFuncRefreshesBeforeExpiry(t *testing.T) {
 	a := &jwtAuthorizer{}
-	srv, url := pushmaptest.StartServer(t, &server.Options{Authorize: a.authorize})
+	srv, url := servertest.StartServer(t, &server.Options{Authorize: a.authorize})
 	srv.Upsert(wire.Marker{ID: "m", Pos: geo.Pt(1, 1)})
 	var calls atomic.Int64
 	var mu sync.Mutex
@@ -107,7 +107,7 @@ func TestTokenFuncRefreshesBeforeExpiry(t *testing.T) {
 // token is not sent again; once it gives a good one the client connects.
 func TestRefusedTokenIsNotResent(t *testing.T) {
 	a := &jwtAuthorizer{}
-	_, url := pushmaptest.StartServer(t, &server.Options{Authorize: a.authorize})
+	_, url := servertest.StartServer(t, &server.Options{Authorize: a.authorize})
 	var calls atomic.Int64
 	var good atomic.Bool
 	c := wasmclient.Connect(url, &wasmclient.Options{
@@ -121,7 +121,7 @@ func TestRefusedTokenIsNotResent(t *testing.T) {
 		},
 	})
 	defer c.Close()
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if calls.Load() < 5 {
 			return fmt.Sprintf("token function called %d times", calls.Load())
 		}
@@ -134,7 +134,7 @@ func TestRefusedTokenIsNotResent(t *testing.T) {
 		t.Fatalf("the client gave up: %+v", st)
 	}
 	good.Store(true)
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if st := c.Status(); st.State != wasmclient.Open {
 			return fmt.Sprintf("status %+v", st)
 		}
@@ -148,7 +148,7 @@ func TestRefusedTokenIsNotResent(t *testing.T) {
 // milliseconds forever.
 func TestBackoffGrowsWhenClosedRightAfterConnect(t *testing.T) {
 	var conns atomic.Int64
-	_, url := pushmaptest.StartServer(t, &server.Options{Authorize: func(*http.Request, string) (auth.Grant, error) {
+	_, url := servertest.StartServer(t, &server.Options{Authorize: func(*http.Request, string) (auth.Grant, error) {
 		conns.Add(1)
 		return auth.Grant{Expires: time.Now().Add(50 * time.Millisecond)}, nil
 	}})
@@ -169,12 +169,12 @@ func TestBackoffGrowsWhenClosedRightAfterConnect(t *testing.T) {
 // TestSplitReplyCompletesSetView: SetView returns once the last more frame
 // of a split view_ack is applied: the cache then holds every marker.
 func TestSplitReplyCompletesSetView(t *testing.T) {
-	srv, url := pushmaptest.StartServer(t, &server.Options{Budget: 20000, MaxSendFrameBytes: wire.MinFrameBytes})
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 20000, MaxSendFrameBytes: wire.MinFrameBytes})
 	var ms []wire.Marker
 	for i := range 10000 {
 		ms = append(ms, wire.Marker{ID: fmt.Sprintf("marker-%06d", i), Pos: geo.Pt(float64(i%100)/10, float64(i/100)/20)})
 	}
-	if err := srv.UpsertBatch(ms); err != nil {
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	var frames atomic.Int64

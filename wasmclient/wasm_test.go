@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +30,7 @@ func TestWasm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.UpsertBatch([]wire.Marker{{ID: "in", Pos: geo.Pt(1, 1)}, {ID: "out", Pos: geo.Pt(50, 50)}})
+	srv.Apply(server.Upserts(wire.Marker{ID: "in", Pos: geo.Pt(1, 1)}, wire.Marker{ID: "out", Pos: geo.Pt(50, 50)}))
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer srv.Close()
@@ -49,7 +48,11 @@ func TestWasm(t *testing.T) {
 		srv.Upsert(wire.Marker{ID: "in", Pos: geo.Pt(2, 2)})
 	}()
 
-	wasmDir := filepath.Join(runtime.GOROOT(), "lib", "wasm")
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	wasmDir := filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm")
 	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestAgainstServer$", "-v",
 		"-exec", filepath.Join(wasmDir, "go_js_wasm_exec"), ".")
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm",

@@ -5,9 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/pushmap/pushmap/geo"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // BenchmarkEncodeUpsert measures encoding one marker update as the server

@@ -6,7 +6,8 @@ import (
 	"math"
 	"unicode/utf8"
 
-	"github.com/pushmap/pushmap/internal/mpack"
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire/internal/mpack"
 )
 
 // A Decoder turns frames into messages. It reuses its internal state between
@@ -377,7 +378,7 @@ func (d *Decoder) welcome(fields int) (Message, error) {
 		return nil, err
 	}
 	if fields >= 7 {
-		if w.ClusterZoom, err = d.smallInt("cluster zoom", MaxZoom); err != nil {
+		if w.ClusterZoom, err = d.smallInt("cluster zoom", geo.MaxZoom); err != nil {
 			return nil, err
 		}
 	}
@@ -430,19 +431,29 @@ func (d *Decoder) reset(fields int) (Message, error) {
 		if r.Views[i], err = d.view(); err != nil {
 			return nil, wrap("view "+itoa(i), err)
 		}
+		read := 6
 		if m >= 7 {
 			vf, err := d.smallInt("view flags", 255)
 			if err != nil {
 				return nil, wrap("view "+itoa(i), err)
 			}
+			read++
 			if Flags(vf)&FlagClusters != 0 {
 				if r.Clustered == nil {
 					r.Clustered = make([]bool, n)
+					r.ClusterZooms = make([]int, n)
 				}
 				r.Clustered[i] = true
+				r.ClusterZooms[i] = -1
+				if m >= 8 {
+					if r.ClusterZooms[i], err = d.smallInt("cluster zoom", geo.MaxZoom); err != nil {
+						return nil, wrap("view "+itoa(i), err)
+					}
+					read++
+				}
 			}
 		}
-		if err := d.skip(m-7, 3); err != nil {
+		if err := d.skip(m-read, 3); err != nil {
 			return nil, err
 		}
 	}
@@ -523,7 +534,7 @@ func (d *Decoder) op(op *Op) error {
 }
 
 func (d *Decoder) tileXYZ(z *uint8, x, y *uint32) error {
-	zz, err := d.smallInt("zoom", MaxZoom)
+	zz, err := d.smallInt("zoom", geo.MaxZoom)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@ package wire
 import (
 	"bytes"
 
-	"github.com/pushmap/pushmap/internal/mpack"
+	"github.com/pushmap/pushmap/wire/internal/mpack"
 )
 
 // An Encoder turns messages and marker ops into MessagePack. It reuses its
@@ -11,7 +11,7 @@ import (
 // zero value is not usable: call NewEncoder. An Encoder is not safe for
 // concurrent use.
 //
-// It writes by hand (package internal/mpack), without msgpack/v5: the
+// It writes by hand (package wire/internal/mpack), without msgpack/v5: the
 // browser client links this package, and msgpack/v5's reflection would
 // add about 220 KB of brotli to the .wasm.
 type Encoder struct {
@@ -152,7 +152,7 @@ func (e *Encoder) message(m Message) error {
 	case Reset:
 		e.head(TypeReset, 2+len(m.Ops))
 		e.uint(uint64(m.Flags))
-		e.views(m.Views, m.Clustered)
+		e.views(m.Views, m.Clustered, m.ClusterZooms)
 		return e.ops(m.Ops)
 	case Batch:
 		e.head(TypeBatch, len(m.Ops))
@@ -176,16 +176,32 @@ func (e *Encoder) view(v View) {
 	e.float(v.Zoom)
 }
 
-func (e *Encoder) views(vs []View, clustered []bool) {
+// views writes a Reset's views: a view in cluster mode has the flag
+// FlagClusters and its cluster zoom as an eighth element (-1, unknown, as
+// nothing: seven).
+func (e *Encoder) views(vs []View, clustered []bool, zooms []int) {
 	e.array(len(vs))
 	for i, v := range vs {
-		var flags Flags
-		if i < len(clustered) && clustered[i] {
-			flags = FlagClusters
+		if i >= len(clustered) || !clustered[i] {
+			e.array(7)
+			e.view(v)
+			e.uint(0)
+			continue
 		}
-		e.array(7)
+		cz := -1
+		if i < len(zooms) {
+			cz = zooms[i]
+		}
+		if cz < 0 {
+			e.array(7)
+		} else {
+			e.array(8)
+		}
 		e.view(v)
-		e.uint(uint64(flags))
+		e.uint(uint64(FlagClusters))
+		if cz >= 0 {
+			e.uint(uint64(cz))
+		}
 	}
 }
 
@@ -354,13 +370,14 @@ func AppendBatchHeader(dst []byte, n int) []byte {
 }
 
 // AppendResetHeader appends the start of a Reset frame for views holding n
-// ops; clustered[i] tells whether views[i] is in cluster mode (nil: none).
-func AppendResetHeader(dst []byte, flags Flags, views []View, clustered []bool, n int) []byte {
+// ops; clustered[i] tells whether views[i] is in cluster mode (nil: none),
+// and then clusterZooms[i] the zoom of its clusters (see Reset).
+func AppendResetHeader(dst []byte, flags Flags, views []View, clustered []bool, clusterZooms []int, n int) []byte {
 	e := Encoder{buf: dst}
 	e.array(3 + n)
 	e.uint(uint64(TypeReset))
 	e.uint(uint64(flags))
-	e.views(views, clustered)
+	e.views(views, clustered, clusterZooms)
 	return e.buf
 }
 

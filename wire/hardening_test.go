@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math"
 	"reflect"
 	"strings"
@@ -221,6 +222,39 @@ func TestValidatePropSizes(t *testing.T) {
 	for _, m := range []Marker{{ID: "a\xff", Pos: geo.Pt(0, 0)}, {ID: "a", Layer: "\xc3", Pos: geo.Pt(0, 0)}} {
 		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
 			t.Errorf("%q/%q: %v", m.ID, m.Layer, err)
+		}
+	}
+}
+
+// TestValueLen checks the skip the server's MessagePack feeds use: a
+// value's length, nesting past the limit refused without recursion, a
+// value cut short.
+func TestValueLen(t *testing.T) {
+	deep := append(bytes.Repeat([]byte{0x91}, 40), 0x01) // [[[…[1]…]]], 40 deep
+	cases := []struct {
+		name    string
+		b       []byte
+		depth   int
+		want    int
+		wantErr error
+	}{
+		{"scalar", []byte{0x2a, 0xff}, 0, 1, nil},
+		{"array of two", []byte{0x92, 0x01, 0xa1, 'x', 0xc0}, 1, 4, nil},
+		{"map", []byte{0x81, 0xa1, 'k', 0x91, 0x02}, 2, 5, nil},
+		{"too deep", deep, 32, 0, ErrTooDeep},
+		{"deep enough", deep, 40, len(deep), nil},
+		{"cut short", []byte{0x93, 0x01}, 1, 0, io.ErrUnexpectedEOF},
+	}
+	for _, c := range cases {
+		n, err := ValueLen(c.b, c.depth)
+		if c.wantErr != nil {
+			if !errors.Is(err, c.wantErr) {
+				t.Errorf("%s: ValueLen = %d, %v; want an error wrapping %v", c.name, n, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || n != c.want {
+			t.Errorf("%s: ValueLen = %d, %v; want %d", c.name, n, err, c.want)
 		}
 	}
 }

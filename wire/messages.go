@@ -77,7 +77,7 @@ type Welcome struct {
 	ViewRate      float64 // view changes per second allowed on average
 	ViewBurst     int     // view changes allowed at once
 	MaxFrameBytes int     // largest frame the server accepts
-	ClusterZoom   int     // finest zoom of clusters, for ClusterZoom
+	ClusterZoom   int     // finest zoom at which the server keeps clusters
 }
 
 // ViewAck tells the client a View was applied:
@@ -98,31 +98,25 @@ type UnviewAck struct {
 }
 
 // Reset replaces the client's whole state: [19, flags, views, op...], views
-// being an array of [id, west, south, east, north, zoom, flags] (flags
-// FlagClusters for a view in cluster mode; absent means 0). The client's views
-// become Views and its cache exactly Ops, every marker in those views. Sent
-// after a Layers change and when the client fell behind (FlagBehind); it
-// acknowledges any View or Unview sent before it.
+// being an array of [id, west, south, east, north, zoom, flags,
+// clusterZoom] (flags FlagClusters for a view in cluster mode, absent
+// means 0; clusterZoom, for a view in cluster mode only, the zoom of its
+// clusters). The client's views become Views and its cache exactly Ops,
+// every marker in those views. Sent after a Layers change and when the
+// client fell behind (FlagBehind); it acknowledges any View or Unview sent
+// before it.
 type Reset struct {
 	Flags Flags
 	Views []View
 	// Clustered[i] tells whether Views[i] is in cluster mode; nil means
 	// none is.
 	Clustered []bool
-	Ops       []Op
-}
-
-// ClusterZoom is the zoom of the tiles whose clusters stand for the markers
-// of view v when it is in cluster mode: three levels finer than the view's
-// zoom (about 32 × 20 clusters on a 1024 × 640 map), at most maxZoom, and
-// coarser when needed so that the tiles covering the view are at most
-// budget. Server and client compute it alike.
-func ClusterZoom(v View, budget, maxZoom int) int {
-	z := min(int(v.Zoom)+3, maxZoom)
-	for z > 0 && geo.CountTilesTouching(v.Box, z) > uint64(budget) {
-		z--
-	}
-	return max(z, 0)
+	// ClusterZooms[i], for a view in cluster mode, is the zoom of its
+	// clusters, chosen by the server; -1 when the reset did not say.
+	// Entries of views in marker mode are not used. Nil when no view is
+	// in cluster mode.
+	ClusterZooms []int
+	Ops          []Op
 }
 
 // Batch carries marker changes in the client's views: [20, op...].
@@ -215,8 +209,8 @@ func (v View) Validate() error {
 	if v.ID < 0 || v.ID > MaxViewID {
 		return Error{CodeInvalidView, "view id " + itoa(v.ID) + " is outside [0, " + itoa(MaxViewID) + "]"}
 	}
-	if math.IsNaN(v.Zoom) || v.Zoom < 0 || v.Zoom > MaxZoom {
-		return Error{CodeInvalidView, "zoom " + ftoa(v.Zoom) + " is outside [0, " + itoa(MaxZoom) + "]"}
+	if math.IsNaN(v.Zoom) || v.Zoom < 0 || v.Zoom > geo.MaxZoom {
+		return Error{CodeInvalidView, "zoom " + ftoa(v.Zoom) + " is outside [0, " + itoa(geo.MaxZoom) + "]"}
 	}
 	b := v.Box
 	for _, p := range [2]geo.Point{{Lon: b.West, Lat: b.South}, {Lon: b.East, Lat: b.North}} {

@@ -135,7 +135,6 @@ const (
 	MaxLayers    = 64  // layers in a Hello or Layers message
 	MaxTokenLen  = 4096
 	MaxViewID    = 255 // view ids run from 0 to MaxViewID
-	MaxZoom      = 24  // views have a zoom in [0, MaxZoom]
 	MaxPropsSize = 32  // entries in a marker's Props
 
 	// MinFrameBytes is the least frame size a client may announce in its

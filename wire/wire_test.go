@@ -37,7 +37,7 @@ func sampleMessages() []Message {
 			Ops: []Op{{Marker: paris}, {Marker: full}, {Marker: timed}}},
 		ViewAck{View: View{ID: 1, Box: geo.BBox(0, 0, 1, 1), Zoom: 12}},
 		UnviewAck{ID: 1},
-		Reset{Flags: FlagBehind, Views: []View{{ID: 0, Box: geo.World, Zoom: 1}, {ID: 9, Box: geo.BBox(1, 2, 3, 4), Zoom: 2}}, Clustered: []bool{false, true}, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
+		Reset{Flags: FlagBehind, Views: []View{{ID: 0, Box: geo.World, Zoom: 1}, {ID: 9, Box: geo.BBox(1, 2, 3, 4), Zoom: 2}}, Clustered: []bool{false, true}, ClusterZooms: []int{0, 5}, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
 		Batch{Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "x"}}}},
 		Batch{Ops: []Op{{Tile: &TileChange{Layer: "density", Z: 12, X: 2074, Y: 1409, Version: 99}},
 			{Cluster: &Cluster{Z: 4, X: 8, Y: 5, Count: 12345, At: Quantize(geo.Pt(2.5, 48.1))}}, {Marker: paris}}},
@@ -156,7 +156,7 @@ func TestHeadersMatchMarshal(t *testing.T) {
 			msg    Message
 		}{
 			{"batch", AppendBatchHeader(nil, n), Batch{Ops: all}},
-			{"reset", AppendResetHeader(nil, FlagBehind, []View{view}, []bool{true}, n), Reset{Flags: FlagBehind, Views: []View{view}, Clustered: []bool{true}, Ops: all}},
+			{"reset", AppendResetHeader(nil, FlagBehind, []View{view}, []bool{true}, []int{7}, n), Reset{Flags: FlagBehind, Views: []View{view}, Clustered: []bool{true}, ClusterZooms: []int{7}, Ops: all}},
 			{"view_ack", AppendViewAckHeader(nil, view, FlagSnapshot, n), ViewAck{View: view, Flags: FlagSnapshot, Ops: all}},
 			{"more", AppendMoreHeader(nil, 70000, n), More{Remaining: 70000, Ops: all}},
 		} {

@@ -17,8 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -132,7 +131,7 @@ func TestNewVerifierFromFlags(t *testing.T) {
 
 	// Every source at once: each secret of the flag and the file verifies,
 	// the JWKS key too, and the static tokens.
-	var log pushmaptest.Buffer
+	var log servertest.Buffer
 	c := config{jwtSecrets: []string{secret1}, jwtSecretsFile: file("secrets"), jwksFile: jwks,
 		clientTokens: []string{"dev"}, argvSecrets: true}
 	v, err := c.newVerifier(slog.New(slog.NewTextHandler(&log, nil)))

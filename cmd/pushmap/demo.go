@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/pushmap/pushmap/cmd/pushmap/internal/synth"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/wire"
 )
 
 const aboutDemo = `Runs the pushmap server with a synthetic feed, aircraft flying between world
@@ -38,7 +40,7 @@ func (x *cli) setUpDemo(n *node) error {
 	if err := hasIndex(dir); err != nil {
 		return fmt.Errorf("the demo page is missing: %w\n"+
 			"Run 'make demo' in the pushmap repository, which builds the web assets into web/dist\n"+
-			"and starts the demo, or point --web at a directory holding a built page.", err)
+			"and starts the demo, or point --web at a directory holding a built page", err)
 	}
 	page, err := staticRoot(dir)
 	if err != nil {
@@ -48,14 +50,14 @@ func (x *cli) setUpDemo(n *node) error {
 
 	fleet := synth.New(n.cfg.fleet())
 	initial := fleet.Markers()
-	if err := n.timed.UpsertBatch(initial); err != nil {
+	if err := n.timed.Apply(server.Upserts(initial...)); err != nil {
 		return fmt.Errorf("loading the fleet: %w", err)
 	}
 	n.srv.FlushDensity() // nobody watches yet: forget the loading's movement
 	n.log.Info("demo feed", "flights", n.cfg.flights, "vehicles", n.cfg.vehicles,
 		"markers", len(initial), "interval", n.cfg.interval, "seed", n.cfg.seed, "web", dir)
 	n.feed = func(ctx context.Context) error {
-		return synth.Run(ctx, fleet, n.cfg.interval, n.timed.UpsertBatch)
+		return synth.Run(ctx, fleet, n.cfg.interval, func(ms []wire.Marker) error { return n.timed.Apply(server.Upserts(ms...)) })
 	}
 	n.listening = func(url string) {
 		fmt.Fprintf(x.stdout, "pushmap demo: open %s\n", url)

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/pushmap/pushmap/internal/leakcheck"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 )
 
 func TestMain(m *testing.M) {
@@ -21,8 +21,8 @@ func TestMain(m *testing.M) {
 
 // testCLI returns a cli that writes to fresh buffers and sees only the
 // environment variables of env.
-func testCLI(env map[string]string) (x *cli, stdout, stderr *pushmaptest.Buffer) {
-	stdout, stderr = new(pushmaptest.Buffer), new(pushmaptest.Buffer)
+func testCLI(env map[string]string) (x *cli, stdout, stderr *servertest.Buffer) {
+	stdout, stderr = new(servertest.Buffer), new(servertest.Buffer)
 	x = &cli{
 		stdout: stdout,
 		stderr: stderr,
@@ -35,7 +35,7 @@ func testCLI(env map[string]string) (x *cli, stdout, stderr *pushmaptest.Buffer)
 // A running is a server command running in the background.
 type running struct {
 	url            string // base URL, ending in "/"
-	stdout, stderr *pushmaptest.Buffer
+	stdout, stderr *servertest.Buffer
 
 	cancel context.CancelFunc
 	done   chan int

@@ -16,7 +16,6 @@ import (
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
 	"github.com/pushmap/pushmap/server/wal"
-	"github.com/pushmap/pushmap/wire"
 )
 
 // Metrics. The server counts what it does with plain atomic counters
@@ -72,11 +71,10 @@ func newMetrics(srv *server.Server, redis *redisfeed.Consumer) *metrics {
 	return m
 }
 
-// timedFeed is the server as the feeds see it: its Apply, ApplyLayers and
-// UpsertBatch go through via when set — the write-ahead log (--data-dir)
-// or the cluster's stream (--cluster) — and are timed into
-// pushmap_apply_seconds, once per call (a batch), never per update. The
-// rest is the server's.
+// timedFeed is the server as the feeds see it: its Apply and ApplyLayers go
+// through via when set — the write-ahead log (--data-dir) or the cluster's
+// stream (--redis-mode cluster) — and are timed into pushmap_apply_seconds,
+// once per call (a batch), never per update. The rest is the server's.
 type timedFeed struct {
 	*server.Server
 	m   *metrics
@@ -118,22 +116,6 @@ func (f timedFeed) ApplyLayers(layers []string, updates []server.Update) error {
 		err = f.Server.ApplyLayers(layers, updates)
 	}
 	f.m.observeApply(start, len(updates), err)
-	return err
-}
-
-// UpsertBatch upserts ms, timing the call. Through via it is the Apply of
-// the same upserts: a zero Version is no version, and no expiry.
-func (f timedFeed) UpsertBatch(ms []wire.Marker) error {
-	if f.via != nil {
-		updates := make([]server.Update, len(ms))
-		for i := range ms {
-			updates[i].Marker = ms[i]
-		}
-		return f.Apply(updates)
-	}
-	start := time.Now()
-	err := f.Server.UpsertBatch(ms)
-	f.m.observeApply(start, len(ms), err)
 	return err
 }
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server/redisfeed/redistest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -119,7 +119,7 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	if code, _, _ := request(t, "POST", r.url+"feed/markers", body, bearer("wrong")); code != http.StatusForbidden {
 		t.Fatalf("POST /feed/markers with a wrong key: %d, want 403", code)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if n := len(c.Markers()); n != 3 {
 			return fmt.Sprintf("client holds %d markers, want 3", n)
 		}
@@ -142,7 +142,13 @@ func TestMetricsFollowTraffic(t *testing.T) {
 	}
 	ws.CloseNow()
 
-	after := scrape(t, r.url, nil)
+	var after map[string]float64
+	servertest.Eventually(t, 5*time.Second, func() string { // the refused connection is let go after its close
+		if after = scrape(t, r.url, nil); after["pushmap_connections_pre_hello"] != 0 {
+			return "the refused connection still counts as waiting for its hello"
+		}
+		return ""
+	})
 	want := map[string]float64{
 		"pushmap_connections":                          1,
 		"pushmap_views":                                1,
@@ -225,7 +231,7 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	r := start(t, "serve", "--addr", "127.0.0.1:0", "--redis", rs.URL)
 	ready := func(want int, body string) {
 		t.Helper()
-		pushmaptest.Eventually(t, 20*time.Second, func() string {
+		servertest.Eventually(t, 20*time.Second, func() string {
 			if code, _, b := request(t, "GET", r.url+"readyz", "", nil); code != want || b != body {
 				return fmt.Sprintf("GET /readyz: %d %q, want %d %q", code, b, want, body)
 			}
@@ -270,7 +276,7 @@ func TestOperationsDoc(t *testing.T) {
 		t.Fatalf("POST /feed/markers: %d %s", code, b)
 	}
 	exported := map[string]bool{}
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		for name := range scrape(t, r.url, nil) {
 			name, _, _ = strings.Cut(name, "{")
 			for _, suffix := range []string{"_bucket", "_sum", "_count"} {

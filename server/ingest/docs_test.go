@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -9,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server/internal/doctest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -16,7 +17,7 @@ import (
 // client over Paris sees exactly the markers it should, and the tile
 // invalidation reaches it.
 func TestCurlExample(t *testing.T) {
-	script := pushmaptest.DocExample(t, "curl.sh")
+	script := doctest.Example(t, "curl.sh")
 	if _, err := exec.LookPath("curl"); err != nil {
 		if os.Getenv("PUSHMAP_REQUIRE_REDIS") == "1" {
 			t.Fatal("curl is not installed (apt-get install -y curl)")
@@ -41,10 +42,10 @@ func TestCurlExample(t *testing.T) {
 	if got.Props["line"] != "42" || got.Pos != wire.Quantize(inView) {
 		t.Fatalf("client holds %+v", got)
 	}
-	if all := pushmaptest.IDs(f.snapshot()); strings.Join(all, " ") != "bus-42 tram-7" {
+	if all := servertest.IDs(f.snapshot()); strings.Join(all, " ") != "bus-42 tram-7" {
 		t.Fatalf("server holds %v", all)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		for _, tc := range c.tileChanges() {
 			if tc.Layer == "traffic" && tc.Z == 12 {
 				return ""
@@ -58,8 +59,8 @@ func TestCurlExample(t *testing.T) {
 // docs/feeds.md says, with Debian's python3-msgpack, against a live server:
 // its MessagePack batch and removal reach a client.
 func TestPythonMsgpackExample(t *testing.T) {
-	pushmaptest.DocExample(t, "feed_msgpack.py")
-	args := pushmaptest.DocCommand(t, "feed_msgpack.py")
+	doctest.Example(t, "feed_msgpack.py")
+	args := doctest.Command(t, "feed_msgpack.py")
 	if err := exec.Command(args[0], "-c", "import msgpack").Run(); err != nil {
 		msg := args[0] + " cannot import msgpack (apt-get install -y python3-msgpack)"
 		if os.Getenv("PUSHMAP_REQUIRE_REDIS") == "1" {
@@ -82,7 +83,7 @@ func TestPythonMsgpackExample(t *testing.T) {
 	if bus.Props["line"] != "42" || bus.Props["low_floor"] != true || bus.Time == 0 || bus.Version != uint64(bus.Time) {
 		t.Fatalf("client holds %+v", bus)
 	}
-	if all := pushmaptest.IDs(f.snapshot()); strings.Join(all, " ") != "bus-42 tram-7" {
+	if all := servertest.IDs(f.snapshot()); strings.Join(all, " ") != "bus-42 tram-7" {
 		t.Fatalf("server holds %v", all)
 	}
 }

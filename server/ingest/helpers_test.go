@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/pushmap/pushmap/internal/leakcheck"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -47,7 +47,7 @@ type fixture struct {
 
 func start(t testing.TB, opts *ingest.Options) *fixture {
 	t.Helper()
-	srv, err := server.New(&server.Options{Logger: pushmaptest.Logger(t)})
+	srv, err := server.New(&server.Options{Logger: servertest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func start(t testing.TB, opts *ingest.Options) *fixture {
 		opts.Keys = keys(feedKey)
 	}
 	if opts.Logger == nil {
-		opts.Logger = pushmaptest.Logger(t)
+		opts.Logger = servertest.Logger(t)
 	}
 	h, err := ingest.New(srv, opts)
 	if err != nil {
@@ -196,9 +196,9 @@ func (w *watcher) sees(t testing.TB, want ...string) map[string]wire.Marker {
 	t.Helper()
 	sort.Strings(want)
 	var got map[string]wire.Marker
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		got = w.Markers()
-		if g := pushmaptest.IDs(got); strings.Join(g, ",") != strings.Join(want, ",") {
+		if g := servertest.IDs(got); strings.Join(g, ",") != strings.Join(want, ",") {
 			return "client holds " + strings.Join(g, ",") + ", want " + strings.Join(want, ",")
 		}
 		return ""

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"math"
 	"net/http"
 	"reflect"
@@ -16,6 +15,7 @@ import (
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -389,7 +389,7 @@ func TestVersions(t *testing.T) {
 		if m, _ := f.srv.Marker("bus"); m.Pos != want || m.Version != s.wantVer {
 			t.Fatalf("%s: server holds %v version %d, want %v version %d", s.name, m.Pos, m.Version, want, s.wantVer)
 		}
-		pushmaptest.Eventually(t, 5*time.Second, func() string {
+		servertest.Eventually(t, 5*time.Second, func() string {
 			if m := c.Markers()["bus"]; m.Pos != want || m.Version != s.wantVer {
 				return fmt.Sprintf("%s: client holds %v version %d, want %v version %d", s.name, m.Pos, m.Version, want, s.wantVer)
 			}
@@ -447,7 +447,7 @@ func TestInvalidateTiles(t *testing.T) {
 	if r.status != 200 || string(r.body) != "{\"applied\":1}\n" {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		got := shows.tileChanges()
 		if len(got) != 1 || got[0].Layer != "density" || got[0].Z != tile.Z || got[0].X != tile.X || got[0].Y != tile.Y {
 			return fmt.Sprintf("client got tile changes %+v, want %v", got, tile)
@@ -458,7 +458,7 @@ func TestInvalidateTiles(t *testing.T) {
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if got := deeper.tileChanges(); len(got) == 0 || got[0].Z != 9 {
 			return fmt.Sprintf("the zoom 9 client got %+v", got)
 		}

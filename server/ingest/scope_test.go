@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -231,7 +232,7 @@ func TestGetMarkersPaging(t *testing.T) {
 	for i := range ms {
 		ms[i] = wire.Marker{ID: "m" + strconv.Itoa(i), Pos: geo.Pt(float64(i%360)-179.5, float64(i%170)-85)}
 	}
-	if err := f.srv.UpsertBatch(ms); err != nil {
+	if err := f.srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
 	link := regexp.MustCompile(`^<\?([^>]*)>; rel="next"$`)

@@ -25,12 +25,12 @@ import (
 type Store interface {
 	// Apply applies a batch of updates all or nothing.
 	Apply([]server.Update) error
-	// Record returns a marker's state; false when there is none.
-	Record(id string) (server.Record, bool)
-	// Dump calls fn for every marker (under the store's lock: fn copies).
-	Dump(fn func(server.Record) bool)
-	// Restore stores records with their versions and absolute expiry.
-	Restore([]server.Record) error
+	// Stored returns a marker's state; false when there is none.
+	Stored(id string) (server.StoredMarker, bool)
+	// Snapshot copies every marker with its version and absolute expiry.
+	Snapshot() []server.StoredMarker
+	// Restore stores markers with their versions and absolute expiry.
+	Restore([]server.StoredMarker) error
 }
 
 var _ Store = (*server.Server)(nil)
@@ -283,7 +283,7 @@ func (c *Cluster) ApplyLayers(layers []string, updates []server.Update) error {
 		reason := ""
 		if !u.Remove && !allowed[u.Marker.Layer] {
 			reason = fmt.Sprintf("layer %q is not one this feed may write", u.Marker.Layer)
-		} else if r, ok := c.store.Record(u.Marker.ID); ok && !allowed[r.Marker.Layer] {
+		} else if r, ok := c.store.Stored(u.Marker.ID); ok && !allowed[r.Marker.Layer] {
 			reason = "the marker is in a layer this feed may not write"
 		}
 		if reason == "" {
@@ -571,6 +571,7 @@ func (c *Cluster) snapshotExists(ctx context.Context, client rueidis.Client) boo
 
 // snapState is a marker in a snapshot in Redis.
 type snapState struct {
+	//lint:ignore U1000 msgpack reads its tag: the struct is encoded as an array
 	_msgpack struct{} `msgpack:",as_array"`
 
 	ID      string
@@ -592,7 +593,7 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 	if err != nil {
 		return fmt.Errorf("HMGET %s: %w", c.snapKey, err)
 	}
-	var recs []server.Record
+	var recs []server.StoredMarker
 	var at streamID
 	var ordinal uint64
 	if rawID, err := m[0].ToString(); err == nil {
@@ -611,7 +612,7 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 			return fmt.Errorf("the snapshot %s at %s: %w", c.snapKey, rawID, err)
 		}
 		for _, s := range states {
-			r := server.Record{Marker: wire.Marker{ID: s.ID, Layer: s.Layer, Pos: geo.Point{Lon: s.Lon, Lat: s.Lat},
+			r := server.StoredMarker{Marker: wire.Marker{ID: s.ID, Layer: s.Layer, Pos: geo.Point{Lon: s.Lon, Lat: s.Lat},
 				Version: s.Version, Time: s.Time, Props: s.Props}}
 			if s.Expires != 0 {
 				r.Expires = time.Unix(0, s.Expires)
@@ -622,10 +623,9 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 	if replace {
 		c.resyncs.Add(1)
 		var removes []server.Update
-		c.store.Dump(func(r server.Record) bool {
+		for _, r := range c.store.Snapshot() {
 			removes = append(removes, server.Update{Marker: wire.Marker{ID: r.Marker.ID}, Remove: true})
-			return true
-		})
+		}
 		if err := c.store.Apply(removes); err != nil {
 			return fmt.Errorf("clearing the store for the snapshot: %w", err)
 		}
@@ -670,15 +670,14 @@ func (c *Cluster) maybeSnapshot(ctx context.Context, client rueidis.Client) {
 	}
 	c.lastSnap = time.Now()
 	var states []snapState
-	c.store.Dump(func(r server.Record) bool {
+	for _, r := range c.store.Snapshot() {
 		s := snapState{ID: r.Marker.ID, Layer: r.Marker.Layer, Lon: r.Marker.Pos.Lon, Lat: r.Marker.Pos.Lat,
 			Version: r.Marker.Version, Time: r.Marker.Time, Props: r.Marker.Props}
 		if !r.Expires.IsZero() {
 			s.Expires = r.Expires.UnixNano()
 		}
 		states = append(states, s)
-		return true
-	})
+	}
 	data, err := msgpack.Marshal(states)
 	if err != nil {
 		c.log.Error("redisfeed: cluster: encoding the snapshot", "err", err)

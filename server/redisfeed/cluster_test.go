@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
 	"github.com/pushmap/pushmap/server/redisfeed/redistest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -62,7 +62,9 @@ func (n *node) stop() {
 
 func (n *node) markers() map[string]uint64 {
 	out := map[string]uint64{}
-	n.srv.Dump(func(r server.Record) bool { out[r.Marker.ID] = r.Marker.Version; return true })
+	for _, r := range n.srv.Snapshot() {
+		out[r.Marker.ID] = r.Marker.Version
+	}
 	return out
 }
 
@@ -96,14 +98,14 @@ func TestClusterGapResyncs(t *testing.T) {
 	}
 	// b's snapshot covers its last entry, and the stream is trimmed below
 	// it (XTRIM MINID keeps that entry).
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if n := rs.CLI("XLEN", "t:cluster"); n != "1" {
 			return fmt.Sprintf("the stream holds %s entries, want 1 once b's snapshot covers its last write", n)
 		}
 		return ""
 	})
 	a.run()
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if got, want := a.markers(), b.markers(); fmt.Sprint(got) != fmt.Sprint(want) {
 			return fmt.Sprintf("a holds %v, b %v", got, want)
 		}
@@ -119,7 +121,7 @@ func TestClusterGapResyncs(t *testing.T) {
 		t.Fatalf("Apply while Redis is down: %v, want ErrUnavailable", err)
 	}
 	rs.Restart()
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if na, nb := len(a.markers()), len(b.markers()); na != 0 || nb != 0 {
 			return fmt.Sprintf("after Redis lost everything, a holds %d markers and b %d, want 0 and 0", na, nb)
 		}
@@ -127,13 +129,13 @@ func TestClusterGapResyncs(t *testing.T) {
 	})
 	// The first write after the restart may find the old connection
 	// closed (503 to a feed, which retries).
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if err := b.c.Apply(upserts(0, 3, 1)); err != nil {
 			return err.Error()
 		}
 		return ""
 	})
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if n := len(a.markers()); n != 3 {
 			return fmt.Sprintf("a holds %d markers after a write to b, want 3", n)
 		}

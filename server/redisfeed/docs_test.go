@@ -1,13 +1,14 @@
 package redisfeed_test
 
 import (
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server/internal/doctest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -27,7 +28,7 @@ func need(t *testing.T, ok bool, what string) {
 // TestRedisCLIExample runs docs/examples/redis-cli.sh: a client over Paris
 // sees exactly the markers in its view.
 func TestRedisCLIExample(t *testing.T) {
-	script := pushmaptest.DocExample(t, "redis-cli.sh")
+	script := doctest.Example(t, "redis-cli.sh")
 	_, err := exec.LookPath("redis-cli")
 	need(t, err == nil, "redis-cli is not installed (apt-get install -y redis-tools)")
 	f := start(t)
@@ -39,7 +40,7 @@ func TestRedisCLIExample(t *testing.T) {
 	if bus.Version != 1 || bus.Time != 1700000000000 || bus.Props["line"] != "42" {
 		t.Fatalf("client holds %+v", bus)
 	}
-	if got := pushmaptest.IDs(f.snapshot()); strings.Join(got, " ") != "bus-42 tram-7" {
+	if got := servertest.IDs(f.snapshot()); strings.Join(got, " ") != "bus-42 tram-7" {
 		t.Fatalf("server holds %v", got)
 	}
 }
@@ -49,10 +50,10 @@ func TestRedisCLIExample(t *testing.T) {
 // the client sees exactly the markers in its view, and the late retry with
 // an older version changed nothing.
 func TestPythonExample(t *testing.T) {
-	pushmaptest.DocExample(t, "feed.py")
+	doctest.Example(t, "feed.py")
 	// The command the guide shows, run as shown: with a python3 first on
 	// PATH that lacks the module, "python3 feed.py" fails.
-	args := pushmaptest.DocCommand(t, "feed.py")
+	args := doctest.Command(t, "feed.py")
 	need(t, exec.Command(args[0], "-c", "import redis").Run() == nil,
 		args[0]+" cannot import redis (apt-get install -y python3-redis)")
 	f := start(t)
@@ -66,7 +67,7 @@ func TestPythonExample(t *testing.T) {
 	}
 	all := f.snapshot()
 	if len(all) != 11 || all["sensor-9"].Layer != "sensors" {
-		t.Fatalf("server holds %v", pushmaptest.IDs(all))
+		t.Fatalf("server holds %v", servertest.IDs(all))
 	}
 	if st := f.srv.Stats(); st.Stale != 1 {
 		t.Fatalf("%d stale updates, want the late retry", st.Stale)

@@ -2,7 +2,6 @@ package redisfeed_test
 
 import (
 	"context"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
 	"github.com/pushmap/pushmap/server/redisfeed/redistest"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -34,7 +34,7 @@ type fixture struct {
 	redis *redistest.Server
 	srv   *server.Server
 	ws    string
-	logs  *pushmaptest.Buffer
+	logs  *servertest.Buffer
 
 	cancel context.CancelFunc
 	done   chan error
@@ -43,7 +43,7 @@ type fixture struct {
 
 func start(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{redis: redistest.Start(t), logs: &pushmaptest.Buffer{}}
+	f := &fixture{redis: redistest.Start(t), logs: &servertest.Buffer{}}
 	srv, err := server.New(&server.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func (f *fixture) xadd(t testing.TB, fields ...string) string {
 // handled waits until the consumer has handled n entries in all.
 func (f *fixture) handled(t testing.TB, c *redisfeed.Consumer, n int64) {
 	t.Helper()
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if st := c.Stats(); st.Entries < n {
 			return "the consumer handled " + itoa(st.Entries) + " entries, want " + itoa(n)
 		}
@@ -168,9 +168,9 @@ func sees(t testing.TB, c *wasmclient.Client, want ...string) map[string]wire.Ma
 	t.Helper()
 	sort.Strings(want)
 	var got map[string]wire.Marker
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		got = c.Markers()
-		if g := pushmaptest.IDs(got); strings.Join(g, ",") != strings.Join(want, ",") {
+		if g := servertest.IDs(got); strings.Join(g, ",") != strings.Join(want, ",") {
 			return "client holds [" + strings.Join(g, ",") + "], want [" + strings.Join(want, ",") + "]"
 		}
 		return ""
@@ -182,7 +182,7 @@ func sees(t testing.TB, c *wasmclient.Client, want ...string) map[string]wire.Ma
 // "LEVEL message key=value ...", values unquoted, so tests can look for
 // reasons as they were written.
 type recorder struct {
-	buf   *pushmaptest.Buffer
+	buf   *servertest.Buffer
 	attrs string
 }
 

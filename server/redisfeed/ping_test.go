@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pushmap/pushmap/internal/pushmaptest"
+	"github.com/pushmap/pushmap/server/servertest"
 )
 
 // TestPingFollowsRedis: Ping answers while Run is connected, fails with the
@@ -19,14 +19,14 @@ func TestPingFollowsRedis(t *testing.T) {
 		defer cancel()
 		return c.Ping(ctx)
 	}
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if err := ping(); err != nil {
 			return "Ping while Redis runs: " + err.Error()
 		}
 		return ""
 	})
 	f.redis.Stop()
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if ping() == nil {
 			return "Ping answers with Redis stopped"
 		}
@@ -36,7 +36,7 @@ func TestPingFollowsRedis(t *testing.T) {
 		t.Errorf("Ping with Redis stopped: %v, want an error naming PING", err)
 	}
 	f.redis.Restart()
-	pushmaptest.Eventually(t, 20*time.Second, func() string {
+	servertest.Eventually(t, 20*time.Second, func() string {
 		if err := ping(); err != nil {
 			return "Ping after Redis came back: " + err.Error()
 		}

@@ -3,7 +3,6 @@ package redisfeed_test
 import (
 	"context"
 	"fmt"
-	"github.com/pushmap/pushmap/internal/pushmaptest"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/redisfeed"
+	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -38,7 +38,7 @@ func TestRedisCLI(t *testing.T) {
 		t.Fatalf("client got %+v\nwant %+v", got, want)
 	}
 	sees(t, inLyon, "tram-7")
-	if got := pushmaptest.IDs(f.snapshot()); strings.Join(got, " ") != "boat-1 bus-42 taxi-9 tram-7" {
+	if got := servertest.IDs(f.snapshot()); strings.Join(got, " ") != "boat-1 bus-42 taxi-9 tram-7" {
 		t.Fatalf("server holds %v", got)
 	}
 	st := c.Stats()
@@ -63,7 +63,7 @@ func TestDownAndBack(t *testing.T) {
 	f.xadd(t, "id", "a", "lon", "4.83", "lat", "45.76") // leaves the view
 	f.xadd(t, "id", "c", "lon", "4.84", "lat", "45.77")
 	time.Sleep(100 * time.Millisecond)
-	if got := pushmaptest.IDs(view.Markers()); len(got) != 1 || got[0] != "a" {
+	if got := servertest.IDs(view.Markers()); len(got) != 1 || got[0] != "a" {
 		t.Fatalf("while stopped, the client holds %v", got)
 	}
 
@@ -182,7 +182,7 @@ func TestRedelivery(t *testing.T) {
 	if stale := f.srv.Stats().Stale; stale != 2 {
 		t.Fatalf("%d stale updates, want the 2 versioned duplicates", stale)
 	}
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if m := view.Markers()["bus"]; m.Version != 3 {
 			return "the client holds bus version " + itoa(int64(m.Version))
 		}
@@ -200,7 +200,7 @@ func TestRedisRestart(t *testing.T) {
 	f.xadd(t, "id", "a", "lon", "2.30", "lat", "48.85")
 	sees(t, view, "a")
 	f.redis.Restart()
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if c.Stats().Errors == 0 {
 			return "no Redis error seen"
 		}
@@ -208,7 +208,7 @@ func TestRedisRestart(t *testing.T) {
 	})
 	// The new Redis is empty: the consumer recreates the group, from 0,
 	// so this entry is applied even if it comes first.
-	pushmaptest.Eventually(t, 10*time.Second, func() string {
+	servertest.Eventually(t, 10*time.Second, func() string {
 		if strings.Contains(f.redis.CLI("EXISTS", "pushmap:updates"), "1") {
 			return ""
 		}
@@ -274,7 +274,7 @@ func TestRunOnce(t *testing.T) {
 	f := start(t)
 	c := f.run(t, nil)
 	f.handled(t, c, 0)
-	pushmaptest.Eventually(t, 5*time.Second, func() string {
+	servertest.Eventually(t, 5*time.Second, func() string {
 		if f.redis.CLI("EXISTS", "pushmap:updates") != "1" {
 			return "no stream yet"
 		}
@@ -290,7 +290,7 @@ func TestRunOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	// Port 1 on 127.0.0.1: nothing listens there.
-	logs := &pushmaptest.Buffer{}
+	logs := &servertest.Buffer{}
 	err := redisfeed.Run(ctx, "redis://127.0.0.1:1", srv, &redisfeed.Options{Consumer: "x", Logger: slog.New(&recorder{buf: logs})})
 	if err != context.DeadlineExceeded {
 		t.Fatalf("Run against no Redis returned %v, want the context's error", err)

@@ -22,14 +22,14 @@ type Store interface {
 	// Apply and ApplyLayers apply a batch of updates (see server.Server).
 	Apply([]server.Update) error
 	ApplyLayers(layers []string, updates []server.Update) error
-	// Record returns marker id's state after a batch; false when there is
+	// Stored returns marker id's state after a batch; false when there is
 	// no such marker (removed, or never there).
-	Record(id string) (server.Record, bool)
-	// Dump calls fn for every marker, for a snapshot.
-	Dump(fn func(server.Record) bool)
-	// Restore loads records into the store at Open: versions kept,
-	// absolute expiry, expired records skipped.
-	Restore([]server.Record) error
+	Stored(id string) (server.StoredMarker, bool)
+	// Snapshot copies every marker, for a snapshot.
+	Snapshot() []server.StoredMarker
+	// Restore loads markers into the store at Open: versions kept,
+	// absolute expiry, expired ones skipped.
+	Restore([]server.StoredMarker) error
 }
 
 var _ Store = (*server.Server)(nil)
@@ -263,7 +263,7 @@ func (l *Log) recover() (last uint64, restored int, err error) {
 			return 0, 0, fmt.Errorf("wal: %s: %w (the log is damaged before its end; it was not written so by pushmap)", path, err)
 		}
 	}
-	recs := make([]server.Record, 0, len(latest))
+	recs := make([]server.StoredMarker, 0, len(latest))
 	now := time.Now().UnixNano()
 	for _, s := range latest {
 		if !s.Removed && (s.Expires == 0 || s.Expires > now) {
@@ -354,7 +354,7 @@ func (l *Log) apply(updates []server.Update, do func() error) error {
 			continue
 		}
 		l.touched[id] = struct{}{}
-		if r, ok := l.store.Record(id); ok {
+		if r, ok := l.store.Stored(id); ok {
 			states = append(states, stateOf(r))
 		} else {
 			states = append(states, state{ID: id, Removed: true})
@@ -489,10 +489,9 @@ func (l *Log) takeSnapshot() (err error) {
 		return err
 	}
 	var states []state
-	l.store.Dump(func(r server.Record) bool {
+	for _, r := range l.store.Snapshot() {
 		states = append(states, stateOf(r))
-		return true
-	})
+	}
 	copied := time.Since(start)
 	if err := l.writeSnapshot(n, states); err != nil {
 		return err

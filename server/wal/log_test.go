@@ -42,13 +42,15 @@ func open(t *testing.T, dir string, opts wal.Options) (*server.Server, *wal.Log)
 }
 
 // dump returns every marker of srv by id.
-func dump(srv *server.Server) map[string]server.Record {
-	out := map[string]server.Record{}
-	srv.Dump(func(r server.Record) bool { out[r.Marker.ID] = r; return true })
+func dump(srv *server.Server) map[string]server.StoredMarker {
+	out := map[string]server.StoredMarker{}
+	for _, r := range srv.Snapshot() {
+		out[r.Marker.ID] = r
+	}
 	return out
 }
 
-func same(t *testing.T, got, want map[string]server.Record) {
+func same(t *testing.T, got, want map[string]server.StoredMarker) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%d markers restored, want %d", len(got), len(want))
@@ -107,7 +109,7 @@ func TestRestart(t *testing.T) {
 	if err := l2.Apply([]server.Update{{Marker: wire.Marker{ID: "a", Pos: at(1, 1)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := srv2.Record("a"); r.Marker.Version != 3 {
+	if r, _ := srv2.Stored("a"); r.Marker.Version != 3 {
 		t.Errorf("a's next version after the restart is %d, want 3", r.Marker.Version)
 	}
 }

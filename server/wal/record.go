@@ -18,6 +18,7 @@ import (
 // state is one marker's state as the log and snapshots hold it: a marker
 // with its version and expiry, or a tombstone.
 type state struct {
+	//lint:ignore U1000 msgpack reads its tag: the struct is encoded as an array
 	_msgpack struct{} `msgpack:",as_array"`
 
 	ID      string
@@ -31,7 +32,7 @@ type state struct {
 	Expires int64 // Unix nanoseconds; 0: never
 }
 
-func stateOf(r server.Record) state {
+func stateOf(r server.StoredMarker) state {
 	s := state{ID: r.Marker.ID, Layer: r.Marker.Layer, Lon: r.Marker.Pos.Lon, Lat: r.Marker.Pos.Lat,
 		Version: r.Marker.Version, Time: r.Marker.Time, Props: r.Marker.Props}
 	if !r.Expires.IsZero() {
@@ -40,8 +41,8 @@ func stateOf(r server.Record) state {
 	return s
 }
 
-func (s *state) record() server.Record {
-	r := server.Record{Marker: wire.Marker{ID: s.ID, Layer: s.Layer, Pos: geo.Point{Lon: s.Lon, Lat: s.Lat},
+func (s *state) record() server.StoredMarker {
+	r := server.StoredMarker{Marker: wire.Marker{ID: s.ID, Layer: s.Layer, Pos: geo.Point{Lon: s.Lon, Lat: s.Lat},
 		Version: s.Version, Time: s.Time, Props: s.Props}}
 	if s.Expires != 0 {
 		r.Expires = time.Unix(0, s.Expires)

@@ -44,7 +44,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pushmap/pushmap/internal/mpack"
+	"github.com/pushmap/pushmap/bench/internal/mpack"
 	"github.com/pushmap/pushmap/wire"
 )
 

@@ -57,8 +57,8 @@ type tileConn struct {
 // NewTiles returns a tile-channel broker whose channels are the tiles of
 // zoom z.
 func NewTiles(z int, opts *Options) (*Tiles, error) {
-	if z < 0 || z > wire.MaxZoom {
-		return nil, fmt.Errorf("baseline: tile zoom %d is outside [0, %d]", z, wire.MaxZoom)
+	if z < 0 || z > geo.MaxZoom {
+		return nil, fmt.Errorf("baseline: tile zoom %d is outside [0, %d]", z, geo.MaxZoom)
 	}
 	o := opts.withDefaults()
 	return &Tiles{zoom: z, o: o, channels: map[geo.Tile]*channel{},

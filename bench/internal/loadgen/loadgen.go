@@ -34,9 +34,9 @@ import (
 
 	"github.com/pushmap/pushmap/bench/internal/audit"
 	"github.com/pushmap/pushmap/bench/internal/fleet"
+	"github.com/pushmap/pushmap/bench/internal/mpack"
 	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/mpack"
 	"github.com/pushmap/pushmap/server/ingest"
 )
 

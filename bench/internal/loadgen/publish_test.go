@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/pushmap/pushmap/bench/internal/mpack"
 	"github.com/pushmap/pushmap/geo"
-	"github.com/pushmap/pushmap/internal/mpack"
 	"github.com/vmihailenco/msgpack/v5"
 )
 

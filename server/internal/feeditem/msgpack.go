@@ -8,7 +8,6 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/pushmap/pushmap/internal/mpack"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wire"
 	"github.com/vmihailenco/msgpack/v5"
@@ -151,13 +150,12 @@ func (d *mpDecoder) item(i int, c *collector) error {
 // the limit. msgpack's Decoder.Skip recursed without a limit, and a prop
 // of 8 million nested arrays overflowed the stack and ended the process.
 func (d *mpDecoder) skipValue(level int, what string) error {
-	size, err := mpack.SkipLen(d.body[len(d.body)-d.r.Len():], wire.MaxDepth-level)
+	size, err := wire.ValueLen(d.body[len(d.body)-d.r.Len():], wire.MaxDepth-level)
 	if err != nil {
-		var de *mpack.DepthError
-		if errors.As(err, &de) {
+		if errors.Is(err, wire.ErrTooDeep) {
 			return fmt.Errorf("%s nested deeper than %d levels", what, wire.MaxDepth)
 		}
-		if errors.Is(err, mpack.ErrShort) {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return io.ErrUnexpectedEOF
 		}
 		return err
