@@ -32,7 +32,7 @@ func webDist(t testing.TB) string {
 	if dir == "" {
 		dir = filepath.Join("..", "web", "dist")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "pushmap.wasm")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err != nil {
 		if os.Getenv("PUSHMAP_REQUIRE_BROWSER") == "1" {
 			t.Fatalf("demo assets missing in %s (run make web): %v", dir, err)
 		}
@@ -41,7 +41,8 @@ func webDist(t testing.TB) string {
 	return dir
 }
 
-// A demoServer is the real demo page and a real pushmap server on one
+// A demoServer is the real demo page, the library unbundled at /lib/
+// (web/lib, the npm package's files) and a real pushmap server on one
 // address, which can be stopped and started again. When its server options
 // name a density layer it serves the density tiles at /tiles/density/ and
 // counts the requests for each tile.
@@ -102,6 +103,9 @@ func (d *demoServer) start(markers []wire.Marker) {
 			tiles.ServeHTTP(w, r)
 		}))
 	}
+	// The library as the npm package holds it, for pages that import it
+	// unbundled.
+	mux.Handle("/lib/", http.StripPrefix("/lib/", web.Handler(os.DirFS(filepath.Join("..", "web", "lib")))))
 	mux.Handle("/", web.Handler(os.DirFS(d.dir)))
 	d.hs = &http.Server{Handler: mux}
 	go d.hs.Serve(ln)

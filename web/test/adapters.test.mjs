@@ -3,11 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { attachMapLibre, sourceZoom } from '../adapters/maplibre.js';
-import { attachLeaflet } from '../adapters/leaflet.js';
-import { clusterRadius, sourceTiles } from '../adapters/sync.js';
+import { attachMapLibre, sourceZoom } from '../lib/adapters/maplibre.js';
+import { attachLeaflet } from '../lib/adapters/leaflet.js';
+import { clusterRadius, sourceTiles } from '../lib/adapters/sync.js';
 
 const frame = () => new Promise((r) => setTimeout(r, 40)); // > one adapter frame (16 ms timers in Node)
+
+// The e2e test hook, off by default: the tests below turn it on as the e2e
+// harness does, by defining the array before any adapter is attached.
+globalThis.__pushmapAdapters = [];
 
 // A Client stand-in: emit() plays the wasm's onEvent, `held` is its cache.
 class StubClient {
@@ -389,7 +393,7 @@ test('attachMapLibre waits for the style and detaches cleanly', async () => {
   assert.deepEqual([...map.getSource('live').features.keys()], ['x']);
   const color = map.getLayer('live-markers').paint['circle-color'];
   assert.deepEqual(color.slice(0, 2), ['match', ['get', 'layer']]);
-  assert.ok(color.includes('ships') && color.includes('flights'));
+  assert.ok(color.includes('ships') && !color.includes('flights'), 'only the layers asked for: the adapters know no layer names');
 
   a.detach();
   assert.equal(globalThis.__pushmapAdapters.includes(a), false);
@@ -554,4 +558,27 @@ test('attachLeaflet draws clusters in their own group and redraws tile layers at
   client.clustersEvent({ reset: true, clusters: [] });
   await frame();
   assert.equal(a.clusterGroup.getLayers().length, 0);
+});
+
+test('adapters register on globalThis.__pushmapAdapters only when a test turned the hook on', async (t) => {
+  const saved = globalThis.__pushmapAdapters;
+  t.after(() => (globalThis.__pushmapAdapters = saved));
+  delete globalThis.__pushmapAdapters;
+  const a = attachMapLibre(new StubMapLibre(), new StubClient());
+  const b = attachLeaflet(new StubLeafletMap(), new StubClient(), stubLeaflet());
+  assert.equal('__pushmapAdapters' in globalThis, false, 'no global without the hook');
+  a.detach();
+  b.detach();
+  assert.equal('__pushmapAdapters' in globalThis, false);
+});
+
+test('marker colours are an option; without it every layer has one neutral colour', async (t) => {
+  const map = new StubMapLibre();
+  const a = attachMapLibre(map, new StubClient());
+  t.after(() => a.detach());
+  assert.equal(map.getLayer('pushmap-markers').paint['circle-color'], '#1c7ed6');
+  const map2 = new StubMapLibre();
+  const b = attachMapLibre(map2, new StubClient(), { colors: { trains: '#123456' }, defaultColor: '#abcdef' });
+  t.after(() => b.detach());
+  assert.deepEqual(map2.getLayer('pushmap-markers').paint['circle-color'], ['match', ['get', 'layer'], 'trains', '#123456', '#abcdef']);
 });

@@ -1,5 +1,7 @@
-// demo.js: the MapLibre demo page (index.html). A full-window map over an
-// offline basemap (basemap.json, made by build.mjs), the server's live
+// demo.js: the MapLibre demo page (index.html). It uses the library as an
+// application would, through the package's name; build.mjs bundles it with
+// esbuild. A full-window map over an offline basemap (basemap.json, made by
+// build.mjs), the server's live
 // density tiles (/tiles/density/{z}/{x}/{y}.png) when the client sees the
 // 'density' layer, the pushmap client connected to /ws and the MapLibre
 // adapter, which draws markers, or clusters where the server sends them, and
@@ -7,10 +9,15 @@
 // see demo-stats.js demoParams. window.pushmapDemo = {map, client, adapter,
 // stats}.
 
-import * as maplibregl from './vendor/maplibre-gl.mjs';
-import { load } from './pushmap.js';
-import { attachMapLibre } from './adapters/maplibre.js';
-import { StatusPanel, demoParams } from './demo-stats.js';
+import * as maplibregl from 'maplibre-gl';
+import { load } from '@pushmap/client';
+import { attachMapLibre } from '@pushmap/client/maplibre';
+import { DEMO_COLORS, StatusPanel, assetURL, demoParams } from './demo-stats.js';
+
+// The wasm and wasm_exec.js were preloaded by the page (index.html) before
+// anything else: start the client with those very URLs.
+const pushmapLoaded = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') });
+maplibregl.setWorkerUrl(assetURL('maplibre-worker'));
 
 const params = demoParams();
 const panel = new StatusPanel(document.getElementById('status'));
@@ -24,7 +31,7 @@ const density = params.layers.includes(DENSITY_LAYER);
 const style = {
   version: 8,
   sources: {
-    basemap: { type: 'geojson', data: new URL('basemap.json', import.meta.url).href, maxzoom: 8, tolerance: 0.5 },
+    basemap: { type: 'geojson', data: assetURL('basemap'), maxzoom: 8, tolerance: 0.5 },
   },
   layers: [
     { id: 'ocean', type: 'background', paint: { 'background-color': '#a9cce3' } },
@@ -80,9 +87,9 @@ const demo = { map, client: null, adapter: null, stats: panel.stats, params };
 window.pushmapDemo = demo;
 
 try {
-  const pushmap = await load();
+  const pushmap = await pushmapLoaded;
   const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
-  const adapter = attachMapLibre(map, client, { tileSources: density ? { [DENSITY_LAYER]: 'density' } : {} });
+  const adapter = attachMapLibre(map, client, { colors: DEMO_COLORS, tileSources: density ? { [DENSITY_LAYER]: 'density' } : {} });
   panel.watch(client, adapter);
   Object.assign(demo, { client, adapter });
 } catch (err) {

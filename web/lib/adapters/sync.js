@@ -55,6 +55,9 @@ class FrameBatch {
     });
   }
 
+  /** Applies what is pending now; MarkerSync and ClusterSync define it. */
+  flush() {}
+
   stop() {
     for (const off of this.#offs) off();
     this.#offs = [];
@@ -355,9 +358,17 @@ export class ViewPusher {
   }
 }
 
-/** register adds an adapter to globalThis.__pushmapAdapters and returns a function that removes it. */
+/**
+ * register adds an adapter to globalThis.__pushmapAdapters, the test hook of
+ * pushmap's end-to-end harness (package e2e), and returns a function that
+ * removes it. The hook is off unless a test turns it on: only when that
+ * global is already an array (the harness defines it before the page's
+ * scripts run) is anything added, so a page in production leaks no map or
+ * client to the global scope.
+ */
 export function register(adapter) {
-  const list = (globalThis.__pushmapAdapters ??= []);
+  const list = globalThis.__pushmapAdapters;
+  if (!Array.isArray(list)) return () => {};
   list.push(adapter);
   return () => {
     const i = list.indexOf(adapter);
@@ -365,6 +376,8 @@ export function register(adapter) {
   };
 }
 
-/** Default marker colours by layer. */
-export const DEFAULT_COLORS = Object.freeze({ flights: '#d9480f', vehicles: '#1971c2' });
-export const DEFAULT_COLOR = '#5c5f66';
+/**
+ * Default colour of markers of a layer the `colors` option does not name:
+ * one colour for every layer, as the adapters know no layer names.
+ */
+export const DEFAULT_COLOR = '#1c7ed6';

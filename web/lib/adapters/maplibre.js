@@ -9,7 +9,6 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
-  DEFAULT_COLORS,
   MarkerSync,
   ViewPusher,
   cancelFrame,
@@ -35,8 +34,8 @@ import {
  *               promoteId 'key' = "z/x/y"); its layer is `${sourceId}-clusters`
  *   clusterLayerId circle layer id of the clusters
  *   beforeId    insert the layers below this one (clusters under markers)
- *   colors      {layerName: colour}, merged over {flights, vehicles} defaults
- *   defaultColor colour of markers of other layers
+ *   colors      {layerName: colour} (default: none, every layer in defaultColor)
+ *   defaultColor colour of markers of layers colors does not name (default '#1c7ed6')
  *   radius      circle radius in pixels (default: 3 at zoom ≤ 2 up to 6 at zoom ≥ 10)
  *   clusterColor  colour of clusters (default a violet no marker has)
  *   clusterRadius circle-radius of clusters (default: 4 px for one marker,
@@ -62,6 +61,11 @@ import {
  * Marker feature properties: the marker's props, then id, layer, version,
  * time, lon, lat (these win over props of the same name). Cluster feature
  * properties: key ("z/x/y"), z, x, y, count, lon, lat.
+ *
+ * @param {any} map
+ * @param {import('../types/pushmap.js').Client} client
+ * @param {import('../types/maplibre.js').MapLibreAdapterOptions} [opts]
+ * @returns {import('../types/maplibre.js').MapLibreAdapter<any>}
  */
 export function attachMapLibre(map, client, opts = {}) {
   const sourceId = opts.sourceId ?? 'pushmap';
@@ -70,7 +74,7 @@ export function attachMapLibre(map, client, opts = {}) {
   const clusterLayerId = opts.clusterLayerId ?? `${sourceId}-clusters`;
   const clusterColor = opts.clusterColor ?? DEFAULT_CLUSTER_COLOR;
   const clusterRadius = opts.clusterRadius ?? clusterRadiusExpression;
-  const colors = { ...DEFAULT_COLORS, ...(opts.colors ?? {}) };
+  const colors = { ...(opts.colors ?? {}) };
   const defaultColor = opts.defaultColor ?? DEFAULT_COLOR;
   const tileSources = opts.tileSources ?? {};
   const zoomOffset = opts.zoomOffset ?? 1;
@@ -287,7 +291,7 @@ export function attachMapLibre(map, client, opts = {}) {
 
   let unregister;
   const adapter = {
-    kind: 'maplibre',
+    kind: /** @type {const} */ ('maplibre'),
     map,
     client,
     sourceId,
@@ -356,6 +360,7 @@ function properties(m) {
  * the nearest for raster sources (roundZoom) and down for others, at most the
  * source's maxzoom (beyond it the maxzoom tiles are scaled up).
  */
+/** @type {typeof import('../types/maplibre.js').sourceZoom} */
 export function sourceZoom(map, source) {
   const tileSize = source.tileSize ?? 512;
   const ideal = map.getZoom() + Math.log2(512 / tileSize);

@@ -18,9 +18,13 @@ export interface Marker {
   props: Record<string, unknown>;
 }
 
-/** Payload of the 'marker' event: an added or updated marker. */
+/**
+ * Payload of the 'marker' event: a marker new to the client ('added'), or
+ * one it held whose position, props or both changed ('changed'; compare
+ * with what you drew to tell a move from a change of props).
+ */
 export interface MarkerEvent extends Marker {
-  kind: 'added' | 'moved';
+  kind: 'added' | 'changed';
 }
 
 /** One frame the client applied. */
@@ -223,7 +227,11 @@ export interface ShownCluster extends Cluster {
   key: string;
 }
 
-/** What attachMapLibre and attachLeaflet return; also pushed onto globalThis.__pushmapAdapters. */
+/**
+ * What attachMapLibre and attachLeaflet return. When globalThis.__pushmapAdapters
+ * is an array (the test hook: the e2e harness defines it before the page
+ * loads), the adapter is also pushed onto it; otherwise nothing is global.
+ */
 export interface Adapter<M = unknown> {
   kind: 'maplibre' | 'leaflet';
   map: M;

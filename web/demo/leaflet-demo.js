@@ -1,5 +1,5 @@
-// leaflet-demo.js: the Leaflet demo page (leaflet.html). Leaflet (global L,
-// from vendor/leaflet.js), the basemap as an L.geoJSON layer, the server's
+// leaflet-demo.js: the Leaflet demo page (leaflet.html), bundled with
+// Leaflet by build.mjs (esbuild). Leaflet, the basemap as an L.geoJSON layer, the server's
 // density tiles as an L.tileLayer when the client sees the 'density' layer,
 // the pushmap client connected to /ws and the Leaflet adapter (markers, or
 // clusters where the server sends them). URL parameters: see demo-stats.js
@@ -10,11 +10,13 @@
 // density layer is reloaded, at most once a second (the adapter's
 // tileRedrawMs), with a new ?v= so the browser does not reuse its images.
 
-import { load } from './pushmap.js';
-import { attachLeaflet } from './adapters/leaflet.js';
-import { StatusPanel, demoParams } from './demo-stats.js';
+import * as L from 'leaflet';
+import { load } from '@pushmap/client';
+import { attachLeaflet } from '@pushmap/client/leaflet';
+import { DEMO_COLORS, StatusPanel, assetURL, demoParams } from './demo-stats.js';
 
-const L = globalThis.L;
+// The wasm and wasm_exec.js were preloaded by the page (leaflet.html).
+const pushmapLoaded = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') });
 const params = demoParams();
 const panel = new StatusPanel(document.getElementById('status'));
 
@@ -43,7 +45,7 @@ if (params.layers.includes(DENSITY_LAYER)) {
 const demo = { map, client: null, adapter: null, basemap: null, density, stats: panel.stats, params };
 window.pushmapDemo = demo;
 
-fetch(new URL('basemap.json', import.meta.url))
+fetch(assetURL('basemap'))
   .then((r) => {
     if (!r.ok) throw new Error(`basemap.json: HTTP ${r.status}`);
     return r.json();
@@ -73,7 +75,7 @@ fetch(new URL('basemap.json', import.meta.url))
   .catch((err) => panel.error(err.message));
 
 try {
-  const pushmap = await load();
+  const pushmap = await pushmapLoaded;
   const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
   const tileLayers = {};
   if (density) {
@@ -84,7 +86,7 @@ try {
       },
     };
   }
-  const adapter = attachLeaflet(map, client, L, { tileLayers });
+  const adapter = attachLeaflet(map, client, L, { colors: DEMO_COLORS, tileLayers });
   panel.watch(client, adapter);
   Object.assign(demo, { client, adapter });
 } catch (err) {

@@ -8,7 +8,6 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
-  DEFAULT_COLORS,
   MarkerSync,
   ViewPusher,
   cancelFrame,
@@ -33,8 +32,8 @@ import {
  * (the last change within that time is not lost: one more redraw follows).
  *
  * opts:
- *   colors       {layerName: colour}, merged over {flights, vehicles} defaults
- *   defaultColor colour of markers of other layers
+ *   colors       {layerName: colour} (default: none, every layer in defaultColor)
+ *   defaultColor colour of markers of layers colors does not name (default '#1c7ed6')
  *   radius       circle radius in pixels (default 5)
  *   clusterColor colour of clusters (default a violet no marker has)
  *   renderer     an L.Renderer for markers and clusters (default: a shared L.canvas())
@@ -44,10 +43,16 @@ import {
  *   staleOpacity opacity of markers and clusters while the client is not
  *                connected (default 0.35): what is drawn may be out of date
  *   zoomOffset   added to map.getZoom() before it is sent (default 0)
+ *
+ * @param {any} map
+ * @param {import('../types/pushmap.js').Client} client
+ * @param {any} [L]
+ * @param {import('../types/leaflet.js').LeafletAdapterOptions} [opts]
+ * @returns {import('../types/leaflet.js').LeafletAdapter<any>}
  */
 export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   if (!L || typeof L.circleMarker !== 'function') throw new TypeError('attachLeaflet: pass the Leaflet namespace L');
-  const colors = { ...DEFAULT_COLORS, ...(opts.colors ?? {}) };
+  const colors = { ...(opts.colors ?? {}) };
   const defaultColor = opts.defaultColor ?? DEFAULT_COLOR;
   const radius = opts.radius ?? 5;
   const renderer = opts.renderer ?? L.canvas({ padding: 0.5 });
@@ -204,7 +209,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
 
   let unregister;
   const adapter = {
-    kind: 'leaflet',
+    kind: /** @type {const} */ ('leaflet'),
     map,
     client,
     layerGroup: group,

@@ -1,5 +1,22 @@
-// demo-stats.js: URL parameters and the status panel shared by the demo
-// pages (index.html with demo.js, leaflet.html with leaflet-demo.js).
+// demo-stats.js: URL parameters, colours, asset URLs and the status panel
+// shared by the demo pages (index.html with demo.js, leaflet.html with
+// leaflet-demo.js).
+
+/** The demo's layers and their colours: the adapters know no layer names. */
+export const DEMO_COLORS = Object.freeze({ flights: '#d9480f', vehicles: '#1971c2' });
+
+/**
+ * assetURL returns the absolute URL of the page's <link id=... href> or
+ * <meta id=... content>: the pages name every content-hashed file (build.mjs
+ * writes them from its manifest), most in links that preload them, so the
+ * scripts use exactly the files already on their way.
+ */
+export function assetURL(id) {
+  const el = document.getElementById(id);
+  const url = el?.getAttribute('href') ?? el?.getAttribute('content');
+  if (!url) throw new Error(`the page has no <link id="${id}" href> or <meta id="${id}" content>: build it with build.mjs`);
+  return new URL(url, location.href).href;
+}
 
 /**
  * demoParams reads the demo pages' URL parameters:
