@@ -104,11 +104,13 @@ lint:
 bench-bin:
 	cd bench && $(GO) build -o ../bin/pushmap-bench ./cmd/pushmap-bench
 
-## bench: the micro-benchmarks, then the load benchmark (pushmap against
+## bench: the micro-benchmarks, the browser's first marker (which rewrites
+## its block of docs/benchmarks.md; needs make web), then the load benchmark (pushmap against
 ## polling, broadcast and tile channels), which rewrites its tables and plots
 ## in docs/benchmarks.md and docs/bench/. Under 15 minutes; see that page.
-bench: bench-bin
+bench: bench-bin web
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./internal/outbox ./server/internal/feeditem ./auth
+	$(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
 	bin/pushmap-bench -write-docs -docs docs/benchmarks.md
 
 ## bench-quick: a small load benchmark, under 2 minutes; results, tables and

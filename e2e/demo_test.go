@@ -4,6 +4,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net"
@@ -106,9 +107,27 @@ func (d *demoServer) start(markers []wire.Marker) {
 	// The library as the npm package holds it, for pages that import it
 	// unbundled.
 	mux.Handle("/lib/", http.StripPrefix("/lib/", web.Handler(os.DirFS(filepath.Join("..", "web", "lib")))))
+	mux.HandleFunc("/nopreload.html", d.serveNoPreload)
 	mux.Handle("/", web.Handler(os.DirFS(d.dir)))
 	d.hs = &http.Server{Handler: mux}
 	go d.hs.Serve(ln)
+}
+
+// serveNoPreload serves the MapLibre demo page with its preload and
+// modulepreload links made inert (an unknown rel: the script still finds
+// the URLs there): the page as it was before they were added, which fetches
+// the wasm only once the map library has loaded and run; the baseline of
+// BenchmarkFirstMarker.
+func (d *demoServer) serveNoPreload(w http.ResponseWriter, r *http.Request) {
+	page, err := os.ReadFile(filepath.Join(d.dir, "index.html"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	inert := strings.NewReplacer(`rel="preload"`, `rel="x-inert"`, `rel="modulepreload"`, `rel="x-inert"`)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	io.WriteString(w, inert.Replace(string(page)))
 }
 
 // tileRequests returns a copy of the density tile requests so far: path →

@@ -6,6 +6,23 @@
 export const DEMO_COLORS = Object.freeze({ flights: '#d9480f', vehicles: '#1971c2' });
 
 /**
+ * viewAround returns the box [west, south, east, north] a Web Mercator map of
+ * width × height CSS pixels shows centred on lon, lat at zoom, for tiles of
+ * tileSize pixels (MapLibre: 512; Leaflet: 256): what the map will report
+ * once it exists, so the client can ask for it before the map library has
+ * even loaded.
+ */
+export function viewAround(lon, lat, zoom, width, height, tileSize = 512) {
+  const world = tileSize * 2 ** zoom;
+  const x = ((lon + 180) / 360) * world;
+  const sin = Math.sin((Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI) / 180);
+  const y = (0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI)) * world;
+  const lonAt = (px) => (px / world) * 360 - 180;
+  const latAt = (py) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * py) / world))) * 180) / Math.PI;
+  return [lonAt(x - width / 2), latAt(Math.min(world, y + height / 2)), lonAt(x + width / 2), latAt(Math.max(0, y - height / 2))];
+}
+
+/**
  * assetURL returns the absolute URL of the page's <link id=... href> or
  * <meta id=... content>: the pages name every content-hashed file (build.mjs
  * writes them from its manifest), most in links that preload them, so the
@@ -60,6 +77,9 @@ export class StatusPanel {
     updatesPerSec: 0,
     kBps: 0,
     latencyMs: null,
+    // Time from the start of the navigation to the first marker drawn, ms
+    // (performance.now() then; also performance.mark 'pushmap:first-marker').
+    firstMarkerMs: null,
     error: '',
   };
   #el;
@@ -81,6 +101,7 @@ export class StatusPanel {
       ['rate', 'updates/s'],
       ['kbps', 'received kB/s'],
       ['latency', 'latency (median)'],
+      ['first', 'first marker after'],
     ]) {
       const dt = document.createElement('dt');
       dt.textContent = label;
@@ -97,10 +118,13 @@ export class StatusPanel {
     this.#setState('loading');
   }
 
-  /** Starts counting the client's events; adapter (optional) gives markers and clusters in view. */
+  /**
+   * Starts counting the client's events, from its first (call it right
+   * after connect, so no failure goes unseen); adapter (optional, or later
+   * through useAdapter) gives markers and clusters in view.
+   */
   watch(client, adapter) {
     this.#client = client;
-    this.#adapter = adapter;
     client.on('status', (s) => this.#setState(s.state, s.code ? `closed ${s.code}${s.reason ? `: ${s.reason}` : ''}` : ''));
     client.on('error', (e) => this.error(`${e.code}: ${e.message}`));
     client.on('changes', (c) => {
@@ -116,6 +140,27 @@ export class StatusPanel {
     this.#setState(client.status);
     clearInterval(this.#timer);
     this.#timer = setInterval(() => this.#tick(), 1000);
+    if (adapter) this.useAdapter(adapter);
+  }
+
+  /** Counts the markers and clusters adapter draws, and its first marker. */
+  useAdapter(adapter) {
+    this.#adapter = adapter;
+    this.#watchFirstMarker(adapter);
+  }
+
+  // Looks at every animation frame until the adapter draws a marker.
+  #watchFirstMarker(adapter) {
+    const look = () => {
+      if (adapter.shownMarkers().length === 0) {
+        requestAnimationFrame(look);
+        return;
+      }
+      this.stats.firstMarkerMs = performance.now();
+      performance.mark('pushmap:first-marker');
+      this.#dd.first.textContent = `${Math.round(this.stats.firstMarkerMs)} ms`;
+    };
+    requestAnimationFrame(look);
   }
 
   /** Shows a message (e.g. a failed load) under the figures. */

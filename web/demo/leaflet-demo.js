@@ -15,9 +15,19 @@ import { load } from '@pushmap/client';
 import { attachLeaflet } from '@pushmap/client/leaflet';
 import { DEMO_COLORS, StatusPanel, assetURL, demoParams } from './demo-stats.js';
 
-// The wasm and wasm_exec.js were preloaded by the page (leaflet.html).
-const pushmapLoaded = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') });
+// Markers first, decoration second, as in demo.js: the client starts from
+// the wasm the page preloaded and connects at once; the basemap (parsing
+// and drawing its countries three times holds the main thread for a good
+// part of a second) comes once the client's first snapshot is in, or after
+// BASEMAP_WAIT_MS without one.
 const params = demoParams();
+const clientConnected = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') }).then((pushmap) => {
+  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
+  demo.client = client;
+  panel.watch(client); // from its first event
+  return client;
+});
+const BASEMAP_WAIT_MS = 1500;
 const panel = new StatusPanel(document.getElementById('status'));
 
 const map = L.map('map', { preferCanvas: true, worldCopyJump: false }).setView([params.lat, params.lon], params.zoom);
@@ -45,38 +55,42 @@ if (params.layers.includes(DENSITY_LAYER)) {
 const demo = { map, client: null, adapter: null, basemap: null, density, stats: panel.stats, params };
 window.pushmapDemo = demo;
 
-fetch(assetURL('basemap'))
-  .then((r) => {
-    if (!r.ok) throw new Error(`basemap.json: HTTP ${r.status}`);
-    return r.json();
-  })
-  .then((data) => {
-    // Leaflet draws vector layers once, not on every copy of the world: add
-    // the basemap three times, shifted by -360°, 0 and +360°, so a view
-    // across the antimeridian shows land on both sides.
-    const renderer = L.canvas({ pane: 'basemap' });
-    demo.basemap = L.layerGroup(
-      [-360, 0, 360].map((shift) =>
-        L.geoJSON(data, {
-          interactive: false,
-          pane: 'basemap',
-          renderer,
-          coordsToLatLng: (c) => L.latLng(c[1], c[0] + shift),
-          // basemap.json: countries, plus {kind: 'outline'} lines standing in
-          // for the outline of countries marked outline: false (Antarctica).
-          style: (f) =>
-            f.properties.kind === 'outline'
-              ? { color: '#9c9a8f', weight: 0.6, fill: false }
-              : { stroke: f.properties.outline !== false, color: '#9c9a8f', weight: 0.6, fillColor: '#f3f0e7', fillOpacity: 1 },
-        }),
-      ),
-    ).addTo(map);
-  })
-  .catch((err) => panel.error(err.message));
+function addBasemap() {
+  if (demo.basemapLoading) return;
+  demo.basemapLoading = true;
+  fetch(assetURL('basemap'))
+    .then((r) => {
+      if (!r.ok) throw new Error(`basemap.json: HTTP ${r.status}`);
+      return r.json();
+    })
+    .then((data) => {
+      // Leaflet draws vector layers once, not on every copy of the world: add
+      // the basemap three times, shifted by -360°, 0 and +360°, so a view
+      // across the antimeridian shows land on both sides.
+      const renderer = L.canvas({ pane: 'basemap' });
+      demo.basemap = L.layerGroup(
+        [-360, 0, 360].map((shift) =>
+          L.geoJSON(data, {
+            interactive: false,
+            pane: 'basemap',
+            renderer,
+            coordsToLatLng: (c) => L.latLng(c[1], c[0] + shift),
+            // basemap.json: countries, plus {kind: 'outline'} lines standing in
+            // for the outline of countries marked outline: false (Antarctica).
+            style: (f) =>
+              f.properties.kind === 'outline'
+                ? { color: '#9c9a8f', weight: 0.6, fill: false }
+                : { stroke: f.properties.outline !== false, color: '#9c9a8f', weight: 0.6, fillColor: '#f3f0e7', fillOpacity: 1 },
+          }),
+        ),
+      ).addTo(map);
+    })
+    .catch((err) => panel.error(err.message));
+}
+const basemapTimer = setTimeout(addBasemap, BASEMAP_WAIT_MS);
 
 try {
-  const pushmap = await pushmapLoaded;
-  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
+  const client = await clientConnected;
   const tileLayers = {};
   if (density) {
     tileLayers[DENSITY_LAYER] = {
@@ -87,8 +101,15 @@ try {
     };
   }
   const adapter = attachLeaflet(map, client, L, { colors: DEMO_COLORS, tileLayers });
-  panel.watch(client, adapter);
-  Object.assign(demo, { client, adapter });
+  panel.useAdapter(adapter);
+  client.on('ready', () => {
+    // Two frames: the adapter draws the snapshot first.
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      clearTimeout(basemapTimer);
+      addBasemap();
+    }));
+  });
+  demo.adapter = adapter;
 } catch (err) {
   panel.error(`pushmap: ${err.message}`);
   console.error(err);
