@@ -5,6 +5,29 @@
 /** The demo's layers and their colours: the adapters know no layer names. */
 export const DEMO_COLORS = Object.freeze({ flights: '#d9480f', vehicles: '#1971c2' });
 
+/** The adapters' default cluster colour, for the legend. */
+const CLUSTER_COLOR = '#7048e8';
+
+/** demoLegend is the legend of the layers params asks for. */
+export function demoLegend(params) {
+  const items = params.layers
+    .filter((l) => DEMO_COLORS[l])
+    .map((l) => ({ label: l, color: DEMO_COLORS[l], shape: 'dot' }));
+  items.push({ label: 'cluster (markers in it)', color: CLUSTER_COLOR, shape: 'cluster' });
+  if (params.layers.includes('density')) items.push({ label: 'density (live tiles)', color: 'linear-gradient(90deg, #ffe066, #e8590c)', shape: 'area' });
+  return items;
+}
+
+/**
+ * markerPopup returns the HTML of a marker's popup: its id, layer and props,
+ * escaped.
+ */
+export function markerPopup(m) {
+  const esc = (v) => String(v).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  const rows = Object.entries(m.props ?? {}).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`);
+  return `<div class="pushmap-popup"><b>${esc(m.id)}</b> <span>${esc(m.layer)}</span><table>${rows.join('')}</table></div>`;
+}
+
 /**
  * viewAround returns the box [west, south, east, north] a Web Mercator map of
  * width × height CSS pixels shows centred on lon, lat at zoom, for tiles of
@@ -61,7 +84,8 @@ export function demoParams(search = location.search, defaults = {}) {
 
 /**
  * StatusPanel fills el with the connection state, markers in view, clusters
- * in view (and the markers they stand for), updates/s,
+ * in view (and the markers they stand for), updates/s (marker and cluster
+ * changes),
  * kB/s received (sum of 'changes' frame sizes) and delivery latency (median
  * of Date.now() - marker.time over the last second, for updated markers with
  * a time).
@@ -74,7 +98,8 @@ export class StatusPanel {
     held: 0,
     clusters: 0,
     clustered: 0, // markers the clusters in view stand for
-    updatesPerSec: 0,
+    updatesPerSec: 0, // marker and cluster changes received
+    clusterUpdatesPerSec: 0, // of which cluster changes
     kBps: 0,
     latencyMs: null,
     // Time from the start of the navigation to the first marker drawn, ms
@@ -85,6 +110,7 @@ export class StatusPanel {
   #el;
   #dd = {};
   #count = 0;
+  #clusterCount = 0;
   #bytes = 0;
   #lat = []; // latencies (ms) seen in the current second
   #client = null;
@@ -127,6 +153,8 @@ export class StatusPanel {
     this.#client = client;
     client.on('status', (s) => this.#setState(s.state, s.code ? `closed ${s.code}${s.reason ? `: ${s.reason}` : ''}` : ''));
     client.on('error', (e) => this.error(`${e.code}: ${e.message}`));
+    // A cluster that changed is an update too: in cluster mode, most are.
+    client.on('clusters', (e) => (this.#clusterCount += e.clusters.length));
     client.on('changes', (c) => {
       const now = Date.now();
       this.#count += c.added.length + c.updated.length + c.removed.length;
@@ -163,6 +191,28 @@ export class StatusPanel {
     requestAnimationFrame(look);
   }
 
+  /**
+   * legend shows what the map draws: items [{label, color, shape}], shape
+   * 'dot' (a marker), 'cluster' (a cluster with its count) or 'area' (a tile
+   * layer).
+   */
+  legend(items) {
+    const ul = document.createElement('ul');
+    ul.className = 'legend';
+    ul.id = 'st-legend';
+    for (const { label, color, shape } of items) {
+      const li = document.createElement('li');
+      const sym = document.createElement('span');
+      sym.className = `sym ${shape}`;
+      sym.style.background = color;
+      if (shape === 'cluster') sym.textContent = '12';
+      li.append(sym, document.createTextNode(label));
+      ul.append(li);
+    }
+    this.#el.querySelector('#st-legend')?.remove();
+    this.#el.append(ul);
+  }
+
   /** Shows a message (e.g. a failed load) under the figures. */
   error(msg) {
     this.stats.error = msg;
@@ -179,7 +229,9 @@ export class StatusPanel {
 
   #tick() {
     const s = this.stats;
-    s.updatesPerSec = this.#count;
+    s.updatesPerSec = this.#count + this.#clusterCount;
+    s.clusterUpdatesPerSec = this.#clusterCount;
+    this.#clusterCount = 0;
     s.kBps = this.#bytes / 1000;
     s.latencyMs = median(this.#lat);
     this.#count = 0;
@@ -192,7 +244,7 @@ export class StatusPanel {
     s.clustered = clusters.reduce((sum, c) => sum + c.count, 0);
     this.#dd.shown.textContent = String(s.shown);
     this.#dd.clusters.textContent = s.clusters ? `${s.clusters} (${s.clustered} markers)` : '0';
-    this.#dd.rate.textContent = String(s.updatesPerSec);
+    this.#dd.rate.textContent = s.clusterUpdatesPerSec ? `${s.updatesPerSec} (${s.clusterUpdatesPerSec} clusters)` : String(s.updatesPerSec);
     this.#dd.kbps.textContent = s.kBps.toFixed(1);
     this.#dd.latency.textContent = s.latencyMs === null ? '–' : `${Math.round(s.latencyMs)} ms`;
   }

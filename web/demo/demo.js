@@ -11,7 +11,7 @@
 
 import { load } from '@pushmap/client';
 import { attachMapLibre } from '@pushmap/client/maplibre';
-import { DEMO_COLORS, StatusPanel, assetURL, demoParams, viewAround } from './demo-stats.js';
+import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup, viewAround } from './demo-stats.js';
 
 // Markers first, decoration second; the order is what makes the first
 // marker early (BenchmarkFirstMarker):
@@ -27,6 +27,7 @@ import { DEMO_COLORS, StatusPanel, assetURL, demoParams, viewAround } from './de
 //     a second, once the first snapshot is drawn (or after BASEMAP_WAIT_MS).
 const params = demoParams();
 const panel = new StatusPanel(document.getElementById('status'));
+panel.legend(demoLegend(params));
 const demo = { map: null, client: null, adapter: null, stats: panel.stats, params };
 window.pushmapDemo = demo;
 const pushmapLoaded = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') });
@@ -124,17 +125,30 @@ demo.map = map;
 // The basemap comes once the style is there and the client has its first
 // snapshot (two frames later, so the markers reach MapLibre's workers
 // first), or after BASEMAP_WAIT_MS whatever happens.
+// (map.isStyleLoaded() would wait for every tile too: 'style.load' is the
+// moment sources can be added.)
 let basemapDue = false;
+let styleReady = false;
 const basemapNow = () => {
   basemapDue = true;
-  if (map.isStyleLoaded()) addBasemap();
+  if (styleReady) addBasemap();
 };
-map.on('style.load', () => basemapDue && addBasemap());
+map.on('style.load', () => {
+  styleReady = true;
+  if (basemapDue) addBasemap();
+});
 const basemapTimer = setTimeout(basemapNow, BASEMAP_WAIT_MS);
 
 try {
   const client = await clientConnected;
-  const adapter = attachMapLibre(map, client, { colors: DEMO_COLORS, tileSources: density ? { [DENSITY_LAYER]: 'density' } : {} });
+  // A popup with the marker's props on click; clusters zoom in on click
+  // (the adapter's default).
+  const popup = new maplibregl.Popup({ closeButton: false, maxWidth: '260px' });
+  const adapter = attachMapLibre(map, client, {
+    colors: DEMO_COLORS,
+    tileSources: density ? { [DENSITY_LAYER]: 'density' } : {},
+    onMarkerClick: (m) => popup.setLngLat([m.lon, m.lat]).setHTML(markerPopup(m)).addTo(map),
+  });
   panel.useAdapter(adapter);
   client.on('ready', () => {
     requestAnimationFrame(() => requestAnimationFrame(() => {

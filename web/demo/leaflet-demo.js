@@ -13,7 +13,7 @@
 import * as L from 'leaflet';
 import { load } from '@pushmap/client';
 import { attachLeaflet } from '@pushmap/client/leaflet';
-import { DEMO_COLORS, StatusPanel, assetURL, demoParams } from './demo-stats.js';
+import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup } from './demo-stats.js';
 
 // Markers first, decoration second, as in demo.js: the client starts from
 // the wasm the page preloaded and connects at once; the basemap (parsing
@@ -29,8 +29,11 @@ const clientConnected = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: a
 });
 const BASEMAP_WAIT_MS = 1500;
 const panel = new StatusPanel(document.getElementById('status'));
+panel.legend(demoLegend(params));
 
-const map = L.map('map', { preferCanvas: true, worldCopyJump: false }).setView([params.lat, params.lon], params.zoom);
+// The zoom buttons top right, as on the MapLibre page: the panel is top left.
+const map = L.map('map', { preferCanvas: true, worldCopyJump: false, zoomControl: false }).setView([params.lat, params.lon], params.zoom);
+L.control.zoom({ position: 'topright' }).addTo(map);
 map.attributionControl.setPrefix(false);
 map.attributionControl.addAttribution('Natural Earth');
 
@@ -100,7 +103,13 @@ try {
       },
     };
   }
-  const adapter = attachLeaflet(map, client, L, { colors: DEMO_COLORS, tileLayers });
+  // A popup with the marker's props on click; clusters zoom in on click
+  // (the adapter's default).
+  const adapter = attachLeaflet(map, client, L, {
+    colors: DEMO_COLORS,
+    tileLayers,
+    onMarkerClick: (m, e) => L.popup({ closeButton: false, maxWidth: 260 }).setLatLng(e.latlng).setContent(markerPopup(m)).openOn(map),
+  });
   panel.useAdapter(adapter);
   client.on('ready', () => {
     // Two frames: the adapter draws the snapshot first.

@@ -219,6 +219,8 @@ class Client {
     if (type === 'clusters') {
       this.#applyClusters(p);
       this.#emit(type, p);
+      // A view in cluster mode gets its snapshot as clusters.
+      if (p.reset) this.#becomeReady();
       return;
     }
     if (type !== 'changes') {
@@ -227,12 +229,7 @@ class Client {
     }
     if (p.reset) this.#emit('reset', undefined);
     this.#emit('changes', p);
-    if (p.reset && !this.#ready) {
-      // The first snapshot (a view's reply with reset) is applied: the map
-      // shows what the server holds.
-      this.#ready = true;
-      this.#emit('ready', undefined);
-    }
+    if (p.reset) this.#becomeReady();
     if (this.#listeners.get('marker')?.size) {
       for (const m of p.added ?? []) this.#emit('marker', { ...m, kind: 'added' });
       for (const m of p.updated ?? []) this.#emit('marker', { ...m, kind: 'changed' });
@@ -240,6 +237,15 @@ class Client {
     if (this.#listeners.get('remove')?.size) {
       for (const id of p.removed ?? []) this.#emit('remove', id);
     }
+  }
+
+  // #becomeReady emits 'ready' the first time a snapshot (a view's reply
+  // with reset, of markers or of clusters) is applied: the map shows what
+  // the server holds.
+  #becomeReady() {
+    if (this.#ready) return;
+    this.#ready = true;
+    this.#emit('ready', undefined);
   }
 
   // #applyClusters keeps the cluster set: reset replaces it with p.clusters;
@@ -269,6 +275,21 @@ class Client {
 }
 
 /** clusterKey returns "z/x/y", the key of a cluster's tile. */
+/**
+ * countLabel is the text of a cluster's label: the count as it is below
+ * 1,000, then in thousands and millions with at most three significant
+ * digits (1.2k, 12k, 123k, 1.2M), so a label stays short and the labels of
+ * a map come from a small set.
+ */
+/** @type {typeof types.countLabel} */
+export function countLabel(count) {
+  const n = Math.max(0, Math.round(count));
+  if (n < 1000) return String(n);
+  const [v, unit] = n < 1e6 ? [n / 1e3, 'k'] : [n / 1e6, 'M'];
+  const s = v < 10 ? String(Math.floor(v * 10) / 10) : String(Math.floor(v));
+  return s + unit;
+}
+
 /** @type {typeof types.clusterKey} */
 export function clusterKey(c) {
   return `${c.z}/${c.x}/${c.y}`;

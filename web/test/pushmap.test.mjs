@@ -209,3 +209,17 @@ test("'ready' comes once, after the first snapshot's 'changes'", async (t) => {
   fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
   assert.deepEqual(order, ['changes', 'snapshot', 'ready', 'snapshot']);
 });
+
+test("'ready' comes once for a view in cluster mode too, after its clusters", async (t) => {
+  const pm = await load();
+  const client = pm.connect('/ws', { layers: ['flights'] });
+  t.after(() => client.close());
+  const fake = globalThis.__pushmapFake.clients.at(-1);
+  const order = [];
+  client.on('clusters', (e) => order.push(e.reset ? 'cluster snapshot' : 'clusters'));
+  client.on('ready', () => order.push('ready'));
+  fake.emit('clusters', { reset: false, clusters: [] });
+  fake.emit('clusters', { reset: true, clusters: [{ z: 3, x: 1, y: 1, count: 5, lon: 1, lat: 1 }] });
+  fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
+  assert.deepEqual(order, ['clusters', 'cluster snapshot', 'ready']);
+});

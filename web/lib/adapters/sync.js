@@ -6,6 +6,8 @@
 
 import { clusterKey, normalizeBox } from '../pushmap.js';
 
+export { countLabel } from '../pushmap.js';
+
 /** nextFrame runs fn at the next animation frame (a 16 ms timer where there are none). */
 export const nextFrame = globalThis.requestAnimationFrame
   ? (fn) => globalThis.requestAnimationFrame(fn)
@@ -381,3 +383,37 @@ export function register(adapter) {
  * one colour for every layer, as the adapters know no layer names.
  */
 export const DEFAULT_COLOR = '#1c7ed6';
+
+/**
+ * tileBounds returns the box [west, south, east, north] in degrees of the
+ * slippy-map tile z/x/y: a cluster's tile, which click-to-zoom fits the map
+ * to.
+ */
+export function tileBounds({ z, x, y }) {
+  const n = 2 ** z;
+  const lon = (i) => (i / n) * 360 - 180;
+  const lat = (j) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * j) / n))) * 180) / Math.PI;
+  return [lon(x), lat(y + 1), lon(x + 1), lat(y)];
+}
+
+/**
+ * drawLabel draws text centred on a transparent canvas of size × size CSS
+ * pixels at pixelRatio, white and bold with a dark halo, and returns the
+ * canvas: a cluster's count label, without the glyph files a map style's
+ * text would need.
+ */
+export function drawLabel(text, size, pixelRatio = 1) {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = Math.ceil(size * pixelRatio);
+  const ctx = canvas.getContext('2d');
+  ctx.scale(pixelRatio, pixelRatio);
+  ctx.font = `bold ${text.length > 3 ? 10 : 11}px system-ui, -apple-system, "Segoe UI", sans-serif`;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = 'rgba(40, 20, 90, 0.8)';
+  ctx.strokeText(text, size / 2, size / 2 + 0.5);
+  ctx.fillStyle = '#ffffff';
+  ctx.fillText(text, size / 2, size / 2 + 0.5);
+  return canvas;
+}

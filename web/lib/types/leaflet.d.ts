@@ -1,8 +1,8 @@
 // Type declarations for adapters/leaflet.js.
 
-import type { Adapter, Client } from './pushmap.js';
+import type { Adapter, AdapterHookOptions, Client } from './pushmap.js';
 
-export interface LeafletAdapterOptions {
+export interface LeafletAdapterOptions extends AdapterHookOptions {
   /** Colour per pushmap layer; default none: every layer in defaultColor. */
   colors?: Record<string, string>;
   /** Colour of markers of layers colors does not name; default '#1c7ed6'. */

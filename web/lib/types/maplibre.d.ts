@@ -1,8 +1,8 @@
 // Type declarations for adapters/maplibre.js.
 
-import type { Adapter, Client } from './pushmap.js';
+import type { Adapter, AdapterHookOptions, Client } from './pushmap.js';
 
-export interface MapLibreAdapterOptions {
+export interface MapLibreAdapterOptions extends AdapterHookOptions {
   /** GeoJSON source id; default 'pushmap'. */
   sourceId?: string;
   /** Circle layer id; default `${sourceId}-markers`. */
