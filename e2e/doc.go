@@ -16,6 +16,7 @@
 //	err = p.WaitConnected(ctx)
 //	err = p.JumpTo(ctx, 2.35, 48.85, 12) // lon, lat, zoom
 //	shown, err := p.ShownMarkers(ctx)
+//	err = p.ClickAt(ctx, 2.35, 48.85) // a real mouse click where the map shows that point
 //
 // # The page contract
 //

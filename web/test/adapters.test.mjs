@@ -716,3 +716,27 @@ function stubContext() {
     getImageData: (x, y, w, h) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
   };
 }
+
+test('attachMapLibre refreshes a tile at most once every tileRefreshMs, the last change not lost', async (t) => {
+  const map = new StubMapLibre();
+  const client = new StubClient();
+  const a = attachMapLibre(map, client, { tileSources: { density: 'd' }, tileRefreshMs: 150 });
+  t.after(() => a.detach());
+  map.sources.set('d', new StubSource({ type: 'raster', tileSize: 256, maxzoom: 14 }));
+  map.zoom = 9; // the source shows z10 tiles: the protocol's own
+  const tile = (x, v) => client.emit('tile', { layer: 'density', z: 10, x, y: 352, version: v });
+  const refreshes = (x) => map.refreshed.filter((r) => r.tiles?.some((t) => t.x === x)).length;
+
+  tile(518, 1);
+  await frame();
+  assert.equal(refreshes(518), 1, 'the first change: at the next frame');
+  for (let v = 2; v < 10; v++) tile(518, v); // eight more changes within the period
+  tile(519, 1); // another tile is not held back
+  await frame();
+  assert.equal(refreshes(518), 1, 'not again within tileRefreshMs');
+  assert.equal(refreshes(519), 1);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(refreshes(518), 2, 'the changes within the period: one refresh when it is over');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(refreshes(518), 2, 'and no more');
+});

@@ -51,6 +51,11 @@ const LABEL_SIZE = 40; // CSS pixels, square
  *   tileSources {pushmapLayer: mapSourceId}: 'tile' events of that layer
  *               refresh the source's tiles with map.refreshTiles, coalesced
  *               per frame (see below)
+ *   tileRefreshMs least time between two refreshes of one tile (default 0:
+ *               every change, at the next frame); a tile that changes
+ *               again sooner is refreshed once when the time is over, so a
+ *               fast-changing tile layer costs at most one request per tile
+ *               and period
  *   staleOpacity opacity of markers and clusters while the client is not
  *               connected (default 0.35): what is drawn may be out of date
  *   zoomOffset  added to map.getZoom() before it is sent (default 1: MapLibre
@@ -99,6 +104,7 @@ export function attachMapLibre(map, client, opts = {}) {
   const zoomOffset = opts.zoomOffset ?? 1;
   const radius = opts.radius ?? ['interpolate', ['linear'], ['zoom'], 2, 3, 10, 6];
   const staleOpacity = opts.staleOpacity ?? 0.35;
+  const tileRefreshMs = opts.tileRefreshMs ?? 0;
   const clusterLabels = opts.clusterLabels ?? true;
   const clusterClickZoom = opts.clusterClickZoom ?? true;
   const labelLayerId = `${sourceId}-cluster-labels`;
@@ -271,12 +277,37 @@ export function attachMapLibre(map, client, opts = {}) {
     source.updateData(diff).catch((err) => console.warn(`pushmap: updateData on ${clusterSourceId}: ${err?.message ?? err}`));
   }
 
-  // 'tile' events, coalesced per frame into one refreshTiles per source.
+  // 'tile' events, coalesced per frame into one refreshTiles per source,
+  // and per tile to one refresh every tileRefreshMs: a tile changed again
+  // within that time is refreshed once when it is over.
   let tiles = new Map(); // sourceId -> Map("z/x/y" -> {x, y, z}) as the events gave them
   let tileFrame = 0;
+  const lastRefresh = new Map(); // "src|z/x/y" -> Date.now() of its last refresh
+  const deferred = new Map(); // "src|z/x/y" -> timer of its next refresh
   function onTile(t) {
     const src = tileSources[t.layer];
     if (!src) return;
+    if (tileRefreshMs > 0) {
+      const key = `${src}|${t.z}/${t.x}/${t.y}`;
+      if (deferred.has(key)) return; // a refresh is due already
+      const now = Date.now();
+      const wait = (lastRefresh.get(key) ?? -Infinity) + tileRefreshMs - now;
+      if (wait > 0) {
+        deferred.set(key, setTimeout(() => {
+          deferred.delete(key);
+          lastRefresh.set(key, Date.now());
+          queueTile(src, t);
+        }, wait));
+        return;
+      }
+      if (lastRefresh.size > 4096) {
+        for (const [k, at] of lastRefresh) if (at + tileRefreshMs <= now) lastRefresh.delete(k);
+      }
+      lastRefresh.set(key, now);
+    }
+    queueTile(src, t);
+  }
+  function queueTile(src, t) {
     let set = tiles.get(src);
     if (!set) tiles.set(src, (set = new Map()));
     set.set(`${t.z}/${t.x}/${t.y}`, { x: t.x, y: t.y, z: t.z });
@@ -448,6 +479,8 @@ export function attachMapLibre(map, client, opts = {}) {
       offTile();
       offStatus();
       if (tileFrame) cancelFrame(tileFrame);
+      for (const timer of deferred.values()) clearTimeout(timer);
+      deferred.clear();
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);
       map.off('style.load', onStyleLoad);

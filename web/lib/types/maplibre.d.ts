@@ -29,6 +29,12 @@ export interface MapLibreAdapterOptions extends AdapterHookOptions {
    * when the source rounds the zoom up, or its ancestor beyond maxzoom).
    */
   tileSources?: Record<string, string>;
+  /**
+   * Least time between two refreshes of one tile, ms; default 0 (every
+   * change, at the next frame). A tile changed again sooner is refreshed
+   * once when the time is over.
+   */
+  tileRefreshMs?: number;
   /** Opacity of markers and clusters while the client is not connected (they may be out of date); default 0.35. */
   staleOpacity?: number;
   /** Added to map.getZoom() before the view is sent; default 1 (MapLibre's 512-pixel tiles). */
