@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -91,7 +92,8 @@ func BenchmarkFirstMarker(b *testing.B) {
 			fmt.Sprintf("| baseline: the same page, preload links inert | %d | %.0f ms | %.0f ms | | | |",
 				len(base), median(base), slices.Min(base)),
 			"",
-			fmt.Sprintf("Cold, preloaded against the baseline: %.2f× the time (medians of the same run).", median(cold)/median(base)),
+			fmt.Sprintf("Cold, preloaded against the baseline: %.2f× the time (medians of the same run). %s",
+				median(cold)/median(base), machineLoad()),
 		}
 		if err := rewriteBlock(*writeDocs, "firstmarker", rows); err != nil {
 			b.Fatal(err)
@@ -124,6 +126,18 @@ func rewriteBlock(file, name string, rows []string) error {
 // benchOf names the benchmark that writes the block name.
 func benchOf(name string) string {
 	return map[string]string{"firstmarker": "FirstMarker"}[name]
+}
+
+// machineLoad says how busy the machine was: the load average of the last
+// minute against its cores (from /proc/loadavg, where there is one), as the
+// figures of a browser benchmark follow it.
+func machineLoad() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(string(data), " ")
+	return fmt.Sprintf("Load average over the last minute at the end of the run: %s, on %d cores.", first, runtime.NumCPU())
 }
 
 // newBrowser starts a browser of the benchmark's own.
