@@ -9,6 +9,16 @@ DIST     := web/dist
 ADDR     ?= localhost:8080
 # Packages that build for GOOS=js GOARCH=wasm.
 WASM_PKGS := ./geo/... ./wire/... ./wasmclient/...
+# The browser client: the npm package's assets in web/lib, built from these
+# sources (the packages `go list -deps ./wasmclient/cmd/pushmap-wasm` names).
+WASM      := web/lib/pushmap.wasm
+WASM_JS   := web/lib/wasm_exec.js
+WASM_SRC  := $(shell find geo wire wasmclient internal/mpack -name '*.go' ! -name '*_test.go' 2>/dev/null) go.mod go.sum
+# What the demo in web/dist is built from; the stamp marks the last build.
+WEB_SRC   := $(shell find web/lib web/demo -type f ! -name pushmap.wasm ! -name wasm_exec.js 2>/dev/null) \
+	web/build.mjs web/package.json
+WEB_STAMP := web/.dist-stamp
+NPM_STAMP := web/node_modules/.package-lock.json
 
 CHAOS_COUNT ?= 20
 
@@ -20,18 +30,26 @@ all: build
 build: web
 	$(GO) build -o bin/pushmap ./cmd/pushmap
 
-## wasm: the browser client, web/dist/pushmap.wasm, and Go's wasm_exec.js.
-wasm:
-	mkdir -p $(DIST)
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(DIST)/pushmap.wasm ./wasmclient/cmd/pushmap-wasm
-	cp $(WASM_EXEC) $(DIST)/wasm_exec.js
+## wasm: the browser client, web/lib/pushmap.wasm, and Go's wasm_exec.js
+## beside it (the npm package's assets); rebuilt only when a source changed.
+wasm: $(WASM) $(WASM_JS)
 
-## web: npm packages, the map libraries, the basemap, the pages, then the
-## wasm, all precompressed into web/dist.
-web: web/node_modules/.package-lock.json wasm
+$(WASM): $(WASM_SRC) $(GOROOT)/VERSION
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./wasmclient/cmd/pushmap-wasm
+
+$(WASM_JS): $(WASM_EXEC)
+	cp $< $@
+
+## web: npm packages, then the demo in web/dist (content-hashed files, the
+## map libraries, the basemap, the pages), precompressed; nothing is redone
+## when no source changed.
+web: $(WEB_STAMP)
+
+$(WEB_STAMP): $(NPM_STAMP) $(WASM) $(WASM_JS) $(WEB_SRC)
 	cd web && node build.mjs all
+	touch $@
 
-web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+$(NPM_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	touch $@
 
@@ -66,9 +84,11 @@ test-go:
 		$(GO) test -race -count=1 -timeout 15m ./...
 	cd bench && $(GO) test -race -count=1 -timeout 10m ./...
 
-## test-js: the JavaScript API and adapters' unit tests in Node.
-test-js: web/node_modules/.package-lock.json
+## test-js: the JavaScript API and adapters' unit tests in Node, and the
+## typings (lib/types) type-checked against the JavaScript and a user's code.
+test-js: $(NPM_STAMP)
 	cd web && node --test test/
+	cd web && npx --no-install tsc -p test/tsconfig.json
 
 ## test-wasm: geo, wire and wasmclient tests run as WebAssembly in Node.
 test-wasm:
@@ -111,11 +131,13 @@ lint: $(STATICCHECK_STAMP)
 bench-bin:
 	cd bench && $(GO) build -o ../bin/pushmap-bench ./cmd/pushmap-bench
 
-## bench: the micro-benchmarks, then the load benchmark (pushmap against
+## bench: the micro-benchmarks, the browser's first marker (which rewrites
+## its block of docs/benchmarks.md; needs make web), then the load benchmark (pushmap against
 ## polling, broadcast and tile channels), which rewrites its tables and plots
 ## in docs/benchmarks.md and docs/bench/. Under 15 minutes; see that page.
-bench: bench-bin
+bench: bench-bin web
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth
+	$(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
 	bin/pushmap-bench -write-docs -docs docs/benchmarks.md
 
 ## bench-quick: a small load benchmark, under 2 minutes; results, tables and
@@ -142,4 +164,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin $(DIST)
+	rm -rf bin $(DIST) $(WASM) $(WASM_JS) $(WEB_STAMP) web/*.tgz

@@ -4,6 +4,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net"
@@ -32,7 +33,7 @@ func webDist(t testing.TB) string {
 	if dir == "" {
 		dir = filepath.Join("..", "web", "dist")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "pushmap.wasm")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err != nil {
 		if os.Getenv("PUSHMAP_REQUIRE_BROWSER") == "1" {
 			t.Fatalf("demo assets missing in %s (run make web): %v", dir, err)
 		}
@@ -41,7 +42,8 @@ func webDist(t testing.TB) string {
 	return dir
 }
 
-// A demoServer is the real demo page and a real pushmap server on one
+// A demoServer is the real demo page, the library unbundled at /lib/
+// (web/lib, the npm package's files) and a real pushmap server on one
 // address, which can be stopped and started again. When its server options
 // name a density layer it serves the density tiles at /tiles/density/ and
 // counts the requests for each tile.
@@ -102,9 +104,30 @@ func (d *demoServer) start(markers []wire.Marker) {
 			tiles.ServeHTTP(w, r)
 		}))
 	}
+	// The library as the npm package holds it, for pages that import it
+	// unbundled.
+	mux.Handle("/lib/", http.StripPrefix("/lib/", web.Handler(os.DirFS(filepath.Join("..", "web", "lib")))))
+	mux.HandleFunc("/nopreload.html", d.serveNoPreload)
 	mux.Handle("/", web.Handler(os.DirFS(d.dir)))
 	d.hs = &http.Server{Handler: mux}
 	go d.hs.Serve(ln)
+}
+
+// serveNoPreload serves the MapLibre demo page with its preload and
+// modulepreload links made inert (an unknown rel: the script still finds
+// the URLs there): the page as it was before they were added, which fetches
+// the wasm only once the map library has loaded and run; the baseline of
+// BenchmarkFirstMarker.
+func (d *demoServer) serveNoPreload(w http.ResponseWriter, r *http.Request) {
+	page, err := os.ReadFile(filepath.Join(d.dir, "index.html"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	inert := strings.NewReplacer(`rel="preload"`, `rel="x-inert"`, `rel="modulepreload"`, `rel="x-inert"`)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	io.WriteString(w, inert.Replace(string(page)))
 }
 
 // tileRequests returns a copy of the density tile requests so far: path →

@@ -16,11 +16,15 @@
 //	err = p.WaitConnected(ctx)
 //	err = p.JumpTo(ctx, 2.35, 48.85, 12) // lon, lat, zoom
 //	shown, err := p.ShownMarkers(ctx)
+//	err = p.ClickAt(ctx, 2.35, 48.85) // a real mouse click where the map shows that point
 //
 // # The page contract
 //
-// The harness talks to the page through one global array. Each map adapter
-// on the page pushes an object onto globalThis.__pushmapAdapters:
+// The harness talks to the page through one global array,
+// globalThis.__pushmapAdapters, which [Browser.Open] defines (empty) before
+// any script of the page runs. pushmap's adapters register there only when
+// the array exists, so a page in production exposes nothing; a page of your
+// own pushes one object per map adapter:
 //
 //	{
 //	  kind: 'maplibre' | 'leaflet',

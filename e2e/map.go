@@ -363,3 +363,24 @@ func describeList[T fmt.Stringer](ms []T) string {
 	}
 	return b.String()
 }
+
+// ClickAt clicks the page with the mouse (a real press and release, through
+// the browser's input) at the point where the map shows lon, lat: MapLibre's
+// map.project, Leaflet's latLngToContainerPoint, plus the map container's
+// offset in the page. It does not wait for what the click does.
+func (p *Page) ClickAt(ctx context.Context, lon, lat float64) error {
+	actx, done := p.bind(ctx)
+	defer done()
+	js := p.adapterJS(fmt.Sprintf(`const lon = %v, lat = %v;
+const pt = a.kind === 'leaflet' ? m.latLngToContainerPoint([lat, lon]) : m.project([lon, lat]);
+const box = m.getContainer().getBoundingClientRect();
+return [box.left + pt.x, box.top + pt.y];`, lon, lat))
+	xy, err := chromedp.Run(actx, chromedp.Evaluate[[2]float64](js, chromedp.EvalAwaitPromise))
+	if err == nil {
+		err = chromedp.Do(actx, chromedp.MouseClickXY(xy[0], xy[1]))
+	}
+	if err != nil {
+		return fmt.Errorf("e2e: ClickAt(%v, %v): %w", lon, lat, jsErr(ctxErr(ctx, actx, err)))
+	}
+	return nil
+}

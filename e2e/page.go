@@ -11,11 +11,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
 // consoleTail is how many of the last console lines an error message quotes.
 const consoleTail = 10
+
+// hookScript runs in every document of a Page before the page's own
+// scripts: it turns on the adapters' test hook, which registers them only
+// when this array exists (see the package documentation).
+const hookScript = `globalThis.__pushmapAdapters ??= [];`
 
 // A Page is a browser tab showing one page under test.
 //
@@ -45,8 +51,10 @@ type tab struct {
 	errs    []string   // uncaught exceptions and console.error lines
 }
 
-// Open opens a new tab of the viewport size of the Options, navigates it to
-// url and returns once the page has loaded (its load event). From the
+// Open opens a new tab of the viewport size of the Options, turns on the
+// adapters' test hook (globalThis.__pushmapAdapters = [] before any script
+// of the page runs), navigates it to url and returns once the page has
+// loaded (its load event). From the
 // moment the tab exists it collects console messages and uncaught
 // exceptions; see ConsoleLines and Errors. The caller must Close the Page.
 func (b *Browser) Open(ctx context.Context, url string) (*Page, error) {
@@ -78,10 +86,14 @@ func (b *Browser) Open(ctx context.Context, url string) (*Page, error) {
 
 	actx, done := p.bind(ctx)
 	defer done()
-	err := chromedp.Do(actx,
-		chromedp.EmulateViewport(int64(b.width), int64(b.height)),
-		chromedp.Navigate(url),
-	)
+	_, err := chromedp.Call(actx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: hookScript})
+	if err == nil {
+		err = chromedp.Do(actx,
+			chromedp.EmulateViewport(int64(b.width), int64(b.height)),
+			chromedp.Navigate(url),
+		)
+	}
 	if err != nil {
 		err = fmt.Errorf("e2e: opening %s: %w", url, ctxErr(ctx, actx, err))
 		p.Close()

@@ -47,13 +47,13 @@ func TestGetTokenRefreshesInTheBrowser(t *testing.T) {
 		return auth.Grant{}, fmt.Errorf("expired")
 	}
 	d := startDemoWith(t, &server.Options{Authorize: authorize})
-	p, err := browser(t).Open(testCtx(t, 30*time.Second), "http://"+d.addr+"/pushmap.d.ts")
+	p, err := browser(t).Open(testCtx(t, 30*time.Second), "http://"+d.addr+"/manifest.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	const script = `(async () => {
-		const { load } = await import('/pushmap.js');
+		const { load } = await import('/lib/pushmap.js');
 		const pm = await load();
 		const b64 = (o) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 		window.tok = { calls: 0, states: [] };

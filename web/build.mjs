@@ -1,72 +1,97 @@
-// build.mjs writes pushmap's static assets into web/dist/. No bundler: the
-// page sources are plain ES modules and the map libraries are copied as they
-// ship on npm.
+// build.mjs builds pushmap's demo into web/dist/, from the library (lib/,
+// the npm package @pushmap/client) and the demo pages (demo/).
 //
-// Usage (from web/, after `npm ci`):
+// Usage (from web/, after `npm ci` and `make wasm`):
 //
-//   node build.mjs            vendor libraries, basemap.json and page sources
+//   node build.mjs            the demo's files, content-hashed, and its pages
 //   node build.mjs compress   precompress what is in dist/ (.br, .gz)
 //   node build.mjs all        both, in that order
+//   node build.mjs check-package   fail unless lib/ holds the wasm and
+//                             wasm_exec.js (npm pack runs it: prepack)
 //
-// The Go side puts dist/pushmap.wasm and dist/wasm_exec.js in place (the
-// Makefile runs `GOOS=js GOARCH=wasm go build -o web/dist/pushmap.wasm
-// ./wasmclient/cmd/pushmap-wasm` and copies $(go env GOROOT)/lib/wasm/
-// wasm_exec.js); they may arrive before or after `node build.mjs`. Run the
-// compress step last, after the wasm is built.
+// The Go side puts lib/pushmap.wasm and lib/wasm_exec.js in place (`make
+// wasm`: GOOS=js GOARCH=wasm go build, and a copy of $(go env GOROOT)/lib/
+// wasm/wasm_exec.js): they are the package's assets as much as the demo's.
+//
+// What dist/ holds:
+//
+//   - Content-hashed files, named base.<12 hex digits of their SHA-256>.ext:
+//     the wasm, wasm_exec.js, the demo bundles demo.js and leaflet-demo.js
+//     (esbuild: demo/ with the library and, for Leaflet, Leaflet itself),
+//     MapLibre's module, worker and CSS, Leaflet's CSS, basemap.json, the
+//     demo's CSS and favicon. web.Handler serves a file whose name carries
+//     its own hash `Cache-Control: immutable`: a browser never asks again.
+//   - manifest.json: {"pushmap.wasm": "pushmap.3f2a….wasm", ...}, logical
+//     name to file, for pages of your own.
+//   - index.html and leaflet.html: demo/'s templates with every {{name}}
+//     replaced by its file in the manifest (no-cache: they are the entry).
+//   - vendor/*.LICENSE.txt of the third-party code.
+//
+// Files of an earlier build that this one did not write are removed, with
+// their variants. Every output is written only when its bytes change, so an
+// unchanged file keeps its modification time and its precompressed variants.
 //
 // Precompressed variants: X.br (brotli, quality 11) and X.gz (gzip -9) are
-// written next to every compressible file X of dist/ larger than 1 KiB
-// (pushmap.wasm, basemap.json, the vendor modules, ...). The Go handler in
-// static.go serves them to clients that accept them. Every step deletes
-// variants that are older than their file, so a stale X.br never outlives a
-// rebuilt X.
+// written next to every compressible file X of dist/ larger than 1 KiB. The
+// Go handler in static.go serves them to clients that accept them. Every
+// step deletes variants that are older than their file, so a stale X.br
+// never outlives a rebuilt X.
 //
-// dist/ and node_modules/ are build output (see .gitignore): nothing from npm
-// is committed.
+// dist/, node_modules/, lib/pushmap.wasm and lib/wasm_exec.js are build
+// output (see .gitignore): nothing from npm or GOROOT is committed.
 
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, extname, join, relative } from 'node:path';
+import { basename, dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
-import topojson from 'topojson-client';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
+const lib = join(here, 'lib');
+const demo = join(here, 'demo');
 const nm = join(here, 'node_modules');
 
 // Latitude limit of Web Mercator: rings that circle a pole are closed along it.
 const MAX_LAT = 85.0511;
 
-// Page sources copied as they are (paths relative to web/).
-const PAGE_SOURCES = [
-  'index.html',
-  'demo.js',
-  'leaflet.html',
-  'leaflet-demo.js',
-  'demo-stats.js',
-  'demo.css',
-  'pushmap.js',
-  'pushmap.d.ts',
-  'adapters/sync.js',
-  'adapters/maplibre.js',
-  'adapters/maplibre.d.ts',
-  'adapters/leaflet.js',
-  'adapters/leaflet.d.ts',
+// Hex digits of the SHA-256 in a hashed name: 48 bits, no collision among a
+// build's few files; web.Handler checks them against the content.
+const HASH_DIGITS = 12;
+
+// The package's assets that `make wasm` builds into lib/.
+const WASM_ASSETS = ['pushmap.wasm', 'wasm_exec.js'];
+
+// Files copied, content-hashed: [logical name, source, directory in dist/].
+const COPIED = [
+  ['pushmap.wasm', join(lib, 'pushmap.wasm'), ''],
+  ['wasm_exec.js', join(lib, 'wasm_exec.js'), ''],
+  // maplibre-gl.mjs starts its worker from a URL the demo sets
+  // (maplibregl.setWorkerUrl), so the two need not sit side by side.
+  ['maplibre-gl.mjs', join(nm, 'maplibre-gl/dist/maplibre-gl.mjs'), 'vendor'],
+  ['maplibre-gl-worker.mjs', join(nm, 'maplibre-gl/dist/maplibre-gl-worker.mjs'), 'vendor'],
+  ['maplibre-gl.css', join(nm, 'maplibre-gl/dist/maplibre-gl.css'), 'vendor'],
+  ['leaflet.css', join(nm, 'leaflet/dist/leaflet.css'), 'vendor'],
+  ['demo.css', join(demo, 'demo.css'), ''],
+  ['favicon.svg', join(demo, 'favicon.svg'), ''],
 ];
 
-// Third-party files copied from node_modules into dist/vendor/.
-const VENDOR = [
-  ['maplibre-gl/dist/maplibre-gl.mjs', 'maplibre-gl.mjs'],
-  // maplibre-gl.mjs starts its worker from ./maplibre-gl-worker.mjs, resolved
-  // against its own import.meta.url: the two must sit side by side.
-  ['maplibre-gl/dist/maplibre-gl-worker.mjs', 'maplibre-gl-worker.mjs'],
-  ['maplibre-gl/dist/maplibre-gl.css', 'maplibre-gl.css'],
+// Licenses of the third-party code in dist/, under their own names.
+const LICENSES = [
   ['maplibre-gl/LICENSE.txt', 'maplibre-gl.LICENSE.txt'],
-  ['leaflet/dist/leaflet.js', 'leaflet.js'],
-  ['leaflet/dist/leaflet.css', 'leaflet.css'],
   ['leaflet/LICENSE', 'leaflet.LICENSE.txt'],
   ['world-atlas/LICENSE', 'world-atlas.LICENSE.txt'],
 ];
+
+// The demo's bundles: [logical name, entry]. 'maplibre-gl' stays a module of
+// its own (vendor/, hashed), imported by URL; Leaflet is bundled in.
+const BUNDLES = [
+  ['demo.js', join(demo, 'demo.js')],
+  ['leaflet-demo.js', join(demo, 'leaflet-demo.js')],
+];
+
+// The pages: templates whose {{name}} become manifest entries.
+const PAGES = ['index.html', 'leaflet.html'];
 
 // Basemap resolution. world-atlas countries-50m (740 KB TopoJSON) rather than
 // 110m: at the demo's zoom 4-6 over Europe the 110m coastlines are visibly
@@ -80,24 +105,102 @@ const COORD_DECIMALS = 3;
 const COMPRESSIBLE = new Set(['.wasm', '.js', '.mjs', '.json', '.css', '.html', '.svg', '.ts', '.txt']);
 const MIN_COMPRESS_SIZE = 1024;
 
+// checkPackage fails unless lib/ holds the assets the package's exports name.
+async function checkPackage() {
+  for (const f of WASM_ASSETS) {
+    const st = await stat(join(lib, f)).catch(() => null);
+    if (!st?.size) throw new Error(`lib/${f} is missing: run \`make wasm\` in the repository first`);
+  }
+}
+
+// hashedName returns dir/base.<hash>.ext for the bytes data.
+export function hashedName(name, dir, data) {
+  const ext = extname(name);
+  const hash = createHash('sha256').update(data).digest('hex').slice(0, HASH_DIGITS);
+  return join(dir, `${basename(name, ext)}.${hash}${ext}`).split('\\').join('/');
+}
+
 async function build() {
-  await mkdir(join(dist, 'vendor'), { recursive: true });
-  await mkdir(join(dist, 'adapters'), { recursive: true });
-  let changed = 0;
-  for (const [from, to] of VENDOR) {
-    changed += await writeIfChanged(join(dist, 'vendor', to), await readFile(join(nm, from)));
-  }
-  for (const f of PAGE_SOURCES) {
-    changed += await writeIfChanged(join(dist, f), await readFile(join(here, f)));
-  }
+  await checkPackage();
+  const manifest = {};
+  const outputs = new Map(); // path in dist/ -> bytes
+  const put = (name, dir, data) => {
+    const file = hashedName(name, dir, data);
+    manifest[name] = file;
+    outputs.set(file, data);
+  };
+  for (const [name, from, dir] of COPIED) put(name, dir, await readFile(from));
   const basemap = await makeBasemap(join(nm, BASEMAP));
-  changed += await writeIfChanged(join(dist, 'basemap.json'), Buffer.from(JSON.stringify(basemap)));
   const bad = checkRings(basemap);
   if (bad.length) {
     throw new Error(`basemap: ${bad.length} rings still jump across the antimeridian: ${bad.slice(0, 5).join(', ')}`);
   }
+  put('basemap.json', '', Buffer.from(JSON.stringify(basemap)));
+  for (const [name, entry] of BUNDLES) put(name, '', await bundle(entry, manifest['maplibre-gl.mjs']));
+  for (const [from, to] of LICENSES) outputs.set(`vendor/${to}`, await readFile(join(nm, from)));
+  for (const page of PAGES) outputs.set(page, Buffer.from(renderPage(page, await readFile(join(demo, page), 'utf8'), manifest)));
+  const sorted = Object.fromEntries(Object.entries(manifest).sort(([a], [b]) => a.localeCompare(b)));
+  outputs.set('manifest.json', Buffer.from(JSON.stringify(sorted, null, 2) + '\n'));
+
+  let changed = 0;
+  for (const [file, data] of outputs) {
+    await mkdir(dirname(join(dist, file)), { recursive: true });
+    changed += await writeIfChanged(join(dist, file), data);
+  }
+  const removed = await removeOthers(new Set(outputs.keys()));
   await removeStaleVariants();
-  log(`built ${relative(process.cwd(), dist) || '.'}/: ${changed} files changed (${basemap.features.filter((f) => !f.properties.kind).length} countries in basemap.json)`);
+  log(`built ${relative(process.cwd(), dist) || '.'}/: ${changed} files changed, ${removed} old ones removed (${basemap.features.filter((f) => !f.properties.kind).length} countries in basemap.json)`);
+}
+
+// bundle builds the demo entry into one ES module with esbuild: the demo,
+// demo-stats.js and the library (imported through its package name, as an
+// application would), Leaflet when imported; 'maplibre-gl' stays an import
+// of the URL maplibreFile (relative to the page).
+async function bundle(entry, maplibreFile) {
+  const esbuild = await import('esbuild');
+  const external = {
+    name: 'maplibre-external',
+    setup(b) {
+      b.onResolve({ filter: /^maplibre-gl$/ }, () => ({ path: `./${maplibreFile}`, external: true }));
+    },
+  };
+  const out = await esbuild.build({
+    entryPoints: [entry],
+    absWorkingDir: here,
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none', // the licenses are in vendor/
+    write: false,
+    logLevel: 'warning',
+    plugins: [external],
+  });
+  return Buffer.from(out.outputFiles[0].contents);
+}
+
+// renderPage replaces each {{name}} of a page template with its file from
+// the manifest; an unknown name is an error.
+export function renderPage(page, html, manifest) {
+  return html.replace(/\{\{\s*([^}\s]+)\s*\}\}/g, (_, name) => {
+    if (!(name in manifest)) throw new Error(`demo/${page}: {{${name}}} is not in the manifest (${Object.keys(manifest).join(', ')})`);
+    return manifest[name];
+  });
+}
+
+// removeOthers deletes the files of dist/ that are not in keep (paths
+// relative to dist/) and are not a variant of one that is; it returns how
+// many it deleted.
+async function removeOthers(keep) {
+  let n = 0;
+  for (const file of await walk(dist)) {
+    const rel = relative(dist, file).split('\\').join('/');
+    const orig = rel.endsWith('.br') || rel.endsWith('.gz') ? rel.slice(0, -3) : rel;
+    if (keep.has(orig)) continue;
+    await unlink(file);
+    n++;
+  }
+  return n;
 }
 
 // makeBasemap converts the world-atlas TopoJSON into a GeoJSON
@@ -110,6 +213,7 @@ async function build() {
 // lines without those edges. Style: fill the features without `kind`, draw
 // lines of the features whose `outline` is not false.
 async function makeBasemap(file) {
+  const { default: topojson } = await import('topojson-client');
   const topo = JSON.parse(await readFile(file, 'utf8'));
   const fc = topojson.feature(topo, topo.objects.countries);
   const features = [];
@@ -377,9 +481,9 @@ function log(msg) {
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
 if (isMain) {
   const cmd = process.argv[2] ?? 'build';
-  const steps = { build: [build], compress: [compress], all: [build, compress] }[cmd];
+  const steps = { build: [build], compress: [compress], all: [build, compress], 'check-package': [checkPackage] }[cmd];
   if (!steps) {
-    log(`usage: node build.mjs [build|compress|all] (got ${JSON.stringify(cmd)})`);
+    log(`usage: node build.mjs [build|compress|all|check-package] (got ${JSON.stringify(cmd)})`);
     process.exit(2);
   }
   try {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -28,11 +29,14 @@ import (
 // strong ETag computed from the bytes of the variant served; If-None-Match
 // gets 304 Not Modified, and Range requests work on the variant's bytes.
 //
-// Cache-Control is "public, max-age=300" under vendor/ (third-party
-// libraries, which change only with their version) and "no-cache" for
-// everything else: HTML pages and pushmap's own files are revalidated on
-// every load (a cheap 304 through the ETag) because pushmap.js, pushmap.wasm
-// and wasm_exec.js must come from the same build.
+// Cache-Control is "public, max-age=31536000, immutable" for a file whose
+// name carries its own content hash, base.<hex>.ext with hex the first 10 to
+// 64 lowercase hex digits of the SHA-256 of X's bytes (as build.mjs names
+// them): a new build makes a new name, so the browser never needs to ask
+// again. The hash is checked against the content (once per file version), so
+// a name that only looks hashed is not cached forever. Everything else gets
+// "no-cache": HTML pages and unhashed files are revalidated on every load (a
+// cheap 304 through the ETag), as they may change under the same name.
 //
 // "/" and other directories are served by their index.html; a directory
 // without one, and anything missing, is 404 Not Found: nothing is listed.
@@ -48,14 +52,23 @@ type handler struct {
 	root fs.FS
 
 	mu    sync.Mutex           // guards etags
-	etags map[string]etagEntry // by file name
+	etags map[string]etagEntry // SHA-256 of files, by file name
 }
 
 type etagEntry struct {
 	size int64
 	mod  time.Time
-	tag  string
+	sum  [sha256.Size]byte // of the file's bytes
 }
+
+// Cache-Control values; see Handler.
+const (
+	cacheImmutable  = "public, max-age=31536000, immutable"
+	cacheRevalidate = "no-cache"
+	minHashDigits   = 10
+	maxHashDigits   = 2 * sha256.Size
+	lowerHexDigits  = "0123456789abcdef"
+)
 
 // encodings are the precompressed variants, in order of preference.
 var encodings = []struct{ name, suffix string }{
@@ -126,11 +139,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Type", contentType(name))
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Add("Vary", "Accept-Encoding")
-	if strings.HasPrefix(name, "vendor/") {
-		hdr.Set("Cache-Control", "public, max-age=300")
-	} else {
-		hdr.Set("Cache-Control", "no-cache")
+	cache := cacheRevalidate
+	if h.contentHashed(name, info) {
+		cache = cacheImmutable
 	}
+	hdr.Set("Cache-Control", cache)
 
 	serve, serveInfo := name, info
 	for _, enc := range encodings {
@@ -194,33 +207,77 @@ func isStale(variant, orig fs.FileInfo) bool {
 	return !vm.IsZero() && !om.IsZero() && vm.Before(om)
 }
 
-// etag returns the strong ETag of the file name, hashing it unless a hash
-// for the same size and modification time is cached.
+// contentHashed reports whether name is base.<hex>.ext with hex a prefix of
+// the hex SHA-256 of the file's bytes. A file that cannot be read is not.
+func (h *handler) contentHashed(name string, info fs.FileInfo) bool {
+	want, ok := nameHash(name)
+	if !ok {
+		return false
+	}
+	sum, err := h.digest(name, info)
+	if err != nil {
+		return false
+	}
+	return strings.HasPrefix(hex.EncodeToString(sum[:]), want)
+}
+
+// nameHash returns the hex digits between the last two dots of name's base
+// (base.<hex>.ext), if they look like a content hash.
+func nameHash(name string) (string, bool) {
+	stem := strings.TrimSuffix(path.Base(name), path.Ext(name))
+	i := strings.LastIndexByte(stem, '.')
+	if i < 0 {
+		return "", false
+	}
+	digits := stem[i+1:]
+	if len(digits) < minHashDigits || len(digits) > maxHashDigits {
+		return "", false
+	}
+	for _, c := range digits {
+		if !strings.ContainsRune(lowerHexDigits, c) {
+			return "", false
+		}
+	}
+	return digits, true
+}
+
+// etag returns the strong ETag of the file name: from its SHA-256.
 func (h *handler) etag(name string, info fs.FileInfo) (string, error) {
+	sum, err := h.digest(name, info)
+	if err != nil {
+		return "", err
+	}
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`, nil
+}
+
+// digest returns the SHA-256 of the file name, hashing it unless a hash for
+// the same size and modification time is cached.
+func (h *handler) digest(name string, info fs.FileInfo) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
 	h.mu.Lock()
 	e, ok := h.etags[name]
 	h.mu.Unlock()
 	if ok && e.size == info.Size() && e.mod.Equal(info.ModTime()) {
-		return e.tag, nil
+		return e.sum, nil
 	}
 	f, err := h.root.Open(name)
 	if err != nil {
-		return "", err
+		return sum, err
 	}
 	defer f.Close()
-	sum := sha256.New()
-	n, err := io.Copy(sum, f)
+	hash := sha256.New()
+	n, err := io.Copy(hash, f)
 	if err != nil {
-		return "", err
+		return sum, err
 	}
 	if n != info.Size() {
-		return "", errors.New("file changed while it was read")
+		return sum, errors.New("file changed while it was read")
 	}
-	tag := `"` + base64.RawURLEncoding.EncodeToString(sum.Sum(nil)[:18]) + `"`
+	hash.Sum(sum[:0])
 	h.mu.Lock()
-	h.etags[name] = etagEntry{size: info.Size(), mod: info.ModTime(), tag: tag}
+	h.etags[name] = etagEntry{size: info.Size(), mod: info.ModTime(), sum: sum}
 	h.mu.Unlock()
-	return tag, nil
+	return sum, nil
 }
 
 func contentType(name string) string {

@@ -14,6 +14,12 @@ var (
 	t1 = t0.Add(time.Minute)
 )
 
+// Files named by their content's hash, as build.mjs names them.
+const (
+	hashedJS   = "app.f4c5cf9bb78e.js"
+	hashedWasm = "pushmap.df33fa3bd00c.wasm"
+)
+
 func testFS() fstest.MapFS {
 	file := func(data string, mod time.Time) *fstest.MapFile {
 		return &fstest.MapFile{Data: []byte(data), ModTime: mod}
@@ -32,6 +38,14 @@ func testFS() fstest.MapFS {
 		"adapters/maplibre.js":   file("export {}", t0),
 		"docs/index.html":        file("docs index", t0),
 		"unknown.zzz9":           file("??", t0),
+		// Named by their content's SHA-256 (sha256("export {}") starts
+		// f4c5cf9bb78e, sha256("\x00asm wasm") df33fa3bd00c), and not.
+		hashedJS:                      file("export {}", t0),
+		hashedWasm:                    file("\x00asm wasm", t0),
+		hashedWasm + ".br":            file("BR wasm", t0),
+		"vendor/lib.0123456789ab.mjs": file("export {}", t0), // looks hashed, is not
+		"app.F4C5CF9BB78E.js":         file("export {}", t0), // upper case: not a hash of ours
+		"short.f4c5cf9bb.js":          file("export {}", t0), // 9 digits: too short
 	}
 }
 
@@ -105,8 +119,14 @@ func TestHandlerHeaders(t *testing.T) {
 		{"/pushmap.wasm", "br", "application/wasm", "no-cache"},
 		{"/pushmap.wasm", "gzip", "application/wasm", "no-cache"},
 		{"/pushmap.js", "gzip", "text/javascript; charset=utf-8", "no-cache"},
-		{"/vendor/maplibre-gl.mjs", "", "text/javascript; charset=utf-8", "public, max-age=300"},
-		{"/vendor/maplibre-gl.css", "", "text/css; charset=utf-8", "public, max-age=300"},
+		{"/vendor/maplibre-gl.mjs", "", "text/javascript; charset=utf-8", "no-cache"},
+		{"/vendor/maplibre-gl.css", "", "text/css; charset=utf-8", "no-cache"},
+		{"/" + hashedJS, "", "text/javascript; charset=utf-8", "public, max-age=31536000, immutable"},
+		{"/" + hashedWasm, "", "application/wasm", "public, max-age=31536000, immutable"},
+		{"/" + hashedWasm, "br", "application/wasm", "public, max-age=31536000, immutable"},
+		{"/vendor/lib.0123456789ab.mjs", "", "text/javascript; charset=utf-8", "no-cache"},
+		{"/app.F4C5CF9BB78E.js", "", "text/javascript; charset=utf-8", "no-cache"},
+		{"/short.f4c5cf9bb.js", "", "text/javascript; charset=utf-8", "no-cache"},
 		{"/basemap.json", "", "application/json", "no-cache"},
 		{"/unknown.zzz9", "", "application/octet-stream", "no-cache"},
 	}

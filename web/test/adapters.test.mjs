@@ -3,11 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { attachMapLibre, sourceZoom } from '../adapters/maplibre.js';
-import { attachLeaflet } from '../adapters/leaflet.js';
-import { clusterRadius, sourceTiles } from '../adapters/sync.js';
+import { attachMapLibre, sourceZoom } from '../lib/adapters/maplibre.js';
+import { attachLeaflet } from '../lib/adapters/leaflet.js';
+import { clusterRadius, countLabel, sourceTiles, tileBounds } from '../lib/adapters/sync.js';
 
 const frame = () => new Promise((r) => setTimeout(r, 40)); // > one adapter frame (16 ms timers in Node)
+
+// The e2e test hook, off by default: the tests below turn it on as the e2e
+// harness does, by defining the array before any adapter is attached.
+globalThis.__pushmapAdapters = [];
 
 // A Client stand-in: emit() plays the wasm's onEvent, `held` is its cache.
 class StubClient {
@@ -99,15 +103,32 @@ class StubMapLibre {
   style = { _loaded: true };
   bounds = [-10, 35, 30, 60];
   zoom = 4;
-  on(t, f) {
-    if (!this.handlers.has(t)) this.handlers.set(t, new Set());
-    this.handlers.get(t).add(f);
+  images = new Map();
+  fitted = [];
+  canvas = { style: { cursor: '' } };
+  // on(type, fn) or, for a layer's events, on(type, layerId, fn).
+  on(t, a, b) {
+    const key = b ? `${t}:${a}` : t;
+    if (!this.handlers.has(key)) this.handlers.set(key, new Set());
+    this.handlers.get(key).add(b ?? a);
   }
-  off(t, f) {
-    this.handlers.get(t)?.delete(f);
+  off(t, a, b) {
+    this.handlers.get(b ? `${t}:${a}` : t)?.delete(b ?? a);
   }
-  fire(t) {
-    for (const f of this.handlers.get(t) ?? []) f({});
+  fire(t, ev = {}) {
+    for (const f of this.handlers.get(t) ?? []) f(ev);
+  }
+  hasImage(id) {
+    return this.images.has(id);
+  }
+  addImage(id, data, opts) {
+    this.images.set(id, { data, opts });
+  }
+  getCanvas() {
+    return this.canvas;
+  }
+  fitBounds(bounds, opts) {
+    this.fitted.push({ bounds, opts });
   }
   getBounds() {
     const [w, s, e, n] = this.bounds;
@@ -243,7 +264,7 @@ test('attachMapLibre draws clusters from their own source, incrementally', async
 
   await frame();
   assert.deepEqual([...src.features.keys()], ['5/1/1']);
-  assert.deepEqual(src.features.get('5/1/1').properties, { key: '5/1/1', z: 5, x: 1, y: 1, count: 4, lon: 1, lat: 1 });
+  assert.deepEqual(src.features.get('5/1/1').properties, { key: '5/1/1', z: 5, x: 1, y: 1, count: 4, lon: 1, lat: 1, label: '4' });
 
   // Many events in one frame: one diff with their net effect.
   const before = src.diffs.length;
@@ -389,7 +410,7 @@ test('attachMapLibre waits for the style and detaches cleanly', async () => {
   assert.deepEqual([...map.getSource('live').features.keys()], ['x']);
   const color = map.getLayer('live-markers').paint['circle-color'];
   assert.deepEqual(color.slice(0, 2), ['match', ['get', 'layer']]);
-  assert.ok(color.includes('ships') && color.includes('flights'));
+  assert.ok(color.includes('ships') && !color.includes('flights'), 'only the layers asked for: the adapters know no layer names');
 
   a.detach();
   assert.equal(globalThis.__pushmapAdapters.includes(a), false);
@@ -422,10 +443,41 @@ function stubLeaflet() {
         getLayers: () => [...layers],
       };
     },
-    circleMarker(ll, options) {
+    divIcon: (o) => o,
+    marker(ll, options) {
       let latlng = { lat: ll[0], lng: ll[1] };
       return {
         options: { ...options },
+        getLatLng: () => latlng,
+        setLatLng(x) {
+          latlng = { lat: x[0], lng: x[1] };
+          return this;
+        },
+        setIcon(icon) {
+          this.options.icon = icon;
+          return this;
+        },
+        setOpacity(o) {
+          this.options.opacity = o;
+          return this;
+        },
+        getElement() {
+          return { textContent: this.options.icon.html.replace(/<[^>]*>/g, '') };
+        },
+      };
+    },
+    circleMarker(ll, options) {
+      let latlng = { lat: ll[0], lng: ll[1] };
+      const handlers = new Map();
+      return {
+        options: { ...options },
+        on(t, f) {
+          handlers.set(t, f);
+          return this;
+        },
+        fire(t, ev = {}) {
+          handlers.get(t)?.(ev);
+        },
         getLatLng: () => latlng,
         setLatLng(x) {
           latlng = { lat: x[0], lng: x[1] };
@@ -516,7 +568,8 @@ test('attachLeaflet draws clusters in their own group and redraws tile layers at
 
   client.clustersEvent({ reset: true, clusters: [cluster(3, 7, 3, 1, 170, 10), cluster(3, 0, 3, 10000, -170, 10)] });
   await frame();
-  const byKey = () => new Map(a.clusterGroup.getLayers().map((c) => [c.pushmapKey, c]));
+  // The group holds the circles and, over them, the count labels.
+  const byKey = () => new Map(a.clusterGroup.getLayers().filter((c) => c.pushmapKey).map((c) => [c.pushmapKey, c]));
   let cs = byKey();
   assert.deepEqual([...cs.keys()].sort(), ['3/0/3', '3/7/3']);
   assert.equal(a.layerGroup.getLayers().length, 0, 'no markers');
@@ -535,6 +588,7 @@ test('attachLeaflet draws clusters in their own group and redraws tile layers at
   assert.equal(cs.get('3/7/3'), circle, 'a change is an update of the same circle');
   assert.equal(circle.options.radius, clusterRadius(100));
   assert.deepEqual(a.shownClusters(), [{ key: '3/7/3', z: 3, x: 7, y: 3, count: 100, lon: 171, lat: 11 }]);
+  assert.deepEqual(a.shownClusterLabels(), [{ key: '3/7/3', label: '100' }], 'one label, following the count');
   map.bounds = [0, 0, 10, 10];
   assert.deepEqual(a.shownClusters(), [], 'outside the bounds');
 
@@ -554,4 +608,135 @@ test('attachLeaflet draws clusters in their own group and redraws tile layers at
   client.clustersEvent({ reset: true, clusters: [] });
   await frame();
   assert.equal(a.clusterGroup.getLayers().length, 0);
+});
+
+test('adapters register on globalThis.__pushmapAdapters only when a test turned the hook on', async (t) => {
+  const saved = globalThis.__pushmapAdapters;
+  t.after(() => (globalThis.__pushmapAdapters = saved));
+  delete globalThis.__pushmapAdapters;
+  const a = attachMapLibre(new StubMapLibre(), new StubClient());
+  const b = attachLeaflet(new StubLeafletMap(), new StubClient(), stubLeaflet());
+  assert.equal('__pushmapAdapters' in globalThis, false, 'no global without the hook');
+  a.detach();
+  b.detach();
+  assert.equal('__pushmapAdapters' in globalThis, false);
+});
+
+test('marker colours are an option; without it every layer has one neutral colour', async (t) => {
+  const map = new StubMapLibre();
+  const a = attachMapLibre(map, new StubClient());
+  t.after(() => a.detach());
+  assert.equal(map.getLayer('pushmap-markers').paint['circle-color'], '#1c7ed6');
+  const map2 = new StubMapLibre();
+  const b = attachMapLibre(map2, new StubClient(), { colors: { trains: '#123456' }, defaultColor: '#abcdef' });
+  t.after(() => b.detach());
+  assert.deepEqual(map2.getLayer('pushmap-markers').paint['circle-color'], ['match', ['get', 'layer'], 'trains', '#123456', '#abcdef']);
+});
+
+test('countLabel and tileBounds', () => {
+  const cases = [[0, '0'], [7, '7'], [999, '999'], [1000, '1k'], [1234, '1.2k'], [9999, '9.9k'], [12345, '12k'], [123456, '123k'], [999999, '999k'], [1e6, '1M'], [3456789, '3.4M']];
+  for (const [n, want] of cases) assert.equal(countLabel(n), want, `countLabel(${n})`);
+  assert.deepEqual(tileBounds({ z: 0, x: 0, y: 0 }).map((v) => Math.round(v * 1e4) / 1e4), [-180, -85.0511, 180, 85.0511]);
+  assert.deepEqual(tileBounds({ z: 1, x: 1, y: 0 }).map((v) => Math.round(v * 1e4) / 1e4), [0, 0, 180, 85.0511]);
+});
+
+test('attachMapLibre labels clusters, zooms into a clicked one and calls the hooks', async (t) => {
+  const map = new StubMapLibre();
+  const client = new StubClient();
+  const seen = [];
+  const a = attachMapLibre(map, client, {
+    onMarkerClick: (m) => seen.push(['click', m.id]),
+    onMarkerHover: (m) => seen.push(['hover', m?.id ?? null]),
+    onClusterClick: (c) => seen.push(['cluster', c.key]),
+  });
+  t.after(() => a.detach());
+  const labels = map.getLayer('pushmap-cluster-labels');
+  assert.equal(labels.type, 'symbol');
+  assert.deepEqual(labels.layout['icon-image'], ['concat', 'pushmap-count:', ['get', 'label']]);
+
+  client.clustersEvent({ reset: true, clusters: [cluster(5, 16, 11, 1234, 2, 48)] });
+  client.changes({ added: [marker('m1', 2, 48, 1, 'vehicles', { speed: 3 })] });
+  await frame();
+  assert.equal(map.getSource('pushmap-clusters').features.get('5/16/11').properties.label, '1.2k');
+
+  // MapLibre asks for an image it lacks: the adapter draws the label (no
+  // canvas in Node: a stub one).
+  globalThis.document = { createElement: () => ({ getContext: () => stubContext() }) };
+  t.after(() => delete globalThis.document);
+  map.fire('styleimagemissing', { id: 'pushmap-count:1.2k' });
+  assert.ok(map.hasImage('pushmap-count:1.2k'));
+  map.fire('styleimagemissing', { id: 'somebody-else' });
+  assert.equal(map.hasImage('somebody-else'), false, 'other images are not ours to draw');
+
+  map.fire('click:pushmap-clusters', { features: [{ properties: { key: '5/16/11' } }] });
+  assert.deepEqual(seen.at(-1), ['cluster', '5/16/11']);
+  const [[w, s], [e, n]] = map.fitted.at(-1).bounds;
+  assert.deepEqual([w, e], [0, 11.25], 'fitted to the cluster tile');
+  assert.ok(s > 40 && n < 52 && s < 48 && n > 48);
+
+  map.fire('mousemove:pushmap-markers', { features: [{ properties: { id: 'm1' } }] });
+  assert.equal(map.canvas.style.cursor, 'pointer');
+  map.fire('click:pushmap-markers', { features: [{ properties: { id: 'm1' } }] });
+  map.fire('mouseleave:pushmap-markers', {});
+  assert.equal(map.canvas.style.cursor, '');
+  assert.deepEqual(seen.slice(1), [['hover', 'm1'], ['click', 'm1'], ['hover', null]]);
+  a.detach();
+  assert.equal(map.getLayer('pushmap-cluster-labels'), undefined);
+  assert.equal(map.handlers.get('click:pushmap-clusters')?.size ?? 0, 0, 'handlers removed');
+});
+
+test('attachLeaflet zooms into a clicked cluster and calls the marker hooks', async (t) => {
+  const L = stubLeaflet();
+  const map = new StubLeafletMap();
+  const client = new StubClient();
+  const seen = [];
+  const a = attachLeaflet(map, client, L, { onMarkerClick: (m) => seen.push(['click', m.id]), onClusterClick: (c) => seen.push(['cluster', c.key]) });
+  t.after(() => a.detach());
+  client.clustersEvent({ reset: true, clusters: [cluster(5, 16, 11, 7, 2, 48)] });
+  client.changes({ added: [marker('m1', 2, 48)] });
+  await frame();
+  const circle = a.clusterGroup.getLayers().find((c) => c.pushmapKey === '5/16/11');
+  assert.equal(circle.options.interactive, true);
+  circle.fire('click');
+  assert.deepEqual(seen, [['cluster', '5/16/11']]);
+  const [[s, w], [n, e]] = map.fitted.at(-1).bounds;
+  assert.deepEqual([w, e], [0, 11.25]);
+  assert.ok(s < 48 && n > 48);
+  const m = a.layerGroup.getLayers()[0];
+  assert.equal(m.options.interactive, true, 'interactive as a marker hook is given');
+  m.fire('click');
+  assert.deepEqual(seen.at(-1), ['click', 'm1']);
+});
+
+function stubContext() {
+  return {
+    scale() {},
+    strokeText() {},
+    fillText() {},
+    getImageData: (x, y, w, h) => ({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4) }),
+  };
+}
+
+test('attachMapLibre refreshes a tile at most once every tileRefreshMs, the last change not lost', async (t) => {
+  const map = new StubMapLibre();
+  const client = new StubClient();
+  const a = attachMapLibre(map, client, { tileSources: { density: 'd' }, tileRefreshMs: 150 });
+  t.after(() => a.detach());
+  map.sources.set('d', new StubSource({ type: 'raster', tileSize: 256, maxzoom: 14 }));
+  map.zoom = 9; // the source shows z10 tiles: the protocol's own
+  const tile = (x, v) => client.emit('tile', { layer: 'density', z: 10, x, y: 352, version: v });
+  const refreshes = (x) => map.refreshed.filter((r) => r.tiles?.some((t) => t.x === x)).length;
+
+  tile(518, 1);
+  await frame();
+  assert.equal(refreshes(518), 1, 'the first change: at the next frame');
+  for (let v = 2; v < 10; v++) tile(518, v); // eight more changes within the period
+  tile(519, 1); // another tile is not held back
+  await frame();
+  assert.equal(refreshes(518), 1, 'not again within tileRefreshMs');
+  assert.equal(refreshes(519), 1);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(refreshes(518), 2, 'the changes within the period: one refresh when it is over');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(refreshes(518), 2, 'and no more');
 });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import '../testdata/fake-pushmap.js';
-import { clusterKey, load, normalizeBox, resolveURL } from '../pushmap.js';
+import { clusterKey, load, normalizeBox, resolveURL } from '../lib/pushmap.js';
 
 globalThis.location ??= new URL('http://example.test/app/index.html');
 
@@ -64,14 +64,18 @@ test('load returns one promise and connects through __pushmap', async (t) => {
   const fake = globalThis.__pushmapFake.clients.at(-1);
   assert.deepEqual(fake.opts, { token: '', layers: ['flights', 'vehicles'], throttleMs: 100 }); // margin: the Go default unless asked
 
-  const seen = { status: [], changes: 0, reset: 0, added: 0, moved: 0, removed: 0 };
+  const seen = { status: [], changes: 0, reset: 0, added: 0, changed: 0, removed: 0, kinds: new Set() };
   client.on('status', (s) => seen.status.push(s.state));
   client.on('changes', () => seen.changes++);
   client.on('reset', (p) => {
     assert.equal(p, undefined);
     seen.reset++;
   });
-  client.on('marker', (m) => (m.kind === 'added' ? seen.added++ : seen.moved++));
+  client.on('marker', (m) => {
+    seen.kinds.add(m.kind);
+    if (m.kind === 'added') seen.added++;
+    else seen.changed++;
+  });
   client.on('remove', (id) => {
     assert.equal(typeof id, 'string');
     seen.removed++;
@@ -86,7 +90,9 @@ test('load returns one promise and connects through __pushmap', async (t) => {
   });
 
   await client.setView([-10, 35, 30, 60], 4);
-  await waitFor(() => seen.reset > 0 && seen.moved > 0);
+  await waitFor(() => seen.reset > 0 && seen.changed > 0);
+  // An updated marker may have moved, changed its props, or both: 'changed'.
+  assert.deepEqual([...seen.kinds].sort(), ['added', 'changed']);
   assert.deepEqual(seen.status.slice(0, 1), ['open']);
   assert.equal(client.status, 'open');
   assert.ok(seen.added > 0, 'snapshot markers arrive as added');
@@ -157,7 +163,7 @@ test('load refuses another contract version', async (t) => {
   const saved = globalThis.__pushmap;
   t.after(() => (globalThis.__pushmap = saved));
   globalThis.__pushmap = { version: 2, connect() {} };
-  const fresh = await import('../pushmap.js?version-test');
+  const fresh = await import('../lib/pushmap.js?version-test');
   await assert.rejects(fresh.load(), (e) => e.code === 'version');
 });
 
@@ -202,4 +208,18 @@ test("'ready' comes once, after the first snapshot's 'changes'", async (t) => {
   fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
   fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
   assert.deepEqual(order, ['changes', 'snapshot', 'ready', 'snapshot']);
+});
+
+test("'ready' comes once for a view in cluster mode too, after its clusters", async (t) => {
+  const pm = await load();
+  const client = pm.connect('/ws', { layers: ['flights'] });
+  t.after(() => client.close());
+  const fake = globalThis.__pushmapFake.clients.at(-1);
+  const order = [];
+  client.on('clusters', (e) => order.push(e.reset ? 'cluster snapshot' : 'clusters'));
+  client.on('ready', () => order.push('ready'));
+  fake.emit('clusters', { reset: false, clusters: [] });
+  fake.emit('clusters', { reset: true, clusters: [{ z: 3, x: 1, y: 1, count: 5, lon: 1, lat: 1 }] });
+  fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
+  assert.deepEqual(order, ['clusters', 'cluster snapshot', 'ready']);
 });

@@ -8,13 +8,14 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
-  DEFAULT_COLORS,
   MarkerSync,
   ViewPusher,
   cancelFrame,
   clusterRadius,
+  countLabel,
   nextFrame,
   register,
+  tileBounds,
 } from './sync.js';
 
 /**
@@ -33,8 +34,8 @@ import {
  * (the last change within that time is not lost: one more redraw follows).
  *
  * opts:
- *   colors       {layerName: colour}, merged over {flights, vehicles} defaults
- *   defaultColor colour of markers of other layers
+ *   colors       {layerName: colour} (default: none, every layer in defaultColor)
+ *   defaultColor colour of markers of layers colors does not name (default '#1c7ed6')
  *   radius       circle radius in pixels (default 5)
  *   clusterColor colour of clusters (default a violet no marker has)
  *   renderer     an L.Renderer for markers and clusters (default: a shared L.canvas())
@@ -44,10 +45,24 @@ import {
  *   staleOpacity opacity of markers and clusters while the client is not
  *                connected (default 0.35): what is drawn may be out of date
  *   zoomOffset   added to map.getZoom() before it is sent (default 0)
+ *   clusterLabels draw each cluster's count on it (default true): an
+ *                L.marker with an L.divIcon per cluster, in the clusters' group
+ *   clusterClickZoom fit the map to a cluster's tile when it is clicked
+ *                (default true)
+ *   onMarkerClick(marker, event), onMarkerHover(marker | null, event),
+ *   onClusterClick(cluster, event)  as attachMapLibre's, with Leaflet's
+ *                events; markers are interactive only when a marker hook is
+ *                given
+ *
+ * @param {any} map
+ * @param {import('../types/pushmap.js').Client} client
+ * @param {any} [L]
+ * @param {import('../types/leaflet.js').LeafletAdapterOptions} [opts]
+ * @returns {import('../types/leaflet.js').LeafletAdapter<any>}
  */
 export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   if (!L || typeof L.circleMarker !== 'function') throw new TypeError('attachLeaflet: pass the Leaflet namespace L');
-  const colors = { ...DEFAULT_COLORS, ...(opts.colors ?? {}) };
+  const colors = { ...(opts.colors ?? {}) };
   const defaultColor = opts.defaultColor ?? DEFAULT_COLOR;
   const radius = opts.radius ?? 5;
   const renderer = opts.renderer ?? L.canvas({ padding: 0.5 });
@@ -56,6 +71,10 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   const zoomOffset = opts.zoomOffset ?? 0;
   const clusterColor = opts.clusterColor ?? DEFAULT_CLUSTER_COLOR;
   const staleOpacity = opts.staleOpacity ?? 0.35;
+  const clusterLabels = opts.clusterLabels ?? true;
+  const clusterClickZoom = opts.clusterClickZoom ?? true;
+  const markersInteractive = Boolean(opts.onMarkerClick || opts.onMarkerHover);
+  const clusterLabelMarkers = new Map(); // key -> L.Marker with the count
   // Drawn markers fade while the client is disconnected: they are what the
   // server said last, not what it holds now.
   let stale = client.status !== 'open';
@@ -94,9 +113,14 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
           opacity: fade(),
           fillColor: color(m.layer),
           fillOpacity: 0.9 * fade(),
-          interactive: false,
+          interactive: markersInteractive,
         });
         c.pushmapId = m.id;
+        if (markersInteractive) {
+          c.on('click', (e) => opts.onMarkerClick?.(sync.shown.get(c.pushmapId), e));
+          c.on('mouseover', (e) => opts.onMarkerHover?.(sync.shown.get(c.pushmapId), e));
+          c.on('mouseout', (e) => opts.onMarkerHover?.(null, e));
+        }
         circles.set(m.id, c);
         group.addLayer(c);
       } else {
@@ -110,12 +134,18 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     if (clear) {
       clusterGroup.clearLayers();
       clusterCircles.clear();
+      clusterLabelMarkers.clear();
     }
     for (const key of removes) {
       const c = clusterCircles.get(key);
       if (c) {
         clusterGroup.removeLayer(c);
         clusterCircles.delete(key);
+      }
+      const label = clusterLabelMarkers.get(key);
+      if (label) {
+        clusterGroup.removeLayer(label);
+        clusterLabelMarkers.delete(key);
       }
     }
     for (const { key, cluster: cl } of upserts) {
@@ -130,16 +160,56 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
           opacity: fade(),
           fillColor: clusterColor,
           fillOpacity: 0.8 * fade(),
-          interactive: false,
+          interactive: true,
         });
         c.pushmapKey = key;
+        c.on('click', (e) => onClusterClick(key, e));
         clusterCircles.set(key, c);
         clusterGroup.addLayer(c);
       } else {
         c.setLatLng(ll);
         c.setRadius(clusterRadius(cl.count));
       }
+      if (clusterLabels) setLabel(key, ll, countLabel(cl.count));
     }
+  }
+
+  // setLabel puts the count label of cluster key at ll: an HTML marker over
+  // the canvas circles that lets clicks through to its circle.
+  function setLabel(key, ll, text) {
+    let m = clusterLabelMarkers.get(key);
+    if (!m) {
+      m = L.marker(ll, { icon: labelIcon(text), interactive: false, keyboard: false, opacity: fade() });
+      m.pushmapLabel = text;
+      clusterLabelMarkers.set(key, m);
+      clusterGroup.addLayer(m);
+      return;
+    }
+    m.setLatLng(ll);
+    if (m.pushmapLabel !== text) {
+      m.pushmapLabel = text;
+      m.setIcon(labelIcon(text));
+    }
+  }
+  function labelIcon(text) {
+    return L.divIcon({
+      className: 'pushmap-cluster-label',
+      html: `<span style="display:block;font:bold ${text.length > 3 ? 10 : 11}px/20px system-ui,sans-serif;color:#fff;text-align:center;text-shadow:0 0 2px #28145a,0 0 2px #28145a;pointer-events:none">${text}</span>`,
+      iconSize: [40, 20],
+      iconAnchor: [20, 10],
+    });
+  }
+  function onClusterClick(key, e) {
+    const cl = clusterSync.shown.get(key);
+    if (!cl) return;
+    opts.onClusterClick?.({ key, ...cl }, e);
+    if (clusterClickZoom) zoomToCluster(cl);
+  }
+  // zoomToCluster fits the map to the cluster's tile, on the world copy in view.
+  function zoomToCluster(cl) {
+    const [w, s, e, n] = tileBounds(cl);
+    const shift = near(cl.lon) - cl.lon;
+    map.fitBounds([[s, w + shift], [n, e + shift]], { padding: [40, 40] });
   }
 
   const sync = new MarkerSync(client, apply);
@@ -165,7 +235,10 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       const cl = clusterSync.shown.get(key);
       if (!cl) continue;
       const lon = near(cl.lon);
-      if (lon !== c.getLatLng().lng) c.setLatLng([cl.lat, lon]);
+      if (lon !== c.getLatLng().lng) {
+        c.setLatLng([cl.lat, lon]);
+        clusterLabelMarkers.get(key)?.setLatLng([cl.lat, lon]);
+      }
     }
   }
 
@@ -199,12 +272,13 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     stale = st.state !== 'open';
     for (const c of circles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.9 * fade() });
     for (const c of clusterCircles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.8 * fade() });
+    for (const m of clusterLabelMarkers.values()) m.setOpacity(fade());
   });
   view.push(true);
 
   let unregister;
   const adapter = {
-    kind: 'leaflet',
+    kind: /** @type {const} */ ('leaflet'),
     map,
     client,
     layerGroup: group,
@@ -228,6 +302,20 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
         out.push({ id, layer: m?.layer, lon: m?.lon, lat: m?.lat });
       }
       return out;
+    },
+    /** The count labels drawn inside the map's current bounds: [{key, label}]. */
+    shownClusterLabels() {
+      const bounds = map.getBounds();
+      const out = [];
+      for (const [key, m] of clusterLabelMarkers) {
+        if (bounds.contains(m.getLatLng()) && m.getElement?.()?.textContent === m.pushmapLabel) out.push({ key, label: m.pushmapLabel });
+      }
+      return out;
+    },
+    /** Fits the map to the tile of the cluster drawn under key ("z/x/y"), as a click on it does. */
+    zoomToCluster(key) {
+      const cl = clusterSync.shown.get(key);
+      if (cl) zoomToCluster(cl);
     },
     /** Clusters drawn inside the map's current bounds: [{key, z, x, y, count, lon, lat}]. */
     shownClusters() {
@@ -258,6 +346,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       circles.clear();
       clusterGroup.remove();
       clusterCircles.clear();
+      clusterLabelMarkers.clear();
       unregister();
     },
   };

@@ -1,8 +1,8 @@
 // Type declarations for adapters/maplibre.js.
 
-import type { Adapter, Client } from '../pushmap.js';
+import type { Adapter, AdapterHookOptions, Client } from './pushmap.js';
 
-export interface MapLibreAdapterOptions {
+export interface MapLibreAdapterOptions extends AdapterHookOptions {
   /** GeoJSON source id; default 'pushmap'. */
   sourceId?: string;
   /** Circle layer id; default `${sourceId}-markers`. */
@@ -13,9 +13,9 @@ export interface MapLibreAdapterOptions {
   clusterLayerId?: string;
   /** Insert the layers below this layer (clusters under markers). */
   beforeId?: string;
-  /** Colour per pushmap layer, over the defaults for 'flights' and 'vehicles'. */
+  /** Colour per pushmap layer; default none: every layer in defaultColor. */
   colors?: Record<string, string>;
-  /** Colour of markers of other layers. */
+  /** Colour of markers of layers colors does not name; default '#1c7ed6'. */
   defaultColor?: string;
   /** circle-radius (a number or a MapLibre expression). */
   radius?: unknown;
@@ -29,9 +29,15 @@ export interface MapLibreAdapterOptions {
    * when the source rounds the zoom up, or its ancestor beyond maxzoom).
    */
   tileSources?: Record<string, string>;
-  /** Added to map.getZoom() before the view is sent; default 1 (MapLibre's 512-pixel tiles). */
+  /**
+   * Least time between two refreshes of one tile, ms; default 0 (every
+   * change, at the next frame). A tile changed again sooner is refreshed
+   * once when the time is over.
+   */
+  tileRefreshMs?: number;
   /** Opacity of markers and clusters while the client is not connected (they may be out of date); default 0.35. */
   staleOpacity?: number;
+  /** Added to map.getZoom() before the view is sent; default 1 (MapLibre's 512-pixel tiles). */
   zoomOffset?: number;
 }
 

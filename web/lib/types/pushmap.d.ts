@@ -18,9 +18,13 @@ export interface Marker {
   props: Record<string, unknown>;
 }
 
-/** Payload of the 'marker' event: an added or updated marker. */
+/**
+ * Payload of the 'marker' event: a marker new to the client ('added'), or
+ * one it held whose position, props or both changed ('changed'; compare
+ * with what you drew to tell a move from a change of props).
+ */
 export interface MarkerEvent extends Marker {
-  kind: 'added' | 'moved';
+  kind: 'added' | 'changed';
 }
 
 /** One frame the client applied. */
@@ -114,7 +118,7 @@ export interface ClientEvents {
   clusters: ClustersEvent;
   status: StatusEvent;
   error: ErrorEvent;
-  /** Once, after the first snapshot (the first view's reply) is applied. No payload. */
+  /** Once, after the first snapshot (the first view's reply: markers, or clusters in cluster mode) is applied. No payload. */
   ready: undefined;
 }
 
@@ -197,6 +201,9 @@ export interface LoadOptions {
  */
 export function load(opts?: LoadOptions): Promise<Pushmap>;
 
+/** A cluster's label text: the count below 1,000, then 1.2k, 12k, 123k, 1.2M. */
+export function countLabel(count: number): string;
+
 /** "z/x/y" of a cluster's tile: the key adapters and client.clusters() use. */
 export function clusterKey(c: { z: number; x: number; y: number }): string;
 
@@ -223,7 +230,28 @@ export interface ShownCluster extends Cluster {
   key: string;
 }
 
-/** What attachMapLibre and attachLeaflet return; also pushed onto globalThis.__pushmapAdapters. */
+/**
+ * Options both adapters take: cluster labels and click-to-zoom, and hooks
+ * for clicks and hovers (E is the map library's event).
+ */
+export interface AdapterHookOptions<E = unknown> {
+  /** Draw each cluster's count on it (12, 1.2k, 3.4M); default true. */
+  clusterLabels?: boolean;
+  /** Fit the map to a cluster's tile when it is clicked; default true. */
+  clusterClickZoom?: boolean;
+  /** A marker was clicked: the client's marker, with its props. */
+  onMarkerClick?: (marker: Marker, event: E) => void;
+  /** The pointer entered a marker, or left the markers (null). */
+  onMarkerHover?: (marker: Marker | null, event: E) => void;
+  /** A cluster was clicked (before the zoom). */
+  onClusterClick?: (cluster: ShownCluster, event: E) => void;
+}
+
+/**
+ * What attachMapLibre and attachLeaflet return. When globalThis.__pushmapAdapters
+ * is an array (the test hook: the e2e harness defines it before the page
+ * loads), the adapter is also pushed onto it; otherwise nothing is global.
+ */
 export interface Adapter<M = unknown> {
   kind: 'maplibre' | 'leaflet';
   map: M;
@@ -232,6 +260,10 @@ export interface Adapter<M = unknown> {
   shownMarkers(): ShownMarker[];
   /** The clusters drawn in the map's viewport now, one per key. */
   shownClusters(): ShownCluster[];
+  /** The count labels drawn in the map's viewport now, one per cluster (none with clusterLabels false). */
+  shownClusterLabels(): { key: string; label: string }[];
+  /** Fits the map to the tile of the cluster drawn under key ("z/x/y"), as a click on it does. */
+  zoomToCluster(key: string): void;
   /** True while the client is not connected: the markers drawn are faded (staleOpacity), as they may be out of date. */
   readonly stale: boolean;
   /** The opacity markers are drawn with now: 1, or staleOpacity while stale. */

@@ -6,6 +6,8 @@
 
 import { clusterKey, normalizeBox } from '../pushmap.js';
 
+export { countLabel } from '../pushmap.js';
+
 /** nextFrame runs fn at the next animation frame (a 16 ms timer where there are none). */
 export const nextFrame = globalThis.requestAnimationFrame
   ? (fn) => globalThis.requestAnimationFrame(fn)
@@ -54,6 +56,9 @@ class FrameBatch {
       this.flush();
     });
   }
+
+  /** Applies what is pending now; MarkerSync and ClusterSync define it. */
+  flush() {}
 
   stop() {
     for (const off of this.#offs) off();
@@ -355,9 +360,17 @@ export class ViewPusher {
   }
 }
 
-/** register adds an adapter to globalThis.__pushmapAdapters and returns a function that removes it. */
+/**
+ * register adds an adapter to globalThis.__pushmapAdapters, the test hook of
+ * pushmap's end-to-end harness (package e2e), and returns a function that
+ * removes it. The hook is off unless a test turns it on: only when that
+ * global is already an array (the harness defines it before the page's
+ * scripts run) is anything added, so a page in production leaks no map or
+ * client to the global scope.
+ */
 export function register(adapter) {
-  const list = (globalThis.__pushmapAdapters ??= []);
+  const list = globalThis.__pushmapAdapters;
+  if (!Array.isArray(list)) return () => {};
   list.push(adapter);
   return () => {
     const i = list.indexOf(adapter);
@@ -365,6 +378,42 @@ export function register(adapter) {
   };
 }
 
-/** Default marker colours by layer. */
-export const DEFAULT_COLORS = Object.freeze({ flights: '#d9480f', vehicles: '#1971c2' });
-export const DEFAULT_COLOR = '#5c5f66';
+/**
+ * Default colour of markers of a layer the `colors` option does not name:
+ * one colour for every layer, as the adapters know no layer names.
+ */
+export const DEFAULT_COLOR = '#1c7ed6';
+
+/**
+ * tileBounds returns the box [west, south, east, north] in degrees of the
+ * slippy-map tile z/x/y: a cluster's tile, which click-to-zoom fits the map
+ * to.
+ */
+export function tileBounds({ z, x, y }) {
+  const n = 2 ** z;
+  const lon = (i) => (i / n) * 360 - 180;
+  const lat = (j) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * j) / n))) * 180) / Math.PI;
+  return [lon(x), lat(y + 1), lon(x + 1), lat(y)];
+}
+
+/**
+ * drawLabel draws text centred on a transparent canvas of size × size CSS
+ * pixels at pixelRatio, white and bold with a dark halo, and returns the
+ * canvas: a cluster's count label, without the glyph files a map style's
+ * text would need.
+ */
+export function drawLabel(text, size, pixelRatio = 1) {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = Math.ceil(size * pixelRatio);
+  const ctx = canvas.getContext('2d');
+  ctx.scale(pixelRatio, pixelRatio);
+  ctx.font = `bold ${text.length > 3 ? 10 : 11}px system-ui, -apple-system, "Segoe UI", sans-serif`;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = 'rgba(40, 20, 90, 0.8)';
+  ctx.strokeText(text, size / 2, size / 2 + 0.5);
+  ctx.fillStyle = '#ffffff';
+  ctx.fillText(text, size / 2, size / 2 + 0.5);
+  return canvas;
+}

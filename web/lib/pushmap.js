@@ -19,17 +19,28 @@ const CONTRACT_VERSION = 1;
 
 let loading = null;
 
+/** @import * as types from './types/pushmap.js' */
+
 /**
  * load starts the WebAssembly client once and resolves to {connect, version}.
  * Calling it again returns the same promise (a failed load may be retried).
  * If globalThis.__pushmap is already set (the wasm started by other means, or
  * a test double) it is used as it is and nothing is fetched.
+ *
+ * The JSDoc types below refer to pushmap.d.ts (an import of './pushmap.js'
+ * resolves to it): `make test-js` type-checks this file against it.
+ *
+ * @param {types.LoadOptions} [opts]
+ * @returns {Promise<types.Pushmap>}
  */
 export function load({ wasmURL, wasmExecURL, timeoutMs = 20000 } = {}) {
   if (!loading) {
     loading = start(
-      wasmURL ?? new URL('pushmap.wasm', import.meta.url).href,
-      wasmExecURL ?? new URL('wasm_exec.js', import.meta.url).href,
+      // Literal './' URLs relative to import.meta.url: bundlers (Vite,
+      // esbuild's file loader, webpack 5) see them and emit the two files as
+      // assets of the build.
+      wasmURL ?? new URL('./pushmap.wasm', import.meta.url).href,
+      wasmExecURL ?? new URL('./wasm_exec.js', import.meta.url).href,
       timeoutMs,
     ).catch((err) => {
       loading = null;
@@ -98,6 +109,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * reconnects by itself until close() is called. Listeners are called
  * synchronously, in the order they were added; an exception in one is
  * reported (reportError) and does not stop the others.
+ *
+ * @implements {types.Client}
  */
 class Client {
   #handle;
@@ -106,6 +119,7 @@ class Client {
   #ready = false; // 'ready' was emitted
   #clusters = new Map(); // "z/x/y" -> cluster, as the 'clusters' events left it
 
+  /** @param {types.ConnectOptions} [opts] */
   constructor(pm, url, opts = {}) {
     this.#url = resolveURL(url);
     const o = {
@@ -155,6 +169,9 @@ class Client {
    * north] in degrees (west > east crosses the antimeridian; values outside
    * ±180 are wrapped, see normalizeBox), zoom as the map library reports it.
    * Resolves when the server acknowledged the view.
+   *
+   * @param {types.BBox} bbox
+   * @param {number} zoom
    */
   async setView(bbox, zoom) {
     if (!Array.isArray(bbox) || bbox.length !== 4) {
@@ -202,6 +219,8 @@ class Client {
     if (type === 'clusters') {
       this.#applyClusters(p);
       this.#emit(type, p);
+      // A view in cluster mode gets its snapshot as clusters.
+      if (p.reset) this.#becomeReady();
       return;
     }
     if (type !== 'changes') {
@@ -210,19 +229,23 @@ class Client {
     }
     if (p.reset) this.#emit('reset', undefined);
     this.#emit('changes', p);
-    if (p.reset && !this.#ready) {
-      // The first snapshot (a view's reply with reset) is applied: the map
-      // shows what the server holds.
-      this.#ready = true;
-      this.#emit('ready', undefined);
-    }
+    if (p.reset) this.#becomeReady();
     if (this.#listeners.get('marker')?.size) {
       for (const m of p.added ?? []) this.#emit('marker', { ...m, kind: 'added' });
-      for (const m of p.updated ?? []) this.#emit('marker', { ...m, kind: 'moved' });
+      for (const m of p.updated ?? []) this.#emit('marker', { ...m, kind: 'changed' });
     }
     if (this.#listeners.get('remove')?.size) {
       for (const id of p.removed ?? []) this.#emit('remove', id);
     }
+  }
+
+  // #becomeReady emits 'ready' the first time a snapshot (a view's reply
+  // with reset, of markers or of clusters) is applied: the map shows what
+  // the server holds.
+  #becomeReady() {
+    if (this.#ready) return;
+    this.#ready = true;
+    this.#emit('ready', undefined);
   }
 
   // #applyClusters keeps the cluster set: reset replaces it with p.clusters;
@@ -252,6 +275,22 @@ class Client {
 }
 
 /** clusterKey returns "z/x/y", the key of a cluster's tile. */
+/**
+ * countLabel is the text of a cluster's label: the count as it is below
+ * 1,000, then in thousands and millions with at most three significant
+ * digits (1.2k, 12k, 123k, 1.2M), so a label stays short and the labels of
+ * a map come from a small set.
+ */
+/** @type {typeof types.countLabel} */
+export function countLabel(count) {
+  const n = Math.max(0, Math.round(count));
+  if (n < 1000) return String(n);
+  const [v, unit] = n < 1e6 ? [n / 1e3, 'k'] : [n / 1e6, 'M'];
+  const s = v < 10 ? String(Math.floor(v * 10) / 10) : String(Math.floor(v));
+  return s + unit;
+}
+
+/** @type {typeof types.clusterKey} */
 export function clusterKey(c) {
   return `${c.z}/${c.x}/${c.y}`;
 }
@@ -261,6 +300,7 @@ export function clusterKey(c) {
  * against base (the page's location by default), http: becomes ws: and https:
  * becomes wss:.
  */
+/** @type {typeof types.resolveURL} */
 export function resolveURL(url, base = globalThis.location?.href) {
   let u;
   try {
@@ -284,6 +324,7 @@ export function resolveURL(url, base = globalThis.location?.href) {
  * becomes -180..180. A box already given with west > east is taken as
  * crossing the antimeridian.
  */
+/** @type {typeof types.normalizeBox} */
 export function normalizeBox(west, south, east, north) {
   for (const [k, v] of [['west', west], ['south', south], ['east', east], ['north', north]]) {
     if (!Number.isFinite(v)) throw codedError('bad_view', `pushmap: ${k} must be a finite number, got ${v}`);
@@ -306,16 +347,17 @@ function clamp(x, lo, hi) {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
+/** @returns {types.PushmapError} */
 function codedError(code, message) {
-  const err = new Error(message);
-  err.code = code;
-  return err;
+  return Object.assign(new Error(message), { code });
 }
 
+/** @returns {types.PushmapError} */
 function toError(e, fallbackCode) {
   if (e instanceof Error) {
-    if (e.code === undefined) e.code = fallbackCode;
-    return e;
+    const err = /** @type {types.PushmapError} */ (e);
+    if (err.code === undefined) err.code = fallbackCode;
+    return err;
   }
   if (e && typeof e === 'object') return codedError(String(e.code ?? fallbackCode), String(e.message ?? e.reason ?? 'unknown error'));
   return codedError(fallbackCode, String(e));

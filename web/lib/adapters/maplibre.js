@@ -9,15 +9,22 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
-  DEFAULT_COLORS,
   MarkerSync,
   ViewPusher,
   cancelFrame,
   clusterRadiusExpression,
+  countLabel,
+  drawLabel,
   nextFrame,
   register,
   sourceTiles,
+  tileBounds,
 } from './sync.js';
+
+// Images of cluster count labels are named LABEL_IMAGE + the label's text
+// and drawn when MapLibre first misses one ('styleimagemissing').
+const LABEL_IMAGE = 'pushmap-count:';
+const LABEL_SIZE = 40; // CSS pixels, square
 
 /**
  * attachMapLibre adds a GeoJSON source and a circle layer for the client's
@@ -35,8 +42,8 @@ import {
  *               promoteId 'key' = "z/x/y"); its layer is `${sourceId}-clusters`
  *   clusterLayerId circle layer id of the clusters
  *   beforeId    insert the layers below this one (clusters under markers)
- *   colors      {layerName: colour}, merged over {flights, vehicles} defaults
- *   defaultColor colour of markers of other layers
+ *   colors      {layerName: colour} (default: none, every layer in defaultColor)
+ *   defaultColor colour of markers of layers colors does not name (default '#1c7ed6')
  *   radius      circle radius in pixels (default: 3 at zoom ≤ 2 up to 6 at zoom ≥ 10)
  *   clusterColor  colour of clusters (default a violet no marker has)
  *   clusterRadius circle-radius of clusters (default: 4 px for one marker,
@@ -44,11 +51,27 @@ import {
  *   tileSources {pushmapLayer: mapSourceId}: 'tile' events of that layer
  *               refresh the source's tiles with map.refreshTiles, coalesced
  *               per frame (see below)
+ *   tileRefreshMs least time between two refreshes of one tile (default 0:
+ *               every change, at the next frame); a tile that changes
+ *               again sooner is refreshed once when the time is over, so a
+ *               fast-changing tile layer costs at most one request per tile
+ *               and period
  *   staleOpacity opacity of markers and clusters while the client is not
  *               connected (default 0.35): what is drawn may be out of date
  *   zoomOffset  added to map.getZoom() before it is sent (default 1: MapLibre
  *               uses 512-pixel tiles, the protocol the slippy-map zoom of
  *               256-pixel tiles, one more for the same scale)
+ *   clusterLabels draw each cluster's count on it (default true): a symbol
+ *               layer `${sourceId}-cluster-labels` of images drawn on a
+ *               canvas (countLabel: 12, 1.2k, 3.4M), as no glyph files ship
+ *   clusterClickZoom fit the map to a cluster's tile when it is clicked
+ *               (default true): the view then holds fewer markers and the
+ *               server sends them, or finer clusters
+ *   onMarkerClick(marker, event)  a marker was clicked: the client's marker
+ *               (id, layer, lon, lat, version, time, props), MapLibre's event
+ *   onMarkerHover(marker | null, event)  the pointer entered a marker, or
+ *               left the markers (null); the cursor is a pointer over them
+ *   onClusterClick(cluster, event)  a cluster was clicked (before the zoom)
  *
  * Tile events carry a slippy-map tile at the zoom the server takes the view
  * to display: the view's zoom rounded down. A raster source of tileSize 256
@@ -62,6 +85,11 @@ import {
  * Marker feature properties: the marker's props, then id, layer, version,
  * time, lon, lat (these win over props of the same name). Cluster feature
  * properties: key ("z/x/y"), z, x, y, count, lon, lat.
+ *
+ * @param {any} map
+ * @param {import('../types/pushmap.js').Client} client
+ * @param {import('../types/maplibre.js').MapLibreAdapterOptions} [opts]
+ * @returns {import('../types/maplibre.js').MapLibreAdapter<any>}
  */
 export function attachMapLibre(map, client, opts = {}) {
   const sourceId = opts.sourceId ?? 'pushmap';
@@ -70,12 +98,16 @@ export function attachMapLibre(map, client, opts = {}) {
   const clusterLayerId = opts.clusterLayerId ?? `${sourceId}-clusters`;
   const clusterColor = opts.clusterColor ?? DEFAULT_CLUSTER_COLOR;
   const clusterRadius = opts.clusterRadius ?? clusterRadiusExpression;
-  const colors = { ...DEFAULT_COLORS, ...(opts.colors ?? {}) };
+  const colors = { ...(opts.colors ?? {}) };
   const defaultColor = opts.defaultColor ?? DEFAULT_COLOR;
   const tileSources = opts.tileSources ?? {};
   const zoomOffset = opts.zoomOffset ?? 1;
   const radius = opts.radius ?? ['interpolate', ['linear'], ['zoom'], 2, 3, 10, 6];
   const staleOpacity = opts.staleOpacity ?? 0.35;
+  const tileRefreshMs = opts.tileRefreshMs ?? 0;
+  const clusterLabels = opts.clusterLabels ?? true;
+  const clusterClickZoom = opts.clusterClickZoom ?? true;
+  const labelLayerId = `${sourceId}-cluster-labels`;
   // Drawn markers fade while the client is disconnected: they are what the
   // server said last, not what it holds now.
   let stale = client.status !== 'open';
@@ -90,6 +122,7 @@ export function attachMapLibre(map, client, opts = {}) {
       map.setPaintProperty(clusterLayerId, 'circle-opacity', clusterOpacity());
       map.setPaintProperty(clusterLayerId, 'circle-stroke-opacity', markerOpacity());
     }
+    if (map.getLayer(labelLayerId)) map.setPaintProperty(labelLayerId, 'icon-opacity', markerOpacity());
   }
 
   const match = ['match', ['get', 'layer']];
@@ -129,6 +162,22 @@ export function attachMapLibre(map, client, opts = {}) {
             'circle-stroke-color': '#ffffff',
             'circle-stroke-width': 1.5,
           },
+        },
+        opts.beforeId,
+      );
+    }
+    if (clusterLabels && !map.getLayer(labelLayerId)) {
+      map.addLayer(
+        {
+          id: labelLayerId,
+          type: 'symbol',
+          source: clusterSourceId,
+          layout: {
+            'icon-image': ['concat', LABEL_IMAGE, ['get', 'label']],
+            'icon-allow-overlap': true,
+            'icon-ignore-placement': true,
+          },
+          paint: { 'icon-opacity': markerOpacity() },
         },
         opts.beforeId,
       );
@@ -206,7 +255,7 @@ export function attachMapLibre(map, client, opts = {}) {
     const add = [];
     const update = [];
     for (const { key, cluster: c, prev } of upserts) {
-      const props = { key, z: c.z, x: c.x, y: c.y, count: c.count, lon: c.lon, lat: c.lat };
+      const props = { key, z: c.z, x: c.x, y: c.y, count: c.count, lon: c.lon, lat: c.lat, label: countLabel(c.count) };
       const geometry = { type: 'Point', coordinates: [c.lon, c.lat] };
       if (!prev) add.push({ type: 'Feature', geometry, properties: props });
       else {
@@ -215,6 +264,7 @@ export function attachMapLibre(map, client, opts = {}) {
           newGeometry: geometry,
           addOrUpdateProperties: [
             { key: 'count', value: c.count },
+            { key: 'label', value: countLabel(c.count) },
             { key: 'lon', value: c.lon },
             { key: 'lat', value: c.lat },
           ],
@@ -227,12 +277,37 @@ export function attachMapLibre(map, client, opts = {}) {
     source.updateData(diff).catch((err) => console.warn(`pushmap: updateData on ${clusterSourceId}: ${err?.message ?? err}`));
   }
 
-  // 'tile' events, coalesced per frame into one refreshTiles per source.
+  // 'tile' events, coalesced per frame into one refreshTiles per source,
+  // and per tile to one refresh every tileRefreshMs: a tile changed again
+  // within that time is refreshed once when it is over.
   let tiles = new Map(); // sourceId -> Map("z/x/y" -> {x, y, z}) as the events gave them
   let tileFrame = 0;
+  const lastRefresh = new Map(); // "src|z/x/y" -> Date.now() of its last refresh
+  const deferred = new Map(); // "src|z/x/y" -> timer of its next refresh
   function onTile(t) {
     const src = tileSources[t.layer];
     if (!src) return;
+    if (tileRefreshMs > 0) {
+      const key = `${src}|${t.z}/${t.x}/${t.y}`;
+      if (deferred.has(key)) return; // a refresh is due already
+      const now = Date.now();
+      const wait = (lastRefresh.get(key) ?? -Infinity) + tileRefreshMs - now;
+      if (wait > 0) {
+        deferred.set(key, setTimeout(() => {
+          deferred.delete(key);
+          lastRefresh.set(key, Date.now());
+          queueTile(src, t);
+        }, wait));
+        return;
+      }
+      if (lastRefresh.size > 4096) {
+        for (const [k, at] of lastRefresh) if (at + tileRefreshMs <= now) lastRefresh.delete(k);
+      }
+      lastRefresh.set(key, now);
+    }
+    queueTile(src, t);
+  }
+  function queueTile(src, t) {
     let set = tiles.get(src);
     if (!set) tiles.set(src, (set = new Map()));
     set.set(`${t.z}/${t.x}/${t.y}`, { x: t.x, y: t.y, z: t.z });
@@ -271,6 +346,63 @@ export function attachMapLibre(map, client, opts = {}) {
       addLayer();
     }
   };
+  // Count labels: an image per label text, drawn when first needed.
+  const onImageMissing = (e) => {
+    if (!e.id?.startsWith(LABEL_IMAGE) || map.hasImage(e.id)) return;
+    const ratio = Math.max(1, Math.round(globalThis.devicePixelRatio ?? 1));
+    const canvas = drawLabel(e.id.slice(LABEL_IMAGE.length), LABEL_SIZE, ratio);
+    map.addImage(e.id, canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height), { pixelRatio: ratio });
+  };
+  // Clicks and hovers: the client's marker (as last applied) for a feature.
+  const markerOf = (e) => {
+    const f = e.features?.[0];
+    const id = f?.properties?.id ?? f?.id;
+    return id === undefined ? undefined : sync.shown.get(String(id));
+  };
+  const onMarkerClick = (e) => {
+    const m = markerOf(e);
+    if (m && opts.onMarkerClick) opts.onMarkerClick(m, e);
+  };
+  let hovered = null;
+  const onMarkerMove = (e) => {
+    const m = markerOf(e);
+    map.getCanvas().style.cursor = 'pointer';
+    if (m && m.id !== hovered?.id) {
+      hovered = m;
+      opts.onMarkerHover?.(m, e);
+    }
+  };
+  const onMarkerLeave = (e) => {
+    map.getCanvas().style.cursor = '';
+    if (hovered) {
+      hovered = null;
+      opts.onMarkerHover?.(null, e);
+    }
+  };
+  const onClusterClick = (e) => {
+    const key = e.features?.[0]?.properties?.key;
+    const c = key === undefined ? undefined : clusterSync.shown.get(key);
+    if (!c) return;
+    opts.onClusterClick?.({ key, ...c }, e);
+    if (clusterClickZoom) zoomToCluster(c);
+  };
+  const onClusterEnter = () => (map.getCanvas().style.cursor = 'pointer');
+  const onClusterLeave = () => (map.getCanvas().style.cursor = '');
+  // zoomToCluster fits the map to the cluster's tile.
+  function zoomToCluster(c) {
+    const [w, s, e, n] = tileBounds(c);
+    map.fitBounds([[w, s], [e, n]], { padding: 40 });
+  }
+  const layerEvents = [
+    ['click', layerId, onMarkerClick],
+    ['mousemove', layerId, onMarkerMove],
+    ['mouseleave', layerId, onMarkerLeave],
+    ['click', clusterLayerId, onClusterClick],
+    ['mouseenter', clusterLayerId, onClusterEnter],
+    ['mouseleave', clusterLayerId, onClusterLeave],
+  ];
+  for (const [type, layer, fn] of layerEvents) map.on(type, layer, fn);
+  map.on('styleimagemissing', onImageMissing);
   map.on('move', onMove);
   map.on('moveend', onMoveEnd);
   map.on('style.load', onStyleLoad);
@@ -287,7 +419,7 @@ export function attachMapLibre(map, client, opts = {}) {
 
   let unregister;
   const adapter = {
-    kind: 'maplibre',
+    kind: /** @type {const} */ ('maplibre'),
     map,
     client,
     sourceId,
@@ -313,6 +445,21 @@ export function attachMapLibre(map, client, opts = {}) {
       }
       return [...byId.values()];
     },
+    /** The count labels drawn in the viewport now: [{key, label}], one per cluster. */
+    shownClusterLabels() {
+      if (!map.getLayer(labelLayerId)) return [];
+      const byKey = new Map();
+      for (const f of map.queryRenderedFeatures({ layers: [labelLayerId] })) {
+        const p = f.properties ?? {};
+        if (!byKey.has(p.key) && map.hasImage(LABEL_IMAGE + p.label)) byKey.set(p.key, { key: p.key, label: p.label });
+      }
+      return [...byKey.values()];
+    },
+    /** Fits the map to the tile of the cluster drawn under key ("z/x/y"), as a click on it does. */
+    zoomToCluster(key) {
+      const c = clusterSync.shown.get(key);
+      if (c) zoomToCluster(c);
+    },
     /** Clusters rendered in the viewport now: [{key, z, x, y, count, lon, lat}], one per key. */
     shownClusters() {
       if (!map.getLayer(clusterLayerId)) return [];
@@ -332,9 +479,14 @@ export function attachMapLibre(map, client, opts = {}) {
       offTile();
       offStatus();
       if (tileFrame) cancelFrame(tileFrame);
+      for (const timer of deferred.values()) clearTimeout(timer);
+      deferred.clear();
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);
       map.off('style.load', onStyleLoad);
+      map.off('styleimagemissing', onImageMissing);
+      for (const [type, layer, fn] of layerEvents) map.off(type, layer, fn);
+      if (map.getLayer(labelLayerId)) map.removeLayer(labelLayerId);
       if (map.getLayer(layerId)) map.removeLayer(layerId);
       if (map.getSource(sourceId)) map.removeSource(sourceId);
       if (map.getLayer(clusterLayerId)) map.removeLayer(clusterLayerId);
@@ -356,6 +508,7 @@ function properties(m) {
  * the nearest for raster sources (roundZoom) and down for others, at most the
  * source's maxzoom (beyond it the maxzoom tiles are scaled up).
  */
+/** @type {typeof import('../types/maplibre.js').sourceZoom} */
 export function sourceZoom(map, source) {
   const tileSize = source.tileSize ?? 512;
   const ideal = map.getZoom() + Math.log2(512 / tileSize);

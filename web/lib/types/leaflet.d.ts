@@ -1,9 +1,11 @@
 // Type declarations for adapters/leaflet.js.
 
-import type { Adapter, Client } from '../pushmap.js';
+import type { Adapter, AdapterHookOptions, Client } from './pushmap.js';
 
-export interface LeafletAdapterOptions {
+export interface LeafletAdapterOptions extends AdapterHookOptions {
+  /** Colour per pushmap layer; default none: every layer in defaultColor. */
   colors?: Record<string, string>;
+  /** Colour of markers of layers colors does not name; default '#1c7ed6'. */
   defaultColor?: string;
   /** Circle radius in pixels; default 5. */
   radius?: number;
@@ -15,9 +17,9 @@ export interface LeafletAdapterOptions {
   tileLayers?: Record<string, { redraw(): unknown }>;
   /** Least time between two redraws of one tile layer, ms; default 1000. */
   tileRedrawMs?: number;
-  /** Added to map.getZoom() before the view is sent; default 0. */
   /** Opacity of markers and clusters while the client is not connected (they may be out of date); default 0.35. */
   staleOpacity?: number;
+  /** Added to map.getZoom() before the view is sent; default 0. */
   zoomOffset?: number;
 }
 

@@ -1,0 +1,168 @@
+// demo.js: the MapLibre demo page (index.html). It uses the library as an
+// application would, through the package's name; build.mjs bundles it with
+// esbuild. A full-window map over an offline basemap (basemap.json, made by
+// build.mjs), the server's live
+// density tiles (/tiles/density/{z}/{x}/{y}.png) when the client sees the
+// 'density' layer, the pushmap client connected to /ws and the MapLibre
+// adapter, which draws markers, or clusters where the server sends them, and
+// re-fetches just the density tiles the server says changed. URL parameters:
+// see demo-stats.js demoParams. window.pushmapDemo = {map, client, adapter,
+// stats}.
+
+import { load } from '@pushmap/client';
+import { attachMapLibre } from '@pushmap/client/maplibre';
+import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup, viewAround } from './demo-stats.js';
+
+// Markers first, decoration second; the order is what makes the first
+// marker early (BenchmarkFirstMarker):
+//  1. The page preloaded the wasm and wasm_exec.js before anything else:
+//     start the client with those very URLs, connect at once and ask for
+//     the view the map will have (viewAround), before any map exists.
+//  2. Give the handshake and the snapshot, a few short turns of the main
+//     thread, up to SNAPSHOT_WAIT_MS before MapLibre starts: its start
+//     (WebGL, shaders, workers) holds the main thread for a few hundred ms.
+//  3. Then MapLibre (a dynamic import; the page preloaded its module), the
+//     map and the adapter, which draws the markers the client already holds.
+//  4. The basemap, whose countries cost a worker and the main thread most of
+//     a second, once the first snapshot is drawn (or after BASEMAP_WAIT_MS).
+const params = demoParams();
+const panel = new StatusPanel(document.getElementById('status'));
+panel.legend(demoLegend(params));
+const demo = { map: null, client: null, adapter: null, stats: panel.stats, params };
+window.pushmapDemo = demo;
+const pushmapLoaded = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') });
+const clientConnected = pushmapLoaded.then((pushmap) => {
+  performance.mark('pushmap:loaded');
+  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
+  demo.client = client;
+  panel.watch(client);
+  client.on('ready', () => performance.mark('pushmap:ready'));
+  // The view the map will have (MapLibre's 512-pixel tiles: zoom + 1 in
+  // the protocol's), asked now: the snapshot arrives while MapLibre starts.
+  const box = viewAround(params.lon, params.lat, params.zoom, innerWidth, innerHeight);
+  client.setView(box, params.zoom + 1).catch(() => {}); // the adapter's own view follows
+  return client;
+});
+// MapLibre's start holds the main thread for a few hundred ms (WebGL,
+// shaders): let the client's handshake and first snapshot, a few short
+// turns of the main thread, go first — at most SNAPSHOT_WAIT_MS.
+const SNAPSHOT_WAIT_MS = 300;
+await Promise.race([
+  clientConnected.then((c) => new Promise((ready) => c.on('ready', ready))),
+  new Promise((later) => setTimeout(later, SNAPSHOT_WAIT_MS)),
+]).catch(() => {});
+const maplibregl = await import('maplibre-gl');
+maplibregl.setWorkerUrl(assetURL('maplibre-worker'));
+// Two workers: MapLibre's default is one, in which tiling the basemap's
+// countries would hold the markers' source back.
+maplibregl.setWorkerCount(2);
+
+const BASEMAP_WAIT_MS = 1500;
+
+// The density tile layer of the server (pushmap --density-layer density),
+// shown when the client subscribes to it (the default; see demoParams).
+const DENSITY_LAYER = 'density';
+const DENSITY_REFRESH_MS = 2000;
+const density = params.layers.includes(DENSITY_LAYER);
+
+// No glyphs, no sprites, no remote URLs: nothing here needs the network.
+const style = {
+  version: 8,
+  sources: {},
+  layers: [{ id: 'ocean', type: 'background', paint: { 'background-color': '#a9cce3' } }],
+};
+if (density) {
+  // 256-pixel tiles: the protocol's tile z/x/y is the source's. Drawn over
+  // the basemap and under the adapter's markers and clusters (added later).
+  style.sources.density = {
+    type: 'raster',
+    // absolute, like basemap.json's URL; a server with client auth wants the
+    // client's token on tiles too (an image request cannot set a header).
+    tiles: [`${location.origin}/tiles/density/{z}/{x}/{y}.png${params.token ? `?access_token=${encodeURIComponent(params.token)}` : ''}`],
+    tileSize: 256,
+    maxzoom: 14,
+  };
+  style.layers.push({ id: 'density', type: 'raster', source: 'density', paint: { 'raster-opacity': 0.6, 'raster-fade-duration': 0 } });
+}
+
+// addBasemap adds the countries (basemap.json: countries, plus {kind:
+// 'outline'} lines standing in for the outline of countries marked outline:
+// false, Antarctica; see build.mjs) under everything but the ocean.
+function addBasemap() {
+  if (map.getSource('basemap')) return;
+  map.addSource('basemap', { type: 'geojson', data: assetURL('basemap'), maxzoom: 8, tolerance: 0.5 });
+  const below = map.getStyle().layers[1]?.id; // the layer above the ocean
+  map.addLayer({ id: 'countries', type: 'fill', source: 'basemap', filter: ['!', ['has', 'kind']], paint: { 'fill-color': '#f3f0e7' } }, below);
+  map.addLayer(
+    { id: 'borders', type: 'line', source: 'basemap', filter: ['!=', ['get', 'outline'], false], paint: { 'line-color': '#9c9a8f', 'line-width': 0.6 } },
+    below,
+  );
+}
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style,
+  center: [params.lon, params.lat],
+  zoom: params.zoom,
+  renderWorldCopies: true,
+  attributionControl: { compact: true, customAttribution: 'Natural Earth' },
+});
+map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+
+// A server without density tiles answers 404: say so once, quietly. Other
+// map errors are logged as MapLibre would without a listener.
+let densityWarned = false;
+map.on('error', (e) => {
+  if (e.sourceId === 'density') {
+    if (!densityWarned) console.warn(`pushmap demo: density tiles unavailable: ${e.error?.message ?? e.error}`);
+    densityWarned = true;
+    return;
+  }
+  console.error(e.error ?? e);
+});
+
+demo.map = map;
+
+// The basemap comes once the style is there and the client has its first
+// snapshot (two frames later, so the markers reach MapLibre's workers
+// first), or after BASEMAP_WAIT_MS whatever happens.
+// (map.isStyleLoaded() would wait for every tile too: 'style.load' is the
+// moment sources can be added.)
+let basemapDue = false;
+let styleReady = false;
+const basemapNow = () => {
+  basemapDue = true;
+  if (styleReady) addBasemap();
+};
+map.on('style.load', () => {
+  styleReady = true;
+  if (basemapDue) addBasemap();
+});
+const basemapTimer = setTimeout(basemapNow, BASEMAP_WAIT_MS);
+
+try {
+  const client = await clientConnected;
+  // A popup with the marker's props on click; clusters zoom in on click
+  // (the adapter's default).
+  const popup = new maplibregl.Popup({ closeButton: false, maxWidth: '260px' });
+  const adapter = attachMapLibre(map, client, {
+    colors: DEMO_COLORS,
+    tileSources: density ? { [DENSITY_LAYER]: 'density' } : {},
+    // Each density tile at most every 2 s: the layer changes with every
+    // move of the fleet, and a tile re-fetched every frame costs more
+    // bytes than the markers' WebSocket.
+    tileRefreshMs: DENSITY_REFRESH_MS,
+    onMarkerClick: (m) => popup.setLngLat([m.lon, m.lat]).setHTML(markerPopup(m)).addTo(map),
+  });
+  panel.useAdapter(adapter);
+  client.on('ready', () => {
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      clearTimeout(basemapTimer);
+      basemapNow();
+    }));
+  });
+  demo.adapter = adapter;
+} catch (err) {
+  panel.error(`pushmap: ${err.message}`);
+  console.error(err);
+}
