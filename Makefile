@@ -20,7 +20,8 @@ WEB_SRC   := $(shell find web/lib web/demo -type f ! -name pushmap.wasm ! -name 
 WEB_STAMP := web/.dist-stamp
 NPM_STAMP := web/node_modules/.package-lock.json
 
-CHAOS_COUNT ?= 20
+CHAOS_COUNT ?= 5
+CHAOS_DURATION ?= 60s
 
 .PHONY: chaos all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-quick bench-plot fuzz clean
 
@@ -95,13 +96,19 @@ test-wasm:
 	PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket \
 		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec $(WASM_PKGS)
 
-## chaos: the fault tests with real processes (kill -9 of a node with
-## --data-dir and of a cluster node mid-feed, Redis down and back, expiry
-## across downtime) $(CHAOS_COUNT) times each, each with a new seed; make test
-## runs them once.
+## chaos: TestChaos for $(CHAOS_DURATION) (60s): three cluster nodes on a
+## real redis-server under a feed without pause, clients given every
+## node's URL, kill -9 of nodes and of redis-server in a random loop, then
+## every client's map checked against a new node's and every acknowledged
+## update found. Then the other fault tests with real processes (kill -9 of
+## a node with --data-dir, of a cluster node, of redis-server under each
+## appendfsync policy, expiry across downtime) $(CHAOS_COUNT) times each,
+## each with a new seed. make test runs each once, TestChaos for 3s.
 chaos:
+	PUSHMAP_REQUIRE_REDIS=1 PUSHMAP_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -race -count=1 -timeout 30m \
+		-run '^TestChaos$$' -v ./cmd/pushmap
 	PUSHMAP_REQUIRE_REDIS=1 $(GO) test -race -count=$(CHAOS_COUNT) -timeout 30m \
-		-run '^(TestKill9MidFeed|TestExpiryAcrossDowntime|TestClusterOneMap)$$' ./cmd/pushmap
+		-run '^(TestKill9MidFeed|TestExpiryAcrossDowntime|TestClusterOneMap|TestClusterClientMovesOn|TestRedisKill9MidFeed)$$' ./cmd/pushmap
 	$(GO) test -race -count=$(CHAOS_COUNT) -run '^(TestTornTail|TestSnapshotsBoundTheLog)$$' ./server/wal
 
 # staticcheck, from the module proxy, into bin/ (once per version).

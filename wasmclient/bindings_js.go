@@ -49,6 +49,11 @@ func jsConnect(_ js.Value, args []js.Value) any {
 				o.Layers = append(o.Layers, v.Index(i).String())
 			}
 		}
+		if v := opts.Get("urls"); v.Type() == js.TypeObject {
+			for i := range v.Length() {
+				o.URLs = append(o.URLs, v.Index(i).String())
+			}
+		}
 		if v := opts.Get("throttleMs"); v.Type() == js.TypeNumber {
 			o.Throttle = time.Duration(v.Float() * float64(time.Millisecond))
 		}

@@ -19,7 +19,7 @@ var ErrClosed = errors.New("pushmap: client closed")
 // it keeps its views, reconnects with backoff and reconciles its cache with
 // the snapshot the server sends. All methods are safe for concurrent use.
 type Client struct {
-	url  string
+	urls []string // the URL given, then Options.URLs
 	opts Options
 	log  Logger
 
@@ -32,6 +32,7 @@ type Client struct {
 	writeMu sync.Mutex
 
 	mu       sync.Mutex
+	at       int                               // guarded by mu: index in urls of the current or next connection
 	ws       conn                              // guarded by mu: the open connection, or nil
 	state    Status                            // guarded by mu
 	welcome  wire.Welcome                      // guarded by mu
@@ -81,18 +82,26 @@ const layersID = -1
 
 // Dial connects to the pushmap server at url (ws:// or wss://), greets it,
 // and returns the Client once the connection is open. If the first attempt
-// fails it returns the error; afterwards the Client reconnects by itself
-// until Close.
+// fails (with Options.URLs: the first attempt at each URL) it returns the
+// error; afterwards the Client reconnects by itself until Close.
 func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 	c := newClient(url, opts)
-	ws, err := c.connect(ctx)
-	if err != nil {
-		c.cancel()
-		close(c.done)
-		return nil, err
+	var errs []error
+	for range c.urls {
+		ws, err := c.connect(ctx)
+		if err == nil {
+			go c.run(ws)
+			return c, nil
+		}
+		errs = append(errs, err)
+		if code, _ := describe(err); c.fatal(code) || ctx.Err() != nil {
+			break
+		}
+		c.moveOn()
 	}
-	go c.run(ws)
-	return c, nil
+	c.cancel()
+	close(c.done)
+	return nil, errors.Join(errs...)
 }
 
 // Connect returns a Client that connects to url in the background and keeps
@@ -107,7 +116,7 @@ func newClient(url string, opts *Options) *Client {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Client{
-		url: url, opts: o, log: o.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		urls: append([]string{url}, o.URLs...), opts: o, log: o.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		wants: make(map[int]*want), layers: o.Layers,
 		views: make(map[int]wire.View), cache: make(map[string]wire.Marker),
 		clusters:    make(map[int]map[geo.Tile]wire.Cluster),
@@ -338,6 +347,21 @@ func (c *Client) Views() map[int]wire.View {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return maps.Clone(c.views)
+}
+
+// URL returns the URL of the current connection, or of the next attempt
+// while there is none.
+func (c *Client) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.urls[c.at]
+}
+
+// moveOn makes the next attempt go to the next URL.
+func (c *Client) moveOn() {
+	c.mu.Lock()
+	c.at = (c.at + 1) % len(c.urls)
+	c.mu.Unlock()
 }
 
 // Status returns the connection's current state.

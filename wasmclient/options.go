@@ -26,6 +26,14 @@ type Options struct {
 	TokenFunc func(ctx context.Context) (string, error)
 	// Layers to see; empty means every layer.
 	Layers []string
+	// URLs are more addresses of the same map: the other nodes of a
+	// cluster (docs/cluster.md). The client connects to the URL it was
+	// given first; when a connection closes or an attempt fails it tries
+	// the next one (the given URL, then URLs in order, then round again),
+	// each attempt after the usual backoff, and the new node's snapshot
+	// replaces the cache as on any reconnection. Dial tries each once
+	// before it gives up.
+	URLs []string
 
 	// Throttle is the least time between two view changes sent to the
 	// server: while a user drags the map, intermediate views are skipped

@@ -23,9 +23,10 @@ func (c *Client) connect(ctx context.Context) (conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := dial(ctx, c.url, maxFrame)
+	url := c.URL()
+	ws, err := dial(ctx, url, maxFrame)
 	if err != nil {
-		return nil, wrapf("dial "+c.url, err)
+		return nil, wrapf("dial "+url, err)
 	}
 	c.mu.Lock()
 	hello := wire.Hello{Version: wire.Version, Token: tok, Layers: c.layers, MaxFrameBytes: maxFrame}
@@ -113,6 +114,7 @@ func (c *Client) run(ws conn) {
 				return
 			}
 			c.log.Debug("connection lost", "code", code, "reason", reason)
+			c.moveOn()
 			c.setStatus(Status{State: Reconnecting, Code: code, Reason: reason})
 		}
 		if first {
@@ -129,6 +131,7 @@ func (c *Client) run(ws conn) {
 		var err error
 		if ws, err = c.connect(c.ctx); err != nil {
 			ws = nil
+			c.moveOn()
 			if code, reason := describe(err); c.fatal(code) {
 				c.log.Warn("server refused the client", "code", code, "reason", reason)
 				c.setStatus(Status{State: Closed, Code: code, Reason: reason})

@@ -4,11 +4,15 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server/redisfeed/redistest"
+	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -82,14 +86,7 @@ func TestClusterOneMap(t *testing.T) {
 	waitBatches(t, f, 60)
 	stop()
 	<-done
-	want := map[string]wire.Marker{}
-	f.mu.Lock()
-	for id, v := range f.acked {
-		var g, i int
-		sscanID(id, &g, &i)
-		want[id] = wire.Marker{ID: id, Version: v, Pos: posOf(g, i, v)}
-	}
-	f.mu.Unlock()
+	want := f.want()
 	waitSame(t, "node B", b.url, want)
 	waitSame(t, "node C", c.url, want)
 
@@ -134,6 +131,87 @@ func TestClusterOneMap(t *testing.T) {
 	f.sent["after"] = 1 // fed above, not by f
 	f.mu.Unlock()
 	f.check(t, b.url)
+}
+
+// want returns the markers as acknowledged: what a client of any node
+// must hold once the feed has stopped.
+func (f *feeder) want() map[string]wire.Marker {
+	want := map[string]wire.Marker{}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, v := range f.acked {
+		var g, i int
+		sscanID(id, &g, &i)
+		want[id] = wire.Marker{ID: id, Version: v, Pos: posOf(g, i, v)}
+	}
+	return want
+}
+
+// TestClusterClientMovesOn: a client given the URLs of all three nodes
+// connects to A; the feed posts into C. A is killed with SIGKILL mid-feed:
+// the client moves to the next URL (B) and, once the feed stops, holds
+// exactly what was acknowledged. No marker it ever held had a version
+// never sent.
+func TestClusterClientMovesOn(t *testing.T) {
+	rs := redistest.StartAOF(t, "always")
+	nodes := startCluster(t, rs.URL, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	f := newFeeder(c.url, seed, 100)
+
+	var phantom atomic.Int64
+	audit := func(ch wasmclient.Change) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, m := range slices.Concat(ch.Added, ch.Updated) {
+			if m.Version > f.sent[m.ID] {
+				phantom.Add(1)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := wasmclient.Dial(ctx, wsURL(a.url, "/ws"), &wasmclient.Options{
+		URLs:     []string{wsURL(b.url, "/ws"), wsURL(c.url, "/ws")},
+		OnChange: audit, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.SetView(ctx, 0, geo.BBox(-180, -85, 180, 85), 3); err != nil {
+		t.Fatal(err)
+	}
+
+	feedCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.run(feedCtx, 2); close(done) }()
+	waitBatches(t, f, 40)
+	if got := len(cl.Markers()); got == 0 {
+		t.Fatal("the client on node A holds nothing of the feed into C")
+	}
+	a.kill()
+	f.mu.Lock()
+	fed := f.batches
+	f.mu.Unlock()
+	waitBatches(t, f, fed+40) // the feed goes on while the client moves
+	stop()
+	<-done
+	want := f.want()
+	deadline := time.Now().Add(20 * time.Second)
+	for markerDiff(cl.Markers(), want) != "" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := markerDiff(cl.Markers(), want); d != "" {
+		t.Fatalf("after node A died, the client on %s differs from what was acknowledged: %s (status %+v)", cl.URL(), d, cl.Status())
+	}
+	if cl.URL() != wsURL(b.url, "/ws") {
+		t.Errorf("the client is on %s, want the next URL, node B's %s", cl.URL(), wsURL(b.url, "/ws"))
+	}
+	if n := phantom.Load(); n > 0 {
+		t.Errorf("the client was shown %d marker states with versions never sent", n)
+	}
+	t.Logf("%d markers on the client after it moved to node B, %d batches acknowledged", len(want), f.batches)
 }
 
 func sscanID(id string, g, i *int) {

@@ -61,6 +61,11 @@ type config struct {
 	redis       string // Redis URL of the stream emitter; "": off
 	redisStream string
 	redisGroup  string
+	// redisConsumer is this node's name in the group ("": the host name)
+	// and redisClaimIdle how long another consumer's entries stay pending
+	// before this one claims them (negative: never).
+	redisConsumer  string
+	redisClaimIdle time.Duration
 	// redisMode is "group" (the stream's updates go to this node through
 	// its consumer group) or "cluster" (the stream is the log of every
 	// write; every node tails all of it).
@@ -139,6 +144,7 @@ func (c *config) flags(cmd string) []flagDef {
 		redisMode:       "group",
 		clusterSnapshot: 30 * time.Second,
 		redisGroup:      "pushmap",
+		redisClaimIdle:  time.Minute,
 		flights:         synth.DefaultFlights,
 		vehicles:        synth.DefaultVehicles,
 		interval:        defaultInterval,
@@ -271,6 +277,14 @@ func (c *config) flags(cmd string) []flagDef {
 		{"redis-group", "name", "Consumer group of the Redis stream; every server node that must see every " +
 			"update needs a group of its own.",
 			stringValue{&c.redisGroup, checkNotEmpty}},
+		{"redis-consumer", "name", "This node's name in the consumer group (--redis-mode group): entries it read " +
+			"and did not acknowledge are read again under this name after a restart, so keep it across restarts. " +
+			"Empty: the host name.",
+			stringValue{&c.redisConsumer, nil}},
+		{"redis-claim-idle", "duration", "With --redis-mode group, entries another consumer of the group left " +
+			"unacknowledged this long are claimed (XAUTOCLAIM) and applied by this node: that consumer is gone. " +
+			"0: never.",
+			durationValue{&c.redisClaimIdle, 0}},
 		{"redis-mode", "mode", "What --redis is for: group (feeds XADD to the stream and this node reads it " +
 			"through its consumer group, --redis-group) or cluster (the stream is the log of every write: the HTTP " +
 			"ingest and the demo feed of every node XADD to it and answer once Redis has the entry and this node " +

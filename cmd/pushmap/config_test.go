@@ -199,6 +199,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"max-pending", "max-connections-per-ip", "max-pending-per-ip", "read-header-timeout", "read-timeout",
 		"http-write-timeout", "idle-timeout", "max-header-bytes", "log-level", "log-format", "web",
 		"feed-keys", "feed-keys-file", "read-keys", "client-tokens", "ops-keys", "redis", "redis-stream", "redis-group",
+		"redis-consumer", "redis-claim-idle",
 		"data-dir", "fsync", "fsync-interval", "snapshot-bytes", "redis-mode", "cluster-snapshot-every",
 		"jwt-secrets", "jwt-secrets-file", "jwks-file", "jwt-audience", "jwt-issuer",
 	}

@@ -24,7 +24,8 @@ const feedKey = "durable-test-key"
 type feeder struct {
 	url    string // base URL of the node fed
 	seed   uint64
-	perG   int // markers per goroutine
+	perG   int    // markers per goroutine
+	prefix string // of every id, "" by default
 	client *http.Client
 
 	mu      sync.Mutex
@@ -32,6 +33,14 @@ type feeder struct {
 	sent    map[string]uint64 // guarded by mu: the highest version posted
 	batches int               // guarded by mu: acknowledged
 	failed  int               // guarded by mu: posts without a 200
+	history []ack             // guarded by mu: every acknowledgement, in order
+}
+
+// An ack is a marker version a 200 acknowledged, and when.
+type ack struct {
+	id string
+	v  uint64
+	at time.Time
 }
 
 func newFeeder(url string, seed uint64, perG int) *feeder {
@@ -61,7 +70,7 @@ func (f *feeder) run(ctx context.Context, goroutines int) {
 				var ups []up
 				for range 1 + rng.IntN(40) {
 					i := rng.IntN(f.perG)
-					id := fmt.Sprintf("g%d-m%d", g, i)
+					id := fmt.Sprintf("%sg%d-m%d", f.prefix, g, i)
 					next[id]++
 					v := next[id]
 					p := posOf(g, i, v)
@@ -78,8 +87,10 @@ func (f *feeder) run(ctx context.Context, goroutines int) {
 				f.mu.Lock()
 				if err == nil {
 					f.batches++
+					now := time.Now()
 					for _, u := range ups {
 						f.acked[u.id] = max(f.acked[u.id], u.v)
+						f.history = append(f.history, ack{u.id, u.v, now})
 					}
 				} else {
 					f.failed++

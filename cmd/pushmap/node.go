@@ -170,7 +170,8 @@ func (n *node) setUpFeeds() error {
 		n.timed.via = c
 	} else if n.cfg.redis != "" {
 		c, err := redisfeed.New(n.cfg.redis, n.timed, &redisfeed.Options{
-			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Logger: n.log})
+			Stream: n.cfg.redisStream, Group: n.cfg.redisGroup, Consumer: n.cfg.redisConsumer,
+			ClaimIdle: claimIdle(n.cfg.redisClaimIdle), Logger: n.log})
 		if err != nil {
 			return fmt.Errorf("--redis: %w", err)
 		}
@@ -491,4 +492,13 @@ func statsJSON(st server.Stats, uptime time.Duration) map[string]any {
 	}
 	out["uptimeSeconds"] = uptime.Round(time.Millisecond).Seconds()
 	return out
+}
+
+// claimIdle maps --redis-claim-idle (0: never) to Options.ClaimIdle (0:
+// the default, negative: never).
+func claimIdle(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -35,6 +35,16 @@ type Store interface {
 
 var _ Store = (*server.Server)(nil)
 
+// A ClientResetter is a Store that can tell its clients explicitly that
+// the markers were replaced wholesale: a *server.Server, whose ResetClients
+// sends each a reset. A node that reloads the snapshot after a gap calls it
+// when its Store is one.
+type ClientResetter interface {
+	ResetClients() int
+}
+
+var _ ClientResetter = (*server.Server)(nil)
+
 // ErrUnavailable is what the errors of Cluster.Apply match (errors.Is)
 // when Redis cannot be reached or did not take the batch: nothing was
 // acknowledged, and the feed should retry. They report Temporary() true,
@@ -59,7 +69,9 @@ type ClusterOptions struct {
 	SnapshotKey string
 	// SnapshotEvery is how often a node writes a snapshot when the stream
 	// moved since the last one (any node's newer snapshot wins), after
-	// which the stream is trimmed below it. Default 30s.
+	// which the stream is trimmed below the snapshot it replaced: a node
+	// more than about one interval behind finds a gap and reloads the
+	// snapshot. Default 30s.
 	SnapshotEvery time.Duration
 	// Batch is the most entries read at once. Default 1000.
 	Batch int
@@ -151,6 +163,11 @@ func NewCluster(redisURL string, store Store, opts *ClusterOptions) (*Cluster, e
 	}
 	opt.DisableCache = true
 	opt.ClientName = "pushmap-cluster"
+	// rueidis retries a read by itself across a Redis restart, hiding the
+	// outage from the tail (no error counted or logged while Redis was
+	// down, seen in TestRedisKill9MidFeed): the tail retries itself, and
+	// checks for a gap first.
+	opt.DisableRetry = true
 	var o ClusterOptions
 	if opts != nil {
 		o = *opts
@@ -252,6 +269,7 @@ func (c *Cluster) Apply(updates []server.Update) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
+	resyncs := c.resyncs.Load()
 	raw, err := cl.Do(ctx, cl.B().Xadd().Key(c.stream).Id("*").FieldValue().FieldValue("json", string(body)).Build()).ToString()
 	if err != nil {
 		return unavailable{fmt.Errorf("XADD: %w", err)}
@@ -260,7 +278,7 @@ func (c *Cluster) Apply(updates []server.Update) error {
 	if err != nil {
 		return err
 	}
-	if err := c.waitApplied(ctx, id); err != nil {
+	if err := c.waitApplied(ctx, id, resyncs); err != nil {
 		return unavailable{err}
 	}
 	return nil
@@ -360,12 +378,18 @@ func encodeItems(updates []server.Update) ([]byte, error) {
 	return b, nil
 }
 
-// waitApplied returns once the tail has applied id, or ctx ends.
-func (c *Cluster) waitApplied(ctx context.Context, id streamID) error {
+// waitApplied returns once the tail has applied id, or ctx ends. It fails
+// when the node reloaded the snapshot since resyncs was read (before the
+// XADD): Redis lost entries, perhaps this one, and a position beyond id no
+// longer means that id was applied (TestRedisKill9MidFeed, power cut).
+func (c *Cluster) waitApplied(ctx context.Context, id streamID, resyncs int64) error {
 	for {
 		c.mu.Lock()
 		done, moved := !c.applied.less(id), c.moved
 		c.mu.Unlock()
+		if c.resyncs.Load() != resyncs {
+			return fmt.Errorf("redisfeed: this node reloaded the snapshot (Redis lost entries) before it applied entry %s, which may be lost: retry", id)
+		}
 		if done {
 			return nil
 		}
@@ -519,7 +543,12 @@ func shiftTTL(us []server.Update, at time.Time) {
 // it load the snapshot again.
 func (c *Cluster) checkGap(ctx context.Context, client rueidis.Client) error {
 	at := c.appliedID()
-	info, err := client.Do(ctx, client.B().XinfoStream().Key(c.stream).Build()).AsMap()
+	// One round trip: the stream's counters, the entry applied last, and
+	// the snapshot's id.
+	res := client.DoMulti(ctx, client.B().XinfoStream().Key(c.stream).Build(),
+		client.B().Xrange().Key(c.stream).Start(at.String()).End(at.String()).Build(),
+		client.B().Hget().Key(c.snapKey).Field("id").Build())
+	info, err := res[0].AsMap()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") {
 			if at == (streamID{}) {
@@ -542,6 +571,27 @@ func (c *Cluster) checkGap(ctx context.Context, client rueidis.Client) error {
 		c.log.Warn("redisfeed: cluster: the stream ends before what this node applied (Redis lost entries); loading the snapshot",
 			"applied", at, "stream_last", lastGen, "applied_entries", c.ordinal, "stream_entries", added)
 		return c.resync(ctx, client, true)
+	}
+	// The entry applied last must still be there (unless the node is at
+	// the snapshot, whose entry a feed's MAXLEN may have trimmed): a Redis
+	// that restarted without the tail of its log (appendfsync everysec and
+	// a power cut) and took new entries since has entries-added and a
+	// last-generated-id beyond this node's position again, which the
+	// checks above take for a stream that merely moved on.
+	if at != (streamID{}) {
+		here, err := res[1].AsXRange()
+		if err != nil {
+			return fmt.Errorf("XRANGE %s %s: %w", c.stream, at, err)
+		}
+		snap, err := res[2].ToString()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return fmt.Errorf("HGET %s id: %w", c.snapKey, err)
+		}
+		if len(here) == 0 && snap != at.String() {
+			c.log.Warn("redisfeed: cluster: the entry this node applied last is not in the stream (Redis lost entries, or they were trimmed); loading the snapshot",
+				"applied", at, "snapshot", snap)
+			return c.resync(ctx, client, true)
+		}
 	}
 	if id, err := parseID(maxDel); err == nil && at.less(id) {
 		c.log.Warn("redisfeed: cluster: entries after this node's position were deleted before it read them; loading the snapshot",
@@ -585,7 +635,8 @@ type snapState struct {
 }
 
 // resync loads the snapshot and makes the store hold exactly it (replace:
-// every other marker removed, versions taken as they are), then sets the
+// every other marker removed, versions taken as they are, and the clients
+// sent a reset), then sets the
 // position to the snapshot's id, or to the start of the stream when there
 // is none.
 func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace bool) error {
@@ -633,6 +684,9 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 	if err := c.store.Restore(recs); err != nil {
 		return fmt.Errorf("restoring the snapshot of %d markers: %w", len(recs), err)
 	}
+	if r, ok := c.store.(ClientResetter); ok && replace {
+		r.ResetClients()
+	}
 	c.snapID = at
 	c.ordinal = ordinal
 	c.lastSnap = time.Now()
@@ -642,7 +696,10 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 }
 
 // snapshotScript writes a snapshot unless the one in Redis covers as much
-// already, and trims the stream below it: KEYS[1] the snapshot hash,
+// already, and trims the stream below the snapshot it replaces (not below
+// itself: a node less than one snapshot interval behind then reads on
+// without a gap, where trimming below the new one made every node that
+// lagged a moment reset its clients): KEYS[1] the snapshot hash,
 // KEYS[2] the stream, ARGV[1] the id, ARGV[2] the data, ARGV[3] the id's
 // ms, ARGV[4] its seq and ARGV[5] the entries the stream had received up
 // to it. It returns 1 when written.
@@ -655,7 +712,7 @@ if cur then
   if ms > nms or (ms == nms and seq >= nseq) then return 0 end
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'data', ARGV[2], 'n', ARGV[5])
-redis.call('XTRIM', KEYS[2], 'MINID', ARGV[1])
+if cur then redis.call('XTRIM', KEYS[2], 'MINID', cur) end
 return 1
 `)
 

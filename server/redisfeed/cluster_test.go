@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/pushmap/pushmap/server/redisfeed/redistest"
 	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
+	"github.com/redis/rueidis"
 )
 
 // node is a cluster node in this process: a server fed by a Cluster whose
@@ -26,6 +28,8 @@ type node struct {
 	done   chan error
 }
 
+var blockFor = 50 * time.Millisecond
+
 func startNode(t *testing.T, url string, every time.Duration) *node {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -35,7 +39,7 @@ func startNode(t *testing.T, url string, every time.Duration) *node {
 	}
 	t.Cleanup(func() { srv.Close() })
 	c, err := redisfeed.NewCluster(url, srv, &redisfeed.ClusterOptions{Stream: "t:cluster", SnapshotEvery: every,
-		Block: 50 * time.Millisecond, ApplyTimeout: 5 * time.Second, Logger: quiet})
+		Block: blockFor, ApplyTimeout: 5 * time.Second, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,17 +94,24 @@ func TestClusterGapResyncs(t *testing.T) {
 	if err := a.c.Apply(upserts(0, 10, 1)); err != nil {
 		t.Fatal(err)
 	}
+	aAt := a.c.Stats().LastID
 	a.stop()
 	for _, us := range [][]server.Update{upserts(5, 20, 2), upserts(15, 25, 3)} {
 		if err := b.c.Apply(us); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// b's snapshot covers its last entry, and the stream is trimmed below
-	// it (XTRIM MINID keeps that entry).
+	// b writes on; each snapshot trims the stream below the one before, so
+	// that a's position is soon trimmed away.
+	v := uint64(3)
 	servertest.Eventually(t, 5*time.Second, func() string {
-		if n := rs.CLI("XLEN", "t:cluster"); n != "1" {
-			return fmt.Sprintf("the stream holds %s entries, want 1 once b's snapshot covers its last write", n)
+		v++
+		if err := b.c.Apply(upserts(20, 25, v)); err != nil {
+			return err.Error()
+		}
+		first, _, _ := strings.Cut(rs.CLI("XRANGE", "t:cluster", "-", "+", "COUNT", "1"), "\n")
+		if !idLess(aAt, first) {
+			return fmt.Sprintf("the stream starts at %s, not yet beyond a's position %s", first, aAt)
 		}
 		return ""
 	})
@@ -141,4 +152,122 @@ func TestClusterGapResyncs(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestClusterLostTailResyncs: Redis comes back without the last entries a
+// node applied (appendfsync everysec and a power cut) and takes new
+// entries before the node reads again, so that the stream has as many
+// entries as the node counted and ends beyond its position. The node must
+// notice that the entry it applied last is gone and reset to what Redis
+// holds (as a node that starts now does), before it applies any new entry
+// on top of the lost updates.
+func TestClusterLostTailResyncs(t *testing.T) {
+	rs := redistest.Start(t)
+	a := startNode(t, rs.URL, time.Hour) // writes no snapshot
+	for i := range 10 {
+		if err := a.c.Apply(upserts(i, i+1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{rs.Addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	kept, err := client.Do(ctx, client.B().Xrange().Key("t:cluster").Start("-").End("+").Count(5).Build()).AsXRange()
+	if err != nil || len(kept) != 5 {
+		t.Fatalf("XRANGE: %v, %d entries", err, len(kept))
+	}
+	// In one transaction, so that a reads either the old stream or the
+	// new: the first 5 entries kept, the last 5 lost, 10 new ones.
+	cmds := rueidis.Commands{client.B().Multi().Build(), client.B().Del().Key("t:cluster").Build()}
+	for _, e := range kept {
+		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue().FieldValue("json", e.FieldValues["json"]).Build())
+	}
+	for i := range 10 {
+		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id("*").FieldValue().
+			FieldValue("json", fmt.Sprintf(`[{"id":"n%d","lon":%d,"lat":2,"version":1}]`, i, i)).Build())
+	}
+	cmds = append(cmds, client.B().Exec().Build())
+	for _, r := range client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := startNode(t, rs.URL, time.Hour)
+	servertest.Eventually(t, 5*time.Second, func() string {
+		if got, want := a.markers(), fresh.markers(); len(want) != 15 || fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Sprintf("after Redis lost the tail, a holds %v, a node started now %v (want m0-m4 and n0-n9)", got, want)
+		}
+		return ""
+	})
+	// Reset before applying anything past the lost tail: 10 entries, then
+	// the 15 Redis holds.
+	if st := a.c.Stats(); st.Resyncs != 1 || st.Entries != 25 {
+		t.Errorf("a resynced %d times and applied %d entries, want 1 and 25 (10, then the 15 after the reset)", st.Resyncs, st.Entries)
+	}
+}
+
+// idLess reports whether stream id a comes before b.
+func idLess(a, b string) bool {
+	var am, as, bm, bs uint64
+	fmt.Sscanf(a, "%d-%d", &am, &as)
+	fmt.Sscanf(b, "%d-%d", &bm, &bs)
+	return am < bm || am == bm && as < bs
+}
+
+// TestClusterApplyFailsWhenItsEntryWasLost: a write is in Redis, the node
+// has not applied it yet, and Redis loses it (with the entries before it)
+// and takes newer ones. The node's position then moves beyond the lost
+// entry's id: Apply must not take that for "applied" and answer as if the
+// write were kept; it reports ErrUnavailable, for the feed to retry.
+func TestClusterApplyFailsWhenItsEntryWasLost(t *testing.T) {
+	rs := redistest.Start(t)
+	a := startNode(t, rs.URL, time.Hour)
+	for i := range 5 {
+		if err := a.c.Apply(upserts(i, i+1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.stop() // its tail: the next write waits
+	applied := make(chan error, 1)
+	go func() { applied <- a.c.Apply(upserts(100, 101, 1)) }()
+	servertest.Eventually(t, 5*time.Second, func() string {
+		if n := rs.CLI("XLEN", "t:cluster"); n != "6" {
+			return "the write is not in Redis yet: XLEN " + n
+		}
+		return ""
+	})
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{rs.Addr}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	kept, err := client.Do(ctx, client.B().Xrange().Key("t:cluster").Start("-").End("+").Count(3).Build()).AsXRange()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := rueidis.Commands{client.B().Multi().Build(), client.B().Del().Key("t:cluster").Build()}
+	for _, e := range kept {
+		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue().FieldValue("json", e.FieldValues["json"]).Build())
+	}
+	for i := range 5 {
+		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id("*").FieldValue().
+			FieldValue("json", fmt.Sprintf(`[{"id":"n%d","lon":%d,"lat":2,"version":1}]`, i, i)).Build())
+	}
+	cmds = append(cmds, client.B().Exec().Build())
+	for _, r := range client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.run()
+	if err := <-applied; !errors.Is(err, redisfeed.ErrUnavailable) {
+		t.Fatalf("Apply of a write Redis lost: %v, want ErrUnavailable", err)
+	}
+	if _, ok := a.srv.Stored("m100"); ok {
+		t.Fatal("the lost write is on the node")
+	}
 }

@@ -44,6 +44,14 @@ type Options struct {
 	// Block is how long one read waits for new entries (XREADGROUP BLOCK)
 	// before asking again. Default 1s.
 	Block time.Duration
+	// ClaimIdle: entries delivered to another consumer of the group and
+	// not acknowledged for this long are claimed by this one (XAUTOCLAIM)
+	// and applied: that consumer is gone (a node that died and will not
+	// come back under its name). Checked at start and every ClaimIdle/2.
+	// A claimed entry may be older than entries already applied: the
+	// version rules keep versioned updates right. Default 1m; negative:
+	// never claim.
+	ClaimIdle time.Duration
 	// Logger receives bad entries (warn), Redis errors (warn) and
 	// progress (debug). Default: slog.Default().
 	Logger *slog.Logger
@@ -55,6 +63,7 @@ type Stats struct {
 	Entries     int64 // stream entries handled and acknowledged, bad ones included
 	Bad         int64 // entries refused (logged and acknowledged)
 	Redelivered int64 // entries read again from this consumer's pending list after a (re)start
+	Claimed     int64 // entries claimed from other consumers' pending lists (XAUTOCLAIM) and applied
 	Errors      int64 // Redis errors, each followed by a retry
 	// Lag is how many entries of the stream were not yet delivered to the
 	// group at the last check (at most once a second, and 0 whenever a
@@ -79,10 +88,11 @@ type Consumer struct {
 	name    string
 	batch   int
 	block   time.Duration
+	idle    time.Duration // ClaimIdle; 0: never
 	log     *slog.Logger
 	running atomic.Bool
 
-	applied, entries, bad, redelivered, errs, lag atomic.Int64
+	applied, entries, bad, redelivered, claimed, errs, lag atomic.Int64
 
 	mu       sync.Mutex
 	lastID   string         // guarded by mu
@@ -91,10 +101,11 @@ type Consumer struct {
 	client   rueidis.Client // guarded by mu: the client Run uses, or nil
 
 	// Touched only by the goroutine in Run.
-	lastLag  time.Time       // when Lag was last asked for
-	updates  []server.Update // scratch: the updates of a batch
-	ackIDs   []string        // scratch: the entry ids of a batch
-	badCount int             // bad entries of the current batch, for log limiting
+	lastLag   time.Time       // when Lag was last asked for
+	lastClaim time.Time       // when entries were last claimed
+	updates   []server.Update // scratch: the updates of a batch
+	ackIDs    []string        // scratch: the entry ids of a batch
+	badCount  int             // bad entries of the current batch, for log limiting
 }
 
 // New returns a Consumer that will apply the updates of the stream at the
@@ -115,7 +126,7 @@ func New(redisURL string, f Applier, opts *Options) (*Consumer, error) {
 	if opts != nil {
 		o = *opts
 	}
-	c := &Consumer{opt: opt, f: f, stream: o.Stream, group: o.Group, name: o.Consumer, batch: o.Batch, block: o.Block, log: o.Logger}
+	c := &Consumer{opt: opt, f: f, stream: o.Stream, group: o.Group, name: o.Consumer, batch: o.Batch, block: o.Block, idle: o.ClaimIdle, log: o.Logger}
 	c.lag.Store(-1)
 	if c.stream == "" {
 		c.stream = "pushmap:updates"
@@ -142,6 +153,12 @@ func New(redisURL string, f Applier, opts *Options) (*Consumer, error) {
 	case c.block < time.Millisecond:
 		c.block = time.Millisecond
 	}
+	switch {
+	case c.idle < 0:
+		c.idle = 0
+	case c.idle == 0:
+		c.idle = time.Minute
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -165,7 +182,7 @@ func (c *Consumer) Stats() Stats {
 	c.mu.Unlock()
 	return Stats{
 		Applied: c.applied.Load(), Entries: c.entries.Load(), Bad: c.bad.Load(),
-		Redelivered: c.redelivered.Load(), Errors: c.errs.Load(), Lag: c.lag.Load(), LastID: last,
+		Redelivered: c.redelivered.Load(), Claimed: c.claimed.Load(), Errors: c.errs.Load(), Lag: c.lag.Load(), LastID: last,
 		LastEntryTime: lastTime, Delay: delay,
 	}
 }
@@ -272,7 +289,15 @@ func (c *Consumer) consume(ctx context.Context, client rueidis.Client, healthy f
 		}
 		after = entries[len(entries)-1].ID
 	}
+	if err := c.claim(ctx, client); err != nil {
+		return err
+	}
 	for {
+		if time.Since(c.lastClaim) >= c.idle/2 {
+			if err := c.claim(ctx, client); err != nil {
+				return err
+			}
+		}
 		entries, err := c.read(ctx, client, ">", true)
 		if err != nil {
 			return err
@@ -286,6 +311,45 @@ func (c *Consumer) consume(ctx context.Context, client rueidis.Client, healthy f
 			return err
 		}
 		c.checkLag(ctx, client)
+	}
+}
+
+// claim takes over the entries other consumers of the group left pending
+// for longer than ClaimIdle (XAUTOCLAIM) and applies them.
+func (c *Consumer) claim(ctx context.Context, client rueidis.Client) error {
+	if c.idle == 0 {
+		return nil
+	}
+	c.lastClaim = time.Now()
+	start := "0-0"
+	for {
+		res, err := client.Do(ctx, client.B().Xautoclaim().Key(c.stream).Group(c.group).Consumer(c.name).
+			MinIdleTime(strconv.FormatInt(c.idle.Milliseconds(), 10)).Start(start).Count(int64(c.batch)).Build()).ToArray()
+		if err != nil {
+			return fmt.Errorf("XAUTOCLAIM: %w", err)
+		}
+		if len(res) < 2 {
+			return fmt.Errorf("XAUTOCLAIM: %d elements in the reply, want 2 or 3", len(res))
+		}
+		next, err := res[0].ToString()
+		if err != nil {
+			return fmt.Errorf("XAUTOCLAIM: next id: %w", err)
+		}
+		entries, err := res[1].AsXRange()
+		if err != nil {
+			return fmt.Errorf("XAUTOCLAIM: entries: %w", err)
+		}
+		if len(entries) > 0 {
+			c.claimed.Add(int64(len(entries)))
+			c.log.Warn("redisfeed: applying entries another consumer left pending", "entries", len(entries), "idle_over", c.idle)
+			if err := c.handle(ctx, client, entries); err != nil {
+				return err
+			}
+		}
+		if next == "0-0" {
+			return nil
+		}
+		start = next
 	}
 }
 

@@ -127,6 +127,8 @@ class Client {
       layers: [...(opts.layers ?? [])].map(String),
       throttleMs: opts.throttleMs ?? 100,
     };
+    // More nodes of the same map, tried in turn after a close or a failed connect.
+    if (opts.urls !== undefined) o.urls = [...opts.urls].map((u) => resolveURL(u));
     // One default, the Go client's (0): only a margin asked for is passed.
     if (opts.margin !== undefined) o.margin = opts.margin;
     if (opts.getToken !== undefined) {

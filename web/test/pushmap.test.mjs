@@ -223,3 +223,12 @@ test("'ready' comes once for a view in cluster mode too, after its clusters", as
   fake.emit('changes', { reset: true, added: [], updated: [], removed: [], bytes: 1 });
   assert.deepEqual(order, ['clusters', 'cluster snapshot', 'ready']);
 });
+
+test('urls: more nodes of the same map, resolved as url is', async (t) => {
+  const pm = await load();
+  const client = pm.connect('/ws', { urls: ['ws://b.example/ws', 'https://c.example/ws'] });
+  t.after(() => client.close());
+  const fake = globalThis.__pushmapFake.clients.at(-1);
+  assert.deepEqual(fake.opts.urls, ['ws://b.example/ws', 'wss://c.example/ws']);
+  assert.throws(() => pm.connect('/ws', { urls: ['ftp://x/ws'] }), (e) => e.code === 'bad_url');
+});

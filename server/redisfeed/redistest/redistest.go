@@ -15,6 +15,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ type Server struct {
 	URL  string // redis://127.0.0.1:port/0
 	Addr string // 127.0.0.1:port
 	Port int
+	Dir  string // StartAOF: the directory of its append-only file; "" otherwise
 
 	bin  string
 	t    testing.TB
@@ -76,7 +79,23 @@ func Start(t testing.TB) *Server {
 // same directory) then keeps what the policy made durable.
 func StartAOF(t testing.TB, fsync string) *Server {
 	t.Helper()
-	return start(t, []string{"--appendonly", "yes", "--appendfsync", fsync, "--dir", t.TempDir()})
+	dir := t.TempDir()
+	s := start(t, []string{"--appendonly", "yes", "--appendfsync", fsync, "--dir", dir})
+	s.Dir = dir
+	return s
+}
+
+// AOFTail returns the path of the file the append-only log is being
+// written to now (Redis 7's appendonlydir/*.incr.aof), for a test that
+// truncates it to simulate the loss of what was not yet fsynced.
+func (s *Server) AOFTail() string {
+	s.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(s.Dir, "appendonlydir", "*.incr.aof"))
+	if s.Dir == "" || len(files) == 0 {
+		s.t.Fatalf("redistest: no append-only file in %q (StartAOF, Redis 7 or later)", s.Dir)
+	}
+	slices.Sort(files)
+	return files[len(files)-1]
 }
 
 func start(t testing.TB, args []string) *Server {
@@ -181,12 +200,10 @@ func (s *Server) Stop() {
 	<-exited
 }
 
-// Restart kills the server (SIGKILL) and starts it again on the same port:
-// empty, as a Redis that crashed and came back without persistence, or,
-// after StartAOF, with what its append-only file kept.
-func (s *Server) Restart() {
+// Start starts a stopped server again on the same port, with what its
+// append-only file kept (StartAOF), and returns once it answers PING.
+func (s *Server) Start() {
 	s.t.Helper()
-	s.Stop()
 	var err error
 	for range 50 { // the port may linger a moment
 		if err = s.start(); err == nil {
@@ -194,7 +211,16 @@ func (s *Server) Restart() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.t.Fatalf("redistest: restart: %v", err)
+	s.t.Fatalf("redistest: start: %v", err)
+}
+
+// Restart kills the server (SIGKILL) and starts it again on the same port:
+// empty, as a Redis that crashed and came back without persistence, or,
+// after StartAOF, with what its append-only file kept.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	s.Start()
 }
 
 // CLI runs redis-cli against the server with args and returns its output,

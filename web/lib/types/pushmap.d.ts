@@ -147,6 +147,13 @@ export interface ConnectOptions {
   getToken?: () => string | Promise<string>;
   /** Layers to subscribe to; default []. */
   layers?: string[];
+  /**
+   * More URLs of the same map (the other nodes of a cluster, resolved as
+   * url is): after a close or a failed connect the client tries the next
+   * one (url, then urls in order, round again), with the usual backoff, and
+   * the new node's snapshot replaces what it held. Default [].
+   */
+  urls?: string[];
   /** Least time between two views sent while the map moves, ms; default 100. */
   throttleMs?: number;
   /**
