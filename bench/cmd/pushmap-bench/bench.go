@@ -104,7 +104,7 @@ func (l *ints) Set(s string) error {
 func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	c := &benchConfig{
 		only:          list{"fleet", "sweep", "ladder", "idle"},
-		approaches:    list{"pushmap", "pushmap-durable", "tiles", "broadcast", "poll1s", "poll250ms"},
+		approaches:    list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s", "poll-since250ms"},
 		markers:       10000,
 		clients:       2000,
 		region:        "paris",
@@ -133,7 +133,9 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.SetOutput(out)
 	fs.BoolVar(&c.quick, "quick", false, "run a small version of every part (under 2 minutes)")
 	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, idle")
-	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-durable (--data-dir, fsync always), tiles, broadcast, poll<interval> (poll1s, poll250ms)")
+	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-margin<percent> (views widened as the browser client's margin option does: pushmap-margin25), "+
+		"pushmap-durable (--data-dir, fsync always), tiles (at -tile-zoom) or tiles<zoom> (tiles13), broadcast, poll<interval> (the whole box, plain JSON: poll1s), "+
+		"poll-since<interval> (changes since a cursor, conditional, gzip: poll-since250ms); a name may end in :N, N windows instead of -repeat")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
 	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach; the tables show the median by server CPU per million")
@@ -382,11 +384,15 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 	}
 
 	if c.has("fleet") {
-		for _, a := range c.approaches {
+		for _, name := range c.approaches {
+			a, windows, err := c.windows(name)
+			if err != nil {
+				return res, err
+			}
 			sc := base
 			sc.Name = "fleet/" + a
 			st := loadgen.Stage{Markers: c.markers, Clients: capClients(c.clients)}
-			for range max(c.repeat, 1) {
+			for range windows {
 				sc.Stages = append(sc.Stages, st)
 			}
 			if err := approach(&sc, a); err != nil {
@@ -482,6 +488,25 @@ func dedupe(st []loadgen.Stage) []loadgen.Stage {
 	return out
 }
 
+// windows splits an entry of -approaches into the approach and the
+// windows it is measured in: -repeat, or N for a name ending in :N
+// (-quick: one).
+func (c *benchConfig) windows(entry string) (string, int, error) {
+	name, n, ok := strings.Cut(entry, ":")
+	windows := max(c.repeat, 1)
+	if ok {
+		k, err := strconv.Atoi(n)
+		if err != nil || k < 1 {
+			return "", 0, fmt.Errorf("-approaches: %q: want a name, or a name, a colon and a number of windows such as tiles13:1", entry)
+		}
+		windows = k
+	}
+	if c.quick {
+		windows = 1
+	}
+	return name, windows, nil
+}
+
 // approach sets sc's approach from a name of -approaches.
 func approach(sc *loadgen.Scenario, name string) error {
 	switch {
@@ -489,11 +514,29 @@ func approach(sc *loadgen.Scenario, name string) error {
 		sc.Approach = loadgen.Pushmap
 	case name == "pushmap-durable":
 		sc.Approach, sc.DataDir = loadgen.Pushmap, true
+	case strings.HasPrefix(name, "pushmap-margin"):
+		pct, err := strconv.Atoi(strings.TrimPrefix(name, "pushmap-margin"))
+		if err != nil || pct < 0 || pct > 100 {
+			return fmt.Errorf("-approaches: %q: want pushmap-margin and a percentage of the view's size per side, such as pushmap-margin25", name)
+		}
+		sc.Approach, sc.Margin = loadgen.Pushmap, float64(pct)/100
 	case name == "tiles":
 		sc.Approach = loadgen.Tiles
+	case strings.HasPrefix(name, "tiles"):
+		z, err := strconv.Atoi(strings.TrimPrefix(name, "tiles"))
+		if err != nil || z < 0 || z > 22 {
+			return fmt.Errorf("-approaches: %q: want tiles and a zoom, such as tiles14", name)
+		}
+		sc.Approach, sc.TileZoom = loadgen.Tiles, z
 	case name == "broadcast":
 		sc.Approach = loadgen.Broadcast
 		sc.Audit = min(sc.Audit, 50)
+	case strings.HasPrefix(name, "poll-since"):
+		d, err := time.ParseDuration(strings.TrimPrefix(name, "poll-since"))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("-approaches: %q: want poll-since and an interval, such as poll-since1s", name)
+		}
+		sc.Approach, sc.PollEvery = loadgen.PollSince, d
 	case strings.HasPrefix(name, "poll"):
 		d, err := time.ParseDuration(strings.TrimPrefix(name, "poll"))
 		if err != nil || d <= 0 {

@@ -9,9 +9,10 @@
 //     crosses into another tile, to the old tile's channel too, so that its
 //     subscribers see it leave).
 //   - Broadcast: every update to every client, which filters by itself.
-//
-// (The third baseline, polling, needs no server of its own: pushmap's HTTP
-// ingest answers GET /markers?bbox=.)
+//   - Poll, a polling endpoint as a competent engineer would write it:
+//     the changes in a box since a cursor, conditional requests (ETag,
+//     304) and gzip. (The naive poller needs no server of its own: it
+//     asks pushmap's HTTP ingest, GET /markers?bbox=, for the whole box.)
 //
 // The brokers are written to be fair competitors, not straw men: they use
 // pushmap's wire format and frames (a marker op is encoded once and its
