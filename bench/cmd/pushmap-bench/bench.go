@@ -18,14 +18,17 @@ import (
 
 	"github.com/pushmap/pushmap/bench/internal/fleet"
 	"github.com/pushmap/pushmap/bench/internal/loadgen"
+	"github.com/pushmap/pushmap/bench/internal/micro"
 	"github.com/pushmap/pushmap/bench/internal/report"
 	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
 )
 
 const aboutBench = `Runs the load benchmark: many real clients in this process against a server
-in a process of its own on 127.0.0.1, for pushmap and for what users would
-pick instead (polling, broadcast, tile channels), on the "fleet" workload:
+in a process of its own on 127.0.0.1, for pushmap (with exact views, and
+widened as the browser client's margin does) and for what users would pick
+instead (polling naively and with a since-cursor, broadcast, tile channels
+at three zooms), on the "fleet" workload:
 markers moving a small step once a period inside a region, clients each
 watching a box of about a zoom-14 screen and panning every few seconds.
 
@@ -38,8 +41,10 @@ It runs four parts (-only picks some):
   idle    -idle idle connections: memory per connection
 
 and writes results.json, results.md and SVG plots into -out; -write-docs
-also puts the tables and plots into docs/benchmarks.md. -quick runs a small
-version of every part in under two minutes. docs/benchmarks.md describes the
+also puts the tables and plots into docs/benchmarks.md, and with -micro the
+micro-benchmark tables from make bench-micro's go test outputs. -quick runs
+a small version of every part, with one approach of each kind, in under two
+minutes. docs/benchmarks.md describes the
 workload, the measures and the rules.
 `
 
@@ -67,6 +72,8 @@ type benchConfig struct {
 	maxP99                      time.Duration
 	seed                        uint64
 	out, docs, plot, cpuprofile string
+	micro                       string
+	approachesSet               bool // -approaches was given
 	targetProfile               string
 	sources                     int
 	audit                       int
@@ -104,7 +111,7 @@ func (l *ints) Set(s string) error {
 func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	c := &benchConfig{
 		only:          list{"fleet", "sweep", "ladder", "idle"},
-		approaches:    list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s", "poll-since250ms"},
+		approaches:    list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
 		markers:       10000,
 		clients:       2000,
 		region:        "paris",
@@ -161,6 +168,8 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.BoolVar(&c.writeDocs, "write-docs", false, "also write the tables and plots into -docs, between <!-- bench:begin --> and <!-- bench:end -->")
 	fs.StringVar(&c.docs, "docs", c.docs, "the benchmarks page -write-docs rewrites; its plots go to bench/ beside it")
 	fs.StringVar(&c.plot, "plot", "", "render results.md and the plots from this results.json, running nothing")
+	fs.StringVar(&c.micro, "micro", "", "with -write-docs: also render the micro-benchmark tables of -docs from the go test -bench outputs (*.txt, "+
+		"the command on the first line) in this directory, which are copied to bench/micro beside -docs")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the generator to this file")
 	fs.StringVar(&c.targetProfile, "target-cpuprofile", "", "write a CPU profile of each server process to this path plus -N.prof")
 	return fs, c
@@ -178,6 +187,7 @@ func (x *cli) bench(ctx context.Context, args []string) int {
 		fmt.Fprintln(x.stderr, "Run 'pushmap-bench -help' for usage.")
 		return 2
 	}
+	fs.Visit(func(f *flag.Flag) { c.approachesSet = c.approachesSet || f.Name == "approaches" })
 	if fs.NArg() > 0 {
 		fmt.Fprintf(x.stderr, "pushmap-bench: unexpected argument %q\nRun 'pushmap-bench -help' for usage.\n", fs.Arg(0))
 		return 2
@@ -257,8 +267,44 @@ func (c *benchConfig) write(x *cli, res *report.Results) error {
 	if err := report.WriteDocs(c.docs, report.Markdown(res, "bench")); err != nil {
 		return err
 	}
+	if c.micro != "" {
+		if err := writeMicro(c.micro, filepath.Join(dir, "micro"), c.docs); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(x.stdout, "pushmap-bench: wrote %s and %s\n", c.docs, dir)
 	return nil
+}
+
+// writeMicro copies the micro-benchmark outputs of from into to (unless it
+// is to) and renders their tables into the page docs.
+func writeMicro(from, to, docs string) error {
+	outs, err := micro.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	src, _ := filepath.Abs(from)
+	dst, _ := filepath.Abs(to)
+	if src != dst {
+		if err := os.MkdirAll(to, 0o755); err != nil {
+			return err
+		}
+		files, _ := filepath.Glob(filepath.Join(from, "*.txt"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(to, filepath.Base(f)), b, 0o644)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	rel, err := filepath.Rel(filepath.Dir(docs), to)
+	if err != nil {
+		rel = to
+	}
+	return micro.WriteDocs(docs, outs, rel)
 }
 
 // env returns the environment of a run: targets are this program run as
@@ -324,8 +370,15 @@ func (c *benchConfig) has(part string) bool {
 	return false
 }
 
+// quickApproaches are the fleet approaches of -quick unless -approaches
+// is given: one of each kind.
+var quickApproaches = list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles14", "broadcast", "poll1s", "poll-since250ms"}
+
 // applyQuick shrinks the suite to run in under two minutes.
 func (c *benchConfig) applyQuick() {
+	if !c.approachesSet {
+		c.approaches = quickApproaches
+	}
 	c.markers, c.clients = 2000, 300
 	c.warmup, c.window, c.grace = time.Second, 3*time.Second, 500*time.Millisecond
 	c.sweepClients, c.sweepMarkers = ints{100, 500}, 2000
