@@ -23,7 +23,7 @@ NPM_STAMP := web/node_modules/.package-lock.json
 CHAOS_COUNT ?= 5
 CHAOS_DURATION ?= 60s
 
-.PHONY: chaos all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-quick bench-plot fuzz clean
+.PHONY: chaos all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-micro bench-quick bench-plot fuzz clean
 
 all: build
 
@@ -138,14 +138,35 @@ lint: $(STATICCHECK_STAMP)
 bench-bin:
 	cd bench && $(GO) build -o ../bin/pushmap-bench ./cmd/pushmap-bench
 
+# Where bench-micro writes the go test -bench outputs, one file each.
+MICRO := artifacts/bench/micro
+
+# gobench runs the go test command $(2) into $(MICRO)/$(1).txt, the command
+# on its first line, and shows the output; a failed run shows it and fails.
+define gobench
+	@echo "\$$ $(2)" > $(MICRO)/$(1).txt
+	@$(2) >> $(MICRO)/$(1).txt 2>&1 || { cat $(MICRO)/$(1).txt; exit 1; }
+	@cat $(MICRO)/$(1).txt
+endef
+
+## bench-micro: the micro-benchmarks of docs/benchmarks.md (server core,
+## ingest with Redis, the .wasm's size, the browser in Chromium), each
+## output into $(MICRO) with its command.
+bench-micro: deps web
+	rm -rf $(MICRO) && mkdir -p $(MICRO)
+	$(call gobench,core,$(GO) test -run '^$$' -bench . -benchmem -count 3 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth)
+	$(call gobench,ingest,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench Ingest -benchtime 2s -count 3 ./server/ingest ./server/redisfeed)
+	$(call gobench,wasm,$(GO) test -run '^$$' -bench WasmSize -benchtime 1x ./wasmclient)
+	$(call gobench,browser,PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench Apply1000 -benchtime 7x ./e2e)
+
 ## bench: the micro-benchmarks, the browser's first marker (which rewrites
-## its block of docs/benchmarks.md; needs make web), then the load benchmark (pushmap against
-## polling, broadcast and tile channels), which rewrites its tables and plots
-## in docs/benchmarks.md and docs/bench/. Under 15 minutes; see that page.
-bench: bench-bin web
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth
-	$(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
-	bin/pushmap-bench -write-docs -docs docs/benchmarks.md
+## its own block), then the load benchmark (pushmap against polling,
+## broadcast and tile channels), which rewrites every other table and plot
+## of docs/benchmarks.md (and docs/bench/: results.json, the plots, the
+## micro-benchmarks' outputs). About 15 minutes; see that page.
+bench: bench-micro bench-bin
+	PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
+	bin/pushmap-bench -write-docs -docs docs/benchmarks.md -micro $(MICRO)
 
 ## bench-quick: a small load benchmark, under 2 minutes; results, tables and
 ## plots in artifacts/bench.
@@ -153,9 +174,9 @@ bench-quick: bench-bin
 	bin/pushmap-bench -quick
 
 ## bench-plot: the tables and plots of docs/benchmarks.md again from the
-## committed docs/bench/results.json, running nothing.
+## committed docs/bench/results.json and docs/bench/micro, running nothing.
 bench-plot: bench-bin
-	bin/pushmap-bench -plot docs/bench/results.json -write-docs -docs docs/benchmarks.md -out artifacts/bench
+	bin/pushmap-bench -plot docs/bench/results.json -write-docs -docs docs/benchmarks.md -micro docs/bench/micro -out artifacts/bench
 
 # Every fuzz target, as package:target.
 FUZZ := ./wire:FuzzDecode ./wire:FuzzDecodeOps ./geo:FuzzTilesCovering \

@@ -18,14 +18,17 @@ import (
 
 	"github.com/pushmap/pushmap/bench/internal/fleet"
 	"github.com/pushmap/pushmap/bench/internal/loadgen"
+	"github.com/pushmap/pushmap/bench/internal/micro"
 	"github.com/pushmap/pushmap/bench/internal/report"
 	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
 )
 
 const aboutBench = `Runs the load benchmark: many real clients in this process against a server
-in a process of its own on 127.0.0.1, for pushmap and for what users would
-pick instead (polling, broadcast, tile channels), on the "fleet" workload:
+in a process of its own on 127.0.0.1, for pushmap (with exact views, and
+widened as the browser client's margin does) and for what users would pick
+instead (polling naively and with a since-cursor, broadcast, tile channels
+at three zooms), on the "fleet" workload:
 markers moving a small step once a period inside a region, clients each
 watching a box of about a zoom-14 screen and panning every few seconds.
 
@@ -38,8 +41,10 @@ It runs four parts (-only picks some):
   idle    -idle idle connections: memory per connection
 
 and writes results.json, results.md and SVG plots into -out; -write-docs
-also puts the tables and plots into docs/benchmarks.md. -quick runs a small
-version of every part in under two minutes. docs/benchmarks.md describes the
+also puts the tables and plots into docs/benchmarks.md, and with -micro the
+micro-benchmark tables from make bench-micro's go test outputs. -quick runs
+a small version of every part, with one approach of each kind, in under two
+minutes. docs/benchmarks.md describes the
 workload, the measures and the rules.
 `
 
@@ -67,6 +72,8 @@ type benchConfig struct {
 	maxP99                      time.Duration
 	seed                        uint64
 	out, docs, plot, cpuprofile string
+	micro                       string
+	approachesSet               bool // -approaches was given
 	targetProfile               string
 	sources                     int
 	audit                       int
@@ -104,7 +111,7 @@ func (l *ints) Set(s string) error {
 func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	c := &benchConfig{
 		only:          list{"fleet", "sweep", "ladder", "idle"},
-		approaches:    list{"pushmap", "pushmap-durable", "tiles", "broadcast", "poll1s", "poll250ms"},
+		approaches:    list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
 		markers:       10000,
 		clients:       2000,
 		region:        "paris",
@@ -133,7 +140,9 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.SetOutput(out)
 	fs.BoolVar(&c.quick, "quick", false, "run a small version of every part (under 2 minutes)")
 	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, idle")
-	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-durable (--data-dir, fsync always), tiles, broadcast, poll<interval> (poll1s, poll250ms)")
+	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-margin<percent> (views widened as the browser client's margin option does: pushmap-margin25), "+
+		"pushmap-durable (--data-dir, fsync always), tiles (at -tile-zoom) or tiles<zoom> (tiles13), broadcast, poll<interval> (the whole box, plain JSON: poll1s), "+
+		"poll-since<interval> (changes since a cursor, conditional, gzip: poll-since250ms); a name may end in :N, N windows instead of -repeat")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
 	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach; the tables show the median by server CPU per million")
@@ -159,6 +168,8 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.BoolVar(&c.writeDocs, "write-docs", false, "also write the tables and plots into -docs, between <!-- bench:begin --> and <!-- bench:end -->")
 	fs.StringVar(&c.docs, "docs", c.docs, "the benchmarks page -write-docs rewrites; its plots go to bench/ beside it")
 	fs.StringVar(&c.plot, "plot", "", "render results.md and the plots from this results.json, running nothing")
+	fs.StringVar(&c.micro, "micro", "", "with -write-docs: also render the micro-benchmark tables of -docs from the go test -bench outputs (*.txt, "+
+		"the command on the first line) in this directory, which are copied to bench/micro beside -docs")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the generator to this file")
 	fs.StringVar(&c.targetProfile, "target-cpuprofile", "", "write a CPU profile of each server process to this path plus -N.prof")
 	return fs, c
@@ -176,6 +187,7 @@ func (x *cli) bench(ctx context.Context, args []string) int {
 		fmt.Fprintln(x.stderr, "Run 'pushmap-bench -help' for usage.")
 		return 2
 	}
+	fs.Visit(func(f *flag.Flag) { c.approachesSet = c.approachesSet || f.Name == "approaches" })
 	if fs.NArg() > 0 {
 		fmt.Fprintf(x.stderr, "pushmap-bench: unexpected argument %q\nRun 'pushmap-bench -help' for usage.\n", fs.Arg(0))
 		return 2
@@ -255,8 +267,44 @@ func (c *benchConfig) write(x *cli, res *report.Results) error {
 	if err := report.WriteDocs(c.docs, report.Markdown(res, "bench")); err != nil {
 		return err
 	}
+	if c.micro != "" {
+		if err := writeMicro(c.micro, filepath.Join(dir, "micro"), c.docs); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(x.stdout, "pushmap-bench: wrote %s and %s\n", c.docs, dir)
 	return nil
+}
+
+// writeMicro copies the micro-benchmark outputs of from into to (unless it
+// is to) and renders their tables into the page docs.
+func writeMicro(from, to, docs string) error {
+	outs, err := micro.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	src, _ := filepath.Abs(from)
+	dst, _ := filepath.Abs(to)
+	if src != dst {
+		if err := os.MkdirAll(to, 0o755); err != nil {
+			return err
+		}
+		files, _ := filepath.Glob(filepath.Join(from, "*.txt"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(to, filepath.Base(f)), b, 0o644)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	rel, err := filepath.Rel(filepath.Dir(docs), to)
+	if err != nil {
+		rel = to
+	}
+	return micro.WriteDocs(docs, outs, rel)
 }
 
 // env returns the environment of a run: targets are this program run as
@@ -322,8 +370,15 @@ func (c *benchConfig) has(part string) bool {
 	return false
 }
 
+// quickApproaches are the fleet approaches of -quick unless -approaches
+// is given: one of each kind.
+var quickApproaches = list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles14", "broadcast", "poll1s", "poll-since250ms"}
+
 // applyQuick shrinks the suite to run in under two minutes.
 func (c *benchConfig) applyQuick() {
+	if !c.approachesSet {
+		c.approaches = quickApproaches
+	}
 	c.markers, c.clients = 2000, 300
 	c.warmup, c.window, c.grace = time.Second, 3*time.Second, 500*time.Millisecond
 	c.sweepClients, c.sweepMarkers = ints{100, 500}, 2000
@@ -382,11 +437,15 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 	}
 
 	if c.has("fleet") {
-		for _, a := range c.approaches {
+		for _, name := range c.approaches {
+			a, windows, err := c.windows(name)
+			if err != nil {
+				return res, err
+			}
 			sc := base
 			sc.Name = "fleet/" + a
 			st := loadgen.Stage{Markers: c.markers, Clients: capClients(c.clients)}
-			for range max(c.repeat, 1) {
+			for range windows {
 				sc.Stages = append(sc.Stages, st)
 			}
 			if err := approach(&sc, a); err != nil {
@@ -482,6 +541,25 @@ func dedupe(st []loadgen.Stage) []loadgen.Stage {
 	return out
 }
 
+// windows splits an entry of -approaches into the approach and the
+// windows it is measured in: -repeat, or N for a name ending in :N
+// (-quick: one).
+func (c *benchConfig) windows(entry string) (string, int, error) {
+	name, n, ok := strings.Cut(entry, ":")
+	windows := max(c.repeat, 1)
+	if ok {
+		k, err := strconv.Atoi(n)
+		if err != nil || k < 1 {
+			return "", 0, fmt.Errorf("-approaches: %q: want a name, or a name, a colon and a number of windows such as tiles13:1", entry)
+		}
+		windows = k
+	}
+	if c.quick {
+		windows = 1
+	}
+	return name, windows, nil
+}
+
 // approach sets sc's approach from a name of -approaches.
 func approach(sc *loadgen.Scenario, name string) error {
 	switch {
@@ -489,11 +567,29 @@ func approach(sc *loadgen.Scenario, name string) error {
 		sc.Approach = loadgen.Pushmap
 	case name == "pushmap-durable":
 		sc.Approach, sc.DataDir = loadgen.Pushmap, true
+	case strings.HasPrefix(name, "pushmap-margin"):
+		pct, err := strconv.Atoi(strings.TrimPrefix(name, "pushmap-margin"))
+		if err != nil || pct < 0 || pct > 100 {
+			return fmt.Errorf("-approaches: %q: want pushmap-margin and a percentage of the view's size per side, such as pushmap-margin25", name)
+		}
+		sc.Approach, sc.Margin = loadgen.Pushmap, float64(pct)/100
 	case name == "tiles":
 		sc.Approach = loadgen.Tiles
+	case strings.HasPrefix(name, "tiles"):
+		z, err := strconv.Atoi(strings.TrimPrefix(name, "tiles"))
+		if err != nil || z < 0 || z > 22 {
+			return fmt.Errorf("-approaches: %q: want tiles and a zoom, such as tiles14", name)
+		}
+		sc.Approach, sc.TileZoom = loadgen.Tiles, z
 	case name == "broadcast":
 		sc.Approach = loadgen.Broadcast
 		sc.Audit = min(sc.Audit, 50)
+	case strings.HasPrefix(name, "poll-since"):
+		d, err := time.ParseDuration(strings.TrimPrefix(name, "poll-since"))
+		if err != nil || d <= 0 {
+			return fmt.Errorf("-approaches: %q: want poll-since and an interval, such as poll-since1s", name)
+		}
+		sc.Approach, sc.PollEvery = loadgen.PollSince, d
 	case strings.HasPrefix(name, "poll"):
 		d, err := time.ParseDuration(strings.TrimPrefix(name, "poll"))
 		if err != nil || d <= 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pushmap/pushmap/bench/internal/micro"
 	"github.com/pushmap/pushmap/bench/internal/report"
 	"github.com/pushmap/pushmap/internal/leakcheck"
 )
@@ -20,9 +21,10 @@ func testCLI() (*cli, *bytes.Buffer, *bytes.Buffer) {
 }
 
 // TestPlotCommittedResults renders the committed docs/bench/results.json
-// with -plot -write-docs into a copy of the benchmarks page, running
-// nothing: the page's generated part and its SVG plots come back, and the
-// page is the committed one (make bench-plot keeps it so).
+// and micro-benchmark outputs (docs/bench/micro) with -plot -write-docs
+// -micro into a copy of the benchmarks page, running nothing: the page's
+// generated parts and its SVG plots come back, and the page is the
+// committed one (make bench-plot keeps it so).
 func TestPlotCommittedResults(t *testing.T) {
 	docs := filepath.Join("..", "..", "..", "docs")
 	committed, err := os.ReadFile(filepath.Join(docs, "benchmarks.md"))
@@ -32,12 +34,13 @@ func TestPlotCommittedResults(t *testing.T) {
 	dir := t.TempDir()
 	page := filepath.Join(dir, "benchmarks.md")
 	stale := strings.Replace(string(committed), report.BeginMarker, report.BeginMarker+"\nstale line", 1)
+	stale = strings.Replace(stale, micro.Begin("encode"), micro.Begin("encode")+"\nstale line", 1)
 	if err := os.WriteFile(page, []byte(stale), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	x, stdout, stderr := testCLI()
 	code := x.run(context.Background(), []string{"-plot", filepath.Join(docs, "bench", "results.json"),
-		"-out", filepath.Join(dir, "out"), "-write-docs", "-docs", page})
+		"-out", filepath.Join(dir, "out"), "-write-docs", "-docs", page, "-micro", filepath.Join(docs, "bench", "micro")})
 	if code != 0 {
 		t.Fatalf("exit status %d: %s", code, stderr)
 	}

@@ -9,16 +9,21 @@
 //     crosses into another tile, to the old tile's channel too, so that its
 //     subscribers see it leave).
 //   - Broadcast: every update to every client, which filters by itself.
-//
-// (The third baseline, polling, needs no server of its own: pushmap's HTTP
-// ingest answers GET /markers?bbox=.)
+//   - Poll, a polling endpoint as a competent engineer would write it:
+//     the changes in a box since a cursor, conditional requests (ETag,
+//     304) and gzip. (The naive poller needs no server of its own: it
+//     asks pushmap's HTTP ingest, GET /markers?bbox=, for the whole box.)
 //
 // The brokers are written to be fair competitors, not straw men: they use
 // pushmap's wire format and frames (a marker op is encoded once and its
 // bytes shared by every recipient), the same per-connection outbox
 // coalescing ops by marker id and drained by a writer goroutine into
 // batch frames of up to 64 KiB, and the same WebSocket library and
-// settings. They keep per-tile (or global) marker state so that a new
+// settings. They schedule writers as pushmap does: a published batch is
+// delivered to every outbox first, and the writers start after it, so
+// that a client gets its share of a batch in one frame; the tile broker
+// fans a large batch out on every core, as pushmap does, its channels
+// shared out by tile so that each channel's order holds. They keep per-tile (or global) marker state so that a new
 // subscription gets its tiles' markers at once, as a pushmap view does.
 // A client that falls more than OutboxBytes behind is closed with 4002
 // (too slow), as generic brokers do; pushmap sends a fresh snapshot instead.

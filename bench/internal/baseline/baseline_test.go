@@ -3,6 +3,7 @@ package baseline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ func dial(t *testing.T, url string) *testClient {
 	}
 	ws.SetReadLimit(-1)
 	c := &testClient{t: t, ws: ws, frames: make(chan []byte, 100), err: make(chan error, 1)}
-	done := make(chan struct{})
+	done, stop := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
@@ -47,10 +48,15 @@ func dial(t *testing.T, url string) *testClient {
 				c.err <- err
 				return
 			}
-			c.frames <- b
+			select {
+			case c.frames <- b:
+			case <-stop: // the test ended without reading everything
+				return
+			}
 		}
 	}()
 	t.Cleanup(func() {
+		close(stop)
 		ws.CloseNow()
 		<-done
 	})
@@ -73,9 +79,10 @@ func (c *testClient) read(wait time.Duration) ([]byte, error) {
 // frame is a decoded server frame: its type, seq (for a SubAck) and the
 // ids of its marker ops.
 type frame struct {
-	typ int
-	seq uint64
-	ids []string
+	typ      int
+	seq      uint64
+	ids      []string
+	versions map[string]uint64 // id → version of its op
 }
 
 func (c *testClient) next() frame {
@@ -106,8 +113,10 @@ func decode(t *testing.T, b []byte) frame {
 	if err != nil {
 		t.Fatalf("frame %x: %v", b, err)
 	}
+	f.versions = map[string]uint64{}
 	for _, op := range msg.(wire.Batch).Ops {
 		f.ids = append(f.ids, op.Marker.ID)
+		f.versions[op.Marker.ID] = op.Marker.Version
 	}
 	slices.Sort(f.ids)
 	return f
@@ -209,6 +218,107 @@ func TestTiles(t *testing.T) {
 	c.next()
 	if n := b.Channels(); n != 3 {
 		t.Errorf("%d channels after D was dropped, want 3", n)
+	}
+}
+
+// TestTilesOneFramePerBatch checks that a client gets a large batch (whose
+// fan-out runs on several goroutines) in one frame, as pushmap's clients
+// do: the broker once started a client's writer at its first delivery,
+// which wrote that delivery alone and the rest of the batch in a second
+// frame.
+func TestTilesOneFramePerBatch(t *testing.T) {
+	b, err := NewTiles(14, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(b)
+	defer hs.Close()
+	defer b.Close()
+	corner := geo.TileOf(geo.Pt(2.3, 48.85), 14)
+	var tiles []geo.Tile
+	for dx := range uint32(4) {
+		for dy := range uint32(4) {
+			tiles = append(tiles, geo.Tile{Z: 14, X: corner.X + dx, Y: corner.Y + dy})
+		}
+	}
+	c := dial(t, hs.URL)
+	c.subscribe(1, tiles, nil)
+	if f := c.next(); f.seq != 1 {
+		t.Fatalf("got %+v, want ack 1", f)
+	}
+	const n = 4 * parallelFanOut
+	for round := range uint64(3) {
+		batch := make([]wire.Marker, n)
+		for i := range batch {
+			bo := tiles[i%len(tiles)].Bounds()
+			f := float64(i) / n
+			batch[i] = marker(fmt.Sprint("m", i), geo.Pt(bo.West+f*(bo.East-bo.West), bo.South+f*(bo.North-bo.South)), round+1)
+		}
+		if err := b.Publish(batch); err != nil {
+			t.Fatal(err)
+		}
+		f := c.next()
+		if f.typ != int(wire.TypeBatch) || len(f.ids) != n {
+			t.Fatalf("round %d: first frame has %d ops, want the whole batch of %d in one frame", round, len(f.ids), n)
+		}
+		c.quiet()
+	}
+}
+
+// TestTilesMarkerTwiceInBatch checks that a marker published several times
+// in a large batch, in channels the client holds, reaches it in its last
+// state: the publications run on different goroutines, and the client's
+// outbox keeps the last op put.
+func TestTilesMarkerTwiceInBatch(t *testing.T) {
+	b, err := NewTiles(14, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(b)
+	defer hs.Close()
+	defer b.Close()
+	ta := geo.TileOf(geo.Pt(2.3, 48.85), 14)
+	var tiles []geo.Tile
+	for dx := range uint32(8) {
+		tiles = append(tiles, geo.Tile{Z: 14, X: ta.X + dx, Y: ta.Y})
+	}
+	c := dial(t, hs.URL)
+	c.subscribe(1, tiles, nil)
+	c.next()
+	mid := func(tile geo.Tile) geo.Point {
+		bo := tile.Bounds()
+		return geo.Pt((bo.West+bo.East)/2, (bo.South+bo.North)/2)
+	}
+	for round := range 8 {
+		var batch []wire.Marker
+		v := uint64(10 * round)
+		// x hops through the tiles, fillers in between, so that its
+		// publications land on channels run by different goroutines.
+		for i := range 2 * parallelFanOut {
+			if i%(parallelFanOut/4) == 0 {
+				v++
+				batch = append(batch, marker("x", mid(tiles[int(v)%len(tiles)]), v))
+			}
+			batch = append(batch, marker(fmt.Sprint("f", i), mid(tiles[i%len(tiles)]), uint64(round+1)))
+		}
+		if err := b.Publish(batch); err != nil {
+			t.Fatal(err)
+		}
+		// The client may get the batch in more than one frame (a writer
+		// still running takes what is there): the last x it gets counts.
+		var got uint64
+		for {
+			b, err := c.read(200 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			if f := decode(t, b); f.versions["x"] != 0 {
+				got = f.versions["x"]
+			}
+		}
+		if got != v {
+			t.Fatalf("round %d: the client got x at version %d last, want %d", round, got, v)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -30,6 +31,9 @@ type Tiles struct {
 	conns    map[*tileConn]struct{}
 	enc      *wire.Encoder
 	closed   bool
+	batch    uint64        // number of the batch Publish is applying
+	jobs     []tileJob     // the batch's channel deliveries, not yet fanned out
+	workers  []*tileWorker // one per goroutine of a fan-out
 
 	wg sync.WaitGroup // connection handlers and writers
 
@@ -45,8 +49,9 @@ type channel struct {
 
 // A tileMarker is a marker's latest state: its tile and encoded op.
 type tileMarker struct {
-	tile geo.Tile
-	op   []byte
+	tile  geo.Tile
+	op    []byte
+	batch uint64 // the batch that published it last
 }
 
 type tileConn struct {
@@ -72,9 +77,22 @@ func (t *Tiles) Zoom() int { return t.zoom }
 // Publish publishes each marker of ms to the channel of its tile, and to
 // the channel of its former tile when it moved out of it. The broker keeps
 // the markers' Props maps.
+//
+// It schedules writers as pushmap's server does: the batch is first
+// applied to the channels, then fanned out, and only then are the writers
+// of the clients it concerns started, so that a client gets its share of
+// a batch in one frame. The fan-out of a batch of at least parallelFanOut
+// publications runs on one goroutine per core, each taking the channels
+// whose tile hashes to it, so that a channel's publications reach every
+// subscriber in the order published. A marker published twice in one
+// batch has the publications before the second fanned out first (their
+// writers wait for the end of the batch too): each client's outbox keeps
+// the last op put for a marker, which must be the newer one.
 func (t *Tiles) Publish(ms []wire.Marker) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.batch++
+	defer t.startWritersLocked()
 	for i := range ms {
 		m, op, err := upsertOp(t.enc, ms[i])
 		if err != nil {
@@ -88,29 +106,112 @@ func (t *Tiles) Publish(ms []wire.Marker) error {
 			rec = &tileMarker{tile: tile}
 			t.markers[m.ID] = rec
 			t.channel(tile).markers[m.ID] = rec
-		case rec.tile != tile:
+		case rec.batch == t.batch:
+			t.fanOutLocked()
+		}
+		rec.batch = t.batch
+		if rec.tile != tile {
 			old := t.channels[rec.tile]
 			delete(old.markers, m.ID)
-			for c := range old.subs {
-				if _, also := c.subs[tile]; !also {
-					t.deliver(c, key, op)
-				}
+			if len(old.subs) > 0 {
+				t.jobs = append(t.jobs, tileJob{ch: old, tile: rec.tile, key: key, op: op, skip: tile, leave: true})
 			}
 			t.collect(rec.tile, old)
 			rec.tile = tile
 			t.channel(tile).markers[m.ID] = rec
 		}
 		rec.op = op
-		for c := range t.channels[tile].subs {
-			t.deliver(c, key, op)
+		if ch := t.channels[tile]; len(ch.subs) > 0 {
+			t.jobs = append(t.jobs, tileJob{ch: ch, tile: tile, key: key, op: op})
 		}
 	}
 	return nil
 }
 
-func (t *Tiles) deliver(c *tileConn, key outbox.Key, op []byte) {
-	if c.out.Put(key, op) {
-		c.startWriter()
+// parallelFanOut is the smallest number of channel deliveries in a batch
+// that are shared out among goroutines, as pushmap's server does from
+// 512 updates.
+const parallelFanOut = 512
+
+// A tileJob is one publication on one channel: op for every subscriber of
+// ch, but, for a marker leaving ch's tile, those subscribed to skip (its
+// new tile) too, who get it there.
+type tileJob struct {
+	ch    *channel
+	tile  geo.Tile // ch's, to share jobs out by
+	key   outbox.Key
+	op    []byte
+	skip  geo.Tile
+	leave bool
+}
+
+// A tileWorker runs tile jobs on one goroutine and keeps the clients whose
+// writers must start.
+type tileWorker struct {
+	wake []*tileConn
+}
+
+// run delivers the jobs whose tile falls to worker k of n. Tiles.mu is
+// held by the publisher, so channels and subscriptions only read.
+func (w *tileWorker) run(jobs []tileJob, k, n int) {
+	for i := range jobs {
+		j := &jobs[i]
+		if n > 1 && tileHash(j.tile)%uint64(n) != uint64(k) {
+			continue
+		}
+		for c := range j.ch.subs {
+			if j.leave {
+				if _, also := c.subs[j.skip]; also {
+					continue
+				}
+			}
+			if c.out.Put(j.key, j.op) {
+				w.wake = append(w.wake, c)
+			}
+		}
+	}
+}
+
+// tileHash spreads tiles over workers.
+func tileHash(t geo.Tile) uint64 {
+	h := uint64(t.X)<<32 | uint64(t.Y)
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// fanOutLocked delivers the jobs queued, on every core when they are many.
+// The writers they call for wait in the workers. t.mu is held.
+func (t *Tiles) fanOutLocked() {
+	n := runtime.GOMAXPROCS(0)
+	if len(t.jobs) < parallelFanOut {
+		n = 1
+	}
+	for len(t.workers) < n {
+		t.workers = append(t.workers, &tileWorker{})
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < n; k++ {
+		w := t.workers[k]
+		wg.Go(func() { w.run(t.jobs, k, n) })
+	}
+	t.workers[0].run(t.jobs, 0, n)
+	wg.Wait()
+	clear(t.jobs)
+	t.jobs = t.jobs[:0]
+}
+
+// startWritersLocked fans out what the batch has left and starts the
+// writers it calls for. t.mu is held.
+func (t *Tiles) startWritersLocked() {
+	t.fanOutLocked()
+	for _, w := range t.workers {
+		for _, c := range w.wake {
+			c.startWriter()
+		}
+		clear(w.wake)
+		w.wake = w.wake[:0]
 	}
 }
 

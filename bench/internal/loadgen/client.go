@@ -42,12 +42,21 @@ type client struct {
 	mu    sync.Mutex
 	subs  map[uint64]geo.Box // guarded by mu: subscriptions awaiting their ack
 
+	// Pushmap with a margin: the views sent and not yet acknowledged, each
+	// the widened box sent and the view it widens. Guarded by mu.
+	widened [][2]geo.Box
+
 	// Poll.
 	pollMu  sync.Mutex
 	pollBox geo.Box // guarded by pollMu
 	pollNew bool    // guarded by pollMu: pollBox not yet asked for
 	hc      *http.Client
 	seen    map[uint32]uint32 // poll goroutine: latest version seen per marker
+
+	// PollSince, poll goroutine: the cursor of the last answer and the box
+	// it was for.
+	cursor    string
+	cursorBox geo.Box
 }
 
 // dialTimeout bounds connecting one client until its first view is
@@ -127,8 +136,8 @@ func (c *client) connect(ctx context.Context) error {
 		ip = src[k]
 	}
 	c.box = c.firstBox()
-	if r.sc.Approach == Poll {
-		c.hc = &http.Client{Transport: r.transport(ip, 1)}
+	if r.sc.Approach.polls() {
+		c.hc = &http.Client{Transport: r.transport(ip, 1, r.sc.Approach == PollSince)}
 		c.seen = map[uint32]uint32{}
 		c.pollBox, c.pollNew = c.box, true
 		phase := time.Duration(c.rng.Int64N(int64(r.sc.PollEvery)))
@@ -199,7 +208,14 @@ func (c *client) setView(ctx context.Context, box geo.Box) error {
 	c.box = box
 	switch r.sc.Approach {
 	case Pushmap:
-		frame, err := wire.Marshal(wire.View{ID: 0, Box: box, Zoom: r.sc.Zoom})
+		sent := box
+		if r.sc.Margin > 0 {
+			sent = roundBox(widen(box, r.sc.Margin))
+			c.mu.Lock()
+			c.widened = append(c.widened, [2]geo.Box{sent, box})
+			c.mu.Unlock()
+		}
+		frame, err := wire.Marshal(wire.View{ID: 0, Box: sent, Zoom: r.sc.Zoom})
 		if err != nil {
 			return err
 		}
@@ -238,7 +254,7 @@ func (c *client) setView(ctx context.Context, box geo.Box) error {
 			c.au.ViewSent(box, at)
 			c.au.ViewAcked(box, at)
 		}
-	case Poll:
+	case Poll, PollSince:
 		c.pollMu.Lock()
 		c.pollBox, c.pollNew = box, true
 		c.pollMu.Unlock()
@@ -250,6 +266,31 @@ func (c *client) stop() {
 	if c.ws != nil {
 		c.ws.CloseNow()
 	}
+}
+
+// widen adds margin × the box's size on each side of b, as the browser
+// client (wasmclient) widens the views it sends; the bench's regions do
+// not cross the antimeridian.
+func widen(b geo.Box, margin float64) geo.Box {
+	dx, dy := (b.East-b.West)*margin, (b.North-b.South)*margin
+	return geo.Box{West: max(-180, b.West-dx), South: max(-90, b.South-dy), East: min(180, b.East+dx), North: min(90, b.North+dy)}
+}
+
+// viewOf returns the view whose widened box sent is acknowledged: sent
+// itself without a margin.
+func (c *client) viewOf(sent geo.Box) geo.Box {
+	if c.r.sc.Margin <= 0 {
+		return sent
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, w := range c.widened {
+		if w[0] == sent {
+			c.widened = c.widened[i+1:]
+			return w[1]
+		}
+	}
+	return sent
 }
 
 // readLoop reads the frames of a WebSocket client until its connection
@@ -305,7 +346,7 @@ func (c *client) handle(b []byte, at int64, recs []audit.Record) []audit.Record 
 	case int(wire.TypeBatch):
 	case int(wire.TypeViewAck):
 		kind = audit.Snapshot
-		if c.au != nil && !c.au.ViewAcked(f.view, at) {
+		if c.au != nil && !c.au.ViewAcked(c.viewOf(f.view), at) {
 			r.errs.Add(1)
 		}
 		c.markReady()
@@ -403,7 +444,11 @@ func (c *client) pollLoop(phase time.Duration) {
 	defer timer.Stop()
 	var buf []byte
 	var recs []audit.Record
-	url := []byte(r.base + target.PathFeed + "?bbox=")
+	path := target.PathFeed
+	if r.sc.Approach == PollSince {
+		path = target.PathPoll
+	}
+	url := []byte(r.base + path + "?bbox=")
 	base := len(url)
 	for {
 		select {
@@ -416,12 +461,22 @@ func (c *client) pollLoop(phase time.Duration) {
 		c.pollNew = false
 		c.pollMu.Unlock()
 		url = appendBBox(url[:base], box)
+		// PollSince asks for the changes since its last answer for this
+		// box, and for the whole box after a pan.
+		since := ""
+		if r.sc.Approach == PollSince && !isNew && c.cursorBox == box {
+			since = c.cursor
+			url = append(append(url, "&since="...), since...)
+		}
 		sent := r.now()
 		if isNew && c.au != nil {
 			c.au.ViewSent(box, sent)
 		}
-		var err error
-		buf, err = c.get(string(url), buf[:0])
+		var (
+			a   pollAnswer
+			err error
+		)
+		buf, a, err = c.get(string(url), since, buf[:0])
 		if err != nil {
 			if r.ctx.Err() != nil {
 				return
@@ -433,7 +488,12 @@ func (c *client) pollLoop(phase time.Duration) {
 			if isNew && c.au != nil {
 				c.au.ViewAcked(box, at)
 			}
-			recs = c.takePoll(buf, at, !isNew, recs[:0])
+			if a.cursor != "" {
+				c.cursor, c.cursorBox = a.cursor, box
+			}
+			if !a.notModified {
+				recs = c.takePoll(buf, at, !isNew, since != "" && !a.full, recs[:0])
+			}
 			c.markReady()
 		}
 		next = next.Add(every)
@@ -446,32 +506,54 @@ func (c *client) pollLoop(phase time.Duration) {
 	}
 }
 
-func (c *client) get(url string, buf []byte) ([]byte, error) {
+// A pollAnswer is what a poll's headers said.
+type pollAnswer struct {
+	notModified bool   // 304: nothing changed since the cursor
+	full        bool   // Poll-Full: the whole box, though changes were asked for
+	cursor      string // Poll-Cursor
+}
+
+// get sends a poll and reads its answer into buf. A poll with a cursor
+// (since) is conditional on it: If-None-Match names it.
+func (c *client) get(url, since string, buf []byte) ([]byte, pollAnswer, error) {
+	var a pollAnswer
 	req, err := http.NewRequestWithContext(c.r.ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return buf, err
+		return buf, a, err
+	}
+	if since != "" {
+		req.Header.Set("If-None-Match", `"`+since+`"`)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return buf, err
+		return buf, a, err
 	}
 	defer resp.Body.Close()
 	buf, err = readAll(buf, resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
+	a.notModified = resp.StatusCode == http.StatusNotModified
+	a.full = resp.Header.Get("Poll-Full") == "1"
+	a.cursor = resp.Header.Get("Poll-Cursor")
+	if err == nil && resp.StatusCode != http.StatusOK && !a.notModified {
 		err = fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(buf))
 	}
 	if c.r.inWindow.Load() {
 		c.r.requests.Add(1)
 	}
-	return buf, err
+	return buf, a, err
 }
 
 // takePoll takes in a poll answer received at time at. same says the box
 // is the one polled before: only then are the versions first seen updates
 // whose latency counts (after a pan they are the new box's snapshot).
-func (c *client) takePoll(b []byte, at int64, same bool, recs []audit.Record) []audit.Record {
+// changes says the answer holds the changes since the last one (PollSince),
+// each marker an update, rather than the whole box, which replaces what the
+// client holds.
+func (c *client) takePoll(b []byte, at int64, same, changes bool, recs []audit.Record) []audit.Record {
 	r := c.r
-	if c.au != nil {
+	kind := audit.PollItem
+	if changes {
+		kind = audit.Update
+	} else if c.au != nil {
 		recs = append(recs, audit.Record{T: at, Kind: audit.PollBegin})
 	}
 	from, to := r.winFrom.Load(), r.winTo.Load()
@@ -482,7 +564,7 @@ func (c *client) takePoll(b []byte, at int64, same bool, recs []audit.Record) []
 		}
 		n++
 		if c.au != nil {
-			recs = append(recs, audit.Record{T: at, M: m, V: v, Kind: audit.PollItem, Lon: int32(wire.ToE7(lon)), Lat: int32(wire.ToE7(lat))})
+			recs = append(recs, audit.Record{T: at, M: m, V: v, Kind: kind, Lon: int32(wire.ToE7(lon)), Lat: int32(wire.ToE7(lat))})
 		}
 		if v > c.seen[m] {
 			c.seen[m] = v

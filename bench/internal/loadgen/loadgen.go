@@ -48,8 +48,14 @@ const (
 	Pushmap   Approach = "pushmap"   // pushmap's viewport push
 	Tiles     Approach = "tiles"     // a tile-channel broker
 	Broadcast Approach = "broadcast" // every update to every client
-	Poll      Approach = "poll"      // HTTP polling of the view's box
+	Poll      Approach = "poll"      // HTTP polling of the view's whole box (pushmap's GET /feed/markers, plain JSON)
+	// PollSince: HTTP polling of the changes in the view's box since the
+	// last answer, conditional and gzipped (baseline.Poll).
+	PollSince Approach = "poll-since"
 )
+
+// polls reports whether a is one of the polling approaches.
+func (a Approach) polls() bool { return a == Poll || a == PollSince }
 
 // A Stage of a Scenario: from its start, Markers markers move and Clients
 // clients watch (both at least the previous stage's).
@@ -62,8 +68,13 @@ type Stage struct {
 type Scenario struct {
 	Name      string        `json:"name"`
 	Approach  Approach      `json:"approach"`
-	PollEvery time.Duration `json:"pollEvery,omitempty"` // Poll: time between two polls of a client
+	PollEvery time.Duration `json:"pollEvery,omitempty"` // Poll, PollSince: time between two polls of a client
 	TileZoom  int           `json:"tileZoom,omitempty"`  // Tiles: zoom of the channels' tiles
+	// Margin (Pushmap): a client widens the view it sends by this fraction
+	// of its width and height on each side, as the JavaScript client's
+	// margin option does; the audit judges deliveries against the view
+	// itself, the box the map shows.
+	Margin float64 `json:"margin,omitempty"`
 
 	Fleet  fleet.Options `json:"-"`
 	Stages []Stage       `json:"stages"`
@@ -161,8 +172,14 @@ type StageResult struct {
 
 	DeliveredPerSec float64 `json:"deliveredPerSec"` // marker ops (or polled markers) received, all clients
 	OpsPerFrame     float64 `json:"opsPerFrame"`     // deliveries per frame (or poll answer) that carried any
-	InViewPerSec    float64 `json:"inViewPerSec"`    // of those, news in view: DeliveredPerSec × Precision
-	Latency         Latency `json:"latency"`         // publish to receipt, of the window's updates
+	FramesPerSec    float64 `json:"framesPerSec"`    // frames (or poll answers) that carried deliveries, all clients
+	BatchesPerSec   float64 `json:"batchesPerSec"`   // feed batches (ticks) published
+	// FramesPerClientBatch is FramesPerSec / Clients / BatchesPerSec: how
+	// many frames a client gets per feed batch (1 when every client gets
+	// each batch in one frame).
+	FramesPerClientBatch float64 `json:"framesPerClientBatch"`
+	InViewPerSec         float64 `json:"inViewPerSec"` // of those, news in view: DeliveredPerSec × Precision
+	Latency              Latency `json:"latency"`      // publish to receipt, of the window's updates
 
 	BytesPerClientSec     float64 `json:"bytesPerClientSec"`     // received, TCP payload
 	SentBytesPerClientSec float64 `json:"sentBytesPerClientSec"` // sent by clients (views, requests)
@@ -350,12 +367,17 @@ func (r *run) start(ctx context.Context) error {
 		kind = target.KindTiles
 	case Broadcast:
 		kind = target.KindBroadcast
+	case PollSince:
+		kind = target.KindPoll
 	case Pushmap, Poll:
 	default:
 		return fmt.Errorf("loadgen: unknown approach %q", s.Approach)
 	}
 	maxConns := s.Stages[len(s.Stages)-1].Clients + 100
 	args := []string{"-max-connections", fmt.Sprint(maxConns), "-tile-zoom", fmt.Sprint(s.TileZoom)}
+	if s.Margin != 0 && s.Approach != Pushmap {
+		return fmt.Errorf("loadgen: Margin is pushmap's, not %s's", s.Approach)
+	}
 	if s.DataDir {
 		if kind != target.KindPushmap {
 			return fmt.Errorf("loadgen: DataDir is pushmap's, not %s's", kind)
@@ -381,7 +403,7 @@ func (r *run) start(ctx context.Context) error {
 		srcs = []net.IP{nil}
 	}
 	for _, ip := range srcs {
-		r.dialers = append(r.dialers, &http.Client{Transport: r.transport(ip, 0)})
+		r.dialers = append(r.dialers, &http.Client{Transport: r.transport(ip, 0, false)})
 	}
 	// Tick 0: the first stage's markers.
 	if err := r.publish(ctx, 0); err != nil {
@@ -417,7 +439,8 @@ func (r *run) gc() {
 
 // transport returns an HTTP transport dialling from ip that counts bytes
 // into the run's counters; perHost caps its idle connections (0: default).
-func (r *run) transport(ip net.IP, perHost int) *http.Transport {
+// With gzip it asks for gzip and decompresses answers, as browsers do.
+func (r *run) transport(ip net.IP, perHost int, gzip bool) *http.Transport {
 	d := newDialer(ip)
 	return &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -428,7 +451,7 @@ func (r *run) transport(ip net.IP, perHost int) *http.Transport {
 			return &countingConn{Conn: c, in: &r.bytesIn, out: &r.bytesOut}, nil
 		},
 		MaxIdleConnsPerHost: perHost,
-		DisableCompression:  true,
+		DisableCompression:  !gzip,
 		ForceAttemptHTTP2:   false,
 	}
 }

@@ -68,11 +68,30 @@ func TestSmokePushmap(t *testing.T) {
 	}
 }
 
+// TestSmokePushmapMargin checks that clients widening their views as the
+// browser client does (margin 0.25) still get every in-view update, and
+// that the audit judges them against the view they show: what the margin
+// brings is not in view, so precision falls below 100%.
+func TestSmokePushmapMargin(t *testing.T) {
+	sc := smoke(Pushmap)
+	sc.Margin = 0.25
+	rep := runSmoke(t, sc)
+	st := rep.Stages[0]
+	if st.Recall != 1 || st.Missed != 0 {
+		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
+	}
+	// The widened view is 2.25 times the view: about 1/2.25 of what comes
+	// is in view.
+	if st.Precision < 0.2 || st.Precision > 0.8 {
+		t.Errorf("precision %.4f, want about 0.44", st.Precision)
+	}
+}
+
 // TestSmokeBaselines checks that the tile-channel and polling baselines
 // deliver every in-view update too, less precisely: the audit judges them
 // by the same rule.
 func TestSmokeBaselines(t *testing.T) {
-	for _, a := range []Approach{Tiles, Poll} {
+	for _, a := range []Approach{Tiles, Poll, PollSince} {
 		t.Run(string(a), func(t *testing.T) {
 			rep := runSmoke(t, smoke(a))
 			st := rep.Stages[0]
@@ -112,6 +131,9 @@ func runSmoke(t *testing.T, sc *Scenario) *Report {
 	}
 	if fmt.Sprint(st.Latency.N) == "0" {
 		t.Error("no latency measured")
+	}
+	if st.FramesPerClientBatch <= 0 || st.BatchesPerSec <= 0 {
+		t.Errorf("%.2f frames per client per batch, %.1f batches/s: not counted", st.FramesPerClientBatch, st.BatchesPerSec)
 	}
 	return rep
 }

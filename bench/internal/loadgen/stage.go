@@ -160,6 +160,9 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	res.UpdatesPerSec = float64(updates) / sec
 	res.DeliveredPerSec = delivered / sec
 	res.OpsPerFrame = div(delivered, float64(w1.frames-w0.frames))
+	res.FramesPerSec = float64(w1.frames-w0.frames) / sec
+	res.BatchesPerSec = float64(last-winFrom) / sec
+	res.FramesPerClientBatch = div(res.FramesPerSec, clients*res.BatchesPerSec)
 	res.Precision = a.Precision()
 	res.Recall = a.Recall()
 	inView := delivered * res.Precision

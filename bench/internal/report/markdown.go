@@ -23,12 +23,17 @@ const (
 func label(sc *loadgen.Scenario) string {
 	switch sc.Approach {
 	case loadgen.Poll:
-		return "polling " + sc.PollEvery.String()
+		return "polling " + sc.PollEvery.String() + ", whole box (naive)"
+	case loadgen.PollSince:
+		return "polling " + sc.PollEvery.String() + ", changes since a cursor, gzip"
 	case loadgen.Tiles:
 		return fmt.Sprintf("tile channels (z%d)", sc.TileZoom)
 	}
 	if sc.DataDir {
 		return "pushmap --data-dir (fsync always)"
+	}
+	if sc.Margin > 0 {
+		return fmt.Sprintf("pushmap, margin %g", sc.Margin)
 	}
 	return string(sc.Approach)
 }
@@ -38,13 +43,39 @@ func shortLabel(sc *loadgen.Scenario) string {
 	switch sc.Approach {
 	case loadgen.Poll:
 		return "poll " + sc.PollEvery.String()
+	case loadgen.PollSince:
+		return "poll since " + sc.PollEvery.String()
 	case loadgen.Tiles:
-		return "tiles"
+		return fmt.Sprintf("tiles z%d", sc.TileZoom)
 	}
 	if sc.DataDir {
 		return "pushmap durable"
 	}
+	if sc.Margin > 0 {
+		return fmt.Sprintf("pushmap m%g", sc.Margin)
+	}
 	return string(sc.Approach)
+}
+
+// plain reports whether sc is pushmap as measured against the others: in
+// memory, views sent as shown.
+func plain(sc *loadgen.Scenario) bool {
+	return sc.Approach == loadgen.Pushmap && !sc.DataDir && sc.Margin == 0
+}
+
+// framesPerClientBatch returns how many frames (or poll answers) a client
+// got per feed batch in st: from results.json's own figure, or, for
+// results written before it was kept, from deliveries, ops per frame and
+// the tick.
+func framesPerClientBatch(st *loadgen.StageResult, w Workload) float64 {
+	if st.FramesPerClientBatch > 0 {
+		return st.FramesPerClientBatch
+	}
+	tick, err := time.ParseDuration(w.Tick)
+	if err != nil || tick <= 0 || st.OpsPerFrame == 0 || st.Clients == 0 {
+		return 0
+	}
+	return st.DeliveredPerSec / st.OpsPerFrame / float64(st.Clients) * tick.Seconds()
 }
 
 // WritePlots writes the SVG plots of res into dir.
@@ -143,6 +174,8 @@ func Markdown(res *Results, dir string) string {
 	p("Measured by `%s` on %s, in %s (%s). Machine: %d cores (%s), %d GiB, %s, %s; a process may open %s files.\n\n",
 		res.Version, res.Started.Format("2006-01-02"), duration(res.Seconds), what, m.CPUs, m.CPU, m.MemoryGiB, m.OS, m.Go, num(float64(m.FileLimit)))
 	w := res.Workload
+	p("The load generator (the clients and the feed) and the server under test run on the same %d cores: what one uses the other cannot, "+
+		"so each approach's generator CPU is shown beside its latency.\n\n", m.CPUs)
 	p("Workload: %s markers in %s moving %g m every %s, published in feed batches every %s; views of %g° × %g° (zoom %g), "+
 		"panning every %s on average (0.5–1.5×); tile channels at zoom %d. Each run warms up %s and measures %s (sweep and ladder stages: "+
 		"at most 3 s and 5 s; ladder stages 2 s and 4 s).\n\n",
@@ -248,38 +281,40 @@ func fleetTables(b *strings.Builder, res *Results, dir string) {
 	w := res.Workload
 	p("#### The fleet workload, every approach (M = %s, C = %s)\n\n", num(float64(w.Markers)), num(float64(w.Clients)))
 	p("What the clients get:\n\n")
-	p("| approach | in-view updates delivered/s | latency p50 / p99 / p99.9 (ms) | staleness mean / max (ms) | precision | recall | bytes per client per s | bytes per in-view update | requests per client per s |\n")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("| approach | in-view updates delivered/s | latency p50 / p99 / p99.9 (ms) | generator CPU (cores) | staleness mean / max (ms) | precision | recall | bytes per client per s | bytes per in-view update | requests per client per s |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, rep := range res.Fleet {
 		if len(rep.Stages) == 0 {
 			continue
 		}
 		st := &rep.Stages[0]
 		req := "–"
-		if rep.Scenario.Approach == loadgen.Poll {
+		if rep.Scenario.Approach == loadgen.Poll || rep.Scenario.Approach == loadgen.PollSince {
 			req = fmt.Sprintf("%.2f", st.RequestsPerClientSec)
 		}
-		p("| %s | %s | %s / %s / %s | %s / %s | %s | %s | %s | %s | %s |\n", label(&rep.Scenario), num(st.InViewPerSec),
-			ms(st.Latency.P50), ms(st.Latency.P99), ms(st.Latency.P999), ms(st.StalenessMs), ms(st.StalenessMaxMs),
+		p("| %s | %s | %s / %s / %s | %.2f | %s / %s | %s | %s | %s | %s | %s |\n", label(&rep.Scenario), num(st.InViewPerSec),
+			ms(st.Latency.P50), ms(st.Latency.P99), ms(st.Latency.P999), st.GeneratorCPU, ms(st.StalenessMs), ms(st.StalenessMaxMs),
 			pct(st.Precision), pct(st.Recall), num(st.BytesPerClientSec), bytesFmt(st.BytesPerInView), req)
 	}
 	p("\nWhat it costs the server (its own process) and the generator:\n\n")
-	p("| approach | deliveries/s (all) | per frame | server CPU (cores) | server CPU-s per million in-view deliveries | server RSS | RSS per connection | generator CPU (cores) | other processes (cores) | every update on time, recall 100%%, p99 < %s |\n", w.MaxP99)
-	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	p("| approach | deliveries/s (all) | ops per frame | frames per client per batch | server CPU (cores) | server CPU-s per million in-view deliveries | server RSS | RSS per connection | generator CPU (cores) | other processes (cores) | every update on time, recall 100%%, p99 < %s |\n", w.MaxP99)
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, rep := range res.Fleet {
 		if len(rep.Stages) == 0 {
 			continue
 		}
 		st := &rep.Stages[0]
-		p("| %s | %s | %.1f | %.2f | %.2f | %s | %s | %.2f | %.2f | %s |\n", label(&rep.Scenario), num(st.DeliveredPerSec), st.OpsPerFrame,
-			st.ServerCPU, st.CPUPerMillion, mib(st.ServerRSS), kb(st.RSSPerConn), st.GeneratorCPU, st.OtherCPU, verdict(st))
+		p("| %s | %s | %.1f | %.2f | %.2f | %.2f | %s | %s | %.2f | %.2f | %s |\n", label(&rep.Scenario), num(st.DeliveredPerSec), st.OpsPerFrame,
+			framesPerClientBatch(st, w), st.ServerCPU, st.CPUPerMillion, mib(st.ServerRSS), kb(st.RSSPerConn), st.GeneratorCPU, st.OtherCPU, verdict(st))
 	}
+	p("\n*Frames per client per batch*: the frames carrying marker ops (for polling, the answers carrying markers) a client got per feed batch: " +
+		"1 when every client gets its share of every batch in one frame; a poll answer covers the batches since the one before.\n")
 	windowsTable(b, res)
 	p("\n![Bytes received per client per second, per approach](%s)\n\n", path.Join(dir, PlotBytes))
 	// Ratios against pushmap, computed here so that no figure is typed.
 	var pm *loadgen.StageResult
 	for _, rep := range res.Fleet {
-		if rep.Scenario.Approach == loadgen.Pushmap && !rep.Scenario.DataDir && len(rep.Stages) > 0 {
+		if plain(&rep.Scenario) && len(rep.Stages) > 0 {
 			pm = &rep.Stages[0]
 		}
 	}
@@ -288,7 +323,7 @@ func fleetTables(b *strings.Builder, res *Results, dir string) {
 	}
 	p("Against pushmap, per client:\n\n")
 	for _, rep := range res.Fleet {
-		if rep.Scenario.Approach == loadgen.Pushmap && !rep.Scenario.DataDir || len(rep.Stages) == 0 {
+		if plain(&rep.Scenario) || len(rep.Stages) == 0 {
 			continue
 		}
 		st := &rep.Stages[0]
@@ -299,10 +334,12 @@ func fleetTables(b *strings.Builder, res *Results, dir string) {
 				st.Latency.P99-pm.Latency.P99, ms(pm.Latency.P99), ratio(st.ServerCPU, pm.ServerCPU), pct(st.Recall))
 			continue
 		}
-		p("- %s: %.1f× the bytes per client, %.1f× the bytes per in-view update, %.2f× the server CPU; p99 latency %s ms (pushmap %s), "+
-			"mean staleness %s ms (pushmap %s)", label(&rep.Scenario), st.BytesPerClientSec/pm.BytesPerClientSec,
-			ratio(st.BytesPerInView, pm.BytesPerInView), ratio(st.ServerCPU, pm.ServerCPU), ms(st.Latency.P99), ms(pm.Latency.P99),
-			ms(st.StalenessMs), ms(pm.StalenessMs))
+		p("- %s: %.1f× the bytes per client, %.1f× the bytes per in-view update, %.2f× the server CPU; %.2f frames per client per batch "+
+			"(pushmap %.2f) of %.1f ops each (pushmap %.1f); p99 latency %s ms (pushmap %s), mean staleness %s ms (pushmap %s)",
+			label(&rep.Scenario), st.BytesPerClientSec/pm.BytesPerClientSec,
+			ratio(st.BytesPerInView, pm.BytesPerInView), ratio(st.ServerCPU, pm.ServerCPU),
+			framesPerClientBatch(st, w), framesPerClientBatch(pm, w), st.OpsPerFrame, pm.OpsPerFrame,
+			ms(st.Latency.P99), ms(pm.Latency.P99), ms(st.StalenessMs), ms(pm.StalenessMs))
 		if !st.Pass {
 			p("; below the bar: %s", st.Why)
 		}
@@ -408,7 +445,7 @@ func goals(b *strings.Builder, res *Results) {
 		return "**no**"
 	}
 	for _, rep := range res.Fleet {
-		if rep.Scenario.Approach != loadgen.Pushmap || len(rep.Stages) == 0 {
+		if rep.Scenario.Approach != loadgen.Pushmap || rep.Scenario.Margin > 0 || len(rep.Stages) == 0 {
 			continue
 		}
 		st := &rep.Stages[0]

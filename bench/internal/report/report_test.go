@@ -32,7 +32,8 @@ func sample() *Results {
 	st := func(clients, markers int, p99 float64, pass bool) loadgen.StageResult {
 		return loadgen.StageResult{Stage: loadgen.Stage{Markers: markers, Clients: clients}, WindowSec: 5, UpdatesPerSec: float64(markers),
 			DeliveredPerSec: 1000, InViewPerSec: 900, Latency: loadgen.Latency{N: 10, P50: 1, P99: p99, P999: p99 * 2},
-			BytesPerClientSec: 100 * p99, Precision: 0.9, Recall: 1, ServerCPU: 0.5, CPUPerMillion: 1.2, Pass: pass, Why: map[bool]string{false: "p99"}[pass]}
+			BytesPerClientSec: 100 * p99, Precision: 0.9, Recall: 1, ServerCPU: 0.5, CPUPerMillion: 1.2, Pass: pass, Why: map[bool]string{false: "p99"}[pass],
+			OpsPerFrame: 5, FramesPerClientBatch: 1, GeneratorCPU: 0.25}
 	}
 	rep := func(a loadgen.Approach, stages ...loadgen.StageResult) *loadgen.Report {
 		return &loadgen.Report{Scenario: loadgen.Scenario{Approach: a, PollEvery: time.Second, TileZoom: 14}, Stages: stages}
@@ -40,18 +41,30 @@ func sample() *Results {
 	return &Results{
 		Version: "pushmap test", Command: "pushmap-bench", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Seconds: 125,
 		Workload: Workload{Markers: 10000, Clients: 2000, View: [2]float64{0.03, 0.02}},
-		Fleet:    []*loadgen.Report{rep(loadgen.Pushmap, st(2000, 10000, 5, true)), rep(loadgen.Tiles, st(2000, 10000, 9, true)), rep(loadgen.Poll, st(2000, 10000, 600, false))},
-		Sweep:    []*loadgen.Report{rep(loadgen.Pushmap, st(500, 10000, 2, true), st(1000, 10000, 4, true)), rep(loadgen.Tiles, st(500, 10000, 3, true))},
-		Ladder:   []*loadgen.Report{rep(loadgen.Pushmap, st(2000, 1000, 2, true), st(2000, 2000, 80, false))},
-		Idle:     &loadgen.IdleResult{Conns: 100000, Servers: 6, PerConn: 20000},
+		Fleet: []*loadgen.Report{margin(rep(loadgen.Pushmap, st(2000, 10000, 7, true))), rep(loadgen.Pushmap, st(2000, 10000, 5, true)),
+			frames(rep(loadgen.Tiles, st(2000, 10000, 9, true)), 2.08), rep(loadgen.Poll, st(2000, 10000, 600, false)),
+			rep(loadgen.PollSince, st(2000, 10000, 500, false))},
+		Sweep:  []*loadgen.Report{rep(loadgen.Pushmap, st(500, 10000, 2, true), st(1000, 10000, 4, true)), rep(loadgen.Tiles, st(500, 10000, 3, true))},
+		Ladder: []*loadgen.Report{rep(loadgen.Pushmap, st(2000, 1000, 2, true), st(2000, 2000, 80, false))},
+		Idle:   &loadgen.IdleResult{Conns: 100000, Servers: 6, PerConn: 20000},
 	}
+}
+
+func margin(r *loadgen.Report) *loadgen.Report { r.Scenario.Margin = 0.25; return r }
+
+func frames(r *loadgen.Report, perBatch float64) *loadgen.Report {
+	r.Stages[0].FramesPerClientBatch = perBatch
+	return r
 }
 
 func TestMarkdownAndPlots(t *testing.T) {
 	res := sample()
 	md := Markdown(res, "bench")
 	for _, want := range []string{
-		"| pushmap | 900 | 1.0 / 5.0 / 10.0 |", "| tile channels (z14) |", "| polling 1s |",
+		"| pushmap | 900 | 1.0 / 5.0 / 10.0 | 0.25 |", "| tile channels (z14) |", "| polling 1s, whole box (naive) |",
+		"| polling 1s, changes since a cursor, gzip |", "| pushmap, margin 0.25 | 900 | 1.0 / 7.0 / 14.0 |",
+		"| tile channels (z14) | 1,000 | 5.0 | 2.08 |", "2.08 frames per client per batch (pushmap 1.00)",
+		"pushmap, margin 0.25: 1.4× the bytes per client", "run on the same",
 		"(bench/" + PlotBytes + ")", "(bench/" + PlotLatency + ")", "(bench/" + PlotLadder + ")",
 		"tile channels (z14): 1.8× the bytes per client", "| 100,000 | 6 |", "2 min 05 s",
 	} {
@@ -78,7 +91,7 @@ func TestMarkdownAndPlots(t *testing.T) {
 // median one, lists all three, and fails the sustain goal if any failed.
 func TestMedianWindow(t *testing.T) {
 	res := sample()
-	pm := res.Fleet[0]
+	pm := res.Fleet[1] // plain pushmap
 	w := pm.Stages[0]
 	slow, fast, bad := w, w, w
 	slow.CPUPerMillion, fast.CPUPerMillion, bad.CPUPerMillion = 3.5, 1.1, 1.9
@@ -97,5 +110,22 @@ func TestMedianWindow(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("the markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestFramesFromOldResults: results written before frames per client per
+// batch was kept get it from deliveries, ops per frame and the tick.
+func TestFramesFromOldResults(t *testing.T) {
+	st := &loadgen.StageResult{Stage: loadgen.Stage{Clients: 2000}, DeliveredPerSec: 435560, OpsPerFrame: 10.5}
+	got := framesPerClientBatch(st, Workload{Tick: "100ms"})
+	if got < 2.07 || got > 2.08 {
+		t.Errorf("%.4f frames per client per batch, want 435,560 / 10.5 / 2,000 / 10 = 2.074", got)
+	}
+	if got := framesPerClientBatch(st, Workload{}); got != 0 {
+		t.Errorf("without a tick: %v, want 0", got)
+	}
+	st.FramesPerClientBatch = 1.01
+	if got := framesPerClientBatch(st, Workload{Tick: "100ms"}); got != 1.01 {
+		t.Errorf("a kept figure: %v, want it", got)
 	}
 }

@@ -35,12 +35,14 @@ const (
 	KindPushmap   = "pushmap"   // the pushmap server, with default options
 	KindTiles     = "tiles"     // baseline.Tiles
 	KindBroadcast = "broadcast" // baseline.Broadcast
+	KindPoll      = "poll"      // baseline.Poll
 )
 
 // Paths a target serves.
 const (
 	PathWS    = "/ws"           // the WebSocket endpoint
 	PathFeed  = "/feed/markers" // the ingest: POST upserts (with FeedKey); GET ?bbox= the markers in a box (pushmap only)
+	PathPoll  = "/poll/markers" // KindPoll: GET ?bbox=&since= the changes in a box (baseline.Poll)
 	PathStats = "/bench/stats"  // GET: goroutines, heap and the server's counters as JSON
 	PathGC    = "/bench/gc"     // POST: collect garbage and return memory to the system
 )
@@ -52,7 +54,8 @@ const FeedKey = "pushmap-bench-feed-key"
 const About = `Runs a server under test for pushmap-bench, which starts it in a process
 of its own: -kind pushmap (the pushmap server with default options, plus the
 HTTP ingest at /feed/, whose GET /feed/markers?bbox= is the polling
-endpoint), tiles (a tile-channel broker) or broadcast; the brokers too are
+endpoint), tiles (a tile-channel broker), broadcast, or poll (a polling
+endpoint of changes since a cursor at /poll/markers); the baselines too are
 fed through the ingest (POST /feed/markers, upserts only). Every kind answers
 GET /bench/stats and POST /bench/gc. It prints "listening host:port" and
 serves until its standard input closes or ctx ends.
@@ -68,7 +71,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "Usage: pushmap-bench target [flags]\n\n%s\nFlags:\n", About)
 		fs.PrintDefaults()
 	}
-	kind := fs.String("kind", KindPushmap, "pushmap, tiles or broadcast")
+	kind := fs.String("kind", KindPushmap, "pushmap, tiles, broadcast or poll")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	maxConns := fs.Int("max-connections", 100000, "pushmap: most WebSocket connections")
 	tileZoom := fs.Int("tile-zoom", 14, "tiles: zoom of the channels' tiles")
@@ -141,6 +144,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		mux.Handle("GET "+PathWS, b)
 		feed = brokerFeed{b.Publish}
 		closeAll = b.Close
+	case KindPoll:
+		p := baseline.NewPoll(0)
+		mux.Handle("GET "+PathPoll, p)
+		feed = brokerFeed{p.Publish}
+		closeAll = func() {}
 	default:
 		fmt.Fprintf(stderr, "pushmap-bench target: unknown -kind %q\n", *kind)
 		return 2
