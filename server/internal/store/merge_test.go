@@ -256,3 +256,48 @@ func TestMergedClustersGrant(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedClusterIDsStable: after 1,000 markers each move about 50 m,
+// the clusters of a world view keep their ids — a cluster's id is its
+// densest cell's key, which a small move rarely changes — so a map does
+// not redraw them all. Logged: the share kept at each zoom.
+func TestMergedClusterIDsStable(t *testing.T) {
+	pts := pointSet(9, 10000, []blob{{"paris", geo.Pt(2.35, 48.85), 0.15, 3000}, {"nyc", geo.Pt(-74, 40.7), 0.3, 3000}})
+	st := New(14)
+	for i, p := range pts {
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	world := geo.BBox(-180, -85.06, 180, 85.06)
+	zooms := []int{0, 3, 6, 9}
+	before := make([]map[uint64]bool, len(zooms))
+	for i, z := range zooms {
+		before[i] = make(map[uint64]bool)
+		for _, c := range st.MergedClusters(world, z, nil, nil) {
+			before[i][c.ID] = true
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 1000 {
+		i := rng.IntN(len(pts))
+		pts[i] = wire.Quantize(geo.Pt(pts[i].Lon+(rng.Float64()-0.5)*9e-4, max(-85, min(85, pts[i].Lat+(rng.Float64()-0.5)*9e-4))))
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: pts[i]}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, z := range zooms {
+		after := st.MergedClusters(world, z, nil, nil)
+		kept := 0
+		for _, c := range after {
+			if before[i][c.ID] {
+				kept++
+			}
+		}
+		share := float64(kept) / float64(len(after))
+		t.Logf("zoom %d: %d of %d cluster ids kept (%.1f%%)", z, kept, len(after), 100*share)
+		if share < 0.9 {
+			t.Errorf("zoom %d: only %d of %d cluster ids kept after 1,000 small moves", z, kept, len(after))
+		}
+	}
+}
