@@ -301,3 +301,40 @@ func TestMergedClusterIDsStable(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedClustersPartialView: for a view that is not the world (Europe,
+// and a box across the antimeridian), the clusters hold exactly the points
+// of the finer cells intersecting the box: every point in the box, and of
+// the points outside only those in an edge cell (the edge rule documented
+// on MergedClusters).
+func TestMergedClustersPartialView(t *testing.T) {
+	pts := pointSet(5, 20000, []blob{{"paris", geo.Pt(2.35, 48.85), 0.15, 3000}, {"fiji", geo.Pt(180, -17), 0.1, 2000}})
+	st := New(14)
+	for i, p := range pts {
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, box := range []geo.Box{geo.BBox(-10, 35, 30, 60), geo.BBox(175, -25, -170, -10)} {
+		for _, z := range []int{3, 6, 9, 12} {
+			fz := min(z+mergeDepth, 14)
+			var want, inBox uint64
+			for _, p := range pts {
+				if geo.Intersects(geo.TileOf(p, fz).Bounds(), box) {
+					want++
+				}
+				if box.Contains(p) {
+					inBox++
+				}
+			}
+			var got uint64
+			for _, c := range st.MergedClusters(box, z, nil, nil) {
+				got += c.Count
+			}
+			if got != want || got < inBox {
+				t.Errorf("box %v zoom %d: clusters hold %d, cells intersecting the box hold %d, the box %d", box, z, got, want, inBox)
+			}
+			t.Logf("box %v zoom %d: clusters hold %d points, %d of them in the box", box, z, got, inBox)
+		}
+	}
+}
