@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -38,6 +39,27 @@ func BenchmarkClusterMove(b *testing.B) {
 					cells[j] = c
 				}
 				i++
+			}
+		})
+	}
+}
+
+// BenchmarkMergedClustersWorld measures building the merged clusters of a
+// world view over 1M markers (uniform world-wide) at zooms 0 to 3 (a world
+// view on a 1024-px map is zoom 1 to 2). The goal: ≤ 5 ms.
+func BenchmarkMergedClustersWorld(b *testing.B) {
+	st := New(14)
+	rng := rand.New(rand.NewPCG(7, 9))
+	for range 1_000_000 {
+		p := geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85)
+		st.clusters.in("vehicles", p)
+	}
+	world := geo.BBox(-180, -85.06, 180, 85.06)
+	for _, z := range []int{0, 1, 2, 3} {
+		b.Run(fmt.Sprint("z", z), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				st.MergedClusters(world, z, nil, nil)
 			}
 		})
 	}

@@ -1,0 +1,340 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// blob is a dense group of points around a centre.
+type blob struct {
+	name   string
+	at     geo.Point
+	sigma  float64 // degrees
+	points int
+}
+
+// pointSet makes a fixed set: uniform points world-wide plus blobs.
+func pointSet(seed uint64, uniform int, blobs []blob) []geo.Point {
+	rng := rand.New(rand.NewPCG(seed, 14))
+	var pts []geo.Point
+	for range uniform {
+		pts = append(pts, geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85))
+	}
+	for _, b := range blobs {
+		for range b.points {
+			lon := geo.WrapLon(b.at.Lon + rng.NormFloat64()*b.sigma)
+			lat := b.at.Lat + rng.NormFloat64()*b.sigma*0.7
+			pts = append(pts, geo.Pt(lon, lat))
+		}
+	}
+	for i, p := range pts {
+		pts[i] = wire.Quantize(p)
+	}
+	return pts
+}
+
+// zoomResult is one zoom of web/test/supercluster-zooms.mjs's output.
+type zoomResult struct {
+	Zoom, Items, Points int
+	Probes              []int
+}
+
+// superclusterZooms clusters pts with npm supercluster at zooms.
+func superclusterZooms(t *testing.T, pts []geo.Point, zooms []int, probes []geo.Box) []zoomResult {
+	t.Helper()
+	web := filepath.Join("..", "..", "..", "web")
+	if _, err := os.Stat(filepath.Join(web, "node_modules", "supercluster")); err != nil {
+		if os.Getenv("PUSHMAP_REQUIRE_BROWSER") == "1" {
+			t.Fatal("npm supercluster missing in web/node_modules: run make web")
+		}
+		t.Skip("npm supercluster missing in web/node_modules: run make web")
+	}
+	raw := make([][2]float64, len(pts))
+	for i, p := range pts {
+		raw[i] = [2]float64{p.Lon, p.Lat}
+	}
+	pb := make([][4]float64, len(probes))
+	for i, b := range probes {
+		pb[i] = [4]float64{b.West, b.South, b.East, b.North}
+	}
+	in, _ := json.Marshal(map[string]any{"points": raw, "zooms": zooms, "probes": pb})
+	cmd := exec.Command("node", filepath.Join(web, "test", "supercluster-zooms.mjs"))
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("supercluster: %v", err)
+	}
+	var r []zoomResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("supercluster output %.200q: %v", out, err)
+	}
+	return r
+}
+
+// probeOf is the box around a blob within which its cluster is looked for.
+func probeOf(b blob) geo.Box {
+	d := 4 * b.sigma
+	return geo.Box{West: geo.WrapLon(b.at.Lon - d), South: b.at.Lat - d, East: geo.WrapLon(b.at.Lon + d), North: b.at.Lat + d}
+}
+
+// inProbe tells whether p lies in probe box b (which may cross the antimeridian).
+func inProbe(b geo.Box, p geo.Point) bool {
+	inLon := p.Lon >= b.West && p.Lon <= b.East
+	if b.West > b.East {
+		inLon = p.Lon >= b.West || p.Lon <= b.East
+	}
+	return inLon && p.Lat >= b.South && p.Lat <= b.North
+}
+
+// minDistance returns the smallest distance between two clusters' centres,
+// in world units, the short way round the antimeridian.
+func minDistance(cs []MergedCluster) float64 {
+	type xy struct{ x, y float64 }
+	ps := make([]xy, len(cs))
+	for i, c := range cs {
+		ps[i] = xy{(c.At.Lon + 180) / 360, geo.MercatorY(c.At.Lat)}
+	}
+	slices.SortFunc(ps, func(a, b xy) int { return cmpFloat(a.y, b.y) })
+	best := math.Inf(1)
+	for i := range ps {
+		for j := i + 1; j < len(ps) && ps[j].y-ps[i].y < best; j++ {
+			dx := math.Abs(ps[j].x - ps[i].x)
+			dx = min(dx, 1-dx)
+			best = min(best, math.Hypot(dx, ps[j].y-ps[i].y))
+		}
+	}
+	return best
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestMergedVsSupercluster: on fixed point sets (uniform, city blobs, a blob
+// on a zoom-6 tile corner, a blob across the antimeridian), at zooms 0–16,
+// the merged clusters of a world view are no closer than the radius, hold
+// exactly the points of their cells (a brute-force recount), number within
+// ±15% of supercluster's where the cells are finer than the radius (zoom ≤
+// cluster zoom − 5), and keep each blob whole where supercluster does. The
+// ratios at every zoom are logged.
+func TestMergedVsSupercluster(t *testing.T) {
+	const maxZoom = 14
+	corner := geo.Tile{Z: 6, X: 33, Y: 22}.Bounds()
+	sets := []struct {
+		name    string
+		uniform int
+		blobs   []blob
+	}{
+		{"uniform", 20000, nil},
+		{"cities", 10000, []blob{
+			{"paris", geo.Pt(2.35, 48.85), 0.15, 3000}, {"nyc", geo.Pt(-74, 40.7), 0.3, 3000},
+			{"tokyo", geo.Pt(139.7, 35.7), 0.5, 3000}, {"lagos", geo.Pt(3.4, 6.5), 0.08, 3000},
+			{"lima", geo.Pt(-77, -12), 0.05, 3000},
+		}},
+		{"tile corner", 5000, []blob{{"corner", geo.Pt(corner.West, corner.North), 0.1, 3000}}},
+		{"antimeridian", 5000, []blob{{"fiji", geo.Pt(180, -17), 0.1, 3000}}},
+	}
+	world := geo.BBox(-180, -85.06, 180, 85.06)
+	zooms := make([]int, 17)
+	for z := range zooms {
+		zooms[z] = z
+	}
+	for si, set := range sets {
+		t.Run(set.name, func(t *testing.T) {
+			pts := pointSet(uint64(si+1), set.uniform, set.blobs)
+			st := New(maxZoom)
+			for i, p := range pts {
+				if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			probes := make([]geo.Box, len(set.blobs))
+			for i, b := range set.blobs {
+				probes[i] = probeOf(b)
+			}
+			theirs := superclusterZooms(t, pts, zooms, probes)
+			for _, z := range zooms {
+				ours := st.MergedClusters(world, z, nil, nil)
+				fz := min(z+mergeDepth, maxZoom)
+				// Exact: a brute-force recount of each cluster's cells.
+				owner := make(map[uint64]int)
+				for i, c := range ours {
+					for _, k := range c.members {
+						owner[k] = i
+					}
+				}
+				recount := make([]uint64, len(ours))
+				for _, p := range pts {
+					tl := geo.TileOf(p, fz)
+					i, ok := owner[cellKey(fz, tl.X, tl.Y)]
+					if !ok {
+						t.Fatalf("zoom %d: point %v in no cluster", z, p)
+					}
+					recount[i]++
+				}
+				for i, c := range ours {
+					if c.Count != recount[i] {
+						t.Errorf("zoom %d: cluster %d counts %d, holds %d", z, c.ID, c.Count, recount[i])
+					}
+					if c.ExpansionZoom <= z {
+						t.Errorf("zoom %d: cluster %d expands at zoom %d", z, c.ID, c.ExpansionZoom)
+					}
+				}
+				if d, r := minDistance(ours), radiusAt(z); d < r*(1-1e-6) {
+					t.Errorf("zoom %d: two clusters %.1f px apart, radius %d px", z, d/r*MergeRadius, MergeRadius)
+				}
+				sc := theirs[z]
+				ratio := float64(len(ours)) / float64(sc.Items)
+				t.Logf("zoom %2d: pushmap %6d clusters, supercluster %6d: ratio %.2f", z, len(ours), sc.Items, ratio)
+				if fz == z+mergeDepth && (ratio < 0.85 || ratio > 1.15) {
+					t.Errorf("zoom %d: %d clusters, supercluster %d: ratio %.2f outside ±15%%", z, len(ours), sc.Items, ratio)
+				}
+				for i, b := range set.blobs {
+					largest := uint64(0)
+					for _, c := range ours {
+						if inProbe(probes[i], c.At) {
+							largest = max(largest, c.Count)
+						}
+					}
+					whole := func(n uint64) bool { return float64(n) >= 0.9*float64(b.points) }
+					t.Logf("zoom %2d: blob %s: largest cluster pushmap %d, supercluster %d", z, b.name, largest, sc.Probes[i])
+					if whole(uint64(sc.Probes[i])) && !whole(largest) {
+						t.Errorf("zoom %d: blob %s: supercluster keeps it whole (%d of %d), pushmap's largest cluster there holds %d",
+							z, b.name, sc.Probes[i], b.points, largest)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestMergedClustersGrant: for a reader restricted to a box, merged
+// clusters count only markers of cells wholly inside it: a marker just
+// outside the box, beside markers inside, is never counted.
+func TestMergedClustersGrant(t *testing.T) {
+	st := New(14)
+	grant := geo.BBox(2, 48, 3, 49)
+	inside, outside := 0, 0
+	for i := range 200 {
+		p := geo.Pt(2.5+float64(i%20)*0.05, 48.5+float64(i/20)*0.02) // across East = 3
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: wire.Quantize(p)}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if grant.Contains(p) {
+			inside++
+		} else {
+			outside++
+		}
+	}
+	for _, z := range []int{0, 4, 8, 12} {
+		var total, all uint64
+		for _, c := range st.MergedClusters(geo.BBox(-180, -85, 180, 85), z, nil, &grant) {
+			total += c.Count
+		}
+		for _, c := range st.MergedClusters(geo.BBox(-180, -85, 180, 85), z, nil, nil) {
+			all += c.Count
+		}
+		if total > uint64(inside) || total == 0 || all != 200 {
+			t.Errorf("zoom %d: restricted clusters count %d (inside %d, outside %d), unrestricted %d", z, total, inside, outside, all)
+		}
+	}
+}
+
+// TestMergedClusterIDsStable: after 1,000 markers each move about 50 m,
+// the clusters of a world view keep their ids — a cluster's id is its
+// densest cell's key, which a small move rarely changes — so a map does
+// not redraw them all. Logged: the share kept at each zoom.
+func TestMergedClusterIDsStable(t *testing.T) {
+	pts := pointSet(9, 10000, []blob{{"paris", geo.Pt(2.35, 48.85), 0.15, 3000}, {"nyc", geo.Pt(-74, 40.7), 0.3, 3000}})
+	st := New(14)
+	for i, p := range pts {
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	world := geo.BBox(-180, -85.06, 180, 85.06)
+	zooms := []int{0, 3, 6, 9}
+	before := make([]map[uint64]bool, len(zooms))
+	for i, z := range zooms {
+		before[i] = make(map[uint64]bool)
+		for _, c := range st.MergedClusters(world, z, nil, nil) {
+			before[i][c.ID] = true
+		}
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 1000 {
+		i := rng.IntN(len(pts))
+		pts[i] = wire.Quantize(geo.Pt(pts[i].Lon+(rng.Float64()-0.5)*9e-4, max(-85, min(85, pts[i].Lat+(rng.Float64()-0.5)*9e-4))))
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: pts[i]}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, z := range zooms {
+		after := st.MergedClusters(world, z, nil, nil)
+		kept := 0
+		for _, c := range after {
+			if before[i][c.ID] {
+				kept++
+			}
+		}
+		share := float64(kept) / float64(len(after))
+		t.Logf("zoom %d: %d of %d cluster ids kept (%.1f%%)", z, kept, len(after), 100*share)
+		if share < 0.9 {
+			t.Errorf("zoom %d: only %d of %d cluster ids kept after 1,000 small moves", z, kept, len(after))
+		}
+	}
+}
+
+// TestMergedClustersPartialView: for a view that is not the world (Europe,
+// and a box across the antimeridian), the clusters hold exactly the points
+// of the finer cells intersecting the box: every point in the box, and of
+// the points outside only those in an edge cell (the edge rule documented
+// on MergedClusters).
+func TestMergedClustersPartialView(t *testing.T) {
+	pts := pointSet(5, 20000, []blob{{"paris", geo.Pt(2.35, 48.85), 0.15, 3000}, {"fiji", geo.Pt(180, -17), 0.1, 2000}})
+	st := New(14)
+	for i, p := range pts {
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, box := range []geo.Box{geo.BBox(-10, 35, 30, 60), geo.BBox(175, -25, -170, -10)} {
+		for _, z := range []int{3, 6, 9, 12} {
+			fz := min(z+mergeDepth, 14)
+			var want, inBox uint64
+			for _, p := range pts {
+				if geo.Intersects(geo.TileOf(p, fz).Bounds(), box) {
+					want++
+				}
+				if box.Contains(p) {
+					inBox++
+				}
+			}
+			var got uint64
+			for _, c := range st.MergedClusters(box, z, nil, nil) {
+				got += c.Count
+			}
+			if got != want || got < inBox {
+				t.Errorf("box %v zoom %d: clusters hold %d, cells intersecting the box hold %d, the box %d", box, z, got, want, inBox)
+			}
+			t.Logf("box %v zoom %d: clusters hold %d points, %d of them in the box", box, z, got, inBox)
+		}
+	}
+}
