@@ -360,12 +360,9 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	})
 }
 
-// startWriter wakes the outbox's lingering writer, or starts the goroutine
-// that drains the outbox. The outbox reported that one of them is needed.
+// startWriter starts the goroutine that drains the outbox. The outbox
+// reported that none is running.
 func (c *conn) startWriter() {
-	if !c.out.Wake() {
-		return
-	}
 	c.s.wg.Add(1)
 	go func() {
 		defer c.s.wg.Done()

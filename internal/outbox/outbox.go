@@ -56,13 +56,11 @@ type Outbox struct {
 	Limit int
 
 	// Linger is how long Drain waits, once the outbox is empty, for more
-	// before it returns (0: it returns at once). With Linger, a true
-	// report of Put, Control, Reply or Replace means "call Wake" (once
-	// the sender has put the whole batch): Wake wakes the lingering writer,
-	// or says that one must be started. For a connection written to every
-	// batch that is a wake-up per batch instead of a goroutine started and
-	// ended, and the writer is not woken in the middle of a batch. Set it
-	// before first use.
+	// before it returns (0: it returns at once). A writer that lingers is
+	// woken by the next Put, Control, Reply or Replace instead of a new
+	// goroutine being started: for a connection written to every batch, a
+	// wake-up instead of a goroutine's start and exit. Set it before first
+	// use.
 	Linger time.Duration
 
 	mu      sync.Mutex
@@ -77,7 +75,6 @@ type Outbox struct {
 	parked  bool          // guarded by mu: the writer lingers, waiting on kick
 	kick    chan struct{} // made by the first park; a send wakes a parked writer
 	emptied uint64        // guarded by mu: how many times a lingering writer ran the outbox empty
-	waking  bool          // guarded by mu: with Linger, a put reported that Wake must be called
 	closed  bool          // guarded by mu: the connection is gone; take nothing more
 }
 
@@ -317,34 +314,11 @@ func (o *Outbox) startLocked() bool {
 	if o.closed {
 		return false
 	}
-	if o.Linger > 0 {
-		if o.waking || o.writing && !o.parked {
-			return false
-		}
-		o.waking = true
-		return true
-	}
-	if o.writing {
-		return false
-	}
-	o.writing = true
-	return true
-}
-
-// Wake wakes the lingering writer, or reports that a writer must be
-// started (the caller starts one goroutine running Drain): for an outbox
-// with Linger, after Put, Control, Reply or Replace reported true.
-func (o *Outbox) Wake() (start bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.waking = false
-	switch {
-	case o.closed:
-		return false
-	case o.parked:
+	if o.parked {
 		o.unparkLocked()
 		return false
-	case o.writing:
+	}
+	if o.writing {
 		return false
 	}
 	o.writing = true

@@ -450,7 +450,7 @@ func TestLingerNoLostKick(t *testing.T) {
 			}()
 		}
 		for i := range n {
-			if o.Control([]byte(fmt.Sprint(i))) && o.Wake() {
+			if o.Control([]byte(fmt.Sprint(i))) {
 				start()
 			}
 			if i%7 == 0 {
@@ -481,13 +481,13 @@ func TestLingerNoLostKick(t *testing.T) {
 }
 
 // TestLingerReusesWriter: a put after the outbox ran empty, within the
-// linger, asks for Wake, which wakes the writer that drained it instead of
-// asking for another; Close ends a lingering writer at once.
+// linger, wakes the writer that drained it instead of asking for another;
+// Close ends a lingering writer at once.
 func TestLingerReusesWriter(t *testing.T) {
 	o := &Outbox{Limit: 1 << 20, Linger: time.Hour}
 	wrote := make(chan string, 4)
 	done := make(chan error, 1)
-	if !o.Control([]byte("a")) || !o.Wake() {
+	if !o.Control([]byte("a")) {
 		t.Fatal("the first frame asked for no writer")
 	}
 	go func() { done <- o.Drain(func(f []byte) error { wrote <- string(f); return nil }, 1<<10, nil) }()
@@ -497,19 +497,11 @@ func TestLingerReusesWriter(t *testing.T) {
 	for !func() bool { o.mu.Lock(); defer o.mu.Unlock(); return o.parked }() {
 		time.Sleep(time.Millisecond)
 	}
-	if !o.Control([]byte("b")) {
-		t.Fatal("a put to a lingering writer asked for no Wake")
+	if o.Control([]byte("b")) {
+		t.Fatal("a put to a lingering writer asked for a new one")
 	}
-	if o.Control([]byte("c")) {
-		t.Fatal("a second put before Wake asked for Wake again")
-	}
-	if o.Wake() {
-		t.Fatal("Wake of a lingering writer asked for a new one")
-	}
-	for _, want := range []string{"b", "c"} {
-		if f := <-wrote; f != want {
-			t.Fatalf("wrote %q, want %s", f, want)
-		}
+	if f := <-wrote; f != "b" {
+		t.Fatalf("wrote %q, want b", f)
 	}
 	o.Close()
 	if err := <-done; err != nil {
