@@ -76,7 +76,6 @@ func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 	c := &conn{s: s, ws: ws, remote: remote, ctx: ctx, cancel: cancel,
 		log: s.log.With("remote", remote)}
 	c.out.Limit = s.opts.OutboxBytes
-	c.out.Linger = writerLinger
 	c.w = s.writes.NewWriter(ws)
 	c.tokens = float64(s.opts.ViewBurst)
 	ws.SetReadLimit(s.opts.MaxFrameBytes)
@@ -370,19 +369,11 @@ func (c *conn) startWriter() {
 	}()
 }
 
-// writerLinger is how long a connection's writer waits for more once its
-// outbox is empty: longer than the time between two batches of a busy feed
-// (the bench's ticks are 100 ms), so that a client written to every batch
-// keeps one writer woken per batch instead of one started and ended per
-// batch (issue 13), and short enough that an idle connection soon holds no
-// goroutine.
-const writerLinger = 250 * time.Millisecond
-
 // maxBatchBytes caps the size of one batch frame written from the outbox.
 const maxBatchBytes = 64 << 10
 
 // resetsBeforeClose is how many resets without the outbox once running
-// empty (counted by the writer, anew each time the outbox runs empty) make the server give
+// empty (the writer goroutine lives exactly that long) make the server give
 // up on a client and close it with 4002.
 const resetsBeforeClose = 3
 
@@ -391,11 +382,7 @@ var errGaveUp = errors.New("client too slow")
 
 func (c *conn) writeLoop() {
 	resets := 0
-	emptied := c.out.Emptied()
 	err := c.out.Drain(c.write, maxBatchBytes, func() error {
-		if e := c.out.Emptied(); e != emptied { // ran empty since: as a new writer
-			emptied, resets = e, 0
-		}
 		resets++
 		if resets > resetsBeforeClose {
 			c.s.counters.tooSlow.Add(1)

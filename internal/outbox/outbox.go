@@ -9,7 +9,6 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
-	"time"
 
 	"github.com/pushmap/pushmap/wire"
 )
@@ -55,27 +54,16 @@ type Outbox struct {
 	// use.
 	Limit int
 
-	// Linger is how long Drain waits, once the outbox is empty, for more
-	// before it returns (0: it returns at once). A writer that lingers is
-	// woken by the next Put, Control, Reply or Replace instead of a new
-	// goroutine being started: for a connection written to every batch, a
-	// wake-up instead of a goroutine's start and exit. Set it before first
-	// use.
-	Linger time.Duration
-
 	mu      sync.Mutex
-	queue   []queued      // guarded by mu: whole frames, in order
-	ops     pending       // guarded by mu: ops in the order put, a marker possibly more than once
-	spare   pending       // guarded by mu: the writer's drained slices, kept for reuse
-	bytes   int           // guarded by mu: bytes in queue and ops
-	reset   int           // guarded by mu: size of a queued Replace frame, not counted against Limit
-	behind  bool          // guarded by mu: dropped; Replace must come next
-	over    bool          // guarded by mu: the replies alone passed Limit
-	writing bool          // guarded by mu: a writer is running
-	parked  bool          // guarded by mu: the writer lingers, waiting on kick
-	kick    chan struct{} // made by the first park; a send wakes a parked writer
-	emptied uint64        // guarded by mu: how many times a lingering writer ran the outbox empty
-	closed  bool          // guarded by mu: the connection is gone; take nothing more
+	queue   []queued // guarded by mu: whole frames, in order
+	ops     pending  // guarded by mu: ops in the order put, a marker possibly more than once
+	spare   pending  // guarded by mu: the writer's drained slices, kept for reuse
+	bytes   int      // guarded by mu: bytes in queue and ops
+	reset   int      // guarded by mu: size of a queued Replace frame, not counted against Limit
+	behind  bool     // guarded by mu: dropped; Replace must come next
+	over    bool     // guarded by mu: the replies alone passed Limit
+	writing bool     // guarded by mu: a writer is running
+	closed  bool     // guarded by mu: the connection is gone; take nothing more
 }
 
 // A queued is a frame waiting in the queue. A reply (a Reply frame) is kept
@@ -192,16 +180,6 @@ func (o *Outbox) Replace(frames ...[]byte) (start bool) {
 	return o.startLocked()
 }
 
-// Emptied returns how many times a lingering writer (see Linger) found
-// the outbox empty: a writer that counts something until the outbox runs
-// empty, as it would count until it returns without Linger, resets its
-// count when this changes.
-func (o *Outbox) Emptied() uint64 {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.emptied
-}
-
 // Bytes returns how many bytes wait.
 func (o *Outbox) Bytes() int {
 	o.mu.Lock()
@@ -217,12 +195,10 @@ func (o *Outbox) Behind() bool {
 }
 
 // Close makes the outbox refuse everything from now on and frees what
-// waits. A running Drain returns after its current write; a lingering
-// one at once.
+// waits. A running Drain returns after its current write.
 func (o *Outbox) Close() {
 	o.mu.Lock()
 	o.closed = true
-	o.unparkLocked()
 	o.dropAllLocked()
 	o.ops, o.spare = nil, nil
 	o.mu.Unlock()
@@ -311,87 +287,34 @@ func (o *Outbox) dropAllLocked() {
 }
 
 func (o *Outbox) startLocked() bool {
-	if o.closed {
-		return false
-	}
-	if o.parked {
-		o.unparkLocked()
-		return false
-	}
-	if o.writing {
+	if o.writing || o.closed {
 		return false
 	}
 	o.writing = true
 	return true
 }
 
-// unparkLocked wakes a lingering writer. Parking and waking both happen
-// under mu, and parked is cleared as the one kick is sent (the channel
-// holds it), so a writer whose linger ends finds either parked still set
-// (no kick: it may stop) or a kick waiting for it (it must go on).
-func (o *Outbox) unparkLocked() {
-	if o.parked {
-		o.parked = false
-		o.kick <- struct{}{}
-	}
-}
-
-// park waits up to o.Linger for a kick. It reports whether the writer must
-// stop: the linger ended with no kick, and the outbox no longer has a
-// writer.
-func (o *Outbox) park(t **time.Timer) (stop bool) {
-	if *t == nil {
-		*t = time.NewTimer(o.Linger)
-	} else {
-		(*t).Reset(o.Linger)
-	}
-	select {
-	case <-o.kick:
-		(*t).Stop()
-		return false
-	case <-(*t).C:
-	}
-	o.mu.Lock()
-	if o.parked {
-		o.parked = false
-		o.writing = false
-		o.mu.Unlock()
-		return true
-	}
-	o.mu.Unlock()
-	<-o.kick // sent with parked cleared, under mu
-	return false
-}
-
 // take hands the writer everything waiting: the queued frames and the
 // pending ops, which the writer must give back through giveBack. behind
 // reports that a Replace must come first, over that the replies passed
 // Limit. When nothing waits, take marks the writer as stopped and returns
-// done, or, with Linger, marks it parked and returns idle.
-func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, over, done, idle bool) {
+// done.
+func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, over, done bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		o.writing = false
-		return frames, ops, false, false, true, false
+		return frames, ops, false, false, true
 	}
 	if o.over {
-		return frames, ops, false, true, false, false
+		return frames, ops, false, true, false
 	}
 	if o.behind {
-		return frames, ops, true, false, false, false
+		return frames, ops, true, false, false
 	}
 	if len(o.queue) == 0 && len(o.ops) == 0 {
-		if o.Linger > 0 {
-			if o.kick == nil {
-				o.kick = make(chan struct{}, 1)
-			}
-			o.parked = true
-			o.emptied++
-			return frames, ops, false, false, false, true
-		}
 		o.writing = false
-		return frames, ops, false, false, true, false
+		return frames, ops, false, false, true
 	}
 	for _, q := range o.queue {
 		frames = append(frames, q.frame)
@@ -404,7 +327,7 @@ func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, over, d
 		o.spare = nil
 	}
 	o.bytes, o.reset = 0, 0
-	return frames, ops, false, false, false, false
+	return frames, ops, false, false, false
 }
 
 // giveBack returns drained ops for reuse.
@@ -509,7 +432,7 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // Drain writes what the outbox holds, in order — queued frames, then the
 // pending ops as batch frames of about maxBatch bytes at most — until the
-// outbox is empty (and stayed so for Linger) or closed, and returns nil. When the outbox fell behind,
+// outbox is empty or closed, and returns nil. When the outbox fell behind,
 // Drain calls behind, which must Replace what it holds or return an error
 // (a nil behind ends Drain with an error then). When the replies waiting
 // passed Limit, Drain returns ErrRepliesOverLimit.
@@ -520,18 +443,11 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func() error) error {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	var linger *time.Timer
 	for {
-		frames, ops, late, over, done, idle := o.take(sc.frames[:0])
+		frames, ops, late, over, done := o.take(sc.frames[:0])
 		sc.frames = frames
 		if done {
 			return nil
-		}
-		if idle {
-			if o.park(&linger) {
-				return nil
-			}
-			continue
 		}
 		if over {
 			return ErrRepliesOverLimit

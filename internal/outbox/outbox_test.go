@@ -9,8 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -401,7 +399,7 @@ func TestLimitCoalesces(t *testing.T) {
 			t.Fatalf("%d bytes wait, over the limit %d", o.Bytes(), o.Limit)
 		}
 	}
-	frames, ops, behind, _, _, _ := o.take(nil)
+	frames, ops, behind, _, _ := o.take(nil)
 	if behind || len(frames) != 0 {
 		t.Fatalf("behind %v, frames %d: want neither", behind, len(frames))
 	}
@@ -415,96 +413,5 @@ func TestLimitCoalesces(t *testing.T) {
 		if err != nil || m.(wire.Batch).Ops[0].Marker.Version != 199%9+1 {
 			t.Fatalf("marker %s: %v %v, want version %d", e.key.ID(), m, err, 199%9+1)
 		}
-	}
-}
-
-// TestLingerNoLostKick: with a linger short enough to end between most
-// puts, a writer that parks, is kicked, or stops races every put, and
-// still every put is written exactly once in its outbox's order, by one
-// writer at a time (run with -race).
-func TestLingerNoLostKick(t *testing.T) {
-	for _, linger := range []time.Duration{time.Nanosecond, time.Microsecond, 50 * time.Microsecond} {
-		o := &Outbox{Limit: 1 << 20, Linger: linger}
-		const n = 3000
-		var mu sync.Mutex
-		var got []string
-		var running atomic.Int32
-		var writers sync.WaitGroup
-		write := func(f []byte) error {
-			if running.Add(1) != 1 {
-				t.Error("two writers at once")
-			}
-			defer running.Add(-1)
-			mu.Lock()
-			got = append(got, string(f))
-			mu.Unlock()
-			return nil
-		}
-		start := func() {
-			writers.Add(1)
-			go func() {
-				defer writers.Done()
-				if err := o.Drain(write, 1<<10, nil); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		for i := range n {
-			if o.Control([]byte(fmt.Sprint(i))) {
-				start()
-			}
-			if i%7 == 0 {
-				time.Sleep(time.Duration(i%3) * linger)
-			}
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			mu.Lock()
-			k := len(got)
-			mu.Unlock()
-			if k == n || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-		o.Close()
-		writers.Wait()
-		if len(got) != n {
-			t.Fatalf("linger %v: %d of %d frames written: a kick was lost", linger, len(got), n)
-		}
-		for i, f := range got {
-			if f != fmt.Sprint(i) {
-				t.Fatalf("linger %v: frame %d is %q, want %d", linger, i, f, i)
-			}
-		}
-	}
-}
-
-// TestLingerReusesWriter: a put after the outbox ran empty, within the
-// linger, wakes the writer that drained it instead of asking for another;
-// Close ends a lingering writer at once.
-func TestLingerReusesWriter(t *testing.T) {
-	o := &Outbox{Limit: 1 << 20, Linger: time.Hour}
-	wrote := make(chan string, 4)
-	done := make(chan error, 1)
-	if !o.Control([]byte("a")) {
-		t.Fatal("the first frame asked for no writer")
-	}
-	go func() { done <- o.Drain(func(f []byte) error { wrote <- string(f); return nil }, 1<<10, nil) }()
-	if f := <-wrote; f != "a" {
-		t.Fatalf("wrote %q, want a", f)
-	}
-	for !func() bool { o.mu.Lock(); defer o.mu.Unlock(); return o.parked }() {
-		time.Sleep(time.Millisecond)
-	}
-	if o.Control([]byte("b")) {
-		t.Fatal("a put to a lingering writer asked for a new one")
-	}
-	if f := <-wrote; f != "b" {
-		t.Fatalf("wrote %q, want b", f)
-	}
-	o.Close()
-	if err := <-done; err != nil {
-		t.Fatalf("Drain after Close: %v", err)
 	}
 }
