@@ -53,16 +53,66 @@ func bucketOf(j *fanJob) int { return int(j.key.Hash() % fanBuckets) }
 // prepared.
 func (s *Server) beginBatchLocked(n int) { s.fan.beginLocked(s, n) }
 
-// endBatchLocked ends the batch: it waits for the fan-out, then starts the
-// writers of the connections it gave something to.
+// endBatchLocked ends the batch: it waits for the fan-out, then has the
+// writers of the connections it gave something to started.
+//
+// Every op is in its outbox when endBatchLocked returns, and each of those
+// outboxes is marked as having a writer, so nothing is lost or reordered
+// whoever starts the goroutines and when. A batch that wakes at least
+// asyncWake writers hands their starting to a goroutine of its own: the
+// feed is answered, and the lock freed, once the store and the outboxes
+// have the batch, instead of after thousands of goroutine starts, during
+// which the applying goroutine was often preempted and queued behind the
+// writers it had just made runnable (issue 13; docs/design.md, "Feed
+// answered before the writers start").
 func (s *Server) endBatchLocked() {
 	wake, delivered := s.fan.endLocked(s.fan.wake[:0])
 	s.counters.delivered.Add(delivered)
-	for _, c := range wake {
-		c.startWriter()
+	if len(wake) < asyncWake {
+		for _, c := range wake {
+			c.startWriter()
+		}
+		clear(wake)
+		s.fan.wake = wake[:0]
+		return
 	}
-	clear(wake)
-	s.fan.wake = wake[:0]
+	// The starter takes the slice; the next batch gets a spare one.
+	s.fan.wake = s.fan.spareWake()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for _, c := range wake {
+			c.startWriter()
+		}
+		s.fan.giveBackWake(wake)
+	}()
+}
+
+// asyncWake is the fewest writers whose starting goes to a goroutine of its
+// own: below it, starting them costs about what that goroutine would.
+const asyncWake = 32
+
+// spareWake returns an empty slice for a batch's wake list, one a starter
+// gave back when there is one.
+func (f *fanOut) spareWake() []*conn {
+	f.wakeMu.Lock()
+	defer f.wakeMu.Unlock()
+	if n := len(f.wakeSpare); n > 0 {
+		w := f.wakeSpare[n-1]
+		f.wakeSpare = f.wakeSpare[:n-1]
+		return w
+	}
+	return nil
+}
+
+// giveBackWake keeps a starter's wake list for reuse.
+func (f *fanOut) giveBackWake(w []*conn) {
+	clear(w)
+	f.wakeMu.Lock()
+	defer f.wakeMu.Unlock()
+	if len(f.wakeSpare) < 4 {
+		f.wakeSpare = append(f.wakeSpare, w[:0])
+	}
 }
 
 // A fanJob is the fan-out of one change of the marker key names.
@@ -180,15 +230,19 @@ func (w *fanWorker) run(j *fanJob) {
 // fanOut is where a batch's fan jobs go: run at once by the applying
 // goroutine (inline), or handed in chunks to helpers.
 type fanOut struct {
-	inline  fanWorker    // the applying goroutine's, made by New
-	wake    []*conn      // scratch for endBatchLocked
-	helpers []*fanWorker // the helpers of this batch; none when inline
-	feeds   []chan []fanJob
-	done    sync.WaitGroup
-	chunk   []fanJob   // jobs not yet handed over
-	chunks  [][]fanJob // every chunk handed over in this batch, for reuse
-	spare   [][]fanJob // chunks free for reuse
-	idle    []*fanWorker
+	inline fanWorker // the applying goroutine's, made by New
+	wake   []*conn   // scratch for endBatchLocked
+	// wakeSpare holds wake lists that starters gave back (see
+	// endBatchLocked); the starters run without Server.mu, hence wakeMu.
+	wakeMu    sync.Mutex
+	wakeSpare [][]*conn
+	helpers   []*fanWorker // the helpers of this batch; none when inline
+	feeds     []chan []fanJob
+	done      sync.WaitGroup
+	chunk     []fanJob   // jobs not yet handed over
+	chunks    [][]fanJob // every chunk handed over in this batch, for reuse
+	spare     [][]fanJob // chunks free for reuse
+	idle      []*fanWorker
 
 	// The applying goroutine runs the jobs of the buckets below mine; share
 	// is the fraction of the fan-out it should take, learnt batch by batch.

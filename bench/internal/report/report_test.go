@@ -129,3 +129,15 @@ func TestFramesFromOldResults(t *testing.T) {
 		t.Errorf("a kept figure: %v, want it", got)
 	}
 }
+
+// TestLadderFrameCost: each ladder stage shows the server's cost of a
+// frame, µs per delivery times deliveries per frame (issue 13's ≤ 8 µs at
+// 10,000 clients is read there).
+func TestLadderFrameCost(t *testing.T) {
+	res := sample()
+	res.Ladder[0].Stages[0].OpsPerFrame = 2.5 // 1.2 µs per delivery
+	md := Markdown(res, "bench")
+	if !strings.Contains(md, "| server µs per frame |") || !strings.Contains(md, "| 0.50 | 1.20 | 3.0 |") {
+		t.Errorf("the ladder table lacks the per-frame cost 3.0:\n%s", md)
+	}
+}
