@@ -44,7 +44,7 @@ func pointSet(seed uint64, uniform int, blobs []blob) []geo.Point {
 	return pts
 }
 
-// zoomResult is one zoom of web/test/supercluster-zooms.mjs's output.
+// zoomResult is one zoom of web/tools/supercluster-zooms.mjs's output.
 type zoomResult struct {
 	Zoom, Items, Points int
 	Probes              []int
@@ -69,7 +69,7 @@ func superclusterZooms(t *testing.T, pts []geo.Point, zooms []int, probes []geo.
 		pb[i] = [4]float64{b.West, b.South, b.East, b.North}
 	}
 	in, _ := json.Marshal(map[string]any{"points": raw, "zooms": zooms, "probes": pb})
-	cmd := exec.Command("node", filepath.Join(web, "test", "supercluster-zooms.mjs"))
+	cmd := exec.Command("node", filepath.Join(web, "tools", "supercluster-zooms.mjs"))
 	cmd.Stdin = bytes.NewReader(in)
 	out, err := cmd.Output()
 	if err != nil {
