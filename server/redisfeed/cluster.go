@@ -448,17 +448,8 @@ func (c *Cluster) Run(ctx context.Context) error {
 		if err == nil {
 			err = c.tail(ctx, client, func() { failures = 0 })
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		c.errs.Add(1)
-		failures++
-		wait := backoff(failures)
-		c.log.Warn("redisfeed: cluster: Redis error; retrying", "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		if err := waitToRetry(ctx, &failures, &c.errs, c.log, "redisfeed: cluster: Redis error; retrying", err); err != nil {
+			return err
 		}
 	}
 }

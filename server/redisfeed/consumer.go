@@ -238,18 +238,28 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if err == nil {
 			err = c.consume(ctx, client, func() { failures = 0 })
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := waitToRetry(ctx, &failures, &c.errs, c.log, "redisfeed: Redis error; retrying", err); err != nil {
+			return err
 		}
-		c.errs.Add(1)
-		failures++
-		wait := backoff(failures)
-		c.log.Warn("redisfeed: Redis error; retrying", "err", err, "retry_in", wait)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
+	}
+}
+
+// waitToRetry counts the Redis error err, logs it with msg and waits out
+// the backoff of the failures in a row so far; it returns ctx's error
+// when ctx ends first.
+func waitToRetry(ctx context.Context, failures *int, errs *atomic.Int64, log *slog.Logger, msg string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	errs.Add(1)
+	*failures++
+	wait := backoff(*failures)
+	log.Warn(msg, "err", err, "retry_in", wait)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+		return nil
 	}
 }
 
