@@ -3,6 +3,7 @@ package server
 import (
 	"net/netip"
 
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -58,3 +59,14 @@ func (s *Server) Behind() bool {
 // server with budget and Options.ClusterZoom maxZoom: the server's policy,
 // which tests check clients against.
 func ClusterZoom(v wire.View, budget, maxZoom int) int { return clusterZoom(v, budget, maxZoom) }
+
+// HoldBacklog queues an op of sizes[i] bytes in the outbox of the i-th
+// connection without starting its writer, as a writer blocked on a slow
+// client leaves them; those connections write nothing afterwards.
+func (s *Server) HoldBacklog(sizes ...int) {
+	for i, c := range s.connList() {
+		if i < len(sizes) {
+			c.out.Put(outbox.KeyOf("backlog"), make([]byte, sizes[i]))
+		}
+	}
+}
