@@ -93,7 +93,7 @@ func TestClusterOneMap(t *testing.T) {
 	// 2. kill -9 A mid-feed: nothing A acknowledged is lost on B and C.
 	done = make(chan struct{})
 	go func() { f.run(context.Background(), 2); close(done) }()
-	waitBatches(t, f, f.batches+60)
+	waitBatches(t, f, f.batchCount()+60)
 	a.kill()
 	<-done
 	time.Sleep(500 * time.Millisecond) // let B and C's tails catch up
@@ -191,9 +191,7 @@ func TestClusterClientMovesOn(t *testing.T) {
 		t.Fatal("the client on node A holds nothing of the feed into C")
 	}
 	a.kill()
-	f.mu.Lock()
-	fed := f.batches
-	f.mu.Unlock()
+	fed := f.batchCount()
 	waitBatches(t, f, fed+40) // the feed goes on while the client moves
 	stop()
 	<-done

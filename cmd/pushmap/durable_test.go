@@ -43,6 +43,13 @@ type ack struct {
 	at time.Time
 }
 
+// batchCount returns how many batches were acknowledged so far.
+func (f *feeder) batchCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.batches
+}
+
 func newFeeder(url string, seed uint64, perG int) *feeder {
 	return &feeder{url: url, seed: seed, perG: perG, acked: map[string]uint64{}, sent: map[string]uint64{},
 		client: &http.Client{Timeout: 10 * time.Second}}
@@ -198,8 +205,9 @@ func TestKill9MidFeed(t *testing.T) {
 			f.url = p.url
 			ctx, stop := context.WithCancel(context.Background())
 			done = make(chan struct{})
+			target := f.batchCount() + 100
 			go func() { f.run(ctx, 3); close(done) }()
-			waitBatches(t, f, f.batches+100)
+			waitBatches(t, f, target)
 			if code := p.terminate(); code != 0 {
 				t.Errorf("exit status %d after SIGTERM, want 0", code)
 			}
