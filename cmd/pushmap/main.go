@@ -21,10 +21,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/pushmap/pushmap/internal/buildinfo"
 )
 
 func main() {
@@ -165,37 +165,6 @@ func (x *cli) version(_ context.Context, args []string) int {
 		fmt.Fprintf(x.stderr, "pushmap version: unexpected argument %q\n", args[0])
 		return 2
 	}
-	fmt.Fprintln(x.stdout, versionString())
+	fmt.Fprintln(x.stdout, buildinfo.Describe("pushmap"))
 	return 0
-}
-
-// versionString describes the build: the module version ("(devel)" for a
-// build from a work tree), the VCS revision when known, and the Go version.
-func versionString() string {
-	v, rev := "(devel)", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		var modified bool
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		if rev != "" && modified {
-			rev += "+modified"
-		}
-	}
-	s := "pushmap " + v
-	if rev != "" {
-		s += " " + rev
-	}
-	return s + " " + runtime.Version()
 }

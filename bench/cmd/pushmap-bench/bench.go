@@ -22,6 +22,7 @@ import (
 	"github.com/pushmap/pushmap/bench/internal/report"
 	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/buildinfo"
 )
 
 const aboutBench = `Runs the load benchmark: many real clients in this process against a server
@@ -413,7 +414,7 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 	// A process holds at most limit files: keep room for the rest.
 	maxClients := int(limit) - 500
 	res := &report.Results{
-		Version: versionString(), Command: strings.TrimSpace("pushmap-bench " + strings.Join(os.Args[1:], " ")), Quick: c.quick,
+		Version: buildinfo.Describe("pushmap"), Command: strings.TrimSpace("pushmap-bench " + strings.Join(os.Args[1:], " ")), Quick: c.quick,
 		Machine: report.ThisMachine(limit), Started: time.Now().UTC().Round(time.Second),
 		Workload: report.Workload{Markers: c.markers, Clients: c.clients, Region: region, View: view, Zoom: 14,
 			SpeedMps: c.speed, Period: c.period.String(), Tick: c.tick.String(), Pan: c.pan.String(),

@@ -18,8 +18,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 )
 
@@ -56,36 +54,4 @@ func (x *cli) run(ctx context.Context, args []string) int {
 		}
 	}
 	return x.bench(ctx, args)
-}
-
-// versionString describes what is measured: pushmap's module version
-// ("(devel)" for a build from a work tree), the VCS revision when known,
-// and the Go version.
-func versionString() string {
-	v, rev := "(devel)", ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		var modified bool
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		if rev != "" && modified {
-			rev += "+modified"
-		}
-	}
-	s := "pushmap " + v
-	if rev != "" {
-		s += " " + rev
-	}
-	return s + " " + runtime.Version()
 }

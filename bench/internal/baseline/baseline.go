@@ -49,8 +49,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/pushmap/pushmap/bench/internal/mpack"
 	"github.com/pushmap/pushmap/wire"
+	"github.com/tinylib/msgp/msgp"
 )
 
 // Message types of the tile-channel protocol.
@@ -95,17 +95,17 @@ func (o *Options) withDefaults() Options {
 // AppendSubAckHeader appends the start of a [110, seq, op...] frame of n
 // ops.
 func AppendSubAckHeader(dst []byte, seq uint64, n int) []byte {
-	return mpack.AppendUint(mpack.AppendUint(mpack.AppendArrayHeader(dst, 2+n), TypeSubAck), seq)
+	return msgp.AppendUint64(msgp.AppendUint64(msgp.AppendArrayHeader(dst, uint32(2+n)), TypeSubAck), seq)
 }
 
 // AppendSubscribe appends the frame [100, seq, z, sub, unsub] to dst; sub
 // and unsub list x, y pairs.
 func AppendSubscribe(dst []byte, seq uint64, z int, sub, unsub []uint32) []byte {
-	dst = mpack.AppendUint(mpack.AppendUint(mpack.AppendUint(mpack.AppendArrayHeader(dst, 5), TypeSubscribe), seq), uint64(z))
+	dst = msgp.AppendUint64(msgp.AppendUint64(msgp.AppendUint64(msgp.AppendArrayHeader(dst, 5), TypeSubscribe), seq), uint64(z))
 	for _, l := range [2][]uint32{sub, unsub} {
-		dst = mpack.AppendArrayHeader(dst, len(l))
+		dst = msgp.AppendArrayHeader(dst, uint32(len(l)))
 		for _, v := range l {
-			dst = mpack.AppendUint(dst, uint64(v))
+			dst = msgp.AppendUint64(dst, uint64(v))
 		}
 	}
 	return dst

@@ -34,10 +34,10 @@ import (
 
 	"github.com/pushmap/pushmap/bench/internal/audit"
 	"github.com/pushmap/pushmap/bench/internal/fleet"
-	"github.com/pushmap/pushmap/bench/internal/mpack"
 	"github.com/pushmap/pushmap/bench/internal/target"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/tinylib/msgp/msgp"
 )
 
 // An Approach is a way of keeping map clients up to date.
@@ -484,15 +484,15 @@ const publishChunk = ingest.DefaultMaxBatch
 // "time"}.
 func appendItem(b []byte, m uint32, p geo.Point, v uint32, unixMs int64) []byte {
 	b = append(b, 0x86)
-	b = mpack.AppendFixStr(b, "id")
+	b = msgp.AppendString(b, "id")
 	n := len(b)
 	b = fleet.AppendID(append(b, 0), m)
 	b[n] = 0xa0 | byte(len(b)-n-1) // a fixstr: ids are at most 11 bytes
-	b = mpack.AppendFixStr(mpack.AppendFixStr(b, "layer"), fleet.Layer)
-	b = mpack.AppendFloat64(mpack.AppendFixStr(b, "lon"), p.Lon)
-	b = mpack.AppendFloat64(mpack.AppendFixStr(b, "lat"), p.Lat)
-	b = append(mpack.AppendFixStr(b, "version"), 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	b = mpack.AppendFixStr(b, "time")
+	b = msgp.AppendString(msgp.AppendString(b, "layer"), fleet.Layer)
+	b = msgp.AppendFloat64(msgp.AppendString(b, "lon"), p.Lon)
+	b = msgp.AppendFloat64(msgp.AppendString(b, "lat"), p.Lat)
+	b = append(msgp.AppendString(b, "version"), 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	b = msgp.AppendString(b, "time")
 	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(unixMs))
 }
 
@@ -503,7 +503,7 @@ func (r *run) publish(ctx context.Context, t int64) error {
 	unixMs := time.Now().UnixMilli()
 	for first := true; first || len(r.pending) > 0; first = false {
 		n := min(len(r.pending), publishChunk)
-		r.body = mpack.AppendArrayHeader(r.body[:0], n)
+		r.body = msgp.AppendArrayHeader(r.body[:0], uint32(n))
 		for _, kv := range r.pending[:n] {
 			m, v := uint32(kv>>32), uint32(kv)
 			r.body = appendItem(r.body, m, r.fl.Pos(m, v), v, unixMs)

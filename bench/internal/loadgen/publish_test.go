@@ -5,15 +5,15 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/pushmap/pushmap/bench/internal/mpack"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/tinylib/msgp/msgp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 // TestAppendItem checks the feed items against a MessagePack decoder: the
 // ingest reads them as maps.
 func TestAppendItem(t *testing.T) {
-	b := mpack.AppendArrayHeader(nil, 2)
+	b := msgp.AppendArrayHeader(nil, 2)
 	b = appendItem(b, 12345, geo.Pt(2.3456789, -48.8), 7, 1700000000123)
 	b = appendItem(b, math.MaxUint32-1, geo.Pt(-180, 90), math.MaxUint32, -1)
 	var got []map[string]any
@@ -27,7 +27,7 @@ func TestAppendItem(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
-	if n := len(mpack.AppendArrayHeader(nil, 5000)); n != 3 {
+	if n := len(msgp.AppendArrayHeader(nil, 5000)); n != 3 {
 		t.Errorf("header of 5000 items: %d bytes", n)
 	}
 }

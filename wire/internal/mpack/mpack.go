@@ -1,6 +1,6 @@
 // Package mpack appends MessagePack values to byte slices by hand, for the
 // hot paths that write a frame's or a feed item's skeleton without an
-// encoder: the wire's frame headers, the benchmark's baselines and its feed.
+// encoder: the wire's frame headers and ops.
 // Each function writes the shortest encoding the MessagePack spec allows,
 // as vmihailenco/msgpack's encoder does.
 package mpack
