@@ -23,7 +23,7 @@ NPM_STAMP := web/node_modules/.package-lock.json
 CHAOS_COUNT ?= 5
 CHAOS_DURATION ?= 60s
 
-.PHONY: chaos all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-micro bench-quick bench-plot fuzz clean
+.PHONY: chaos cluster-picture all build wasm web deps demo test test-go test-js test-wasm lint bench bench-bin bench-micro bench-quick bench-plot fuzz clean
 
 all: build
 
@@ -177,6 +177,11 @@ bench-quick: bench-bin
 ## committed docs/bench/results.json and docs/bench/micro, running nothing.
 bench-plot: bench-bin
 	bin/pushmap-bench -plot docs/bench/results.json -write-docs -docs docs/benchmarks.md -micro docs/bench/micro -out artifacts/bench
+
+## cluster-picture: docs/clusters-vs-supercluster.svg again, pushmap's
+## merged clusters beside supercluster's for the same points and views.
+cluster-picture: deps web
+	PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -count=1 -run '^TestClusterPicture$$' ./server/internal/store -args -picture=$(CURDIR)/docs/clusters-vs-supercluster.svg
 
 # Every fuzz target, as package:target.
 FUZZ := ./wire:FuzzDecode ./wire:FuzzDecodeOps ./geo:FuzzTilesCovering \

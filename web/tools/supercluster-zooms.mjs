@@ -2,15 +2,16 @@
 // zoom of a range, for server/internal/store's TestMergedVsSupercluster.
 //
 // Usage: node supercluster-zooms.mjs < input.json
-// input: {"points": [[lon, lat], ...], "zooms": [z...], "probes": [[w, s, e, n], ...]}
-// output: [{"zoom": z, "items": n, "points": total, "minDist": px, "probes": [largest count centred in probe...]}...]
+// input: {"points": [[lon, lat], ...], "zooms": [z...], "probes": [[w, s, e, n], ...],
+//         "box": [w, s, e, n] (optional: the clusters of this box are listed)}
+// output: [{"zoom": z, "items": n, "points": total, "probes": [largest count centred in probe...],
+//           "clusters": [[lon, lat, count]...] (with box only)}...]
 //   items: entries getClusters returns for the world (a single point is one)
-//   minDist: smallest distance between two entries, in pixels of a 512-px tile
 import Supercluster from 'supercluster';
 
 let raw = '';
 for await (const chunk of process.stdin) raw += chunk;
-const { points, zooms, probes } = JSON.parse(raw);
+const { points, zooms, probes, box } = JSON.parse(raw);
 const features = points.map(([lon, lat]) => ({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: [lon, lat] } }));
 const index = new Supercluster({ radius: 40, extent: 512, maxZoom: 16 }).load(features);
 const out = [];
@@ -27,6 +28,10 @@ for (const zoom of zooms) {
       if (inLon && lat >= s && lat <= nn) best[i] = Math.max(best[i], n);
     });
   }
-  out.push({ zoom, items: cs.length, points: total, probes: best });
+  const res = { zoom, items: cs.length, points: total, probes: best };
+  if (box) {
+    res.clusters = index.getClusters(box, zoom).map((c) => [...c.geometry.coordinates, c.properties.cluster ? c.properties.point_count : 1]);
+  }
+  out.push(res);
 }
 process.stdout.write(JSON.stringify(out));

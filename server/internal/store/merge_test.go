@@ -48,10 +48,22 @@ func pointSet(seed uint64, uniform int, blobs []blob) []geo.Point {
 type zoomResult struct {
 	Zoom, Items, Points int
 	Probes              []int
+	Clusters            [][3]float64 // lon, lat, count: the clusters of the input's box, when it has one
 }
 
 // superclusterZooms clusters pts with npm supercluster at zooms.
 func superclusterZooms(t *testing.T, pts []geo.Point, zooms []int, probes []geo.Box) []zoomResult {
+	t.Helper()
+	pb := make([][4]float64, len(probes))
+	for i, b := range probes {
+		pb[i] = [4]float64{b.West, b.South, b.East, b.North}
+	}
+	return runSupercluster(t, pts, map[string]any{"zooms": zooms, "probes": pb})
+}
+
+// runSupercluster runs web/tools/supercluster-zooms.mjs on pts and the
+// rest of its input, in.
+func runSupercluster(t *testing.T, pts []geo.Point, in map[string]any) []zoomResult {
 	t.Helper()
 	web := filepath.Join("..", "..", "..", "web")
 	if _, err := os.Stat(filepath.Join(web, "node_modules", "supercluster")); err != nil {
@@ -64,13 +76,13 @@ func superclusterZooms(t *testing.T, pts []geo.Point, zooms []int, probes []geo.
 	for i, p := range pts {
 		raw[i] = [2]float64{p.Lon, p.Lat}
 	}
-	pb := make([][4]float64, len(probes))
-	for i, b := range probes {
-		pb[i] = [4]float64{b.West, b.South, b.East, b.North}
+	in["points"] = raw
+	if in["probes"] == nil {
+		in["probes"] = [][4]float64{}
 	}
-	in, _ := json.Marshal(map[string]any{"points": raw, "zooms": zooms, "probes": pb})
+	body, _ := json.Marshal(in)
 	cmd := exec.Command("node", filepath.Join(web, "tools", "supercluster-zooms.mjs"))
-	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdin = bytes.NewReader(body)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("supercluster: %v", err)
