@@ -84,10 +84,8 @@ func (s *Server) Remove(id string) error {
 // expiries, expiries[i] is when the marker of updates[i] expires, Unix
 // nanoseconds (0: never), in place of its TTL (see Restore).
 func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) error {
-	for i := range updates {
-		if err := updates[i].validate(); err != nil {
-			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
-		}
+	if err := ValidateUpdates(updates); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,6 +130,19 @@ func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) er
 	}
 	if expiring {
 		s.armExpiryLocked()
+	}
+	return nil
+}
+
+// ValidateUpdates reports why the first update of updates that cannot be
+// applied cannot be ("update i of n: ..." wrapping a wire.Error), or nil:
+// the checks Apply makes before it takes the lock, for a feed that logs a
+// batch elsewhere before applying it (the cluster's Redis stream).
+func ValidateUpdates(updates []Update) error {
+	for i := range updates {
+		if err := updates[i].validate(); err != nil {
+			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
+		}
 	}
 	return nil
 }

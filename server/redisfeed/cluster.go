@@ -256,7 +256,7 @@ func (c *Cluster) Apply(updates []server.Update) error {
 	if len(updates) == 0 {
 		return nil
 	}
-	if err := validate(updates); err != nil {
+	if err := server.ValidateUpdates(updates); err != nil {
 		return err
 	}
 	body, err := encodeItems(updates)
@@ -318,26 +318,6 @@ func (c *Cluster) ApplyLayers(layers []string, updates []server.Update) error {
 		return le
 	}
 	return c.Apply(updates)
-}
-
-func validate(updates []server.Update) error {
-	for i := range updates {
-		u := &updates[i]
-		var err error
-		switch {
-		case u.Remove && u.Marker.ID == "":
-			err = wire.Error{Code: wire.CodeInvalidMarker, Message: "marker id is empty"}
-		case !u.Remove:
-			err = u.Marker.Validate()
-		}
-		if err == nil && u.TTL < 0 {
-			err = wire.Error{Code: wire.CodeInvalidMarker, Message: fmt.Sprintf("marker %q: negative TTL %v", u.Marker.ID, u.TTL)}
-		}
-		if err != nil {
-			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
-		}
-	}
-	return nil
 }
 
 // item is an update in the JSON format of the stream's json field.
