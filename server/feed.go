@@ -90,14 +90,28 @@ func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) er
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.checkScopeLocked(scope, updates); err != nil {
+		s.mu.Unlock()
 		return err
 	}
 	s.beginBatchLocked(len(updates))
-	defer s.endBatchLocked()
+	err := s.applyLocked(updates, expiries)
+	// A large batch's fan-out may still run on helpers when this returns;
+	// they unlock Server.mu once it is done.
+	s.endBatchUnlock()
+	return err
+}
+
+// applyLocked applies updates to the store, in order, each change handed to
+// its consumers; see apply.
+func (s *Server) applyLocked(updates []Update, expiries []int64) error {
 	var now time.Time // read once, when an update has an expiry
 	expiring := false
+	defer func() {
+		if expiring {
+			s.armExpiryLocked()
+		}
+	}()
 	for i := range updates {
 		u := &updates[i]
 		if u.Remove {
@@ -129,9 +143,6 @@ func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) er
 			s.changedLocked(ch)
 			expiring = expiring || expires != 0
 		}
-	}
-	if expiring {
-		s.armExpiryLocked()
 	}
 	return nil
 }
