@@ -53,7 +53,7 @@ type Update struct {
 //
 // The server keeps each marker's Props map: do not modify it after the
 // call. It does not keep updates.
-func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates, nil) }
+func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates, nil, nil) }
 
 // Upsert creates or changes the marker m.ID: Apply of one update without
 // expiry, which reads a zero m.Version as no version (to send a version 0,
@@ -82,8 +82,10 @@ func (s *Server) Remove(id string) error {
 // apply is Apply for a feed that may write only the layers of scope (nil:
 // every layer), checked under the same lock as the batch is applied. With
 // expiries, expiries[i] is when the marker of updates[i] expires, Unix
-// nanoseconds (0: never), in place of its TTL (see Restore).
-func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) error {
+// nanoseconds (0: never), in place of its TTL (see Restore). then, when
+// set, is called once the batch is applied, under the same lock (see
+// ApplyLayersThen).
+func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64, then func(stored func(id string) (StoredMarker, bool))) error {
 	for i := range updates {
 		if err := updates[i].validate(); err != nil {
 			return fmt.Errorf("update %d of %d: %w", i, len(updates), err)
@@ -96,6 +98,9 @@ func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) er
 	}
 	s.beginBatchLocked(len(updates))
 	err := s.applyLocked(updates, expiries)
+	if err == nil && then != nil {
+		then(s.storedLocked)
+	}
 	// A large batch's fan-out may still run on helpers when this returns;
 	// they unlock Server.mu once it is done.
 	s.endBatchUnlock()
