@@ -18,9 +18,10 @@ import (
 // of 1,000 marker moves with 2,000 real WebSocket clients connected, each
 // watching a zoom-14 box of the bench's Paris region (issue 13: a
 // 1,000-marker feed POST answered in ≤ 5 ms when a core is free). The
-// clients read and discard what they get, on their own goroutines, so the
-// figure includes the store, the fan-out and whatever Apply does to get
-// the writers going, but not the writes themselves.
+// clients read and discard what they get, on their own goroutines. Apply
+// returns once the store has the batch, its fan-out handed to helpers that
+// end it after (see fanout.go), so the figure is the store's half and the
+// hand-over; BenchmarkFeedPOST (server/ingest) times the whole POST.
 func BenchmarkApplyFeedBatch(b *testing.B) {
 	const clients, markers = 2000, 1000
 	paris := geo.BBox(2.2, 48.8, 2.5, 48.95)

@@ -51,6 +51,11 @@ type Update struct {
 // late retry cannot shorten or end the life of the newer marker. An
 // upserted marker's position is quantised to the wire's resolution.
 //
+// Apply returns once the store has the batch; a large batch's fan-out to
+// the clients may end after it returns, but whatever comes next — another
+// Apply, a view change, a read, Stats — waits for it, as it waits for the
+// server lock.
+//
 // The server keeps each marker's Props map: do not modify it after the
 // call. It does not keep updates.
 func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates, nil, nil) }
