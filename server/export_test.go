@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/netip"
+	"sync"
 
 	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
@@ -16,13 +17,17 @@ func (s *Server) OutboxBytes() (total int) {
 	return total
 }
 
-// FixFanShare makes the goroutine applying a large batch take share of its
-// fan-out from now on (instead of a share learnt from the last batches), so
-// that tests run both halves of a split whatever the machine's timing.
-func (s *Server) FixFanShare(share float64) {
+// HoldFanOut makes the helpers of the large batches applied from now on
+// wait before their first job until release is called: the batch's
+// fan-out, and the hold of the server lock that ends with it, last until
+// then, whatever the machine's timing.
+func (s *Server) HoldFanOut() (release func()) {
+	hold := make(chan struct{})
 	s.mu.Lock()
-	s.fan.share, s.fan.fixed = share, true
+	s.fan.hold = hold
 	s.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(hold) }) }
 }
 
 // OnPageHold makes MarkersPage call fn with the markers it looked at in each

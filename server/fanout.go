@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"runtime"
 	"sync"
-	"time"
+	"sync/atomic"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
@@ -14,8 +14,8 @@ import (
 
 // Fan-out: every op the server pushes (marker upserts and removes, cluster
 // and tile changes) reaches an outbox through fanWorker.deliver, within a
-// batch (beginBatchLocked, endBatchLocked) whose end starts the writers of
-// the connections it gave something to.
+// batch (beginBatchLocked, then endBatchLocked or endBatchUnlock) whose end
+// starts the writers of the connections it gave something to.
 //
 // Applying an update has two halves: changing the store (the marker map,
 // the point index, the cluster counts), which only one goroutine may do,
@@ -26,15 +26,18 @@ import (
 //
 // In a batch of at least parallelFanOut updates, the jobs go to helper
 // goroutines (one per core but the one applying the batch), in chunks as
-// the store's half produces them, so that the two halves run at once and
-// the batch holds the lock for about the longer of them instead of their
-// sum. Once the store's half is done, the applying goroutine takes a share
-// of the jobs too, sized from the last batches so that it finishes with
-// the helpers. Jobs are shared out by the hash of their marker's id into
-// fanBuckets buckets, each bucket run by one goroutine in order, so a
-// marker's ops reach each outbox in the order of the batch. Smaller
-// batches, and a server on one core, run each job at once on the
-// goroutine applying the batch.
+// the store's half produces them, so that the two halves run at once.
+// Jobs are shared out by the hash of their marker's id, each helper running
+// its share in order, so a marker's ops reach each outbox in the order of
+// the batch. Once the store's half is done, the applying goroutine hands
+// the batch's end to the helpers and returns, Server.mu still locked: the
+// last helper to finish collects what they delivered, unlocks Server.mu and
+// starts the writers (endBatchUnlock). The feed is answered once the store
+// has the batch, while the fan-out runs; whatever takes the lock next (the
+// next batch, a view change, a read) finds every op of the batch in its
+// outbox, as before. Smaller batches, and a server on one core, run each
+// job at once on the goroutine applying the batch, and end the batch
+// before it returns.
 
 // parallelFanOut is the smallest batch whose fan-out runs on helpers: below
 // it, handing the jobs over costs more than it saves.
@@ -43,28 +46,34 @@ const parallelFanOut = 512
 // fanChunk is how many jobs the applying goroutine hands over at a time.
 const fanChunk = 256
 
-// fanBuckets is how finely the jobs are shared out.
-const fanBuckets = 64
-
-func bucketOf(j *fanJob) int { return int(j.key.Hash() % fanBuckets) }
-
 // beginBatchLocked starts a batch of deliveries: those of n updates of a
 // feed (0 for the other ops, cluster and tile changes), their fan-out
 // prepared.
 func (s *Server) beginBatchLocked(n int) { s.fan.beginLocked(s, n) }
 
-// endBatchLocked ends the batch: it waits for the fan-out, then has the
-// writers of the connections it gave something to started.
+// endBatchUnlock ends the batch and unlocks Server.mu: at once when the
+// batch ran inline; when its fan-out runs on helpers, it hands them the
+// end and returns at once, the last helper unlocking Server.mu once every
+// op of the batch is in its outbox (issue 13; docs/design.md, "The feed
+// answered before the fan-out ends").
+func (s *Server) endBatchUnlock() {
+	if s.fan.handOffLocked() {
+		return
+	}
+	s.endBatchLocked()
+	s.mu.Unlock()
+}
+
+// endBatchLocked ends a batch that ran inline: it has the writers of the
+// connections it gave something to started.
 //
 // Every op is in its outbox when endBatchLocked returns, and each of those
 // outboxes is marked as having a writer, so nothing is lost or reordered
 // whoever starts the goroutines and when. A batch that wakes at least
 // asyncWake writers hands their starting to a goroutine of its own: the
-// feed is answered, and the lock freed, once the store and the outboxes
-// have the batch, instead of after thousands of goroutine starts, during
-// which the applying goroutine was often preempted and queued behind the
-// writers it had just made runnable (issue 13; docs/design.md, "Feed
-// answered before the writers start").
+// lock is freed once the outboxes have the batch, instead of after
+// thousands of goroutine starts (docs/design.md, "Feed answered before the
+// writers start").
 func (s *Server) endBatchLocked() {
 	wake, delivered := s.fan.endLocked(s.fan.wake[:0])
 	s.counters.delivered.Add(delivered)
@@ -81,11 +90,27 @@ func (s *Server) endBatchLocked() {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		for _, c := range wake {
-			c.startWriter()
-		}
-		s.fan.giveBackWake(wake)
+		s.startWriters(wake)
 	}()
+}
+
+// finishBatch ends a batch whose fan-out ran on helpers, on the last helper
+// to finish: Server.mu is locked (by the goroutine that applied the batch),
+// and unlocked here, before the writers start.
+func (s *Server) finishBatch() {
+	defer s.wg.Done() // added by beginLocked
+	wake, delivered := s.fan.endLocked(s.fan.spareWake())
+	s.counters.delivered.Add(delivered)
+	s.mu.Unlock()
+	s.startWriters(wake)
+}
+
+// startWriters starts the writers of wake, then keeps the slice for reuse.
+func (s *Server) startWriters(wake []*conn) {
+	for _, c := range wake {
+		c.startWriter()
+	}
+	s.fan.giveBackWake(wake)
 }
 
 // asyncWake is the fewest writers whose starting goes to a goroutine of its
@@ -148,7 +173,6 @@ type fanWorker struct {
 	enc       *wire.Encoder // for removals; the applying goroutine's is s.enc
 	wake      []*conn
 	delivered int64
-	busy      time.Duration // a helper's time running jobs in this batch
 }
 
 // deliver puts op in c's outbox under key; the writer starts at the end
@@ -170,7 +194,7 @@ func (w *fanWorker) collect(wake []*conn) (_ []*conn, delivered int64) {
 	clear(w.wake)
 	w.wake = w.wake[:0]
 	delivered = w.delivered
-	w.delivered, w.busy = 0, 0
+	w.delivered = 0
 	return wake, delivered
 }
 
@@ -238,18 +262,15 @@ type fanOut struct {
 	wakeSpare [][]*conn
 	helpers   []*fanWorker // the helpers of this batch; none when inline
 	feeds     []chan []fanJob
-	done      sync.WaitGroup
-	chunk     []fanJob   // jobs not yet handed over
-	chunks    [][]fanJob // every chunk handed over in this batch, for reuse
-	spare     [][]fanJob // chunks free for reuse
+	running   atomic.Int32 // helpers of this batch still running
+	chunk     []fanJob     // jobs not yet handed over
+	chunks    [][]fanJob   // every chunk handed over in this batch, for reuse
+	spare     [][]fanJob   // chunks free for reuse
 	idle      []*fanWorker
 
-	// The applying goroutine runs the jobs of the buckets below mine; share
-	// is the fraction of the fan-out it should take, learnt batch by batch.
-	mine    int
-	share   float64
-	fixed   bool // share is set by a test, not learnt
-	started time.Time
+	// hold, when set by a test, is received from by every helper before it
+	// runs its first job.
+	hold chan struct{}
 }
 
 // beginLocked prepares the fan-out of a batch of n updates.
@@ -258,15 +279,14 @@ func (f *fanOut) beginLocked(s *Server, n int) {
 	if n < parallelFanOut || helpers < 1 {
 		return
 	}
-	f.started = time.Now()
-	f.mine = int(f.share*fanBuckets + 0.5)
-	for range helpers {
+	f.running.Store(int32(helpers))
+	s.wg.Add(1) // the batch's end: finishBatch, on the last helper
+	for k := range helpers {
 		w := f.worker(s)
 		feed := make(chan []fanJob, n/fanChunk+1)
 		f.helpers = append(f.helpers, w)
 		f.feeds = append(f.feeds, feed)
-		f.done.Add(1)
-		go f.help(w, feed, len(f.helpers)-1, helpers, f.mine)
+		go f.help(w, feed, uint64(k), uint64(helpers))
 	}
 }
 
@@ -279,19 +299,21 @@ func (f *fanOut) worker(s *Server) *fanWorker {
 	return &fanWorker{s: s, enc: wire.NewEncoder()}
 }
 
-// help runs the jobs of every chunk whose bucket falls to helper k of n:
-// those from mine up, shared round.
-func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n, mine int) {
-	defer f.done.Done()
+// help runs the jobs of every chunk whose marker's hash falls to helper k
+// of n; the last helper to finish ends the batch.
+func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
+	if f.hold != nil {
+		<-f.hold
+	}
 	for chunk := range feed {
-		t := time.Now()
 		for i := range chunk {
-			j := &chunk[i]
-			if b := bucketOf(j); b >= mine && b%n == k {
+			if j := &chunk[i]; j.key.Hash()%n == k {
 				w.run(j)
 			}
 		}
-		w.busy += time.Since(t)
+	}
+	if f.running.Add(-1) == 0 {
+		w.s.finishBatch()
 	}
 }
 
@@ -326,24 +348,28 @@ func (f *fanOut) handOver() {
 	f.chunk = nil
 }
 
-// endLocked waits for the helpers and returns the connections whose writers
-// must start, appended to wake, and how many ops were delivered.
+// handOffLocked hands the end of a batch whose fan-out runs on helpers to
+// them, and reports whether it did: the caller must then leave Server.mu
+// locked and touch nothing it guards, as the last helper unlocks it.
+func (f *fanOut) handOffLocked() bool {
+	if len(f.helpers) == 0 {
+		return false
+	}
+	f.handOver()
+	// Nothing of f is read after the last close: the helpers may end the
+	// batch from then on.
+	feeds := f.feeds
+	for _, feed := range feeds {
+		close(feed)
+	}
+	return true
+}
+
+// endLocked returns the connections whose writers must start, appended to
+// wake, and how many ops were delivered; with helpers, it runs on the last
+// of them to finish, once the others are done.
 func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 	if len(f.helpers) > 0 {
-		storeHalf := time.Since(f.started)
-		f.handOver()
-		for _, feed := range f.feeds {
-			close(feed)
-		}
-		for _, c := range f.chunks {
-			for i := range c {
-				if j := &c[i]; bucketOf(j) < f.mine {
-					f.inline.run(j)
-				}
-			}
-		}
-		f.done.Wait()
-		f.learn(storeHalf)
 		for _, c := range f.chunks {
 			clear(c)
 			f.spare = append(f.spare, c[:0])
@@ -363,26 +389,6 @@ func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 	clear(f.helpers)
 	f.helpers = f.helpers[:0]
 	return wake, delivered
-}
-
-// learn sets the share of the next batch's fan-out that the applying
-// goroutine takes, from this batch's: how long its store half took, and
-// how long the busiest helper ran jobs. It finishes with the helpers when
-// storeHalf + share×all = (1-share)×all/helpers.
-func (f *fanOut) learn(storeHalf time.Duration) {
-	var busiest time.Duration
-	for _, w := range f.helpers {
-		busiest = max(busiest, w.busy)
-	}
-	mine := float64(f.mine) / fanBuckets
-	if f.fixed || busiest <= 0 || mine >= 1 {
-		return
-	}
-	n := float64(len(f.helpers))
-	all := float64(busiest) * n / (1 - mine) // the whole fan-out, run by one goroutine
-	want := (all - n*float64(storeHalf)) / (all * (n + 1))
-	want = min(max(want, 0), 0.5)
-	f.share = (f.share + want) / 2
 }
 
 func pointRect(p geo.Point) [2]float64 { return [2]float64{p.Lon, p.Lat} }

@@ -51,9 +51,14 @@ type Update struct {
 // late retry cannot shorten or end the life of the newer marker. An
 // upserted marker's position is quantised to the wire's resolution.
 //
+// Apply returns once the store has the batch; a large batch's fan-out to
+// the clients may end after it returns, but whatever comes next — another
+// Apply, a view change, a read, Stats — waits for it, as it waits for the
+// server lock.
+//
 // The server keeps each marker's Props map: do not modify it after the
 // call. It does not keep updates.
-func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates, nil) }
+func (s *Server) Apply(updates []Update) error { return s.apply(nil, updates, nil, nil) }
 
 // Upsert creates or changes the marker m.ID: Apply of one update without
 // expiry, which reads a zero m.Version as no version (to send a version 0,
@@ -82,20 +87,39 @@ func (s *Server) Remove(id string) error {
 // apply is Apply for a feed that may write only the layers of scope (nil:
 // every layer), checked under the same lock as the batch is applied. With
 // expiries, expiries[i] is when the marker of updates[i] expires, Unix
-// nanoseconds (0: never), in place of its TTL (see Restore).
-func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) error {
+// nanoseconds (0: never), in place of its TTL (see Restore). then, when
+// set, is called once the batch is applied, under the same lock (see
+// ApplyLayersThen).
+func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64, then func(stored func(id string) (StoredMarker, bool))) error {
 	if err := ValidateUpdates(updates); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.checkScopeLocked(scope, updates); err != nil {
+		s.mu.Unlock()
 		return err
 	}
 	s.beginBatchLocked(len(updates))
-	defer s.endBatchLocked()
+	err := s.applyLocked(updates, expiries)
+	if err == nil && then != nil {
+		then(s.storedLocked)
+	}
+	// A large batch's fan-out may still run on helpers when this returns;
+	// they unlock Server.mu once it is done.
+	s.endBatchUnlock()
+	return err
+}
+
+// applyLocked applies updates to the store, in order, each change handed to
+// its consumers; see apply.
+func (s *Server) applyLocked(updates []Update, expiries []int64) error {
 	var now time.Time // read once, when an update has an expiry
 	expiring := false
+	defer func() {
+		if expiring {
+			s.armExpiryLocked()
+		}
+	}()
 	for i := range updates {
 		u := &updates[i]
 		if u.Remove {
@@ -127,9 +151,6 @@ func (s *Server) apply(scope *layerScope, updates []Update, expiries []int64) er
 			s.changedLocked(ch)
 			expiring = expiring || expires != 0
 		}
-	}
-	if expiring {
-		s.armExpiryLocked()
 	}
 	return nil
 }

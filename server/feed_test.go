@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -224,4 +226,121 @@ func TestMarkersInNearEdges(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLargeBatchAnsweredBeforeFanOut: Apply of a batch large enough for its
+// fan-out to run on helpers returns once the store has the batch, while the
+// fan-out still runs (held here until released). The server lock stays
+// held until the fan-out ends, so whatever takes it next (Stats here, then
+// the next batch) finds every op of the batch in its outbox, and the client
+// ends with the second batch's states.
+func TestLargeBatchAnsweredBeforeFanOut(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3)) // two helpers
+	srv, url := servertest.StartServer(t, nil)
+	c := dialRecorder(t, url, "world")
+	if err := c.SetView(context.Background(), 0, geo.BBox(-10, -10, 10, 10), 5); err != nil {
+		t.Fatal(err)
+	}
+	release := srv.HoldFanOut()
+	defer release()
+	const n = 1000
+	batch := make([]server.Update, n)
+	for i := range batch {
+		batch[i].Marker = wire.Marker{ID: fmt.Sprint("m", i), Pos: geo.Pt(-5+float64(i)/100, 1)}
+	}
+	before := srv.Stats().Delivered
+	done := make(chan error, 1)
+	go func() { done <- srv.Apply(batch) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("Apply of a large batch did not return while its fan-out was held")
+	}
+	if srv.Unlocked() {
+		t.Fatal("the server lock is free while the batch's fan-out is still running")
+	}
+	release()
+	if got := srv.Stats().Delivered - before; got != n {
+		t.Fatalf("Stats after the batch: %d ops delivered, want %d (its whole fan-out)", got, n)
+	}
+	for i := range batch {
+		batch[i].Marker.Pos.Lat = 2
+	}
+	if err := srv.Apply(batch); err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, 10*time.Second, func() string {
+		got := c.Markers()
+		if len(got) != n {
+			return fmt.Sprintf("the client holds %d markers, want %d", len(got), n)
+		}
+		for id, m := range got {
+			if m.Pos.Lat != 2 {
+				return fmt.Sprintf("the client holds %s at %v, want latitude 2", id, m.Pos)
+			}
+		}
+		return ""
+	})
+}
+
+// TestApplyLayersThenReadsBeforeFanOut: ApplyLayersThen reads the batch's
+// states under the lock it applied the batch with, without waiting for
+// the batch's fan-out (held here), as a write-ahead log reads back what it
+// logs; then is not called for a batch that was refused.
+func TestApplyLayersThenReadsBeforeFanOut(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2)) // one helper
+	srv, url := servertest.StartServer(t, nil)
+	c := dialRecorder(t, url, "world")
+	if err := c.SetView(context.Background(), 0, geo.BBox(-10, -10, 10, 10), 5); err != nil {
+		t.Fatal(err)
+	}
+	release := srv.HoldFanOut()
+	defer release()
+	batch := make([]server.Update, 600)
+	for i := range batch {
+		batch[i].Marker = wire.Marker{ID: fmt.Sprint("m", i), Layer: "cars", Pos: geo.Pt(1, 1), Version: 7}
+	}
+	done := make(chan error, 1)
+	read := 0
+	go func() {
+		done <- srv.ApplyLayersThen([]string{"cars"}, batch, func(stored func(string) (server.StoredMarker, bool)) {
+			for i := range batch {
+				if m, ok := stored(batch[i].Marker.ID); ok && m.Marker.Version == 7 {
+					read++
+				}
+			}
+			if _, ok := stored("never"); ok {
+				t.Error("stored finds a marker never written")
+			}
+		})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		release()
+		t.Fatal("ApplyLayersThen of a large batch did not return while its fan-out was held")
+	}
+	if read != len(batch) {
+		t.Fatalf("then read %d of the batch's %d states", read, len(batch))
+	}
+	release()
+	called := false
+	err := srv.ApplyLayersThen([]string{"bikes"}, batch, func(func(string) (server.StoredMarker, bool)) { called = true })
+	var le *server.LayerError
+	if !errors.As(err, &le) || called {
+		t.Fatalf("a batch outside the feed's layers: err %v, then called %v; want a LayerError and no call", err, called)
+	}
+	servertest.Eventually(t, 10*time.Second, func() string {
+		if n := len(c.Markers()); n != len(batch) {
+			return fmt.Sprintf("the client holds %d markers, want %d", n, len(batch))
+		}
+		return ""
+	})
 }

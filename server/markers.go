@@ -69,6 +69,10 @@ type StoredMarker struct {
 func (s *Server) Stored(id string) (StoredMarker, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.storedLocked(id)
+}
+
+func (s *Server) storedLocked(id string) (StoredMarker, bool) {
 	rec := s.store.Get(id)
 	if rec == nil {
 		return StoredMarker{}, false
@@ -116,5 +120,5 @@ func (s *Server) Restore(ms []StoredMarker) error {
 			expiries[i] = ms[i].Expires.UnixNano()
 		}
 	}
-	return s.apply(nil, updates, expiries)
+	return s.apply(nil, updates, expiries, nil)
 }

@@ -30,7 +30,25 @@ func (s *Server) ApplyLayers(layers []string, updates []Update) error {
 	for _, l := range layers {
 		scope.layers[l] = struct{}{}
 	}
-	return s.apply(scope, updates, nil)
+	return s.apply(scope, updates, nil, nil)
+}
+
+// ApplyLayersThen is ApplyLayers, which, when the batch was applied, calls
+// then with stored, which returns a marker's state as Stored does, under
+// the same hold of the server lock: no other write comes between the
+// batch and what then reads, and then does not wait for the batch's
+// fan-out, which for a large batch may end after ApplyLayersThen returns.
+// Call stored only during then. A write-ahead log reads back the states it
+// logs this way (server/wal).
+func (s *Server) ApplyLayersThen(layers []string, updates []Update, then func(stored func(id string) (StoredMarker, bool))) error {
+	var scope *layerScope
+	if layers != nil {
+		scope = &layerScope{layers: make(map[string]struct{}, len(layers))}
+		for _, l := range layers {
+			scope.layers[l] = struct{}{}
+		}
+	}
+	return s.apply(scope, updates, nil, then)
 }
 
 // MaxLayerErrors is the most denied updates a LayerError lists.

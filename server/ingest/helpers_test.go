@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -22,7 +23,13 @@ import (
 	"github.com/pushmap/pushmap/wire"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+func TestMain(m *testing.M) {
+	// The test binary run again as BenchmarkFeedPOST's feed.
+	if url := os.Getenv(posterURLEnv); url != "" {
+		os.Exit(runPoster(url, os.Getenv(posterBodiesEnv)))
+	}
+	leakcheck.Main(m)
+}
 
 const (
 	feedKey = "feed-secret"

@@ -19,12 +19,12 @@ import (
 // A Store is what a Log keeps durable: a *server.Server. Its methods must
 // be safe for concurrent use.
 type Store interface {
-	// Apply and ApplyLayers apply a batch of updates (see server.Server).
-	Apply([]server.Update) error
-	ApplyLayers(layers []string, updates []server.Update) error
-	// Stored returns marker id's state after a batch; false when there is
-	// no such marker (removed, or never there).
-	Stored(id string) (server.StoredMarker, bool)
+	// ApplyLayersThen applies a batch of updates for a feed limited to
+	// layers (nil: every layer), then calls then with stored, which
+	// returns a marker's state after the batch (false when there is no
+	// such marker: removed, or never there), under the same lock: see
+	// server.Server.ApplyLayersThen.
+	ApplyLayersThen(layers []string, updates []server.Update, then func(stored func(id string) (server.StoredMarker, bool))) error
 	// Snapshot copies every marker, for a snapshot.
 	Snapshot() []server.StoredMarker
 	// Restore loads markers into the store at Open: versions kept,
@@ -325,40 +325,42 @@ func syncDir(dir string) error {
 // FsyncAlways it returns once that is durable. It returns the store's error
 // when the batch is refused (nothing applied, nothing logged), or the
 // log's when it cannot write: then this and every later write fail.
-func (l *Log) Apply(updates []server.Update) error {
-	return l.apply(updates, func() error { return l.store.Apply(updates) })
-}
+func (l *Log) Apply(updates []server.Update) error { return l.apply(nil, updates) }
 
 // ApplyLayers is Apply for a feed limited to layers (see
 // server.Server.ApplyLayers).
 func (l *Log) ApplyLayers(layers []string, updates []server.Update) error {
-	return l.apply(updates, func() error { return l.store.ApplyLayers(layers, updates) })
+	return l.apply(layers, updates)
 }
 
-func (l *Log) apply(updates []server.Update, do func() error) error {
+func (l *Log) apply(layers []string, updates []server.Update) error {
 	l.mu.Lock()
 	if l.err != nil {
 		err := l.err
 		l.mu.Unlock()
 		return err
 	}
-	if err := do(); err != nil {
+	// The states are read back under the store's lock, as the batch is
+	// applied: no wait for the batch's fan-out to the clients.
+	states := l.states[:0]
+	err := l.store.ApplyLayersThen(layers, updates, func(stored func(id string) (server.StoredMarker, bool)) {
+		clear(l.touched)
+		for i := range updates {
+			id := updates[i].Marker.ID
+			if _, dup := l.touched[id]; dup {
+				continue
+			}
+			l.touched[id] = struct{}{}
+			if r, ok := stored(id); ok {
+				states = append(states, stateOf(r))
+			} else {
+				states = append(states, state{ID: id, Removed: true})
+			}
+		}
+	})
+	if err != nil {
 		l.mu.Unlock()
 		return err
-	}
-	clear(l.touched)
-	states := l.states[:0]
-	for i := range updates {
-		id := updates[i].Marker.ID
-		if _, dup := l.touched[id]; dup {
-			continue
-		}
-		l.touched[id] = struct{}{}
-		if r, ok := l.store.Stored(id); ok {
-			states = append(states, stateOf(r))
-		} else {
-			states = append(states, state{ID: id, Removed: true})
-		}
 	}
 	l.states = states
 	frame, err := l.enc.frame(states)

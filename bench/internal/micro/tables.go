@@ -39,7 +39,8 @@ func (t Table) Render(o *Output, src string) string {
 
 // Tables are the micro-benchmark tables of docs/benchmarks.md, in page
 // order. Their outputs: core (package wire, server, internal/outbox,
-// server/internal/feeditem), ingest, wasm and browser (package e2e).
+// server/internal/feeditem), ingest, feedpost (BenchmarkFeedPOST), wasm and
+// browser (package e2e).
 var Tables = []Table{
 	{"index", "core", indexRows},
 	{"encode", "core", encodeRows},
@@ -48,6 +49,7 @@ var Tables = []Table{
 	{"clusters", "core", clusterRows},
 	{"decode", "core", decodeRows},
 	{"ingest", "ingest", ingestRows},
+	{"feedpost", "feedpost", feedPostRows},
 	{"feeditem", "core", feeditemRows},
 	{"wasm", "wasm", wasmRows},
 	{"browser", "browser", browserRows},
@@ -221,6 +223,21 @@ func ingestRows(o *Output, p func(string, ...any)) {
 	} {
 		p("| %s | %s |\n", r.what, count(o.Median(r.name, "markers/s")))
 	}
+}
+
+func feedPostRows(o *Output, p func(string, ...any)) {
+	p("| a POST of 1,000 marker moves | WebSocket clients | mean | median | 90th percentile | deliveries per update | goal |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, r := range []struct{ name, what, clients, goal string }{
+		{"FeedPOST/clients=0", "in memory, no client: the floor (HTTP, decoding, the store)", "0", ""},
+		{"FeedPOST/clients=2000", "in memory", "2,000", "≤ 5 ms when a core is free (issue 13)"},
+		{"FeedPOST/clients=2000/durable", "`--data-dir`, fsync always: answered after the fsync", "2,000", ""},
+	} {
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", r.what, r.clients, ns(o.Median(r.name, "ns/op")),
+			ns(o.Median(r.name, "p50-ns")), ns(o.Median(r.name, "p90-ns")), count(o.Median(r.name, "deliveries/update")), r.goal)
+	}
+	floor, ok1 := o.Median("FeedPOST/clients=0", "p50-ns")
+	full, ok2 := o.Median("FeedPOST/clients=2000", "p50-ns")
+	p("\nWith 2,000 clients the median POST takes %s× the floor's.\n", ratio(full, floor, ok1 && ok2))
 }
 
 func feeditemRows(o *Output, p func(string, ...any)) {
