@@ -135,6 +135,8 @@ func cmpFloat(a, b float64) int {
 // cluster zoom − 5), and keep each blob whole where supercluster does. The
 // ratios at every zoom are logged.
 func TestMergedVsSupercluster(t *testing.T) {
+	keepMembers = true
+	defer func() { keepMembers = false }()
 	const maxZoom = 14
 	corner := geo.Tile{Z: 6, X: 33, Y: 22}.Bounds()
 	sets := []struct {
