@@ -75,7 +75,7 @@ type Server struct {
 	clusterTimer   *time.Timer
 	clusterArmed   bool
 	clusterGen     uint32
-	density      *densityLayer           // guarded by mu: nil unless Options.DensityLayer is set
+	density        *densityLayer // guarded by mu: nil unless Options.DensityLayer is set
 
 	writes *outbox.Watchdog // bounds every write to a client
 

@@ -33,17 +33,17 @@ type Client struct {
 	// is the order of c.pending. Lock order: writeMu, then mu.
 	writeMu sync.Mutex
 
-	mu       sync.Mutex
-	at       int                               // guarded by mu: index in urls of the current or next connection
-	ws       conn                              // guarded by mu: the open connection, or nil
-	state    Status                            // guarded by mu
-	welcome  wire.Welcome                      // guarded by mu
-	gen      uint64                            // guarded by mu: last generation handed out
-	wants    map[int]*want                     // guarded by mu: views as the application wants them
-	layers   []string                          // guarded by mu: layers as the application wants them
-	pending  []request                         // guarded by mu: requests sent, awaiting their reply
-	waiters  []*waiter                         // guarded by mu
-	views    map[int]wire.View                 // guarded by mu: views as the server applied them
+	mu      sync.Mutex
+	at      int               // guarded by mu: index in urls of the current or next connection
+	ws      conn              // guarded by mu: the open connection, or nil
+	state   Status            // guarded by mu
+	welcome wire.Welcome      // guarded by mu
+	gen     uint64            // guarded by mu: last generation handed out
+	wants   map[int]*want     // guarded by mu: views as the application wants them
+	layers  []string          // guarded by mu: layers as the application wants them
+	pending []request         // guarded by mu: requests sent, awaiting their reply
+	waiters []*waiter         // guarded by mu
+	views   map[int]wire.View // guarded by mu: views as the server applied them
 	// clusters holds, per view in cluster mode, its clusters by id: the
 	// one copy of the cluster state on the client side (the JavaScript
 	// API and the adapters read it through Clusters).

@@ -64,7 +64,9 @@ func radiusAt(z int) float64 { return MergeRadius / (MergeExtent * math.Exp2(flo
 
 // MergeCellZoom returns the zoom of the cells the clusters of a view at
 // zoom are merged from in a store with cluster zoom maxZoom.
-func MergeCellZoom(zoom, maxZoom int) int { return min(min(max(zoom, 0), geo.MaxZoom)+mergeDepth, maxZoom) }
+func MergeCellZoom(zoom, maxZoom int) int {
+	return min(min(max(zoom, 0), geo.MaxZoom)+mergeDepth, maxZoom)
+}
 
 // MergedClusters returns the merged clusters of the markers whose layer is
 // in ls (nil: every layer) in the cells at zoom min(zoom+5, cluster zoom)
@@ -94,15 +96,15 @@ func (st *Store) MergedClusters(box geo.Box, zoom int, ls LayerSet, grant *geo.B
 // mergeScratch is the memory one merge works in, kept by the store for
 // the next (merges run one at a time, under the server's lock).
 type mergeScratch struct {
-	layers  []gatherLayer
-	units   []mergeUnit
-	order   []uint64
-	sorted  []mergeUnit
-	seedOf  []int32
-	next    []int32 // per unit, the next member of its cluster
-	bs      []building
-	g       grid
-	near    []int32
+	layers []gatherLayer
+	units  []mergeUnit
+	order  []uint64
+	sorted []mergeUnit
+	seedOf []int32
+	next   []int32 // per unit, the next member of its cluster
+	bs     []building
+	g      grid
+	near   []int32
 }
 
 // gathering collects the cells a merge starts from.
