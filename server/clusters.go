@@ -20,8 +20,8 @@ import (
 // weight centre of its markers, with a stable id and an expansion zoom.
 //
 // Views share their clusters: the views of one merge zoom, one layer set
-// and grant (clusterGroup) and one region — the tiles at the merge zoom
-// (512 px each on screen) their box touches — read one clusterSet, which
+// and grant (clusterGroup) and one region — the tiles at the merge zoom + 1
+// (256 px each on screen) their box touches — read one clusterSet, which
 // is merged once for all of them. A change of a marker only records where
 // it happened (clusterDirty, O(1)); at most every Options.ClusterInterval
 // the sets whose region holds such a place are merged again, and each of
@@ -42,7 +42,7 @@ func mergeZoomOf(zoom float64) int { return max(int(math.Floor(zoom))-1, 0) }
 type clusterSetKey struct {
 	m              int    // merge zoom
 	group          string // the connections' clusterGroup: layers and grant box
-	x0, x1, y0, y1 uint32 // the tiles at zoom m of the region; x0 > x1 wraps
+	x0, x1, y0, y1 uint32 // the tiles at zoom m + 1 of the region; x0 > x1 wraps
 }
 
 // A clusterSet is the merged clusters of a region, shared by the views
@@ -117,7 +117,10 @@ func (s *Server) clusterSetLocked(c *conn, vw *view) *clusterSet {
 // or calls dropUnusedSetLocked).
 func (s *Server) clusterSetForLocked(c *conn, box geo.Box, cz int) *clusterSet {
 	m := mergeZoomOf(float64(cz))
-	x0, x1, y0, y1, region := regionOf(box, m)
+	// Regions of 256-px tiles: a 1024 × 640 view reads about 5 × 4 of
+	// them (512-px tiles: up to 3 × 3, twice the cells to merge, for
+	// little more sharing).
+	x0, x1, y0, y1, region := regionOf(box, min(m+1, geo.MaxZoom))
 	key := clusterSetKey{m: m, group: c.clusterGroup, x0: x0, x1: x1, y0: y0, y1: y1}
 	if set := s.clusterSets[key]; set != nil {
 		return set

@@ -1,11 +1,13 @@
 // supercluster-zooms.mjs clusters points with npm supercluster at every
-// zoom of a range, for server/internal/store's TestMergedVsSupercluster.
+// zoom of a range, for server/internal/store's TestMergedVsSupercluster and
+// TestExpansionZoomVsSupercluster.
 //
 // Usage: node supercluster-zooms.mjs < input.json
 // input: {"points": [[lon, lat], ...], "zooms": [z...], "probes": [[w, s, e, n], ...]}
-// output: [{"zoom": z, "items": n, "points": total, "minDist": px, "probes": [largest count centred in probe...]}...]
+// output: [{"zoom": z, "items": n, "points": total, "probes": [largest count centred in probe...],
+//           "expansions": [[lon, lat, count, getClusterExpansionZoom]...]}...]
 //   items: entries getClusters returns for the world (a single point is one)
-//   minDist: smallest distance between two entries, in pixels of a 512-px tile
+//   expansions: every cluster of 20 points or more, at most 400
 import Supercluster from 'supercluster';
 
 let raw = '';
@@ -17,16 +19,20 @@ const out = [];
 for (const zoom of zooms) {
   const cs = index.getClusters([-180, -85.06, 180, 85.06], zoom);
   let total = 0;
-  const best = probes.map(() => 0);
+  const best = (probes ?? []).map(() => 0);
   for (const c of cs) {
     const n = c.properties.cluster ? c.properties.point_count : 1;
     total += n;
     const [lon, lat] = c.geometry.coordinates;
-    probes.forEach(([w, s, e, nn], i) => {
+    (probes ?? []).forEach(([w, s, e, nn], i) => {
       const inLon = w <= e ? lon >= w && lon <= e : lon >= w || lon <= e;
       if (inLon && lat >= s && lat <= nn) best[i] = Math.max(best[i], n);
     });
   }
-  out.push({ zoom, items: cs.length, points: total, probes: best });
+  const expansions = cs
+    .filter((c) => c.properties.cluster && c.properties.point_count >= 20)
+    .slice(0, 400)
+    .map((c) => [...c.geometry.coordinates, c.properties.point_count, index.getClusterExpansionZoom(c.properties.cluster_id)]);
+  out.push({ zoom, items: cs.length, points: total, probes: best, expansions });
 }
 process.stdout.write(JSON.stringify(out));
