@@ -31,7 +31,7 @@
 //	  map,             // the maplibregl.Map or L.Map
 //	  client,          // the pushmap client: client.status, client.markers(), client.clusters()
 //	  shownMarkers(),  // [{id, layer, lon, lat}] drawn in the viewport
-//	  shownClusters(), // [{key, z, x, y, count, lon, lat}] drawn in the viewport
+//	  shownClusters(), // [{key, view, id, z, count, lon, lat, expansionZoom}] drawn in the viewport
 //	  detach(),
 //	}
 //
@@ -39,7 +39,7 @@
 // client.markers() returns the client's cache as [{id, layer, lon, lat,
 // version, time, props}], client.clusters() the clusters it holds (the
 // server sends clusters instead of markers for a view over its budget) as
-// [{z, x, y, count, lon, lat}]. shownClusters and client.clusters are needed
+// [{key, view, id, z, count, lon, lat, expansionZoom}]. shownClusters and client.clusters are needed
 // only by [Page.ShownClusters], [Page.WaitClusters] and
 // [Page.CachedClusters]. pushmap's adapters implement this contract; a page
 // of your own that implements it can be tested in the same way.

@@ -32,19 +32,20 @@ func (s Shown) String() string {
 }
 
 // A ShownCluster is a cluster as a page's adapter draws it
-// (ShownClusters): the markers of one slippy-map tile that the server sent
-// instead of the markers themselves.
+// (ShownClusters): a group of markers that the server sent instead of the
+// markers themselves.
 type ShownCluster struct {
-	Key   string  `json:"key"` // "z/x/y"
-	Z     int     `json:"z"`
-	X     int     `json:"x"`
-	Y     int     `json:"y"`
-	Count uint64  `json:"count"` // markers in the tile
-	Lon   float64 `json:"lon"`   // centroid, degrees east
-	Lat   float64 `json:"lat"`   // centroid, degrees north
+	Key           string  `json:"key"` // "view/id"
+	View          int     `json:"view"`
+	ID            float64 `json:"id"` // below 2^53
+	Z             int     `json:"z"`  // the view's cluster zoom
+	Count         uint64  `json:"count"`
+	Lon           float64 `json:"lon"` // weight centre, degrees east
+	Lat           float64 `json:"lat"` // weight centre, degrees north
+	ExpansionZoom int     `json:"expansionZoom"`
 }
 
-// String returns "z/x/y ×count (lon, lat)".
+// String returns "view/id ×count (lon, lat)".
 func (c ShownCluster) String() string {
 	return fmt.Sprintf("%s ×%d (%g, %g)", c.Key, c.Count, c.Lon, c.Lat)
 }
@@ -247,14 +248,14 @@ func (p *Page) markers(ctx context.Context, what, list string) ([]Shown, error) 
 const clustersJS = `
 const list = await list_();
 return (list || []).map(c => ({
-  key: c.key == null ? c.z + '/' + c.x + '/' + c.y : String(c.key),
-  z: Number(c.z), x: Number(c.x), y: Number(c.y),
+  key: c.key == null ? c.view + '/' + c.id : String(c.key),
+  view: Number(c.view), id: Number(c.id), z: Number(c.z),
   count: Number(c.count),
-  lon: Number(c.lon), lat: Number(c.lat),
+  lon: Number(c.lon), lat: Number(c.lat), expansionZoom: Number(c.expansionZoom),
 }));`
 
 // ShownClusters returns the clusters the map adapter draws in the viewport,
-// from its shownClusters(), sorted by Z, X, Y. An adapter without
+// from its shownClusters(), sorted by view and id. An adapter without
 // shownClusters is an error. The slice is the caller's.
 func (p *Page) ShownClusters(ctx context.Context) ([]ShownCluster, error) {
 	return p.clusters(ctx, "ShownClusters", `if (typeof a.shownClusters !== 'function') throw new Error('adapter ' + a.kind + ' has no shownClusters()');
@@ -275,7 +276,7 @@ func (p *Page) clusters(ctx context.Context, what, list string) ([]ShownCluster,
 		return nil, fmt.Errorf("e2e: %s: %w", what, jsErr(ctxErr(ctx, actx, err)))
 	}
 	slices.SortFunc(cs, func(a, b ShownCluster) int {
-		return cmp.Or(cmp.Compare(a.Z, b.Z), cmp.Compare(a.X, b.X), cmp.Compare(a.Y, b.Y))
+		return cmp.Or(cmp.Compare(a.View, b.View), cmp.Compare(a.ID, b.ID))
 	})
 	return cs, nil
 }

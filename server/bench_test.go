@@ -49,7 +49,7 @@ func benchServer(b *testing.B, views []geo.Box) (*Server, []*conn) {
 	for i, box := range views {
 		c := idleConn(s)
 		c.views = []view{{cz: -1}}
-		s.indexView(c, &c.views[0], wire.View{Box: box, Zoom: 14}, -1)
+		s.indexView(c, &c.views[0], view{v: wire.View{Box: box, Zoom: 14}, cz: -1})
 		conns[i] = c
 	}
 	return s, conns
@@ -94,7 +94,7 @@ func BenchmarkViewReplace(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				c := conns[i%len(conns)]
-				s.indexView(c, &c.views[0], wire.View{Box: moves[i%len(moves)], Zoom: 14}, -1)
+				s.indexView(c, &c.views[0], view{v: wire.View{Box: moves[i%len(moves)], Zoom: 14}, cz: -1})
 			}
 		})
 	}
@@ -167,7 +167,7 @@ func BenchmarkWorldView(b *testing.B) {
 	for b.Loop() {
 		c.views, c.hadView = nil, false
 		s.mu.Lock()
-		frame, _ := s.viewAckLocked(c, world)
+		frame, _ := s.viewAckLocked(c, world, nil)
 		s.mu.Unlock()
 		size = len(frame)
 	}

@@ -1,13 +1,16 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
@@ -15,45 +18,75 @@ import (
 	"github.com/pushmap/pushmap/wire"
 )
 
-// bruteClusters computes, from all markers, the clusters of box at zoom z.
-func bruteClusters(all []wire.Marker, box geo.Box, z int) map[geo.Tile]wire.Cluster {
-	tiles := map[geo.Tile]bool{}
-	for _, t := range geo.TilesTouching(box, z) {
-		tiles[t] = true
+// freshClusters returns the clusters a new connection is sent for view
+// (in its view_ack), sorted by id, the connection's token being token.
+func freshClusters(t *testing.T, url, token string, view wire.View) []wire.Cluster {
+	t.Helper()
+	c := dialRaw(t, url)
+	defer c.ws.Close(websocket.StatusNormalClosure, "")
+	c.helloWith(token)
+	c.send(view)
+	var out []wire.Cluster
+	ack := c.reply().(wire.ViewAck)
+	if ack.Flags&wire.FlagClusters == 0 {
+		t.Fatalf("view %+v is not in cluster mode", view)
 	}
-	sums := map[geo.Tile][3]float64{}
-	for _, m := range all {
-		t := geo.TileOf(m.Pos, z)
-		if tiles[t] {
-			s := sums[t]
-			sums[t] = [3]float64{s[0] + 1, s[1] + m.Pos.Lon, s[2] + m.Pos.Lat}
-		}
+	ops := ack.Ops
+	for more := ack.Flags&wire.FlagContinued != 0; more; {
+		m := c.recv().(wire.More)
+		ops = append(ops, m.Ops...)
+		more = m.Remaining > 0
 	}
-	out := map[geo.Tile]wire.Cluster{}
-	for t, s := range sums {
-		out[t] = wire.Cluster{Z: t.Z, X: t.X, Y: t.Y, Count: uint64(s[0]), At: wire.Quantize(geo.Pt(s[1]/s[0], s[2]/s[0]))}
+	for _, op := range ops {
+		out = append(out, *op.Cluster)
 	}
+	slices.SortFunc(out, func(a, b wire.Cluster) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
-func diffClusters(got, want map[geo.Tile]wire.Cluster) string {
-	for t, w := range want {
-		g, ok := got[t]
-		if !ok || g.Count != w.Count || math.Abs(g.At.Lon-w.At.Lon) > 1e-6 || math.Abs(g.At.Lat-w.At.Lat) > 1e-6 {
-			return fmt.Sprintf("cluster %v is %+v, want %+v (%d clusters, want %d)", t, g, w, len(got), len(want))
+// sameClusters tells how got (a client's clusters of one view) differs
+// from want, "" when it does not.
+func sameClusters(got, want []wire.Cluster) string {
+	byID := map[uint64]wire.Cluster{}
+	for _, c := range got {
+		byID[c.ID] = c
+	}
+	for _, w := range want {
+		g, ok := byID[w.ID]
+		w.View = g.View
+		if !ok || g != w {
+			return fmt.Sprintf("cluster %d is %+v, want %+v (%d clusters, want %d)", w.ID, g, w, len(got), len(want))
 		}
 	}
-	for t := range got {
-		if _, ok := want[t]; !ok {
-			return fmt.Sprintf("extra cluster %v (%d clusters, want %d)", t, len(got), len(want))
-		}
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d clusters, want %d", len(got), len(want))
 	}
 	return ""
 }
 
+// ofView returns the clusters of view id among cs.
+func ofView(cs []wire.Cluster, id int) []wire.Cluster {
+	var out []wire.Cluster
+	for _, c := range cs {
+		if c.View == id {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// mercatorDistance is the distance between two points in world widths
+// (Web Mercator, the short way round the antimeridian).
+func mercatorDistance(a, b geo.Point) float64 {
+	dx := math.Abs(a.Lon-b.Lon) / 360
+	dx = min(dx, 1-dx)
+	return math.Hypot(dx, geo.MercatorY(a.Lat)-geo.MercatorY(b.Lat))
+}
+
 // TestClustersWorld: 100k markers world-wide; a world view gets at most
-// its budget of clusters whose counts sum to the markers in view; zooming
-// in gives markers, zooming out clusters again, with nothing stale left.
+// its budget of merged clusters, no two closer than 40 px at its cluster
+// zoom, whose counts sum to every marker, each expanding at a finer zoom;
+// zooming in gives markers, zooming out the same clusters again.
 func TestClustersWorld(t *testing.T) {
 	srv, url := servertest.StartServer(t, nil) // budget 5000
 	rng := rand.New(rand.NewPCG(seed(t), 1))
@@ -67,7 +100,7 @@ func TestClustersWorld(t *testing.T) {
 	}
 	c := dialRecorder(t, url, "c")
 	ctx := context.Background()
-	world := wire.View{Box: geo.BBox(-180, -85, 180, 85), Zoom: 1.5}
+	world := wire.View{Box: geo.BBox(-180, -85.06, 180, 85.06), Zoom: 2.5}
 	if err := c.SetView(ctx, 0, world.Box, world.Zoom); err != nil {
 		t.Fatal(err)
 	}
@@ -76,19 +109,28 @@ func TestClustersWorld(t *testing.T) {
 		t.Fatalf("world view: %d clusters, %d markers", len(got), len(c.Markers()))
 	}
 	sum := uint64(0)
+	ids := map[uint64]bool{}
 	for _, cl := range got {
 		sum += cl.Count
+		ids[cl.ID] = true
+		if cl.Z != 2 || cl.ExpansionZoom <= cl.Z || cl.ID > wire.MaxClusterID {
+			t.Fatalf("cluster %+v: want zoom 2, a finer expansion zoom, an id below 2^53", cl)
+		}
 	}
-	if sum != uint64(len(all)) {
-		t.Fatalf("clusters sum to %d markers, want %d", sum, len(all))
+	if sum != uint64(len(all)) || len(ids) != len(got) {
+		t.Fatalf("clusters sum to %d markers, want %d; %d ids for %d clusters", sum, len(all), len(ids), len(got))
 	}
-	cz := server.ClusterZoom(world, 5000, 14)
-	if msg := diffClusters(got, bruteClusters(all, world.Box, cz)); msg != "" {
-		t.Fatal(msg)
+	// 40 px on a map at zoom 2 (256-px tiles) is 40 / 1024 of the world.
+	radius := 40.0 / (256 * 4)
+	for i := range got {
+		for j := i + 1; j < len(got); j++ {
+			if d := mercatorDistance(got[i].At, got[j].At); d < radius*(1-1e-6) {
+				t.Fatalf("clusters %+v and %+v are %.1f px apart", got[i], got[j], d*1024)
+			}
+		}
 	}
-	t.Logf("world view: %d clusters at zoom %d", len(got), cz)
+	t.Logf("world view at zoom %v: %d clusters", world.Zoom, len(got))
 
-	// Zoom in: a city-sized view holds a few markers: marker mode.
 	city := geo.BBox(2, 48, 3, 49)
 	if err := c.SetView(ctx, 0, city, 9); err != nil {
 		t.Fatal(err)
@@ -97,13 +139,11 @@ func TestClustersWorld(t *testing.T) {
 	if msg := diffCache(c.Markers(), want); msg != "" || len(c.Clusters()) != 0 {
 		t.Fatalf("zoomed in: %d clusters left;%s", len(c.Clusters()), msg)
 	}
-
-	// Out again.
 	if err := c.SetView(ctx, 0, world.Box, world.Zoom); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Markers()) != 0 || len(c.Clusters()) != len(got) {
-		t.Fatalf("zoomed out: %d markers, %d clusters", len(c.Markers()), len(c.Clusters()))
+	if msg := sameClusters(c.Clusters(), got); len(c.Markers()) != 0 || msg != "" {
+		t.Fatalf("zoomed out: %d markers; %s", len(c.Markers()), msg)
 	}
 }
 
@@ -115,126 +155,213 @@ func toMap(ms []wire.Marker) map[string]wire.Marker {
 	return out
 }
 
-// TestClustersFollowMoves: a marker moving inside a cluster-mode view
-// updates exactly the clusters of the tiles it left and entered; a move
-// elsewhere updates nothing.
-func TestClustersFollowMoves(t *testing.T) {
-	srv, url := servertest.StartServer(t, &server.Options{Budget: 50})
+// TestClustersExactAfterMoves: clients in cluster mode (a view of Europe,
+// a view across the antimeridian, two views of one client at different
+// zooms) while markers step, jump, appear and go in batches; once the feed
+// is quiet, each client's clusters are exactly those a new connection is
+// sent for the same view — counts, positions, ids and expansion zooms.
+func TestClustersExactAfterMoves(t *testing.T) {
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 50, ClusterInterval: 5 * time.Millisecond})
 	rng := rand.New(rand.NewPCG(seed(t), 2))
-	europe := geo.BBox(-10, 35, 30, 60)
+	somewhere := func() geo.Point {
+		if rng.IntN(2) == 0 {
+			return wire.Quantize(geo.Pt(-10+rng.Float64()*40, 35+rng.Float64()*25)) // Europe
+		}
+		return wire.Quantize(geo.Pt(geo.WrapLon(170+rng.Float64()*20), -30+rng.Float64()*20)) // Fiji
+	}
 	all := map[string]wire.Marker{}
 	var batch []wire.Marker
-	for i := range 500 {
-		m := wire.Marker{ID: fmt.Sprint("m", i), Pos: wire.Quantize(geo.Pt(-10+rng.Float64()*40, 35+rng.Float64()*25))}
+	for i := range 3000 {
+		m := wire.Marker{ID: fmt.Sprint("m", i), Layer: []string{"a", "b"}[i%2], Pos: somewhere()}
 		batch = append(batch, m)
 		all[m.ID] = m
 	}
 	if err := srv.Apply(server.Upserts(batch...)); err != nil {
 		t.Fatal(err)
 	}
-	c := dialRecorder(t, url, "c")
+	views := []wire.View{
+		{ID: 0, Box: geo.BBox(-10, 35, 30, 60), Zoom: 4},
+		{ID: 1, Box: geo.BBox(165, -35, -165, -5), Zoom: 5},
+		{ID: 2, Box: geo.BBox(-5, 40, 15, 55), Zoom: 6},
+	}
 	ctx := context.Background()
-	v := wire.View{Box: europe, Zoom: 3}
-	if err := c.SetView(ctx, 0, v.Box, v.Zoom); err != nil {
-		t.Fatal(err)
-	}
-	// View 1, in marker mode over an empty ocean, carries the sentinel.
-	if err := c.SetView(ctx, 1, geo.BBox(-40, -40, -39, -39), 10); err != nil {
-		t.Fatal(err)
-	}
-	cz := server.ClusterZoom(v, 50, 14)
-	if len(c.Clusters()) == 0 {
-		t.Fatal("no clusters")
-	}
-	sentinel := wire.Marker{ID: "~s", Pos: geo.Pt(-39.5, -39.5)}
-	for round := range 30 {
-		c.take("~")
-		c.mu.Lock()
-		c.clusterOps = nil
-		c.mu.Unlock()
-		id := fmt.Sprint("m", rng.IntN(500))
-		old := all[id]
-		m := wire.Marker{ID: id, Pos: wire.Quantize(geo.Pt(-20+rng.Float64()*60, 30+rng.Float64()*35))}
-		if err := srv.Upsert(m); err != nil {
+	one, two := dialRecorder(t, url, "one"), dialRecorder(t, url, "two", "a")
+	for _, v := range views[:2] {
+		if err := one.SetView(ctx, v.ID, v.Box, v.Zoom); err != nil {
 			t.Fatal(err)
 		}
-		all[id] = m
-		sentinel.Version = uint64(round + 1)
-		if err := srv.Upsert(sentinel); err != nil {
+	}
+	for _, v := range []wire.View{views[0], views[2]} {
+		if err := two.SetView(ctx, v.ID, v.Box, v.Zoom); err != nil {
 			t.Fatal(err)
 		}
-		servertest.Eventually(t, 5*time.Second, func() string {
-			if c.Markers()["~s"].Version != sentinel.Version {
-				return "sentinel not received"
+	}
+	for round := range 60 {
+		var us []server.Update
+		for range 50 {
+			id := fmt.Sprint("m", rng.IntN(3500))
+			m, ok := all[id]
+			switch r := rng.IntN(100); {
+			case !ok || r < 10:
+				m = wire.Marker{ID: id, Layer: []string{"a", "b"}[rng.IntN(2)], Pos: somewhere()}
+			case r < 80: // a step of up to about 1 km
+				m.Pos = wire.Quantize(geo.Pt(geo.WrapLon(m.Pos.Lon+(rng.Float64()-0.5)*0.02), m.Pos.Lat+(rng.Float64()-0.5)*0.02))
+			case r < 95:
+				m.Pos = somewhere()
+			default:
+				us = append(us, server.Update{Marker: wire.Marker{ID: id}, Remove: true})
+				delete(all, id)
+				continue
+			}
+			m.Version = 0
+			all[id] = m
+			us = append(us, server.Update{Marker: m})
+		}
+		if err := srv.Apply(us); err != nil {
+			t.Fatal(err)
+		}
+		if round%10 == 0 {
+			time.Sleep(2 * time.Millisecond) // let some flushes fall mid-feed
+		}
+	}
+	check := func(r *recorder, token string, vs ...wire.View) {
+		servertest.Eventually(t, 10*time.Second, func() string {
+			for _, v := range vs {
+				want := freshClusters(t, url, token, v)
+				if msg := sameClusters(ofView(r.Clusters(), v.ID), want); msg != "" {
+					return fmt.Sprintf("client %s, view %d: %s", r.name, v.ID, msg)
+				}
 			}
 			return ""
 		})
-		// Expected: the clusters of the old and the new tile, if the view
-		// shows them.
-		want := map[geo.Tile]bool{}
-		for _, p := range []geo.Point{old.Pos, m.Pos} {
-			if tile := geo.TileOf(p, cz); intersectsBox(europe, tile.Bounds()) {
-				want[tile] = true
-			}
-		}
-		c.mu.Lock()
-		ops := c.clusterOps
-		c.mu.Unlock()
-		got := map[geo.Tile]bool{}
-		for _, cl := range ops {
-			got[geo.Tile{Z: cl.Z, X: cl.X, Y: cl.Y}] = true
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("round %d: move %v → %v updated clusters %v, want %v", round, old.Pos, m.Pos, got, want)
-		}
-		list := make([]wire.Marker, 0, len(all))
-		for _, m := range all {
-			list = append(list, m)
-		}
-		if msg := diffClusters(c.Clusters(), bruteClusters(list, europe, cz)); msg != "" {
-			t.Fatalf("round %d: %s", round, msg)
-		}
 	}
+	check(one, "", views[0], views[1])
+	// The second client sees layer a only: a new connection of its own.
+	checkLayer := func(v wire.View) {
+		servertest.Eventually(t, 10*time.Second, func() string {
+			c := dialRaw(t, url)
+			defer c.ws.Close(websocket.StatusNormalClosure, "")
+			c.helloWith("", "a")
+			c.send(v)
+			var want []wire.Cluster
+			for _, op := range c.reply().(wire.ViewAck).Ops {
+				want = append(want, *op.Cluster)
+			}
+			return sameClusters(ofView(two.Clusters(), v.ID), want)
+		})
+	}
+	checkLayer(views[0])
+	checkLayer(views[2])
 }
 
-func intersectsBox(a, b geo.Box) bool {
-	return a.West <= b.East && a.East >= b.West && a.South <= b.North && a.North >= b.South
+// TestClusterIDsStableAndQuiet: small steps (about 50 m) keep the ids of
+// nearly every cluster a client holds (no flicker), and changes outside
+// a view's region send it nothing.
+func TestClusterIDsStableAndQuiet(t *testing.T) {
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 50, ClusterInterval: time.Hour})
+	rng := rand.New(rand.NewPCG(seed(t), 5))
+	var ms []wire.Marker
+	for i := range 5000 {
+		ms = append(ms, wire.Marker{ID: fmt.Sprint("m", i), Pos: wire.Quantize(geo.Pt(-10+rng.Float64()*40, 35+rng.Float64()*25))})
+	}
+	for i := range 500 {
+		ms = append(ms, wire.Marker{ID: fmt.Sprint("far", i), Pos: wire.Quantize(geo.Pt(100+rng.Float64()*10, -40+rng.Float64()*10))})
+	}
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRecorder(t, url, "c")
+	v := wire.View{Box: geo.BBox(-10, 35, 30, 60), Zoom: 5}
+	if err := c.SetView(context.Background(), 0, v.Box, v.Zoom); err != nil {
+		t.Fatal(err)
+	}
+	before := c.Clusters()
+	delivered := srv.Stats().Delivered
+	far := ms[5000:]
+	for i := range far {
+		far[i].Pos = wire.Quantize(geo.Pt(100+rng.Float64()*10, -40+rng.Float64()*10))
+	}
+	if err := srv.Apply(server.Upserts(far...)); err != nil {
+		t.Fatal(err)
+	}
+	srv.FlushClusters()
+	if d := srv.Stats().Delivered - delivered; d != 0 {
+		t.Fatalf("moves outside the view's region delivered %d ops", d)
+	}
+	for i := range 1000 {
+		m := &ms[i]
+		m.Pos = wire.Quantize(geo.Pt(m.Pos.Lon+(rng.Float64()-0.5)*9e-4, m.Pos.Lat+(rng.Float64()-0.5)*9e-4))
+	}
+	if err := srv.Apply(server.Upserts(ms[:1000]...)); err != nil {
+		t.Fatal(err)
+	}
+	srv.FlushClusters()
+	want := freshClusters(t, url, "", v)
+	servertest.Eventually(t, 5*time.Second, func() string { return sameClusters(c.Clusters(), want) })
+	had := map[uint64]bool{}
+	for _, cl := range before {
+		had[cl.ID] = true
+	}
+	kept := 0
+	for _, cl := range want {
+		if had[cl.ID] {
+			kept++
+		}
+	}
+	t.Logf("%d of %d cluster ids kept after 1,000 steps of about 50 m", kept, len(want))
+	if kept < len(want)*9/10 {
+		t.Fatalf("only %d of %d cluster ids kept", kept, len(want))
+	}
 }
 
 // TestClusterZoomInReplies: the server alone decides a cluster-mode view's
 // cluster zoom and says it: every cluster op of the view_ack is at it, and
-// an ack whose view has no cluster the client may see still carries one, a
-// gone cluster (count 0), to say it; a reset gives it in its view array.
-// Here the grant's box is smaller than the finest cells counted at its
-// edge, so the client may see markers but no cluster.
+// a reset gives it in its view array. A grant's box smaller than the finest
+// cells merged at its edge shows no cluster at all (its cells straddle the
+// edge), though the client may see markers.
 func TestClusterZoomInReplies(t *testing.T) {
 	box := geo.BBox(2.3500, 48.8500, 2.3505, 48.8503)
-	g := newGrants(map[string]auth.Grant{"tiny": {Box: boxPtr(box)}})
+	g := newGrants(map[string]auth.Grant{"tiny": {Box: boxPtr(box)}, "all": {}})
 	srv, url := servertest.StartServer(t, &server.Options{Authorize: g.authorize, Budget: 2})
 	var ms []wire.Marker
 	for i := range 5 {
 		ms = append(ms, wire.Marker{ID: fmt.Sprint("m", i), Pos: geo.Pt(2.3501+float64(i)*5e-5, 48.8501)})
 	}
+	for i := range 20 {
+		ms = append(ms, wire.Marker{ID: fmt.Sprint("n", i), Pos: geo.Pt(2.1+float64(i)*0.02, 48.7)})
+	}
 	if err := srv.Apply(server.Upserts(ms...)); err != nil {
 		t.Fatal(err)
 	}
-	view := wire.View{Box: geo.BBox(2, 48.5, 2.7, 49.2), Zoom: 9}
-	cz := server.ClusterZoom(view, 2, 14)
+	view := wire.View{Box: geo.BBox(2, 48.5, 2.7, 49.2), Zoom: 9.5}
 	c := dialRaw(t, url)
 	c.helloWith("tiny")
 	c.send(view)
 	ack := c.reply().(wire.ViewAck)
-	if ack.Flags&wire.FlagClusters == 0 || len(ack.Ops) == 0 {
-		t.Fatalf("ack flags %b with %d ops; want cluster mode with the zoom said", ack.Flags, len(ack.Ops))
+	if ack.Flags&wire.FlagClusters == 0 || len(ack.Ops) != 0 {
+		t.Fatalf("restricted: ack flags %b with %d ops; want cluster mode, no cluster", ack.Flags, len(ack.Ops))
 	}
+	open := dialRaw(t, url)
+	open.helloWith("all")
+	open.send(view)
+	ack = open.reply().(wire.ViewAck)
+	if ack.Flags&wire.FlagClusters == 0 || len(ack.Ops) == 0 {
+		t.Fatalf("ack flags %b with %d ops; want cluster mode", ack.Flags, len(ack.Ops))
+	}
+	// The budget (2) lowers the zoom from the view's 9 until its clusters
+	// are at most 2.
+	cz := ack.Ops[0].Cluster.Z
 	for _, op := range ack.Ops {
-		if op.Cluster == nil || int(op.Cluster.Z) != cz || op.Cluster.Count != 0 {
-			t.Fatalf("ack op %+v; want gone clusters at zoom %d", op, cz)
+		if op.Cluster == nil || op.Cluster.Z != cz || op.Cluster.View != view.ID {
+			t.Fatalf("ack op %+v; want clusters of view %d at one zoom", op, view.ID)
 		}
 	}
-	c.send(wire.Layers{})
-	reset := c.reply().(wire.Reset)
-	if len(reset.Views) != 1 || !reset.Clustered[0] || reset.ClusterZooms[0] != cz {
-		t.Fatalf("reset views %+v clustered %v zooms %v; want one in cluster mode at %d", reset.Views, reset.Clustered, reset.ClusterZooms, cz)
+	if cz >= 9 || len(ack.Ops) > 2 {
+		t.Fatalf("%d clusters at zoom %d; want at most the budget, 2, below the view's zoom 9", len(ack.Ops), cz)
+	}
+	open.send(wire.Layers{})
+	reset := open.reply().(wire.Reset)
+	if len(reset.Views) != 1 || !reset.Clustered[0] || reset.ClusterZooms[0] != int(cz) || len(reset.Ops) != len(ack.Ops) {
+		t.Fatalf("reset views %+v clustered %v zooms %v with %d ops; want one in cluster mode at %d with %d", reset.Views, reset.Clustered, reset.ClusterZooms, len(reset.Ops), cz, len(ack.Ops))
 	}
 }

@@ -334,6 +334,7 @@ func (c *conn) leave() {
 	s := c.s
 	s.mu.Lock()
 	for i := range c.views {
+		s.leaveClusterSetLocked(c, &c.views[i])
 		s.unindexView(&c.views[i])
 	}
 	c.views = nil

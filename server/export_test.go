@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/pushmap/pushmap/internal/outbox"
-	"github.com/pushmap/pushmap/wire"
 )
 
 // OutboxBytes returns the bytes waiting in the outboxes of all connections,
@@ -60,10 +59,13 @@ func (s *Server) Behind() bool {
 	return false
 }
 
-// ClusterZoom is the zoom of the clusters of view v in cluster mode, for a
-// server with budget and Options.ClusterZoom maxZoom: the server's policy,
-// which tests check clients against.
-func ClusterZoom(v wire.View, budget, maxZoom int) int { return clusterZoom(v, budget, maxZoom) }
+// FlushClusters merges again at once the cluster sets changes touched and
+// sends their views the differences, as the ClusterInterval timer does.
+func (s *Server) FlushClusters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushClustersLocked()
+}
 
 // HoldBacklog queues an op of sizes[i] bytes in the outbox of the i-th
 // connection without starting its writer, as a writer blocked on a slow

@@ -192,7 +192,7 @@ func (s *Server) changedLocked(ch *store.Change) {
 		s.counters.expired.Add(1)
 	}
 	if ch.Kind != store.Updated || ch.Moved() {
-		s.pushClustersLocked(ch)
+		s.changedClustersLocked(ch)
 		if s.density != nil {
 			s.density.changed(ch)
 		}

@@ -164,7 +164,7 @@ func (c *conn) refresh(token string) error {
 		return nil
 	}
 	for i := range c.views {
-		s.indexView(c, &c.views[i], c.views[i].v, c.views[i].cz)
+		s.indexView(c, &c.views[i], c.views[i])
 	}
 	c.reply(s.resetFramesLocked(c, 0)...)
 	return nil

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/auth"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
@@ -332,22 +331,7 @@ func TestGrantBoxClusters(t *testing.T) {
 		t.Fatal(err)
 	}
 	view := wire.View{Box: geo.BBox(1, 48, 4, 50), Zoom: 7}
-	clusters := func() map[geo.Tile]wire.Cluster {
-		c := dialRaw(t, url)
-		c.helloWith("paris")
-		c.send(view)
-		ack := c.reply().(wire.ViewAck)
-		if ack.Flags&wire.FlagClusters == 0 {
-			t.Fatal("the view is not in cluster mode")
-		}
-		out := map[geo.Tile]wire.Cluster{}
-		for _, op := range ack.Ops {
-			out[geo.Tile{Z: op.Cluster.Z, X: op.Cluster.X, Y: op.Cluster.Y}] = *op.Cluster
-		}
-		c.ws.Close(websocket.StatusNormalClosure, "")
-		return out
-	}
-	before := clusters()
+	before := freshClusters(t, url, "paris", view)
 	var n uint64
 	for _, cl := range before {
 		n += cl.Count
@@ -357,7 +341,7 @@ func TestGrantBoxClusters(t *testing.T) {
 	}
 	t.Logf("%d clusters count %d of the %d markers inside the box", len(before), n, len(inside))
 
-	// Markers a hair outside every edge, in the same cluster tiles.
+	// Markers a hair outside every edge, in the same cells.
 	var outside []wire.Marker
 	for i := range 400 {
 		f := rng.Float64()
@@ -370,7 +354,7 @@ func TestGrantBoxClusters(t *testing.T) {
 	if err := srv.Apply(server.Upserts(outside...)); err != nil {
 		t.Fatal(err)
 	}
-	if d := diffClusters(clusters(), before); d != "" {
+	if d := sameClusters(freshClusters(t, url, "paris", view), before); d != "" {
 		t.Fatalf("markers outside the box changed the clusters: %s", d)
 	}
 
@@ -379,39 +363,22 @@ func TestGrantBoxClusters(t *testing.T) {
 	c.helloWith("paris")
 	c.send(view)
 	c.reply()
+	srv.FlushClusters()
+	delivered := srv.Stats().Delivered
 	for i, m := range outside {
 		m.Pos = outside[(i+1)%len(outside)].Pos
 		srv.Upsert(m)
 	}
+	srv.FlushClusters()
+	if d := srv.Stats().Delivered - delivered; d != 0 {
+		t.Fatalf("moves outside the box delivered %d ops", d)
+	}
 	moved := inside[0]
 	moved.Pos = geo.Pt(box.West+0.25, box.South+0.15)
 	srv.Upsert(moved)
-	ops := c.untilClusterFor(moved.Pos, view)
-	from := geo.TileOf(inside[0].Pos, server.ClusterZoom(view, 50, 14))
-	for _, op := range ops {
-		if op.Cluster == nil || (geo.Tile{Z: op.Cluster.Z, X: op.Cluster.X, Y: op.Cluster.Y}) != from {
-			t.Fatalf("moves outside the box sent %+v", op)
-		}
-	}
-}
-
-// untilClusterFor reads batches until a cluster op for the tile holding p
-// (at v's cluster zoom) arrives, and returns the ops before it.
-func (c *rawClient) untilClusterFor(p geo.Point, v wire.View) []wire.Op {
-	c.t.Helper()
-	tile := geo.TileOf(p, server.ClusterZoom(v, 50, 14))
-	var ops []wire.Op
-	for {
-		b, ok := c.recv().(wire.Batch)
-		if !ok {
-			c.t.Fatal("not a batch")
-		}
-		for _, op := range b.Ops {
-			if op.Cluster != nil && (geo.Tile{Z: op.Cluster.Z, X: op.Cluster.X, Y: op.Cluster.Y}) == tile {
-				return ops
-			}
-			ops = append(ops, op)
-		}
+	srv.FlushClusters()
+	if b, ok := c.recv().(wire.Batch); !ok || len(b.Ops) == 0 || b.Ops[0].Cluster == nil {
+		t.Fatalf("after a move inside: %+v; want a batch of cluster ops", b)
 	}
 }
 

@@ -56,10 +56,17 @@ type Options struct {
 	ViewBurst int
 
 	// Budget is the most markers one view is sent. A view holding more is
-	// put in cluster mode: it is sent at most Budget clusters (counts and
-	// centroids of the markers per tile of a finer zoom) instead. Default
+	// put in cluster mode: it is sent merged clusters instead (counts and
+	// weight centres of groups of markers no closer than 40 px on the map),
+	// at most Budget of them unless even those of zoom 1 are more. Default
 	// 5000.
 	Budget int
+
+	// ClusterInterval is how often, at most, the clusters of views in
+	// cluster mode are merged again after markers changed, and the
+	// differences sent: changes within it reach the clients together.
+	// Default 100ms.
+	ClusterInterval time.Duration
 
 	// DensityLayer names the tile layer of the density tiles the server
 	// renders (DensityHandler). When set, the server remembers where markers

@@ -66,8 +66,16 @@ type Server struct {
 	fan fanOut // guarded by mu
 
 	clusterViews rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in cluster mode
-	clusterZooms map[int]int             // guarded by mu: cluster zoom → views in cluster mode at it
-	density      *densityLayer           // guarded by mu: nil unless Options.DensityLayer is set
+	// The merged clusters of the views in cluster mode (clusters.go), all
+	// guarded by mu: the sets views share, by key and by region; where
+	// markers changed since the last flush; the flush's timer.
+	clusterSets    map[clusterSetKey]*clusterSet
+	clusterRegions rtree.RTreeG[*clusterSet]
+	clusterDirty   []dirtyPlace
+	clusterTimer   *time.Timer
+	clusterArmed   bool
+	clusterGen     uint32
+	density        *densityLayer // guarded by mu: nil unless Options.DensityLayer is set
 
 	writes *outbox.Watchdog // bounds every write to a client
 
@@ -138,7 +146,7 @@ func New(opts *Options) (*Server, error) {
 		enc:    wire.NewEncoder(),
 		writes: outbox.NewWatchdog(o.WriteTimeout),
 
-		clusterZooms: make(map[int]int),
+		clusterSets: make(map[clusterSetKey]*clusterSet),
 	}
 	s.fan.inline = fanWorker{s: s, enc: s.enc}
 	if o.DensityLayer != "" {
@@ -300,6 +308,9 @@ func (s *Server) Close() error {
 	defer s.refusals.log.Flush()
 	s.mu.Lock()
 	s.stopped = true
+	if s.clusterTimer != nil {
+		s.clusterTimer.Stop()
+	}
 	if s.expiryTimer != nil {
 		s.expiryTimer.Stop()
 	}
@@ -377,7 +388,8 @@ func (o *Options) withDefaults() (Options, error) {
 		name string
 		v    *time.Duration
 		def  time.Duration
-	}{{"WriteTimeout", &r.WriteTimeout, 10 * time.Second}, {"HelloTimeout", &r.HelloTimeout, 10 * time.Second}}
+	}{{"WriteTimeout", &r.WriteTimeout, 10 * time.Second}, {"HelloTimeout", &r.HelloTimeout, 10 * time.Second},
+		{"ClusterInterval", &r.ClusterInterval, 100 * time.Millisecond}}
 	for _, f := range durs {
 		if *f.v < 0 {
 			return r, fmt.Errorf("server: option %s is %v, must not be negative", f.name, *f.v)

@@ -85,10 +85,11 @@ func TestCompareSupercluster(t *testing.T) {
 		total += cl.Count
 		maxCount = max(maxCount, cl.Count)
 	}
-	theirs := runSupercluster(t, pts, world, 2)
-	t.Logf("pushmap: %d clusters (tiles at zoom %d), %d points, largest %d; view change answered in %v; kept up to date per move",
-		len(ours), server.ClusterZoom(wire.View{Box: world, Zoom: 2}, 5000, 14), total, maxCount, took)
-	t.Logf("supercluster: %d clusters (radius 40 px at zoom 2), %d points, largest %d; index built in %.0f ms, rebuilt on any change; query %.1f ms",
+	// The view's zoom 2 (256-px tiles) is supercluster's zoom 1 (512-px tiles).
+	theirs := runSupercluster(t, pts, world, 1)
+	t.Logf("pushmap: %d merged clusters (radius 40 px), %d points, largest %d; view change answered in %v; kept up to date as markers move",
+		len(ours), total, maxCount, took)
+	t.Logf("supercluster: %d clusters (radius 40 px at its zoom 1), %d points, largest %d; index built in %.0f ms, rebuilt on any change; query %.1f ms",
 		theirs.Clusters, theirs.Points, theirs.MaxCount, theirs.BuildMs, theirs.QueryMs)
 	if total != n || theirs.Points != n {
 		t.Fatalf("points accounted for: pushmap %d, supercluster %d, want %d", total, theirs.Points, n)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/pushmap/pushmap/geo"
@@ -20,7 +19,11 @@ type view struct {
 	parts   [3]*viewPart
 	n       int
 	cz      int  // cluster zoom when in cluster mode, else -1
-	indexed bool // its parts are in an index and its cz in clusterZooms
+	indexed bool // its parts are in an index
+	// In cluster mode: the set of merged clusters it reads, and the
+	// clusters the client holds for it (clusters.go).
+	set  *clusterSet
+	sent map[uint64]sentCluster
 }
 
 func (vw *view) clustered() bool { return vw.cz >= 0 }
@@ -68,23 +71,29 @@ func (s *Server) setView(c *conn, v wire.View) error {
 	}
 
 	s.counters.viewChanges.Add(1)
-	frames, cz := s.viewAckLocked(c, v)
+	var old *view
+	if i >= 0 {
+		old = &c.views[i]
+	}
+	frames, nv := s.viewAckLocked(c, v, old)
 	if i < 0 {
 		c.views = append(c.views, view{cz: -1})
 		i = len(c.views) - 1
 	}
-	s.indexView(c, &c.views[i], v, cz)
+	s.indexView(c, &c.views[i], nv)
 	c.reply(frames...)
 	return nil
 }
 
-// viewAckLocked returns the ViewAck for c's view changing to v, in frames
-// no larger than c's limit (see splitReply), and the view's cluster zoom
-// (-1 in marker mode). It must run before the view changes: c.sees
-// answers for the views as the client holds them, this one's old box
-// included. A restricted connection's view is searched inside its grant's
-// box only: a view wholly outside gets an ack without ops.
-func (s *Server) viewAckLocked(c *conn, v wire.View) (frames [][]byte, cz int) {
+// viewAckLocked returns the ViewAck for c's view changing to v (from old,
+// nil for a new view), in frames no larger than c's limit (see
+// splitReply), and the view's new state to index: its cluster zoom (-1 in
+// marker mode), and in cluster mode its set and the clusters sent. It
+// must run before the view changes: c.sees answers for the views as the
+// client holds them, this one's old box included. A restricted
+// connection's view is searched inside its grant's box only: a view
+// wholly outside gets an ack without ops.
+func (s *Server) viewAckLocked(c *conn, v wire.View, old *view) (frames [][]byte, nv view) {
 	var flags wire.Flags
 	if !c.hadView {
 		flags |= wire.FlagSnapshot
@@ -93,19 +102,19 @@ func (s *Server) viewAckLocked(c *conn, v wire.View) (frames [][]byte, cz int) {
 	found, over := s.searchLocked(c, v.Box)
 	defer func() { s.found = found[:0] }()
 	head := func(dst []byte, flags wire.Flags, n int) []byte { return wire.AppendViewAckHeader(dst, v, flags, n) }
+	nv = view{v: v, cz: -1}
+	if old != nil {
+		nv.set = old.set // kept when the key stays the same
+	}
 	if over {
-		// More markers than the budget: cluster mode. Its cluster ops are
-		// at zoom cz, which is how the client learns it (docs/protocol.md,
-		// Cluster mode): when no cluster of the view holds a marker the
-		// client may see, one gone cluster (count 0) says it.
-		cz = clusterZoom(v, s.opts.Budget, s.opts.ClusterZoom)
-		ops, size := s.clusterOpsLocked(c, v.Box, cz)
-		if len(ops) == 0 {
-			t := geo.TileOf(geo.Pt(v.Box.West, v.Box.North), cz)
-			op := bytes.Clone(s.enc.ClusterOp(&wire.Cluster{Z: t.Z, X: t.X, Y: t.Y}))
-			ops, size = append(ops, op), len(op)
-		}
-		return splitReply(head, flags|wire.FlagClusters, replyOps{clusters: ops, size: size}, c.frameLimit), cz
+		// More markers than the budget: cluster mode, the view's whole
+		// set of clusters (docs/protocol.md, Cluster mode).
+		nv.cz = s.clusterZoomLocked(c, v)
+		ops, size := s.clusterOpsLocked(c, &nv)
+		return splitReply(head, flags|wire.FlagClusters, replyOps{clusters: ops, size: size}, c.frameLimit), nv
+	}
+	if nv.set != nil {
+		s.leaveClusterSetLocked(c, &nv)
 	}
 	// The markers of v that no view in marker mode held before.
 	ops := found[:0]
@@ -114,7 +123,7 @@ func (s *Server) viewAckLocked(c *conn, v wire.View) (frames [][]byte, cz int) {
 			ops = append(ops, rec)
 		}
 	}
-	return splitReply(head, flags, replyOps{markers: ops, size: opsSize(ops)}, c.frameLimit), -1
+	return splitReply(head, flags, replyOps{markers: ops, size: opsSize(ops)}, c.frameLimit), nv
 }
 
 // unview drops c's view id and acknowledges it.
@@ -125,6 +134,7 @@ func (s *Server) unview(c *conn, id int) error {
 	if i < 0 {
 		return wire.Error{Code: wire.CodeUnknownView, Message: fmt.Sprintf("no view %d to drop", id)}
 	}
+	s.leaveClusterSetLocked(c, &c.views[i])
 	s.unindexView(&c.views[i])
 	c.views = append(c.views[:i], c.views[i+1:]...)
 	frame, _ := s.encLocked(wire.UnviewAck{ID: id})
@@ -164,7 +174,7 @@ func (s *Server) resetFramesLocked(c *conn, flags wire.Flags) [][]byte {
 		views[i] = c.views[i].v
 		if c.views[i].clustered() {
 			clustered[i], zooms[i] = true, c.views[i].cz
-			ops, size := s.clusterOpsLocked(c, views[i].Box, c.views[i].cz)
+			ops, size := s.clusterOpsLocked(c, &c.views[i])
 			clusterOps = append(clusterOps, ops...)
 			clusterSize += size
 			continue
@@ -214,12 +224,15 @@ func (s *Server) searchLocked(c *conn, box geo.Box) (found []*store.Record, trun
 	return found, truncated
 }
 
-// indexView puts the boxes of v into the viewport index in place of vw's:
-// the index of marker-mode views when cz is -1, else that of cluster-mode
-// views at cluster zoom cz.
-func (s *Server) indexView(c *conn, vw *view, v wire.View, cz int) {
+// indexView makes vw the view nv, its boxes in the viewport index in
+// place of vw's: the index of marker-mode views when nv.cz is -1, else
+// that of cluster-mode views. The clusters' set and sent state go with
+// nv (viewAckLocked attached it).
+func (s *Server) indexView(c *conn, vw *view, nv view) {
 	s.unindexView(vw)
-	vw.v, vw.cz = v, cz
+	vw.v, vw.cz, vw.set, vw.sent = nv.v, nv.cz, nv.set, nv.sent
+	cz := nv.cz
+	v := nv.v
 	tree := s.treeOf(vw)
 	parts, n := c.clip(v.Box)
 	for i := range n {
@@ -232,9 +245,6 @@ func (s *Server) indexView(c *conn, vw *view, v wire.View, cz int) {
 	}
 	vw.n = n
 	vw.indexed = true
-	if cz >= 0 {
-		s.clusterZooms[cz]++
-	}
 }
 
 func (s *Server) unindexView(vw *view) {
@@ -247,11 +257,6 @@ func (s *Server) unindexView(vw *view) {
 		tree.Delete(minRect(vp.box), maxRect(vp.box), vp)
 	}
 	vw.n = 0
-	if vw.cz >= 0 {
-		if s.clusterZooms[vw.cz]--; s.clusterZooms[vw.cz] == 0 {
-			delete(s.clusterZooms, vw.cz)
-		}
-	}
 }
 
 func (s *Server) treeOf(vw *view) *rtree.RTreeG[*viewPart] {

@@ -5,6 +5,7 @@ package wasmclient
 import (
 	"context"
 	"errors"
+	"strconv"
 	"syscall/js"
 	"time"
 
@@ -78,12 +79,7 @@ func jsConnect(_ js.Value, args []js.Value) any {
 			emit("tile", map[string]any{"layer": t.Layer, "z": int(t.Z), "x": int(t.X), "y": int(t.Y), "version": float64(t.Version)})
 		}
 		if ch.ClustersReset || len(ch.Clusters) > 0 {
-			list := make([]any, len(ch.Clusters))
-			for i, cl := range ch.Clusters {
-				list[i] = map[string]any{"z": int(cl.Z), "x": int(cl.X), "y": int(cl.Y), "count": float64(cl.Count),
-					"lon": cl.At.Lon, "lat": cl.At.Lat}
-			}
-			emit("clusters", map[string]any{"reset": ch.ClustersReset, "clusters": list})
+			emit("clusters", map[string]any{"reset": ch.ClustersReset, "clusters": jsClusters(ch.Clusters)})
 		}
 	}
 	o.OnStatus = func(s Status) {
@@ -127,6 +123,9 @@ func jsConnect(_ js.Value, args []js.Value) any {
 		}
 		return jsMarkers(list)
 	}))
+	// The clusters the Go client holds: the one copy (pushmap.js and
+	// the adapters read it here).
+	h.Set("clusters", js.FuncOf(func(js.Value, []js.Value) any { return jsClusters(c.Clusters()) }))
 	h.Set("status", js.FuncOf(func(js.Value, []js.Value) any { return c.Status().State.String() }))
 	h.Set("close", js.FuncOf(func(js.Value, []js.Value) any {
 		go c.Close()
@@ -216,6 +215,19 @@ func invokeThen(fn js.Value, onOK, onErr js.Func) (err error) {
 	}()
 	js.Global().Get("Promise").Call("resolve", fn.Invoke()).Call("then", onOK, onErr)
 	return nil
+}
+
+// jsClusters returns clusters as the JavaScript API gives them: key is
+// "view/id", the name adapters use (the id alone is unique per view).
+func jsClusters(cs []wire.Cluster) any {
+	out := make([]any, len(cs))
+	for i, cl := range cs {
+		out[i] = map[string]any{
+			"key": strconv.Itoa(cl.View) + "/" + strconv.FormatUint(cl.ID, 10), "view": cl.View, "id": float64(cl.ID),
+			"z": int(cl.Z), "count": float64(cl.Count), "lon": cl.At.Lon, "lat": cl.At.Lat, "expansionZoom": int(cl.ExpansionZoom),
+		}
+	}
+	return out
 }
 
 func jsMarkers(ms []wire.Marker) any {

@@ -1,10 +1,12 @@
 package wasmclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,25 +33,24 @@ type Client struct {
 	// is the order of c.pending. Lock order: writeMu, then mu.
 	writeMu sync.Mutex
 
-	mu       sync.Mutex
-	at       int                               // guarded by mu: index in urls of the current or next connection
-	ws       conn                              // guarded by mu: the open connection, or nil
-	state    Status                            // guarded by mu
-	welcome  wire.Welcome                      // guarded by mu
-	gen      uint64                            // guarded by mu: last generation handed out
-	wants    map[int]*want                     // guarded by mu: views as the application wants them
-	layers   []string                          // guarded by mu: layers as the application wants them
-	pending  []request                         // guarded by mu: requests sent, awaiting their reply
-	waiters  []*waiter                         // guarded by mu
-	views    map[int]wire.View                 // guarded by mu: views as the server applied them
-	clusters map[int]map[geo.Tile]wire.Cluster // guarded by mu: per view in cluster mode, its clusters
-	// clusterZoom is, per view in cluster mode, the zoom of its clusters
-	// as the server said it (the z of its view_ack's cluster ops, or its
-	// reset view's); -1 unknown. Entries of other views are stale.
-	clusterZoom map[int]int            // guarded by mu
-	cache       map[string]wire.Marker // guarded by mu
-	lastSend    time.Time              // guarded by mu
-	timer       *time.Timer            // guarded by mu: a pending throttled flush
+	mu      sync.Mutex
+	at      int               // guarded by mu: index in urls of the current or next connection
+	ws      conn              // guarded by mu: the open connection, or nil
+	state   Status            // guarded by mu
+	welcome wire.Welcome      // guarded by mu
+	gen     uint64            // guarded by mu: last generation handed out
+	wants   map[int]*want     // guarded by mu: views as the application wants them
+	layers  []string          // guarded by mu: layers as the application wants them
+	pending []request         // guarded by mu: requests sent, awaiting their reply
+	waiters []*waiter         // guarded by mu
+	views   map[int]wire.View // guarded by mu: views as the server applied them
+	// clusters holds, per view in cluster mode, its clusters by id: the
+	// one copy of the cluster state on the client side (the JavaScript
+	// API and the adapters read it through Clusters).
+	clusters map[int]map[uint64]wire.Cluster // guarded by mu
+	cache    map[string]wire.Marker          // guarded by mu
+	lastSend time.Time                       // guarded by mu
+	timer    *time.Timer                     // guarded by mu: a pending throttled flush
 
 	curToken     string      // guarded by mu: the token of the current connection
 	refusedToken string      // guarded by mu: the last token the server refused (4401), never sent again
@@ -119,8 +120,7 @@ func newClient(url string, opts *Options) *Client {
 		urls: append([]string{url}, o.URLs...), opts: o, log: o.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		wants: make(map[int]*want), layers: o.Layers,
 		views: make(map[int]wire.View), cache: make(map[string]wire.Marker),
-		clusters:    make(map[int]map[geo.Tile]wire.Cluster),
-		clusterZoom: make(map[int]int),
+		clusters: make(map[int]map[uint64]wire.Cluster),
 	}
 }
 
@@ -326,19 +326,29 @@ func (c *Client) Markers() map[string]wire.Marker {
 	return maps.Clone(c.cache)
 }
 
-// Clusters returns the clusters the client holds for its views in cluster
-// mode (views holding more markers than the server's budget), by tile.
-func (c *Client) Clusters() map[geo.Tile]wire.Cluster {
+// Clusters returns a copy of the clusters the client holds for its views
+// in cluster mode (views holding more markers than the server's budget),
+// sorted by view id, then cluster id. A cluster is named by its View and
+// ID together.
+func (c *Client) Clusters() []wire.Cluster {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.allClustersLocked()
 }
 
-func (c *Client) allClustersLocked() map[geo.Tile]wire.Cluster {
-	all := make(map[geo.Tile]wire.Cluster)
+func (c *Client) allClustersLocked() []wire.Cluster {
+	var all []wire.Cluster
 	for _, cs := range c.clusters {
-		maps.Copy(all, cs)
+		for _, cl := range cs {
+			all = append(all, cl)
+		}
 	}
+	slices.SortFunc(all, func(a, b wire.Cluster) int {
+		if a.View != b.View {
+			return a.View - b.View
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 	return all
 }
 

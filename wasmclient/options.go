@@ -89,9 +89,10 @@ type Change struct {
 	// Tiles lists tiles of tile layers that changed in the client's views:
 	// a map showing one should fetch it again.
 	Tiles []wire.TileChange
-	// Clusters lists clusters that changed; Count 0 means one is gone.
-	// ClustersReset: drop every cluster held first (a view changed mode or
-	// was replaced).
+	// Clusters lists clusters that changed, each named by its View and
+	// ID; Count 0 means one is gone. ClustersReset: Clusters is the whole
+	// set held, replacing every cluster held before (a view changed mode
+	// or was replaced). Client.Clusters reads the same state.
 	Clusters      []wire.Cluster
 	ClustersReset bool
 }

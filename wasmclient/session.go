@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -213,7 +212,7 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 			ch := &Change{}
 			c.views = map[int]wire.View{id: m.View}
 			hadClusters := len(c.clusters) > 0
-			c.clusters = make(map[int]map[geo.Tile]wire.Cluster)
+			c.clusters = make(map[int]map[uint64]wire.Cluster)
 			if clustered {
 				c.replaceLocked(ch, nil)
 				c.setClustersLocked(ch, id, m.Ops)
@@ -238,7 +237,7 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 		}
 		if wasClustered {
 			ch.ClustersReset = true
-			ch.Clusters = clusterList(c.allClustersLocked())
+			ch.Clusters = c.allClustersLocked()
 		}
 		c.opsLocked(ch, m.Ops)
 		return ch.orNil(), nil
@@ -249,7 +248,7 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 			delete(c.clusters, m.ID)
 			ch := c.dropOutsideLocked()
 			ch.ClustersReset = true
-			ch.Clusters = clusterList(c.allClustersLocked())
+			ch.Clusters = c.allClustersLocked()
 			c.resolveLocked(m.ID, r.gen, nil)
 			return ch, nil
 		}
@@ -271,12 +270,11 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 			}
 		}
 		c.views = make(map[int]wire.View, len(m.Views))
-		c.clusters = make(map[int]map[geo.Tile]wire.Cluster)
+		c.clusters = make(map[int]map[uint64]wire.Cluster)
 		for i, v := range m.Views {
 			c.views[v.ID] = v
 			if i < len(m.Clustered) && m.Clustered[i] {
-				c.clusters[v.ID] = make(map[geo.Tile]wire.Cluster)
-				c.clusterZoom[v.ID] = m.ClusterZooms[i]
+				c.clusters[v.ID] = make(map[uint64]wire.Cluster)
 			}
 		}
 		ch := &Change{ClustersReset: true}
@@ -286,7 +284,7 @@ func (c *Client) apply(msg wire.Message) (*Change, *wire.Error) {
 				c.clusterLocked(nil, *op.Cluster)
 			}
 		}
-		ch.Clusters = clusterList(c.allClustersLocked())
+		ch.Clusters = c.allClustersLocked()
 		return ch, nil
 	case wire.Batch:
 		ch := &Change{}
@@ -420,53 +418,32 @@ func (ch *Change) orNil() *Change {
 }
 
 // setClustersLocked puts view id in cluster mode with the clusters of ops,
-// the ops of its view_ack: their zoom is the view's cluster zoom.
+// the ops of its view_ack: its whole set.
 func (c *Client) setClustersLocked(ch *Change, id int, ops []wire.Op) {
-	cs := make(map[geo.Tile]wire.Cluster, len(ops))
-	c.clusterZoom[id] = -1
+	cs := make(map[uint64]wire.Cluster, len(ops))
 	for _, op := range ops {
-		if op.Cluster != nil {
-			c.clusterZoom[id] = int(op.Cluster.Z)
-		}
 		if op.Cluster != nil && op.Cluster.Count > 0 {
-			cs[clusterTile(*op.Cluster)] = *op.Cluster
+			cs[op.Cluster.ID] = *op.Cluster
 		}
 	}
 	c.clusters[id] = cs
 	ch.ClustersReset = true
-	ch.Clusters = clusterList(c.allClustersLocked())
+	ch.Clusters = c.allClustersLocked()
 }
 
-// clusterLocked applies a cluster change to every view in cluster mode that
-// shows it: at the view's cluster zoom and intersecting its box. ch may be
-// nil.
+// clusterLocked applies a cluster change to the view it names, when that
+// view is in cluster mode. ch may be nil.
 func (c *Client) clusterLocked(ch *Change, cl wire.Cluster) {
-	t := clusterTile(cl)
-	b := t.Bounds()
-	applied := false
-	for id, cs := range c.clusters {
-		v := c.views[id]
-		if c.clusterZoom[id] != int(cl.Z) || !geo.Intersects(v.Box, b) {
-			continue
-		}
-		applied = true
-		if cl.Count == 0 {
-			delete(cs, t)
-		} else {
-			cs[t] = cl
-		}
+	cs, ok := c.clusters[cl.View]
+	if !ok || cs == nil {
+		return
 	}
-	if applied && ch != nil {
+	if cl.Count == 0 {
+		delete(cs, cl.ID)
+	} else {
+		cs[cl.ID] = cl
+	}
+	if ch != nil {
 		ch.Clusters = append(ch.Clusters, cl)
 	}
-}
-
-func clusterTile(cl wire.Cluster) geo.Tile { return geo.Tile{Z: cl.Z, X: cl.X, Y: cl.Y} }
-
-func clusterList(m map[geo.Tile]wire.Cluster) []wire.Cluster {
-	out := make([]wire.Cluster, 0, len(m))
-	for _, cl := range m {
-		out = append(out, cl)
-	}
-	return out
 }

@@ -524,8 +524,8 @@ func (d *Decoder) op(op *Op) error {
 		op.Tile = &TileChange{}
 		return d.tile(op.Tile, n)
 	case TagCluster:
-		if n < 7 {
-			return errText("cluster op of ", itoa(n), " elements, want 7")
+		if n < 8 {
+			return errText("cluster op of ", itoa(n), " elements, want 8")
 		}
 		op.Cluster = &Cluster{}
 		return d.cluster(op.Cluster, n)
@@ -566,10 +566,20 @@ func (d *Decoder) tile(t *TileChange, n int) error {
 }
 
 func (d *Decoder) cluster(c *Cluster, n int) error {
-	if err := d.tileXYZ(&c.Z, &c.X, &c.Y); err != nil {
+	var err error
+	if c.View, err = d.smallInt("view id", 1<<16); err != nil {
 		return err
 	}
-	var err error
+	id, err := d.smallInt("cluster id", MaxClusterID)
+	if err != nil {
+		return err
+	}
+	c.ID = uint64(id)
+	z, err := d.smallInt("cluster zoom", geo.MaxZoom)
+	if err != nil {
+		return err
+	}
+	c.Z = uint8(z)
 	if c.Count, err = d.r.Uint(); err != nil {
 		return wrap("count", err)
 	}
@@ -582,7 +592,12 @@ func (d *Decoder) cluster(c *Cluster, n int) error {
 		return err
 	}
 	c.At.Lon, c.At.Lat = fromE7(lon), fromE7(lat)
-	return d.skip(n-7, 2)
+	ez, err := d.smallInt("expansion zoom", geo.MaxZoom)
+	if err != nil {
+		return err
+	}
+	c.ExpansionZoom = uint8(ez)
+	return d.skip(n-8, 2)
 }
 
 // marker decodes a marker upsert of n elements whose array header was read.

@@ -349,14 +349,15 @@ func (e *Encoder) tile(t *TileChange) {
 }
 
 func (e *Encoder) cluster(c *Cluster) {
-	e.array(7)
+	e.array(8)
 	e.uint(TagCluster)
+	e.uint(uint64(c.View))
+	e.uint(c.ID)
 	e.uint(uint64(c.Z))
-	e.uint(uint64(c.X))
-	e.uint(uint64(c.Y))
 	e.uint(c.Count)
 	e.int(ToE7(c.At.Lon))
 	e.int(ToE7(c.At.Lat))
+	e.uint(uint64(c.ExpansionZoom))
 }
 
 // Frames of pre-encoded ops. The server encodes each op once and writes the

@@ -151,15 +151,26 @@ type TileChange struct {
 	Version uint64 // grows with every change of the layer; use it to bust caches
 }
 
-// A Cluster stands for the markers in one tile Z/X/Y (of a finer zoom than
-// the view's) when a view holds more markers than the budget. Count 0 means
-// the cluster is gone. On the wire: [2, z, x, y, count, lonE7, latE7].
+// A Cluster is one of the clusters that stand for the markers of a view in
+// cluster mode (one holding more markers than the budget): no two of a
+// view's clusters are closer than 40 pixels on a map at the view's cluster
+// zoom, and each sits at the weight centre of its markers. A cluster op
+// adds or replaces the cluster ID of view View; Count 0 means it is gone.
+// On the wire: [2, view, id, z, count, lonE7, latE7, expansionZoom].
 type Cluster struct {
-	Z     uint8
-	X, Y  uint32
-	Count uint64    // markers in the tile, in the layers the client sees
-	At    geo.Point // their centroid, quantised like marker positions
+	View  int    // the id of the client's view it belongs to
+	ID    uint64 // names it within its view, stable while it changes a little; below 2^53 (MaxClusterID)
+	Z     uint8  // the view's cluster zoom: the clusters are merged for a map at this zoom
+	Count uint64 // markers it holds, exactly, in the layers the client sees
+	At    geo.Point
+	// ExpansionZoom is the zoom at which the cluster splits into several
+	// (greater than Z, at most geo.MaxZoom): where a click on it zooms to.
+	ExpansionZoom uint8
 }
+
+// MaxClusterID is the largest cluster id: 2^53 − 1, the largest integer a
+// JavaScript number holds exactly.
+const MaxClusterID = 1<<53 - 1
 
 // Type returns TypeHello; each message's Type method returns its type code.
 func (Hello) Type() Type { return TypeHello }

@@ -75,7 +75,7 @@ const (
 // these open with an integer.
 const (
 	TagTile    = 1 // [1, layer, z, x, y, version]
-	TagCluster = 2 // [2, z, x, y, count, lonE7, latE7]
+	TagCluster = 2 // [2, view, id, z, count, lonE7, latE7, expansionZoom]
 )
 
 // Code is the reason carried by an Error message.

@@ -26,7 +26,7 @@ func sampleMessages() []Message {
 		Refresh{Token: "eyJhbGciOi.x.y"},
 		RefreshAck{Expires: 1764100000123},
 		RefreshAck{},
-		More{Remaining: 3, Ops: []Op{{Marker: paris}, {Cluster: &Cluster{Z: 4, X: 8, Y: 5, Count: 2, At: geo.Pt(1, 2)}}}},
+		More{Remaining: 3, Ops: []Op{{Marker: paris}, {Cluster: &Cluster{View: 3, ID: 1<<48 | 5, Z: 4, Count: 2, At: geo.Pt(1, 2), ExpansionZoom: 6}}}},
 		More{},
 		ViewAck{View: View{ID: 2, Box: geo.World, Zoom: 3}, Flags: FlagSnapshot | FlagContinued, Ops: []Op{{Marker: paris}}},
 		View{ID: 3, Box: geo.BBox(170, -20, -170, 10.5), Zoom: 4.25},
@@ -40,9 +40,9 @@ func sampleMessages() []Message {
 		Reset{Flags: FlagBehind, Views: []View{{ID: 0, Box: geo.World, Zoom: 1}, {ID: 9, Box: geo.BBox(1, 2, 3, 4), Zoom: 2}}, Clustered: []bool{false, true}, ClusterZooms: []int{0, 5}, Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "gone"}}}},
 		Batch{Ops: []Op{{Marker: paris}, {Remove: true, Marker: Marker{ID: "x"}}}},
 		Batch{Ops: []Op{{Tile: &TileChange{Layer: "density", Z: 12, X: 2074, Y: 1409, Version: 99}},
-			{Cluster: &Cluster{Z: 4, X: 8, Y: 5, Count: 12345, At: Quantize(geo.Pt(2.5, 48.1))}}, {Marker: paris}}},
+			{Cluster: &Cluster{View: 0, ID: MaxClusterID, Z: 4, Count: 12345, At: Quantize(geo.Pt(2.5, 48.1)), ExpansionZoom: 24}}, {Marker: paris}}},
 		ViewAck{View: View{ID: 0, Box: geo.World, Zoom: 1}, Flags: FlagClusters,
-			Ops: []Op{{Cluster: &Cluster{Z: 4, X: 15, Y: 0, Count: 1, At: geo.Pt(179.9, 85)}}}},
+			Ops: []Op{{Cluster: &Cluster{ID: 7, Z: 4, Count: 1, At: geo.Pt(179.9, 85), ExpansionZoom: 5}}}},
 		Batch{},
 		Error{Code: CodeRateLimited, Message: "view changes faster than 20/s"},
 	}
@@ -292,12 +292,48 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// TestClusterOpLimits: a cluster op's id above 2^53 − 1 (what a JavaScript
+// number holds exactly), a zoom or expansion zoom beyond geo.MaxZoom, and a
+// short op are refused, naming the field and the value; extra trailing
+// elements are skipped.
+func TestClusterOpLimits(t *testing.T) {
+	enc := NewEncoder()
+	good := &Cluster{View: 1, ID: MaxClusterID, Z: 24, Count: 3, At: geo.Pt(1, 2), ExpansionZoom: 24}
+	op := bytes.Clone(enc.ClusterOp(good))
+	m, err := Unmarshal(append(AppendBatchHeader(nil, 1), op...))
+	if err != nil || *m.(Batch).Ops[0].Cluster != *good {
+		t.Fatalf("round trip: %v, %+v", err, m)
+	}
+	extra := append([]byte{0x99}, op[1:]...) // 9 elements
+	extra = append(extra, 0xa1, 'x')
+	if m, err := Unmarshal(append(AppendBatchHeader(nil, 1), extra...)); err != nil || *m.(Batch).Ops[0].Cluster != *good {
+		t.Errorf("with a trailing element: %v, %+v", err, m)
+	}
+	for _, tc := range []struct {
+		name string
+		op   []byte
+		text string
+	}{
+		{"id", bytes.Clone(enc.ClusterOp(&Cluster{ID: MaxClusterID + 1, ExpansionZoom: 1})), "cluster id: 9007199254740992 is outside"},
+		{"zoom", bytes.Clone(enc.ClusterOp(&Cluster{Z: 25, ExpansionZoom: 1})), "cluster zoom: 25 is outside"},
+		{"expansion", bytes.Clone(enc.ClusterOp(&Cluster{ExpansionZoom: 30})), "expansion zoom: 30 is outside"},
+		{"short", []byte{0x97, 2, 0, 0, 0, 0, 0, 0}, "cluster op of 7 elements, want 8"},
+	} {
+		_, err := Unmarshal(append(AppendBatchHeader(nil, 1), tc.op...))
+		if err == nil || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.text)
+		}
+	}
+}
+
 // FuzzDecodeOps fuzzes the op decoder through a Batch frame.
 func FuzzDecodeOps(f *testing.F) {
 	enc := NewEncoder()
 	op, _ := enc.Upsert(&paris)
 	f.Add(bytes.Clone(op))
 	f.Add(bytes.Clone(enc.Remove("x")))
+	f.Add(bytes.Clone(enc.ClusterOp(&Cluster{View: 2, ID: MaxClusterID, Z: 3, Count: 40, At: geo.Pt(2.35, 48.85), ExpansionZoom: 5})))
+	f.Add(bytes.Clone(enc.TileOp(&TileChange{Layer: "d", Z: 3, X: 1, Y: 2, Version: 9})))
 	for _, n := range []int{MaxDepth - 3, MaxDepth - 2, 1000} {
 		f.Add(opWithProp(nestedArrays(n)))
 		f.Add(opWithProp(append(bytes.Repeat([]byte{0x81, 0xa1, 'k'}, n), 0xc0)))

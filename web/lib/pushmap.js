@@ -117,7 +117,6 @@ class Client {
   #listeners = new Map();
   #url;
   #ready = false; // 'ready' was emitted
-  #clusters = new Map(); // "z/x/y" -> cluster, as the 'clusters' events left it
 
   /** @param {types.ConnectOptions} [opts] */
   constructor(pm, url, opts = {}) {
@@ -206,10 +205,11 @@ class Client {
   /**
    * A snapshot array of the clusters the client holds: the server sends
    * clusters instead of markers for a view that holds more markers than its
-   * budget. One entry per tile, [{z, x, y, count, lon, lat}], each a copy.
+   * budget. [{key, view, id, z, count, lon, lat, expansionZoom}], copies
+   * read from the wasm client, which keeps the only copy.
    */
   clusters() {
-    return [...this.#clusters.values()].map((c) => ({ ...c }));
+    return this.#handle.clusters?.() ?? [];
   }
 
   /** Closes the connection for good; a final 'status' event reports 'closed'. */
@@ -219,7 +219,6 @@ class Client {
 
   #dispatch(type, p) {
     if (type === 'clusters') {
-      this.#applyClusters(p);
       this.#emit(type, p);
       // A view in cluster mode gets its snapshot as clusters.
       if (p.reset) this.#becomeReady();
@@ -250,17 +249,6 @@ class Client {
     this.#emit('ready', undefined);
   }
 
-  // #applyClusters keeps the cluster set: reset replaces it with p.clusters;
-  // otherwise each entry replaces the cluster of its tile, count 0 removes it.
-  #applyClusters(p) {
-    if (p.reset) this.#clusters.clear();
-    for (const c of p.clusters ?? []) {
-      const key = clusterKey(c);
-      if (c.count > 0) this.#clusters.set(key, { z: c.z, x: c.x, y: c.y, count: c.count, lon: c.lon, lat: c.lat });
-      else this.#clusters.delete(key);
-    }
-  }
-
   #emit(type, payload) {
     const set = this.#listeners.get(type);
     if (!set) return;
@@ -276,7 +264,6 @@ class Client {
   }
 }
 
-/** clusterKey returns "z/x/y", the key of a cluster's tile. */
 /**
  * countLabel is the text of a cluster's label: the count as it is below
  * 1,000, then in thousands and millions with at most three significant
@@ -294,7 +281,7 @@ export function countLabel(count) {
 
 /** @type {typeof types.clusterKey} */
 export function clusterKey(c) {
-  return `${c.z}/${c.x}/${c.y}`;
+  return `${c.view}/${c.id}`;
 }
 
 /**

@@ -36,12 +36,12 @@ class StubClient {
     for (const id of removed) this.held.delete(id);
     this.emit('changes', { reset, added, updated, removed, bytes: 10 });
   }
-  // clusters plays a 'clusters' event, keeping heldClusters as pushmap.js does.
+  // clusters plays a 'clusters' event, keeping heldClusters as the wasm client does.
   heldClusters = new Map();
   clustersEvent({ reset = false, clusters = [] }) {
     if (reset) this.heldClusters.clear();
     for (const c of clusters) {
-      const key = `${c.z}/${c.x}/${c.y}`;
+      const key = `${c.view}/${c.id}`;
       if (c.count > 0) this.heldClusters.set(key, c);
       else this.heldClusters.delete(key);
     }
@@ -59,7 +59,8 @@ class StubClient {
   }
 }
 
-const cluster = (z, x, y, count, lon = x, lat = y) => ({ z, x, y, count, lon, lat });
+// cluster is a cluster of view 0 with id, at zoom 5, splitting at zoom 7.
+const cluster = (id, count, lon = 1, lat = 1) => ({ key: `0/${id}`, view: 0, id, z: 5, count, lon, lat, expansionZoom: 7 });
 
 const marker = (id, lon, lat, version = 1, layer = 'flights', props = {}) => ({ id, layer, lon, lat, version, time: 0, props });
 
@@ -105,6 +106,8 @@ class StubMapLibre {
   zoom = 4;
   images = new Map();
   fitted = [];
+  eased = [];
+  viewed = [];
   canvas = { style: { cursor: '' } };
   // on(type, fn) or, for a layer's events, on(type, layerId, fn).
   on(t, a, b) {
@@ -129,6 +132,12 @@ class StubMapLibre {
   }
   fitBounds(bounds, opts) {
     this.fitted.push({ bounds, opts });
+  }
+  easeTo({ center, zoom }) {
+    this.eased.push({ center, zoom });
+  }
+  setView(center, zoom) {
+    this.viewed.push({ center, zoom });
   }
   getBounds() {
     const [w, s, e, n] = this.bounds;
@@ -248,7 +257,7 @@ test('attachMapLibre keeps the source in step with one diff per frame', async (t
 test('attachMapLibre draws clusters from their own source, incrementally', async (t) => {
   const map = new StubMapLibre();
   const client = new StubClient();
-  client.heldClusters.set('5/1/1', cluster(5, 1, 1, 4)); // held before attaching
+  client.heldClusters.set('0/511', cluster(511, 4)); // held before attaching
   const a = attachMapLibre(map, client);
   t.after(() => a.detach());
   assert.equal(a.clusterSourceId, 'pushmap-clusters');
@@ -263,39 +272,39 @@ test('attachMapLibre draws clusters from their own source, incrementally', async
   assert.ok(layerIds.indexOf('pushmap-clusters') < layerIds.indexOf('pushmap-markers'), 'clusters under markers');
 
   await frame();
-  assert.deepEqual([...src.features.keys()], ['5/1/1']);
-  assert.deepEqual(src.features.get('5/1/1').properties, { key: '5/1/1', z: 5, x: 1, y: 1, count: 4, lon: 1, lat: 1, label: '4' });
+  assert.deepEqual([...src.features.keys()], ['0/511']);
+  assert.deepEqual(src.features.get('0/511').properties, { key: '0/511', view: 0, id: 511, z: 5, count: 4, lon: 1, lat: 1, expansionZoom: 7, label: '4' });
 
   // Many events in one frame: one diff with their net effect.
   const before = src.diffs.length;
-  client.clustersEvent({ clusters: [cluster(5, 2, 1, 1), cluster(5, 3, 1, 1)] });
-  client.clustersEvent({ clusters: [cluster(5, 2, 1, 2, 2.5, 1.5), cluster(5, 3, 1, 0)] });
-  client.clustersEvent({ clusters: [cluster(5, 1, 1, 5)] });
+  client.clustersEvent({ clusters: [cluster(521, 1), cluster(531, 1)] });
+  client.clustersEvent({ clusters: [cluster(521, 2, 2.5, 1.5), cluster(531, 0)] });
+  client.clustersEvent({ clusters: [cluster(511, 5)] });
   await frame();
   assert.equal(src.diffs.length - before, 1);
   let d = src.diffs.at(-1);
   assert.equal(d.removeAll, undefined);
   assert.equal(d.remove, undefined, 'a cluster added and removed within a frame never reaches the map');
-  assert.deepEqual(d.add.map((f) => f.properties.key), ['5/2/1']);
-  assert.deepEqual(d.update.map((u) => u.id), ['5/1/1']);
-  assert.equal(src.features.get('5/1/1').properties.count, 5);
-  assert.deepEqual(src.features.get('5/2/1').geometry.coordinates, [2.5, 1.5]);
+  assert.deepEqual(d.add.map((f) => f.properties.key), ['0/521']);
+  assert.deepEqual(d.update.map((u) => u.id), ['0/511']);
+  assert.equal(src.features.get('0/511').properties.count, 5);
+  assert.deepEqual(src.features.get('0/521').geometry.coordinates, [2.5, 1.5]);
 
   // A reset (the view moved) is diffed against what is shown.
-  client.clustersEvent({ reset: true, clusters: [cluster(5, 2, 1, 2, 2.5, 1.5), cluster(5, 4, 1, 9)] });
+  client.clustersEvent({ reset: true, clusters: [cluster(521, 2, 2.5, 1.5), cluster(541, 9)] });
   await frame();
   d = src.diffs.at(-1);
-  assert.deepEqual(d.remove, ['5/1/1']);
-  assert.deepEqual(d.add.map((f) => f.properties.key), ['5/4/1']);
-  assert.equal(d.update, undefined, 'an unchanged cluster is left alone');
-  assert.deepEqual([...src.features.keys()].sort(), ['5/2/1', '5/4/1']);
+  assert.deepEqual(d.remove, ['0/511']);
+  assert.deepEqual(d.add.map((f) => f.properties.key), ['0/541']);
+  assert.deepEqual(d.update.map((u) => u.id), ['0/521'], 'a cluster in both sets is updated in place, not removed and added');
+  assert.deepEqual([...src.features.keys()].sort(), ['0/521', '0/541']);
 
   // shownClusters: one per key although world copies render twice.
   assert.deepEqual(
-    a.shownClusters().sort((x, y) => x.x - y.x),
+    a.shownClusters().sort((x, y) => x.id - y.id),
     [
-      { key: '5/2/1', z: 5, x: 2, y: 1, count: 2, lon: 2.5, lat: 1.5 },
-      { key: '5/4/1', z: 5, x: 4, y: 1, count: 9, lon: 4, lat: 1 },
+      { key: '0/521', view: 0, id: 521, z: 5, count: 2, lon: 2.5, lat: 1.5, expansionZoom: 7 },
+      { key: '0/541', view: 0, id: 541, z: 5, count: 9, lon: 1, lat: 1, expansionZoom: 7 },
     ],
   );
 
@@ -306,13 +315,13 @@ test('attachMapLibre draws clusters from their own source, incrementally', async
   assert.deepEqual(a.shownClusters(), []);
 
   // The style was replaced: both sources come back, rebuilt from the client.
-  client.clustersEvent({ reset: true, clusters: [cluster(2, 0, 0, 100)] });
+  client.clustersEvent({ reset: true, clusters: [cluster(200, 100)] });
   await frame();
   map.sources.clear();
   map.layers.clear();
   map.fire('style.load');
   await frame();
-  assert.deepEqual([...map.getSource('pushmap-clusters').features.keys()], ['2/0/0']);
+  assert.deepEqual([...map.getSource('pushmap-clusters').features.keys()], ['0/200']);
   assert.ok(map.getLayer('pushmap-markers'));
 
   a.detach();
@@ -566,29 +575,29 @@ test('attachLeaflet draws clusters in their own group and redraws tile layers at
   t.after(() => a.detach());
   assert.notEqual(a.clusterGroup, a.layerGroup);
 
-  client.clustersEvent({ reset: true, clusters: [cluster(3, 7, 3, 1, 170, 10), cluster(3, 0, 3, 10000, -170, 10)] });
+  client.clustersEvent({ reset: true, clusters: [cluster(373, 1, 170, 10), cluster(303, 10000, -170, 10)] });
   await frame();
   // The group holds the circles and, over them, the count labels.
   const byKey = () => new Map(a.clusterGroup.getLayers().filter((c) => c.pushmapKey).map((c) => [c.pushmapKey, c]));
   let cs = byKey();
-  assert.deepEqual([...cs.keys()].sort(), ['3/0/3', '3/7/3']);
+  assert.deepEqual([...cs.keys()].sort(), ['0/303', '0/373']);
   assert.equal(a.layerGroup.getLayers().length, 0, 'no markers');
-  assert.equal(cs.get('3/0/3').getLatLng().lng, 190, 'on the world copy in view');
-  assert.equal(cs.get('3/7/3').options.radius, clusterRadius(1));
-  assert.equal(cs.get('3/0/3').options.radius, clusterRadius(10000));
+  assert.equal(cs.get('0/303').getLatLng().lng, 190, 'on the world copy in view');
+  assert.equal(cs.get('0/373').options.radius, clusterRadius(1));
+  assert.equal(cs.get('0/303').options.radius, clusterRadius(10000));
   assert.ok(clusterRadius(10000) > clusterRadius(100) && clusterRadius(100) > clusterRadius(1));
   assert.equal(clusterRadius(1), 4);
   assert.equal(clusterRadius(1e9), 18);
 
-  const circle = cs.get('3/7/3');
-  client.clustersEvent({ clusters: [cluster(3, 7, 3, 100, 171, 11), cluster(3, 0, 3, 0)] });
+  const circle = cs.get('0/373');
+  client.clustersEvent({ clusters: [cluster(373, 100, 171, 11), cluster(303, 0)] });
   await frame();
   cs = byKey();
-  assert.deepEqual([...cs.keys()], ['3/7/3']);
-  assert.equal(cs.get('3/7/3'), circle, 'a change is an update of the same circle');
+  assert.deepEqual([...cs.keys()], ['0/373']);
+  assert.equal(cs.get('0/373'), circle, 'a change is an update of the same circle');
   assert.equal(circle.options.radius, clusterRadius(100));
-  assert.deepEqual(a.shownClusters(), [{ key: '3/7/3', z: 3, x: 7, y: 3, count: 100, lon: 171, lat: 11 }]);
-  assert.deepEqual(a.shownClusterLabels(), [{ key: '3/7/3', label: '100' }], 'one label, following the count');
+  assert.deepEqual(a.shownClusters(), [{ key: '0/373', view: 0, id: 373, z: 5, count: 100, lon: 171, lat: 11, expansionZoom: 7 }]);
+  assert.deepEqual(a.shownClusterLabels(), [{ key: '0/373', label: '100' }], 'one label, following the count');
   map.bounds = [0, 0, 10, 10];
   assert.deepEqual(a.shownClusters(), [], 'outside the bounds');
 
@@ -654,10 +663,10 @@ test('attachMapLibre labels clusters, zooms into a clicked one and calls the hoo
   assert.equal(labels.type, 'symbol');
   assert.deepEqual(labels.layout['icon-image'], ['concat', 'pushmap-count:', ['get', 'label']]);
 
-  client.clustersEvent({ reset: true, clusters: [cluster(5, 16, 11, 1234, 2, 48)] });
+  client.clustersEvent({ reset: true, clusters: [cluster(51611, 1234, 2, 48)] });
   client.changes({ added: [marker('m1', 2, 48, 1, 'vehicles', { speed: 3 })] });
   await frame();
-  assert.equal(map.getSource('pushmap-clusters').features.get('5/16/11').properties.label, '1.2k');
+  assert.equal(map.getSource('pushmap-clusters').features.get('0/51611').properties.label, '1.2k');
 
   // MapLibre asks for an image it lacks: the adapter draws the label (no
   // canvas in Node: a stub one).
@@ -668,11 +677,9 @@ test('attachMapLibre labels clusters, zooms into a clicked one and calls the hoo
   map.fire('styleimagemissing', { id: 'somebody-else' });
   assert.equal(map.hasImage('somebody-else'), false, 'other images are not ours to draw');
 
-  map.fire('click:pushmap-clusters', { features: [{ properties: { key: '5/16/11' } }] });
-  assert.deepEqual(seen.at(-1), ['cluster', '5/16/11']);
-  const [[w, s], [e, n]] = map.fitted.at(-1).bounds;
-  assert.deepEqual([w, e], [0, 11.25], 'fitted to the cluster tile');
-  assert.ok(s > 40 && n < 52 && s < 48 && n > 48);
+  map.fire('click:pushmap-clusters', { features: [{ properties: { key: '0/51611' } }] });
+  assert.deepEqual(seen.at(-1), ['cluster', '0/51611']);
+  assert.deepEqual(map.eased.at(-1), { center: [2, 48], zoom: 6 }, 'to its expansion zoom 7, less the zoom offset 1, centred on it');
 
   map.fire('mousemove:pushmap-markers', { features: [{ properties: { id: 'm1' } }] });
   assert.equal(map.canvas.style.cursor, 'pointer');
@@ -692,16 +699,14 @@ test('attachLeaflet zooms into a clicked cluster and calls the marker hooks', as
   const seen = [];
   const a = attachLeaflet(map, client, L, { onMarkerClick: (m) => seen.push(['click', m.id]), onClusterClick: (c) => seen.push(['cluster', c.key]) });
   t.after(() => a.detach());
-  client.clustersEvent({ reset: true, clusters: [cluster(5, 16, 11, 7, 2, 48)] });
+  client.clustersEvent({ reset: true, clusters: [cluster(51611, 7, 2, 48)] });
   client.changes({ added: [marker('m1', 2, 48)] });
   await frame();
-  const circle = a.clusterGroup.getLayers().find((c) => c.pushmapKey === '5/16/11');
+  const circle = a.clusterGroup.getLayers().find((c) => c.pushmapKey === '0/51611');
   assert.equal(circle.options.interactive, true);
   circle.fire('click');
-  assert.deepEqual(seen, [['cluster', '5/16/11']]);
-  const [[s, w], [n, e]] = map.fitted.at(-1).bounds;
-  assert.deepEqual([w, e], [0, 11.25]);
-  assert.ok(s < 48 && n > 48);
+  assert.deepEqual(seen, [['cluster', '0/51611']]);
+  assert.deepEqual(map.viewed.at(-1), { center: [48, 2], zoom: 7 }, 'to its expansion zoom, centred on it');
   const m = a.layerGroup.getLayers()[0];
   assert.equal(m.options.interactive, true, 'interactive as a marker hook is given');
   m.fire('click');

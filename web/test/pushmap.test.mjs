@@ -111,39 +111,33 @@ test('load returns one promise and connects through __pushmap', async (t) => {
   assert.ok(seen.changes - n <= 1);
 });
 
-test('clusters() follows the clusters events', async (t) => {
+test('clusters() reads the clusters the wasm client holds', async (t) => {
   const pm = await load();
   const client = pm.connect('/ws', { layers: ['flights'] });
   t.after(() => client.close());
   const fake = globalThis.__pushmapFake.clients.at(-1);
   const events = [];
   client.on('clusters', (e) => events.push({ e, held: client.clusters().length }));
-  const cl = (z, x, y, count, lon = x, lat = y) => ({ z, x, y, count, lon, lat });
+  const cl = (view, id, count, lon = 1, lat = 2) => ({ key: `${view}/${id}`, view, id, z: 4, count, lon, lat, expansionZoom: 6 });
   const keys = () => client.clusters().map(clusterKey).sort();
 
   assert.deepEqual(client.clusters(), []);
-  fake.emit('clusters', { reset: true, clusters: [cl(4, 1, 2, 10), cl(4, 2, 2, 3), cl(4, 3, 3, 0)] });
-  assert.deepEqual(keys(), ['4/1/2', '4/2/2'], 'a reset with count 0 holds no such cluster');
+  fake.emit('clusters', { reset: true, clusters: [cl(0, 1, 10), cl(0, 2, 3), cl(1, 1, 4)] });
+  assert.deepEqual(keys(), ['0/1', '0/2', '1/1'], 'named by view and id');
   assert.equal(events.length, 1);
-  assert.equal(events[0].held, 2, 'clusters() is up to date when listeners run');
+  assert.equal(events[0].held, 3, 'clusters() is up to date when listeners run');
   assert.equal(events[0].e.reset, true);
 
-  // Incremental: replace by z/x/y, count 0 removes, new ones add.
-  fake.emit('clusters', { reset: false, clusters: [cl(4, 1, 2, 11, 1.5, 2.5), cl(4, 2, 2, 0), cl(4, 5, 5, 1)] });
-  assert.deepEqual(keys(), ['4/1/2', '4/5/5']);
-  assert.deepEqual(client.clusters().find((c) => c.x === 1), cl(4, 1, 2, 11, 1.5, 2.5));
+  fake.emit('clusters', { reset: false, clusters: [cl(0, 1, 11, 1.5, 2.5), cl(0, 2, 0)] });
+  assert.deepEqual(keys(), ['0/1', '1/1']);
+  assert.deepEqual(client.clusters().find((c) => c.key === '0/1'), cl(0, 1, 11, 1.5, 2.5));
 
   // Snapshots are copies.
   client.clusters()[0].count = 999;
   assert.notEqual(client.clusters()[0].count, 999);
-
-  // A reset replaces everything, an empty one drops everything.
-  fake.emit('clusters', { reset: true, clusters: [cl(3, 0, 0, 7)] });
-  assert.deepEqual(keys(), ['3/0/0']);
   fake.emit('clusters', { reset: true, clusters: [] });
   assert.deepEqual(client.clusters(), []);
-  assert.equal(events.length, 4);
-  assert.equal(clusterKey({ z: 14, x: 8000, y: 5000 }), '14/8000/5000');
+  assert.equal(clusterKey({ view: 2, id: 2 ** 52 + 1 }), '2/4503599627370497');
 });
 
 test('setView and setLayers reject with coded Errors', async (t) => {

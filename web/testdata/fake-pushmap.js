@@ -82,7 +82,20 @@
     let timer = 0;
     let sentViews = 0;
 
-    const emit = (type, payload) => onEvent(type, payload);
+    // Clusters as the Go client keeps them (the one copy): by "view/id",
+    // updated by each 'clusters' event before it reaches pushmap.js.
+    const heldClusters = new Map();
+    const emit = (type, payload) => {
+      if (type === 'clusters') {
+        if (payload.reset) heldClusters.clear();
+        for (const c of payload.clusters ?? []) {
+          const key = `${c.view}/${c.id}`;
+          if (c.count > 0) heldClusters.set(key, { ...c, key });
+          else heldClusters.delete(key);
+        }
+      }
+      onEvent(type, payload);
+    };
     const setState = (s, code = 0, reason = '') => {
       state = s;
       emit('status', { state: s, code, reason });
@@ -168,6 +181,7 @@
         return new Promise((r) => setTimeout(r, options.ackMs));
       },
       markers: () => [...held.values()].map(copy),
+      clusters: () => [...heldClusters.values()].map((c) => ({ ...c })),
       status: () => state,
       close() {
         if (state === 'closed') return;

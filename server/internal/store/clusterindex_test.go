@@ -12,7 +12,8 @@ import (
 // TestClusterIndexChains: after random small steps (inside a tile and
 // across tile edges), jumps, layer changes and removals, every cell of the
 // index holds exactly the markers a recount from scratch puts there, and
-// no empty cell is left.
+// no empty cell is left; the arrays of the coarse zooms hold the same
+// cells as the maps.
 func TestClusterIndexChains(t *testing.T) {
 	const maxZoom = 14
 	type mk struct {
@@ -70,6 +71,22 @@ func TestClusterIndexChains(t *testing.T) {
 					}
 					if z > 0 && (g.up == nil || g.up != got[z-1][w.up.key]) {
 						t.Fatalf("step %d, %s zoom %d cell %x: not linked to the cell one zoom out", step, l, z, k)
+					}
+				}
+				// The coarse zooms' arrays: the map's cells, every other
+				// slot empty.
+				if z <= denseZoom {
+					held := 0
+					for i := range ci.dense[l][z] {
+						if c := &ci.dense[l][z][i]; c.n > 0 {
+							held++
+							if got[z][c.key] != c {
+								t.Fatalf("step %d, %s zoom %d: array cell %x is not the map's", step, l, z, c.key)
+							}
+						}
+					}
+					if held != len(got[z]) {
+						t.Fatalf("step %d, %s zoom %d: %d cells in the array, %d in the map", step, l, z, held, len(got[z]))
 					}
 				}
 			}

@@ -32,8 +32,10 @@ const (
 // A MergedCluster is a group of markers no closer than MergeRadius to
 // another group at its zoom.
 type MergedCluster struct {
-	// ID is the key of the cell that seeded it (its densest cell), stable
-	// while that cell stays the densest of its neighbourhood.
+	// ID names the cell that seeded it (its densest cell): the cell's
+	// zoom<<48 | x<<24 | y, below 2^53 so that a JavaScript number holds
+	// it exactly. Stable while that cell stays the densest of its
+	// neighbourhood.
 	ID    uint64
 	Count uint64    // markers it holds, exactly
 	At    geo.Point // their centroid (Web Mercator mean of its cells' centroids, weighted)
@@ -41,8 +43,14 @@ type MergedCluster struct {
 	// no longer all within the radius of its centre (at least the view's
 	// zoom + 1): the zoom to fly to on a click.
 	ExpansionZoom int
-	members       []uint64 // keys of its cells (tests)
+	// Covers is a box holding every cell of the cluster (their centroids
+	// widened by a cell): a view meets the cluster when it meets Covers.
+	Covers  geo.Box
+	members []uint64 // keys of its cells, when keepMembers (tests)
 }
+
+// keepMembers makes MergedClusters fill MergedCluster.members (tests).
+var keepMembers bool
 
 // mergeUnit is one cell's aggregate in the merge.
 type mergeUnit struct {
@@ -54,70 +62,116 @@ type mergeUnit struct {
 // radiusAt is MergeRadius in world units (the world is 1 wide) at zoom z.
 func radiusAt(z int) float64 { return MergeRadius / (MergeExtent * math.Exp2(float64(z))) }
 
+// MergeCellZoom returns the zoom of the cells the clusters of a view at
+// zoom are merged from in a store with cluster zoom maxZoom.
+func MergeCellZoom(zoom, maxZoom int) int {
+	return min(min(max(zoom, 0), geo.MaxZoom)+mergeDepth, maxZoom)
+}
+
 // MergedClusters returns the merged clusters of the markers whose layer is
 // in ls (nil: every layer) in the cells at zoom min(zoom+5, cluster zoom)
 // that intersect box — a cluster may hold markers up to one such cell
 // outside box, and none beyond. With grant not nil, only cells wholly
 // inside grant count (looked at down to edgeZooms finer), as ClusterIn.
+// The clusters come sorted by ID.
 func (st *Store) MergedClusters(box geo.Box, zoom int, ls LayerSet, grant *geo.Box) []MergedCluster {
 	ci := st.clusters
 	zoom = min(max(zoom, 0), geo.MaxZoom)
-	fz := min(zoom+mergeDepth, ci.maxZoom)
+	sc := &st.merge
+	g := gathering{box: box, grant: grant, fz: MergeCellZoom(zoom, ci.maxZoom), edge: min(MergeCellZoom(zoom, ci.maxZoom)+edgeZooms, ci.maxZoom),
+		layers: sc.layers[:0], units: sc.units[:0]}
+	for layer, levels := range ci.layers {
+		if ls.Has(layer) {
+			g.layers = append(g.layers, gatherLayer{levels, ci.dense[layer]})
+		}
+	}
 	// From the root down through the cells that hold markers: a view's
 	// covering tiles at a fine zoom can be millions, its non-empty cells
 	// are at most its markers.
-	units := ci.gather(geo.Tile{}, ls, box, grant, fz, false, grant == nil, nil)
-	return mergeUnits(units, zoom)
+	g.walk(geo.Tile{}, false, grant == nil)
+	sc.layers, sc.units = g.layers[:0], g.units
+	return sc.mergeUnits(g.units, zoom, g.fz)
 }
 
-// gather appends to units the cells of t and its descendants at zoom fz
-// that intersect box and hold markers (for a grant, as sumInside).
+// mergeScratch is the memory one merge works in, kept by the store for
+// the next (merges run one at a time, under the server's lock).
+type mergeScratch struct {
+	layers []gatherLayer
+	units  []mergeUnit
+	order  []uint64
+	sorted []mergeUnit
+	seedOf []int32
+	next   []int32 // per unit, the next member of its cluster
+	bs     []building
+	g      grid
+	near   []int32
+}
+
+// gathering collects the cells a merge starts from.
+type gathering struct {
+	layers   []gatherLayer // the layers read
+	box      geo.Box
+	grant    *geo.Box
+	fz, edge int // the zoom of the cells merged; the finest looked at along a grant's edge
+	units    []mergeUnit
+}
+
+// gatherLayer is one layer's cells: by zoom, and in arrays to denseZoom.
+type gatherLayer struct {
+	levels []map[uint64]*cell
+	dense  [][]cell
+}
+
+// walk appends the cells of t and its descendants at zoom fz that
+// intersect the box and hold markers (for a grant, as sumInside).
 // inBox and inGrant tell that t's parent lies wholly inside box and grant:
 // then t does too, and its bounds are not computed.
-func (ci *clusterIndex) gather(t geo.Tile, ls LayerSet, box geo.Box, grant *geo.Box, fz int, inBox, inGrant bool, units []mergeUnit) []mergeUnit {
+func (g *gathering) walk(t geo.Tile, inBox, inGrant bool) {
 	if !inBox || !inGrant {
 		b := t.Bounds()
 		if !inBox {
-			if !geo.Intersects(b, box) {
-				return units
+			if !geo.Intersects(b, g.box) {
+				return
 			}
-			inBox = geo.Within(b, box)
+			inBox = geo.Within(b, g.box)
 		}
 		if !inGrant {
-			if !geo.Intersects(b, *grant) {
-				return units
+			if !geo.Intersects(b, *g.grant) {
+				return
 			}
-			inGrant = geo.Within(b, *grant)
+			inGrant = geo.Within(b, *g.grant)
 		}
 	}
-	inside := inGrant
 	k := cellKey(int(t.Z), t.X, t.Y)
 	var n uint64
 	var lon, lat float64
-	for layer, levels := range ci.layers {
-		if !ls.Has(layer) {
-			continue
+	for _, l := range g.layers {
+		var c *cell
+		if int(t.Z) < len(l.dense) {
+			c = &l.dense[t.Z][t.Y<<t.Z|t.X]
+		} else {
+			c = l.levels[t.Z][k]
 		}
-		if c := levels[t.Z][k]; c != nil {
+		if c != nil && c.n > 0 {
 			n += c.n
 			lon += c.lon
 			lat += c.lat
 		}
 	}
 	if n == 0 {
-		return units
+		return
 	}
-	if inside && int(t.Z) >= fz {
+	if inGrant && int(t.Z) >= g.fz {
 		lon, lat = lon/float64(n), lat/float64(n)
-		return append(units, mergeUnit{key: k, n: n, x: (lon + 180) / 360, y: geo.MercatorY(lat)})
+		g.units = append(g.units, mergeUnit{key: k, n: n, x: (lon + 180) / 360, y: geo.MercatorY(lat)})
+		return
 	}
-	if !inside && int(t.Z) >= min(fz+edgeZooms, ci.maxZoom) {
-		return units // straddles the grant's edge at the finest zoom looked at
+	if !inGrant && int(t.Z) >= g.edge {
+		return // straddles the grant's edge at the finest zoom looked at
 	}
 	for _, child := range t.Children() {
-		units = ci.gather(child, ls, box, grant, fz, inBox, inGrant, units)
+		g.walk(child, inBox, inGrant)
 	}
-	return units
 }
 
 // wrapDX returns the x distance from a to b the short way round the
@@ -132,153 +186,265 @@ func wrapDX(a, b float64) float64 {
 	return d
 }
 
-// grid indexes positions in squares at least r wide, wrapping in x.
+// grid indexes positions in squares at least r wide, wrapping in x, over
+// the squares the positions given to newGrid span: a flat array of list
+// heads (no map, no allocation per square).
 type grid struct {
-	cols  int64
-	size  float64
-	cells map[[2]int64][]int32
+	cols, rows int64   // squares round the world, and down it
+	size       float64 // a square's side, at least r
+	x0, y0     int64   // the first column (global, wrapping) and row held
+	w, h       int64   // columns and rows held
+	head       []int32 // per square held, its first index, -1 for none
+	next       []int32 // per index, the next in its square
 }
 
-func newGrid(r float64) *grid {
-	cols := max(int64(1/r), 1)
-	return &grid{cols: cols, size: 1 / float64(cols), cells: make(map[[2]int64][]int32)}
+// maxGridSquares bounds a grid's array: past it, the squares grow (a
+// square wider than r still finds every neighbour within r in its 3×3).
+const maxGridSquares = 1 << 20
+
+// reset makes g an empty grid of squares at least r wide over the
+// positions xs, ys (x in [0, 1)).
+func (g *grid) reset(r float64, xs, ys func(i int) float64, n int) {
+	size := r
+	for {
+		g.cols = max(int64(1/size), 1)
+		g.size = 1 / float64(g.cols)
+		g.rows = int64(math.Ceil(1 / g.size))
+		// Rows: min to max. Columns: min to max, or, when that is over
+		// half the world, the same with columns shifted by half the world
+		// (a region across the antimeridian), else all of them.
+		rmin, rmax := int64(0), int64(0)
+		xmin, xmax, smin, smax := g.cols, int64(-1), g.cols, int64(-1)
+		half := g.cols / 2
+		for i := range n {
+			cx, cy := g.global(xs(i), ys(i))
+			if i == 0 {
+				rmin, rmax = cy, cy
+			}
+			rmin, rmax = min(rmin, cy), max(rmax, cy)
+			xmin, xmax = min(xmin, cx), max(xmax, cx)
+			sx := (cx + half) % g.cols
+			smin, smax = min(smin, sx), max(smax, sx)
+		}
+		switch {
+		case n == 0:
+			g.x0, g.w = 0, 1
+		case xmax-xmin+1 <= half+1:
+			g.x0, g.w = xmin, xmax-xmin+1
+		case smax-smin+1 <= half+1:
+			g.x0, g.w = (smin-half+g.cols)%g.cols, smax-smin+1
+		default:
+			g.x0, g.w = 0, g.cols
+		}
+		g.y0, g.h = rmin, rmax-rmin+1
+		if g.w*g.h <= maxGridSquares {
+			break
+		}
+		size *= 2
+	}
+	sq := int(g.w * g.h)
+	if cap(g.head) < sq {
+		g.head = make([]int32, sq)
+	}
+	g.head = g.head[:sq]
+	for i := range g.head {
+		g.head[i] = -1
+	}
+	g.next = g.next[:0]
 }
 
-func (g *grid) square(x, y float64) [2]int64 {
+// global returns the column (in [0, cols)) and row of x, y.
+func (g *grid) global(x, y float64) (int64, int64) {
 	cx := int64(math.Floor(x/g.size)) % g.cols
 	if cx < 0 {
 		cx += g.cols
 	}
-	return [2]int64{cx, int64(math.Floor(y / g.size))}
+	return cx, int64(math.Floor(y / g.size))
 }
 
+// square returns the index in head of global column cx, row cy, or -1
+// when the grid does not hold it.
+func (g *grid) square(cx, cy int64) int {
+	lx := (cx - g.x0 + g.cols) % g.cols
+	ly := cy - g.y0
+	if lx >= g.w || ly < 0 || ly >= g.h {
+		return -1
+	}
+	return int(ly*g.w + lx)
+}
+
+// add puts index i at x, y; indices are added in order 0, 1, 2, …
 func (g *grid) add(x, y float64, i int32) {
-	s := g.square(x, y)
-	g.cells[s] = append(g.cells[s], i)
+	s := g.square(g.global(x, y))
+	for int(i) >= len(g.next) {
+		g.next = append(g.next, -1)
+	}
+	if s < 0 {
+		return
+	}
+	g.next[i] = g.head[s]
+	g.head[s] = i
 }
 
-// near calls fn with every index in the 3×3 squares around (x, y).
-func (g *grid) near(x, y float64, fn func(int32)) {
-	s := g.square(x, y)
+// near appends to dst every index in the 3×3 squares around (x, y).
+func (g *grid) near(x, y float64, dst []int32) []int32 {
+	cx0, cy0 := g.global(x, y)
 	for dx := int64(-1); dx <= 1; dx++ {
-		cx := ((s[0]+dx)%g.cols + g.cols) % g.cols
-		if g.cols < 3 && dx != 0 && cx == s[0] {
+		cx := ((cx0+dx)%g.cols + g.cols) % g.cols
+		if g.cols < 3 && dx != 0 && cx == cx0 {
 			continue
 		}
+		if g.cols == 2 && dx == 1 {
+			continue // the column west of cx0 is the column east of it
+		}
 		for dy := int64(-1); dy <= 1; dy++ {
-			for _, i := range g.cells[[2]int64{cx, s[1] + dy}] {
-				fn(i)
+			s := g.square(cx, cy0+dy)
+			if s < 0 {
+				continue
+			}
+			for i := g.head[s]; i >= 0; i = g.next[i] {
+				dst = append(dst, i)
 			}
 		}
 	}
+	return dst
 }
 
 // building is a cluster being merged.
 type building struct {
-	seed    mergeUnit
-	n       uint64
-	sx, sy  float64 // sums of n·(x relative to seed.x), n·y
-	cx, cy  float64 // centre, x relative to seed.x
-	members []int32
-	merged  bool // merged into another in the clean-up
+	seed        mergeUnit
+	n           uint64
+	sx, sy      float64 // sums of n·(x relative to seed.x), n·y
+	cx, cy      float64 // centre, x relative to seed.x
+	first, last int32   // its members, a list through mergeScratch.next
+	merged      bool    // merged into another in the clean-up
 }
 
-// mergeUnits groups units greedily: densest first, each joins the nearest
-// cluster whose seed is within the radius, else seeds one; then clusters
-// whose centres ended closer than the radius merge, until none are.
-func mergeUnits(units []mergeUnit, zoom int) []MergedCluster {
+// mergeUnits groups units (cells at zoom fz) greedily: densest first, each
+// joins the nearest cluster whose seed is within the radius, else seeds
+// one; then clusters whose centres ended closer than the radius merge,
+// until none are.
+func (sc *mergeScratch) mergeUnits(units []mergeUnit, zoom, fz int) []MergedCluster {
 	r := radiusAt(zoom)
-	slices.SortFunc(units, func(a, b mergeUnit) int {
-		if a.n != b.n {
-			if a.n > b.n {
-				return -1
-			}
-			return 1
-		}
-		if a.key < b.key {
-			return -1
-		} else if a.key > b.key {
-			return 1
-		}
-		return 0
-	})
-	var bs []*building
-	g := newGrid(r)
-	for ui, u := range units {
+	// Densest first; ties in the order the walk found them (the
+	// Z-order of the cells, a fixed order), through one sort of uint64s.
+	order := slices.Grow(sc.order[:0], len(units))[:len(units)]
+	for i, u := range units {
+		order[i] = uint64(math.MaxUint32-min(u.n, math.MaxUint32))<<32 | uint64(i)
+	}
+	slices.Sort(order)
+	sorted := slices.Grow(sc.sorted[:0], len(units))[:len(units)]
+	for i, o := range order {
+		sorted[i] = units[uint32(o)]
+	}
+	units = sorted
+	sc.order, sc.sorted = order, sorted
+	bs := sc.bs[:0]
+	g := &sc.g
+	next := slices.Grow(sc.next[:0], len(units))[:len(units)]
+	defer func() { sc.bs, sc.next = bs[:0], next }()
+	// The seeds are not known before the pass: the grid holds the
+	// positions of every unit, and near() keeps only seeds.
+	g.reset(r, func(i int) float64 { return units[i].x }, func(i int) float64 { return units[i].y }, len(units))
+	seedOf := slices.Grow(sc.seedOf[:0], len(units))[:len(units)] // unit → its cluster when it seeded one
+	sc.seedOf = seedOf
+	near := sc.near[:0]
+	defer func() { sc.near = near[:0] }()
+	for ui := range units {
+		u := &units[ui]
 		best, bestD := int32(-1), r*r
-		g.near(u.x, u.y, func(i int32) {
-			s := bs[i].seed
+		near = g.near(u.x, u.y, near[:0])
+		for _, j := range near {
+			i := seedOf[j]
+			s := &bs[i].seed
 			dx, dy := wrapDX(s.x, u.x), u.y-s.y
 			if d := dx*dx + dy*dy; d <= bestD {
 				if d < bestD || i < best {
 					best, bestD = i, d
 				}
 			}
-		})
+		}
 		if best < 0 {
 			best = int32(len(bs))
-			bs = append(bs, &building{seed: u})
-			g.add(u.x, u.y, best)
+			bs = append(bs, building{seed: *u, first: int32(ui), last: int32(ui)})
+			seedOf[ui] = best
+			g.add(u.x, u.y, int32(ui))
+		} else {
+			next[bs[best].last] = int32(ui)
+			bs[best].last = int32(ui)
 		}
-		b := bs[best]
+		next[ui] = -1
+		b := &bs[best]
 		w := float64(u.n)
 		b.n += u.n
 		b.sx += w * wrapDX(b.seed.x, u.x)
 		b.sy += w * u.y
-		b.members = append(b.members, int32(ui))
 	}
-	for _, b := range bs {
+	for i := range bs {
+		b := &bs[i]
 		b.cx, b.cy = b.sx/float64(b.n), b.sy/float64(b.n)
 	}
 	// Clean-up: centres moved towards their points may have come closer
 	// than the radius; merge the smaller into the larger until none are.
+	centreX := func(i int) float64 { return wrapX(bs[i].seed.x + bs[i].cx) }
+	centreY := func(i int) float64 { return bs[i].cy }
 	for merged := true; merged; {
 		merged = false
-		g = newGrid(r)
-		for i, b := range bs {
-			if !b.merged {
-				g.add(wrapX(b.seed.x+b.cx), b.cy, int32(i))
+		g.reset(r, centreX, centreY, len(bs))
+		for i := range bs {
+			if !bs[i].merged {
+				g.add(centreX(i), bs[i].cy, int32(i))
 			}
 		}
-		for i, b := range bs {
+		for i := range bs {
+			b := &bs[i]
 			if b.merged {
 				continue
 			}
 			bx := wrapX(b.seed.x + b.cx)
-			g.near(bx, b.cy, func(j int32) {
-				o := bs[j]
-				if int(j) <= i || o.merged || b.merged {
-					return
+			near = g.near(bx, b.cy, near[:0])
+			for _, j := range near {
+				o := &bs[j]
+				if int(j) <= i || o.merged {
+					continue
 				}
 				dx, dy := wrapDX(bx, wrapX(o.seed.x+o.cx)), o.cy-b.cy
 				if dx*dx+dy*dy >= r*r {
-					return
+					continue
 				}
 				// bs is in seeding order, densest seed first: i absorbs j.
 				shift := wrapDX(b.seed.x, o.seed.x)
 				b.sx += o.sx + float64(o.n)*shift
 				b.sy += o.sy
 				b.n += o.n
-				b.members = append(b.members, o.members...)
+				next[b.last] = o.first
+				b.last = o.last
 				o.merged = true
 				merged = true
-			})
+			}
 			b.cx, b.cy = b.sx/float64(b.n), b.sy/float64(b.n)
 		}
 	}
+	cellW := math.Exp2(-float64(fz)) // a cell's side in world units
 	out := make([]MergedCluster, 0, len(bs))
-	for _, b := range bs {
+	for i := range bs {
+		b := &bs[i]
 		if b.merged {
 			continue
 		}
 		x := wrapX(b.seed.x + b.cx)
 		span := 0.0
-		keys := make([]uint64, len(b.members))
-		for i, m := range b.members {
-			u := units[m]
-			keys[i] = u.key
+		var keys []uint64
+		minDX, maxDX, minY, maxY := 0.0, 0.0, b.cy, b.cy
+		for m := b.first; m >= 0; m = next[m] {
+			u := &units[m]
+			if keepMembers {
+				keys = append(keys, u.key)
+			}
 			dx, dy := wrapDX(x, u.x), u.y-b.cy
 			span = max(span, math.Sqrt(dx*dx+dy*dy))
+			minDX, maxDX = min(minDX, dx), max(maxDX, dx)
+			minY, maxY = min(minY, u.y), max(maxY, u.y)
 		}
 		expand := zoom + 1
 		if span > 0 {
@@ -286,8 +452,9 @@ func mergeUnits(units []mergeUnit, zoom int) []MergedCluster {
 			expand = max(expand, int(math.Floor(math.Log2(MergeRadius/(MergeExtent*span))))+1)
 		}
 		out = append(out, MergedCluster{
-			ID: b.seed.key, Count: b.n, ExpansionZoom: min(expand, geo.MaxZoom),
+			ID: jsID(b.seed.key), Count: b.n, ExpansionZoom: min(expand, geo.MaxZoom),
 			At:      geo.Pt(x*360-180, geo.LatFromMercatorY(b.cy)),
+			Covers:  coverBox(x+minDX-cellW, x+maxDX+cellW, minY-cellW, maxY+cellW),
 			members: keys,
 		})
 	}
@@ -300,6 +467,28 @@ func mergeUnits(units []mergeUnit, zoom int) []MergedCluster {
 		return 0
 	})
 	return out
+}
+
+// jsID turns a cell key (zoom<<58 | x<<29 | y) into zoom<<48 | x<<24 | y,
+// below 2^53 for zooms up to 24.
+func jsID(key uint64) uint64 {
+	const mask = 1<<29 - 1
+	return key>>58<<48 | (key>>29&mask)<<24 | key&mask
+}
+
+// coverBox returns the box of Web Mercator x from x0 to x1 (unwrapped, so
+// that x0 < 0 or x1 > 1 crosses the antimeridian) and y from y0 to y1.
+func coverBox(x0, x1, y0, y1 float64) geo.Box {
+	b := geo.Box{South: geo.LatFromMercatorY(min(y1, 1)), North: geo.LatFromMercatorY(max(y0, 0))}
+	if x1-x0 >= 1 {
+		b.West, b.East = -180, 180
+		return b
+	}
+	b.West, b.East = wrapX(x0)*360-180, wrapX(x1)*360-180
+	if x1 >= 1 && wrapX(x1) == 0 {
+		b.East = 180
+	}
+	return b
 }
 
 // wrapX brings x into [0, 1).

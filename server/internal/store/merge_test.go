@@ -48,6 +48,7 @@ func pointSet(seed uint64, uniform int, blobs []blob) []geo.Point {
 type zoomResult struct {
 	Zoom, Items, Points int
 	Probes              []int
+	Expansions          [][4]float64 // lon, lat, count, getClusterExpansionZoom
 	Clusters            [][3]float64 // lon, lat, count: the clusters of the input's box, when it has one
 }
 
@@ -147,6 +148,8 @@ func cmpFloat(a, b float64) int {
 // cluster zoom − 5), and keep each blob whole where supercluster does. The
 // ratios at every zoom are logged.
 func TestMergedVsSupercluster(t *testing.T) {
+	keepMembers = true
+	defer func() { keepMembers = false }()
 	const maxZoom = 14
 	corner := geo.Tile{Z: 6, X: 33, Y: 22}.Bounds()
 	sets := []struct {
@@ -349,4 +352,64 @@ func TestMergedClustersPartialView(t *testing.T) {
 			t.Logf("box %v zoom %d: clusters hold %d points, %d of them in the box", box, z, got, inBox)
 		}
 	}
+}
+
+// TestExpansionZoomVsSupercluster: each cluster's expansion zoom (where a
+// click zooms to) against supercluster's getClusterExpansionZoom, for the
+// clusters of 20 points or more of the point sets of
+// TestMergedVsSupercluster at zooms 0–9: ours is matched to the cluster of
+// supercluster's nearest to it (within the radius, its count within 30%);
+// at least 90% of the matched equal supercluster's, and none is more than
+// one zoom away. The distribution is logged.
+func TestExpansionZoomVsSupercluster(t *testing.T) {
+	corner := geo.Tile{Z: 6, X: 33, Y: 22}.Bounds()
+	pts := pointSet(3, 10000, []blob{
+		{"paris", geo.Pt(2.35, 48.85), 0.15, 3000}, {"nyc", geo.Pt(-74, 40.7), 0.3, 3000},
+		{"corner", geo.Pt(corner.West, corner.North), 0.1, 3000}, {"fiji", geo.Pt(180, -17), 0.1, 3000},
+	})
+	st := New(14)
+	for i, p := range pts {
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zooms := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	theirs := superclusterZooms(t, pts, zooms, nil)
+	world := geo.BBox(-180, -85.06, 180, 85.06)
+	diffs := map[int]int{}
+	matched := 0
+	for _, z := range zooms {
+		ours := st.MergedClusters(world, z, nil, nil)
+		r := radiusAt(z)
+		for _, e := range theirs[z].Expansions {
+			at := geo.Pt(e[0], e[1])
+			best, bestD := -1, r
+			for i, c := range ours {
+				if d := mercatorDist(at, c.At); d < bestD && math.Abs(float64(c.Count)-e[2]) <= 0.3*e[2] {
+					best, bestD = i, d
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			matched++
+			d := ours[best].ExpansionZoom - int(e[3])
+			diffs[d]++
+			if d < -1 || d > 1 {
+				t.Errorf("zoom %d: cluster of %d at %v expands at zoom %d, supercluster's (%v points) at %v",
+					z, ours[best].Count, ours[best].At, ours[best].ExpansionZoom, e[2], e[3])
+			}
+		}
+	}
+	t.Logf("expansion zoom, pushmap − supercluster, over %d matched clusters: %v", matched, diffs)
+	if matched < 100 || float64(diffs[0]) < 0.9*float64(matched) {
+		t.Errorf("%d of %d matched clusters expand at supercluster's expansion zoom", diffs[0], matched)
+	}
+}
+
+// mercatorDist is the distance between a and b in world widths.
+func mercatorDist(a, b geo.Point) float64 {
+	dx := math.Abs(a.Lon-b.Lon) / 360
+	dx = min(dx, 1-dx)
+	return math.Hypot(dx, geo.MercatorY(a.Lat)-geo.MercatorY(b.Lat))
 }

@@ -87,6 +87,7 @@ type Store struct {
 	expiries expiries // markers with an expiry, soonest first
 	enc      *wire.Encoder
 	change   Change // the last write's change, returned by pointer
+	merge    mergeScratch
 }
 
 // New returns an empty store that keeps cluster counts at every zoom from

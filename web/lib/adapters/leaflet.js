@@ -15,7 +15,6 @@ import {
   countLabel,
   nextFrame,
   register,
-  tileBounds,
 } from './sync.js';
 
 /**
@@ -47,7 +46,7 @@ import {
  *   zoomOffset   added to map.getZoom() before it is sent (default 0)
  *   clusterLabels draw each cluster's count on it (default true): an
  *                L.marker with an L.divIcon per cluster, in the clusters' group
- *   clusterClickZoom fit the map to a cluster's tile when it is clicked
+ *   clusterClickZoom zoom to a cluster's expansion zoom, centred on it, when it is clicked
  *                (default true)
  *   onMarkerClick(marker, event), onMarkerHover(marker | null, event),
  *   onClusterClick(cluster, event)  as attachMapLibre's, with Leaflet's
@@ -200,16 +199,15 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     });
   }
   function onClusterClick(key, e) {
-    const cl = clusterSync.shown.get(key);
+    const cl = clusterSync.get(key);
     if (!cl) return;
-    opts.onClusterClick?.({ key, ...cl }, e);
+    opts.onClusterClick?.({ ...cl }, e);
     if (clusterClickZoom) zoomToCluster(cl);
   }
-  // zoomToCluster fits the map to the cluster's tile, on the world copy in view.
+  // zoomToCluster zooms to the cluster's expansion zoom (less zoomOffset),
+  // centred on it on the world copy in view: there it splits.
   function zoomToCluster(cl) {
-    const [w, s, e, n] = tileBounds(cl);
-    const shift = near(cl.lon) - cl.lon;
-    map.fitBounds([[s, w + shift], [n, e + shift]], { padding: [40, 40] });
+    map.setView([cl.lat, near(cl.lon)], cl.expansionZoom - zoomOffset);
   }
 
   const sync = new MarkerSync(client, apply);
@@ -232,7 +230,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       if (lon !== c.getLatLng().lng) c.setLatLng([m.lat, lon]);
     }
     for (const [key, c] of clusterCircles) {
-      const cl = clusterSync.shown.get(key);
+      const cl = clusterSync.get(key);
       if (!cl) continue;
       const lon = near(cl.lon);
       if (lon !== c.getLatLng().lng) {
@@ -312,19 +310,19 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       }
       return out;
     },
-    /** Fits the map to the tile of the cluster drawn under key ("z/x/y"), as a click on it does. */
+    /** Zooms to the expansion zoom of the cluster drawn under key ("view/id"), centred on it, as a click on it does. */
     zoomToCluster(key) {
-      const cl = clusterSync.shown.get(key);
+      const cl = clusterSync.get(key);
       if (cl) zoomToCluster(cl);
     },
-    /** Clusters drawn inside the map's current bounds: [{key, z, x, y, count, lon, lat}]. */
+    /** Clusters drawn inside the map's current bounds: [{key, view, id, z, count, lon, lat, expansionZoom}]. */
     shownClusters() {
       const bounds = map.getBounds();
       const out = [];
       for (const [key, c] of clusterCircles) {
         if (!bounds.contains(c.getLatLng())) continue;
-        const cl = clusterSync.shown.get(key);
-        if (cl) out.push({ key, z: cl.z, x: cl.x, y: cl.y, count: cl.count, lon: cl.lon, lat: cl.lat });
+        const cl = clusterSync.get(key);
+        if (cl) out.push({ ...cl });
       }
       return out;
     },

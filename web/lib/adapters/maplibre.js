@@ -18,7 +18,6 @@ import {
   nextFrame,
   register,
   sourceTiles,
-  tileBounds,
 } from './sync.js';
 
 // Images of cluster count labels are named LABEL_IMAGE + the label's text
@@ -39,7 +38,7 @@ const LABEL_SIZE = 40; // CSS pixels, square
  *               layer is `${sourceId}-markers`
  *   layerId     circle layer id of the markers
  *   clusterSourceId GeoJSON source id of the clusters (default `${sourceId}-clusters`,
- *               promoteId 'key' = "z/x/y"); its layer is `${sourceId}-clusters`
+ *               promoteId 'key' = "view/id"); its layer is `${sourceId}-clusters`
  *   clusterLayerId circle layer id of the clusters
  *   beforeId    insert the layers below this one (clusters under markers)
  *   colors      {layerName: colour} (default: none, every layer in defaultColor)
@@ -64,7 +63,7 @@ const LABEL_SIZE = 40; // CSS pixels, square
  *   clusterLabels draw each cluster's count on it (default true): a symbol
  *               layer `${sourceId}-cluster-labels` of images drawn on a
  *               canvas (countLabel: 12, 1.2k, 3.4M), as no glyph files ship
- *   clusterClickZoom fit the map to a cluster's tile when it is clicked
+ *   clusterClickZoom zoom to a cluster's expansion zoom, centred on it, when it is clicked
  *               (default true): the view then holds fewer markers and the
  *               server sends them, or finer clusters
  *   onMarkerClick(marker, event)  a marker was clicked: the client's marker
@@ -254,10 +253,10 @@ export function attachMapLibre(map, client, opts = {}) {
     if (clear) diff.removeAll = true;
     const add = [];
     const update = [];
-    for (const { key, cluster: c, prev } of upserts) {
-      const props = { key, z: c.z, x: c.x, y: c.y, count: c.count, lon: c.lon, lat: c.lat, label: countLabel(c.count) };
+    for (const { key, cluster: c, drawn } of upserts) {
+      const props = { key, view: c.view, id: c.id, z: c.z, count: c.count, lon: c.lon, lat: c.lat, expansionZoom: c.expansionZoom, label: countLabel(c.count) };
       const geometry = { type: 'Point', coordinates: [c.lon, c.lat] };
-      if (!prev) add.push({ type: 'Feature', geometry, properties: props });
+      if (!drawn) add.push({ type: 'Feature', geometry, properties: props });
       else {
         update.push({
           id: key,
@@ -267,6 +266,7 @@ export function attachMapLibre(map, client, opts = {}) {
             { key: 'label', value: countLabel(c.count) },
             { key: 'lon', value: c.lon },
             { key: 'lat', value: c.lat },
+            { key: 'expansionZoom', value: c.expansionZoom },
           ],
         });
       }
@@ -381,17 +381,17 @@ export function attachMapLibre(map, client, opts = {}) {
   };
   const onClusterClick = (e) => {
     const key = e.features?.[0]?.properties?.key;
-    const c = key === undefined ? undefined : clusterSync.shown.get(key);
+    const c = key === undefined ? undefined : clusterSync.get(key);
     if (!c) return;
-    opts.onClusterClick?.({ key, ...c }, e);
+    opts.onClusterClick?.({ ...c }, e);
     if (clusterClickZoom) zoomToCluster(c);
   };
   const onClusterEnter = () => (map.getCanvas().style.cursor = 'pointer');
   const onClusterLeave = () => (map.getCanvas().style.cursor = '');
-  // zoomToCluster fits the map to the cluster's tile.
+  // zoomToCluster zooms to the cluster's expansion zoom (the protocol's,
+  // less zoomOffset), centred on it: there it splits.
   function zoomToCluster(c) {
-    const [w, s, e, n] = tileBounds(c);
-    map.fitBounds([[w, s], [e, n]], { padding: 40 });
+    map.easeTo({ center: [c.lon, c.lat], zoom: c.expansionZoom - zoomOffset });
   }
   const layerEvents = [
     ['click', layerId, onMarkerClick],
@@ -455,19 +455,21 @@ export function attachMapLibre(map, client, opts = {}) {
       }
       return [...byKey.values()];
     },
-    /** Fits the map to the tile of the cluster drawn under key ("z/x/y"), as a click on it does. */
+    /** Zooms to the expansion zoom of the cluster drawn under key ("view/id"), centred on it, as a click on it does. */
     zoomToCluster(key) {
-      const c = clusterSync.shown.get(key);
+      const c = clusterSync.get(key);
       if (c) zoomToCluster(c);
     },
-    /** Clusters rendered in the viewport now: [{key, z, x, y, count, lon, lat}], one per key. */
+    /** Clusters rendered in the viewport now: [{key, view, id, z, count, lon, lat, expansionZoom}], one per key. */
     shownClusters() {
       if (!map.getLayer(clusterLayerId)) return [];
       const byKey = new Map();
       for (const f of map.queryRenderedFeatures({ layers: [clusterLayerId] })) {
         const p = f.properties ?? {};
         const key = p.key ?? f.id;
-        if (!byKey.has(key)) byKey.set(key, { key, z: p.z, x: p.x, y: p.y, count: p.count, lon: p.lon, lat: p.lat });
+        if (!byKey.has(key)) {
+          byKey.set(key, { key, view: p.view, id: p.id, z: p.z, count: p.count, lon: p.lon, lat: p.lat, expansionZoom: p.expansionZoom });
+        }
       }
       return [...byKey.values()];
     },

@@ -162,15 +162,19 @@ export class MarkerSync extends FrameBatch {
 /**
  * ClusterSync keeps a map layer of clusters in step with a client's
  * 'clusters' events, like MarkerSync for markers: at most once per animation
- * frame it calls apply({clear, upserts: [{key, cluster, prev}], removes:
- * [key]}) with the net difference to what it applied before. A reset event
- * (the full set) is diffed against what is shown, so a pan in cluster mode
- * touches only the clusters that changed. clear is true only after
+ * frame it calls apply({clear, upserts: [{key, cluster, drawn}], removes:
+ * [key]}) with the net difference to what it applied before (drawn: the
+ * key was drawn already, update it in place). A reset event (the full set)
+ * is diffed against the keys drawn, so a pan in cluster mode removes only
+ * the clusters that left. clear is true only after
  * rebuild(): the layer lost everything and upserts hold the full set.
  */
 export class ClusterSync extends FrameBatch {
-  /** key -> cluster as last applied. */
-  shown = new Map();
+  // The cluster state is the client's (client.clusters(), read from the
+  // wasm client): ClusterSync keeps only the keys it has drawn, and get()
+  // reads a cluster from the client.
+  #drawn = new Set(); // keys applied
+  #index = null; // key -> cluster of client.clusters(), until the next event
   #pending = new Map(); // key -> cluster, or null for a removal
   #full = false; // #pending is the full set
   #clear = false;
@@ -186,6 +190,7 @@ export class ClusterSync extends FrameBatch {
   }
 
   #onClusters({ reset, clusters }) {
+    this.#index = null;
     if (reset) {
       this.#full = true;
       this.#pending.clear();
@@ -200,6 +205,17 @@ export class ClusterSync extends FrameBatch {
     this.#pending.clear();
     for (const c of this.#client.clusters?.() ?? []) this.#pending.set(clusterKey(c), c);
     this.schedule();
+  }
+
+  /** The cluster of key as the client holds it now, or undefined. */
+  get(key) {
+    if (!this.#index) this.#index = new Map((this.#client.clusters?.() ?? []).map((c) => [clusterKey(c), c]));
+    return this.#index.get(key);
+  }
+
+  /** The keys of the clusters applied (drawn). */
+  keys() {
+    return this.#drawn.keys();
   }
 
   /** Drop everything applied and rebuild from client.clusters() (e.g. after the map lost its layer). */
@@ -217,24 +233,25 @@ export class ClusterSync extends FrameBatch {
     this.#pending = new Map();
     this.#full = false;
     this.#clear = false;
-    if (clear) this.shown.clear();
+    if (clear) this.#drawn.clear();
     const upserts = [];
     const removes = [];
     if (full) {
-      for (const key of this.shown.keys()) {
+      for (const key of this.#drawn) {
         if (!pending.get(key)) removes.push(key);
       }
-      for (const key of removes) this.shown.delete(key);
+      for (const key of removes) this.#drawn.delete(key);
     }
+    // The server sends a cluster only when it changed (a full set after a
+    // view change may repeat unchanged ones: redrawn in place, no flicker).
     for (const [key, c] of pending) {
-      const prev = this.shown.get(key);
+      const drawn = this.#drawn.has(key);
       if (c === null) {
-        if (!full && this.shown.delete(key)) removes.push(key);
+        if (!full && this.#drawn.delete(key)) removes.push(key);
         continue;
       }
-      if (prev && prev.count === c.count && prev.lon === c.lon && prev.lat === c.lat) continue;
-      upserts.push({ key, cluster: c, prev });
-      this.shown.set(key, c);
+      upserts.push({ key, cluster: c, drawn });
+      this.#drawn.add(key);
     }
     if (clear || upserts.length || removes.length) this.#apply({ clear, upserts, removes });
   }

@@ -83,25 +83,32 @@ export interface TileEvent {
 }
 
 /**
- * The markers of one tile, sent instead of markers for a view that holds
- * more of them than the server's budget. z/x/y is a slippy-map tile (of a
- * finer zoom than the view's); lon, lat is the centroid of its markers.
+ * A group of markers, sent instead of markers for a view that holds more of
+ * them than the server's budget: no two of a view's clusters are closer than
+ * 40 px on a map at zoom z; lon, lat is the weight centre of its markers.
  */
 export interface Cluster {
+  /** "view/id": names the cluster among all the client holds (clusterKey). */
+  key: string;
+  /** The id of the view (setView's) it belongs to. */
+  view: number;
+  /** Names it within its view, stable while it changes a little (below 2^53). */
+  id: number;
+  /** The view's cluster zoom (the protocol's: 256-px tiles, MapLibre's zoom + 1). */
   z: number;
-  x: number;
-  y: number;
-  /** Markers in the tile (of the layers the client sees); 0 in an event means the cluster is gone. */
+  /** Markers it holds, exactly (of the layers the client sees); 0 in an event means the cluster is gone. */
   count: number;
   lon: number;
   lat: number;
+  /** The zoom (protocol's) at which it splits into several: where a click on it zooms to. */
+  expansionZoom: number;
 }
 
 /** Payload of the 'clusters' event. */
 export interface ClustersEvent {
   /** True: clusters is the full set, replacing every cluster held before (an empty list drops them all). */
   reset: boolean;
-  /** Otherwise: each entry replaces the cluster of the same z/x/y; count 0 removes it. */
+  /** Otherwise: each entry replaces the cluster of the same key; count 0 removes it. */
   clusters: Cluster[];
 }
 
@@ -181,7 +188,7 @@ export interface Client {
   setLayers(layers: string[]): Promise<void>;
   /** A snapshot of the markers held (the view plus its margin). */
   markers(): Marker[];
-  /** A snapshot of the clusters held (views in cluster mode), one per tile, copies. */
+  /** A snapshot of the clusters held (views in cluster mode), copies read from the wasm client, which holds the only copy. */
   clusters(): Cluster[];
   close(): void;
 }
@@ -211,8 +218,8 @@ export function load(opts?: LoadOptions): Promise<Pushmap>;
 /** A cluster's label text: the count below 1,000, then 1.2k, 12k, 123k, 1.2M. */
 export function countLabel(count: number): string;
 
-/** "z/x/y" of a cluster's tile: the key adapters and client.clusters() use. */
-export function clusterKey(c: { z: number; x: number; y: number }): string;
+/** "view/id" of a cluster: the key adapters and client.clusters() use. */
+export function clusterKey(c: { view: number; id: number }): string;
 
 /** Resolves url into an absolute ws:/wss: URL (http→ws, https→wss). */
 export function resolveURL(url: string, base?: string): string;
@@ -232,10 +239,8 @@ export interface ShownMarker {
   lat: number;
 }
 
-/** A cluster as an adapter shows it; key is "z/x/y". */
-export interface ShownCluster extends Cluster {
-  key: string;
-}
+/** A cluster as an adapter shows it; key is "view/id". */
+export type ShownCluster = Cluster;
 
 /**
  * Options both adapters take: cluster labels and click-to-zoom, and hooks
@@ -244,7 +249,7 @@ export interface ShownCluster extends Cluster {
 export interface AdapterHookOptions<E = unknown> {
   /** Draw each cluster's count on it (12, 1.2k, 3.4M); default true. */
   clusterLabels?: boolean;
-  /** Fit the map to a cluster's tile when it is clicked; default true. */
+  /** Zoom the map to a cluster's expansion zoom, centred on it, when it is clicked; default true. */
   clusterClickZoom?: boolean;
   /** A marker was clicked: the client's marker, with its props. */
   onMarkerClick?: (marker: Marker, event: E) => void;
@@ -269,7 +274,7 @@ export interface Adapter<M = unknown> {
   shownClusters(): ShownCluster[];
   /** The count labels drawn in the map's viewport now, one per cluster (none with clusterLabels false). */
   shownClusterLabels(): { key: string; label: string }[];
-  /** Fits the map to the tile of the cluster drawn under key ("z/x/y"), as a click on it does. */
+  /** Zooms the map to the expansion zoom of the cluster drawn under key ("view/id"), centred on it, as a click on it does. */
   zoomToCluster(key: string): void;
   /** True while the client is not connected: the markers drawn are faded (staleOpacity), as they may be out of date. */
   readonly stale: boolean;
