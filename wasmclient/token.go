@@ -1,11 +1,9 @@
 package wasmclient
 
 import (
-	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pushmap/pushmap/wire"
 )
@@ -15,12 +13,12 @@ const refreshID = -2
 
 // maxRefreshLead is the most time before a token's expiry that the client
 // refreshes it.
-const maxRefreshLead = time.Minute
+const maxRefreshLead = 60 * second
 
 // token returns the token for the next connection: TokenFunc's, or the
 // static Token. A token the server refused before is an error: it would
 // be refused again.
-func (c *Client) token(ctx context.Context) (string, error) {
+func (c *Client) token(ctx signal) (string, error) {
 	if c.opts.TokenFunc == nil {
 		return c.opts.Token, nil
 	}
@@ -48,14 +46,14 @@ func (c *Client) scheduleRefresh(ws conn, tok string) {
 	if !ok {
 		return
 	}
-	left := time.Until(exp)
+	left := untilUnix(exp)
 	if left <= 0 {
 		return
 	}
 	c.armRefresh(ws, left-min(left/4, maxRefreshLead))
 }
 
-func (c *Client) armRefresh(ws conn, after time.Duration) {
+func (c *Client) armRefresh(ws conn, wait dur) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.refreshTimer != nil {
@@ -64,41 +62,40 @@ func (c *Client) armRefresh(ws conn, after time.Duration) {
 	if c.ws != ws || c.state.State == Closed {
 		return
 	}
-	c.refreshTimer = time.AfterFunc(after, func() { c.refresh(ws) })
+	c.refreshTimer = afterFunc(wait, func() { c.refresh(ws) })
 }
 
 // refresh gets a new token and sends it on ws, if ws is still the
 // connection; the server's reply is handled as any other.
 func (c *Client) refresh(ws conn) {
-	ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
+	ctx, cancel := withTimeout(c.ctx, 15*second)
 	defer cancel()
 	tok, err := c.opts.TokenFunc(ctx)
 	if err != nil {
 		c.log.Warn("token refresh failed; retrying", "err", err)
-		c.armRefresh(ws, time.Second)
+		c.armRefresh(ws, second)
 		return
 	}
 	c.send(ws, wire.Refresh{Token: tok}, request{t: wire.TypeRefresh, id: refreshID})
 	c.scheduleRefresh(ws, tok)
 }
 
-// jwtExpiry returns the "exp" claim of a JWT, read from its payload
-// without checking its signature (the server does that).
-func jwtExpiry(tok string) (time.Time, bool) {
+// jwtExpiry returns the "exp" claim of a JWT (Unix time in seconds), read
+// from its payload without checking its signature (the server does that).
+func jwtExpiry(tok string) (float64, bool) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return time.Time{}, false
+		return 0, false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return time.Time{}, false
+		return 0, false
 	}
 	exp, ok := topLevelNumber(string(payload), "exp")
 	if !ok || exp <= 0 || exp > 1<<40 {
-		return time.Time{}, false
+		return 0, false
 	}
-	sec := int64(exp)
-	return time.Unix(sec, int64((exp-float64(sec))*1e9)), true
+	return exp, true
 }
 
 // topLevelNumber returns the number under key in the JSON object doc,
