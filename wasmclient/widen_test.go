@@ -2,6 +2,8 @@ package wasmclient
 
 import (
 	"encoding/base64"
+	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -89,5 +91,48 @@ func TestJWTExpiry(t *testing.T) {
 	}
 	if _, ok := jwtExpiry("not-a-jwt"); ok {
 		t.Error("a static token has an expiry")
+	}
+}
+
+// TestParseNumber: the JWT's exp is read without strconv.ParseFloat (whose
+// tables the browser build leaves out): JSON numbers as strconv reads them,
+// exactly for integers, and anything else refused.
+func TestParseNumber(t *testing.T) {
+	for _, s := range []string{"0", "-0", "1764100000", "9007199254740992", "1.5", "-2.25", "1.5e9",
+		"1E3", "2e-3", "1.764100000123e9", "123456789012345678901234567890", "1e400"} {
+		got, ok := parseNumber(s)
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil && !math.IsInf(want, 0) {
+			t.Fatalf("strconv refuses %q: %v", s, err)
+		}
+		if !ok || math.Abs(got-want) > math.Abs(want)*1e-15 && !(math.IsInf(got, 1) && math.IsInf(want, 1)) {
+			t.Errorf("parseNumber(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "-", "+1", "1.", ".5", "1e", "1e+", "1.2.3", "1-2", "--1", "e5", "0x10", "1_000"} {
+		if v, ok := parseNumber(s); ok {
+			t.Errorf("parseNumber(%q) = %v, want refused", s, v)
+		}
+	}
+}
+
+// TestDecodeBase64URL: the JWT's payload is decoded without
+// encoding/base64 (left out of the browser build), as RawURLEncoding does.
+func TestDecodeBase64URL(t *testing.T) {
+	b := make([]byte, 64)
+	for i := range b {
+		b[i] = byte(i*37 + 11)
+	}
+	for n := range len(b) {
+		enc := base64.RawURLEncoding.EncodeToString(b[:n])
+		got, ok := decodeBase64URL(enc)
+		if !ok || string(got) != string(b[:n]) {
+			t.Fatalf("decodeBase64URL(%q) = %x, %v; want %x", enc, got, ok, b[:n])
+		}
+	}
+	for _, s := range []string{"a", "ab+c", "ab/c", "ab c", "abcde"} {
+		if _, ok := decodeBase64URL(s); ok {
+			t.Errorf("decodeBase64URL(%q) accepted", s)
+		}
 	}
 }
