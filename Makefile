@@ -35,8 +35,14 @@ build: web
 ## beside it (the npm package's assets); rebuilt only when a source changed.
 wasm: $(WASM) $(WASM_JS)
 
+# WASM_FLAGS: the browser build (tag pushmap_browser: JavaScript timers in
+# place of packages time and context) without inlining, which makes Go's
+# wasm larger raw but about 40 KB smaller in brotli (docs/design.md).
+# wasmclient/size_test.go builds with the same flags.
+WASM_FLAGS := -tags pushmap_browser -trimpath -ldflags='-s -w' -gcflags=all=-l
+
 $(WASM): $(WASM_SRC) $(GOROOT)/VERSION
-	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./wasmclient/cmd/pushmap-wasm
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $@ ./wasmclient/cmd/pushmap-wasm
 
 $(WASM_JS): $(WASM_EXEC)
 	cp $< $@
@@ -91,10 +97,14 @@ test-js: $(NPM_STAMP)
 	cd web && node --test test/
 	cd web && npx --no-install tsc -p test/tsconfig.json
 
-## test-wasm: geo, wire and wasmclient tests run as WebAssembly in Node.
+## test-wasm: geo, wire and wasmclient tests run as WebAssembly in Node,
+## and wasmclient's internal tests again as the browser build (its clock on
+## JavaScript's timers).
 test-wasm:
 	PATH="$(GOROOT)/lib/wasm:$$PATH" NODE_OPTIONS=--experimental-websocket \
 		GOOS=js GOARCH=wasm $(GO) test -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec $(WASM_PKGS)
+	PATH="$(GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm \
+		$(GO) test -tags pushmap_browser -count=1 -exec=$(GOROOT)/lib/wasm/go_js_wasm_exec ./wasmclient/
 
 ## chaos: TestChaos for $(CHAOS_DURATION) (60s): three cluster nodes on a
 ## real redis-server under a feed without pause, clients given every
@@ -129,9 +139,11 @@ lint: $(STATICCHECK_STAMP)
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(GO) vet -tags pushmap_browser ./wasmclient/...
 	$(STATICCHECK) ./...
 	cd bench && $(STATICCHECK) ./...
 	GOOS=js GOARCH=wasm $(STATICCHECK) $(WASM_PKGS)
+	GOOS=js GOARCH=wasm $(STATICCHECK) -tags pushmap_browser ./wasmclient/...
 
 ## bench-bin: bin/pushmap-bench, the load benchmark, built from its own
 ## module (bench/); it runs from the repository's root.

@@ -3,11 +3,9 @@
 package wasmclient
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"syscall/js"
-	"time"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
@@ -56,7 +54,7 @@ func jsConnect(_ js.Value, args []js.Value) any {
 			}
 		}
 		if v := opts.Get("throttleMs"); v.Type() == js.TypeNumber {
-			o.Throttle = time.Duration(v.Float() * float64(time.Millisecond))
+			o.Throttle = dur(v.Float() * float64(millisecond))
 		}
 		if v := opts.Get("margin"); v.Type() == js.TypeNumber {
 			o.Margin = v.Float()
@@ -104,7 +102,7 @@ func jsConnect(_ js.Value, args []js.Value) any {
 		if len(a) > 5 && a[5].Type() == js.TypeNumber {
 			id = a[5].Int()
 		}
-		return promise(func() error { return c.SetView(context.Background(), id, box, zoom) })
+		return promise(func() error { return c.setView(background(), id, box, zoom) })
 	}))
 	h.Set("setLayers", js.FuncOf(func(_ js.Value, a []js.Value) any {
 		var layers []string
@@ -113,7 +111,7 @@ func jsConnect(_ js.Value, args []js.Value) any {
 				layers = append(layers, a[0].Index(i).String())
 			}
 		}
-		return promise(func() error { return c.SetLayers(context.Background(), layers) })
+		return promise(func() error { return c.setLayers(background(), layers) })
 	}))
 	h.Set("markers", js.FuncOf(func(js.Value, []js.Value) any {
 		ms := c.Markers()
@@ -162,8 +160,8 @@ func connectionError(s Status) string {
 // jsTokenFunc wraps getToken, a JS function returning a Promise of a
 // string (pushmap.js makes it so), as a TokenFunc: it waits for the
 // Promise on the calling goroutine, never in a JS callback.
-func jsTokenFunc(getToken js.Value) func(ctx context.Context) (string, error) {
-	return func(ctx context.Context) (string, error) {
+func jsTokenFunc(getToken js.Value) func(ctx signal) (string, error) {
+	return func(ctx signal) (string, error) {
 		type result struct {
 			tok string
 			err error
@@ -295,17 +293,22 @@ func promise(f func() error) js.Value {
 		go func() {
 			defer executor.Release()
 			err := f()
-			var we wire.Error
-			switch {
-			case err == nil:
+			if err == nil {
 				resolve.Invoke()
-			case errors.As(err, &we):
-				reject.Invoke(jsError(we.Code.String(), we.Message))
-			case errors.Is(err, ErrClosed):
-				reject.Invoke(jsError("closed", err.Error()))
-			default:
-				reject.Invoke(jsError("error", err.Error()))
+				return
 			}
+			code, msg := "error", err.Error()
+			for e := err; e != nil; e = unwrap(e) { // errors.As, without reflectlite
+				if we, ok := e.(wire.Error); ok {
+					code, msg = we.Code.String(), we.Message
+					break
+				}
+				if e == ErrClosed {
+					code = "closed"
+					break
+				}
+			}
+			reject.Invoke(jsError(code, msg))
 		}()
 		return nil
 	})

@@ -2,13 +2,11 @@ package wasmclient
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
@@ -25,8 +23,8 @@ type Client struct {
 	opts Options
 	log  Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx    signal
+	cancel func()
 	done   chan struct{} // closed when run returns
 
 	// writeMu serialises sends so that the order of requests on the wire
@@ -49,13 +47,13 @@ type Client struct {
 	// API and the adapters read it through Clusters).
 	clusters map[int]map[uint64]wire.Cluster // guarded by mu
 	cache    map[string]wire.Marker          // guarded by mu
-	lastSend time.Time                       // guarded by mu
-	timer    *time.Timer                     // guarded by mu: a pending throttled flush
+	lastSend stamp                           // guarded by mu
+	timer    timer                           // guarded by mu: a pending throttled flush
 
-	curToken     string      // guarded by mu: the token of the current connection
-	refusedToken string      // guarded by mu: the last token the server refused (4401), never sent again
-	refreshTimer *time.Timer // guarded by mu: refreshes the token before it expires
-	cont         *request    // guarded by mu: a reply whose more frames are still to come
+	curToken     string   // guarded by mu: the token of the current connection
+	refusedToken string   // guarded by mu: the last token the server refused (4401), never sent again
+	refreshTimer timer    // guarded by mu: refreshes the token before it expires
+	cont         *request // guarded by mu: a reply whose more frames are still to come
 }
 
 // A want is a view change the application asked for.
@@ -81,30 +79,6 @@ type waiter struct {
 // layersID is the waiter id of layer changes.
 const layersID = -1
 
-// Dial connects to the pushmap server at url (ws:// or wss://), greets it,
-// and returns the Client once the connection is open. If the first attempt
-// fails (with Options.URLs: the first attempt at each URL) it returns the
-// error; afterwards the Client reconnects by itself until Close.
-func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
-	c := newClient(url, opts)
-	var errs []error
-	for range c.urls {
-		ws, err := c.connect(ctx)
-		if err == nil {
-			go c.run(ws)
-			return c, nil
-		}
-		errs = append(errs, err)
-		if code, _ := describe(err); c.fatal(code) || ctx.Err() != nil {
-			break
-		}
-		c.moveOn()
-	}
-	c.cancel()
-	close(c.done)
-	return nil, errors.Join(errs...)
-}
-
 // Connect returns a Client that connects to url in the background and keeps
 // reconnecting until Close; watch OnStatus for its state.
 func Connect(url string, opts *Options) *Client {
@@ -115,7 +89,7 @@ func Connect(url string, opts *Options) *Client {
 
 func newClient(url string, opts *Options) *Client {
 	o := opts.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := lifetime()
 	return &Client{
 		urls: append([]string{url}, o.URLs...), opts: o, log: o.Logger, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		wants: make(map[int]*want), layers: o.Layers,
@@ -124,12 +98,8 @@ func newClient(url string, opts *Options) *Client {
 	}
 }
 
-// SetView asks the server to show the client the markers in box at zoom,
-// as view id (0 for a client with one map). Box is widened by the Margin
-// option. SetView returns when the server has applied this view or a later
-// one for the same id, with the error the server gave, or ctx's. While the
-// client is disconnected the view is kept and sent on reconnection.
-func (c *Client) SetView(ctx context.Context, id int, box geo.Box, zoom float64) error {
+// setView is SetView with the core's signal.
+func (c *Client) setView(ctx signal, id int, box geo.Box, zoom float64) error {
 	v := wire.View{ID: id, Box: widen(box, c.opts.Margin), Zoom: zoom}
 	if err := v.Validate(); err != nil {
 		return err
@@ -137,14 +107,8 @@ func (c *Client) SetView(ctx context.Context, id int, box geo.Box, zoom float64)
 	return c.change(ctx, id, func(w *want) { w.v, w.remove = v, false })
 }
 
-// RemoveView drops view id; markers only it held leave the cache.
-func (c *Client) RemoveView(ctx context.Context, id int) error {
-	return c.change(ctx, id, func(w *want) { w.remove = true })
-}
-
-// SetLayers changes the layers the client sees; the server answers with a
-// fresh cache.
-func (c *Client) SetLayers(ctx context.Context, layers []string) error {
+// setLayers is SetLayers with the core's signal.
+func (c *Client) setLayers(ctx signal, layers []string) error {
 	if err := wire.ValidateLayers(layers); err != nil {
 		return err
 	}
@@ -165,7 +129,7 @@ func (c *Client) SetLayers(ctx context.Context, layers []string) error {
 	return c.wait(ctx, w)
 }
 
-func (c *Client) change(ctx context.Context, id int, edit func(*want)) error {
+func (c *Client) change(ctx signal, id int, edit func(*want)) error {
 	c.mu.Lock()
 	if c.state.State == Closed {
 		c.mu.Unlock()
@@ -192,7 +156,7 @@ func (c *Client) change(ctx context.Context, id int, edit func(*want)) error {
 	return c.wait(ctx, wt)
 }
 
-func (c *Client) wait(ctx context.Context, w *waiter) error {
+func (c *Client) wait(ctx signal, w *waiter) error {
 	select {
 	case err := <-w.ch:
 		return err
@@ -219,11 +183,11 @@ func (c *Client) flush() {
 	}
 	interval := c.opts.Throttle
 	if c.welcome.ViewRate > 0 {
-		interval = max(interval, time.Duration(float64(time.Second)/c.welcome.ViewRate))
+		interval = max(interval, dur(float64(second)/c.welcome.ViewRate))
 	}
-	if wait := interval - time.Since(c.lastSend); wait > 0 {
+	if wait := interval - since(c.lastSend); wait > 0 {
 		if c.timer == nil {
-			c.timer = time.AfterFunc(wait, func() {
+			c.timer = afterFunc(wait, func() {
 				c.mu.Lock()
 				c.timer = nil
 				c.mu.Unlock()
@@ -253,7 +217,7 @@ func (c *Client) flush() {
 		}
 	}
 	if len(msgs) > 0 {
-		c.lastSend = time.Now()
+		c.lastSend = now()
 	}
 	c.mu.Unlock()
 	for _, m := range msgs {
@@ -291,7 +255,7 @@ func (c *Client) write(ws conn, m wire.Message) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	ctx, cancel := withTimeout(c.ctx, 10*second)
 	defer cancel()
 	return ws.Write(ctx, frame)
 }
@@ -431,12 +395,12 @@ func widen(b geo.Box, margin float64) geo.Box {
 
 // backoff returns the wait before reconnection attempt n (0-based):
 // exponential from MinBackoff to MaxBackoff, randomised by ±50%.
-func (c *Client) backoff(n int) time.Duration {
+func (c *Client) backoff(n int) dur {
 	d := c.opts.MinBackoff << min(n, 20)
 	if d <= 0 || d > c.opts.MaxBackoff {
 		d = c.opts.MaxBackoff
 	}
-	return d/2 + time.Duration(rand.Int64N(int64(d)+1))
+	return d/2 + dur(rand.Int64N(int64(d)+1))
 }
 
 func (c *Client) setStatus(s Status) {

@@ -1,7 +1,5 @@
 package wasmclient
 
-import "context"
-
 // conn is one WebSocket connection as the client uses it: binary messages
 // in and out, and a close with a code. Natively it is coder/websocket
 // (conn_native.go); in the browser it is the browser's own WebSocket through
@@ -13,9 +11,9 @@ type conn interface {
 	// connection, from which closeStatus reads the close code and reason
 	// (natively a websocket.CloseError, which callers of Dial may look
 	// for).
-	Read(ctx context.Context) ([]byte, error)
+	Read(ctx signal) ([]byte, error)
 	// Write sends frame as one binary message.
-	Write(ctx context.Context, frame []byte) error
+	Write(ctx signal, frame []byte) error
 	// Close closes with code and reason (the close handshake is not
 	// awaited in the browser, which does it by itself).
 	Close(code int, reason string)

@@ -3,7 +3,6 @@
 package wasmclient
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"sync"
@@ -26,7 +25,7 @@ type jsConn struct {
 	done   chan struct{} // closed with closed
 }
 
-func dial(ctx context.Context, url string, readLimit int64) (conn, error) {
+func dial(ctx signal, url string, readLimit int64) (conn, error) {
 	c := &jsConn{limit: int(readLimit), wake: make(chan struct{}, 1), opened: make(chan struct{}), done: make(chan struct{})}
 	var ws js.Value
 	if err := catch(func() { ws = js.Global().Get("WebSocket").New(url) }); err != nil {
@@ -118,7 +117,7 @@ func (c *jsConn) fail(code int, reason string) {
 	c.ended(&closeError{Code: code, Reason: reason})
 }
 
-func (c *jsConn) Read(ctx context.Context) ([]byte, error) {
+func (c *jsConn) Read(ctx signal) ([]byte, error) {
 	for {
 		c.mu.Lock()
 		if len(c.queue) > 0 {
@@ -141,7 +140,7 @@ func (c *jsConn) Read(ctx context.Context) ([]byte, error) {
 	}
 }
 
-func (c *jsConn) Write(_ context.Context, frame []byte) error {
+func (c *jsConn) Write(_ signal, frame []byte) error {
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
@@ -203,9 +202,20 @@ func (e *closeError) Error() string {
 // closeStatus returns the close code and reason err carries, or 0 and its
 // text.
 func closeStatus(err error) (code int, reason string) {
-	var ce *closeError
-	if errors.As(err, &ce) {
-		return ce.Code, ce.Reason
+	for e := err; e != nil; e = unwrap(e) {
+		if ce, ok := e.(*closeError); ok {
+			return ce.Code, ce.Reason
+		}
 	}
 	return 0, err.Error()
+}
+
+// unwrap is errors.Unwrap. The browser build walks error chains by hand:
+// errors.As would link internal/reflectlite's type comparisons, about
+// 12 KB of brotli.
+func unwrap(err error) error {
+	if u, ok := err.(interface{ Unwrap() error }); ok {
+		return u.Unwrap()
+	}
+	return nil
 }

@@ -1,78 +1,6 @@
 package wasmclient
 
-import (
-	"context"
-	"time"
-
-	"github.com/pushmap/pushmap/wire"
-)
-
-// Options configures a Client. A nil *Options, and zero fields, mean the
-// defaults documented on each field.
-type Options struct {
-	// Token is sent in the Hello; "" when the server needs none. A static
-	// token the server refuses (close 4401) or lets expire (4402) closes
-	// the client for good: use TokenFunc for tokens that expire.
-	Token string
-	// TokenFunc, when set, is called for a token (in place of Token)
-	// before the first connection, before each reconnection, and before
-	// the current token expires: when the token is a JWT whose payload
-	// has "exp", a quarter of its lifetime (at most a minute) before then,
-	// the client sends the new one on the open connection (a refresh
-	// message). A token the server refused (4401) is never sent again:
-	// the client calls TokenFunc again, with backoff, until it returns
-	// another; an expired token's close (4402) reconnects with a new one.
-	// An error counts as a failed connection attempt (backoff, retry).
-	TokenFunc func(ctx context.Context) (string, error)
-	// Layers to see; empty means every layer.
-	Layers []string
-	// URLs are more addresses of the same map: the other nodes of a
-	// cluster (docs/cluster.md). The client connects to the URL it was
-	// given first; when a connection closes or an attempt fails it tries
-	// the next one (the given URL, then URLs in order, then round again),
-	// each attempt after the usual backoff, and the new node's snapshot
-	// replaces the cache as on any reconnection. Dial tries each once
-	// before it gives up.
-	URLs []string
-
-	// Throttle is the least time between two view changes sent to the
-	// server: while a user drags the map, intermediate views are skipped
-	// and the latest is sent. The server's own rate limit (from its
-	// Welcome) is respected too. Default 100ms.
-	Throttle time.Duration
-	// Margin widens every view by this fraction of its width and height on
-	// each side, so small pans need no round trip. Default 0, in Go and in
-	// the JavaScript API alike (whose margin option is this field); a map
-	// that is panned a lot gains from 0.25, which the demo pages use.
-	Margin float64
-
-	// MinBackoff and MaxBackoff bound the wait between reconnection
-	// attempts, which doubles from MinBackoff up to MaxBackoff, each wait
-	// randomised by ±50% (Socket.IO's randomizationFactor 0.5), so the
-	// first retry comes after 250–750 ms by default. The attempts count
-	// from zero again only once a connection stayed open StableAfter: a
-	// client refused right after connecting backs off further each time.
-	// Defaults 500ms and 30s.
-	MinBackoff, MaxBackoff time.Duration
-	// StableAfter is how long a connection must stay open for the backoff
-	// to start again from MinBackoff. Default 10s.
-	StableAfter time.Duration
-
-	// OnChange is called after each frame that changed the cache, in order,
-	// from the client's reader goroutine; it must not block for long. The
-	// Change's slices are the callee's to keep.
-	OnChange func(Change)
-	// OnStatus is called when the connection state changes.
-	OnStatus func(Status)
-	// OnError is called with each error the server reported for a message
-	// of this client that was not a view change (those are returned by
-	// SetView).
-	OnError func(wire.Error)
-
-	// Logger receives the client's logs; a *slog.Logger fits. Default:
-	// discard.
-	Logger Logger
-}
+import "github.com/pushmap/pushmap/wire"
 
 // A Change is what one frame from the server did to the cache.
 type Change struct {
@@ -135,16 +63,16 @@ func (o *Options) withDefaults() Options {
 		r = *o
 	}
 	if r.Throttle == 0 {
-		r.Throttle = 100 * time.Millisecond
+		r.Throttle = 100 * millisecond
 	}
 	if r.MinBackoff <= 0 {
-		r.MinBackoff = 500 * time.Millisecond
+		r.MinBackoff = 500 * millisecond
 	}
 	if r.StableAfter <= 0 {
-		r.StableAfter = 10 * time.Second
+		r.StableAfter = 10 * second
 	}
 	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = 30 * time.Second
+		r.MaxBackoff = 30 * second
 	}
 	if r.MaxBackoff < r.MinBackoff {
 		r.MaxBackoff = r.MinBackoff

@@ -1,3 +1,5 @@
+//go:build !pushmap_browser
+
 package wasmclient
 
 import (

@@ -1,9 +1,7 @@
 package wasmclient
 
 import (
-	"context"
 	"errors"
-	"time"
 
 	"github.com/pushmap/pushmap/wire"
 )
@@ -15,8 +13,8 @@ const maxFrame = 64 << 20
 // connect dials the server, sends the Hello and reads the Welcome. On
 // success the connection becomes c.ws and every wanted view is marked to be
 // sent again.
-func (c *Client) connect(ctx context.Context) (conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+func (c *Client) connect(ctx signal) (conn, error) {
+	ctx, cancel := withTimeout(ctx, 15*second)
 	defer cancel()
 	tok, err := c.token(ctx)
 	if err != nil {
@@ -57,7 +55,7 @@ func (c *Client) connect(ctx context.Context) (conn, error) {
 	c.mu.Lock()
 	c.ws, c.welcome, c.pending, c.cont = ws, welcome, nil, nil
 	c.curToken, c.refusedToken = tok, ""
-	c.lastSend = time.Time{}
+	c.lastSend = never
 	for id, w := range c.wants {
 		if w.remove { // the new connection holds no views to drop
 			delete(c.wants, id)
@@ -87,9 +85,9 @@ func (c *Client) run(ws conn) {
 	attempt := 0
 	for {
 		if ws != nil {
-			opened := time.Now()
+			opened := now()
 			err := c.read(ws)
-			if time.Since(opened) >= c.opts.StableAfter {
+			if since(opened) >= c.opts.StableAfter {
 				attempt = 0
 			}
 			code, reason := describe(err)
@@ -120,7 +118,7 @@ func (c *Client) run(ws conn) {
 			first = false
 		} else {
 			select {
-			case <-time.After(c.backoff(attempt)):
+			case <-after(c.backoff(attempt)):
 			case <-c.ctx.Done():
 				c.setStatus(Status{State: Closed, Reason: "client closed"})
 				return
@@ -320,7 +318,7 @@ func (c *Client) refusedLocked(e wire.Error) *wire.Error {
 	if e.Code == wire.CodeRateLimited && w != nil && w.gen == r.gen {
 		w.sent = 0 // try again after the throttle interval
 		if c.timer == nil {
-			c.timer = time.AfterFunc(time.Second/4, func() {
+			c.timer = afterFunc(second/4, func() {
 				c.mu.Lock()
 				c.timer = nil
 				c.mu.Unlock()

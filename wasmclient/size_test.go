@@ -15,12 +15,11 @@ import (
 
 // wasmBudget is the most bytes pushmap.wasm may take brotli-compressed
 // (quality 11, as web/build.mjs serves it): what the client weighs now
-// (BenchmarkWasmSize reports it) with 2% of room, so that any package
-// pulling fmt, reflect or net/http back in (+100 KB or more) fails
-// TestWasmSize. The goal is 500,000 B; what stands between is the
-// Go runtime and packages time and context, which the client needs for its
-// timers (docs/design.md).
-const wasmBudget = 652_000
+// (BenchmarkWasmSize reports it, about 515,000 B) with 2% of room, so that
+// any package pulling time, context, fmt, reflect or net/http back in
+// (+40 KB or more) fails TestWasmSize. The goal is 500,000 B; the
+// Go runtime alone is about 390,000 B of it (docs/design.md).
+const wasmBudget = 525_000
 
 // TestWasmSize builds the browser client as make wasm does and fails when
 // its brotli size passes wasmBudget.
@@ -32,7 +31,7 @@ func TestWasmSize(t *testing.T) {
 	t.Logf("pushmap.wasm: %d B raw, %d B brotli (budget %d)", len(raw), br, wasmBudget)
 	if br > wasmBudget {
 		t.Errorf("pushmap.wasm is %d B brotli, over its budget of %d B: see what grew with "+
-			"GOOS=js GOARCH=wasm go build -ldflags=-dumpdep ./wasmclient/cmd/pushmap-wasm", br, wasmBudget)
+			"GOOS=js GOARCH=wasm go build -tags pushmap_browser -ldflags=-dumpdep ./wasmclient/cmd/pushmap-wasm", br, wasmBudget)
 	}
 }
 
@@ -40,7 +39,7 @@ func TestWasmSize(t *testing.T) {
 // packages that made it large: they would come back with one careless
 // import (an fmt.Errorf in wire, a net/http in the transport).
 func TestWasmLeavesOut(t *testing.T) {
-	list := exec.Command("go", "list", "-deps", "./cmd/pushmap-wasm")
+	list := exec.Command("go", "list", "-tags", "pushmap_browser", "-deps", "./cmd/pushmap-wasm")
 	list.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	out, err := list.Output()
 	if err != nil {
@@ -48,10 +47,35 @@ func TestWasmLeavesOut(t *testing.T) {
 	}
 	deps := strings.Fields(string(out))
 	for _, banned := range []string{"fmt", "reflect", "net/http", "encoding/json", "log/slog",
-		"github.com/coder/websocket", "github.com/vmihailenco/msgpack/v5"} {
+		"github.com/coder/websocket", "github.com/vmihailenco/msgpack/v5",
+		"time", "context", "internal/godebug", "encoding/base64"} {
 		for _, d := range deps {
 			if d == banned {
 				t.Errorf("the browser build imports %s", banned)
+			}
+		}
+	}
+}
+
+// TestWasmLinksOut checks, in the linker's graph of the browser build,
+// that no code calls the functions that brought large parts of the
+// standard library with them, though their packages are linked for other
+// reasons: errors.As and errors.Is (internal/reflectlite's type
+// comparisons), strconv.ParseFloat (its tables).
+func TestWasmLinksOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the client for js/wasm")
+	}
+	build := exec.Command("go", "build", "-tags", "pushmap_browser", "-ldflags=-dumpdep", "-o", os.DevNull, "./cmd/pushmap-wasm")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := build.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, banned := range []string{"errors.As", "errors.Is", "strconv.ParseFloat"} {
+			if strings.HasSuffix(line, " -> "+banned) {
+				t.Errorf("the browser build calls %s: %s", banned, line)
 			}
 		}
 	}
@@ -81,7 +105,7 @@ func BenchmarkWasmSize(b *testing.B) {
 	}
 }
 
-// buildWasm builds pkg for js/wasm as make wasm does and returns the
+// buildWasm builds pkg for js/wasm as make wasm does (WASM_FLAGS) and returns the
 // binary and its size compressed with brotli at quality 11 by Node's zlib,
 // the compressor web/build.mjs uses for the files it serves.
 func buildWasm(tb testing.TB, dir, pkg string) ([]byte, int) {
@@ -90,7 +114,7 @@ func buildWasm(tb testing.TB, dir, pkg string) ([]byte, int) {
 		tb.Skip("node is needed for brotli")
 	}
 	out := filepath.Join(dir, filepath.Base(pkg)+".wasm")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	build := exec.Command("go", "build", "-tags", "pushmap_browser", "-trimpath", "-ldflags=-s -w", "-gcflags=all=-l", "-o", out, pkg)
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	if msg, err := build.CombinedOutput(); err != nil {
 		tb.Fatalf("%v: %s", err, msg)

@@ -1,11 +1,8 @@
 package wasmclient
 
 import (
-	"context"
-	"encoding/base64"
-	"strconv"
+	"math"
 	"strings"
-	"time"
 
 	"github.com/pushmap/pushmap/wire"
 )
@@ -15,12 +12,12 @@ const refreshID = -2
 
 // maxRefreshLead is the most time before a token's expiry that the client
 // refreshes it.
-const maxRefreshLead = time.Minute
+const maxRefreshLead = 60 * second
 
 // token returns the token for the next connection: TokenFunc's, or the
 // static Token. A token the server refused before is an error: it would
 // be refused again.
-func (c *Client) token(ctx context.Context) (string, error) {
+func (c *Client) token(ctx signal) (string, error) {
 	if c.opts.TokenFunc == nil {
 		return c.opts.Token, nil
 	}
@@ -48,14 +45,14 @@ func (c *Client) scheduleRefresh(ws conn, tok string) {
 	if !ok {
 		return
 	}
-	left := time.Until(exp)
+	left := untilUnix(exp)
 	if left <= 0 {
 		return
 	}
 	c.armRefresh(ws, left-min(left/4, maxRefreshLead))
 }
 
-func (c *Client) armRefresh(ws conn, after time.Duration) {
+func (c *Client) armRefresh(ws conn, wait dur) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.refreshTimer != nil {
@@ -64,46 +61,47 @@ func (c *Client) armRefresh(ws conn, after time.Duration) {
 	if c.ws != ws || c.state.State == Closed {
 		return
 	}
-	c.refreshTimer = time.AfterFunc(after, func() { c.refresh(ws) })
+	c.refreshTimer = afterFunc(wait, func() { c.refresh(ws) })
 }
 
 // refresh gets a new token and sends it on ws, if ws is still the
 // connection; the server's reply is handled as any other.
 func (c *Client) refresh(ws conn) {
-	ctx, cancel := context.WithTimeout(c.ctx, 15*time.Second)
+	ctx, cancel := withTimeout(c.ctx, 15*second)
 	defer cancel()
 	tok, err := c.opts.TokenFunc(ctx)
 	if err != nil {
 		c.log.Warn("token refresh failed; retrying", "err", err)
-		c.armRefresh(ws, time.Second)
+		c.armRefresh(ws, second)
 		return
 	}
 	c.send(ws, wire.Refresh{Token: tok}, request{t: wire.TypeRefresh, id: refreshID})
 	c.scheduleRefresh(ws, tok)
 }
 
-// jwtExpiry returns the "exp" claim of a JWT, read from its payload
-// without checking its signature (the server does that).
-func jwtExpiry(tok string) (time.Time, bool) {
+// jwtExpiry returns the "exp" claim of a JWT (Unix time in seconds), read
+// from its payload without checking its signature (the server does that).
+func jwtExpiry(tok string) (float64, bool) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return time.Time{}, false
+		return 0, false
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return time.Time{}, false
+	payload, ok := decodeBase64URL(strings.TrimRight(parts[1], "="))
+	if !ok {
+		return 0, false
 	}
 	exp, ok := topLevelNumber(string(payload), "exp")
 	if !ok || exp <= 0 || exp > 1<<40 {
-		return time.Time{}, false
+		return 0, false
 	}
-	sec := int64(exp)
-	return time.Unix(sec, int64((exp-float64(sec))*1e9)), true
+	return exp, true
 }
 
 // topLevelNumber returns the number under key in the JSON object doc,
 // looking at its top level only. It is a small scanner rather than
-// encoding/json, which would add a tenth to the browser build.
+// encoding/json, which would add a tenth to the browser build; numbers are
+// read by parseNumber, not strconv.ParseFloat, whose exact conversion
+// links tables of about 10 KB of brotli.
 func topLevelNumber(doc, key string) (float64, bool) {
 	s := scanner{s: doc}
 	s.space()
@@ -129,8 +127,7 @@ func topLevelNumber(doc, key string) (float64, bool) {
 			for s.i < len(s.s) && strings.IndexByte("+-0123456789.eE", s.s[s.i]) >= 0 {
 				s.i++
 			}
-			v, err := strconv.ParseFloat(s.s[start:s.i], 64)
-			return v, err == nil
+			return parseNumber(s.s[start:s.i])
 		}
 		if !s.value(0) {
 			return 0, false
@@ -226,4 +223,108 @@ func (s *scanner) value(depth int) bool {
 		s.i++
 	}
 	return s.i > start
+}
+
+// parseNumber reads a JSON number (-?int(.frac)?([eE][+-]?digits)?) as a
+// float64: exact for integers up to 2^53, such as the Unix times of "exp";
+// other values may be off in the last bits, which an expiry does not feel.
+func parseNumber(t string) (float64, bool) {
+	i, neg := 0, false
+	if i < len(t) && t[i] == '-' {
+		neg = true
+		i++
+	}
+	var mant float64
+	exp, digits := 0, 0
+	for ; i < len(t) && '0' <= t[i] && t[i] <= '9'; i++ {
+		mant = mant*10 + float64(t[i]-'0')
+		digits++
+	}
+	if digits == 0 {
+		return 0, false
+	}
+	if i < len(t) && t[i] == '.' {
+		i++
+		frac := 0
+		for ; i < len(t) && '0' <= t[i] && t[i] <= '9'; i++ {
+			mant = mant*10 + float64(t[i]-'0')
+			frac++
+		}
+		if frac == 0 {
+			return 0, false
+		}
+		exp -= frac
+	}
+	if i < len(t) && (t[i] == 'e' || t[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(t) && (t[i] == '+' || t[i] == '-') {
+			eneg = t[i] == '-'
+			i++
+		}
+		e, n := 0, 0
+		for ; i < len(t) && '0' <= t[i] && t[i] <= '9'; i++ {
+			if e < 10000 {
+				e = e*10 + int(t[i]-'0')
+			}
+			n++
+		}
+		if n == 0 {
+			return 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	if i != len(t) {
+		return 0, false
+	}
+	v := mant
+	if exp > 0 {
+		v *= math.Pow10(exp)
+	} else if exp < 0 {
+		v /= math.Pow10(-exp)
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// decodeBase64URL decodes unpadded base64url (RFC 4648 §5), as a JWT's
+// parts are written, without encoding/base64 (its init builds four
+// encodings into the browser build).
+func decodeBase64URL(s string) ([]byte, bool) {
+	if len(s)%4 == 1 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(s)*3/4)
+	var acc uint32
+	bits := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var v byte
+		switch {
+		case 'A' <= c && c <= 'Z':
+			v = c - 'A'
+		case 'a' <= c && c <= 'z':
+			v = c - 'a' + 26
+		case '0' <= c && c <= '9':
+			v = c - '0' + 52
+		case c == '-':
+			v = 62
+		case c == '_':
+			v = 63
+		default:
+			return nil, false
+		}
+		acc = acc<<6 | uint32(v)
+		bits += 6
+		if bits >= 8 {
+			bits -= 8
+			out = append(out, byte(acc>>bits))
+		}
+	}
+	return out, true
 }

@@ -2,8 +2,9 @@ package wasmclient
 
 import (
 	"encoding/base64"
+	"math"
+	"strconv"
 	"testing"
-	"time"
 
 	"github.com/pushmap/pushmap/geo"
 )
@@ -57,12 +58,12 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("backoff(%d) = %v, want in [%v, %v]", n, d, mid/2, mid*3/2)
 		}
 	}
-	lo, hi := time.Hour, time.Duration(0)
+	lo, hi := 3600*second, dur(0) // the clock's types: the browser build's too
 	for range 1000 {
 		d := c.backoff(0)
 		lo, hi = min(lo, d), max(hi, d)
 	}
-	if lo < 250*time.Millisecond || hi > 750*time.Millisecond || hi-lo < 400*time.Millisecond {
+	if lo < 250*millisecond || hi > 750*millisecond || hi-lo < 400*millisecond {
 		t.Fatalf("first retries spread over [%v, %v], want over most of [250ms, 750ms]", lo, hi)
 	}
 }
@@ -83,11 +84,54 @@ func TestJWTExpiry(t *testing.T) {
 		{`{"exp":1.5e9}`, 1.5e9},
 	} {
 		got, ok := jwtExpiry(enc(`{"alg":"none"}`) + "." + enc(tc.payload) + ".sig")
-		if ok != (tc.want != 0) || (ok && got.Unix() != tc.want) {
-			t.Errorf("jwtExpiry of %s = %v, %v; want %d", tc.payload, got.Unix(), ok, tc.want)
+		if ok != (tc.want != 0) || (ok && int64(got) != tc.want) {
+			t.Errorf("jwtExpiry of %s = %v, %v; want %d", tc.payload, got, ok, tc.want)
 		}
 	}
 	if _, ok := jwtExpiry("not-a-jwt"); ok {
 		t.Error("a static token has an expiry")
+	}
+}
+
+// TestParseNumber: the JWT's exp is read without strconv.ParseFloat (whose
+// tables the browser build leaves out): JSON numbers as strconv reads them,
+// exactly for integers, and anything else refused.
+func TestParseNumber(t *testing.T) {
+	for _, s := range []string{"0", "-0", "1764100000", "9007199254740992", "1.5", "-2.25", "1.5e9",
+		"1E3", "2e-3", "1.764100000123e9", "123456789012345678901234567890", "1e400"} {
+		got, ok := parseNumber(s)
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil && !math.IsInf(want, 0) {
+			t.Fatalf("strconv refuses %q: %v", s, err)
+		}
+		if !ok || math.Abs(got-want) > math.Abs(want)*1e-15 && !(math.IsInf(got, 1) && math.IsInf(want, 1)) {
+			t.Errorf("parseNumber(%q) = %v, %v; want %v", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "-", "+1", "1.", ".5", "1e", "1e+", "1.2.3", "1-2", "--1", "e5", "0x10", "1_000"} {
+		if v, ok := parseNumber(s); ok {
+			t.Errorf("parseNumber(%q) = %v, want refused", s, v)
+		}
+	}
+}
+
+// TestDecodeBase64URL: the JWT's payload is decoded without
+// encoding/base64 (left out of the browser build), as RawURLEncoding does.
+func TestDecodeBase64URL(t *testing.T) {
+	b := make([]byte, 64)
+	for i := range b {
+		b[i] = byte(i*37 + 11)
+	}
+	for n := range len(b) {
+		enc := base64.RawURLEncoding.EncodeToString(b[:n])
+		got, ok := decodeBase64URL(enc)
+		if !ok || string(got) != string(b[:n]) {
+			t.Fatalf("decodeBase64URL(%q) = %x, %v; want %x", enc, got, ok, b[:n])
+		}
+	}
+	for _, s := range []string{"a", "ab+c", "ab/c", "ab c", "abcde"} {
+		if _, ok := decodeBase64URL(s); ok {
+			t.Errorf("decodeBase64URL(%q) accepted", s)
+		}
 	}
 }

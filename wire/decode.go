@@ -53,11 +53,10 @@ func (d *Decoder) Decode(frame []byte) (Message, error) {
 	left := d.r.Len()
 	d.r.Reset(nil) // keep no reference to the frame
 	if err != nil {
-		var we Error
-		if errors.As(err, &we) {
+		if we, ok := as[Error](err); ok {
 			return nil, we
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if is(err, io.EOF) || is(err, io.ErrUnexpectedEOF) {
 			err = errors.New("frame ends early")
 		}
 		return nil, Error{Code: CodeMalformed, Message: err.Error()}
@@ -169,11 +168,10 @@ func (d *Decoder) skip(n, depth int) error {
 	for ; n > 0; n-- {
 		size, err := mpack.SkipLen(d.r.Rest(), MaxDepth-depth)
 		if err != nil {
-			var de *mpack.DepthError
-			if errors.As(err, &de) {
+			if _, deep := as[*mpack.DepthError](err); deep {
 				return errText("a field nested deeper than ", itoa(MaxDepth), " levels")
 			}
-			if errors.Is(err, mpack.ErrShort) {
+			if is(err, mpack.ErrShort) {
 				return io.ErrUnexpectedEOF
 			}
 			return err

@@ -18,6 +18,35 @@ func (e *wrapError) Unwrap() error { return e.err }
 
 func wrap(prefix string, err error) error { return &wrapError{prefix, err} }
 
+// as is errors.As for the type T, and is errors.Is, along chains of
+// Unwrap() error (the only wrapping the decoders do): errors.As would link
+// internal/reflectlite into the browser's .wasm, about 12 KB of brotli.
+func as[T error](err error) (T, bool) {
+	for ; err != nil; err = unwrapOne(err) {
+		if t, ok := err.(T); ok {
+			return t, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+func is(err, target error) bool {
+	for ; err != nil; err = unwrapOne(err) {
+		if err == target {
+			return true
+		}
+	}
+	return false
+}
+
+func unwrapOne(err error) error {
+	if u, ok := err.(interface{ Unwrap() error }); ok {
+		return u.Unwrap()
+	}
+	return nil
+}
+
 // textError is errors.New with its text built from parts.
 type textError string
 
