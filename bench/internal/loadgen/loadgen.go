@@ -193,7 +193,7 @@ type StageResult struct {
 	// FeedLatency: the feed requests of the window, from start to answer
 	// (a cluster node answers once Redis has the entry and its own tail
 	// applied it).
-	FeedLatency Latency `json:"feedLatency"`
+	FeedLatency Latency `json:"feedLatency,omitzero"`
 	// A cluster (Nodes > 1): the latency of the clients on the node the
 	// feed goes into, and of those on the other nodes.
 	LatencyFeedNode   *Latency `json:"latencyFeedNode,omitempty"`

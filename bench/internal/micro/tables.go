@@ -39,7 +39,8 @@ func (t Table) Render(o *Output, src string) string {
 
 // Tables are the micro-benchmark tables of docs/benchmarks.md, in page
 // order. Their outputs: core (package wire, server, internal/outbox,
-// server/internal/feeditem), ingest, wasm and browser (package e2e).
+// server/internal/feeditem), ingest, cluster (package server/redisfeed's
+// cluster benchmarks), wasm and browser (package e2e).
 var Tables = []Table{
 	{"index", "core", indexRows},
 	{"encode", "core", encodeRows},
@@ -48,6 +49,8 @@ var Tables = []Table{
 	{"clusters", "core", clusterRows},
 	{"decode", "core", decodeRows},
 	{"ingest", "ingest", ingestRows},
+	{"memory", "core", memoryRows},
+	{"cluster", "cluster", clusterStreamRows},
 	{"feeditem", "core", feeditemRows},
 	{"wasm", "wasm", wasmRows},
 	{"browser", "browser", browserRows},
@@ -273,4 +276,40 @@ func browserRows(o *Output, p func(string, ...any)) {
 		ms("Apply1000", "ms-total-median"), count(frames, ok))
 	p("| `BenchmarkApply1000`: from the client's `changes` event to the map idle (MapLibre `updateData` + render) | %s | |\n",
 		ms("Apply1000", "ms-after-changes-median"))
+}
+
+func memoryRows(o *Output, p func(string, ...any)) {
+	p("| `BenchmarkMemoryPerMarker` (1,000,000 markers in one server) | Go heap per marker |\n| --- | ---: |\n")
+	for _, r := range []struct{ name, what string }{
+		{"MemoryPerMarker/props=none", "id, layer, position, version, time"},
+		{"MemoryPerMarker/props=typical", "plus typical properties: a name, a route, a speed, a heading"},
+	} {
+		p("| %s | %s B |\n", r.what, count(o.Median(r.name, "B/marker")))
+	}
+}
+
+func clusterStreamRows(o *Output, p func(string, ...any)) {
+	p("| `BenchmarkClusterStream` (3 nodes, one Redis, batches of 1,000) | updates/s through the stream | Redis CPU per update | the nodes' CPU per update (all three) |\n| --- | ---: | ---: | ---: |\n")
+	for _, r := range []struct{ name, what string }{
+		{"ClusterStream/feeders=1", "one feeder, each batch waited for"},
+		{"ClusterStream/feeders=8", "8 feeders at once"},
+	} {
+		p("| %s | %s | %s | %s |\n", r.what, count(o.Median(r.name, "updates/s")), us(o.Median(r.name, "redis-us/update")),
+			us(o.Median(r.name, "nodes-us/update")))
+	}
+	p("\n| `BenchmarkClusterSnapshot` (a node with 1,000,000 markers, typical properties) | |\n| --- | ---: |\n")
+	v, ok := o.Median("ClusterSnapshot", "ms/snapshot")
+	p("| one snapshot, during which the node's tail applies nothing | %s |\n", ns(v*1e6, ok))
+	v, ok = o.Median("ClusterSnapshot", "redis-ms/snapshot")
+	p("| of which Redis's CPU (the script storing it) | %s |\n", ns(v*1e6, ok))
+	p("| heap allocated by it for that moment, per marker | %s B |\n", count(o.Median("ClusterSnapshot", "alloc-B/marker")))
+	p("| its size in Redis, per marker | %s B |\n", count(o.Median("ClusterSnapshot", "redis-B/marker")))
+}
+
+// us formats microseconds with three significant digits.
+func us(v float64, ok bool) string {
+	if !ok {
+		return missing
+	}
+	return sig(v) + " µs"
 }
