@@ -2,6 +2,7 @@ package redisfeed_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -44,6 +45,22 @@ func startBenchNode(b *testing.B, url string, every time.Duration) *benchNode {
 	return &benchNode{srv, c}
 }
 
+// redisMemory returns Redis's used_memory (INFO memory), in bytes.
+func redisMemory(b *testing.B, r *redistest.Server) float64 {
+	b.Helper()
+	for line := range strings.Lines(r.CLI("INFO", "memory")) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO memory: %s: %v", line, err)
+			}
+			return f
+		}
+	}
+	b.Fatal("INFO memory: no used_memory")
+	return 0
+}
+
 // redisCPU returns the CPU time redis-server has used (INFO cpu: user and
 // system of the main process and its children).
 func redisCPU(b *testing.B, r *redistest.Server) time.Duration {
@@ -77,19 +94,25 @@ func selfCPU(b *testing.B) time.Duration {
 }
 
 // BenchmarkClusterStream measures the cluster's stream path without HTTP
-// or clients: three nodes in this process on one real redis-server
-// (appendonly yes, appendfsync always), feeders calling Apply on node 0 in
-// batches of 1,000 updates (one XADD each), the clock running until
-// every node has applied every batch. It reports updates/s through the
-// one stream, Redis's CPU per update (INFO cpu) and this process's (the
-// three nodes and the feeders) per update.
+// or clients: nodes in this process on one real redis-server (appendonly
+// yes, appendfsync always), feeders calling Apply on the first in batches
+// of 1,000 updates (one XADD each), the clock running until every node
+// has applied every batch. It reports updates/s through the one stream,
+// Redis's CPU per update (INFO cpu), this process's (the nodes and the
+// feeders) per update, and the memory the stream takes in Redis per
+// update (INFO used_memory: nothing is trimmed meanwhile, as between two
+// snapshots).
 func BenchmarkClusterStream(b *testing.B) {
 	redistest.Require(b)
 	const batch, markers = 1000, 10000
-	for _, feeders := range []int{1, 8} {
-		b.Run("feeders="+strconv.Itoa(feeders), func(b *testing.B) {
+	for _, tc := range []struct{ nodes, feeders int }{{3, 1}, {3, 8}, {6, 8}} {
+		b.Run(fmt.Sprintf("nodes=%d/feeders=%d", tc.nodes, tc.feeders), func(b *testing.B) {
+			feeders := tc.feeders
 			r := redistest.StartAOF(b, "always")
-			nodes := []*benchNode{startBenchNode(b, r.URL, time.Minute), startBenchNode(b, r.URL, time.Minute), startBenchNode(b, r.URL, time.Minute)}
+			var nodes []*benchNode
+			for range tc.nodes {
+				nodes = append(nodes, startBenchNode(b, r.URL, time.Minute))
+			}
 			var next atomic.Int64
 			mkBatch := func(rng *rand.Rand) []server.Update {
 				us := make([]server.Update, batch)
@@ -105,7 +128,7 @@ func BenchmarkClusterStream(b *testing.B) {
 				b.Fatal(err)
 			}
 			entries0 := nodes[0].c.Stats().Entries
-			cpu0, self0 := redisCPU(b, r), selfCPU(b)
+			cpu0, self0, mem0 := redisCPU(b, r), selfCPU(b), redisMemory(b, r)
 			start := time.Now()
 			var seed atomic.Uint64
 			b.SetParallelism(feeders)
@@ -136,6 +159,7 @@ func BenchmarkClusterStream(b *testing.B) {
 			b.ReportMetric(updates/elapsed.Seconds(), "updates/s")
 			b.ReportMetric(float64(redisCPU(b, r)-cpu0)/1e3/updates, "redis-us/update")
 			b.ReportMetric(float64(selfCPU(b)-self0)/1e3/updates, "nodes-us/update")
+			b.ReportMetric((redisMemory(b, r)-mem0)/updates, "redis-B/update")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
