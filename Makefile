@@ -165,7 +165,7 @@ bench-micro: deps web
 ## its own block), then the load benchmark (pushmap against polling,
 ## broadcast and tile channels), which rewrites every other table and plot
 ## of docs/benchmarks.md (and docs/bench/: results.json, the plots, the
-## micro-benchmarks' outputs). About 15 minutes; see that page.
+## micro-benchmarks' outputs). About 20 minutes; see that page.
 bench: bench-micro bench-bin
 	PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
 	bin/pushmap-bench -write-docs -docs docs/benchmarks.md -micro $(MICRO)
