@@ -524,6 +524,9 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		}
 	}
 	if c.has("stream") {
+		if c.streamNodes < 1 || c.streamNodes > 16 {
+			return res, fmt.Errorf("-stream-nodes %d: want 1 to 16 nodes", c.streamNodes)
+		}
 		sc := base
 		sc.Name = fmt.Sprintf("stream/%d-nodes", c.streamNodes)
 		sc.Approach, sc.Nodes = loadgen.Pushmap, c.streamNodes
