@@ -161,15 +161,17 @@ define gobench
 	@cat $(MICRO)/$(1).txt
 endef
 
-## bench-micro: the micro-benchmarks of docs/benchmarks.md (server core,
-## ingest with Redis, the feed POST's answer, the .wasm's size, the browser
-## in Chromium), each
+## bench-micro: the micro-benchmarks of docs/benchmarks.md (server core
+## and memory per marker, ingest with Redis, the feed POST's answer, the
+## cluster's stream and snapshot on Redis, the .wasm's size, the browser in
+## Chromium), each
 ## output into $(MICRO) with its command.
 bench-micro: deps web
 	rm -rf $(MICRO) && mkdir -p $(MICRO)
 	$(call gobench,core,$(GO) test -run '^$$' -bench . -benchmem -count 3 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth)
 	$(call gobench,ingest,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench Ingest -benchtime 2s -count 3 ./server/ingest ./server/redisfeed)
 	$(call gobench,feedpost,$(GO) test -run '^$$' -bench FeedPOST -benchtime 60x -count 5 ./server/ingest)
+	$(call gobench,cluster,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench '^Benchmark(ClusterStream|ClusterSnapshot)$$' -benchtime 2s -count 3 ./server/redisfeed)
 	$(call gobench,wasm,$(GO) test -run '^$$' -bench WasmSize -benchtime 1x ./wasmclient)
 	$(call gobench,browser,PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench Apply1000 -benchtime 7x ./e2e)
 
@@ -177,7 +179,7 @@ bench-micro: deps web
 ## its own block), then the load benchmark (pushmap against polling,
 ## broadcast and tile channels), which rewrites every other table and plot
 ## of docs/benchmarks.md (and docs/bench/: results.json, the plots, the
-## micro-benchmarks' outputs). About 15 minutes; see that page.
+## micro-benchmarks' outputs). About 20 minutes; see that page.
 bench: bench-micro bench-bin
 	PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
 	bin/pushmap-bench -write-docs -docs docs/benchmarks.md -micro $(MICRO)

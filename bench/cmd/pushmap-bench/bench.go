@@ -33,12 +33,16 @@ at three zooms), on the "fleet" workload:
 markers moving a small step once a period inside a region, clients each
 watching a box of about a zoom-14 screen and panning every few seconds.
 
-It runs four parts (-only picks some):
+It runs five parts (-only picks some):
 
   fleet   the workload with every approach (-approaches), side by side
   sweep   latency as clients grow (-sweep-clients), pushmap, tiles, broadcast
   ladder  pushmap's highest update rate with recall 100% and p99 under
           -max-p99, for each of -ladder-clients
+  stream  the cluster's stream path: -stream-nodes nodes on one Redis,
+          -stream-clients clients, the update rate raised (-stream-markers)
+          until it fails: the updates/s one Redis takes, Redis's and the
+          nodes' CPU
   idle    -idle idle connections: memory per connection
 
 and writes results.json, results.md and SVG plots into -out; -write-docs
@@ -80,6 +84,8 @@ type benchConfig struct {
 	audit                       int
 	sweepMarkers                int
 	repeat                      int
+	streamMarkers               ints
+	streamClients, streamNodes  int
 }
 
 type list []string
@@ -111,8 +117,8 @@ func (l *ints) Set(s string) error {
 
 func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	c := &benchConfig{
-		only:          list{"fleet", "sweep", "ladder", "idle"},
-		approaches:    list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
+		only:          list{"fleet", "sweep", "ladder", "stream", "idle"},
+		approaches:    list{"pushmap", "pushmap-margin25", "pushmap-durable", "pushmap-cluster3", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
 		markers:       10000,
 		clients:       2000,
 		region:        "paris",
@@ -136,13 +142,17 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		sources:       8,
 		audit:         2000,
 		repeat:        3,
+		streamMarkers: ints{10000, 20000, 40000, 60000, 80000, 100000, 150000, 200000},
+		streamClients: 300,
+		streamNodes:   3,
 	}
 	fs := flag.NewFlagSet("pushmap-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.BoolVar(&c.quick, "quick", false, "run a small version of every part (under 2 minutes)")
-	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, idle")
+	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, stream, idle")
 	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-margin<percent> (views widened as the browser client's margin option does: pushmap-margin25), "+
-		"pushmap-durable (--data-dir, fsync always), tiles (at -tile-zoom) or tiles<zoom> (tiles13), broadcast, poll<interval> (the whole box, plain JSON: poll1s), "+
+		"pushmap-durable (--data-dir, fsync always), pushmap-cluster<N> (N nodes in --redis-mode cluster on one redis-server with appendfsync always, "+
+		"the feed into the first, clients spread over all: pushmap-cluster3), tiles (at -tile-zoom) or tiles<zoom> (tiles13), broadcast, poll<interval> (the whole box, plain JSON: poll1s), "+
 		"poll-since<interval> (changes since a cursor, conditional, gzip: poll-since250ms); a name may end in :N, N windows instead of -repeat")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
@@ -160,6 +170,9 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.IntVar(&c.sweepMarkers, "sweep-markers", c.sweepMarkers, "sweep: markers")
 	fs.Var(&c.ladderClients, "ladder-clients", "ladder: client counts (each capped by the open-file limit)")
 	fs.Var(&c.ladderMarkers, "ladder-markers", "ladder: marker counts tried in turn")
+	fs.Var(&c.streamMarkers, "stream-markers", "stream: marker counts (updates/s) tried in turn")
+	fs.IntVar(&c.streamClients, "stream-clients", c.streamClients, "stream: clients, spread over the nodes")
+	fs.IntVar(&c.streamNodes, "stream-nodes", c.streamNodes, "stream: cluster nodes on the one Redis")
 	fs.IntVar(&c.idle, "idle", c.idle, "idle: connections")
 	fs.DurationVar(&c.maxP99, "max-p99", c.maxP99, "a stage passes with recall 100% and p99 latency below this")
 	fs.Uint64Var(&c.seed, "seed", c.seed, "seed of the workload")
@@ -373,7 +386,7 @@ func (c *benchConfig) has(part string) bool {
 
 // quickApproaches are the fleet approaches of -quick unless -approaches
 // is given: one of each kind.
-var quickApproaches = list{"pushmap", "pushmap-margin25", "pushmap-durable", "tiles14", "broadcast", "poll1s", "poll-since250ms"}
+var quickApproaches = list{"pushmap", "pushmap-margin25", "pushmap-durable", "pushmap-cluster3", "tiles14", "broadcast", "poll1s", "poll-since250ms"}
 
 // applyQuick shrinks the suite to run in under two minutes.
 func (c *benchConfig) applyQuick() {
@@ -386,6 +399,7 @@ func (c *benchConfig) applyQuick() {
 	c.ladderClients = ints{500}
 	c.ladderMarkers = ints{5000, 10000, 20000, 50000}
 	c.idle = 5000
+	c.streamMarkers, c.streamClients = ints{5000, 20000}, 150
 	c.audit = 300
 	c.repeat = 1
 }
@@ -510,6 +524,28 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 			}
 		}
 	}
+	if c.has("stream") {
+		if c.streamNodes < 1 || c.streamNodes > 16 {
+			return res, fmt.Errorf("-stream-nodes %d: want 1 to 16 nodes", c.streamNodes)
+		}
+		sc := base
+		sc.Name = fmt.Sprintf("stream/%d-nodes", c.streamNodes)
+		sc.Approach, sc.Nodes = loadgen.Pushmap, c.streamNodes
+		sc.Warmup, sc.Window = shorter(c.warmup, 2*time.Second), shorter(c.window, 4*time.Second)
+		sc.StopOnFail = true
+		sc.Audit = min(c.audit, c.streamClients)
+		sc.StaleClients = 100
+		for _, m := range c.streamMarkers {
+			sc.Stages = append(sc.Stages, loadgen.Stage{Markers: m, Clients: capClients(c.streamClients)})
+		}
+		rep, err := loadgen.Run(ctx, env, &sc)
+		if rep != nil {
+			res.Stream = append(res.Stream, rep)
+		}
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", sc.Name, err)
+		}
+	}
 	if c.has("idle") {
 		exe, _ := os.Executable()
 		o := loadgen.IdleOptions{Conns: c.idle, PerProcess: min(maxClients, c.idle), Region: region, View: view,
@@ -568,6 +604,12 @@ func approach(sc *loadgen.Scenario, name string) error {
 		sc.Approach = loadgen.Pushmap
 	case name == "pushmap-durable":
 		sc.Approach, sc.DataDir = loadgen.Pushmap, true
+	case strings.HasPrefix(name, "pushmap-cluster"):
+		n, err := strconv.Atoi(strings.TrimPrefix(name, "pushmap-cluster"))
+		if err != nil || n < 1 || n > 16 {
+			return fmt.Errorf("-approaches: %q: want pushmap-cluster and a number of nodes from 1 to 16, such as pushmap-cluster3", name)
+		}
+		sc.Approach, sc.Nodes = loadgen.Pushmap, n
 	case strings.HasPrefix(name, "pushmap-margin"):
 		pct, err := strconv.Atoi(strings.TrimPrefix(name, "pushmap-margin"))
 		if err != nil || pct < 0 || pct > 100 {

@@ -71,6 +71,7 @@ func TestPlotCommittedResults(t *testing.T) {
 }
 
 func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
 	for _, tt := range []struct {
 		args   []string
 		code   int
@@ -82,6 +83,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-nope"}, 2, "", "flag provided but not defined: -nope"},
 		{[]string{"-plot", "no-such-file.json"}, 1, "", "no-such-file.json"},
 		{[]string{roleTarget, "-kind", "nope"}, 2, "", `unknown -kind "nope"`},
+		{[]string{"-only", "stream", "-stream-nodes", "0", "-out", dir}, 1, "", "-stream-nodes 0: want 1 to 16 nodes"},
+		{[]string{"-only", "fleet", "-approaches", "pushmap-cluster0", "-out", dir}, 1, "", `"pushmap-cluster0": want pushmap-cluster and a number of nodes`},
 		{[]string{roleDial, "-region", "nowhere"}, 1, "", `-region "nowhere"`},
 	} {
 		x, stdout, stderr := testCLI()

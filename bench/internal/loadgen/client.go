@@ -145,7 +145,7 @@ func (c *client) connect(ctx context.Context) error {
 		go c.pollLoop(phase)
 	} else {
 		dialer := r.dialers[k]
-		ws, _, err := websocket.Dial(ctx, "ws"+r.base[len("http"):]+target.PathWS, &websocket.DialOptions{
+		ws, _, err := websocket.Dial(ctx, "ws"+r.nodeBase(c.idx)[len("http"):]+target.PathWS, &websocket.DialOptions{
 			HTTPClient: dialer, CompressionMode: websocket.CompressionDisabled})
 		if err != nil {
 			return err
@@ -379,7 +379,7 @@ func (c *client) handle(b []byte, at int64, recs []audit.Record) []audit.Record 
 	from, to := r.winFrom.Load(), r.winTo.Load()
 	flush := func() {
 		if curN > 0 && curTick >= from && curTick < to {
-			r.hist.add(c.idx, time.Duration(at-r.j.SentAt(curTick)), curN)
+			r.record(c.idx, time.Duration(at-r.j.SentAt(curTick)), curN)
 		}
 		curN = 0
 	}
@@ -569,7 +569,7 @@ func (c *client) takePoll(b []byte, at int64, same, changes bool, recs []audit.R
 		if v > c.seen[m] {
 			c.seen[m] = v
 			if t := r.fl.Tick(m, v); same && t >= from && t < to {
-				r.hist.add(c.idx, time.Duration(at-r.j.SentAt(t)), 1)
+				r.record(c.idx, time.Duration(at-r.j.SentAt(t)), 1)
 			}
 		}
 	})

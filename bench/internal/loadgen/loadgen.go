@@ -19,6 +19,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,6 +105,15 @@ type Scenario struct {
 	// the write-ahead log (pushmap serve --data-dir, fsync always) in a
 	// temporary directory removed after the run.
 	DataDir bool `json:"dataDir,omitempty"`
+	// Nodes > 0 (Pushmap) runs a cluster: that many pushmap targets in
+	// --redis-mode cluster on one redis-server the run starts (appendonly
+	// yes, appendfsync always, in a temporary directory removed after the
+	// run). The feed goes into node 0; client i connects to node i mod
+	// Nodes. Server CPU and RSS are the nodes' sum; Redis's are apart.
+	// For the audit, a tick counts as applied once every node applied it
+	// (each node's count of stream entries applied, target.PathApplied):
+	// a node other than the fed one applies it after the feed's answer.
+	Nodes int `json:"nodes,omitempty"`
 }
 
 // An Env is what a run needs from its caller.
@@ -180,6 +190,14 @@ type StageResult struct {
 	FramesPerClientBatch float64 `json:"framesPerClientBatch"`
 	InViewPerSec         float64 `json:"inViewPerSec"` // of those, news in view: DeliveredPerSec × Precision
 	Latency              Latency `json:"latency"`      // publish to receipt, of the window's updates
+	// FeedLatency: the feed requests of the window, from start to answer
+	// (a cluster node answers once Redis has the entry and its own tail
+	// applied it).
+	FeedLatency Latency `json:"feedLatency,omitzero"`
+	// A cluster (Nodes > 1): the latency of the clients on the node the
+	// feed goes into, and of those on the other nodes.
+	LatencyFeedNode   *Latency `json:"latencyFeedNode,omitempty"`
+	LatencyOtherNodes *Latency `json:"latencyOtherNodes,omitempty"`
 
 	BytesPerClientSec     float64 `json:"bytesPerClientSec"`     // received, TCP payload
 	SentBytesPerClientSec float64 `json:"sentBytesPerClientSec"` // sent by clients (views, requests)
@@ -192,7 +210,11 @@ type StageResult struct {
 	GeneratorCPU  float64 `json:"generatorCpu"`  // cores used by this process
 	OtherCPU      float64 `json:"otherCpu"`      // cores used by every other process of the machine
 	ServerRSS     int64   `json:"serverRss"`     // bytes, at the window's end
-	RSSPerConn    float64 `json:"rssPerConn"`    // (RSS - RSS before any client) / clients
+	// A cluster: each node's CPU (cores), and Redis's CPU (cores) and RSS.
+	NodeCPU    []float64 `json:"nodeCpu,omitempty"`
+	RedisCPU   float64   `json:"redisCpu,omitempty"`
+	RedisRSS   int64     `json:"redisRss,omitempty"`
+	RSSPerConn float64   `json:"rssPerConn"` // (RSS - RSS before any client) / clients
 
 	Audited        int     `json:"audited"`
 	Precision      float64 `json:"precision"`
@@ -324,9 +346,12 @@ type run struct {
 	j     *audit.Journal
 	epoch time.Time
 
-	target  *Process
+	target  *Process   // the target the feed goes into: nodes[0]
+	nodes   []*Process // every target (one unless a cluster)
+	bases   []string   // http://host:port of each node
+	redis   *redisServer
 	dataDir string // the target's --data-dir, removed at the end; "" without
-	base    string // http://host:port
+	base    string // http://host:port of target
 	feed    *http.Client
 	rss0    int64 // target RSS before any client
 	body    []byte
@@ -341,6 +366,16 @@ type run struct {
 	dialers   []*http.Client // for WebSocket dials, one per source address
 	nextSrc   atomic.Int64
 	hist      histogram
+	histFeed  histogram // a cluster: clients on the node fed
+	histOther histogram // a cluster: clients on the other nodes
+	feedHist  histogram // feed requests
+
+	// A cluster: the feed requests sent (one stream entry each), and the
+	// ticks waiting for every node to apply them (ackLoop).
+	posts     int64
+	acks      chan tickEntries
+	ackWG     sync.WaitGroup
+	ackHTTP   *http.Client
 	winFrom   atomic.Int64 // ticks whose latencies count: [winFrom, winTo)
 	winTo     atomic.Int64
 	inWindow  atomic.Bool // deliveries count while set
@@ -389,13 +424,34 @@ func (r *run) start(ctx context.Context) error {
 		r.dataDir = dir
 		args = append(args, "-data-dir", dir)
 	}
-	cmd := r.env.Target(kind, args...)
-	p, err := StartProcess(cmd, "listening", logWriter(r.env), 30*time.Second)
-	if err != nil {
-		return fmt.Errorf("loadgen: starting the target: %w", err)
+	nodes := 1
+	if s.Nodes > 0 {
+		if kind != target.KindPushmap || s.DataDir {
+			return fmt.Errorf("loadgen: Nodes is in-memory pushmap's, not %s's", kind)
+		}
+		rs, err := startRedis(logWriter(r.env))
+		if err != nil {
+			return fmt.Errorf("loadgen: %w", err)
+		}
+		r.redis = rs
+		args = append(args, "-redis", rs.URL)
+		nodes = s.Nodes
 	}
-	r.target = p
-	r.base = "http://" + p.Addr
+	for i := range nodes {
+		cmd := r.env.Target(kind, args...)
+		p, err := StartProcess(cmd, "listening", logWriter(r.env), 30*time.Second)
+		if err != nil {
+			return fmt.Errorf("loadgen: starting target %d: %w", i, err)
+		}
+		r.nodes = append(r.nodes, p)
+		r.bases = append(r.bases, "http://"+p.Addr)
+	}
+	r.target, r.base = r.nodes[0], r.bases[0]
+	if len(r.nodes) > 1 {
+		r.acks = make(chan tickEntries, 1<<16)
+		r.ackHTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}}
+		go r.ackLoop()
+	}
 	r.feed = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	srcs := r.env.Sources
@@ -409,12 +465,20 @@ func (r *run) start(ctx context.Context) error {
 	if err := r.publish(ctx, 0); err != nil {
 		return err
 	}
-	r.gc()
-	pr, err := ReadProc(p.PID)
-	if err != nil {
-		return err
+	if len(r.nodes) > 1 {
+		// Every node applies tick 0 before the clients come.
+		if err := r.waitMarkers(ctx, s.Stages[0].Markers); err != nil {
+			return err
+		}
 	}
-	r.rss0 = pr.RSS
+	r.gc()
+	for _, p := range r.nodes {
+		pr, err := ReadProc(p.PID)
+		if err != nil {
+			return err
+		}
+		r.rss0 += pr.RSS
+	}
 	r.panStop, r.panDone = make(chan struct{}), make(chan struct{})
 	go r.panLoop()
 	return nil
@@ -430,10 +494,55 @@ func logWriter(env *Env) io.Writer {
 // gc asks the target to collect garbage and return memory to the system,
 // so that RSS figures are not the garbage collector's timing.
 func (r *run) gc() {
-	resp, err := r.feed.Post(r.base+target.PathGC, "", nil)
-	if err == nil {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+	for _, base := range r.bases {
+		resp, err := r.feed.Post(base+target.PathGC, "", nil)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+}
+
+// waitMarkers waits until every node holds n markers (its /bench/stats),
+// for up to 30s.
+func (r *run) waitMarkers(ctx context.Context, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for i, base := range r.bases {
+		for {
+			var st struct {
+				Markers int `json:"markers"`
+			}
+			resp, err := r.feed.Get(base + target.PathStats)
+			if err == nil {
+				err = json.NewDecoder(resp.Body).Decode(&st)
+				resp.Body.Close()
+			}
+			if err == nil && st.Markers >= n {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("loadgen: node %d holds %d of the %d markers fed after 30s (%v)", i, st.Markers, n, err)
+			}
+			if err := sleepUntil(ctx, time.Now().Add(20*time.Millisecond)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// nodeBase returns the URL of the node client idx connects to.
+func (r *run) nodeBase(idx int) string { return r.bases[idx%len(r.bases)] }
+
+// record counts n latencies of d of client idx.
+func (r *run) record(idx int, d time.Duration, n int) {
+	r.hist.add(idx, d, n)
+	if len(r.bases) > 1 {
+		if idx%len(r.bases) == 0 {
+			r.histFeed.add(idx, d, n)
+		} else {
+			r.histOther.add(idx, d, n)
+		}
 	}
 }
 
@@ -520,7 +629,41 @@ func (r *run) publish(ctx context.Context, t int64) error {
 		}
 	}
 	r.j.Acked(t, r.now())
+	if r.acks != nil {
+		r.ackWG.Add(1)
+		r.acks <- tickEntries{t, r.posts}
+	}
 	return nil
+}
+
+// tickEntries is a tick published to a cluster and the stream entries
+// added up to its last.
+type tickEntries struct{ tick, entries int64 }
+
+// ackLoop records, for each tick published to a cluster in turn, when every
+// node other than the fed one had applied it: the tick's acknowledgement
+// for the audit.
+func (r *run) ackLoop() {
+	for te := range r.acks {
+		for i := 1; i < len(r.bases); i++ {
+			url := fmt.Sprintf("%s%s?entries=%d", r.bases[i], target.PathApplied, te.entries)
+			resp, err := r.ackHTTP.Get(url)
+			if err != nil {
+				r.errs.Add(1)
+				r.env.logf("  node %d: %v", i, err)
+				continue
+			}
+			if resp.StatusCode != http.StatusNoContent {
+				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+				r.errs.Add(1)
+				r.env.logf("  node %d: tick %d: %s: %s", i, te.tick, resp.Status, strings.TrimSpace(string(msg)))
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		r.j.Acked(te.tick, r.now())
+		r.ackWG.Done()
+	}
 }
 
 func (r *run) post(ctx context.Context) error {
@@ -534,6 +677,7 @@ func (r *run) post(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	r.posts++
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -550,12 +694,18 @@ func (r *run) close() {
 	if r.cancel != nil {
 		r.cancel()
 	}
+	if r.acks != nil {
+		close(r.acks)
+	}
 	for _, c := range r.clients {
 		c.stop()
 	}
 	r.wg.Wait()
-	if r.target != nil {
-		r.target.Stop()
+	for _, p := range r.nodes {
+		p.Stop()
+	}
+	if r.redis != nil {
+		r.redis.stop()
 	}
 	if r.dataDir != "" {
 		os.RemoveAll(r.dataDir)

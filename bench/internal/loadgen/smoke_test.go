@@ -137,3 +137,35 @@ func runSmoke(t *testing.T, sc *Scenario) *Report {
 	}
 	return rep
 }
+
+// TestSmokeCluster checks, on a small run against three pushmap nodes in
+// --redis-mode cluster on a real redis-server, all in processes of their
+// own, that clients on every node get every in-view update and nothing
+// else, and that Redis's CPU and the latencies per node are measured.
+func TestSmokeCluster(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("PUSHMAP_REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server is not installed and PUSHMAP_REQUIRE_REDIS=1")
+		}
+		t.Skip("redis-server is not installed (apt-get install -y redis-server)")
+	}
+	sc := smoke(Pushmap)
+	sc.Nodes = 3
+	rep := runSmoke(t, sc)
+	st := rep.Stages[0]
+	if st.Recall != 1 || st.Missed != 0 {
+		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
+	}
+	if st.Precision != 1 {
+		t.Errorf("precision %.4f, want 1", st.Precision)
+	}
+	if len(st.NodeCPU) != 3 || st.RedisCPU <= 0 || st.RedisRSS <= 0 {
+		t.Errorf("nodes' CPU %v, Redis CPU %.3f cores and RSS %d: want three nodes and Redis measured", st.NodeCPU, st.RedisCPU, st.RedisRSS)
+	}
+	if st.LatencyFeedNode == nil || st.LatencyOtherNodes == nil || st.LatencyFeedNode.N == 0 || st.LatencyOtherNodes.N == 0 {
+		t.Errorf("latency on the fed node %+v, on the others %+v: want both measured", st.LatencyFeedNode, st.LatencyOtherNodes)
+	}
+	if st.FeedLatency.N == 0 {
+		t.Error("no feed request timed")
+	}
+}

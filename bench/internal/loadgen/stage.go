@@ -14,6 +14,8 @@ import (
 type snapshot struct {
 	at                  time.Time
 	server, self        Proc
+	nodes               []Proc        // a cluster: each node (server is their sum)
+	redis               Proc          // a cluster: redis-server
 	machine             time.Duration // CPU time of every process
 	bytesIn, bytesOut   int64
 	delivered, requests int64
@@ -23,9 +25,20 @@ type snapshot struct {
 func (r *run) snap() (snapshot, error) {
 	s := snapshot{at: time.Now(), bytesIn: r.bytesIn.Load(), bytesOut: r.bytesOut.Load(),
 		delivered: r.delivered.Load(), requests: r.requests.Load(), frames: r.frames.Load()}
+	for _, p := range r.nodes {
+		pr, err := ReadProc(p.PID)
+		if err != nil {
+			return s, err
+		}
+		s.nodes = append(s.nodes, pr)
+		s.server.CPU += pr.CPU
+		s.server.RSS += pr.RSS
+	}
 	var err error
-	if s.server, err = ReadProc(r.target.PID); err != nil {
-		return s, err
+	if r.redis != nil {
+		if s.redis, err = ReadProc(r.redis.PID); err != nil {
+			return s, err
+		}
 	}
 	if s.self, err = ReadProc(0); err != nil {
 		return s, err
@@ -64,7 +77,7 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	from, end := r.fl.StageStart(i), r.fl.StageStart(i+1)
 	winFrom := end - ticksOf(s.Window, s.Fleet)
 	r.winTo.Store(end)
-	r.hist.summary() // forget the previous stage's late arrivals
+	r.forgetLatencies() // the previous stage's late arrivals
 	r.resets.Swap(0)
 	r.errs.Swap(0)
 	r.disconnects.Swap(0)
@@ -97,7 +110,7 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 		}
 		if t == winFrom {
 			r.winFrom.Store(winFrom)
-			r.hist.summary() // the warm-up's latencies
+			r.forgetLatencies() // the warm-up's
 			if w0, err = r.snap(); err != nil {
 				return res, err
 			}
@@ -110,6 +123,7 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 			return res, err
 		}
 		feedMax = max(feedMax, time.Since(t0))
+		r.feedHist.add(int(t), time.Since(t0), 1)
 	}
 	if last <= winFrom {
 		winFrom = from
@@ -129,6 +143,11 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 		return res, err
 	}
 	res.Latency = r.hist.summary()
+	res.FeedLatency = r.feedHist.summary()
+	if len(r.nodes) > 1 {
+		feedNode, others := r.histFeed.summary(), r.histOther.summary()
+		res.LatencyFeedNode, res.LatencyOtherNodes = &feedNode, &others
+	}
 
 	w := audit.Window{From: winFrom, To: last, Cut: r.now(), StaleClients: s.StaleClients,
 		Region: s.Fleet.Region, Cell: s.View, Misses: 5}
@@ -141,6 +160,7 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 			w.Samples = append(w.Samples, t)
 		}
 	}
+	r.ackWG.Wait() // a cluster: every node applied every tick
 	evalStart := time.Now()
 	a := audit.Evaluate(r.fl, r.j, w, r.audited)
 	r.env.logf("  audit of %d clients took %v", len(r.audited), time.Since(evalStart).Round(time.Millisecond))
@@ -178,6 +198,16 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	res.GeneratorCPU = (w1.self.CPU - w0.self.CPU).Seconds() / sec
 	res.OtherCPU = max(0, (w1.machine-w0.machine).Seconds()/sec-res.ServerCPU-res.GeneratorCPU)
 	res.ServerRSS = w1.server.RSS
+	if len(r.nodes) > 1 {
+		for i := range w1.nodes {
+			res.NodeCPU = append(res.NodeCPU, (w1.nodes[i].CPU-w0.nodes[i].CPU).Seconds()/sec)
+		}
+	}
+	if r.redis != nil {
+		res.RedisCPU = (w1.redis.CPU - w0.redis.CPU).Seconds() / sec
+		res.RedisRSS = w1.redis.RSS
+		res.OtherCPU = max(0, res.OtherCPU-res.RedisCPU)
+	}
 	res.RSSPerConn = float64(w1.server.RSS-r.rss0) / clients
 	res.Audited = len(r.audited)
 	res.InViewUpdates = a.InView + a.Leaves
@@ -223,4 +253,12 @@ func div(a, b float64) float64 {
 		return 0
 	}
 	return a / b
+}
+
+// forgetLatencies clears the latency histograms.
+func (r *run) forgetLatencies() {
+	r.hist.summary()
+	r.histFeed.summary()
+	r.histOther.summary()
+	r.feedHist.summary()
 }

@@ -123,3 +123,31 @@ func TestWriteDocs(t *testing.T) {
 		t.Errorf("a page without markers: %v", err)
 	}
 }
+
+// TestRenderClusterAndMemory: the memory and cluster tables read their
+// benchmarks' custom units, and say "—" for a figure the output lacks.
+func TestRenderClusterAndMemory(t *testing.T) {
+	out := "$ go test -bench Cluster ./server/redisfeed\n" +
+		"BenchmarkMemoryPerMarker/props=typical-2 \t 1\t 9000000000 ns/op\t 802.1 B/marker\n" +
+		"BenchmarkClusterStream/nodes=3/feeders=8-2 \t 44\t 0 ns/op\t 19.77 nodes-us/update\t 110.6 redis-B/update\t 2.015 redis-us/update\t 20361 updates/s\n"
+	o, err := Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md strings.Builder
+	for _, tb := range Tables {
+		if tb.Name == "memory" || tb.Name == "cluster" {
+			md.WriteString(tb.Render(o, "x.txt"))
+		}
+	}
+	for _, want := range []string{
+		"| plus typical properties: a name, a route, a speed, a heading | 802 B |",
+		"| id, layer, position, version, time | — |",
+		"| 3 nodes, 8 feeders at once | 20,361 | 2.02 µs | 19.8 µs | 111 B |",
+		"| one snapshot, during which the node's tail applies nothing | — |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("the tables lack %q:\n%s", want, md.String())
+		}
+	}
+}

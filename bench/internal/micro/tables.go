@@ -39,8 +39,9 @@ func (t Table) Render(o *Output, src string) string {
 
 // Tables are the micro-benchmark tables of docs/benchmarks.md, in page
 // order. Their outputs: core (package wire, server, internal/outbox,
-// server/internal/feeditem), ingest, feedpost (BenchmarkFeedPOST), wasm and
-// browser (package e2e).
+// server/internal/feeditem), ingest, feedpost (BenchmarkFeedPOST), cluster
+// (package server/redisfeed's cluster benchmarks), wasm and browser
+// (package e2e).
 var Tables = []Table{
 	{"index", "core", indexRows},
 	{"encode", "core", encodeRows},
@@ -50,6 +51,8 @@ var Tables = []Table{
 	{"decode", "core", decodeRows},
 	{"ingest", "ingest", ingestRows},
 	{"feedpost", "feedpost", feedPostRows},
+	{"memory", "core", memoryRows},
+	{"cluster", "cluster", clusterStreamRows},
 	{"feeditem", "core", feeditemRows},
 	{"wasm", "wasm", wasmRows},
 	{"browser", "browser", browserRows},
@@ -290,4 +293,49 @@ func browserRows(o *Output, p func(string, ...any)) {
 		ms("Apply1000", "ms-total-median"), count(frames, ok))
 	p("| `BenchmarkApply1000`: from the client's `changes` event to the map idle (MapLibre `updateData` + render) | %s | |\n",
 		ms("Apply1000", "ms-after-changes-median"))
+}
+
+func memoryRows(o *Output, p func(string, ...any)) {
+	p("| `BenchmarkMemoryPerMarker` (1,000,000 markers in one server) | Go heap per marker |\n| --- | ---: |\n")
+	for _, r := range []struct{ name, what string }{
+		{"MemoryPerMarker/props=none", "id, layer, position, version, time"},
+		{"MemoryPerMarker/props=typical", "plus typical properties: a name, a route, a speed, a heading"},
+	} {
+		p("| %s | %s |\n", r.what, bytesOf(o.Median(r.name, "B/marker")))
+	}
+}
+
+func clusterStreamRows(o *Output, p func(string, ...any)) {
+	p("| `BenchmarkClusterStream` (one Redis, batches of 1,000) | updates/s through the stream | Redis CPU per update | the nodes' CPU per update (all of them) | Redis memory per update held |\n| --- | ---: | ---: | ---: | ---: |\n")
+	for _, r := range []struct{ name, what string }{
+		{"ClusterStream/nodes=3/feeders=1", "3 nodes, one feeder, each batch waited for"},
+		{"ClusterStream/nodes=3/feeders=8", "3 nodes, 8 feeders at once"},
+		{"ClusterStream/nodes=6/feeders=8", "6 nodes, 8 feeders at once"},
+	} {
+		p("| %s | %s | %s | %s | %s |\n", r.what, count(o.Median(r.name, "updates/s")), us(o.Median(r.name, "redis-us/update")),
+			us(o.Median(r.name, "nodes-us/update")), bytesOf(o.Median(r.name, "redis-B/update")))
+	}
+	p("\n| `BenchmarkClusterSnapshot` (a node with 1,000,000 markers, typical properties) | |\n| --- | ---: |\n")
+	v, ok := o.Median("ClusterSnapshot", "ms/snapshot")
+	p("| one snapshot, during which the node's tail applies nothing | %s |\n", ns(v*1e6, ok))
+	v, ok = o.Median("ClusterSnapshot", "redis-ms/snapshot")
+	p("| of which Redis's CPU (the script storing it) | %s |\n", ns(v*1e6, ok))
+	p("| heap allocated by it for that moment, per marker | %s |\n", bytesOf(o.Median("ClusterSnapshot", "alloc-B/marker")))
+	p("| its size in Redis, per marker | %s |\n", bytesOf(o.Median("ClusterSnapshot", "redis-B/marker")))
+}
+
+// us formats microseconds with three significant digits.
+func us(v float64, ok bool) string {
+	if !ok {
+		return missing
+	}
+	return sig(v) + " µs"
+}
+
+// bytesOf formats a byte count.
+func bytesOf(v float64, ok bool) string {
+	if !ok {
+		return missing
+	}
+	return num(v) + " B"
 }

@@ -30,9 +30,12 @@ type Results struct {
 	Workload Workload  `json:"workload"`
 	Notes    []string  `json:"notes,omitempty"`
 
-	Fleet  []*loadgen.Report   `json:"fleet,omitempty"`  // one per approach, one stage each
-	Sweep  []*loadgen.Report   `json:"sweep,omitempty"`  // one per approach, a stage per client count
-	Ladder []*loadgen.Report   `json:"ladder,omitempty"` // pushmap, one per client count, a stage per marker count
+	Fleet  []*loadgen.Report `json:"fleet,omitempty"`  // one per approach, one stage each
+	Sweep  []*loadgen.Report `json:"sweep,omitempty"`  // one per approach, a stage per client count
+	Ladder []*loadgen.Report `json:"ladder,omitempty"` // pushmap, one per client count, a stage per marker count
+	// Stream: a cluster on one Redis, a stage per marker count (the
+	// part "stream").
+	Stream []*loadgen.Report   `json:"stream,omitempty"`
 	Idle   *loadgen.IdleResult `json:"idle,omitempty"`
 }
 

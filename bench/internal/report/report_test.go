@@ -141,3 +141,44 @@ func TestLadderFrameCost(t *testing.T) {
 		t.Errorf("the ladder table lacks the per-frame cost 3.0:\n%s", md)
 	}
 }
+
+// TestClusterAndStream: a cluster's fleet run is compared with in-memory
+// pushmap's (p99 against issue 12's 100 ms, Redis CPU, the hop through
+// Redis), and the stream part shows Redis's cost per update and where
+// the rate stopped.
+func TestClusterAndStream(t *testing.T) {
+	res := sample()
+	res.Fleet[1].Stages[0].FeedLatency = loadgen.Latency{N: 10, P50: 2, P99: 4}
+	cl := func(markers int, redis float64, pass bool) loadgen.StageResult {
+		st := res.Fleet[1].Stages[0]
+		st.Markers, st.UpdatesPerSec, st.Pass = markers, float64(markers), pass
+		if !pass {
+			st.Why = "p99 60 ms ≥ 50ms"
+		}
+		st.Latency = loadgen.Latency{N: 10, P50: 9, P99: 30, P999: 60}
+		st.FeedLatency = loadgen.Latency{N: 10, P50: 8, P99: 12}
+		st.LatencyFeedNode, st.LatencyOtherNodes = &loadgen.Latency{N: 5, P50: 9, P99: 29}, &loadgen.Latency{N: 5, P50: 10, P99: 31}
+		st.NodeCPU, st.RedisCPU, st.RedisRSS = []float64{0.2, 0.1, 0.1}, redis, 20<<20
+		return st
+	}
+	res.Fleet = append(res.Fleet, &loadgen.Report{Scenario: loadgen.Scenario{Approach: loadgen.Pushmap, Nodes: 3},
+		Stages: []loadgen.StageResult{cl(10000, 0.05, true)}})
+	res.Stream = []*loadgen.Report{{Scenario: loadgen.Scenario{Approach: loadgen.Pushmap, Nodes: 3},
+		Stages: []loadgen.StageResult{cl(10000, 0.05, true), cl(20000, 0.1, false)}}}
+	md := Markdown(res, "bench")
+	for _, want := range []string{
+		"| pushmap, 3 nodes on one Redis | 900 | 9.0 / 30.0 / 60.0 |",
+		"p99 latency 30.0 ms (the bar: at most 100 ms; in-memory pushmap 5.0 ms)",
+		"Redis used 0.050 cores (5.00 µs per update) and 20 MiB; the nodes 0.20 + 0.10 + 0.10 cores",
+		"takes 8.0 / 12.0 ms at p50 / p99 against 2.0 / 4.0 ms in memory (+6.0 ms at p50)",
+		"those on the other nodes in 10.0 / 31.0 ms (+1.0 ms at p50)",
+		"| 10,000 | 8.0 / 12.0 | 9.0 / 30.0 | 0.050 | 5.00 | 20 MiB | 0.20 + 0.10 + 0.10 |",
+		"Highest passing: 10,000 updates/s, with Redis at 0.050 cores (5.00 µs per update: one Redis core at that cost would take about 200,000 updates/s)",
+		"the next stage, 20,000 updates/s, failed (p99 60 ms ≥ 50ms)",
+		"| pushmap, 3 nodes on one Redis at the fleet workload: recall 100%, p99 ≤ 100 ms;",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/ingest"
+	"github.com/pushmap/pushmap/server/redisfeed"
 	"github.com/pushmap/pushmap/server/wal"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -45,6 +48,9 @@ const (
 	PathPoll  = "/poll/markers" // KindPoll: GET ?bbox=&since= the changes in a box (baseline.Poll)
 	PathStats = "/bench/stats"  // GET: goroutines, heap and the server's counters as JSON
 	PathGC    = "/bench/gc"     // POST: collect garbage and return memory to the system
+	// PathApplied (a cluster node): GET ?entries=N answers once the node
+	// has applied N stream entries (204), or after 10s (504).
+	PathApplied = "/bench/applied"
 )
 
 // FeedKey is the ingest's feed key in a target.
@@ -56,7 +62,9 @@ of its own: -kind pushmap (the pushmap server with default options, plus the
 HTTP ingest at /feed/, whose GET /feed/markers?bbox= is the polling
 endpoint), tiles (a tile-channel broker), broadcast, or poll (a polling
 endpoint of changes since a cursor at /poll/markers); the baselines too are
-fed through the ingest (POST /feed/markers, upserts only). Every kind answers
+fed through the ingest (POST /feed/markers, upserts only). With -redis, a
+pushmap target is a node of a cluster on that Redis, fed through the stream
+as pushmap serve --redis-mode cluster is. Every kind answers
 GET /bench/stats and POST /bench/gc. It prints "listening host:port" and
 serves until its standard input closes or ctx ends.
 `
@@ -77,6 +85,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	tileZoom := fs.Int("tile-zoom", 14, "tiles: zoom of the channels' tiles")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	dataDir := fs.String("data-dir", "", "pushmap: the write-ahead log's directory, as pushmap serve --data-dir (fsync always); empty: in memory")
+	redisURL := fs.String("redis", "", "pushmap: a node of a cluster on the Redis at this URL, as pushmap serve --redis URL --redis-mode cluster (docs/cluster.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -116,6 +125,32 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		mux.Handle("GET "+PathWS, srv)
 		feed = srv
 		closeAll = func() { srv.Close() }
+		var cl *redisfeed.Cluster
+		if *dataDir != "" && *redisURL != "" {
+			srv.Close()
+			fmt.Fprintln(stderr, "pushmap-bench target: -data-dir and -redis are exclusive, as pushmap serve's --data-dir and --redis-mode cluster")
+			return 2
+		}
+		if *redisURL != "" {
+			counted := &countingStore{Server: srv, moved: make(chan struct{})}
+			mux.HandleFunc("GET "+PathApplied, counted.serveApplied)
+			c, err := redisfeed.NewCluster(*redisURL, counted, &redisfeed.ClusterOptions{Logger: log})
+			if err != nil {
+				srv.Close()
+				return fail(err)
+			}
+			tailCtx, stopTail := context.WithCancel(context.Background())
+			tailed := make(chan struct{})
+			go func() {
+				defer close(tailed)
+				if err := c.Run(tailCtx); err != nil && !errors.Is(err, context.Canceled) {
+					log.Error("cluster tail stopped", "err", err)
+				}
+			}()
+			feed = clusterFeed{srv, c}
+			closeAll = func() { stopTail(); <-tailed; c.Close(); srv.Close() }
+			cl = c
+		}
 		if *dataDir != "" {
 			l, err := wal.Open(srv, wal.Options{Dir: *dataDir, Logger: log})
 			if err != nil {
@@ -127,8 +162,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		stats = func() map[string]any {
 			st := srv.Stats()
-			return map[string]any{"connections": st.Connections, "views": st.Views, "markers": st.Markers,
+			m := map[string]any{"connections": st.Connections, "views": st.Views, "markers": st.Markers,
 				"delivered": st.Delivered, "resets": st.Resets, "tooSlow": st.TooSlow}
+			if cl != nil {
+				cs := cl.Stats()
+				m["clusterEntries"], m["clusterResyncs"], m["clusterErrors"] = cs.Entries, cs.Resyncs, cs.Errors
+			}
+			return m
 		}
 	case KindTiles:
 		t, err := baseline.NewTiles(*tileZoom, &baseline.Options{Logger: log})
@@ -219,6 +259,69 @@ type durableFeed struct {
 func (f durableFeed) Apply(updates []server.Update) error { return f.log.Apply(updates) }
 func (f durableFeed) ApplyLayers(layers []string, updates []server.Update) error {
 	return f.log.ApplyLayers(layers, updates)
+}
+
+// clusterFeed is the pushmap server fed through the cluster's stream, as
+// pushmap serve --redis-mode cluster feeds it: a batch is answered once
+// Redis has it and this node's tail applied it.
+type clusterFeed struct {
+	*server.Server
+	cluster *redisfeed.Cluster
+}
+
+func (f clusterFeed) Apply(updates []server.Update) error { return f.cluster.Apply(updates) }
+func (f clusterFeed) ApplyLayers(layers []string, updates []server.Update) error {
+	return f.cluster.ApplyLayers(layers, updates)
+}
+
+// countingStore is a cluster node's store that counts the batches applied
+// (one per stream entry), so that the generator can learn when every node
+// applied a feed request (PathApplied).
+type countingStore struct {
+	*server.Server
+	mu      sync.Mutex
+	applied int64         // guarded by mu
+	moved   chan struct{} // guarded by mu: closed and replaced when applied moves
+}
+
+func (s *countingStore) Apply(updates []server.Update) error {
+	err := s.Server.Apply(updates)
+	s.mu.Lock()
+	s.applied++
+	close(s.moved)
+	s.moved = make(chan struct{})
+	s.mu.Unlock()
+	return err
+}
+
+func (s *countingStore) serveApplied(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.ParseInt(r.URL.Query().Get("entries"), 10, 64)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("entries=%q: want a count", r.URL.Query().Get("entries")), http.StatusBadRequest)
+		return
+	}
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		done, moved := s.applied >= n, s.moved
+		s.mu.Unlock()
+		if done {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		select {
+		case <-moved:
+		case <-timeout.C:
+			s.mu.Lock()
+			applied := s.applied
+			s.mu.Unlock()
+			http.Error(w, fmt.Sprintf("%d of %d entries applied after 10s", applied, n), http.StatusGatewayTimeout)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
 // brokerFeed feeds a baseline broker through the ingest: upserts only.
