@@ -118,7 +118,14 @@ type Cluster struct {
 	errs     atomic.Int64
 	loaded   bool      // touched by Run's goroutine only: the snapshot was loaded; a later Run resumes
 	lastSnap time.Time // touched by Run's goroutine only
-	snapID   streamID  // touched by Run's goroutine only: the last snapshot written or loaded
+	// snapping is set while a snapshot is encoded and written, off the
+	// tail (at 1M markers that takes seconds, during which the tail would
+	// apply nothing and the node's feeds time out); one at a time.
+	snapping atomic.Bool
+	snapWG   sync.WaitGroup // the snapshot being written; Run waits for it before it closes its client
+	// beforeSnapshotWrite, when set (tests), runs before a snapshot is
+	// encoded, on the goroutine that writes it.
+	beforeSnapshotWrite func()
 	// ordinal is how many entries the stream had received up to and
 	// including the last one applied (XINFO's entries-added then):
 	// trimming removes entries from the head only, so the stream's first
@@ -127,6 +134,7 @@ type Cluster struct {
 	ordinal uint64 // touched by Run's goroutine only
 
 	mu      sync.Mutex
+	snapID  streamID      // guarded by mu: the last snapshot written or loaded
 	applied streamID      // guarded by mu: the last entry applied
 	moved   chan struct{} // guarded by mu: closed and replaced when applied moves
 }
@@ -410,6 +418,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 	defer c.running.Store(false)
 	var client rueidis.Client
 	defer func() {
+		c.snapWG.Wait()
 		if client != nil {
 			client.Close()
 		}
@@ -570,7 +579,7 @@ func (c *Cluster) checkGap(ctx context.Context, client rueidis.Client) error {
 		return c.resync(ctx, client, true)
 	}
 	if first := uint64(added-length) + 1; length > 0 && first > c.ordinal+1 {
-		if c.snapID == (streamID{}) && at == (streamID{}) && !c.snapshotExists(ctx, client) {
+		if c.snapshotID() == (streamID{}) && at == (streamID{}) && !c.snapshotExists(ctx, client) {
 			// No snapshot covers them: they are lost to every node that
 			// starts now. Say so, and start from what there is.
 			c.log.Warn("redisfeed: cluster: the stream's first entries were trimmed and no snapshot covers them; starting from its first entry",
@@ -658,7 +667,7 @@ func (c *Cluster) resync(ctx context.Context, client rueidis.Client, replace boo
 	if r, ok := c.store.(ClientResetter); ok && replace {
 		r.ResetClients()
 	}
-	c.snapID = at
+	c.setSnapshotID(at)
 	c.ordinal = ordinal
 	c.lastSnap = time.Now()
 	c.setApplied(at)
@@ -688,17 +697,34 @@ return 1
 `)
 
 // maybeSnapshot writes a snapshot of the store at the last applied entry
-// when SnapshotEvery passed and the stream moved since the last one. The
-// tail is the store's only writer (expiry aside), so the copy is exactly
-// the state at that entry.
+// when SnapshotEvery passed, the stream moved since the last one and no
+// other is being written. The tail is the store's only writer (expiry
+// aside), so the copy taken here is exactly the state at that entry; it
+// is encoded and written on a goroutine of its own while the tail goes on.
 func (c *Cluster) maybeSnapshot(ctx context.Context, client rueidis.Client) {
 	at := c.appliedID()
-	if time.Since(c.lastSnap) < c.every || !c.snapID.less(at) {
+	if time.Since(c.lastSnap) < c.every || !c.snapshotID().less(at) || !c.snapping.CompareAndSwap(false, true) {
 		return
 	}
 	c.lastSnap = time.Now()
-	var states []snapState
-	for _, r := range c.store.Snapshot() {
+	recs, ordinal := c.store.Snapshot(), c.ordinal
+	c.snapWG.Add(1)
+	go func() {
+		defer c.snapWG.Done()
+		defer c.snapping.Store(false)
+		if c.beforeSnapshotWrite != nil {
+			c.beforeSnapshotWrite()
+		}
+		c.writeSnapshot(ctx, client, at, ordinal, recs)
+	}()
+}
+
+// writeSnapshot encodes recs, the store at entry at (the ordinal-th the
+// stream received), and writes them as the snapshot unless the one in
+// Redis covers as much already.
+func (c *Cluster) writeSnapshot(ctx context.Context, client rueidis.Client, at streamID, ordinal uint64, recs []server.StoredMarker) {
+	states := make([]snapState, 0, len(recs))
+	for _, r := range recs {
 		s := snapState{ID: r.Marker.ID, Layer: r.Marker.Layer, Lon: r.Marker.Pos.Lon, Lat: r.Marker.Pos.Lat,
 			Version: r.Marker.Version, Time: r.Marker.Time, Props: r.Marker.Props}
 		if !r.Expires.IsZero() {
@@ -713,14 +739,32 @@ func (c *Cluster) maybeSnapshot(ctx context.Context, client rueidis.Client) {
 	}
 	n, err := snapshotScript.Exec(ctx, client, []string{c.snapKey, c.stream},
 		[]string{at.String(), string(data), strconv.FormatUint(at.ms, 10), strconv.FormatUint(at.seq, 10),
-			strconv.FormatUint(c.ordinal, 10)}).AsInt64()
+			strconv.FormatUint(ordinal, 10)}).AsInt64()
 	if err != nil {
 		c.log.Warn("redisfeed: cluster: writing the snapshot", "err", err)
 		return
 	}
-	c.snapID = at
+	c.mu.Lock()
+	if c.snapID.less(at) {
+		c.snapID = at
+	}
+	c.mu.Unlock()
 	if n == 1 {
 		c.snaps.Add(1)
 		c.log.Debug("redisfeed: cluster: snapshot written", "markers", len(states), "id", at, "bytes", len(data))
 	}
+}
+
+// snapshotID returns the id of the last snapshot written or loaded.
+func (c *Cluster) snapshotID() streamID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snapID
+}
+
+// setSnapshotID records that the snapshot at id was loaded.
+func (c *Cluster) setSnapshotID(id streamID) {
+	c.mu.Lock()
+	c.snapID = id
+	c.mu.Unlock()
 }

@@ -271,3 +271,66 @@ func TestClusterApplyFailsWhenItsEntryWasLost(t *testing.T) {
 		t.Fatal("the lost write is on the node")
 	}
 }
+
+// TestClusterAppliesWhileSnapshotting: a snapshot is written off the
+// tail. While one is held before its write (a test hook; at 1M markers the
+// encoding and the write take seconds), the node still applies the stream:
+// a feed on it is answered and its markers are there; the snapshot is
+// written once let go.
+func TestClusterAppliesWhileSnapshotting(t *testing.T) {
+	url := redistest.Start(t).URL
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.New(&server.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c, err := redisfeed.NewCluster(url, srv, &redisfeed.ClusterOptions{Stream: "t:snapping", SnapshotEvery: time.Millisecond,
+		Block: blockFor, ApplyTimeout: 5 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	redisfeed.SetBeforeSnapshotWrite(c, func() {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		<-release
+	})
+	n := &node{srv: srv, c: c}
+	n.run()
+	t.Cleanup(n.stop)
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(release)
+		}
+	})
+
+	if err := c.Apply(upserts(0, 10, 1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no snapshot started within 10 s of a write (SnapshotEvery 1 ms)")
+	}
+	// The snapshot is held: the tail must go on.
+	if err := c.Apply(upserts(10, 20, 1)); err != nil {
+		t.Fatalf("a write while a snapshot is being written: %v", err)
+	}
+	if got := len(n.markers()); got != 20 {
+		t.Fatalf("%d markers after two answered writes of 10, want 20", got)
+	}
+	close(release)
+	released = true
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Stats().Snapshots == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the held snapshot was not written within 10 s of its release")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
