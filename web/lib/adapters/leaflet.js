@@ -8,14 +8,19 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
+  LABEL_HALO,
   MarkerSync,
+  Throttle,
   ViewPusher,
+  boundsView,
   cancelFrame,
   clusterRadius,
   countLabel,
+  labelFont,
   nextFrame,
   register,
   tileBounds,
+  watchStale,
 } from './sync.js';
 
 /**
@@ -75,10 +80,13 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   const clusterClickZoom = opts.clusterClickZoom ?? true;
   const markersInteractive = Boolean(opts.onMarkerClick || opts.onMarkerHover);
   const clusterLabelMarkers = new Map(); // key -> L.Marker with the count
-  // Drawn markers fade while the client is disconnected: they are what the
-  // server said last, not what it holds now.
-  let stale = client.status !== 'open';
-  const fade = () => (stale ? staleOpacity : 1);
+  // Drawn markers fade while the client is disconnected.
+  const stale = watchStale(client, () => {
+    for (const c of circles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.9 * fade() });
+    for (const c of clusterCircles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.8 * fade() });
+    for (const m of clusterLabelMarkers.values()) m.setOpacity(fade());
+  });
+  const fade = () => (stale.stale ? staleOpacity : 1);
 
   const clusterGroup = L.layerGroup().addTo(map);
   const clusterCircles = new Map(); // key -> L.CircleMarker
@@ -194,7 +202,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   function labelIcon(text) {
     return L.divIcon({
       className: 'pushmap-cluster-label',
-      html: `<span style="display:block;font:bold ${text.length > 3 ? 10 : 11}px/20px system-ui,sans-serif;color:#fff;text-align:center;text-shadow:0 0 2px #28145a,0 0 2px #28145a;pointer-events:none">${text}</span>`,
+      html: `<span style='display:block;font:${labelFont(text)};line-height:20px;color:#fff;text-align:center;text-shadow:0 0 2px ${LABEL_HALO},0 0 2px ${LABEL_HALO};pointer-events:none'>${text}</span>`,
       iconSize: [40, 20],
       iconAnchor: [20, 10],
     });
@@ -214,14 +222,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
 
   const sync = new MarkerSync(client, apply);
   const clusterSync = new ClusterSync(client, applyClusters);
-  const view = new ViewPusher(
-    client,
-    () => {
-      const b = map.getBounds();
-      return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom() + zoomOffset];
-    },
-    () => sync.reconcile(),
-  );
+  const view = new ViewPusher(client, boundsView(map, zoomOffset), () => sync.reconcile());
 
   function rewrap() {
     centerLon = map.getCenter().lng;
@@ -242,21 +243,19 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     }
   }
 
-  // Tile layers to redraw: each at the next frame, or once tileRedrawMs
-  // has passed since its last redraw.
-  const lastRedraw = new Map(); // layer -> time of its last redraw (ms)
-  const timers = new Map(); // layer -> pending timer or frame
+  // Tile layers to redraw: each at the next frame, and at most once every
+  // tileRedrawMs.
+  const frames = new Map(); // layer -> frame of its redraw
+  const redraws = new Throttle(tileRedrawMs, (layer) => {
+    if (frames.has(layer)) return;
+    frames.set(layer, nextFrame(() => {
+      frames.delete(layer);
+      layer.redraw();
+    }));
+  });
   function onTile(t) {
     const layer = tileLayers[t.layer];
-    if (!layer || timers.has(layer)) return;
-    const wait = (lastRedraw.get(layer) ?? -Infinity) + tileRedrawMs - Date.now();
-    const run = () => {
-      timers.delete(layer);
-      lastRedraw.set(layer, Date.now());
-      layer.redraw();
-    };
-    if (wait <= 0) timers.set(layer, { frame: nextFrame(run) });
-    else timers.set(layer, { timer: setTimeout(() => timers.set(layer, { frame: nextFrame(run) }), wait) });
+    if (layer) redraws.hit(t.layer, layer);
   }
 
   const onMove = () => view.push(false);
@@ -267,13 +266,6 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   map.on('move', onMove);
   map.on('moveend', onMoveEnd);
   const offTile = client.on('tile', onTile);
-  const offStatus = client.on('status', (st) => {
-    if ((st.state !== 'open') === stale) return;
-    stale = st.state !== 'open';
-    for (const c of circles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.9 * fade() });
-    for (const c of clusterCircles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.8 * fade() });
-    for (const m of clusterLabelMarkers.values()) m.setOpacity(fade());
-  });
   view.push(true);
 
   let unregister;
@@ -285,7 +277,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     clusterGroup,
     /** True while the client is not connected and the markers drawn are faded. */
     get stale() {
-      return stale;
+      return stale.stale;
     },
     /** Opacity of the markers drawn now (1, or staleOpacity while disconnected). */
     markerOpacity() {
@@ -334,12 +326,10 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
       clusterSync.stop();
       view.stop();
       offTile();
-      offStatus();
-      for (const { frame, timer } of timers.values()) {
-        if (frame) cancelFrame(frame);
-        if (timer) clearTimeout(timer);
-      }
-      timers.clear();
+      stale.off();
+      redraws.stop();
+      for (const frame of frames.values()) cancelFrame(frame);
+      frames.clear();
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);
       group.remove();

@@ -10,7 +10,9 @@ import {
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
   MarkerSync,
+  Throttle,
   ViewPusher,
+  boundsView,
   cancelFrame,
   clusterRadiusExpression,
   countLabel,
@@ -19,6 +21,7 @@ import {
   register,
   sourceTiles,
   tileBounds,
+  watchStale,
 } from './sync.js';
 
 // Images of cluster count labels are named LABEL_IMAGE + the label's text
@@ -108,11 +111,10 @@ export function attachMapLibre(map, client, opts = {}) {
   const clusterLabels = opts.clusterLabels ?? true;
   const clusterClickZoom = opts.clusterClickZoom ?? true;
   const labelLayerId = `${sourceId}-cluster-labels`;
-  // Drawn markers fade while the client is disconnected: they are what the
-  // server said last, not what it holds now.
-  let stale = client.status !== 'open';
-  const markerOpacity = () => (stale ? staleOpacity : 1);
-  const clusterOpacity = () => (stale ? staleOpacity * 0.8 : 0.8);
+  // Drawn markers fade while the client is disconnected.
+  const stale = watchStale(client, () => applyStale());
+  const markerOpacity = () => (stale.stale ? staleOpacity : 1);
+  const clusterOpacity = () => (stale.stale ? staleOpacity * 0.8 : 0.8);
   function applyStale() {
     if (map.getLayer(layerId)) {
       map.setPaintProperty(layerId, 'circle-opacity', markerOpacity());
@@ -131,14 +133,7 @@ export function attachMapLibre(map, client, opts = {}) {
 
   const sync = new MarkerSync(client, apply, { paused: true });
   const clusterSync = new ClusterSync(client, applyClusters, { paused: true });
-  const view = new ViewPusher(
-    client,
-    () => {
-      const b = map.getBounds();
-      return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom() + zoomOffset];
-    },
-    () => sync.reconcile(),
-  );
+  const view = new ViewPusher(client, boundsView(map, zoomOffset), () => sync.reconcile());
 
   function addLayer() {
     if (!map.getSource(clusterSourceId)) {
@@ -282,30 +277,10 @@ export function attachMapLibre(map, client, opts = {}) {
   // within that time is refreshed once when it is over.
   let tiles = new Map(); // sourceId -> Map("z/x/y" -> {x, y, z}) as the events gave them
   let tileFrame = 0;
-  const lastRefresh = new Map(); // "src|z/x/y" -> Date.now() of its last refresh
-  const deferred = new Map(); // "src|z/x/y" -> timer of its next refresh
+  const refreshes = new Throttle(tileRefreshMs, ([src, t]) => queueTile(src, t));
   function onTile(t) {
     const src = tileSources[t.layer];
-    if (!src) return;
-    if (tileRefreshMs > 0) {
-      const key = `${src}|${t.z}/${t.x}/${t.y}`;
-      if (deferred.has(key)) return; // a refresh is due already
-      const now = Date.now();
-      const wait = (lastRefresh.get(key) ?? -Infinity) + tileRefreshMs - now;
-      if (wait > 0) {
-        deferred.set(key, setTimeout(() => {
-          deferred.delete(key);
-          lastRefresh.set(key, Date.now());
-          queueTile(src, t);
-        }, wait));
-        return;
-      }
-      if (lastRefresh.size > 4096) {
-        for (const [k, at] of lastRefresh) if (at + tileRefreshMs <= now) lastRefresh.delete(k);
-      }
-      lastRefresh.set(key, now);
-    }
-    queueTile(src, t);
+    if (src) refreshes.hit(`${src}|${t.z}/${t.x}/${t.y}`, [src, t]);
   }
   function queueTile(src, t) {
     let set = tiles.get(src);
@@ -407,11 +382,6 @@ export function attachMapLibre(map, client, opts = {}) {
   map.on('moveend', onMoveEnd);
   map.on('style.load', onStyleLoad);
   const offTile = client.on('tile', onTile);
-  const offStatus = client.on('status', (st) => {
-    if ((st.state !== 'open') === stale) return;
-    stale = st.state !== 'open';
-    applyStale();
-  });
 
   if (styleLoaded(map)) addLayer();
   // else 'style.load' adds it.
@@ -428,7 +398,7 @@ export function attachMapLibre(map, client, opts = {}) {
     clusterLayerId,
     /** True while the client is not connected and the markers drawn are faded. */
     get stale() {
-      return stale;
+      return stale.stale;
     },
     /** Opacity of the markers drawn now (1, or staleOpacity while disconnected). */
     markerOpacity() {
@@ -477,10 +447,9 @@ export function attachMapLibre(map, client, opts = {}) {
       clusterSync.stop();
       view.stop();
       offTile();
-      offStatus();
+      stale.off();
       if (tileFrame) cancelFrame(tileFrame);
-      for (const timer of deferred.values()) clearTimeout(timer);
-      deferred.clear();
+      refreshes.stop();
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);
       map.off('style.load', onStyleLoad);

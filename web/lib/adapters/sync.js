@@ -397,6 +397,91 @@ export function tileBounds({ z, x, y }) {
 }
 
 /**
+ * boundsView returns the getView of a ViewPusher for a MapLibre or Leaflet
+ * map (both name getBounds' edges alike): its bounds and its zoom plus
+ * zoomOffset.
+ */
+export function boundsView(map, zoomOffset) {
+  return () => {
+    const b = map.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom() + zoomOffset];
+  };
+}
+
+/**
+ * watchStale tells whether what an adapter draws may be out of date: stale
+ * is true while the client is not connected (what is drawn is what the
+ * server said last, not what it holds now). onChange(stale) runs on each
+ * change; off() stops watching.
+ */
+export function watchStale(client, onChange) {
+  const w = { stale: client.status !== 'open', off: () => {} };
+  w.off = client.on('status', (st) => {
+    const stale = st.state !== 'open';
+    if (stale === w.stale) return;
+    w.stale = stale;
+    onChange(stale);
+  });
+  return w;
+}
+
+/**
+ * Throttle calls run(value, key) at most once every periodMs per key: the
+ * first hit of a key runs at once; hits within the period after a run are
+ * not lost but run once, with the value of the first of them, when the
+ * period is over. A period of 0 runs every hit. The adapters throttle tile
+ * refreshes with it (MapLibre per tile, Leaflet per layer).
+ */
+export class Throttle {
+  #period;
+  #run;
+  #last = new Map(); // key -> Date.now() of its last run
+  #timers = new Map(); // key -> timer of its next run
+
+  constructor(periodMs, run) {
+    this.#period = periodMs > 0 ? periodMs : 0;
+    this.#run = run;
+  }
+
+  hit(key, value) {
+    if (this.#timers.has(key)) return; // a run is due already
+    const now = Date.now();
+    const wait = (this.#last.get(key) ?? -Infinity) + this.#period - now;
+    if (wait > 0) {
+      this.#timers.set(key, setTimeout(() => {
+        this.#timers.delete(key);
+        this.#fire(key, value, Date.now());
+      }, wait));
+      return;
+    }
+    this.#fire(key, value, now);
+  }
+
+  #fire(key, value, now) {
+    if (this.#period > 0) {
+      if (this.#last.size > 4096) {
+        for (const [k, at] of this.#last) if (at + this.#period <= now) this.#last.delete(k);
+      }
+      this.#last.set(key, now);
+    }
+    this.#run(value, key);
+  }
+
+  stop() {
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
+
+/** labelFont is the CSS font of a cluster's count label of text, in both adapters. */
+export function labelFont(text) {
+  return `bold ${text.length > 3 ? 10 : 11}px system-ui, -apple-system, "Segoe UI", sans-serif`;
+}
+
+/** LABEL_HALO is the colour of the halo around a count label's digits. */
+export const LABEL_HALO = 'rgba(40, 20, 90, 0.8)';
+
+/**
  * drawLabel draws text centred on a transparent canvas of size × size CSS
  * pixels at pixelRatio, white and bold with a dark halo, and returns the
  * canvas: a cluster's count label, without the glyph files a map style's
@@ -407,11 +492,11 @@ export function drawLabel(text, size, pixelRatio = 1) {
   canvas.width = canvas.height = Math.ceil(size * pixelRatio);
   const ctx = canvas.getContext('2d');
   ctx.scale(pixelRatio, pixelRatio);
-  ctx.font = `bold ${text.length > 3 ? 10 : 11}px system-ui, -apple-system, "Segoe UI", sans-serif`;
+  ctx.font = labelFont(text);
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';
   ctx.lineWidth = 3;
-  ctx.strokeStyle = 'rgba(40, 20, 90, 0.8)';
+  ctx.strokeStyle = LABEL_HALO;
   ctx.strokeText(text, size / 2, size / 2 + 0.5);
   ctx.fillStyle = '#ffffff';
   ctx.fillText(text, size / 2, size / 2 + 0.5);
