@@ -62,7 +62,6 @@ const BASEMAP_WAIT_MS = 1500;
 // The density tile layer of the server (pushmap --density-layer density),
 // shown when the client subscribes to it (the default; see demoParams).
 const DENSITY_LAYER = 'density';
-const DENSITY_REFRESH_MS = 2000;
 const density = params.layers.includes(DENSITY_LAYER);
 
 // No glyphs, no sprites, no remote URLs: nothing here needs the network.
@@ -148,10 +147,11 @@ try {
   const adapter = attachMapLibre(map, client, {
     colors: DEMO_COLORS,
     tileSources: density ? { [DENSITY_LAYER]: 'density' } : {},
-    // Each density tile at most every 2 s: the layer changes with every
-    // move of the fleet, and a tile re-fetched every frame costs more
+    // Each density tile at most every 2 s (?densityMs=): the layer changes
+    // with every move of the fleet, and a tile re-fetched every frame costs more
     // bytes than the markers' WebSocket.
-    tileRefreshMs: DENSITY_REFRESH_MS,
+    tileRefreshMs: params.densityMs,
+    motion: params.motion,
     onMarkerClick: (m) => popup.setLngLat([m.lon, m.lat]).setHTML(markerPopup(m)).addTo(map),
   });
   panel.useAdapter(adapter);

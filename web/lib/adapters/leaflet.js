@@ -8,6 +8,8 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
+  Glide,
+  HEADING_TIP,
   LABEL_HALO,
   MarkerSync,
   Throttle,
@@ -16,6 +18,8 @@ import {
   cancelFrame,
   clusterRadius,
   countLabel,
+  drawHeadingPath,
+  headingOf,
   labelFont,
   nextFrame,
   register,
@@ -58,6 +62,12 @@ import {
  *   onClusterClick(cluster, event)  as attachMapLibre's, with Leaflet's
  *                events; markers are interactive only when a marker hook is
  *                given
+ *   motion, motionMaxMs, motionMaxPx  as attachMapLibre's: moved markers
+ *                glide (default true)
+ *
+ * With the canvas renderer (the default), a marker whose props.heading is a
+ * number is drawn as a circle drawn out into a point towards its heading,
+ * as on MapLibre; other renderers draw circles.
  *
  * @param {any} map
  * @param {import('../types/pushmap.js').Client} client
@@ -79,6 +89,9 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   const clusterLabels = opts.clusterLabels ?? true;
   const clusterClickZoom = opts.clusterClickZoom ?? true;
   const markersInteractive = Boolean(opts.onMarkerClick || opts.onMarkerHover);
+  const motion = opts.motion ?? true;
+  const Marker = headingMarkerClass(L);
+  const newMarker = (ll, o) => (Marker ? new Marker(ll, o) : L.circleMarker(ll, o));
   const clusterLabelMarkers = new Map(); // key -> L.Marker with the count
   // Drawn markers fade while the client is disconnected.
   const stale = watchStale(client, () => {
@@ -97,25 +110,41 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   // The longitude at which to draw lon: the copy nearest the map's centre.
   const near = (lon) => lon + 360 * Math.round((centerLon - lon) / 360);
 
+  // Gliding markers: a setLatLng each per frame.
+  const glide = new Glide({
+    worldSize: () => 256 * 2 ** map.getZoom(),
+    maxMs: opts.motionMaxMs,
+    maxPx: opts.motionMaxPx,
+    draw: (at) => {
+      for (const { id, lon, lat } of at) circles.get(id)?.setLatLng([lat, near(lon)]);
+    },
+  });
+
   function apply({ reset, upserts, removes }) {
     if (reset) {
       group.clearLayers();
       circles.clear();
+      glide.clear();
     }
     for (const id of removes) {
+      glide.drop(id);
       const c = circles.get(id);
       if (c) {
         group.removeLayer(c);
         circles.delete(id);
       }
     }
-    for (const { marker: m } of upserts) {
-      const ll = [m.lat, near(m.lon)];
+    for (const { marker: m, prev } of upserts) {
+      const moved = prev && (prev.lon !== m.lon || prev.lat !== m.lat);
+      // Where to draw it now: gliding from where it is drawn, or there.
+      const [lon, lat] = moved && motion ? glide.move(m.id, prev, m) : (glide.position(m.id) ?? [m.lon, m.lat]);
+      const ll = [lat, near(lon)];
       let c = circles.get(m.id);
       if (!c) {
-        c = L.circleMarker(ll, {
+        c = newMarker(ll, {
           renderer,
           radius,
+          heading: headingOf(m),
           color: '#ffffff',
           weight: 1,
           opacity: fade(),
@@ -133,7 +162,9 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
         group.addLayer(c);
       } else {
         c.setLatLng(ll);
-        if (c.options.fillColor !== color(m.layer)) c.setStyle({ fillColor: color(m.layer) });
+        if (c.options.fillColor !== color(m.layer) || c.options.heading !== headingOf(m)) {
+          c.setStyle({ fillColor: color(m.layer), heading: headingOf(m) });
+        }
       }
     }
   }
@@ -229,8 +260,9 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     for (const [id, c] of circles) {
       const m = sync.shown.get(id);
       if (!m) continue;
-      const lon = near(m.lon);
-      if (lon !== c.getLatLng().lng) c.setLatLng([m.lat, lon]);
+      const [lon0, lat] = glide.position(id) ?? [m.lon, m.lat];
+      const lon = near(lon0);
+      if (lon !== c.getLatLng().lng) c.setLatLng([lat, lon]);
     }
     for (const [key, c] of clusterCircles) {
       const cl = clusterSync.shown.get(key);
@@ -323,6 +355,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     /** Stops syncing, removes the markers, the clusters and the registration. */
     detach() {
       sync.stop();
+      glide.stop();
       clusterSync.stop();
       view.stop();
       offTile();
@@ -342,4 +375,37 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   };
   unregister = register(adapter);
   return adapter;
+}
+
+// The marker class of each Leaflet namespace: L.CircleMarker drawing, on a
+// canvas renderer, a circle drawn out into a point towards options.heading
+// (degrees clockwise from north) when it is a number.
+const headingMarkers = new WeakMap();
+
+function headingMarkerClass(L) {
+  if (typeof L.CircleMarker?.extend !== 'function' || typeof L.bounds !== 'function') return null;
+  let Marker = headingMarkers.get(L);
+  if (Marker) return Marker;
+  const base = L.CircleMarker.prototype;
+  Marker = L.CircleMarker.extend({
+    // The point reaches beyond the circle: its bounds, which the canvas
+    // renderer redraws, must hold it.
+    _updateBounds() {
+      const d = this._radius * HEADING_TIP + this._clickTolerance();
+      this._pxBounds = L.bounds(this._point.subtract([d, d]), this._point.add([d, d]));
+    },
+    _updatePath() {
+      const r = this._renderer;
+      const h = this.options.heading;
+      if (typeof h !== 'number' || !r?._ctx || typeof r._fillStroke !== 'function') {
+        base._updatePath.call(this);
+        return;
+      }
+      if (!r._drawing || this._empty()) return;
+      drawHeadingPath(r._ctx, this._point.x, this._point.y, Math.max(Math.round(this._radius), 1), h);
+      r._fillStroke(r._ctx, this);
+    },
+  });
+  headingMarkers.set(L, Marker);
+  return Marker;
 }
