@@ -20,6 +20,7 @@ import {
   countLabel,
   drawHeadingPath,
   drawLabel,
+  headingOf,
   nextFrame,
   register,
   sourceTiles,
@@ -275,6 +276,7 @@ export function attachMapLibre(map, client, opts = {}) {
     const add = [];
     const update = [];
     for (const { marker, prev } of upserts) {
+      if (headingOf(marker) !== undefined) ensureImage(HEADING_IMAGE + (colors[marker.layer] ?? defaultColor));
       const props = properties(marker);
       const moved = prev && (prev.lon !== marker.lon || prev.lat !== marker.lat);
       // Where to draw it now: gliding from where it is drawn, or there.
@@ -312,6 +314,7 @@ export function attachMapLibre(map, client, opts = {}) {
     const add = [];
     const update = [];
     for (const { key, cluster: c, prev } of upserts) {
+      if (clusterLabels) ensureImage(LABEL_IMAGE + countLabel(c.count));
       const props = { key, z: c.z, x: c.x, y: c.y, count: c.count, lon: c.lon, lat: c.lat, label: countLabel(c.count) };
       const geometry = { type: 'Point', coordinates: [c.lon, c.lat] };
       if (!prev) add.push({ type: 'Feature', geometry, properties: props });
@@ -384,16 +387,22 @@ export function attachMapLibre(map, client, opts = {}) {
     }
   };
   // Count labels: an image per label text, drawn when first needed.
-  // Markers with a heading: an image per colour, drawn when first needed.
-  const onImageMissing = (e) => {
-    if (!e.id || map.hasImage(e.id)) return;
+  // Markers with a heading: an image per colour. Both are drawn when
+  // first needed: added before the data that uses them (when a page
+  // document exists to draw on), and on 'styleimagemissing' for any other.
+  // MapLibre may lay a tile out without an image added in answer to
+  // 'styleimagemissing' (seen: every count label but '1' missing for good
+  // on a page loaded from a warm cache), so it is not the only way.
+  function ensureImage(id) {
+    if (!id || map.hasImage(id) || !globalThis.document?.createElement) return;
     const ratio = Math.max(1, Math.round(globalThis.devicePixelRatio ?? 1));
     let canvas;
-    if (e.id.startsWith(LABEL_IMAGE)) canvas = drawLabel(e.id.slice(LABEL_IMAGE.length), LABEL_SIZE, ratio);
-    else if (e.id.startsWith(HEADING_IMAGE)) canvas = drawHeading(e.id.slice(HEADING_IMAGE.length), ratio);
+    if (id.startsWith(LABEL_IMAGE)) canvas = drawLabel(id.slice(LABEL_IMAGE.length), LABEL_SIZE, ratio);
+    else if (id.startsWith(HEADING_IMAGE)) canvas = drawHeading(id.slice(HEADING_IMAGE.length), ratio);
     else return;
-    map.addImage(e.id, canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height), { pixelRatio: ratio });
-  };
+    map.addImage(id, canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height), { pixelRatio: ratio });
+  }
+  const onImageMissing = (e) => ensureImage(e.id);
   // Clicks and hovers: the client's marker (as last applied) for a feature.
   const markerOf = (e) => {
     const f = e.features?.[0];
