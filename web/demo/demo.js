@@ -96,7 +96,31 @@ function addBasemap() {
     { id: 'borders', type: 'line', source: 'basemap', filter: ['!=', ['get', 'outline'], false], paint: { 'line-color': '#9c9a8f', 'line-width': 0.6 } },
     below,
   );
+  // The streets the demo's vehicles drive on (streets.json: generated grids,
+  // the same the feed's vehicles follow), from city zoom on.
+  map.addSource('streets', { type: 'geojson', data: assetURL('streets'), maxzoom: 14 });
+  for (const [id, major, color, widths] of STREET_STYLES) {
+    map.addLayer(
+      {
+        id,
+        type: 'line',
+        source: 'streets',
+        minzoom: 9,
+        filter: ['==', ['get', 'major'], major],
+        layout: { 'line-cap': 'round', 'line-join': 'round' },
+        paint: { 'line-color': color, 'line-width': ['interpolate', ['exponential', 1.6], ['zoom'], ...widths] },
+      },
+      below,
+    );
+  }
 }
+
+// [layer id, major, colour, [zoom, width px, ...]]: minor streets white,
+// major ones wider and yellow, as on common street maps.
+const STREET_STYLES = [
+  ['streets-minor', false, '#ffffff', [9, 0.3, 12, 1.2, 16, 8]],
+  ['streets-major', true, '#fcd98b', [9, 0.6, 12, 2.2, 16, 12]],
+];
 
 const map = new maplibregl.Map({
   container: 'map',
