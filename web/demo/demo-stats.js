@@ -63,7 +63,7 @@ export function assetURL(id) {
  * ?lon=&lat=&zoom= initial view, ?layers=a,b (default flights, vehicles and
  * the density tile layer), ?ws= WebSocket URL, ?token=, ?motion=0 (no
  * gliding), ?densityMs= (least time between two re-fetches of a density
- * tile, default 2000).
+ * tile, default 5000: BenchmarkDemoDensity).
  */
 export function demoParams(search = location.search, defaults = {}) {
   const q = new URLSearchParams(search);
@@ -85,7 +85,7 @@ export function demoParams(search = location.search, defaults = {}) {
     motion: q.get('motion') !== '0',
     // ?densityMs=N: least time between two re-fetches of a density tile
     // (Leaflet: of the whole layer), ms; 0 re-fetches on every change.
-    densityMs: Math.max(0, num('densityMs', 2000)),
+    densityMs: Math.max(0, num('densityMs', 5000)),
   };
 }
 

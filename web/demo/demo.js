@@ -171,7 +171,8 @@ try {
   const adapter = attachMapLibre(map, client, {
     colors: DEMO_COLORS,
     tileSources: density ? { [DENSITY_LAYER]: 'density' } : {},
-    // Each density tile at most every 2 s (?densityMs=): the layer changes
+    // Each density tile at most every 5 s (?densityMs=; 2 s did not halve
+    // the layer's bytes on the default view, BenchmarkDemoDensity): it changes
     // with every move of the fleet, and a tile re-fetched every frame costs more
     // bytes than the markers' WebSocket.
     tileRefreshMs: params.densityMs,

@@ -140,7 +140,7 @@ try {
   const adapter = attachLeaflet(map, client, L, {
     colors: DEMO_COLORS,
     tileLayers,
-    tileRedrawMs: params.densityMs, // the whole density layer, at most every 2 s
+    tileRedrawMs: params.densityMs, // the whole density layer, at most every 5 s
     motion: params.motion,
     onMarkerClick: (m, e) => L.popup({ closeButton: false, maxWidth: 260 }).setLatLng(e.latlng).setContent(markerPopup(m)).openOn(map),
   });
