@@ -175,13 +175,14 @@ bench-micro: deps web
 	$(call gobench,wasm,$(GO) test -run '^$$' -bench WasmSize -benchtime 1x ./wasmclient)
 	$(call gobench,browser,PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench Apply1000 -benchtime 7x ./e2e)
 
-## bench: the micro-benchmarks, the browser's first marker (which rewrites
-## its own block), then the load benchmark (pushmap against polling,
+## bench: the micro-benchmarks, the browser's first marker and the demo's
+## density bytes (each rewrites its own block), then the load benchmark (pushmap against polling,
 ## broadcast and tile channels), which rewrites every other table and plot
 ## of docs/benchmarks.md (and docs/bench/: results.json, the plots, the
 ## micro-benchmarks' outputs). About 20 minutes; see that page.
 bench: bench-micro bench-bin
 	PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
+	PUSHMAP_REQUIRE_BROWSER=1 PUSHMAP_WEB=$(CURDIR)/$(DIST) $(GO) test -run '^$$' -bench DemoDensity -benchtime 3x -timeout 15m ./cmd/pushmap -args -demo.write-docs=$(CURDIR)/docs/benchmarks.md
 	bin/pushmap-bench -write-docs -docs docs/benchmarks.md -micro $(MICRO)
 
 ## bench-quick: a small load benchmark, under 2 minutes; results, tables and

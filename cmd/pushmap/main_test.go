@@ -46,7 +46,7 @@ type running struct {
 // start runs the command line args in the background, as main would, and
 // returns once the server listens. The command is stopped when the test
 // ends, if the test has not stopped it.
-func start(t *testing.T, args ...string) *running {
+func start(t testing.TB, args ...string) *running {
 	t.Helper()
 	x, stdout, stderr := testCLI(nil)
 	listening := make(chan net.Listener, 1)

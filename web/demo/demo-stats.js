@@ -61,7 +61,9 @@ export function assetURL(id) {
 /**
  * demoParams reads the demo pages' URL parameters:
  * ?lon=&lat=&zoom= initial view, ?layers=a,b (default flights, vehicles and
- * the density tile layer), ?ws= WebSocket URL, ?token=.
+ * the density tile layer), ?ws= WebSocket URL, ?token=, ?motion=0 (no
+ * gliding), ?densityMs= (least time between two re-fetches of a density
+ * tile, default 5000: BenchmarkDemoDensity).
  */
 export function demoParams(search = location.search, defaults = {}) {
   const q = new URLSearchParams(search);
@@ -79,6 +81,11 @@ export function demoParams(search = location.search, defaults = {}) {
     layers,
     ws: q.get('ws') || '/ws',
     token: q.get('token') ?? '',
+    // ?motion=0: markers jump to their new position (default: they glide).
+    motion: q.get('motion') !== '0',
+    // ?densityMs=N: least time between two re-fetches of a density tile
+    // (Leaflet: of the whole layer), ms; 0 re-fetches on every change.
+    densityMs: Math.max(0, num('densityMs', 5000)),
   };
 }
 

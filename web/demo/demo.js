@@ -62,7 +62,6 @@ const BASEMAP_WAIT_MS = 1500;
 // The density tile layer of the server (pushmap --density-layer density),
 // shown when the client subscribes to it (the default; see demoParams).
 const DENSITY_LAYER = 'density';
-const DENSITY_REFRESH_MS = 2000;
 const density = params.layers.includes(DENSITY_LAYER);
 
 // No glyphs, no sprites, no remote URLs: nothing here needs the network.
@@ -97,7 +96,31 @@ function addBasemap() {
     { id: 'borders', type: 'line', source: 'basemap', filter: ['!=', ['get', 'outline'], false], paint: { 'line-color': '#9c9a8f', 'line-width': 0.6 } },
     below,
   );
+  // The streets the demo's vehicles drive on (streets.json: generated grids,
+  // the same the feed's vehicles follow), from city zoom on.
+  map.addSource('streets', { type: 'geojson', data: assetURL('streets'), maxzoom: 14 });
+  for (const [id, major, color, widths] of STREET_STYLES) {
+    map.addLayer(
+      {
+        id,
+        type: 'line',
+        source: 'streets',
+        minzoom: 9,
+        filter: ['==', ['get', 'major'], major],
+        layout: { 'line-cap': 'round', 'line-join': 'round' },
+        paint: { 'line-color': color, 'line-width': ['interpolate', ['exponential', 1.6], ['zoom'], ...widths] },
+      },
+      below,
+    );
+  }
 }
+
+// [layer id, major, colour, [zoom, width px, ...]]: minor streets white,
+// major ones wider and yellow, as on common street maps.
+const STREET_STYLES = [
+  ['streets-minor', false, '#ffffff', [9, 0.3, 12, 1.2, 16, 8]],
+  ['streets-major', true, '#fcd98b', [9, 0.6, 12, 2.2, 16, 12]],
+];
 
 const map = new maplibregl.Map({
   container: 'map',
@@ -148,10 +171,12 @@ try {
   const adapter = attachMapLibre(map, client, {
     colors: DEMO_COLORS,
     tileSources: density ? { [DENSITY_LAYER]: 'density' } : {},
-    // Each density tile at most every 2 s: the layer changes with every
-    // move of the fleet, and a tile re-fetched every frame costs more
+    // Each density tile at most every 5 s (?densityMs=; 2 s did not halve
+    // the layer's bytes on the default view, BenchmarkDemoDensity): it changes
+    // with every move of the fleet, and a tile re-fetched every frame costs more
     // bytes than the markers' WebSocket.
-    tileRefreshMs: DENSITY_REFRESH_MS,
+    tileRefreshMs: params.densityMs,
+    motion: params.motion,
     onMarkerClick: (m) => popup.setLngLat([m.lon, m.lat]).setHTML(markerPopup(m)).addTo(map),
   });
   panel.useAdapter(adapter);

@@ -89,6 +89,38 @@ function addBasemap() {
       ).addTo(map);
     })
     .catch((err) => panel.error(err.message));
+  addStreets();
+}
+
+// The streets the demo's vehicles drive on (streets.json: generated grids,
+// the same the feed's vehicles follow), shown from zoom 11 on: minor
+// streets white, major ones wider and yellow.
+function addStreets() {
+  fetch(assetURL('streets'))
+    .then((r) => {
+      if (!r.ok) throw new Error(`streets.json: HTTP ${r.status}`);
+      return r.json();
+    })
+    .then((data) => {
+      const renderer = L.canvas({ pane: 'basemap' });
+      const width = (major) => Math.max(0.5, (major ? 2.2 : 1.2) * 1.6 ** (map.getZoom() - 13));
+      const streets = L.geoJSON(data, {
+        interactive: false,
+        pane: 'basemap',
+        renderer,
+        style: (f) => ({ color: f.properties.major ? '#fcd98b' : '#ffffff', weight: width(f.properties.major), lineCap: 'round' }),
+      });
+      demo.streets = streets;
+      const show = () => {
+        if (map.getZoom() >= 11) {
+          streets.setStyle((f) => ({ weight: width(f.properties.major) }));
+          if (!map.hasLayer(streets)) streets.addTo(map);
+        } else if (map.hasLayer(streets)) streets.remove();
+      };
+      map.on('zoomend', show);
+      show();
+    })
+    .catch((err) => panel.error(err.message));
 }
 const basemapTimer = setTimeout(addBasemap, BASEMAP_WAIT_MS);
 
@@ -108,7 +140,8 @@ try {
   const adapter = attachLeaflet(map, client, L, {
     colors: DEMO_COLORS,
     tileLayers,
-    tileRedrawMs: 2000, // the whole density layer, at most every 2 s
+    tileRedrawMs: params.densityMs, // the whole density layer, at most every 5 s
+    motion: params.motion,
     onMarkerClick: (m, e) => L.popup({ closeButton: false, maxWidth: 260 }).setLatLng(e.latlng).setContent(markerPopup(m)).openOn(map),
   });
   panel.useAdapter(adapter);

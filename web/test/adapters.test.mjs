@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 
 import { attachMapLibre, sourceZoom } from '../lib/adapters/maplibre.js';
 import { attachLeaflet } from '../lib/adapters/leaflet.js';
-import { clusterRadius, countLabel, sourceTiles, tileBounds } from '../lib/adapters/sync.js';
+import { Glide, clusterRadius, countLabel, screenDistance, sourceTiles, tileBounds } from '../lib/adapters/sync.js';
 
 const frame = () => new Promise((r) => setTimeout(r, 40)); // > one adapter frame (16 ms timers in Node)
 
@@ -744,4 +744,66 @@ test('attachMapLibre refreshes a tile at most once every tileRefreshMs, the last
   assert.equal(refreshes(518), 2, 'the changes within the period: one refresh when it is over');
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(refreshes(518), 2, 'and no more');
+});
+
+test('Glide: a move glides over the marker\'s own update interval, bounded; the first move and far moves jump', async () => {
+  const drawn = [];
+  const g = new Glide({ draw: (at) => drawn.push(...at), worldSize: () => 256 * 2 ** 10, maxMs: 1000, maxPx: 150 });
+  const at = (lon, lat) => ({ lon, lat });
+  assert.deepEqual(g.move('a', at(0, 0), at(0.001, 0), 0), [0.001, 0], 'the first move: no interval known, drawn there');
+  assert.deepEqual(g.move('a', at(0.001, 0), at(0.002, 0), 400), [0.001, 0], 'the next glides from where it is drawn');
+  const near = (got, want, msg) => assert.ok(Math.abs(got[0] - want[0]) < 1e-12 && Math.abs(got[1] - want[1]) < 1e-12, `${msg}: ${got} ≠ ${want}`);
+  near(g.position('a', 600), [0.0015, 0], 'halfway after half its interval (400 ms)');
+  assert.deepEqual(g.position('a', 900), [0.002, 0]);
+  // A move in the middle of a glide starts from where the marker is drawn.
+  near(g.move('a', at(0.002, 0), at(0.004, 0), 500), [0.00125, 0], 'from where it is drawn');
+  near(g.position('a', 550), [0.00125 + 0.00275 * 0.5, 0], 'its interval: 100 ms');
+  // A long silence: the glide lasts at most maxMs.
+  g.move('a', at(0.004, 0), at(0.005, 0), 60_000);
+  near(g.position('a', 60_500), [0.0045, 0], 'halfway after maxMs / 2');
+  // Far on screen (here > 150 px at zoom 10: 0.3° is about 220 px): a jump.
+  assert.ok(screenDistance([0, 0], [0.3, 0], 256 * 2 ** 10) > 150);
+  assert.deepEqual(g.move('a', at(0.005, 0), at(0.305, 0), 60_400), [0.305, 0]);
+  assert.equal(g.position('a', 60_500), undefined);
+  // Across the antimeridian: the short way round.
+  g.move('e', at(179.9995, 0), at(179.9995, 0), 0);
+  g.move('e', at(179.9995, 0), at(-179.9995, 0), 500);
+  assert.ok(Math.abs(g.position('e', 750)[0] - 180) < 1e-9, 'through 180, not across the world');
+  // The frames draw it, the last one at its end.
+  g.drop('e');
+  await new Promise((r) => setTimeout(r, 1100));
+  g.stop();
+  assert.equal(g.size, 0);
+});
+
+test('attachMapLibre glides a marker moved again, and points markers with a heading', async (t) => {
+  const map = new StubMapLibre();
+  map.zoom = 12;
+  const client = new StubClient();
+  const a = attachMapLibre(map, client, {});
+  t.after(() => a.detach());
+  const src = map.getSource('pushmap');
+  client.changes({ added: [marker('m', 2.35, 48.85, 1, 'vehicles', { heading: 90 })] });
+  await frame();
+  client.changes({ updated: [marker('m', 2.351, 48.85, 2, 'vehicles', { heading: 90 })] });
+  await frame();
+  assert.deepEqual(src.features.get('m').geometry.coordinates, [2.351, 48.85], 'the first move is drawn at once');
+  await new Promise((r) => setTimeout(r, 300));
+  client.changes({ updated: [marker('m', 2.352, 48.85, 3, 'vehicles', { heading: 90 })] });
+  const xs = [];
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    xs.push(src.features.get('m').geometry.coordinates[0]);
+  }
+  assert.ok(xs.some((x) => x > 2.351 && x < 2.352), `drawn between the two positions: ${xs}`);
+  for (let i = 1; i < xs.length; i++) assert.ok(xs[i] >= xs[i - 1], `never backwards: ${xs}`);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.deepEqual(src.features.get('m').geometry.coordinates, [2.352, 48.85], 'and ends where the marker is');
+  assert.equal(src.features.get('m').properties.lon, 2.352, 'properties say where it is, not where it is drawn');
+
+  const headings = map.getLayer('pushmap-headings');
+  assert.deepEqual(headings.layout['icon-rotate'], ['get', 'heading']);
+  assert.deepEqual(headings.filter, ['==', ['typeof', ['get', 'heading']], 'number']);
+  assert.deepEqual(map.getLayer('pushmap-markers').filter, ['!', headings.filter], 'each marker is drawn once');
+  assert.deepEqual(headings.layout['icon-size'], ['interpolate', ['linear'], ['zoom'], 2, 0.3, 10, 0.6]);
 });

@@ -8,13 +8,22 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
+  Glide,
+  HEADING_TIP,
+  LABEL_HALO,
   MarkerSync,
+  Throttle,
   ViewPusher,
+  boundsView,
   cancelFrame,
   clusterRadius,
   countLabel,
+  drawHeadingPath,
+  headingOf,
+  labelFont,
   nextFrame,
   register,
+  watchStale,
 } from './sync.js';
 
 /**
@@ -52,6 +61,12 @@ import {
  *   onClusterClick(cluster, event)  as attachMapLibre's, with Leaflet's
  *                events; markers are interactive only when a marker hook is
  *                given
+ *   motion, motionMaxMs, motionMaxPx  as attachMapLibre's: moved markers
+ *                glide (default true)
+ *
+ * With the canvas renderer (the default), a marker whose props.heading is a
+ * number is drawn as a circle drawn out into a point towards its heading,
+ * as on MapLibre; other renderers draw circles.
  *
  * @param {any} map
  * @param {import('../types/pushmap.js').Client} client
@@ -73,11 +88,17 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   const clusterLabels = opts.clusterLabels ?? true;
   const clusterClickZoom = opts.clusterClickZoom ?? true;
   const markersInteractive = Boolean(opts.onMarkerClick || opts.onMarkerHover);
+  const motion = opts.motion ?? true;
+  const Marker = headingMarkerClass(L);
+  const newMarker = (ll, o) => (Marker ? new Marker(ll, o) : L.circleMarker(ll, o));
   const clusterLabelMarkers = new Map(); // key -> L.Marker with the count
-  // Drawn markers fade while the client is disconnected: they are what the
-  // server said last, not what it holds now.
-  let stale = client.status !== 'open';
-  const fade = () => (stale ? staleOpacity : 1);
+  // Drawn markers fade while the client is disconnected.
+  const stale = watchStale(client, () => {
+    for (const c of circles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.9 * fade() });
+    for (const c of clusterCircles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.8 * fade() });
+    for (const m of clusterLabelMarkers.values()) m.setOpacity(fade());
+  });
+  const fade = () => (stale.stale ? staleOpacity : 1);
 
   const clusterGroup = L.layerGroup().addTo(map);
   const clusterCircles = new Map(); // key -> L.CircleMarker
@@ -88,25 +109,41 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   // The longitude at which to draw lon: the copy nearest the map's centre.
   const near = (lon) => lon + 360 * Math.round((centerLon - lon) / 360);
 
+  // Gliding markers: a setLatLng each per frame.
+  const glide = new Glide({
+    worldSize: () => 256 * 2 ** map.getZoom(),
+    maxMs: opts.motionMaxMs,
+    maxPx: opts.motionMaxPx,
+    draw: (at) => {
+      for (const { id, lon, lat } of at) circles.get(id)?.setLatLng([lat, near(lon)]);
+    },
+  });
+
   function apply({ reset, upserts, removes }) {
     if (reset) {
       group.clearLayers();
       circles.clear();
+      glide.clear();
     }
     for (const id of removes) {
+      glide.drop(id);
       const c = circles.get(id);
       if (c) {
         group.removeLayer(c);
         circles.delete(id);
       }
     }
-    for (const { marker: m } of upserts) {
-      const ll = [m.lat, near(m.lon)];
+    for (const { marker: m, prev } of upserts) {
+      const moved = prev && (prev.lon !== m.lon || prev.lat !== m.lat);
+      // Where to draw it now: gliding from where it is drawn, or there.
+      const [lon, lat] = moved && motion ? glide.move(m.id, prev, m) : (glide.position(m.id) ?? [m.lon, m.lat]);
+      const ll = [lat, near(lon)];
       let c = circles.get(m.id);
       if (!c) {
-        c = L.circleMarker(ll, {
+        c = newMarker(ll, {
           renderer,
           radius,
+          heading: headingOf(m),
           color: '#ffffff',
           weight: 1,
           opacity: fade(),
@@ -124,7 +161,9 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
         group.addLayer(c);
       } else {
         c.setLatLng(ll);
-        if (c.options.fillColor !== color(m.layer)) c.setStyle({ fillColor: color(m.layer) });
+        if (c.options.fillColor !== color(m.layer) || c.options.heading !== headingOf(m)) {
+          c.setStyle({ fillColor: color(m.layer), heading: headingOf(m) });
+        }
       }
     }
   }
@@ -193,7 +232,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   function labelIcon(text) {
     return L.divIcon({
       className: 'pushmap-cluster-label',
-      html: `<span style="display:block;font:bold ${text.length > 3 ? 10 : 11}px/20px system-ui,sans-serif;color:#fff;text-align:center;text-shadow:0 0 2px #28145a,0 0 2px #28145a;pointer-events:none">${text}</span>`,
+      html: `<span style='display:block;font:${labelFont(text)};line-height:20px;color:#fff;text-align:center;text-shadow:0 0 2px ${LABEL_HALO},0 0 2px ${LABEL_HALO};pointer-events:none'>${text}</span>`,
       iconSize: [40, 20],
       iconAnchor: [20, 10],
     });
@@ -212,22 +251,16 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
 
   const sync = new MarkerSync(client, apply);
   const clusterSync = new ClusterSync(client, applyClusters);
-  const view = new ViewPusher(
-    client,
-    () => {
-      const b = map.getBounds();
-      return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom() + zoomOffset];
-    },
-    () => sync.reconcile(),
-  );
+  const view = new ViewPusher(client, boundsView(map, zoomOffset), () => sync.reconcile());
 
   function rewrap() {
     centerLon = map.getCenter().lng;
     for (const [id, c] of circles) {
       const m = sync.shown.get(id);
       if (!m) continue;
-      const lon = near(m.lon);
-      if (lon !== c.getLatLng().lng) c.setLatLng([m.lat, lon]);
+      const [lon0, lat] = glide.position(id) ?? [m.lon, m.lat];
+      const lon = near(lon0);
+      if (lon !== c.getLatLng().lng) c.setLatLng([lat, lon]);
     }
     for (const [key, c] of clusterCircles) {
       const cl = clusterSync.get(key);
@@ -240,21 +273,19 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     }
   }
 
-  // Tile layers to redraw: each at the next frame, or once tileRedrawMs
-  // has passed since its last redraw.
-  const lastRedraw = new Map(); // layer -> time of its last redraw (ms)
-  const timers = new Map(); // layer -> pending timer or frame
+  // Tile layers to redraw: each at the next frame, and at most once every
+  // tileRedrawMs.
+  const frames = new Map(); // layer -> frame of its redraw
+  const redraws = new Throttle(tileRedrawMs, (layer) => {
+    if (frames.has(layer)) return;
+    frames.set(layer, nextFrame(() => {
+      frames.delete(layer);
+      layer.redraw();
+    }));
+  });
   function onTile(t) {
     const layer = tileLayers[t.layer];
-    if (!layer || timers.has(layer)) return;
-    const wait = (lastRedraw.get(layer) ?? -Infinity) + tileRedrawMs - Date.now();
-    const run = () => {
-      timers.delete(layer);
-      lastRedraw.set(layer, Date.now());
-      layer.redraw();
-    };
-    if (wait <= 0) timers.set(layer, { frame: nextFrame(run) });
-    else timers.set(layer, { timer: setTimeout(() => timers.set(layer, { frame: nextFrame(run) }), wait) });
+    if (layer) redraws.hit(t.layer, layer);
   }
 
   const onMove = () => view.push(false);
@@ -265,13 +296,6 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   map.on('move', onMove);
   map.on('moveend', onMoveEnd);
   const offTile = client.on('tile', onTile);
-  const offStatus = client.on('status', (st) => {
-    if ((st.state !== 'open') === stale) return;
-    stale = st.state !== 'open';
-    for (const c of circles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.9 * fade() });
-    for (const c of clusterCircles.values()) c.setStyle({ opacity: fade(), fillOpacity: 0.8 * fade() });
-    for (const m of clusterLabelMarkers.values()) m.setOpacity(fade());
-  });
   view.push(true);
 
   let unregister;
@@ -283,7 +307,7 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     clusterGroup,
     /** True while the client is not connected and the markers drawn are faded. */
     get stale() {
-      return stale;
+      return stale.stale;
     },
     /** Opacity of the markers drawn now (1, or staleOpacity while disconnected). */
     markerOpacity() {
@@ -329,15 +353,14 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
     /** Stops syncing, removes the markers, the clusters and the registration. */
     detach() {
       sync.stop();
+      glide.stop();
       clusterSync.stop();
       view.stop();
       offTile();
-      offStatus();
-      for (const { frame, timer } of timers.values()) {
-        if (frame) cancelFrame(frame);
-        if (timer) clearTimeout(timer);
-      }
-      timers.clear();
+      stale.off();
+      redraws.stop();
+      for (const frame of frames.values()) cancelFrame(frame);
+      frames.clear();
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);
       group.remove();
@@ -350,4 +373,37 @@ export function attachLeaflet(map, client, L = globalThis.L, opts = {}) {
   };
   unregister = register(adapter);
   return adapter;
+}
+
+// The marker class of each Leaflet namespace: L.CircleMarker drawing, on a
+// canvas renderer, a circle drawn out into a point towards options.heading
+// (degrees clockwise from north) when it is a number.
+const headingMarkers = new WeakMap();
+
+function headingMarkerClass(L) {
+  if (typeof L.CircleMarker?.extend !== 'function' || typeof L.bounds !== 'function') return null;
+  let Marker = headingMarkers.get(L);
+  if (Marker) return Marker;
+  const base = L.CircleMarker.prototype;
+  Marker = L.CircleMarker.extend({
+    // The point reaches beyond the circle: its bounds, which the canvas
+    // renderer redraws, must hold it.
+    _updateBounds() {
+      const d = this._radius * HEADING_TIP + this._clickTolerance();
+      this._pxBounds = L.bounds(this._point.subtract([d, d]), this._point.add([d, d]));
+    },
+    _updatePath() {
+      const r = this._renderer;
+      const h = this.options.heading;
+      if (typeof h !== 'number' || !r?._ctx || typeof r._fillStroke !== 'function') {
+        base._updatePath.call(this);
+        return;
+      }
+      if (!r._drawing || this._empty()) return;
+      drawHeadingPath(r._ctx, this._point.x, this._point.y, Math.max(Math.round(this._radius), 1), h);
+      r._fillStroke(r._ctx, this);
+    },
+  });
+  headingMarkers.set(L, Marker);
+  return Marker;
 }

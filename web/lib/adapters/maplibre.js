@@ -9,21 +9,33 @@ import {
   ClusterSync,
   DEFAULT_CLUSTER_COLOR,
   DEFAULT_COLOR,
+  Glide,
+  HEADING_TIP,
   MarkerSync,
+  Throttle,
   ViewPusher,
+  boundsView,
   cancelFrame,
   clusterRadiusExpression,
   countLabel,
+  drawHeadingPath,
   drawLabel,
+  headingOf,
   nextFrame,
   register,
   sourceTiles,
+  watchStale,
 } from './sync.js';
 
 // Images of cluster count labels are named LABEL_IMAGE + the label's text
 // and drawn when MapLibre first misses one ('styleimagemissing').
 const LABEL_IMAGE = 'pushmap-count:';
 const LABEL_SIZE = 40; // CSS pixels, square
+// Images of markers with a heading are named HEADING_IMAGE + their colour:
+// a circle of radius HEADING_RADIUS CSS pixels drawn out into a point
+// towards north, scaled to the marker radius and rotated by the heading.
+const HEADING_IMAGE = 'pushmap-heading:';
+const HEADING_RADIUS = 10;
 
 /**
  * attachMapLibre adds a GeoJSON source and a circle layer for the client's
@@ -71,6 +83,14 @@ const LABEL_SIZE = 40; // CSS pixels, square
  *   onMarkerHover(marker | null, event)  the pointer entered a marker, or
  *               left the markers (null); the cursor is a pointer over them
  *   onClusterClick(cluster, event)  a cluster was clicked (before the zoom)
+ *   motion      glide moved markers from their old position to the new over
+ *               their update interval (default true; see Glide in sync.js:
+ *               at most motionMaxMs, default 1000, a move longer than
+ *               motionMaxPx, default 150, on screen jumps)
+ *
+ * A marker whose props.heading is a number (degrees clockwise from north)
+ * is drawn as a circle drawn out into a point towards its heading: a symbol
+ * layer `${sourceId}-headings` of canvas-drawn images, one per colour.
  *
  * Tile events carry a slippy-map tile at the zoom the server takes the view
  * to display: the view's zoom rounded down. A raster source of tileSize 256
@@ -101,17 +121,19 @@ export function attachMapLibre(map, client, opts = {}) {
   const defaultColor = opts.defaultColor ?? DEFAULT_COLOR;
   const tileSources = opts.tileSources ?? {};
   const zoomOffset = opts.zoomOffset ?? 1;
-  const radius = opts.radius ?? ['interpolate', ['linear'], ['zoom'], 2, 3, 10, 6];
+  const radius = opts.radius ?? DEFAULT_RADIUS;
   const staleOpacity = opts.staleOpacity ?? 0.35;
   const tileRefreshMs = opts.tileRefreshMs ?? 0;
   const clusterLabels = opts.clusterLabels ?? true;
   const clusterClickZoom = opts.clusterClickZoom ?? true;
   const labelLayerId = `${sourceId}-cluster-labels`;
-  // Drawn markers fade while the client is disconnected: they are what the
-  // server said last, not what it holds now.
-  let stale = client.status !== 'open';
-  const markerOpacity = () => (stale ? staleOpacity : 1);
-  const clusterOpacity = () => (stale ? staleOpacity * 0.8 : 0.8);
+  const headingLayerId = `${sourceId}-headings`;
+  const markerLayers = [layerId, headingLayerId];
+  const hasHeading = ['==', ['typeof', ['get', 'heading']], 'number'];
+  // Drawn markers fade while the client is disconnected.
+  const stale = watchStale(client, () => applyStale());
+  const markerOpacity = () => (stale.stale ? staleOpacity : 1);
+  const clusterOpacity = () => (stale.stale ? staleOpacity * 0.8 : 0.8);
   function applyStale() {
     if (map.getLayer(layerId)) {
       map.setPaintProperty(layerId, 'circle-opacity', markerOpacity());
@@ -122,22 +144,30 @@ export function attachMapLibre(map, client, opts = {}) {
       map.setPaintProperty(clusterLayerId, 'circle-stroke-opacity', markerOpacity());
     }
     if (map.getLayer(labelLayerId)) map.setPaintProperty(labelLayerId, 'icon-opacity', markerOpacity());
+    if (map.getLayer(headingLayerId)) map.setPaintProperty(headingLayerId, 'icon-opacity', markerOpacity());
   }
 
   const match = ['match', ['get', 'layer']];
   for (const [layer, color] of Object.entries(colors)) match.push(layer, color);
   match.push(defaultColor);
+  const colorOf = match.length > 3 ? match : defaultColor;
 
   const sync = new MarkerSync(client, apply, { paused: true });
-  const clusterSync = new ClusterSync(client, applyClusters, { paused: true });
-  const view = new ViewPusher(
-    client,
-    () => {
-      const b = map.getBounds();
-      return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom() + zoomOffset];
+  // Gliding markers: one updateData of their geometries per frame.
+  const glide = new Glide({
+    worldSize: () => 512 * 2 ** map.getZoom(),
+    maxMs: opts.motionMaxMs,
+    maxPx: opts.motionMaxPx,
+    draw: (at) => {
+      const source = map.getSource(sourceId);
+      if (!source) return;
+      const update = at.map(({ id, lon, lat }) => ({ id, newGeometry: { type: 'Point', coordinates: [lon, lat] } }));
+      source.updateData({ update }).catch((err) => console.warn(`pushmap: updateData on ${sourceId}: ${err?.message ?? err}`));
     },
-    () => sync.reconcile(),
-  );
+  });
+  const motion = opts.motion ?? true;
+  const clusterSync = new ClusterSync(client, applyClusters, { paused: true });
+  const view = new ViewPusher(client, boundsView(map, zoomOffset), () => sync.reconcile());
 
   function addLayer() {
     if (!map.getSource(clusterSourceId)) {
@@ -194,14 +224,35 @@ export function attachMapLibre(map, client, opts = {}) {
           id: layerId,
           type: 'circle',
           source: sourceId,
+          filter: ['!', hasHeading],
           paint: {
-            'circle-color': match.length > 3 ? match : defaultColor,
+            'circle-color': colorOf,
             'circle-opacity': markerOpacity(),
             'circle-stroke-opacity': markerOpacity(),
             'circle-radius': radius,
             'circle-stroke-color': '#ffffff',
             'circle-stroke-width': 1,
           },
+        },
+        opts.beforeId,
+      );
+    }
+    if (!map.getLayer(headingLayerId)) {
+      map.addLayer(
+        {
+          id: headingLayerId,
+          type: 'symbol',
+          source: sourceId,
+          filter: hasHeading,
+          layout: {
+            'icon-image': ['concat', HEADING_IMAGE, colorOf],
+            'icon-size': iconSize(radius, HEADING_RADIUS),
+            'icon-rotate': ['get', 'heading'],
+            'icon-rotation-alignment': 'map',
+            'icon-allow-overlap': true,
+            'icon-ignore-placement': true,
+          },
+          paint: { 'icon-opacity': markerOpacity() },
         },
         opts.beforeId,
       );
@@ -216,12 +267,20 @@ export function attachMapLibre(map, client, opts = {}) {
     const source = map.getSource(sourceId);
     if (!source) return;
     const diff = {};
-    if (reset) diff.removeAll = true;
+    if (reset) {
+      diff.removeAll = true;
+      glide.clear();
+    }
+    for (const id of removes) glide.drop(id);
     const add = [];
     const update = [];
     for (const { marker, prev } of upserts) {
+      if (headingOf(marker) !== undefined) ensureImage(HEADING_IMAGE + (colors[marker.layer] ?? defaultColor));
       const props = properties(marker);
-      const geometry = { type: 'Point', coordinates: [marker.lon, marker.lat] };
+      const moved = prev && (prev.lon !== marker.lon || prev.lat !== marker.lat);
+      // Where to draw it now: gliding from where it is drawn, or there.
+      const at = moved && motion ? glide.move(marker.id, prev, marker) : (glide.position(marker.id) ?? [marker.lon, marker.lat]);
+      const geometry = { type: 'Point', coordinates: at };
       if (!prev) {
         add.push({ type: 'Feature', id: marker.id, geometry, properties: props });
         continue;
@@ -254,6 +313,7 @@ export function attachMapLibre(map, client, opts = {}) {
     const add = [];
     const update = [];
     for (const { key, cluster: c, drawn } of upserts) {
+      if (clusterLabels) ensureImage(LABEL_IMAGE + countLabel(c.count));
       const props = { key, view: c.view, id: c.id, z: c.z, count: c.count, lon: c.lon, lat: c.lat, expansionZoom: c.expansionZoom, label: countLabel(c.count) };
       const geometry = { type: 'Point', coordinates: [c.lon, c.lat] };
       if (!drawn) add.push({ type: 'Feature', geometry, properties: props });
@@ -282,30 +342,10 @@ export function attachMapLibre(map, client, opts = {}) {
   // within that time is refreshed once when it is over.
   let tiles = new Map(); // sourceId -> Map("z/x/y" -> {x, y, z}) as the events gave them
   let tileFrame = 0;
-  const lastRefresh = new Map(); // "src|z/x/y" -> Date.now() of its last refresh
-  const deferred = new Map(); // "src|z/x/y" -> timer of its next refresh
+  const refreshes = new Throttle(tileRefreshMs, ([src, t]) => queueTile(src, t));
   function onTile(t) {
     const src = tileSources[t.layer];
-    if (!src) return;
-    if (tileRefreshMs > 0) {
-      const key = `${src}|${t.z}/${t.x}/${t.y}`;
-      if (deferred.has(key)) return; // a refresh is due already
-      const now = Date.now();
-      const wait = (lastRefresh.get(key) ?? -Infinity) + tileRefreshMs - now;
-      if (wait > 0) {
-        deferred.set(key, setTimeout(() => {
-          deferred.delete(key);
-          lastRefresh.set(key, Date.now());
-          queueTile(src, t);
-        }, wait));
-        return;
-      }
-      if (lastRefresh.size > 4096) {
-        for (const [k, at] of lastRefresh) if (at + tileRefreshMs <= now) lastRefresh.delete(k);
-      }
-      lastRefresh.set(key, now);
-    }
-    queueTile(src, t);
+    if (src) refreshes.hit(`${src}|${t.z}/${t.x}/${t.y}`, [src, t]);
   }
   function queueTile(src, t) {
     let set = tiles.get(src);
@@ -347,12 +387,22 @@ export function attachMapLibre(map, client, opts = {}) {
     }
   };
   // Count labels: an image per label text, drawn when first needed.
-  const onImageMissing = (e) => {
-    if (!e.id?.startsWith(LABEL_IMAGE) || map.hasImage(e.id)) return;
+  // Markers with a heading: an image per colour. Both are drawn when
+  // first needed: added before the data that uses them (when a page
+  // document exists to draw on), and on 'styleimagemissing' for any other.
+  // MapLibre may lay a tile out without an image added in answer to
+  // 'styleimagemissing' (seen: every count label but '1' missing for good
+  // on a page loaded from a warm cache), so it is not the only way.
+  function ensureImage(id) {
+    if (!id || map.hasImage(id) || !globalThis.document?.createElement) return;
     const ratio = Math.max(1, Math.round(globalThis.devicePixelRatio ?? 1));
-    const canvas = drawLabel(e.id.slice(LABEL_IMAGE.length), LABEL_SIZE, ratio);
-    map.addImage(e.id, canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height), { pixelRatio: ratio });
-  };
+    let canvas;
+    if (id.startsWith(LABEL_IMAGE)) canvas = drawLabel(id.slice(LABEL_IMAGE.length), LABEL_SIZE, ratio);
+    else if (id.startsWith(HEADING_IMAGE)) canvas = drawHeading(id.slice(HEADING_IMAGE.length), ratio);
+    else return;
+    map.addImage(id, canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height), { pixelRatio: ratio });
+  }
+  const onImageMissing = (e) => ensureImage(e.id);
   // Clicks and hovers: the client's marker (as last applied) for a feature.
   const markerOf = (e) => {
     const f = e.features?.[0];
@@ -394,9 +444,11 @@ export function attachMapLibre(map, client, opts = {}) {
     map.easeTo({ center: [c.lon, c.lat], zoom: c.expansionZoom - zoomOffset });
   }
   const layerEvents = [
-    ['click', layerId, onMarkerClick],
-    ['mousemove', layerId, onMarkerMove],
-    ['mouseleave', layerId, onMarkerLeave],
+    ...markerLayers.flatMap((id) => [
+      ['click', id, onMarkerClick],
+      ['mousemove', id, onMarkerMove],
+      ['mouseleave', id, onMarkerLeave],
+    ]),
     ['click', clusterLayerId, onClusterClick],
     ['mouseenter', clusterLayerId, onClusterEnter],
     ['mouseleave', clusterLayerId, onClusterLeave],
@@ -407,11 +459,6 @@ export function attachMapLibre(map, client, opts = {}) {
   map.on('moveend', onMoveEnd);
   map.on('style.load', onStyleLoad);
   const offTile = client.on('tile', onTile);
-  const offStatus = client.on('status', (st) => {
-    if ((st.state !== 'open') === stale) return;
-    stale = st.state !== 'open';
-    applyStale();
-  });
 
   if (styleLoaded(map)) addLayer();
   // else 'style.load' adds it.
@@ -428,7 +475,7 @@ export function attachMapLibre(map, client, opts = {}) {
     clusterLayerId,
     /** True while the client is not connected and the markers drawn are faded. */
     get stale() {
-      return stale;
+      return stale.stale;
     },
     /** Opacity of the markers drawn now (1, or staleOpacity while disconnected). */
     markerOpacity() {
@@ -436,9 +483,10 @@ export function attachMapLibre(map, client, opts = {}) {
     },
     /** Markers rendered in the viewport now: [{id, layer, lon, lat}], one per id. */
     shownMarkers() {
-      if (!map.getLayer(layerId)) return [];
+      const layers = markerLayers.filter((id) => map.getLayer(id));
+      if (!layers.length) return [];
       const byId = new Map();
-      for (const f of map.queryRenderedFeatures({ layers: [layerId] })) {
+      for (const f of map.queryRenderedFeatures({ layers })) {
         const p = f.properties ?? {};
         const id = p.id ?? f.id;
         if (!byId.has(id)) byId.set(id, { id, layer: p.layer, lon: p.lon, lat: p.lat });
@@ -476,19 +524,20 @@ export function attachMapLibre(map, client, opts = {}) {
     /** Stops syncing, removes the layers and sources and the registration. */
     detach() {
       sync.stop();
+      glide.stop();
       clusterSync.stop();
       view.stop();
       offTile();
-      offStatus();
+      stale.off();
       if (tileFrame) cancelFrame(tileFrame);
-      for (const timer of deferred.values()) clearTimeout(timer);
-      deferred.clear();
+      refreshes.stop();
       map.off('move', onMove);
       map.off('moveend', onMoveEnd);
       map.off('style.load', onStyleLoad);
       map.off('styleimagemissing', onImageMissing);
       for (const [type, layer, fn] of layerEvents) map.off(type, layer, fn);
       if (map.getLayer(labelLayerId)) map.removeLayer(labelLayerId);
+      if (map.getLayer(headingLayerId)) map.removeLayer(headingLayerId);
       if (map.getLayer(layerId)) map.removeLayer(layerId);
       if (map.getSource(sourceId)) map.removeSource(sourceId);
       if (map.getLayer(clusterLayerId)) map.removeLayer(clusterLayerId);
@@ -499,6 +548,40 @@ export function attachMapLibre(map, client, opts = {}) {
   unregister = register(adapter);
   return adapter;
 }
+
+// drawHeading draws the image of a marker with a heading, pointing north, in
+// color with a white outline, on a canvas at pixelRatio.
+function drawHeading(color, pixelRatio) {
+  const size = 2 * (HEADING_TIP * HEADING_RADIUS + 2); // CSS pixels, square
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = Math.ceil(size * pixelRatio);
+  const ctx = canvas.getContext('2d');
+  ctx.scale(pixelRatio, pixelRatio);
+  drawHeadingPath(ctx, size / 2, size / 2, HEADING_RADIUS, 0);
+  ctx.fillStyle = color;
+  ctx.fill();
+  ctx.lineWidth = 1.5;
+  ctx.strokeStyle = '#ffffff';
+  ctx.stroke();
+  return canvas;
+}
+
+// iconSize is the icon-size that draws an image of a circle of radius base
+// pixels as a circle of radius: a number, or a zoom curve (interpolate or
+// step on ['zoom']) with its outputs divided; any other expression gets
+// the default curve's.
+function iconSize(radius, base) {
+  if (typeof radius === 'number') return radius / base;
+  const zoomCurve = Array.isArray(radius) && (radius[0] === 'interpolate' || radius[0] === 'step');
+  const r = zoomCurve && JSON.stringify(radius).includes('["zoom"]') ? radius : DEFAULT_RADIUS;
+  const out = [...r];
+  // interpolate: [op, type, input, z0, v0, z1, v1, ...]; step: [op, input, v0, z1, v1, ...]
+  const first = out[0] === 'interpolate' ? 4 : 2;
+  for (let i = first; i < out.length; i += 2) if (typeof out[i] === 'number') out[i] /= base;
+  return out;
+}
+
+const DEFAULT_RADIUS = ['interpolate', ['linear'], ['zoom'], 2, 3, 10, 6];
 
 function properties(m) {
   return { ...(m.props ?? {}), id: m.id, layer: m.layer, version: m.version, time: m.time, lon: m.lon, lat: m.lat };

@@ -414,6 +414,91 @@ export function tileBounds({ z, x, y }) {
 }
 
 /**
+ * boundsView returns the getView of a ViewPusher for a MapLibre or Leaflet
+ * map (both name getBounds' edges alike): its bounds and its zoom plus
+ * zoomOffset.
+ */
+export function boundsView(map, zoomOffset) {
+  return () => {
+    const b = map.getBounds();
+    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom() + zoomOffset];
+  };
+}
+
+/**
+ * watchStale tells whether what an adapter draws may be out of date: stale
+ * is true while the client is not connected (what is drawn is what the
+ * server said last, not what it holds now). onChange(stale) runs on each
+ * change; off() stops watching.
+ */
+export function watchStale(client, onChange) {
+  const w = { stale: client.status !== 'open', off: () => {} };
+  w.off = client.on('status', (st) => {
+    const stale = st.state !== 'open';
+    if (stale === w.stale) return;
+    w.stale = stale;
+    onChange(stale);
+  });
+  return w;
+}
+
+/**
+ * Throttle calls run(value, key) at most once every periodMs per key: the
+ * first hit of a key runs at once; hits within the period after a run are
+ * not lost but run once, with the value of the first of them, when the
+ * period is over. A period of 0 runs every hit. The adapters throttle tile
+ * refreshes with it (MapLibre per tile, Leaflet per layer).
+ */
+export class Throttle {
+  #period;
+  #run;
+  #last = new Map(); // key -> Date.now() of its last run
+  #timers = new Map(); // key -> timer of its next run
+
+  constructor(periodMs, run) {
+    this.#period = periodMs > 0 ? periodMs : 0;
+    this.#run = run;
+  }
+
+  hit(key, value) {
+    if (this.#timers.has(key)) return; // a run is due already
+    const now = Date.now();
+    const wait = (this.#last.get(key) ?? -Infinity) + this.#period - now;
+    if (wait > 0) {
+      this.#timers.set(key, setTimeout(() => {
+        this.#timers.delete(key);
+        this.#fire(key, value, Date.now());
+      }, wait));
+      return;
+    }
+    this.#fire(key, value, now);
+  }
+
+  #fire(key, value, now) {
+    if (this.#period > 0) {
+      if (this.#last.size > 4096) {
+        for (const [k, at] of this.#last) if (at + this.#period <= now) this.#last.delete(k);
+      }
+      this.#last.set(key, now);
+    }
+    this.#run(value, key);
+  }
+
+  stop() {
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+}
+
+/** labelFont is the CSS font of a cluster's count label of text, in both adapters. */
+export function labelFont(text) {
+  return `bold ${text.length > 3 ? 10 : 11}px system-ui, -apple-system, "Segoe UI", sans-serif`;
+}
+
+/** LABEL_HALO is the colour of the halo around a count label's digits. */
+export const LABEL_HALO = 'rgba(40, 20, 90, 0.8)';
+
+/**
  * drawLabel draws text centred on a transparent canvas of size × size CSS
  * pixels at pixelRatio, white and bold with a dark halo, and returns the
  * canvas: a cluster's count label, without the glyph files a map style's
@@ -424,13 +509,170 @@ export function drawLabel(text, size, pixelRatio = 1) {
   canvas.width = canvas.height = Math.ceil(size * pixelRatio);
   const ctx = canvas.getContext('2d');
   ctx.scale(pixelRatio, pixelRatio);
-  ctx.font = `bold ${text.length > 3 ? 10 : 11}px system-ui, -apple-system, "Segoe UI", sans-serif`;
+  ctx.font = labelFont(text);
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';
   ctx.lineWidth = 3;
-  ctx.strokeStyle = 'rgba(40, 20, 90, 0.8)';
+  ctx.strokeStyle = LABEL_HALO;
   ctx.strokeText(text, size / 2, size / 2 + 0.5);
   ctx.fillStyle = '#ffffff';
   ctx.fillText(text, size / 2, size / 2 + 0.5);
   return canvas;
+}
+
+/**
+ * Glide moves drawn markers smoothly: a marker that moved is drawn gliding
+ * in a straight line from where it is drawn to its new position, over the
+ * time since its previous move (its own update interval), at most maxMs.
+ * It jumps instead when there is nothing to go by or the glide would
+ * mislead: its first move since it was drawn (no interval known yet), a
+ * move longer than maxPx on screen, a hidden page, more than maxMarkers
+ * gliding at once, or an interval under two frames.
+ *
+ * move() returns the position to draw the marker at now; draw([{id, lon,
+ * lat}]) is called at each animation frame with the positions of the
+ * markers gliding (the last call of a glide with its end). worldSize()
+ * returns the map's width in CSS pixels for 360° at its zoom.
+ */
+export class Glide {
+  #draw;
+  #worldSize;
+  #maxMs;
+  #maxPx;
+  #maxMarkers;
+  #moves = new Map(); // id -> {lon0, lat0, dlon, dlat, to, start, ms}
+  #lastMove = new Map(); // id -> performance.now() of its last move
+  #frame = 0;
+
+  constructor({ draw, worldSize, maxMs = GLIDE_MAX_MS, maxPx = GLIDE_MAX_PX, maxMarkers = GLIDE_MAX_MARKERS }) {
+    this.#draw = draw;
+    this.#worldSize = worldSize;
+    this.#maxMs = maxMs;
+    this.#maxPx = maxPx;
+    this.#maxMarkers = maxMarkers;
+  }
+
+  /** Number of markers gliding now. */
+  get size() {
+    return this.#moves.size;
+  }
+
+  /**
+   * move tells that marker id moved from prev to next ({lon, lat} each) and
+   * returns [lon, lat] to draw it at now: where it is drawn when it starts
+   * to glide, else next.
+   */
+  move(id, prev, next, now = performance.now()) {
+    const last = this.#lastMove.get(id);
+    this.#lastMove.set(id, now);
+    const from = this.position(id, now) ?? [prev.lon, prev.lat];
+    const to = [next.lon, next.lat];
+    const ms = last === undefined ? 0 : Math.min(now - last, this.#maxMs);
+    const dlon = wrapDegrees(to[0] - from[0]);
+    const dlat = to[1] - from[1];
+    if (
+      ms < GLIDE_MIN_MS ||
+      (dlon === 0 && dlat === 0) ||
+      globalThis.document?.visibilityState === 'hidden' ||
+      (!this.#moves.has(id) && this.#moves.size >= this.#maxMarkers) ||
+      screenDistance(from, to, this.#worldSize()) > this.#maxPx
+    ) {
+      this.#moves.delete(id);
+      return to;
+    }
+    this.#moves.set(id, { lon0: from[0], lat0: from[1], dlon, dlat, to, start: now, ms });
+    if (!this.#frame) this.#frame = nextFrame((t) => this.#tick(t));
+    return from;
+  }
+
+  /** position returns where the gliding marker id is drawn at time now, or undefined when it does not glide. */
+  position(id, now = performance.now()) {
+    const g = this.#moves.get(id);
+    if (!g) return undefined;
+    const t = Math.max(0, (now - g.start) / g.ms);
+    return t >= 1 ? g.to : [g.lon0 + g.dlon * t, g.lat0 + g.dlat * t];
+  }
+
+  /** drop forgets marker id (removed: a later add is no move). */
+  drop(id) {
+    this.#moves.delete(id);
+    this.#lastMove.delete(id);
+  }
+
+  /** clear forgets every marker. */
+  clear() {
+    this.#moves.clear();
+    this.#lastMove.clear();
+  }
+
+  #tick(t) {
+    this.#frame = 0;
+    // Timers stand in for frames outside browsers and pass no time.
+    const now = typeof t === 'number' ? t : performance.now();
+    const out = [];
+    for (const [id, g] of this.#moves) {
+      const [lon, lat] = this.position(id, now);
+      out.push({ id, lon, lat });
+      if (now - g.start >= g.ms) this.#moves.delete(id);
+    }
+    if (out.length) this.#draw(out);
+    if (this.#moves.size) this.#frame = nextFrame((t) => this.#tick(t));
+  }
+
+  stop() {
+    if (this.#frame) cancelFrame(this.#frame);
+    this.#frame = 0;
+    this.clear();
+  }
+}
+
+// Glide's defaults: a glide lasts the marker's update interval, at most
+// GLIDE_MAX_MS (a marker silent for a while does not crawl for as long); a
+// move longer than GLIDE_MAX_PX on screen jumps (a teleport, or a marker
+// back after a gap, would slide across the map); at most GLIDE_MAX_MARKERS
+// glide at once (each frame of a glide costs every gliding marker a
+// redraw); an interval under GLIDE_MIN_MS (two frames) is not animated.
+export const GLIDE_MAX_MS = 1000;
+export const GLIDE_MAX_PX = 150;
+export const GLIDE_MAX_MARKERS = 2000;
+const GLIDE_MIN_MS = 33;
+
+/** wrapDegrees returns d in [-180, 180): the shorter way round in longitude. */
+function wrapDegrees(d) {
+  return ((((d + 180) % 360) + 360) % 360) - 180;
+}
+
+/** screenDistance is the distance in pixels from a to b ([lon, lat]) on a Web Mercator map worldSize pixels wide. */
+export function screenDistance(a, b, worldSize) {
+  const y = (lat) => {
+    const s = Math.sin((Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI) / 180);
+    return Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+  };
+  const dx = wrapDegrees(b[0] - a[0]) / 360;
+  const dy = y(b[1]) - y(a[1]);
+  return Math.hypot(dx, dy) * worldSize;
+}
+
+/** headingOf returns a marker's props.heading when it is a finite number (degrees clockwise from north), else undefined. */
+export function headingOf(m) {
+  const h = m?.props?.heading;
+  return typeof h === 'number' && Number.isFinite(h) ? h : undefined;
+}
+
+/**
+ * HEADING_TIP is how far the point of a marker with a heading reaches from
+ * its centre, in radii; HEADING_HALF_ANGLE is half the angle at which the
+ * point leaves the circle, in radians. drawHeadingPath draws that outline
+ * (a circle drawn out into a point towards the heading) as a path on ctx,
+ * centred on x, y with radius r, heading in degrees clockwise from north.
+ */
+export const HEADING_TIP = 1.9;
+const HEADING_HALF_ANGLE = 0.75;
+export function drawHeadingPath(ctx, x, y, r, heading) {
+  const a = (heading * Math.PI) / 180;
+  const towards = a - Math.PI / 2; // canvas angles: 0 is east, clockwise
+  ctx.beginPath();
+  ctx.arc(x, y, r, towards + HEADING_HALF_ANGLE, towards - HEADING_HALF_ANGLE + 2 * Math.PI, false);
+  ctx.lineTo(x + HEADING_TIP * r * Math.sin(a), y - HEADING_TIP * r * Math.cos(a));
+  ctx.closePath();
 }

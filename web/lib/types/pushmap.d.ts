@@ -257,6 +257,17 @@ export interface AdapterHookOptions<E = unknown> {
   onMarkerHover?: (marker: Marker | null, event: E) => void;
   /** A cluster was clicked (before the zoom). */
   onClusterClick?: (cluster: ShownCluster, event: E) => void;
+  /**
+   * Moved markers glide from where they are drawn to their new position
+   * over their own update interval; default true. A marker's first move
+   * since it was drawn, a move longer than motionMaxPx on screen, and moves
+   * while the page is hidden are drawn at once.
+   */
+  motion?: boolean;
+  /** Longest glide, ms; default 1000. */
+  motionMaxMs?: number;
+  /** Longest move on screen that glides, CSS pixels; default 150. */
+  motionMaxPx?: number;
 }
 
 /**

@@ -9,52 +9,101 @@ import (
 	"github.com/pushmap/pushmap/wire"
 )
 
-// A town is a city vehicles drive in: its centre in degrees, and its street
-// grid, a square grid of blockM metres turned gridDeg clockwise from north.
+// A town is a city vehicles drive in: its centre in degrees, and its
+// streets, a square grid of blockM metres turned gridDeg clockwise from
+// north, within an outline of radiusM metres on average that bulges and
+// narrows with the angle (phase lobe), so that towns are not discs.
 type town struct {
 	name     string
 	lon, lat float64
 	gridDeg  float64
 	blockM   float64
+	radiusM  float64
+	lobe     float64 // radians
 }
 
 var towns = [...]town{
-	{"Paris", 2.3522, 48.8566, 17, 180},
-	{"London", -0.1276, 51.5072, -8, 160},
-	{"New York", -73.9855, 40.7580, 29, 120},
-	{"Tokyo", 139.7671, 35.6812, 10, 140},
-	{"São Paulo", -46.6333, -23.5505, 35, 150},
-	{"Sydney", 151.2093, -33.8688, 5, 170},
-	{"Mexico City", -99.1332, 19.4326, 0, 160},
-	{"Berlin", 13.4050, 52.5200, 22, 190},
+	{"Paris", 2.3522, 48.8566, 17, 180, 8000, 0.3},
+	{"London", -0.1276, 51.5072, -8, 160, 8500, 2.1},
+	{"New York", -73.9855, 40.7580, 29, 120, 7500, 4.0},
+	{"Tokyo", 139.7671, 35.6812, 10, 140, 8500, 1.2},
+	{"São Paulo", -46.6333, -23.5505, 35, 150, 8000, 5.1},
+	{"Sydney", 151.2093, -33.8688, 5, 170, 7500, 3.3},
+	{"Mexico City", -99.1332, 19.4326, 0, 160, 8000, 0.9},
+	{"Berlin", 13.4050, 52.5200, 22, 190, 8000, 2.7},
 }
 
-// townGeom holds what placing a vehicle in a town needs, derived from towns.
+// The outline of a town: radiusM × (1 + outlineA3·sin(3θ + lobe) +
+// outlineA5·sin(5θ + 2·lobe)) at angle θ on its grid; at most
+// (1 + outlineA3 + outlineA5) × radiusM from the centre.
+const (
+	outlineA3 = 0.22
+	outlineA5 = 0.12
+)
+
+// townGeom holds what placing a vehicle in a town needs, derived from towns:
+// the projection of its grid and which crossings of the grid lie inside its
+// outline (the streets are the grid's edges between two such crossings).
 type townGeom struct {
 	sinA, cosA float64 // of the grid angle
 	degPerMLon float64 // degrees of longitude per metre east at the centre
 	degPerMLat float64 // degrees of latitude per metre north
+	n          int     // crossings run from -n to n blocks on each axis
+	inside     []bool  // crossing (i, j) at inside[(j+n)*(2n+1) + i+n]
 }
 
 var townGeoms [len(towns)]townGeom
 
 func init() {
-	for i, t := range towns {
+	for k, t := range towns {
 		s, c := math.Sincos(t.gridDeg * degToRad)
-		townGeoms[i] = townGeom{
+		g := townGeom{
 			sinA: s, cosA: c,
 			degPerMLon: radToDeg / (earthRadius * math.Cos(t.lat*degToRad)),
 			degPerMLat: radToDeg / earthRadius,
+			n:          int(math.Ceil((1+outlineA3+outlineA5)*t.radiusM/t.blockM)) + 1,
 		}
+		w := 2*g.n + 1
+		g.inside = make([]bool, w*w)
+		for j := -g.n; j <= g.n; j++ {
+			for i := -g.n; i <= g.n; i++ {
+				x, y := float64(i)*t.blockM, float64(j)*t.blockM
+				th := math.Atan2(y, x)
+				r := t.radiusM * (1 + outlineA3*math.Sin(3*th+t.lobe) + outlineA5*math.Sin(5*th+2*t.lobe))
+				g.inside[(j+g.n)*w+i+g.n] = x*x+y*y <= r*r
+			}
+		}
+		townGeoms[k] = g
+	}
+}
+
+// crossing reports whether crossing (i, j) of the grid lies inside the outline.
+func (g *townGeom) crossing(i, j int) bool {
+	if i < -g.n || i > g.n || j < -g.n || j > g.n {
+		return false
+	}
+	return g.inside[(j+g.n)*(2*g.n+1)+i+g.n]
+}
+
+// street reports whether a street leaves crossing (i, j) in direction dir
+// (an index into gridDirs): both ends of the block are inside the outline.
+func (g *townGeom) street(i, j int, dir uint8) bool {
+	d := gridDirs[dir]
+	return g.crossing(i, j) && g.crossing(i+int(d[0]), j+int(d[1]))
+}
+
+// lonLat projects grid metres (x, y) of town t onto the map.
+func (g *townGeom) lonLat(t *town, x, y float64) geo.Point {
+	east := x*g.cosA + y*g.sinA
+	north := -x*g.sinA + y*g.cosA
+	return geo.Point{
+		Lon: normLon(t.lon + east*g.degPerMLon),
+		Lat: clamp(t.lat+north*g.degPerMLat, -90, 90),
 	}
 }
 
 // Vehicle behaviour.
 const (
-	// softRadiusM is how far from its town's centre a vehicle roams: beyond
-	// it, it turns towards the centre at the next crossing, so it never gets
-	// more than about a block further.
-	softRadiusM  = 9000
 	pTurnLeft    = 0.2  // chance of turning left at a crossing
 	pTurnRight   = 0.2  // chance of turning right at a crossing
 	pSpeedChange = 0.15 // chance of picking a new speed at a crossing
@@ -77,8 +126,9 @@ var vehicleKinds = [...]vehicleKind{
 // a vehicle drives in: grid north, east, south, west.
 var gridDirs = [4][2]float64{{0, 1}, {1, 0}, {0, -1}, {-1, 0}}
 
-// A vehicle drives along the streets of one town: a random walk on its grid
-// that turns now and then at crossings.
+// A vehicle drives along the streets of one town: a random walk on its
+// grid's streets that turns now and then at crossings, and where a street
+// ends at the town's outline, turns along another or back.
 type vehicle struct {
 	id     string
 	town   uint8
@@ -102,28 +152,40 @@ func (v *vehicle) init(i int, rng *rand.Rand, props propCache) {
 		v.kind++
 	}
 	v.newSpeed(rng)
-	b := towns[v.town].blockM
-	r := softRadiusM * math.Sqrt(rng.Float64())
-	sin, cos := math.Sincos(2 * math.Pi * rng.Float64())
-	v.x, v.y = r*cos, r*sin
-	v.dir = uint8(rng.IntN(4))
-	// Put it on a street running its way, and find the next crossing.
-	along := &v.y
-	if v.dir%2 == 1 {
-		along = &v.x
-		v.y = math.Round(v.y/b) * b
-	} else {
-		v.x = math.Round(v.x/b) * b
+	t, g := &towns[v.town], &townGeoms[v.town]
+	b := t.blockM
+	// A crossing inside the town with a street leaving it (the centre's
+	// has four), a street from there, and a point along it.
+	ci, cj := 0, 0
+	for range 100 {
+		r := t.radiusM * math.Sqrt(rng.Float64())
+		sin, cos := math.Sincos(2 * math.Pi * rng.Float64())
+		i, j := int(math.Round(r*cos/b)), int(math.Round(r*sin/b))
+		if len(v.exits(g, i, j, nil)) > 0 {
+			ci, cj = i, j
+			break
+		}
 	}
-	if v.dir < 2 {
-		v.toNext = math.Ceil(*along/b)*b - *along
-	} else {
-		v.toNext = *along - math.Floor(*along/b)*b
-	}
+	exits := v.exits(g, ci, cj, nil)
+	v.dir = exits[rng.IntN(len(exits))]
+	along := rng.Float64() * b
+	step := gridDirs[v.dir]
+	v.x, v.y = float64(ci)*b+step[0]*along, float64(cj)*b+step[1]*along
+	v.toNext = b - along
 	if v.toNext < 1e-6 {
 		v.toNext = b
 	}
 	v.place(props)
+}
+
+// exits appends to buf the directions of the streets leaving crossing (i, j).
+func (v *vehicle) exits(g *townGeom, i, j int, buf []uint8) []uint8 {
+	for d := range uint8(len(gridDirs)) {
+		if g.street(i, j, d) {
+			buf = append(buf, d)
+		}
+	}
+	return buf
 }
 
 func (v *vehicle) newSpeed(rng *rand.Rand) {
@@ -158,41 +220,44 @@ func (v *vehicle) advance(s float64, rng *rand.Rand, props propCache) bool {
 	return true
 }
 
-// turn picks the direction to leave a crossing in: mostly straight on, now
-// and then left or right, and back towards the centre once too far out.
+// turn picks the street to leave a crossing by: mostly straight on, now
+// and then left or right; where the way it picked has no street, another
+// that is not back, and back only at a dead end.
 func (v *vehicle) turn(rng *rand.Rand) {
 	if rng.Float64() < pSpeedChange {
 		v.newSpeed(rng)
 	}
-	if v.x*v.x+v.y*v.y > softRadiusM*softRadiusM {
-		var inward [4]uint8
-		n := 0
-		for k, g := range gridDirs {
-			if g[0]*v.x+g[1]*v.y < 0 {
-				inward[n] = uint8(k)
-				n++
-			}
-		}
-		v.dir = inward[rng.IntN(n)] // n ≥ 1: (x, y) is not the origin
-		return
-	}
+	t, g := &towns[v.town], &townGeoms[v.town]
+	i, j := int(math.Round(v.x/t.blockM)), int(math.Round(v.y/t.blockM))
+	want := v.dir
 	switch p := rng.Float64(); {
 	case p < pTurnLeft:
-		v.dir = (v.dir + 3) % 4
+		want = (v.dir + 3) % 4
 	case p < pTurnLeft+pTurnRight:
-		v.dir = (v.dir + 1) % 4
+		want = (v.dir + 1) % 4
 	}
+	if g.street(i, j, want) {
+		v.dir = want
+		return
+	}
+	var exits, others [4]uint8
+	ahead := others[:0]
+	for _, d := range v.exits(g, i, j, exits[:0]) {
+		if d != (v.dir+2)%4 {
+			ahead = append(ahead, d)
+		}
+	}
+	if len(ahead) > 0 {
+		v.dir = ahead[rng.IntN(len(ahead))]
+		return
+	}
+	v.dir = (v.dir + 2) % 4 // a dead end: the street it came by
 }
 
 // place computes pos and props from the vehicle's state.
 func (v *vehicle) place(props propCache) {
 	t, g := &towns[v.town], &townGeoms[v.town]
-	east := v.x*g.cosA + v.y*g.sinA
-	north := -v.x*g.sinA + v.y*g.cosA
-	v.pos = geo.Point{
-		Lon: normLon(t.lon + east*g.degPerMLon),
-		Lat: clamp(t.lat+north*g.degPerMLat, -90, 90),
-	}
+	v.pos = g.lonLat(t, v.x, v.y)
 	key := propKey{
 		kind:    vehicleKinds[v.kind].kind,
 		from:    noCity,
