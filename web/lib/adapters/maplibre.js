@@ -153,16 +153,39 @@ export function attachMapLibre(map, client, opts = {}) {
   const colorOf = match.length > 3 ? match : defaultColor;
 
   const sync = new MarkerSync(client, apply, { paused: true });
-  // Gliding markers: one updateData of their geometries per frame.
+  // Gliding markers: one updateData of their geometries per frame, but
+  // never more than one in flight: the worker re-tiles the source for each,
+  // and on a busy machine queued frames made the drawn markers fall seconds
+  // behind. Frames that come meanwhile are merged, the newest position of
+  // each marker kept (a glide's last frame included), and sent when the
+  // worker is done.
+  let glideInFlight = false;
+  const glidePending = new Map(); // id -> [lon, lat]
+  const drawGlide = () => {
+    const source = map.getSource(sourceId);
+    if (!source || glidePending.size === 0) return;
+    const update = [];
+    for (const [id, [lon, lat]] of glidePending) {
+      if (sync.shown.has(id)) update.push({ id, newGeometry: { type: 'Point', coordinates: [lon, lat] } });
+    }
+    glidePending.clear();
+    if (update.length === 0) return;
+    glideInFlight = true;
+    source
+      .updateData({ update })
+      .catch((err) => console.warn(`pushmap: updateData on ${sourceId}: ${err?.message ?? err}`))
+      .finally(() => {
+        glideInFlight = false;
+        drawGlide();
+      });
+  };
   const glide = new Glide({
     worldSize: () => 512 * 2 ** map.getZoom(),
     maxMs: opts.motionMaxMs,
     maxPx: opts.motionMaxPx,
     draw: (at) => {
-      const source = map.getSource(sourceId);
-      if (!source) return;
-      const update = at.map(({ id, lon, lat }) => ({ id, newGeometry: { type: 'Point', coordinates: [lon, lat] } }));
-      source.updateData({ update }).catch((err) => console.warn(`pushmap: updateData on ${sourceId}: ${err?.message ?? err}`));
+      for (const { id, lon, lat } of at) glidePending.set(id, [lon, lat]);
+      if (!glideInFlight) drawGlide();
     },
   });
   const motion = opts.motion ?? true;
@@ -270,11 +293,16 @@ export function attachMapLibre(map, client, opts = {}) {
     if (reset) {
       diff.removeAll = true;
       glide.clear();
+      glidePending.clear();
     }
-    for (const id of removes) glide.drop(id);
+    for (const id of removes) {
+      glide.drop(id);
+      glidePending.delete(id);
+    }
     const add = [];
     const update = [];
     for (const { marker, prev } of upserts) {
+      glidePending.delete(marker.id); // this diff says where it is drawn now
       if (headingOf(marker) !== undefined) ensureImage(HEADING_IMAGE + (colors[marker.layer] ?? defaultColor));
       const props = properties(marker);
       const moved = prev && (prev.lon !== marker.lon || prev.lat !== marker.lat);
