@@ -30,3 +30,33 @@ func TestQuoteIsQuoteToASCII(t *testing.T) {
 		t.Errorf("quoteN = %s, want %s", got, want)
 	}
 }
+
+// TestNames checks the names of types and codes, now read from arrays:
+// every one named, and numbers past or between them as numbers.
+func TestNames(t *testing.T) {
+	for typ, want := range map[Type]string{TypeHello: "hello", TypeRefresh: "refresh",
+		TypeWelcome: "welcome", TypeMore: "more", 0: "type(0)", 6: "type(6)", 24: "type(24)", 255: "type(255)"} {
+		if got := typ.String(); got != want {
+			t.Errorf("Type(%d).String() = %q, want %q", typ, got, want)
+		}
+	}
+	for code, want := range map[Code]string{CodeMalformed: "malformed", CodeUnauthorized: "unauthorized",
+		0: "code(0)", 13: "code(13)", 65535: "code(65535)"} {
+		if got := code.String(); got != want {
+			t.Errorf("Code(%d).String() = %q, want %q", code, got, want)
+		}
+	}
+	for typ := TypeHello; typ <= TypeMore; typ++ {
+		if typ > TypeRefresh && typ < TypeWelcome {
+			continue
+		}
+		if s := typ.String(); len(s) > 5 && s[:5] == "type(" {
+			t.Errorf("Type(%d) has no name: %q", typ, s)
+		}
+	}
+	for code := CodeMalformed; code <= CodeUnauthorized; code++ {
+		if s := code.String(); len(s) > 5 && s[:5] == "code(" {
+			t.Errorf("Code(%d) has no name: %q", code, s)
+		}
+	}
+}
