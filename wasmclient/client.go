@@ -1,11 +1,9 @@
 package wasmclient
 
 import (
-	"cmp"
 	"errors"
 	"maps"
 	"math/rand/v2"
-	"slices"
 	"sync"
 
 	"github.com/pushmap/pushmap/geo"
@@ -307,13 +305,41 @@ func (c *Client) allClustersLocked() []wire.Cluster {
 			all = append(all, cl)
 		}
 	}
-	slices.SortFunc(all, func(a, b wire.Cluster) int {
-		if a.View != b.View {
-			return a.View - b.View
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	sortClusters(all)
 	return all
+}
+
+// sortClusters sorts cs by view, then id, with a heapsort written out:
+// slices.SortFunc's pdqsort, instantiated for wire.Cluster, was 3 KB of
+// the browser's .wasm brotli (docs/design.md).
+func sortClusters(cs []wire.Cluster) {
+	less := func(a, b *wire.Cluster) bool {
+		return a.View < b.View || a.View == b.View && a.ID < b.ID
+	}
+	// siftDown restores the heap property below i in cs[:n].
+	siftDown := func(i, n int) {
+		for {
+			child := 2*i + 1
+			if child >= n {
+				return
+			}
+			if child+1 < n && less(&cs[child], &cs[child+1]) {
+				child++
+			}
+			if !less(&cs[i], &cs[child]) {
+				return
+			}
+			cs[i], cs[child] = cs[child], cs[i]
+			i = child
+		}
+	}
+	for i := len(cs)/2 - 1; i >= 0; i-- {
+		siftDown(i, len(cs))
+	}
+	for n := len(cs) - 1; n > 0; n-- {
+		cs[0], cs[n] = cs[n], cs[0]
+		siftDown(0, n)
+	}
 }
 
 // Views returns the views the server has applied, by id.

@@ -42,7 +42,7 @@ func (c *Client) connect(ctx signal) (conn, error) {
 		}
 		return nil, wrapf("waiting for welcome", err)
 	}
-	msg, err := wire.Unmarshal(frame)
+	msg, err := wire.NewClientDecoder().Decode(frame)
 	welcome, ok := msg.(wire.Welcome)
 	if err != nil || !ok {
 		ws.Close(closeProtocolError, "expected a welcome")
@@ -168,7 +168,7 @@ func (c *Client) failWaiters() {
 
 // read applies frames from ws until it fails.
 func (c *Client) read(ws conn) error {
-	dec := wire.NewDecoder()
+	dec := wire.NewClientDecoder()
 	for {
 		frame, err := ws.Read(c.ctx)
 		if err != nil {

@@ -2,7 +2,6 @@ package wasmclient
 
 import (
 	"math"
-	"strings"
 
 	"github.com/pushmap/pushmap/wire"
 )
@@ -79,14 +78,36 @@ func (c *Client) refresh(ws conn) {
 	c.scheduleRefresh(ws, tok)
 }
 
+// indexByte is strings.IndexByte. The client does without package
+// strings, whose import links package unicode's tables into the browser's
+// .wasm (docs/design.md).
+func indexByte(s string, c byte) int {
+	for i := range len(s) {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
 // jwtExpiry returns the "exp" claim of a JWT (Unix time in seconds), read
 // from its payload without checking its signature (the server does that).
 func jwtExpiry(tok string) (float64, bool) {
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
+	// header.payload.signature: exactly two dots.
+	first := indexByte(tok, '.')
+	if first < 0 {
 		return 0, false
 	}
-	payload, ok := decodeBase64URL(strings.TrimRight(parts[1], "="))
+	rest := tok[first+1:]
+	second := indexByte(rest, '.')
+	if second < 0 || indexByte(rest[second+1:], '.') >= 0 {
+		return 0, false
+	}
+	enc := rest[:second]
+	for len(enc) > 0 && enc[len(enc)-1] == '=' {
+		enc = enc[:len(enc)-1]
+	}
+	payload, ok := decodeBase64URL(enc)
 	if !ok {
 		return 0, false
 	}
@@ -124,7 +145,7 @@ func topLevelNumber(doc, key string) (float64, bool) {
 		s.space()
 		if k == key {
 			start := s.i
-			for s.i < len(s.s) && strings.IndexByte("+-0123456789.eE", s.s[s.i]) >= 0 {
+			for s.i < len(s.s) && indexByte("+-0123456789.eE", s.s[s.i]) >= 0 {
 				s.i++
 			}
 			return parseNumber(s.s[start:s.i])
@@ -145,7 +166,7 @@ type scanner struct {
 }
 
 func (s *scanner) space() {
-	for s.i < len(s.s) && strings.IndexByte(" \t\r\n", s.s[s.i]) >= 0 {
+	for s.i < len(s.s) && indexByte(" \t\r\n", s.s[s.i]) >= 0 {
 		s.i++
 	}
 }
@@ -219,7 +240,7 @@ func (s *scanner) value(depth int) bool {
 		}
 	}
 	start := s.i
-	for s.i < len(s.s) && strings.IndexByte(",}] \t\r\n", s.s[s.i]) < 0 {
+	for s.i < len(s.s) && indexByte(",}] \t\r\n", s.s[s.i]) < 0 {
 		s.i++
 	}
 	return s.i > start

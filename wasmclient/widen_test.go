@@ -91,6 +91,16 @@ func TestJWTExpiry(t *testing.T) {
 	if _, ok := jwtExpiry("not-a-jwt"); ok {
 		t.Error("a static token has an expiry")
 	}
+	payload := enc(`{"exp":1764100000}`)
+	for _, tok := range []string{"h." + payload, "h." + payload + ".sig.more", "." + payload + "..", payload} {
+		if got, ok := jwtExpiry(tok); ok {
+			t.Errorf("jwtExpiry(%q) = %v: not three parts, want none", tok, got)
+		}
+	}
+	padded := base64.URLEncoding.EncodeToString([]byte(`{"exp":17641000}`)) // 16 bytes: "==" at the end
+	if got, ok := jwtExpiry("h." + padded + ".sig"); !ok || got != 17641000 {
+		t.Errorf("jwtExpiry of a padded payload %q = %v, %v; want 17641000", padded, got, ok)
+	}
 }
 
 // TestParseNumber: the JWT's exp is read without strconv.ParseFloat (whose

@@ -17,10 +17,23 @@ type Decoder struct {
 	r mpack.Reader
 	// clientOnly: decode only the messages a client sends.
 	clientOnly bool
+	// requests decodes the messages a client sends; nil in a client's
+	// Decoder, which refuses them. A function value, not a call, so that a
+	// program that only reads replies (the browser client) links none of
+	// their decoding.
+	requests func(d *Decoder, t Type, fields int) (Message, error)
 }
 
-// NewDecoder returns a Decoder of every message, as a client needs.
+// NewDecoder returns a Decoder of every message.
 func NewDecoder() *Decoder {
+	return &Decoder{requests: (*Decoder).request}
+}
+
+// NewClientDecoder returns a Decoder of the frames a client reads: a
+// client-to-server message type (hello, view…) is refused with
+// CodeUnknownType, whether or not its fields are well formed. The browser
+// client uses it so that its .wasm leaves the decoding of requests out.
+func NewClientDecoder() *Decoder {
 	return &Decoder{}
 }
 
@@ -41,7 +54,8 @@ func Unmarshal(frame []byte) (Message, error) {
 // Decode decodes one frame holding one message. Errors are of type Error
 // with code CodeMalformed (the frame is not a well-formed message) or
 // CodeUnknownType (a well-formed array whose type code this package does
-// not know, or, for a server's Decoder, that a client may not send).
+// not know, or that the Decoder's side may not receive: for a server's
+// Decoder, one a server sends, for a client's, one a client sends).
 // Decode checks the shape of a message, not its values: call View.Validate
 // and friends for that. Elements after the last known field of a message
 // are skipped, so a newer peer may add fields. Arrays and maps nested
@@ -86,23 +100,11 @@ func (d *Decoder) decode() (Message, error) {
 	fields := n - 1
 	var m Message
 	switch t {
-	case TypeHello:
-		m, err = d.hello(fields)
-	case TypeView:
-		m, err = d.viewMsg(fields)
-	case TypeUnview:
-		var u Unview
-		u.ID, err = d.viewID(fields)
-		m = u
-	case TypeLayers:
-		var l Layers
-		if err = need(fields, 1); err == nil {
-			l.Layers, err = d.strings()
+	case TypeHello, TypeView, TypeUnview, TypeLayers, TypeRefresh:
+		if d.requests == nil {
+			return nil, Error{Code: CodeUnknownType, Message: "message type " + utoa(code) + " (" + t.String() + ") is sent by clients, not servers"}
 		}
-		if err == nil {
-			err = d.skip(fields-1, 1)
-		}
-		m = l
+		m, err = d.requests(d, t, fields)
 	case TypeWelcome:
 		m, err = d.welcome(fields)
 	case TypeViewAck:
@@ -119,14 +121,6 @@ func (d *Decoder) decode() (Message, error) {
 		m = b
 	case TypeError:
 		m, err = d.errorMsg(fields)
-	case TypeRefresh:
-		var r Refresh
-		if err = need(fields, 1); err == nil {
-			if r.Token, err = d.str("token", MaxTokenLen); err == nil {
-				err = d.skip(fields-1, 1)
-			}
-		}
-		m = r
 	case TypeRefreshAck:
 		var r RefreshAck
 		if err = need(fields, 1); err == nil {
@@ -150,6 +144,40 @@ func (d *Decoder) decode() (Message, error) {
 		return nil, wrap(t.String(), err)
 	}
 	return m, nil
+}
+
+// request decodes the fields of a message a client sends, of type t.
+func (d *Decoder) request(t Type, fields int) (Message, error) {
+	var m Message
+	var err error
+	switch t {
+	case TypeHello:
+		m, err = d.hello(fields)
+	case TypeView:
+		m, err = d.viewMsg(fields)
+	case TypeUnview:
+		var u Unview
+		u.ID, err = d.viewID(fields)
+		m = u
+	case TypeLayers:
+		var l Layers
+		if err = need(fields, 1); err == nil {
+			l.Layers, err = d.strings()
+		}
+		if err == nil {
+			err = d.skip(fields-1, 1)
+		}
+		m = l
+	case TypeRefresh:
+		var r Refresh
+		if err = need(fields, 1); err == nil {
+			if r.Token, err = d.str("token", MaxTokenLen); err == nil {
+				err = d.skip(fields-1, 1)
+			}
+		}
+		m = r
+	}
+	return m, err
 }
 
 // need checks that a message has at least want fields.

@@ -1,10 +1,6 @@
 package wire
 
-import (
-	"bytes"
-
-	"github.com/pushmap/pushmap/wire/internal/mpack"
-)
+import "github.com/pushmap/pushmap/wire/internal/mpack"
 
 // An Encoder turns messages and marker ops into MessagePack. It reuses its
 // buffer, so the bytes it returns are valid only until its next call. The
@@ -30,7 +26,9 @@ func Marshal(m Message) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bytes.Clone(b), nil
+	// Not bytes.Clone: the browser client links this package, and package
+	// bytes links unicode's tables with it.
+	return append([]byte(nil), b...), nil
 }
 
 // Message encodes m as one frame. The result is valid until the next call.

@@ -120,6 +120,39 @@ func TestServerDecoderRefusesServerTypes(t *testing.T) {
 	}
 }
 
+// TestClientDecoderRefusesClientTypes: a server sending a
+// client-to-server type to a client's Decoder gets unknown_type, however
+// its fields look, while the replies decode as with NewDecoder.
+func TestClientDecoderRefusesClientTypes(t *testing.T) {
+	frames := [][]byte{
+		{0x91, 0x01},       // hello without its fields
+		{0x92, 0x03, 0xc1}, // unview of a never-used byte
+	}
+	for _, m := range []Message{Hello{Version: 1}, View{ID: 1, Box: geo.World}, Unview{ID: 2}, Layers{Layers: []string{"a"}}, Refresh{Token: "t"}} {
+		frames = append(frames, must(Marshal(m)))
+	}
+	for _, f := range frames {
+		_, err := NewClientDecoder().Decode(f)
+		var we Error
+		if !errors.As(err, &we) || we.Code != CodeUnknownType || !strings.Contains(we.Message, "sent by clients") {
+			t.Errorf("% x: %v, want unknown_type", f, err)
+		}
+	}
+	for _, m := range []Message{Welcome{Version: 1}, Batch{Ops: []Op{{Remove: true, Marker: Marker{ID: "a"}}}}, UnviewAck{ID: 3},
+		Error{Code: CodeRateLimited, Message: "slow"}, RefreshAck{Expires: 5}, More{Remaining: 1}} {
+		f := must(Marshal(m))
+		got, err := NewClientDecoder().Decode(f)
+		if err != nil {
+			t.Errorf("%v: %v", m.Type(), err)
+			continue
+		}
+		want, _ := NewDecoder().Decode(f)
+		if again := must(Marshal(got)); string(again) != string(must(Marshal(want))) {
+			t.Errorf("%v: the client's decoder gave % x, NewDecoder % x", m.Type(), again, must(Marshal(want)))
+		}
+	}
+}
+
 // TestDecodeHugeUintReportsItsValue: a uint64 view id beyond int64 is
 // reported with its value, not wrapped to -1.
 func TestDecodeHugeUintReportsItsValue(t *testing.T) {

@@ -1,6 +1,9 @@
 package wire
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // The wire package formats its error messages with strconv rather than
 // fmt: the browser client links this package, and fmt (with reflect, which
@@ -79,10 +82,58 @@ func hex2(c byte) string {
 	return "0x" + string([]byte{digits[c>>4], digits[c&15]})
 }
 
-// quote is %q.
-func quote(s string) string { return strconv.Quote(s) }
+// quote is %+q (strconv.QuoteToASCII), written out: printable ASCII as
+// it is, the escapes Go writes for \a \b \f \n \r \t \v \\ and \",
+// other control bytes and invalid UTF-8 as \xNN, every other rune as
+// \uNNNN or \UNNNNNNNN. Not %q: strconv.Quote keeps the printable non-ASCII
+// runes, and telling them apart links unicode's tables of printable runes
+// (strconv.IsPrint) into the browser's .wasm, about 5 KB of brotli.
+func quote(s string) string {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = appendHex(append(b, '\\', 'x'), uint32(s[i]), 2)
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r >= ' ' && r < 0x7f:
+			b = append(b, byte(r))
+		case r >= 0x10000:
+			b = appendHex(append(b, '\\', 'U'), uint32(r), 8)
+		case r >= 0x80:
+			b = appendHex(append(b, '\\', 'u'), uint32(r), 4)
+		default:
+			b = appendControl(b, byte(r))
+		}
+		i += n
+	}
+	return string(append(b, '"'))
+}
 
-// quoteN is %.Nq: s cut to n runes (each invalid byte counting as one), then
+// appendControl appends the escape of an ASCII control byte: Go's letter
+// escape where there is one, \xNN otherwise.
+func appendControl(b []byte, c byte) []byte {
+	const from, to = "\a\b\f\n\r\t\v", "abfnrtv"
+	for i := range len(from) {
+		if from[i] == c {
+			return append(b, '\\', to[i])
+		}
+	}
+	return appendHex(append(b, '\\', 'x'), uint32(c), 2)
+}
+
+// appendHex appends the last digits hexadecimal digits of v, lowercase.
+func appendHex(b []byte, v uint32, digits int) []byte {
+	const hex = "0123456789abcdef"
+	for shift := 4 * (digits - 1); shift >= 0; shift -= 4 {
+		b = append(b, hex[v>>shift&15])
+	}
+	return b
+}
+
+// quoteN is %+.Nq: s cut to n runes (each invalid byte counting as one), then
 // quoted.
 func quoteN(s string, n int) string {
 	for i := range s {
@@ -92,7 +143,7 @@ func quoteN(s string, n int) string {
 		}
 		n--
 	}
-	return strconv.Quote(s)
+	return quote(s)
 }
 
 // i64 is %d of an int64.

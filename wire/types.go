@@ -29,7 +29,10 @@ const (
 	TypeMore       Type = 23 // More: the next ops of a continued ViewAck or Reset
 )
 
-var typeNames = map[Type]string{
+// typeNames is indexed by Type; "" for a number that names no type. An
+// array, not a map: the two maps built at init cost the browser's .wasm
+// about 1 KB of brotli (docs/design.md).
+var typeNames = [...]string{
 	TypeHello: "hello", TypeView: "view", TypeUnview: "unview", TypeLayers: "layers",
 	TypeWelcome: "welcome", TypeViewAck: "view_ack", TypeUnviewAck: "unview_ack",
 	TypeReset: "reset", TypeBatch: "batch", TypeError: "error",
@@ -39,8 +42,8 @@ var typeNames = map[Type]string{
 // String returns the message type's name as written in docs/protocol.md,
 // such as "view_ack".
 func (t Type) String() string {
-	if s, ok := typeNames[t]; ok {
-		return s
+	if int(t) < len(typeNames) && typeNames[t] != "" {
+		return typeNames[t]
 	}
 	return "type(" + itoa(int(t)) + ")"
 }
@@ -97,7 +100,8 @@ const (
 	CodeUnauthorized  Code = 12 // a Refresh's token was refused; the old grant stays until it expires
 )
 
-var codeNames = map[Code]string{
+// codeNames is indexed by Code, as typeNames by Type.
+var codeNames = [...]string{
 	CodeMalformed: "malformed", CodeUnknownType: "unknown_type",
 	CodeInvalidPoint: "invalid_point", CodeInvalidBox: "invalid_box",
 	CodeInvalidView: "invalid_view", CodeRateLimited: "rate_limited",
@@ -109,8 +113,8 @@ var codeNames = map[Code]string{
 // String returns the code's name as written in docs/protocol.md, such as
 // "rate_limited".
 func (c Code) String() string {
-	if s, ok := codeNames[c]; ok {
-		return s
+	if int(c) < len(codeNames) && codeNames[c] != "" {
+		return codeNames[c]
 	}
 	return "code(" + itoa(int(c)) + ")"
 }
