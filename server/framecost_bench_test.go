@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,13 +49,16 @@ const frameClientsPerCell = 4
 // batch writes exactly one frame per client. Wall time is reported too but
 // is noisy on a shared machine; cpu-ns/frame is the figure. writes/frame
 // (write system calls per frame, from /proc/self/io) checks that a frame
-// costs one write.
+// costs one write, goroutines/frame counts the goroutines started.
 //
 // Each fleet size runs twice: writers=goroutine-each is the server as it
 // is, a writer goroutine started per connection per batch;
 // writers=inline-bound writes the batch's frames one after another on the
 // goroutine that would start the writers (not safe to ship: see
-// fanOut.writeInline), the most that fewer goroutine starts could save.
+// fanOut.writeInline), the most that fewer goroutine starts could save;
+// floor=write-only is no server at all: one write system call of a frame
+// of the same size to each of n plain TCP connections per batch, read by
+// the same kind of child process, the floor a frame cannot go below.
 //
 // Run: go test -run '^$' -bench FrameCost ./server -args -server.frame-clients=2000
 func BenchmarkFrameCost(b *testing.B) {
@@ -67,6 +73,7 @@ func BenchmarkFrameCost(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			b.Run("writers=goroutine-each", func(b *testing.B) { benchFrameCost(b, n, false) })
 			b.Run("writers=inline-bound", func(b *testing.B) { benchFrameCost(b, n, true) })
+			b.Run("floor=write-only", func(b *testing.B) { benchWriteFloor(b, n) })
 		})
 	}
 }
@@ -123,8 +130,8 @@ func benchFrameCost(b *testing.B, n int, inline bool) {
 	}
 	waitFrames(b, s, s.counters.frames.Load()+int64(n))
 
-	frames0 := s.counters.frames.Load()
-	writes0 := processWrites()
+	frames0, bytes0 := s.counters.frames.Load(), s.counters.bytesWritten.Load()
+	writes0, created0 := processWrites(), goroutinesCreated()
 	cpu0 := processCPU(b)
 	start := time.Now()
 	batches := 0
@@ -140,15 +147,29 @@ func benchFrameCost(b *testing.B, n int, inline bool) {
 	cpu := processCPU(b) - cpu0
 	frames := s.counters.frames.Load() - frames0
 	writes := processWrites() - writes0
+	bytes := s.counters.bytesWritten.Load() - bytes0
+	created := goroutinesCreated() - created0
 	if st := s.Stats(); st.Resets > 0 || st.TooSlow > 0 {
 		b.Fatalf("clients fell behind: %d resets, %d closed as too slow", st.Resets, st.TooSlow)
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(frames), "cpu-ns/frame")
 	b.ReportMetric(float64(wall.Nanoseconds())/float64(frames), "wall-ns/frame")
 	b.ReportMetric(float64(frames)/float64(batches), "frames/op")
+	b.ReportMetric(float64(bytes)/float64(frames), "bytes/frame")
+	b.ReportMetric(float64(created)/float64(frames), "goroutines/frame")
 	if writes > 0 {
 		b.ReportMetric(float64(writes)/float64(frames), "writes/frame")
 	}
+}
+
+// goroutinesCreated returns how many goroutines this process started.
+func goroutinesCreated() uint64 {
+	m := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return m[0].Value.Uint64()
 }
 
 // processWrites returns how many write system calls this process made
@@ -165,6 +186,77 @@ func processWrites() int64 {
 		}
 	}
 	return 0
+}
+
+// floorFrameBytes is the size of the frames benchWriteFloor writes: about
+// the server's frame of frameOpsPerClient moves (its bytes/frame).
+const floorFrameBytes = 44
+
+// benchWriteFloor writes one frame to each of n loopback TCP connections
+// per batch, from two goroutines (one per core here), and reports the CPU
+// per write as BenchmarkFrameCost reports the server's per frame.
+func benchWriteFloor(b *testing.B, n int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	accepted := make(chan error, 1)
+	go func() {
+		for len(conns) < n {
+			c, err := ln.Accept()
+			if err != nil {
+				accepted <- err
+				return
+			}
+			conns = append(conns, c)
+		}
+		accepted <- nil
+	}()
+	child := startFrameClients(b, "tcp://"+ln.Addr().String(), n)
+	defer child.stop()
+	if err := <-accepted; err != nil {
+		b.Fatal(err)
+	}
+	frame := make([]byte, floorFrameBytes)
+	frame[0], frame[1] = 0x82, floorFrameBytes-2 // a binary WebSocket frame's header
+	const writers = 2
+	writes0 := processWrites()
+	cpu0 := processCPU(b)
+	start := time.Now()
+	batches := 0
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for k := range writers {
+			wg.Go(func() {
+				for i := k; i < n; i += writers {
+					if _, err := conns[i].Write(frame); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		batches++
+	}
+	wall := time.Since(start)
+	cpu := processCPU(b) - cpu0
+	writes := processWrites() - writes0
+	frames := int64(batches) * int64(n)
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(frames), "cpu-ns/frame")
+	b.ReportMetric(float64(wall.Nanoseconds())/float64(frames), "wall-ns/frame")
+	b.ReportMetric(float64(n), "frames/op")
+	b.ReportMetric(floorFrameBytes, "bytes/frame")
+	if writes > 0 {
+		b.ReportMetric(float64(writes)/float64(frames), "writes/frame")
+	}
 }
 
 // waitFrames waits until the server has written want frames in all.
@@ -254,6 +346,10 @@ func TestFrameCostClients(t *testing.T) {
 		fmt.Println("failed: PUSHMAP_FRAME_CLIENTS:", err)
 		os.Exit(1)
 	}
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		rawFrameClients(addr, n)
+		return
+	}
 	hello, _ := wire.Marshal(wire.Hello{Version: wire.Version})
 	ready := make(chan error, n)
 	for i := range n {
@@ -306,6 +402,22 @@ func TestFrameCostClients(t *testing.T) {
 			fmt.Println("failed:", err)
 			os.Exit(1)
 		}
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// rawFrameClients is TestFrameCostClients for benchWriteFloor: n plain
+// TCP connections to addr, each reading everything, until stdin closes.
+func rawFrameClients(addr string, n int) {
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			fmt.Println("failed:", err)
+			os.Exit(1)
+		}
+		go io.Copy(io.Discard, c)
 	}
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)

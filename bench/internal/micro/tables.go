@@ -249,25 +249,29 @@ func feedPostRows(o *Output, p func(string, ...any)) {
 func ratio1(v float64, ok bool) string { return ratio(v, 1, ok) }
 
 func frameCostRows(o *Output, p func(string, ...any)) {
-	p("| clients | writers | server CPU per frame | wall per frame | write calls per frame | goal |\n| ---: | --- | ---: | ---: | ---: | --- |\n")
+	p("| clients | what writes | CPU per frame | wall per frame | write calls per frame | bytes per frame | goal |\n| ---: | --- | ---: | ---: | ---: | ---: | --- |\n")
 	for _, n := range []int{2000, 5000} {
 		for _, r := range []struct{ mode, what string }{
-			{"goroutine-each", "a goroutine per connection per batch (the server)"},
-			{"inline-bound", "bound: the batch's frames written one after another, no goroutine (not shippable)"},
+			{"writers=goroutine-each", "the server: a writer goroutine per connection per batch"},
+			{"writers=inline-bound", "bound: the server writing each batch's frames one after another, no goroutine (not shippable)"},
+			{"floor=write-only", "floor: no server, one write(2) per plain TCP connection"},
 		} {
-			name := fmt.Sprintf("FrameCost/clients=%d/writers=%s", n, r.mode)
+			name := fmt.Sprintf("FrameCost/clients=%d/%s", n, r.mode)
 			goal := ""
-			if r.mode == "goroutine-each" {
+			if r.mode == "writers=goroutine-each" {
 				goal = "≤ 8 µs at 10,000 clients (issue 13)"
 			}
-			p("| %s | %s | %s | %s | %s | %s |\n", num(float64(n)), r.what, ns(o.Median(name, "cpu-ns/frame")),
-				ns(o.Median(name, "wall-ns/frame")), ratio1(o.Median(name, "writes/frame")), goal)
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", num(float64(n)), r.what, ns(o.Median(name, "cpu-ns/frame")),
+				ns(o.Median(name, "wall-ns/frame")), ratio1(o.Median(name, "writes/frame")), count(o.Median(name, "bytes/frame")), goal)
 		}
+	}
+	p("\n")
+	for _, n := range []int{2000, 5000} {
 		each, ok1 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=goroutine-each", n), "cpu-ns/frame")
 		bound, ok2 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=inline-bound", n), "cpu-ns/frame")
-		if ok1 && ok2 {
-			p("| %s | no goroutine starts save at most | %s | | | |\n", num(float64(n)), ns(each-bound, true))
-		}
+		floor, ok3 := o.Median(fmt.Sprintf("FrameCost/clients=%d/floor=write-only", n), "cpu-ns/frame")
+		p("With %s clients a frame costs the server %s× one write's CPU; the goroutine per writer costs at most %s of it.\n",
+			num(float64(n)), ratio(each, floor, ok1 && ok3), ns(each-bound, ok1 && ok2))
 	}
 }
 
