@@ -60,7 +60,7 @@ const frameClientsPerCell = 4
 // of the same size to each of n plain TCP connections per batch, read by
 // the same kind of child process, the floor a frame cannot go below.
 //
-// Run: go test -run '^$' -bench FrameCost ./server -args -server.frame-clients=2000
+// Run: go test -run '^$' -bench FrameCost ./server -args -server.frame-clients=2000,10000
 func BenchmarkFrameCost(b *testing.B) {
 	if *frameClients == "" {
 		b.Skip("set -server.frame-clients (e.g. -args -server.frame-clients=2000) to dial the clients")

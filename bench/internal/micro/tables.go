@@ -250,7 +250,13 @@ func ratio1(v float64, ok bool) string { return ratio(v, 1, ok) }
 
 func frameCostRows(o *Output, p func(string, ...any)) {
 	p("| clients | what writes | CPU per frame | wall per frame | write calls per frame | bytes per frame | goal |\n| ---: | --- | ---: | ---: | ---: | ---: | --- |\n")
-	for _, n := range []int{2000, 5000} {
+	var sizes []int // the fleet sizes the output has
+	for _, n := range []int{2000, 5000, 10000} {
+		if _, ok := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=goroutine-each", n), "cpu-ns/frame"); ok {
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
 		for _, r := range []struct{ mode, what string }{
 			{"writers=goroutine-each", "the server: a writer goroutine per connection per batch"},
 			{"writers=inline-bound", "bound: the server writing each batch's frames one after another, no goroutine (not shippable)"},
@@ -266,7 +272,7 @@ func frameCostRows(o *Output, p func(string, ...any)) {
 		}
 	}
 	p("\n")
-	for _, n := range []int{2000, 5000} {
+	for _, n := range sizes {
 		each, ok1 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=goroutine-each", n), "cpu-ns/frame")
 		bound, ok2 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=inline-bound", n), "cpu-ns/frame")
 		floor, ok3 := o.Median(fmt.Sprintf("FrameCost/clients=%d/floor=write-only", n), "cpu-ns/frame")
