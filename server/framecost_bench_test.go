@@ -25,8 +25,10 @@ import (
 
 // frameClients lists the fleet sizes BenchmarkFrameCost runs with; empty
 // (the default) skips it, as dialing thousands of clients does not belong
-// in `go test -bench .`.
-var frameClients = flag.String("server.frame-clients", "", "BenchmarkFrameCost: comma-separated numbers of WebSocket clients (e.g. 2000,5000); empty skips it")
+// in `go test -bench .`. Each size must fit in a process's open files
+// (RLIMIT_NOFILE, 20,000 here) with some to spare: the server's process
+// holds one socket per client, and so does the clients' process.
+var frameClients = flag.String("server.frame-clients", "", "BenchmarkFrameCost: comma-separated numbers of WebSocket clients (e.g. 2000,10000); empty skips it")
 
 // frameOpsPerClient is how many ops each client gets per batch: every
 // client's view holds that many of the batch's markers, and no other.
@@ -44,14 +46,14 @@ const frameClientsPerCell = 4
 // (this test binary, TestFrameCostClients) and only read, so the server's
 // process CPU time (getrusage: user + system) is the server's: apply,
 // fan-out, writer scheduling, encoding and the write syscalls. Each client
-// views its own cell of a grid; a batch moves frameOpsPerClient markers in
-// every cell, then waits until every client's frame is written, so each
+// views a cell of a grid, shared with frameClientsPerCell-1 others; a
+// batch moves frameOpsPerClient markers in every cell, then waits until every client's frame is written, so each
 // batch writes exactly one frame per client. Wall time is reported too but
 // is noisy on a shared machine; cpu-ns/frame is the figure. writes/frame
 // (write system calls per frame, from /proc/self/io) checks that a frame
 // costs one write, goroutines/frame counts the goroutines started.
 //
-// Each fleet size runs twice: writers=goroutine-each is the server as it
+// Each fleet size runs three ways: writers=goroutine-each is the server as it
 // is, a writer goroutine started per connection per batch;
 // writers=inline-bound writes the batch's frames one after another on the
 // goroutine that would start the writers (not safe to ship: see
