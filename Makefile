@@ -152,6 +152,8 @@ bench-bin:
 
 # Where bench-micro writes the go test -bench outputs, one file each.
 MICRO := artifacts/bench/micro
+# COMMA is a comma inside a $(call) argument.
+COMMA := ,
 
 # gobench runs the go test command $(2) into $(MICRO)/$(1).txt, the command
 # on its first line, and shows the output; a failed run shows it and fails.
@@ -163,7 +165,7 @@ endef
 
 ## bench-micro: the micro-benchmarks of docs/benchmarks.md (server core
 ## and memory per marker, ingest with Redis, the feed POST's answer, the
-## cluster's stream and snapshot on Redis, the .wasm's size, the browser in
+## server's CPU per frame with thousands of clients, the cluster's stream and snapshot on Redis, the .wasm's size, the browser in
 ## Chromium), each
 ## output into $(MICRO) with its command.
 bench-micro: deps web
@@ -171,6 +173,7 @@ bench-micro: deps web
 	$(call gobench,core,$(GO) test -run '^$$' -bench . -benchmem -count 3 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth)
 	$(call gobench,ingest,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench Ingest -benchtime 2s -count 3 ./server/ingest ./server/redisfeed)
 	$(call gobench,feedpost,$(GO) test -run '^$$' -bench FeedPOST -benchtime 60x -count 5 ./server/ingest)
+	$(call gobench,framecost,$(GO) test -run '^$$' -bench FrameCost -benchtime 40x -count 3 ./server -args -server.frame-clients=2000$(COMMA)10000)
 	$(call gobench,cluster,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench '^Benchmark(ClusterStream|ClusterSnapshot)$$' -benchtime 2s -count 3 ./server/redisfeed)
 	$(call gobench,wasm,$(GO) test -run '^$$' -bench WasmSize -benchtime 1x ./wasmclient)
 	$(call gobench,browser,PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench Apply1000 -benchtime 7x ./e2e)

@@ -39,7 +39,8 @@ func (t Table) Render(o *Output, src string) string {
 
 // Tables are the micro-benchmark tables of docs/benchmarks.md, in page
 // order. Their outputs: core (package wire, server, internal/outbox,
-// server/internal/feeditem), ingest, feedpost (BenchmarkFeedPOST), cluster
+// server/internal/feeditem), ingest, feedpost (BenchmarkFeedPOST),
+// framecost (BenchmarkFrameCost), cluster
 // (package server/redisfeed's cluster benchmarks), wasm and browser
 // (package e2e).
 var Tables = []Table{
@@ -51,6 +52,7 @@ var Tables = []Table{
 	{"decode", "core", decodeRows},
 	{"ingest", "ingest", ingestRows},
 	{"feedpost", "feedpost", feedPostRows},
+	{"framecost", "framecost", frameCostRows},
 	{"memory", "core", memoryRows},
 	{"cluster", "cluster", clusterStreamRows},
 	{"feeditem", "core", feeditemRows},
@@ -241,6 +243,42 @@ func feedPostRows(o *Output, p func(string, ...any)) {
 	floor, ok1 := o.Median("FeedPOST/clients=0", "p50-ns")
 	full, ok2 := o.Median("FeedPOST/clients=2000", "p50-ns")
 	p("\nWith 2,000 clients the median POST takes %s× the floor's.\n", ratio(full, floor, ok1 && ok2))
+}
+
+// ratio1 formats a ratio already computed, with two decimals.
+func ratio1(v float64, ok bool) string { return ratio(v, 1, ok) }
+
+func frameCostRows(o *Output, p func(string, ...any)) {
+	p("| clients | what writes | CPU per frame | wall per frame | write calls per frame | bytes per frame | goal |\n| ---: | --- | ---: | ---: | ---: | ---: | --- |\n")
+	var sizes []int // the fleet sizes the output has
+	for _, n := range []int{2000, 5000, 10000} {
+		if _, ok := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=goroutine-each", n), "cpu-ns/frame"); ok {
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
+		for _, r := range []struct{ mode, what string }{
+			{"writers=goroutine-each", "the server: a writer goroutine per connection per batch"},
+			{"writers=inline-bound", "bound: the server writing each batch's frames one after another, no goroutine (not shippable)"},
+			{"floor=write-only", "floor: no server, one write(2) per plain TCP connection"},
+		} {
+			name := fmt.Sprintf("FrameCost/clients=%d/%s", n, r.mode)
+			goal := ""
+			if r.mode == "writers=goroutine-each" {
+				goal = "≤ 8 µs at 10,000 clients (issue 13)"
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", num(float64(n)), r.what, ns(o.Median(name, "cpu-ns/frame")),
+				ns(o.Median(name, "wall-ns/frame")), ratio1(o.Median(name, "writes/frame")), count(o.Median(name, "bytes/frame")), goal)
+		}
+	}
+	p("\n")
+	for _, n := range sizes {
+		each, ok1 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=goroutine-each", n), "cpu-ns/frame")
+		bound, ok2 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=inline-bound", n), "cpu-ns/frame")
+		floor, ok3 := o.Median(fmt.Sprintf("FrameCost/clients=%d/floor=write-only", n), "cpu-ns/frame")
+		p("With %s clients a frame costs the server %s× one write's CPU; the goroutine per writer costs at most %s of it.\n",
+			num(float64(n)), ratio(each, floor, ok1 && ok3), ns(each-bound, ok1 && ok2))
+	}
 }
 
 func feeditemRows(o *Output, p func(string, ...any)) {
