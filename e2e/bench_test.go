@@ -63,7 +63,7 @@ func BenchmarkFirstMarker(b *testing.B) {
 	e2e.SkipIfNoBrowser(b)
 	d := startDemo(b)
 	d.upsert(car("louvre", 2.3376, 48.8606))
-	const query = "lon=2.35&lat=48.85&zoom=10"
+	const query = "lon=2.35&lat=48.85&zoom=10&declutter=0"
 	page := d.url(query)
 	baseline := "http://" + d.addr + "/nopreload.html?" + query
 

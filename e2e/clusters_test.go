@@ -80,7 +80,7 @@ func TestDemoClusters(t *testing.T) {
 	total := uint64(len(world))
 
 	// The world: MapLibre zoom 0 on a 1024 × 640 page shows all of it.
-	p := openDemo(t, d, "lon=0&lat=20&zoom=0")
+	p := openDemo(t, d, "lon=0&lat=20&zoom=0&declutter=0")
 	ctx := testCtx(t, 3*time.Minute)
 	shown := waitClusterSum(t, p, total)
 	if len(shown) > budget {
@@ -197,7 +197,7 @@ func TestDemoDensity(t *testing.T) {
 
 	// Slippy zoom 10 (the page's ?zoom= is MapLibre's, one less): the
 	// raster source shows z10 tiles, the server sends z10.
-	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=9")
+	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=9&declutter=0")
 	ctx := testCtx(t, 3*time.Minute)
 	if err := p.Eval(ctx, `(() => { globalThis.__tiles = []; __pushmapAdapters[0].client.on('tile', (e) => __tiles.push(e)); })()`, nil); err != nil {
 		t.Fatal(err)
@@ -346,7 +346,7 @@ func TestLeafletDemoClustersAndDensity(t *testing.T) {
 	d.srv.FlushDensity()
 
 	// Leaflet zoom 1 on a 1024 × 640 page shows the whole world.
-	p := openPage(t, d, "/leaflet.html?lon=0&lat=20&zoom=1")
+	p := openPage(t, d, "/leaflet.html?lon=0&lat=20&zoom=1&declutter=0")
 	ctx := testCtx(t, 2*time.Minute)
 	waitClusterSum(t, p, uint64(len(world)))
 	if err := p.WaitFor(ctx, `pushmapDemo.basemap && pushmapDemo.stats.clusters > 0`); err != nil {

@@ -36,7 +36,7 @@ func TestRefusedOriginIsReported(t *testing.T) {
 	wsURL := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
 
 	b := browser(t)
-	p, err := b.Open(testCtx(t, 30*time.Second), d.url("lon=2.35&lat=48.85&zoom=10&ws="+url.QueryEscape(wsURL)))
+	p, err := b.Open(testCtx(t, 30*time.Second), d.url("lon=2.35&lat=48.85&zoom=10&declutter=0&ws="+url.QueryEscape(wsURL)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestStaleMarkersFade(t *testing.T) {
 			if page != "/" {
 				zoom = "11"
 			}
-			p := openPage(t, d, page+"?lon=2.35&lat=48.85&zoom="+zoom)
+			p := openPage(t, d, page+"?declutter=0&lon=2.35&lat=48.85&zoom="+zoom)
 			waitShownIDs(t, p, "here")
 			opacity := func() float64 {
 				var o float64

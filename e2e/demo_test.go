@@ -209,7 +209,7 @@ func waitShownIDs(t *testing.T, p *e2e.Page, ids ...string) {
 func TestDemoPage(t *testing.T) {
 	d := startDemo(t)
 	// Paris at slippy zoom 11: about 2.1°..2.6° × 48.7°..48.95°.
-	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10")
+	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10&declutter=0")
 	ctx := testCtx(t, 2*time.Minute)
 
 	// Markers injected inside the view appear; ones outside do not.
@@ -248,7 +248,7 @@ func TestDemoPage(t *testing.T) {
 // exactly the new server's markers.
 func TestDemoReconnects(t *testing.T) {
 	d := startDemo(t)
-	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10")
+	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10&declutter=0")
 	d.upsert(car("stays", 2.35, 48.85), car("goes", 2.36, 48.86))
 	waitShownIDs(t, p, "goes", "stays")
 
@@ -276,7 +276,7 @@ func TestDemoScreenshot(t *testing.T) {
 			Pos: geo.Pt(c[0]+1.5*sin(a)*float64(i%7)/7, c[1]+cos(a)*float64(i%7)/7)})
 	}
 	d.upsert(ms...)
-	p := openDemo(t, d, "lon=6&lat=47&zoom=3.8")
+	p := openDemo(t, d, "lon=6&lat=47&zoom=3.8&declutter=0")
 	ctx := testCtx(t, time.Minute)
 	if err := p.WaitShown(ctx, func(s []e2e.Shown) bool { return len(s) >= 100 }); err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestDemoAsMapUsersExpect(t *testing.T) {
 			louvre := wire.Marker{ID: "louvre", Layer: "vehicles", Pos: geo.Pt(2.3376, 48.8606),
 				Props: map[string]any{"name": "Musée du Louvre", "speed": 3}}
 			d.upsert(append(world, louvre)...)
-			p := openPage(t, d, tc.page+"?lon=0&lat=20&zoom="+tc.worldZoom)
+			p := openPage(t, d, tc.page+"?declutter=0&lon=0&lat=20&zoom="+tc.worldZoom)
 			ctx := testCtx(t, 2*time.Minute)
 
 			// The favicon the page names is there.

@@ -66,7 +66,7 @@ func TestMarkersGlide(t *testing.T) {
 				return wire.Marker{ID: "glider", Layer: "vehicles", Pos: p, Props: map[string]any{"heading": 90}}
 			}
 			d.upsert(glider(a))
-			p := openPage(t, d, fmt.Sprintf("%s?lon=-29.99&lat=30&zoom=%s&layers=vehicles", tc.page, tc.zoom))
+			p := openPage(t, d, fmt.Sprintf("%s?lon=-29.99&lat=30&zoom=%s&layers=vehicles&declutter=0", tc.page, tc.zoom))
 			ctx := testCtx(t, time.Minute)
 			waitShownIDs(t, p, "glider")
 
@@ -169,7 +169,7 @@ func TestHeadingRotatesMarkers(t *testing.T) {
 					Pos: geo.Pt(-30.02+0.02*float64(i), 30), Props: map[string]any{"heading": h}})
 			}
 			d.upsert(ms...)
-			p := openPage(t, d, fmt.Sprintf("%s?lon=-30&lat=30&zoom=%s&layers=vehicles", tc.page, tc.zoom))
+			p := openPage(t, d, fmt.Sprintf("%s?lon=-30&lat=30&zoom=%s&layers=vehicles&declutter=0", tc.page, tc.zoom))
 			ctx := testCtx(t, time.Minute)
 			waitShownIDs(t, p, "h0", "h90", "h200")
 			if err := p.WaitIdle(ctx); err != nil {

@@ -215,7 +215,8 @@ func sentOf(cl *wire.Cluster, gen uint32) sentCluster {
 }
 
 // clusterZoomLocked returns the cluster zoom of view v of c, which holds
-// more markers than the budget: the protocol zoom whose merged clusters
+// more markers than the budget or whose client declutters (under the
+// budget, the view's own zoom): the protocol zoom whose merged clusters
 // number at most the budget, from the view's own zoom (floored, at least
 // 1) down to 1. The policy is the server's alone: the clients read the
 // zoom from the cluster ops and the reset's views.

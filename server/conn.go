@@ -44,6 +44,9 @@ type conn struct {
 	// frameLimit is the largest frame sent to the client: the server's
 	// limit, or the client's from its hello when smaller.
 	frameLimit int
+	// declutter: the client asked (Hello.Declutter) that its views below
+	// wire.DeclutterMaxZoom be in cluster mode under the budget too.
+	declutter bool
 
 	grant      auth.Grant // guarded by s.mu: what the client may read; set by the handshake and refreshes
 	restricted bool       // guarded by s.mu: grant.Box is set; views are clipped to it (see grant.go)
@@ -164,6 +167,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		return wire.Hello{}, errClosed
 	}
 	c.frameLimit = c.s.opts.MaxSendFrameBytes
+	c.declutter = hello.Declutter
 	if hello.MaxFrameBytes > 0 {
 		c.frameLimit = min(c.frameLimit, max(hello.MaxFrameBytes, wire.MinFrameBytes))
 	}

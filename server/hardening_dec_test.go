@@ -23,7 +23,7 @@ func TestDeepHelloRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := dialRaw(t, url)
-	frame := append([]byte{0x96, 0x01, 0x01, 0xa0, 0x90, 0x00}, bytes.Repeat([]byte{0x91}, 8<<20)...)
+	frame := append([]byte{0x97, 0x01, 0x01, 0xa0, 0x90, 0x00, 0x00}, bytes.Repeat([]byte{0x91}, 8<<20)...)
 	c.sendRaw(websocket.MessageBinary, append(frame, 0xc0))
 	if reason := c.expectClose(wire.CloseHelloRequired); !strings.Contains(reason, "nested deeper than 32 levels") {
 		t.Fatalf("close reason %q does not name the limit", reason)

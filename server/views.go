@@ -106,9 +106,10 @@ func (s *Server) viewAckLocked(c *conn, v wire.View, old *view) (frames [][]byte
 	if old != nil {
 		nv.set = old.set // kept when the key stays the same
 	}
-	if over {
-		// More markers than the budget: cluster mode, the view's whole
-		// set of clusters (docs/protocol.md, Cluster mode).
+	if over || c.declutter && v.Zoom < wire.DeclutterMaxZoom {
+		// More markers than the budget, or a decluttering client: cluster
+		// mode, the view's whole set of clusters (docs/protocol.md,
+		// Cluster mode and Decluttering).
 		nv.cz = s.clusterZoomLocked(c, v)
 		ops, size := s.clusterOpsLocked(c, &nv)
 		return splitReply(head, flags|wire.FlagClusters, replyOps{clusters: ops, size: size}, c.frameLimit), nv

@@ -54,6 +54,13 @@ type Options struct {
 	// the JavaScript API alike (whose margin option is this field); a map
 	// that is panned a lot gains from 0.25, which the demo pages use.
 	Margin float64
+	// Declutter asks the server to group markers closer than the cluster
+	// radius on screen (40 px) below the budget too: every view below
+	// wire.DeclutterMaxZoom is then in cluster mode (Clusters), a marker
+	// with no other within the radius a cluster of count 1. Default
+	// false: below the budget a view holds every marker (Markers). The
+	// JavaScript API's declutter option is this field.
+	Declutter bool
 
 	// MinBackoff and MaxBackoff bound the wait between reconnection
 	// attempts, which doubles from MinBackoff up to MaxBackoff, each wait

@@ -59,6 +59,9 @@ func jsConnect(_ js.Value, args []js.Value) any {
 		if v := opts.Get("margin"); v.Type() == js.TypeNumber {
 			o.Margin = v.Float()
 		}
+		if v := opts.Get("declutter"); v.Type() == js.TypeBoolean {
+			o.Declutter = v.Bool()
+		}
 		if v := opts.Get("getToken"); v.Type() == js.TypeFunction {
 			o.TokenFunc = jsTokenFunc(v)
 		}

@@ -289,7 +289,8 @@ func (c *Client) Markers() map[string]wire.Marker {
 }
 
 // Clusters returns a copy of the clusters the client holds for its views
-// in cluster mode (views holding more markers than the server's budget),
+// in cluster mode (views holding more markers than the server's budget,
+// or every view below wire.DeclutterMaxZoom with Options.Declutter),
 // sorted by view id, then cluster id. A cluster is named by its View and
 // ID together.
 func (c *Client) Clusters() []wire.Cluster {

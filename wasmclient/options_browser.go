@@ -16,6 +16,7 @@ type Options struct {
 
 	Throttle               dur
 	Margin                 float64
+	Declutter              bool
 	MinBackoff, MaxBackoff dur
 	StableAfter            dur
 

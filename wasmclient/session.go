@@ -26,7 +26,7 @@ func (c *Client) connect(ctx signal) (conn, error) {
 		return nil, wrapf("dial "+url, err)
 	}
 	c.mu.Lock()
-	hello := wire.Hello{Version: wire.Version, Token: tok, Layers: c.layers, MaxFrameBytes: maxFrame}
+	hello := wire.Hello{Version: wire.Version, Token: tok, Layers: c.layers, MaxFrameBytes: maxFrame, Declutter: c.opts.Declutter}
 	c.mu.Unlock()
 	if err := c.write(ws, hello); err != nil {
 		ws.CloseNow()

@@ -337,7 +337,14 @@ func (d *Decoder) hello(fields int) (Message, error) {
 			return nil, err
 		}
 	}
-	return h, d.skip(fields-4, 1)
+	if fields >= 5 {
+		declutter, err := d.smallInt("declutter", 1)
+		if err != nil {
+			return nil, err
+		}
+		h.Declutter = declutter == 1
+	}
+	return h, d.skip(fields-5, 1)
 }
 
 func (d *Decoder) view() (View, error) {

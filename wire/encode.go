@@ -89,16 +89,22 @@ func (e *Encoder) Request(m Message) ([]byte, error) {
 func (e *Encoder) request(m Message) bool {
 	switch m := m.(type) {
 	case Hello:
-		if m.MaxFrameBytes == 0 {
-			e.head(TypeHello, 3)
-		} else {
+		switch {
+		case m.Declutter:
+			e.head(TypeHello, 5)
+		case m.MaxFrameBytes != 0:
 			e.head(TypeHello, 4)
+		default:
+			e.head(TypeHello, 3)
 		}
 		e.int(int64(m.Version))
 		e.string(m.Token)
 		e.strings(m.Layers)
-		if m.MaxFrameBytes != 0 {
+		if m.MaxFrameBytes != 0 || m.Declutter {
 			e.int(int64(m.MaxFrameBytes))
+		}
+		if m.Declutter {
+			e.int(1)
 		}
 	case Refresh:
 		e.head(TypeRefresh, 1)

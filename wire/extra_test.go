@@ -10,7 +10,7 @@ import (
 // trailing elements decodes with one more, which is skipped.
 func TestExtraTrailingElements(t *testing.T) {
 	for _, m := range []wire.Message{
-		wire.Hello{Version: 1, Layers: []string{"a"}, MaxFrameBytes: 1 << 20}, // all four fields: the extra is the fifth
+		wire.Hello{Version: 1, Layers: []string{"a"}, MaxFrameBytes: 1 << 20, Declutter: true}, // all five fields: the extra is the sixth
 		wire.View{ID: 1, Zoom: 3},
 		wire.Unview{ID: 2},
 		wire.Layers{Layers: []string{"a", ""}},

@@ -17,10 +17,10 @@ func nestedArrays(n int) []byte {
 	return append(bytes.Repeat([]byte{0x91}, n), 0xc0)
 }
 
-// helloWith returns a hello frame [1, 1, "", [], 0, extra]: extra is a field a
+// helloWith returns a hello frame [1, 1, "", [], 0, 0, extra]: extra is a field a
 // newer client might add, which the decoder skips.
 func helloWith(extra []byte) []byte {
-	return append([]byte{0x96, 0x01, 0x01, 0xa0, 0x90, 0x00}, extra...)
+	return append([]byte{0x97, 0x01, 0x01, 0xa0, 0x90, 0x00, 0x00}, extra...)
 }
 
 // opWithProp returns a marker upsert op whose prop "k" is value.

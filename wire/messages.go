@@ -14,7 +14,8 @@ type Message interface {
 	Type() Type
 }
 
-// Hello opens a connection: [1, version, token, layers, maxFrameBytes].
+// Hello opens a connection: [1, version, token, layers, maxFrameBytes,
+// declutter].
 type Hello struct {
 	Version int      // the protocol version the client speaks: Version
 	Token   string   // credentials, "" when the server needs none
@@ -23,7 +24,18 @@ type Hello struct {
 	// the wire) leaves it to the server. Values below MinFrameBytes count
 	// as MinFrameBytes.
 	MaxFrameBytes int
+	// Declutter asks that markers closer than the cluster radius on
+	// screen be grouped below the budget too: every view of the
+	// connection below DeclutterMaxZoom is in cluster mode, its isolated
+	// markers clusters of count 1 (docs/protocol.md, Decluttering). On
+	// the wire 1, or 0 / absent for false.
+	Declutter bool
 }
+
+// DeclutterMaxZoom is the zoom from which a decluttering connection's
+// views get markers again (when they hold no more than the budget):
+// supercluster's maxZoom, past which it clusters no points either.
+const DeclutterMaxZoom = 16
 
 // Refresh presents a new token on an open connection: [5, token]. The
 // server answers with a RefreshAck, a Reset when the new grant changes

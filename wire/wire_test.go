@@ -23,6 +23,7 @@ func sampleMessages() []Message {
 		Hello{Version: Version, Token: "secret", Layers: []string{"cars", "flights"}},
 		Hello{Version: 9, Layers: []string{}},
 		Hello{Version: Version, Layers: []string{"a"}, MaxFrameBytes: 1 << 20},
+		Hello{Version: Version, Layers: []string{"a"}, Declutter: true},
 		Refresh{Token: "eyJhbGciOi.x.y"},
 		RefreshAck{Expires: 1764100000123},
 		RefreshAck{},

@@ -55,7 +55,7 @@ var demoLooks = []struct {
 	ready       string   // JS: true once everything is drawn
 	layers      []string // MapLibre layers each of which must show
 }{
-	{"paris", "lon=2.3522&lat=48.8566&zoom=12.5",
+	{"paris", "lon=2.3522&lat=48.8566&zoom=12.5&declutter=0",
 		`(() => { const a = pushmapDemo.adapter, b = pushmapDemo.map.getBounds();
 			const want = a.client.markers().filter((m) => b.contains([m.lon, m.lat])).length;
 			return want > 20 && a.shownMarkers().length >= want; })() && pushmapDemo.map.getLayer('streets-minor') && pushmapDemo.map.isSourceLoaded('streets') && pushmapDemo.map.isSourceLoaded('density')`,

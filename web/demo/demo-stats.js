@@ -83,6 +83,10 @@ export function demoParams(search = location.search, defaults = {}) {
     token: q.get('token') ?? '',
     // ?motion=0: markers jump to their new position (default: they glide).
     motion: q.get('motion') !== '0',
+    // ?declutter=0: below the budget every marker is drawn, overlapping or
+    // not (default: markers closer than 40 px on screen are grouped into
+    // counted clusters, docs/protocol.md, Decluttering).
+    declutter: q.get('declutter') !== '0',
     // ?densityMs=N: least time between two re-fetches of a density tile
     // (Leaflet: of the whole layer), ms; 0 re-fetches on every change.
     densityMs: Math.max(0, num('densityMs', 5000)),

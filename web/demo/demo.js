@@ -33,7 +33,7 @@ window.pushmapDemo = demo;
 const pushmapLoaded = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') });
 const clientConnected = pushmapLoaded.then((pushmap) => {
   performance.mark('pushmap:loaded');
-  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
+  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25, declutter: params.declutter });
   demo.client = client;
   panel.watch(client);
   client.on('ready', () => performance.mark('pushmap:ready'));

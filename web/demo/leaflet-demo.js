@@ -22,7 +22,7 @@ import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup
 // BASEMAP_WAIT_MS without one.
 const params = demoParams();
 const clientConnected = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') }).then((pushmap) => {
-  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25 });
+  const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25, declutter: params.declutter });
   demo.client = client;
   panel.watch(client); // from its first event
   return client;

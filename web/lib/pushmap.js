@@ -130,6 +130,8 @@ class Client {
     if (opts.urls !== undefined) o.urls = [...opts.urls].map((u) => resolveURL(u));
     // One default, the Go client's (0): only a margin asked for is passed.
     if (opts.margin !== undefined) o.margin = opts.margin;
+    // Off by default, as the Go client's Options.Declutter.
+    if (opts.declutter !== undefined) o.declutter = opts.declutter === true;
     if (opts.getToken !== undefined) {
       if (typeof opts.getToken !== 'function') throw new TypeError('pushmap: getToken must be a function');
       const getToken = opts.getToken;

@@ -226,3 +226,15 @@ test('urls: more nodes of the same map, resolved as url is', async (t) => {
   assert.deepEqual(fake.opts.urls, ['ws://b.example/ws', 'wss://c.example/ws']);
   assert.throws(() => pm.connect('/ws', { urls: ['ftp://x/ws'] }), (e) => e.code === 'bad_url');
 });
+
+test('declutter reaches the wasm only when asked, as a boolean', async (t) => {
+  const pm = await load();
+  const on = pm.connect('/ws', { declutter: true });
+  const off = pm.connect('/ws', { declutter: false });
+  const unset = pm.connect('/ws');
+  t.after(() => [on, off, unset].forEach((c) => c.close()));
+  const [fOn, fOff, fUnset] = globalThis.__pushmapFake.clients.slice(-3);
+  assert.equal(fOn.opts.declutter, true);
+  assert.equal(fOff.opts.declutter, false);
+  assert.equal('declutter' in fUnset.opts, false); // the Go default: off
+});

@@ -11,7 +11,7 @@ declare const leafletMap: object;
 
 export async function usage(): Promise<void> {
   const pushmap = await load({ timeoutMs: 5000 });
-  const client = pushmap.connect('/ws', { layers: ['vehicles'], margin: 0.25 });
+  const client = pushmap.connect('/ws', { layers: ['vehicles'], margin: 0.25, declutter: true });
   client.on('marker', (m: MarkerEvent) => {
     const kind: 'added' | 'changed' = m.kind;
     void kind;

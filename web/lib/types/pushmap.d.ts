@@ -169,6 +169,14 @@ export interface ConnectOptions {
    * Options.Margin. A map panned a lot gains from 0.25 (the demo's).
    */
   margin?: number;
+  /**
+   * Group markers closer than the cluster radius on screen (40 px) below
+   * the server's budget too: every view below zoom 16 is then in cluster
+   * mode, a marker with no other within the radius a cluster of count 1
+   * (docs/protocol.md, Decluttering). Default false, as the Go client's
+   * Options.Declutter; the demo turns it on.
+   */
+  declutter?: boolean;
 }
 
 /** One connection to a pushmap server; reconnects by itself until close(). */
