@@ -378,17 +378,35 @@ func (g *grid) reset(r float64, xs, ys func(i int) float64, n int) {
 
 // global returns the column (in [0, cols)) and row of x, y.
 func (g *grid) global(x, y float64) (int64, int64) {
-	cx := int64(math.Floor(x/g.size)) % g.cols
+	return g.wrapCol(int64(math.Floor(x / g.size))), int64(math.Floor(y / g.size))
+}
+
+// wrapCol brings column cx into [0, cols): a compare for the columns a
+// position in [0, 1] or a neighbour's gives, a division only beyond (the
+// divisions were a third of a merge's time).
+func (g *grid) wrapCol(cx int64) int64 {
+	switch {
+	case cx >= 0 && cx < g.cols:
+		return cx
+	case cx < 0 && cx >= -g.cols:
+		return cx + g.cols
+	case cx >= g.cols && cx < 2*g.cols:
+		return cx - g.cols
+	}
+	cx %= g.cols
 	if cx < 0 {
 		cx += g.cols
 	}
-	return cx, int64(math.Floor(y / g.size))
+	return cx
 }
 
 // square returns the index in head of global column cx, row cy, or -1
 // when the grid does not hold it.
 func (g *grid) square(cx, cy int64) int {
-	lx := (cx - g.x0 + g.cols) % g.cols
+	lx := cx - g.x0 // cx and x0 in [0, cols)
+	if lx < 0 {
+		lx += g.cols
+	}
 	ly := cy - g.y0
 	if lx >= g.w || ly < 0 || ly >= g.h {
 		return -1
@@ -413,7 +431,7 @@ func (g *grid) add(x, y float64, i int32) {
 func (g *grid) near(x, y float64, dst []int32) []int32 {
 	cx0, cy0 := g.global(x, y)
 	for dx := int64(-1); dx <= 1; dx++ {
-		cx := ((cx0+dx)%g.cols + g.cols) % g.cols
+		cx := g.wrapCol(cx0 + dx)
 		if g.cols < 3 && dx != 0 && cx == cx0 {
 			continue
 		}

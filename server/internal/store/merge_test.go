@@ -491,3 +491,55 @@ func TestMergedClustersOfTilesEqualsWalk(t *testing.T) {
 	}
 	check(1)
 }
+
+// TestGridNear: a grid's near returns exactly the indices in the 3×3
+// squares around a position (columns wrapping round the world), checked
+// against a count of every index's square, for grids of one to many
+// columns, regions across the antimeridian and positions at x = 1.
+func TestGridNear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for trial := range 400 {
+		r := []float64{0.7, 0.4, 0.3, 0.01, 1e-3}[trial%5]
+		n := 1 + rng.IntN(300)
+		cx, w := rng.Float64(), rng.Float64()*[]float64{1, 0.1, 0.01}[trial%3]
+		xs, ys := make([]float64, n), make([]float64, n)
+		for i := range n {
+			xs[i] = wrapX(cx + (rng.Float64()-0.5)*w)
+			if i%50 == 7 {
+				xs[i] = 1 // lon 180
+			}
+			ys[i] = rng.Float64()
+		}
+		var g grid
+		g.reset(r, func(i int) float64 { return xs[i] }, func(i int) float64 { return ys[i] }, n)
+		for i := range n {
+			g.add(xs[i], ys[i], int32(i))
+		}
+		colOf := func(x float64) int64 {
+			c := int64(math.Floor(x/g.size)) % g.cols
+			return (c + g.cols) % g.cols
+		}
+		for q := range 20 {
+			var qx, qy float64
+			if q < 10 {
+				qx, qy = xs[rng.IntN(n)], ys[rng.IntN(n)]
+			} else {
+				qx, qy = wrapX(cx+(rng.Float64()-0.5)*w), rng.Float64()
+			}
+			got := g.near(qx, qy, nil)
+			slices.Sort(got)
+			var want []int32
+			qc, qr := colOf(qx), int64(math.Floor(qy/g.size))
+			for i := range n {
+				dc := (colOf(xs[i]) - qc + g.cols) % g.cols
+				dr := int64(math.Floor(ys[i]/g.size)) - qr
+				if (dc <= 1 || dc == g.cols-1) && dr >= -1 && dr <= 1 {
+					want = append(want, int32(i))
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("trial %d: grid of %d columns, near(%v, %v) = %v, want %v", trial, g.cols, qx, qy, got, want)
+			}
+		}
+	}
+}
