@@ -164,17 +164,22 @@ func (s *Server) leaveClusterSetLocked(c *conn, vw *view) {
 // clustersLocked returns set's clusters, merged again first when a change
 // touched its region since.
 func (s *Server) clustersLocked(set *clusterSet) []store.MergedCluster {
+	return s.mergeLocked(set, nil)
+}
+
+// mergeLocked is clustersLocked reading the cells of each tile of set's
+// region from share when a set of its group merged them since share was
+// reset (in a flush, where no change comes between merges), else walking
+// the cell maps.
+func (s *Server) mergeLocked(set *clusterSet, share *store.GatherShare) []store.MergedCluster {
 	if len(s.clusterDirty) > 0 {
 		s.markDirtyLocked()
 	}
 	if !set.fresh {
-		// The region shrunk by a hair: the cells merged are the region's,
-		// not those of its neighbours that touch its edges.
-		const hair = 1e-9
-		b := set.region
-		b.West, b.East = b.West+hair, b.East-hair
-		b.South, b.North = b.South+hair, b.North-hair
-		set.clusters = s.store.MergedClusters(b, set.key.m, set.layers, set.grant)
+		// The cells of the region's tiles, not those of its neighbours
+		// that touch its edges.
+		k := &set.key
+		set.clusters = s.store.MergedClustersOfTiles(k.m, min(k.m+1, geo.MaxZoom), k.x0, k.x1, k.y0, k.y1, set.layers, set.grant, k.group, share)
 		set.fresh, set.due = true, true
 		s.armClustersLocked()
 	}
@@ -292,6 +297,10 @@ func (s *Server) markDirtyLocked() {
 	}
 }
 
+// shareGathers is false only in BenchmarkMergedClusterMove's baseline
+// (each set gathering its own cells, as before the share).
+var shareGathers = true
+
 // flushClusters merges again the sets a change touched and sends each of
 // their views what changed.
 func (s *Server) flushClusters() {
@@ -305,8 +314,15 @@ func (s *Server) flushClustersLocked() {
 	s.markDirtyLocked()
 	s.beginBatchLocked(0)
 	defer s.endBatchLocked()
+	// Sets of one group and merge zoom that overlap read the same tiles:
+	// each tile's cells are gathered once per flush.
+	s.gatherShare.Reset()
+	share := &s.gatherShare
+	if !shareGathers {
+		share = nil
+	}
 	for _, set := range s.clusterSets {
-		s.clustersLocked(set)
+		s.mergeLocked(set, share)
 		if !set.due {
 			continue
 		}

@@ -254,6 +254,77 @@ func TestClustersExactAfterMoves(t *testing.T) {
 	checkLayer(views[2])
 }
 
+// TestClustersExactShared: views of one group at one zoom whose regions
+// overlap without being the same (sets whose merges in a flush share the
+// cells of their common tiles), and one across the antimeridian, hold
+// exactly a fresh reset's clusters once a feed of moves goes quiet.
+func TestClustersExactShared(t *testing.T) {
+	srv, url := servertest.StartServer(t, &server.Options{Budget: 400, ClusterInterval: 5 * time.Millisecond})
+	rng := rand.New(rand.NewPCG(seed(t), 7))
+	somewhere := func() geo.Point {
+		if rng.IntN(3) > 0 {
+			return wire.Quantize(geo.Pt(-10+rng.Float64()*40, 35+rng.Float64()*25)) // Europe
+		}
+		return wire.Quantize(geo.Pt(geo.WrapLon(170+rng.Float64()*20), -30+rng.Float64()*20)) // Fiji
+	}
+	ms := make([]wire.Marker, 20000)
+	for i := range ms {
+		ms[i] = wire.Marker{ID: fmt.Sprint("m", i), Pos: somewhere()}
+	}
+	if err := srv.Apply(server.Upserts(ms...)); err != nil {
+		t.Fatal(err)
+	}
+	// Zoom 6: regions of tiles 5.6° wide; each box is a tile or two off
+	// the previous one.
+	views := []wire.View{
+		{ID: 0, Box: geo.BBox(-8, 40, 12, 52), Zoom: 6},
+		{ID: 1, Box: geo.BBox(-2, 42, 18, 54), Zoom: 6},
+		{ID: 2, Box: geo.BBox(6, 38, 26, 50), Zoom: 6},
+		{ID: 3, Box: geo.BBox(172, -28, -172, -12), Zoom: 6},
+		{ID: 4, Box: geo.BBox(178, -24, -166, -8), Zoom: 6},
+	}
+	ctx := context.Background()
+	a, b := dialRecorder(t, url, "a"), dialRecorder(t, url, "b")
+	for i, v := range views {
+		if err := []*recorder{a, b}[i%2].SetView(ctx, v.ID, v.Box, v.Zoom); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 40 {
+		us := make([]server.Update, 0, 200)
+		for range 200 {
+			m := &ms[rng.IntN(len(ms))]
+			if rng.IntN(10) == 0 {
+				m.Pos = somewhere()
+			} else {
+				m.Pos = wire.Quantize(geo.Pt(geo.WrapLon(m.Pos.Lon+(rng.Float64()-0.5)*0.2), m.Pos.Lat+(rng.Float64()-0.5)*0.2))
+			}
+			us = append(us, server.Update{Marker: *m})
+		}
+		if err := srv.Apply(us); err != nil {
+			t.Fatal(err)
+		}
+		if round%4 == 3 {
+			time.Sleep(10 * time.Millisecond) // let flushes fall mid-feed
+		}
+	}
+	for i, v := range views {
+		r := []*recorder{a, b}[i%2]
+		servertest.Eventually(t, 10*time.Second, func() string {
+			want := freshClusters(t, url, "", v)
+			if len(want) == 0 || want[0].Z != 6 {
+				return fmt.Sprintf("view %d: %d clusters, want some at zoom 6", v.ID, len(want))
+			}
+			if msg := sameClusters(ofView(r.Clusters(), v.ID), want); msg != "" {
+				return fmt.Sprintf("client %s, view %d: %s", r.name, v.ID, msg)
+			}
+			return ""
+		})
+	}
+	// A reset reads the sets' clusters too: they must be a merge afresh.
+	servertest.Eventually(t, 10*time.Second, srv.ClusterSetsMatchStore)
+}
+
 // TestClusterIDsStableAndQuiet: small steps (about 50 m) keep the ids of
 // nearly every cluster a client holds (no flicker), and changes outside
 // a view's region send it nothing.

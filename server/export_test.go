@@ -1,11 +1,40 @@
 package server
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
+	"github.com/pushmap/pushmap/server/internal/store"
 )
+
+// ClusterSetsMatchStore returns "" when every cluster set holds the
+// clusters a merge afresh of its region gives (no share, no cache), else
+// what differs: a flush's shared gathering must not serve stale cells.
+// Sets with changes still to merge are skipped.
+func (s *Server) ClusterSetsMatchStore() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.clusterDirty) > 0 {
+		return fmt.Sprintf("%d changes not merged yet", len(s.clusterDirty))
+	}
+	for _, set := range s.clusterSets {
+		if !set.fresh {
+			return fmt.Sprintf("set %+v not merged yet", set.key)
+		}
+		k := &set.key
+		want := s.store.MergedClustersOfTiles(k.m, min(k.m+1, geo.MaxZoom), k.x0, k.x1, k.y0, k.y1, set.layers, set.grant, k.group, nil)
+		if !slices.EqualFunc(set.clusters, want, func(a, b store.MergedCluster) bool {
+			return a.ID == b.ID && a.Count == b.Count && a.At == b.At && a.ExpansionZoom == b.ExpansionZoom
+		}) {
+			return fmt.Sprintf("set %+v: %d clusters, afresh %d", set.key, len(set.clusters), len(want))
+		}
+	}
+	return ""
+}
 
 // OutboxBytes returns the bytes waiting in the outboxes of all connections,
 // for tests that check a slow client's memory stays bounded.

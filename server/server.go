@@ -75,7 +75,8 @@ type Server struct {
 	clusterTimer   *time.Timer
 	clusterArmed   bool
 	clusterGen     uint32
-	density        *densityLayer // guarded by mu: nil unless Options.DensityLayer is set
+	gatherShare    store.GatherShare // the cells a flush's merges share
+	density        *densityLayer     // guarded by mu: nil unless Options.DensityLayer is set
 
 	writes *outbox.Watchdog // bounds every write to a client
 

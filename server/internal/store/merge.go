@@ -93,10 +93,133 @@ func (st *Store) MergedClusters(box geo.Box, zoom int, ls LayerSet, grant *geo.B
 	return sc.mergeUnits(g.units, zoom, g.fz)
 }
 
+// A GatherShare lets the merges of one flush share the cells they gather:
+// sets of one merge zoom and one layer set and grant whose regions overlap
+// read the same tiles, and each tile's cells are gathered once (a walk of
+// the cell maps, most of a merge's time) and copied for the others. Reset
+// it when the cells may have changed (before each flush); the zero value
+// is ready to use.
+type GatherShare struct {
+	at    map[shareKey][2]int // a tile's cells: units[at[0]:at[1]]
+	units []mergeUnit
+}
+
+// shareKey names the cells of one tile as a group of merges reads them.
+type shareKey struct {
+	group string
+	fz    int
+	tile  geo.Tile
+}
+
+// Reset forgets the cells gathered, keeping the memory.
+func (sh *GatherShare) Reset() {
+	clear(sh.at)
+	sh.units = sh.units[:0]
+}
+
+// regionHair shrinks a region of tiles so that its merge reads the cells
+// of its tiles, not those of the neighbours that touch its edges.
+const regionHair = 1e-9
+
+// maxRegionTiles is the most tiles MergedClustersOfTiles lists; a larger
+// region (a view far larger than its zoom's screen) is walked from the
+// root, unshared.
+const maxRegionTiles = 1024
+
+// MergedClustersOfTiles returns MergedClusters of the region made of the
+// tiles X0..X1 (wrapping round the antimeridian when X0 > X1), Y0..Y1 at
+// zoom tz, shrunk by a hair (the cells of those tiles, none of their
+// neighbours'), with the same layers ls and grant as MergedClusters. With
+// share not nil, each tile's cells are read from it when a call with the
+// same group (a name the caller gives one pair of ls and grant) gathered
+// them since its last Reset. The clusters equal MergedClusters' of the
+// shrunk region: the tiles' cells are concatenated in the order the walk
+// from the root finds them (the Z-order of the tiles).
+func (st *Store) MergedClustersOfTiles(zoom, tz int, x0, x1, y0, y1 uint32, ls LayerSet, grant *geo.Box, group string, share *GatherShare) []MergedCluster {
+	ci := st.clusters
+	zoom = min(max(zoom, 0), geo.MaxZoom)
+	fz := MergeCellZoom(zoom, ci.maxZoom)
+	w := geo.Tile{Z: uint8(tz), X: x0, Y: y0}.Bounds()
+	e := geo.Tile{Z: uint8(tz), X: x1, Y: y1}.Bounds()
+	region := geo.Box{West: w.West + regionHair, North: w.North - regionHair, East: e.East - regionHair, South: e.South + regionHair}
+	n := uint32(1) << tz
+	if tz > fz || tz < 0 || uint64((x1-x0+n)%n+1)*uint64(y1-y0+1) > maxRegionTiles {
+		// Tiles finer than the cells merged (a cell straddles tiles), or
+		// too many tiles to list.
+		return st.MergedClusters(region, zoom, ls, grant)
+	}
+	sc := &st.merge
+	tiles := sc.tiles[:0]
+	for x := x0; ; x = (x + 1) % n {
+		for y := y0; y <= y1; y++ {
+			tiles = append(tiles, geo.Tile{Z: uint8(tz), X: x, Y: y})
+		}
+		if x == x1 {
+			break
+		}
+	}
+	// The walk from the root visits children x, then y: Z-order.
+	slices.SortFunc(tiles, func(a, b geo.Tile) int { return cmpMorton(a.X, a.Y, b.X, b.Y) })
+	sc.tiles = tiles
+	g := gathering{grant: grant, fz: fz, edge: min(fz+edgeZooms, ci.maxZoom), layers: sc.layers[:0], units: sc.units[:0]}
+	for layer, levels := range ci.layers {
+		if ls.Has(layer) {
+			g.layers = append(g.layers, gatherLayer{levels, ci.dense[layer]})
+		}
+	}
+	if share != nil && share.at == nil {
+		share.at = make(map[shareKey][2]int)
+	}
+	for _, t := range tiles {
+		if share == nil {
+			g.box = t.Bounds()
+			g.walk(t, false, grant == nil)
+			continue
+		}
+		k := shareKey{group, fz, t}
+		span, ok := share.at[k]
+		if !ok {
+			from := len(g.units)
+			g.box = t.Bounds()
+			g.walk(t, false, grant == nil)
+			share.units = append(share.units, g.units[from:]...)
+			share.at[k] = [2]int{len(share.units) - (len(g.units) - from), len(share.units)}
+			continue
+		}
+		g.units = append(g.units, share.units[span[0]:span[1]]...)
+	}
+	sc.layers, sc.units = g.layers[:0], g.units
+	return sc.mergeUnits(g.units, zoom, fz)
+}
+
+// cmpMorton compares tiles of one zoom in Z-order (x the low bit of each
+// pair, as Tile.Children orders them).
+func cmpMorton(ax, ay, bx, by uint32) int {
+	a, b := interleave(ax)|interleave(ay)<<1, interleave(bx)|interleave(by)<<1
+	if a < b {
+		return -1
+	} else if a > b {
+		return 1
+	}
+	return 0
+}
+
+// interleave spreads the bits of v to the even bits of the result.
+func interleave(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000FFFF0000FFFF
+	x = (x | x<<8) & 0x00FF00FF00FF00FF
+	x = (x | x<<4) & 0x0F0F0F0F0F0F0F0F
+	x = (x | x<<2) & 0x3333333333333333
+	x = (x | x<<1) & 0x5555555555555555
+	return x
+}
+
 // mergeScratch is the memory one merge works in, kept by the store for
 // the next (merges run one at a time, under the server's lock).
 type mergeScratch struct {
 	layers []gatherLayer
+	tiles  []geo.Tile
 	units  []mergeUnit
 	order  []uint64
 	sorted []mergeUnit
@@ -255,17 +378,35 @@ func (g *grid) reset(r float64, xs, ys func(i int) float64, n int) {
 
 // global returns the column (in [0, cols)) and row of x, y.
 func (g *grid) global(x, y float64) (int64, int64) {
-	cx := int64(math.Floor(x/g.size)) % g.cols
+	return g.wrapCol(int64(math.Floor(x / g.size))), int64(math.Floor(y / g.size))
+}
+
+// wrapCol brings column cx into [0, cols): a compare for the columns a
+// position in [0, 1] or a neighbour's gives, a division only beyond (the
+// divisions were a third of a merge's time).
+func (g *grid) wrapCol(cx int64) int64 {
+	switch {
+	case cx >= 0 && cx < g.cols:
+		return cx
+	case cx < 0 && cx >= -g.cols:
+		return cx + g.cols
+	case cx >= g.cols && cx < 2*g.cols:
+		return cx - g.cols
+	}
+	cx %= g.cols
 	if cx < 0 {
 		cx += g.cols
 	}
-	return cx, int64(math.Floor(y / g.size))
+	return cx
 }
 
 // square returns the index in head of global column cx, row cy, or -1
 // when the grid does not hold it.
 func (g *grid) square(cx, cy int64) int {
-	lx := (cx - g.x0 + g.cols) % g.cols
+	lx := cx - g.x0 // cx and x0 in [0, cols)
+	if lx < 0 {
+		lx += g.cols
+	}
 	ly := cy - g.y0
 	if lx >= g.w || ly < 0 || ly >= g.h {
 		return -1
@@ -290,7 +431,7 @@ func (g *grid) add(x, y float64, i int32) {
 func (g *grid) near(x, y float64, dst []int32) []int32 {
 	cx0, cy0 := g.global(x, y)
 	for dx := int64(-1); dx <= 1; dx++ {
-		cx := ((cx0+dx)%g.cols + g.cols) % g.cols
+		cx := g.wrapCol(cx0 + dx)
 		if g.cols < 3 && dx != 0 && cx == cx0 {
 			continue
 		}

@@ -413,3 +413,133 @@ func mercatorDist(a, b geo.Point) float64 {
 	dx = min(dx, 1-dx)
 	return math.Hypot(dx, geo.MercatorY(a.Lat)-geo.MercatorY(b.Lat))
 }
+
+// TestMergedClustersOfTilesEqualsWalk: the clusters of a region of tiles,
+// gathered tile by tile and shared between calls through a GatherShare,
+// equal MergedClusters' of the region shrunk by a hair (the walk from the
+// root), for regions across the antimeridian, the whole world, two layers
+// read apart and together, and a grant box; and a share reset after moves
+// gives the clusters of the moved points.
+func TestMergedClustersOfTilesEqualsWalk(t *testing.T) {
+	pts := pointSet(11, 20000, []blob{{"paris", geo.Pt(2.35, 48.85), 0.3, 3000}, {"fiji", geo.Pt(180, -17), 0.5, 2000}})
+	st := New(14)
+	layerOf := func(i int) string { return []string{"a", "b"}[i%2] }
+	for i, p := range pts {
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Layer: layerOf(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant := geo.BBox(-20, 30, 40, 60)
+	groups := []struct {
+		name  string
+		ls    LayerSet
+		grant *geo.Box
+	}{{"all", nil, nil}, {"a", LayerSet{"a": {}}, nil}, {"granted", nil, &grant}}
+	rng := rand.New(rand.NewPCG(11, 12))
+	var share GatherShare
+	check := func(round int) {
+		share.Reset()
+		for trial := range 60 {
+			zoom := rng.IntN(12)
+			tz := min(zoom+1, geo.MaxZoom)
+			n := uint32(1) << tz
+			x0, y0 := rng.Uint32N(n), rng.Uint32N(n)
+			x1, y1 := (x0+rng.Uint32N(min(n, 6)))%n, min(y0+rng.Uint32N(5), n-1)
+			switch trial % 10 {
+			case 0: // the whole world, or the most tiles listed
+				if tz <= 4 {
+					x0, x1, y0, y1 = 0, n-1, 0, n-1
+				} else {
+					x1, y1 = (x0+31)%n, min(y0+31, n-1)
+				}
+			case 1: // across the antimeridian, on Fiji
+				x0, x1 = n-1-min(n-1, 1), min(1, n-1)
+				y0 = geo.TileOf(geo.Pt(180, -17), tz).Y
+				y1 = min(y0+1, n-1)
+			case 2: // on Paris
+				tl := geo.TileOf(geo.Pt(2.35, 48.85), tz)
+				x0, y0 = tl.X-min(tl.X, 1), tl.Y-min(tl.Y, 1)
+				x1, y1 = min(tl.X+1, n-1), min(tl.Y+1, n-1)
+			}
+			w := geo.Tile{Z: uint8(tz), X: x0, Y: y0}.Bounds()
+			e := geo.Tile{Z: uint8(tz), X: x1, Y: y1}.Bounds()
+			region := geo.Box{West: w.West + regionHair, North: w.North - regionHair, East: e.East - regionHair, South: e.South + regionHair}
+			gr := groups[trial%len(groups)]
+			want := st.MergedClusters(region, zoom, gr.ls, gr.grant)
+			alone := st.MergedClustersOfTiles(zoom, tz, x0, x1, y0, y1, gr.ls, gr.grant, gr.name, nil)
+			shared := st.MergedClustersOfTiles(zoom, tz, x0, x1, y0, y1, gr.ls, gr.grant, gr.name, &share)
+			for way, got := range map[string][]MergedCluster{"alone": alone, "shared": shared} {
+				if !slices.EqualFunc(got, want, func(a, b MergedCluster) bool {
+					return a.ID == b.ID && a.Count == b.Count && a.At == b.At && a.ExpansionZoom == b.ExpansionZoom && a.Covers == b.Covers
+				}) {
+					t.Fatalf("round %d, %s, zoom %d, tiles x %d..%d y %d..%d at %d, %s: %d clusters, the walk %d", round, gr.name, zoom, x0, x1, y0, y1, tz, way, len(got), len(want))
+				}
+			}
+			if len(want) == 0 && (trial%10 == 1 || trial%10 == 2) && gr.grant == nil {
+				t.Fatalf("round %d: no clusters in region %v at zoom %d", round, region, zoom)
+			}
+		}
+	}
+	check(0)
+	for i := range pts {
+		if i%3 == 0 {
+			pts[i] = wire.Quantize(geo.Pt(geo.WrapLon(pts[i].Lon+(rng.Float64()-0.5)*0.5), max(-85, min(85, pts[i].Lat+(rng.Float64()-0.5)*0.5))))
+			if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Layer: layerOf(i), Pos: pts[i]}, false, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check(1)
+}
+
+// TestGridNear: a grid's near returns exactly the indices in the 3×3
+// squares around a position (columns wrapping round the world), checked
+// against a count of every index's square, for grids of one to many
+// columns, regions across the antimeridian and positions at x = 1.
+func TestGridNear(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for trial := range 400 {
+		r := []float64{0.7, 0.4, 0.3, 0.01, 1e-3}[trial%5]
+		n := 1 + rng.IntN(300)
+		cx, w := rng.Float64(), rng.Float64()*[]float64{1, 0.1, 0.01}[trial%3]
+		xs, ys := make([]float64, n), make([]float64, n)
+		for i := range n {
+			xs[i] = wrapX(cx + (rng.Float64()-0.5)*w)
+			if i%50 == 7 {
+				xs[i] = 1 // lon 180
+			}
+			ys[i] = rng.Float64()
+		}
+		var g grid
+		g.reset(r, func(i int) float64 { return xs[i] }, func(i int) float64 { return ys[i] }, n)
+		for i := range n {
+			g.add(xs[i], ys[i], int32(i))
+		}
+		colOf := func(x float64) int64 {
+			c := int64(math.Floor(x/g.size)) % g.cols
+			return (c + g.cols) % g.cols
+		}
+		for q := range 20 {
+			var qx, qy float64
+			if q < 10 {
+				qx, qy = xs[rng.IntN(n)], ys[rng.IntN(n)]
+			} else {
+				qx, qy = wrapX(cx+(rng.Float64()-0.5)*w), rng.Float64()
+			}
+			got := g.near(qx, qy, nil)
+			slices.Sort(got)
+			var want []int32
+			qc, qr := colOf(qx), int64(math.Floor(qy/g.size))
+			for i := range n {
+				dc := (colOf(xs[i]) - qc + g.cols) % g.cols
+				dr := int64(math.Floor(ys[i]/g.size)) - qr
+				if (dc <= 1 || dc == g.cols-1) && dr >= -1 && dr <= 1 {
+					want = append(want, int32(i))
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("trial %d: grid of %d columns, near(%v, %v) = %v, want %v", trial, g.cols, qx, qy, got, want)
+			}
+		}
+	}
+}
