@@ -197,26 +197,7 @@ func TestClustersExactAfterMoves(t *testing.T) {
 		}
 	}
 	for round := range 60 {
-		var us []server.Update
-		for range 50 {
-			id := fmt.Sprint("m", rng.IntN(3500))
-			m, ok := all[id]
-			switch r := rng.IntN(100); {
-			case !ok || r < 10:
-				m = wire.Marker{ID: id, Layer: []string{"a", "b"}[rng.IntN(2)], Pos: somewhere()}
-			case r < 80: // a step of up to about 1 km
-				m.Pos = wire.Quantize(geo.Pt(geo.WrapLon(m.Pos.Lon+(rng.Float64()-0.5)*0.02), m.Pos.Lat+(rng.Float64()-0.5)*0.02))
-			case r < 95:
-				m.Pos = somewhere()
-			default:
-				us = append(us, server.Update{Marker: wire.Marker{ID: id}, Remove: true})
-				delete(all, id)
-				continue
-			}
-			m.Version = 0
-			all[id] = m
-			us = append(us, server.Update{Marker: m})
-		}
+		us := randomChanges(rng, all, 50, 3500, func() string { return []string{"a", "b"}[rng.IntN(2)] }, 0.02, somewhere)
 		if err := srv.Apply(us); err != nil {
 			t.Fatal(err)
 		}

@@ -134,26 +134,7 @@ func TestDeclutterExactAfterMoves(t *testing.T) {
 	}
 	check("at first")
 	for round := range 40 {
-		var us []server.Update
-		for range 20 {
-			id := fmt.Sprint("m", rng.IntN(450))
-			m, ok := all[id]
-			switch r := rng.IntN(100); {
-			case !ok || r < 10:
-				m = wire.Marker{ID: id, Layer: "cars", Pos: somewhere()}
-			case r < 80: // a step of about 100 m
-				m.Pos = wire.Quantize(geo.Pt(m.Pos.Lon+(rng.Float64()-0.5)*0.002, m.Pos.Lat+(rng.Float64()-0.5)*0.002))
-			case r < 95:
-				m.Pos = somewhere()
-			default:
-				us = append(us, server.Update{Marker: wire.Marker{ID: id}, Remove: true})
-				delete(all, id)
-				continue
-			}
-			m.Version = 0
-			all[id] = m
-			us = append(us, server.Update{Marker: m})
-		}
+		us := randomChanges(rng, all, 20, 450, func() string { return "cars" }, 0.002, somewhere)
 		if err := srv.Apply(us); err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/leakcheck"
+	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wasmclient"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -273,4 +275,32 @@ func seed(t testing.TB) uint64 {
 	}
 	t.Logf("seed %d (replay: PUSHMAP_SEED=%d go test -run '^%s$' ./server)", s, s, t.Name())
 	return s
+}
+
+// randomChanges returns n random changes to the markers of all (by id,
+// updated in place as the server will hold them) among ids m0..m<ids-1>: 10%
+// new markers (or a marker not held yet) in layerOf()'s layer, 70% steps of
+// up to step degrees, 15% jumps to somewhere(), 5% removals.
+func randomChanges(rng *rand.Rand, all map[string]wire.Marker, n, ids int, layerOf func() string, step float64, somewhere func() geo.Point) []server.Update {
+	var us []server.Update
+	for range n {
+		id := fmt.Sprint("m", rng.IntN(ids))
+		m, ok := all[id]
+		switch r := rng.IntN(100); {
+		case !ok || r < 10:
+			m = wire.Marker{ID: id, Layer: layerOf(), Pos: somewhere()}
+		case r < 80:
+			m.Pos = wire.Quantize(geo.Pt(geo.WrapLon(m.Pos.Lon+(rng.Float64()-0.5)*step), m.Pos.Lat+(rng.Float64()-0.5)*step))
+		case r < 95:
+			m.Pos = somewhere()
+		default:
+			us = append(us, server.Update{Marker: wire.Marker{ID: id}, Remove: true})
+			delete(all, id)
+			continue
+		}
+		m.Version = 0
+		all[id] = m
+		us = append(us, server.Update{Marker: m})
+	}
+	return us
 }
