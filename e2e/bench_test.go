@@ -166,8 +166,8 @@ func BenchmarkApply1000(b *testing.B) {
 	}
 	d.upsert(move(0)...)
 	// motion=0: the markers are drawn where they moved at once, not after
-	// a glide of up to a second.
-	_, p := benchPage(b, d, "lon=2.35&lat=48.85&zoom=11&motion=0")
+	// a glide of up to a second; declutter=0: drawn as markers, not grouped.
+	_, p := benchPage(b, d, "lon=2.35&lat=48.85&zoom=11&motion=0&declutter=0")
 	if err := p.WaitFor(b.Context(), `__pushmapAdapters[0].shownMarkers().length === 1000`); err != nil {
 		b.Fatal(err)
 	}
