@@ -182,7 +182,7 @@ bench-micro: deps web
 ## density bytes (each rewrites its own block), then the load benchmark (pushmap against polling,
 ## broadcast and tile channels), which rewrites every other table and plot
 ## of docs/benchmarks.md (and docs/bench/: results.json, the plots, the
-## micro-benchmarks' outputs). About 20 minutes; see that page.
+## micro-benchmarks' outputs). About an hour; see that page.
 bench: bench-micro bench-bin
 	PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench FirstMarker -benchtime 5x ./e2e -args -e2e.write-docs=$(CURDIR)/docs/benchmarks.md
 	PUSHMAP_REQUIRE_BROWSER=1 PUSHMAP_WEB=$(CURDIR)/$(DIST) $(GO) test -run '^$$' -bench DemoDensity -benchtime 3x -timeout 15m ./cmd/pushmap -args -demo.write-docs=$(CURDIR)/docs/benchmarks.md
