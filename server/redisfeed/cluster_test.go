@@ -181,20 +181,7 @@ func TestClusterLostTailResyncs(t *testing.T) {
 	}
 	// In one transaction, so that a reads either the old stream or the
 	// new: the first 5 entries kept, the last 5 lost, 10 new ones.
-	cmds := rueidis.Commands{client.B().Multi().Build(), client.B().Del().Key("t:cluster").Build()}
-	for _, e := range kept {
-		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue().FieldValue("json", e.FieldValues["json"]).Build())
-	}
-	for i := range 10 {
-		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id("*").FieldValue().
-			FieldValue("json", fmt.Sprintf(`[{"id":"n%d","lon":%d,"lat":2,"version":1}]`, i, i)).Build())
-	}
-	cmds = append(cmds, client.B().Exec().Build())
-	for _, r := range client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	replaceStream(ctx, t, client, kept, 10)
 	fresh := startNode(t, rs.URL, time.Hour)
 	servertest.Eventually(t, 5*time.Second, func() string {
 		if got, want := a.markers(), fresh.markers(); len(want) != 15 || fmt.Sprint(got) != fmt.Sprint(want) {
@@ -249,20 +236,7 @@ func TestClusterApplyFailsWhenItsEntryWasLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds := rueidis.Commands{client.B().Multi().Build(), client.B().Del().Key("t:cluster").Build()}
-	for _, e := range kept {
-		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue().FieldValue("json", e.FieldValues["json"]).Build())
-	}
-	for i := range 5 {
-		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id("*").FieldValue().
-			FieldValue("json", fmt.Sprintf(`[{"id":"n%d","lon":%d,"lat":2,"version":1}]`, i, i)).Build())
-	}
-	cmds = append(cmds, client.B().Exec().Build())
-	for _, r := range client.DoMulti(ctx, cmds...) {
-		if err := r.Error(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	replaceStream(ctx, t, client, kept, 5)
 	a.run()
 	if err := <-applied; !errors.Is(err, redisfeed.ErrUnavailable) {
 		t.Fatalf("Apply of a write Redis lost: %v, want ErrUnavailable", err)
@@ -332,5 +306,26 @@ func TestClusterAppliesWhileSnapshotting(t *testing.T) {
 			t.Fatal("the held snapshot was not written within 10 s of its release")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// replaceStream replaces stream t:cluster, in one transaction (a node reads
+// either the old stream or the new), by the entries kept followed by n new
+// ones (markers n0..n<n-1>): the entries after kept are lost.
+func replaceStream(ctx context.Context, t *testing.T, client rueidis.Client, kept []rueidis.XRangeEntry, n int) {
+	t.Helper()
+	cmds := rueidis.Commands{client.B().Multi().Build(), client.B().Del().Key("t:cluster").Build()}
+	for _, e := range kept {
+		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue().FieldValue("json", e.FieldValues["json"]).Build())
+	}
+	for i := range n {
+		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id("*").FieldValue().
+			FieldValue("json", fmt.Sprintf(`[{"id":"n%d","lon":%d,"lat":2,"version":1}]`, i, i)).Build())
+	}
+	cmds = append(cmds, client.B().Exec().Build())
+	for _, r := range client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

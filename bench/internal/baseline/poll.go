@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -136,7 +137,7 @@ func (p *Poll) Publish(ms []wire.Marker) error {
 	if p.seq > p.keep {
 		oldest := p.seq - p.keep
 		for c := range touched {
-			i, _ := slices.BinarySearchFunc(c.log, oldest+1, func(ch pollChange, s uint64) int { return cmpUint(ch.seq, s) })
+			i, _ := slices.BinarySearchFunc(c.log, oldest+1, func(ch pollChange, s uint64) int { return cmp.Compare(ch.seq, s) })
 			if i > len(c.log)/2 {
 				n := copy(c.log, c.log[i:])
 				clear(c.log[n:])
@@ -145,16 +146,6 @@ func (p *Poll) Publish(ms []wire.Marker) error {
 		}
 	}
 	return nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // cell returns the cell of tile, making it. p.mu is held.
@@ -224,7 +215,7 @@ func (p *Poll) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if c == nil {
 				continue
 			}
-			i, _ := slices.BinarySearchFunc(c.log, since+1, func(ch pollChange, s uint64) int { return cmpUint(ch.seq, s) })
+			i, _ := slices.BinarySearchFunc(c.log, since+1, func(ch pollChange, s uint64) int { return cmp.Compare(ch.seq, s) })
 			for _, ch := range c.log[i:] {
 				if _, ok := seen[ch.m]; ok {
 					continue

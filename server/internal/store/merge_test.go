@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -118,7 +119,7 @@ func minDistance(cs []MergedCluster) float64 {
 	for i, c := range cs {
 		ps[i] = xy{(c.At.Lon + 180) / 360, geo.MercatorY(c.At.Lat)}
 	}
-	slices.SortFunc(ps, func(a, b xy) int { return cmpFloat(a.y, b.y) })
+	slices.SortFunc(ps, func(a, b xy) int { return cmp.Compare(a.y, b.y) })
 	best := math.Inf(1)
 	for i := range ps {
 		for j := i + 1; j < len(ps) && ps[j].y-ps[i].y < best; j++ {
@@ -128,16 +129,6 @@ func minDistance(cs []MergedCluster) float64 {
 		}
 	}
 	return best
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // TestMergedVsSupercluster: on fixed point sets (uniform, city blobs, a blob
