@@ -170,7 +170,8 @@ endef
 ## output into $(MICRO) with its command.
 bench-micro: deps web
 	rm -rf $(MICRO) && mkdir -p $(MICRO)
-	$(call gobench,core,$(GO) test -run '^$$' -bench . -benchmem -count 3 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth)
+	$(call gobench,core,$(GO) test -run '^$$' -bench . -skip MemoryPerMarker -benchmem -count 3 ./wire ./server ./server/internal/store ./internal/outbox ./server/internal/feeditem ./auth)
+	$(call gobench,memory,$(GO) test -run '^$$' -bench MemoryPerMarker -benchtime 1x -count 3 ./server)
 	$(call gobench,ingest,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench Ingest -benchtime 2s -count 3 ./server/ingest ./server/redisfeed)
 	$(call gobench,feedpost,$(GO) test -run '^$$' -bench FeedPOST -benchtime 60x -count 5 ./server/ingest)
 	$(call gobench,framecost,$(GO) test -run '^$$' -bench FrameCost -benchtime 40x -count 3 ./server -args -server.frame-clients=2000$(COMMA)10000)
