@@ -444,37 +444,43 @@ func (c *Cluster) Run(ctx context.Context) error {
 }
 
 // tail reads and applies entries after the last applied until an error.
+//
+// Each read is one round trip: XREAD, then in the same pipeline the gap
+// check's XINFO STREAM, XRANGE and HGET, which Redis runs right after the
+// XREAD returns (a blocked client's later commands wait for it), so that
+// the entries read are checked before they are applied without a round
+// trip of their own. The tail used to check before the read as well, and
+// again after it: three round trips per entry, each a wake-up of Redis and
+// of the node, which on a busy machine made the hop through Redis the
+// cluster's tail latency (docs/cluster.md). A check before the first read
+// stays, so that a node resuming after a Redis restart notices a gap at
+// once rather than after a Block with nothing to read.
 func (c *Cluster) tail(ctx context.Context, client rueidis.Client, healthy func()) error {
+	if err := c.checkGap(ctx, client); err != nil {
+		return err
+	}
 	for {
-		if err := c.checkGap(ctx, client); err != nil {
-			return err
-		}
 		after := c.appliedID()
-		res, err := client.Do(ctx, client.B().Xread().Count(int64(c.batch)).Block(c.block.Milliseconds()).
-			Streams().Key(c.stream).Id(after.String()).Build()).AsXRead()
-		if rueidis.IsRedisNil(err) {
-			healthy()
-			c.maybeSnapshot(ctx, client)
-			continue
-		}
-		if err != nil {
+		cmds := append([]rueidis.Completed{client.B().Xread().Count(int64(c.batch)).Block(c.block.Milliseconds()).
+			Streams().Key(c.stream).Id(after.String()).Build()}, c.gapCommands(client, after)...)
+		res := client.DoMulti(ctx, cmds...)
+		read, err := res[0].AsXRead()
+		if err != nil && !rueidis.IsRedisNil(err) {
 			return fmt.Errorf("XREAD after %s: %w", after, err)
 		}
 		healthy()
-		entries := res[c.stream]
-		if len(entries) == 0 {
-			continue
-		}
-		// Entries read past a gap must not be applied: check again now
-		// that they are read (a trim between the check and the read).
-		if err := c.checkGap(ctx, client); err != nil {
+		// Entries read past a gap must not be applied: the check ran
+		// after the read.
+		if err := c.checkGapOf(ctx, client, after, res[1:]); err != nil {
 			return err
 		}
 		if c.appliedID() != after {
 			continue // resynced: read again from the snapshot's id
 		}
-		if err := c.apply(entries); err != nil {
-			return err
+		if entries := read[c.stream]; len(entries) > 0 {
+			if err := c.apply(entries); err != nil {
+				return err
+			}
 		}
 		c.maybeSnapshot(ctx, client)
 	}
@@ -523,11 +529,21 @@ func shiftTTL(us []server.Update, at time.Time) {
 // it load the snapshot again.
 func (c *Cluster) checkGap(ctx context.Context, client rueidis.Client) error {
 	at := c.appliedID()
-	// One round trip: the stream's counters, the entry applied last, and
-	// the snapshot's id.
-	res := client.DoMulti(ctx, client.B().XinfoStream().Key(c.stream).Build(),
+	return c.checkGapOf(ctx, client, at, client.DoMulti(ctx, c.gapCommands(client, at)...))
+}
+
+// gapCommands are what the gap check asks Redis, in one round trip: the
+// stream's counters, the entry at (the one applied last), and the
+// snapshot's id.
+func (c *Cluster) gapCommands(client rueidis.Client, at streamID) []rueidis.Completed {
+	return []rueidis.Completed{client.B().XinfoStream().Key(c.stream).Build(),
 		client.B().Xrange().Key(c.stream).Start(at.String()).End(at.String()).Build(),
-		client.B().Hget().Key(c.snapKey).Field("id").Build())
+		client.B().Hget().Key(c.snapKey).Field("id").Build()}
+}
+
+// checkGapOf is checkGap on res, the answers to gapCommands(client, at),
+// at being the entry this node applied last.
+func (c *Cluster) checkGapOf(ctx context.Context, client rueidis.Client, at streamID, res []rueidis.RedisResult) error {
 	info, err := res[0].AsMap()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") {
