@@ -3,7 +3,6 @@ package redisfeed
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -278,7 +277,7 @@ func (c *Cluster) Apply(updates []server.Update) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	resyncs := c.resyncs.Load()
-	raw, err := cl.Do(ctx, cl.B().Xadd().Key(c.stream).Id("*").FieldValue().FieldValue("json", string(body)).Build()).ToString()
+	raw, err := cl.Do(ctx, cl.B().Xadd().Key(c.stream).Id("*").FieldValue().FieldValue("msgpack", string(body)).Build()).ToString()
 	if err != nil {
 		return unavailable{fmt.Errorf("XADD: %w", err)}
 	}
@@ -326,44 +325,6 @@ func (c *Cluster) ApplyLayers(layers []string, updates []server.Update) error {
 		return le
 	}
 	return c.Apply(updates)
-}
-
-// item is an update in the JSON format of the stream's json field.
-type item struct {
-	ID      string         `json:"id"`
-	Remove  bool           `json:"remove,omitempty"`
-	Layer   string         `json:"layer,omitempty"`
-	Lon     *float64       `json:"lon,omitempty"`
-	Lat     *float64       `json:"lat,omitempty"`
-	Version *uint64        `json:"version,omitempty"`
-	Time    int64          `json:"time,omitempty"`
-	TTL     float64        `json:"ttl,omitempty"`
-	Props   map[string]any `json:"props,omitempty"`
-}
-
-func encodeItems(updates []server.Update) ([]byte, error) {
-	items := make([]item, len(updates))
-	for i := range updates {
-		u := &updates[i]
-		it := item{ID: u.Marker.ID}
-		if u.Remove {
-			it.Remove = true
-		} else {
-			lon, lat := u.Marker.Pos.Lon, u.Marker.Pos.Lat
-			it.Layer, it.Lon, it.Lat, it.Time, it.Props = u.Marker.Layer, &lon, &lat, u.Marker.Time, u.Marker.Props
-			if u.HasVersion || u.Marker.Version != 0 {
-				v := u.Marker.Version
-				it.Version = &v
-			}
-			it.TTL = u.TTL.Seconds()
-		}
-		items[i] = it
-	}
-	b, err := json.Marshal(items)
-	if err != nil {
-		return nil, fmt.Errorf("redisfeed: encoding %d updates: %w", len(updates), err)
-	}
-	return b, nil
 }
 
 // waitApplied returns once the tail has applied id, or ctx ends. It fails

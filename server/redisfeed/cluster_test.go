@@ -316,7 +316,11 @@ func replaceStream(ctx context.Context, t *testing.T, client rueidis.Client, kep
 	t.Helper()
 	cmds := rueidis.Commands{client.B().Multi().Build(), client.B().Del().Key("t:cluster").Build()}
 	for _, e := range kept {
-		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue().FieldValue("json", e.FieldValues["json"]).Build())
+		fv := client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue()
+		for f, v := range e.FieldValues {
+			fv = fv.FieldValue(f, v)
+		}
+		cmds = append(cmds, fv.Build())
 	}
 	for i := range n {
 		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id("*").FieldValue().
