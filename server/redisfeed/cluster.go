@@ -3,7 +3,6 @@ package redisfeed
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -278,7 +277,7 @@ func (c *Cluster) Apply(updates []server.Update) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	resyncs := c.resyncs.Load()
-	raw, err := cl.Do(ctx, cl.B().Xadd().Key(c.stream).Id("*").FieldValue().FieldValue("json", string(body)).Build()).ToString()
+	raw, err := cl.Do(ctx, cl.B().Xadd().Key(c.stream).Id("*").FieldValue().FieldValue("msgpack", string(body)).Build()).ToString()
 	if err != nil {
 		return unavailable{fmt.Errorf("XADD: %w", err)}
 	}
@@ -326,44 +325,6 @@ func (c *Cluster) ApplyLayers(layers []string, updates []server.Update) error {
 		return le
 	}
 	return c.Apply(updates)
-}
-
-// item is an update in the JSON format of the stream's json field.
-type item struct {
-	ID      string         `json:"id"`
-	Remove  bool           `json:"remove,omitempty"`
-	Layer   string         `json:"layer,omitempty"`
-	Lon     *float64       `json:"lon,omitempty"`
-	Lat     *float64       `json:"lat,omitempty"`
-	Version *uint64        `json:"version,omitempty"`
-	Time    int64          `json:"time,omitempty"`
-	TTL     float64        `json:"ttl,omitempty"`
-	Props   map[string]any `json:"props,omitempty"`
-}
-
-func encodeItems(updates []server.Update) ([]byte, error) {
-	items := make([]item, len(updates))
-	for i := range updates {
-		u := &updates[i]
-		it := item{ID: u.Marker.ID}
-		if u.Remove {
-			it.Remove = true
-		} else {
-			lon, lat := u.Marker.Pos.Lon, u.Marker.Pos.Lat
-			it.Layer, it.Lon, it.Lat, it.Time, it.Props = u.Marker.Layer, &lon, &lat, u.Marker.Time, u.Marker.Props
-			if u.HasVersion || u.Marker.Version != 0 {
-				v := u.Marker.Version
-				it.Version = &v
-			}
-			it.TTL = u.TTL.Seconds()
-		}
-		items[i] = it
-	}
-	b, err := json.Marshal(items)
-	if err != nil {
-		return nil, fmt.Errorf("redisfeed: encoding %d updates: %w", len(updates), err)
-	}
-	return b, nil
 }
 
 // waitApplied returns once the tail has applied id, or ctx ends. It fails
@@ -444,37 +405,43 @@ func (c *Cluster) Run(ctx context.Context) error {
 }
 
 // tail reads and applies entries after the last applied until an error.
+//
+// Each read is one round trip: XREAD, then in the same pipeline the gap
+// check's XINFO STREAM, XRANGE and HGET, which Redis runs right after the
+// XREAD returns (a blocked client's later commands wait for it), so that
+// the entries read are checked before they are applied without a round
+// trip of their own. The tail used to check before the read as well, and
+// again after it: three round trips per entry, each a wake-up of Redis and
+// of the node, which on a busy machine made the hop through Redis the
+// cluster's tail latency (docs/cluster.md). A check before the first read
+// stays, so that a node resuming after a Redis restart notices a gap at
+// once rather than after a Block with nothing to read.
 func (c *Cluster) tail(ctx context.Context, client rueidis.Client, healthy func()) error {
+	if err := c.checkGap(ctx, client); err != nil {
+		return err
+	}
 	for {
-		if err := c.checkGap(ctx, client); err != nil {
-			return err
-		}
 		after := c.appliedID()
-		res, err := client.Do(ctx, client.B().Xread().Count(int64(c.batch)).Block(c.block.Milliseconds()).
-			Streams().Key(c.stream).Id(after.String()).Build()).AsXRead()
-		if rueidis.IsRedisNil(err) {
-			healthy()
-			c.maybeSnapshot(ctx, client)
-			continue
-		}
-		if err != nil {
+		cmds := append([]rueidis.Completed{client.B().Xread().Count(int64(c.batch)).Block(c.block.Milliseconds()).
+			Streams().Key(c.stream).Id(after.String()).Build()}, c.gapCommands(client, after)...)
+		res := client.DoMulti(ctx, cmds...)
+		read, err := res[0].AsXRead()
+		if err != nil && !rueidis.IsRedisNil(err) {
 			return fmt.Errorf("XREAD after %s: %w", after, err)
 		}
 		healthy()
-		entries := res[c.stream]
-		if len(entries) == 0 {
-			continue
-		}
-		// Entries read past a gap must not be applied: check again now
-		// that they are read (a trim between the check and the read).
-		if err := c.checkGap(ctx, client); err != nil {
+		// Entries read past a gap must not be applied: the check ran
+		// after the read.
+		if err := c.checkGapOf(ctx, client, after, res[1:]); err != nil {
 			return err
 		}
 		if c.appliedID() != after {
 			continue // resynced: read again from the snapshot's id
 		}
-		if err := c.apply(entries); err != nil {
-			return err
+		if entries := read[c.stream]; len(entries) > 0 {
+			if err := c.apply(entries); err != nil {
+				return err
+			}
 		}
 		c.maybeSnapshot(ctx, client)
 	}
@@ -523,11 +490,21 @@ func shiftTTL(us []server.Update, at time.Time) {
 // it load the snapshot again.
 func (c *Cluster) checkGap(ctx context.Context, client rueidis.Client) error {
 	at := c.appliedID()
-	// One round trip: the stream's counters, the entry applied last, and
-	// the snapshot's id.
-	res := client.DoMulti(ctx, client.B().XinfoStream().Key(c.stream).Build(),
+	return c.checkGapOf(ctx, client, at, client.DoMulti(ctx, c.gapCommands(client, at)...))
+}
+
+// gapCommands are what the gap check asks Redis, in one round trip: the
+// stream's counters, the entry at (the one applied last), and the
+// snapshot's id.
+func (c *Cluster) gapCommands(client rueidis.Client, at streamID) []rueidis.Completed {
+	return []rueidis.Completed{client.B().XinfoStream().Key(c.stream).Build(),
 		client.B().Xrange().Key(c.stream).Start(at.String()).End(at.String()).Build(),
-		client.B().Hget().Key(c.snapKey).Field("id").Build())
+		client.B().Hget().Key(c.snapKey).Field("id").Build()}
+}
+
+// checkGapOf is checkGap on res, the answers to gapCommands(client, at),
+// at being the entry this node applied last.
+func (c *Cluster) checkGapOf(ctx context.Context, client rueidis.Client, at streamID, res []rueidis.RedisResult) error {
 	info, err := res[0].AsMap()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") {

@@ -316,7 +316,11 @@ func replaceStream(ctx context.Context, t *testing.T, client rueidis.Client, kep
 	t.Helper()
 	cmds := rueidis.Commands{client.B().Multi().Build(), client.B().Del().Key("t:cluster").Build()}
 	for _, e := range kept {
-		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue().FieldValue("json", e.FieldValues["json"]).Build())
+		fv := client.B().Xadd().Key("t:cluster").Id(e.ID).FieldValue()
+		for f, v := range e.FieldValues {
+			fv = fv.FieldValue(f, v)
+		}
+		cmds = append(cmds, fv.Build())
 	}
 	for i := range n {
 		cmds = append(cmds, client.B().Xadd().Key("t:cluster").Id("*").FieldValue().
@@ -327,5 +331,45 @@ func replaceStream(ctx context.Context, t *testing.T, client rueidis.Client, kep
 		if err := r.Error(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestClusterChecksGapsInTheReadsRoundTrip: the tail's gap check (XINFO
+// STREAM and its companions) goes in the same pipeline as the XREAD it
+// checks, once per read; it used to run before the read and again after
+// it, two round trips more per entry, which made the hop through Redis the
+// cluster's tail latency on a busy machine. Counted by Redis itself
+// (INFO commandstats), after entries written one at a time.
+func TestClusterChecksGapsInTheReadsRoundTrip(t *testing.T) {
+	rs := redistest.Start(t)
+	a := startNode(t, rs.URL, time.Hour)
+	const writes = 40
+	for i := range writes {
+		if err := a.c.Apply(upserts(i, i+1, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.stop()
+	if st := a.c.Stats(); st.Entries != writes || st.Resyncs != 0 {
+		t.Fatalf("the node applied %d entries with %d resyncs, want %d and 0", st.Entries, st.Resyncs, writes)
+	}
+	calls := func(stats, cmd string) int {
+		for line := range strings.SplitSeq(stats, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+				var n int
+				fmt.Sscanf(rest, "%d", &n)
+				return n
+			}
+		}
+		return 0
+	}
+	stats := rs.CLI("INFO", "commandstats")
+	xread, xinfo := calls(stats, "xread"), calls(stats, "xinfo|stream")
+	if xread < writes/2 {
+		t.Fatalf("%d XREADs for %d entries written one at a time (INFO commandstats:\n%s)", xread, writes, stats)
+	}
+	// One check per read, and one when the tail starts.
+	if xinfo > xread+1 {
+		t.Errorf("%d XINFO STREAM for %d XREADs: the gap check takes round trips of its own, want one per read (and one at the start)", xinfo, xread)
 	}
 }

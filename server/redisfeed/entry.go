@@ -1,6 +1,7 @@
 package redisfeed
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -9,14 +10,25 @@ import (
 
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/internal/feeditem"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
-// maxJSONItems caps the items of one entry's json field.
+// maxJSONItems caps the items of one entry's json or msgpack field.
 const maxJSONItems = 10000
 
 // decodeEntry turns the fields of one stream entry into the updates it
 // stands for, or an error saying why the entry is bad.
 func decodeEntry(fields map[string]string) ([]server.Update, error) {
+	if mp, ok := fields["msgpack"]; ok {
+		if len(fields) > 1 {
+			return nil, fmt.Errorf("an entry with a msgpack field must have no other field, has %s", fieldList(fields))
+		}
+		updates, err := feeditem.DecodeMsgpack([]byte(mp), maxJSONItems)
+		if err != nil {
+			return nil, fmt.Errorf("msgpack: %w", err)
+		}
+		return updates, nil
+	}
 	if js, ok := fields["json"]; ok {
 		if len(fields) > 1 {
 			return nil, fmt.Errorf("an entry with a json field must have no other field, has %s", fieldList(fields))
@@ -63,7 +75,7 @@ func decodeEntry(fields map[string]string) ([]server.Update, error) {
 				err = errors.New(`want "upsert" or "remove"`)
 			}
 		default:
-			return nil, fmt.Errorf("unknown field %.40q (fields are id, layer, lon, lat, version, time, ttl, props, op, or json alone)", k)
+			return nil, fmt.Errorf("unknown field %.40q (fields are id, layer, lon, lat, version, time, ttl, props, op, or json or msgpack alone)", k)
 		}
 		if err != nil {
 			var ne *strconv.NumError
@@ -111,4 +123,66 @@ func fieldList(fields map[string]string) string {
 		names = append(names[:10], "…")
 	}
 	return strings.Join(names, ", ")
+}
+
+// encodeItems encodes updates as the msgpack field of a stream
+// entry: an array of items with the keys of the HTTP ingest's MessagePack
+// format (docs/feeds.md), which every node decodes several times faster
+// than the same items in JSON.
+func encodeItems(updates []server.Update) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(updates) * 96)
+	enc := msgpack.NewEncoder(&buf)
+	err := enc.EncodeArrayLen(len(updates))
+	for i := 0; i < len(updates) && err == nil; i++ {
+		err = encodeItem(enc, &updates[i])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisfeed: encoding %d updates: %w", len(updates), err)
+	}
+	return buf.Bytes(), nil
+}
+
+func encodeItem(enc *msgpack.Encoder, u *server.Update) error {
+	m := &u.Marker
+	if u.Remove {
+		return first(enc.EncodeMapLen(2), enc.EncodeString("id"), enc.EncodeString(m.ID),
+			enc.EncodeString("remove"), enc.EncodeBool(true))
+	}
+	n := 5
+	hasVersion := u.HasVersion || m.Version != 0
+	if hasVersion {
+		n++
+	}
+	if u.TTL > 0 {
+		n++
+	}
+	if len(m.Props) > 0 {
+		n++
+	}
+	err := first(enc.EncodeMapLen(n), enc.EncodeString("id"), enc.EncodeString(m.ID),
+		enc.EncodeString("layer"), enc.EncodeString(m.Layer),
+		enc.EncodeString("lon"), enc.EncodeFloat64(m.Pos.Lon),
+		enc.EncodeString("lat"), enc.EncodeFloat64(m.Pos.Lat),
+		enc.EncodeString("time"), enc.EncodeInt(m.Time))
+	if err == nil && hasVersion {
+		err = first(enc.EncodeString("version"), enc.EncodeUint(m.Version))
+	}
+	if err == nil && u.TTL > 0 {
+		err = first(enc.EncodeString("ttl"), enc.EncodeFloat64(u.TTL.Seconds()))
+	}
+	if err == nil && len(m.Props) > 0 {
+		err = first(enc.EncodeString("props"), enc.Encode(m.Props))
+	}
+	return err
+}
+
+// first returns the first non-nil error of errs.
+func first(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package redisfeed
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +125,81 @@ func FuzzDecodeEntry(f *testing.F) {
 		defer srv.Close()
 		if err := srv.Apply(updates); err != nil {
 			t.Fatalf("the server refused a decoded entry %q: %v", fields, err)
+		}
+	})
+}
+
+// TestEncodeItemsRoundTrip: what a node writes to the stream (the msgpack
+// field) decodes to the updates it was given: removals, versions (0 as a
+// version too), times, ttls and every kind of prop value.
+func TestEncodeItemsRoundTrip(t *testing.T) {
+	in := []server.Update{
+		{Marker: wire.Marker{ID: "bus-42", Layer: "vehicles", Pos: geo.Pt(2.3522, 48.8566), Version: 7, Time: 1700000000000,
+			Props: map[string]any{"line": "42", "n": int64(-3), "big": uint64(1 << 63), "speed": 12.5, "ok": true, "none": nil}},
+			HasVersion: true, TTL: 1500 * time.Millisecond},
+		{Marker: wire.Marker{ID: "v0", Pos: geo.Pt(-180, 90)}, HasVersion: true},
+		{Marker: wire.Marker{ID: "plain", Layer: "l", Pos: geo.Pt(0, 0)}},
+		{Marker: wire.Marker{ID: "gone"}, Remove: true},
+	}
+	body, err := encodeItems(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeEntry(map[string]string{"msgpack": string(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, in) {
+		t.Errorf("decoded\n%#v\nwant\n%#v", got, in)
+	}
+	if _, err := decodeEntry(map[string]string{"msgpack": string(body), "id": "a"}); err == nil || !strings.Contains(err.Error(), "no other field") {
+		t.Errorf("a msgpack field with another: %v, want an error saying no other field", err)
+	}
+	if _, err := decodeEntry(map[string]string{"msgpack": "\x91\xc1"}); err == nil || !strings.Contains(err.Error(), "msgpack: ") {
+		t.Errorf("a malformed msgpack field: %v, want an error", err)
+	}
+}
+
+// BenchmarkDecodeEntry: a 1,000-update entry as every node decodes it,
+// in the json field (what nodes wrote until 2026-12) and in the msgpack
+// field they write now.
+func BenchmarkDecodeEntry(b *testing.B) {
+	us := make([]server.Update, 1000)
+	for i := range us {
+		us[i] = server.Update{Marker: wire.Marker{ID: "m" + strconv.Itoa(i), Layer: "fleet",
+			Pos: geo.Pt(2.3+float64(i)*1e-5, 48.8), Version: uint64(i + 7), Time: 1764770000000}}
+	}
+	var js strings.Builder
+	js.WriteByte('[')
+	for i, u := range us {
+		if i > 0 {
+			js.WriteByte(',')
+		}
+		fmt.Fprintf(&js, `{"id":%q,"layer":%q,"lon":%v,"lat":%v,"version":%d,"time":%d}`,
+			u.Marker.ID, u.Marker.Layer, u.Marker.Pos.Lon, u.Marker.Pos.Lat, u.Marker.Version, u.Marker.Time)
+	}
+	js.WriteByte(']')
+	mp, err := encodeItems(us)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []struct{ name, body string }{{"json", js.String()}, {"msgpack", string(mp)}} {
+		b.Run(f.name, func(b *testing.B) {
+			fields := map[string]string{f.name: f.body}
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := decodeEntry(fields); err != nil || len(got) != len(us) {
+					b.Fatalf("%d updates, %v", len(got), err)
+				}
+			}
+		})
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := encodeItems(us); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
