@@ -175,7 +175,7 @@ bench-micro: deps web
 	$(call gobench,ingest,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench Ingest -benchtime 2s -count 3 ./server/ingest ./server/redisfeed)
 	$(call gobench,feedpost,$(GO) test -run '^$$' -bench FeedPOST -benchtime 60x -count 5 ./server/ingest)
 	$(call gobench,framecost,$(GO) test -run '^$$' -bench FrameCost -benchtime 40x -count 3 ./server -args -server.frame-clients=2000$(COMMA)10000)
-	$(call gobench,cluster,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench '^Benchmark(ClusterStream|ClusterSnapshot)$$' -benchtime 2s -count 3 ./server/redisfeed)
+	$(call gobench,cluster,PUSHMAP_REQUIRE_REDIS=1 $(GO) test -run '^$$' -bench '^Benchmark(ClusterStream|ClusterHop|ClusterSnapshot)$$' -benchtime 2s -count 3 ./server/redisfeed)
 	$(call gobench,wasm,$(GO) test -run '^$$' -bench WasmSize -benchtime 1x ./wasmclient)
 	$(call gobench,browser,PUSHMAP_REQUIRE_BROWSER=1 $(GO) test -run '^$$' -bench Apply1000 -benchtime 7x ./e2e)
 

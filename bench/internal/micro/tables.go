@@ -364,6 +364,11 @@ func clusterStreamRows(o *Output, p func(string, ...any)) {
 		p("| %s | %s | %s | %s | %s |\n", r.what, count(o.Median(r.name, "updates/s")), us(o.Median(r.name, "redis-us/update")),
 			us(o.Median(r.name, "nodes-us/update")), bytesOf(o.Median(r.name, "redis-B/update")))
 	}
+	p("\n| `BenchmarkClusterHop` (3 nodes, batches of 1,000 moves: from Apply on one node until every node applied it) | median batch | 90th percentile |\n| --- | ---: | ---: |\n")
+	for _, fsync := range []string{"always", "everysec"} {
+		name := "ClusterHop/appendfsync=" + fsync
+		p("| Redis with `appendfsync %s` | %s | %s |\n", fsync, ns(o.Median(name, "hop-p50-ns")), ns(o.Median(name, "hop-p90-ns")))
+	}
 	p("\n| `BenchmarkClusterSnapshot` (a node with 1,000,000 markers, typical properties) | |\n| --- | ---: |\n")
 	v, ok := o.Median("ClusterSnapshot", "ms/snapshot")
 	p("| one snapshot, during which the node's tail applies nothing | %s |\n", ns(v*1e6, ok))
