@@ -28,8 +28,16 @@
 // Recall is the share of in-view updates and leaves the client learnt:
 // it received that exact version of the marker (pushed, in a snapshot, or
 // in a poll answer) or, for a leave, that version or a removal of the
-// marker (pushed, or its absence from a poll answer). An update coalesced
-// away by a newer one counts as missed.
+// marker (pushed, or its absence from a poll answer), or it received a
+// newer version of the marker or a removal attributed to one (Remove
+// records): the update was superseded. The servers send each client the
+// latest state of a marker, not every state (docs/protocol.md, "Consecutive
+// changes of one marker that a client has not yet been sent are
+// coalesced"), so a writer that falls a marker's period behind skips
+// versions by design; what it costs the client is in the latency and
+// staleness figures, and Result.Superseded counts them. The newest version
+// of each marker published in the window has nothing newer to supersede
+// it: a client that does not end with it has missed it.
 //
 // Precision is the share of deliveries (marker ops pushed to the client, or
 // markers in a poll answer; snapshots of a new view are not deliveries) that

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"maps"
 	"reflect"
 	"slices"
 	"testing"
@@ -112,11 +113,15 @@ func TestEvaluate(t *testing.T) {
 		2: {{0, in1}, {6, out1}},
 		3: {{0, out1}, {7, in2}},
 	}
+	// back is log with marker 2 back in the box at tick 11.
+	back := maps.Clone(log)
+	back[2] = []ver{{0, in1}, {6, out1}, {11, in3}}
 	tests := []struct {
 		name    string
 		from    int64
 		client  func() *Client
-		want    Result // Missed is compared by length only
+		log     testLog // nil: log
+		want    Result  // Missed is compared by length only
 		misses  int
 		precise bool // precision must be 1
 	}{
@@ -174,16 +179,47 @@ func TestEvaluate(t *testing.T) {
 			misses: 3,
 		},
 		{
-			name: "a version coalesced away is missed",
+			// Marker 0's v2 (tick 5) was coalesced away by its v3 (tick
+			// 10): delivered by the newer version, not missed.
+			name: "a version coalesced away is superseded, not missed",
 			client: func() *Client {
 				c := viewAt(box)
 				c.Add(rec(20*ms, 0, 1, Snapshot), rec(20*ms, 2, 1, Snapshot),
 					rec(603*ms, 2, 0, Remove), rec(703*ms, 3, 2, Update), rec(1003*ms, 0, 3, Update))
 				return c
 			},
+			from: 1,
+			want: Result{Deliveries: 3, Useful: 3, InView: 3, InViewDelivered: 3, Leaves: 1, LeavesDelivered: 1, Superseded: 1},
+		},
+		{
+			// Marker 0's last version (v3, tick 10) never arrives: nothing
+			// newer supersedes it, so it is missed; v2, received, is not
+			// superseded by anything.
+			name: "the newest version never arrives",
+			client: func() *Client {
+				c := viewAt(box)
+				c.Add(rec(20*ms, 0, 1, Snapshot), rec(20*ms, 2, 1, Snapshot),
+					rec(503*ms, 0, 2, Update), rec(603*ms, 2, 0, Remove), rec(703*ms, 3, 2, Update))
+				return c
+			},
 			from:   1,
 			want:   Result{Deliveries: 3, Useful: 3, InView: 3, InViewDelivered: 2, Leaves: 1, LeavesDelivered: 1},
 			misses: 1,
+		},
+		{
+			// Marker 2 leaves at tick 6 (v2) and comes back at tick 11
+			// (v3, below): the client, stalled, got only v3. The leave is
+			// superseded; so is marker 0's v2 by v3.
+			name: "a leave superseded by the marker's return",
+			client: func() *Client {
+				c := viewAt(box)
+				c.Add(rec(20*ms, 0, 1, Snapshot), rec(20*ms, 2, 1, Snapshot),
+					rec(703*ms, 3, 2, Update), rec(1103*ms, 0, 3, Update), rec(1103*ms, 2, 3, Update))
+				return c
+			},
+			log:  back,
+			from: 1,
+			want: Result{Deliveries: 3, Useful: 3, InView: 4, InViewDelivered: 4, Leaves: 1, LeavesDelivered: 1, Superseded: 2},
 		},
 		{
 			name: "updates before the window do not count",
@@ -253,7 +289,11 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := Evaluate(log, journal(12), window(tc.from, 12), []*Client{atPublished(log, tc.client())})
+			l := log
+			if tc.log != nil {
+				l = tc.log
+			}
+			r := Evaluate(l, journal(12), window(tc.from, 12), []*Client{atPublished(l, tc.client())})
 			if len(r.Missed) != tc.misses {
 				t.Errorf("missed %v, want %d misses", r.Missed, tc.misses)
 			}

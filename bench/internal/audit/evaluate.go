@@ -39,6 +39,10 @@ type Result struct {
 	Leaves          int64 // updates surely taking a marker out of a client's view
 	LeavesDelivered int64 // of those, received as that version or a removal
 	Ambiguous       int64 // updates that a racing view change makes neither
+	// Superseded counts, of InViewDelivered and LeavesDelivered, the
+	// updates received only as a newer version of the marker (or its
+	// removal): coalesced away in an outbox, or skipped between two polls.
+	Superseded int64
 
 	StaleSum, StaleMax int64 // nanoseconds, over StaleN samples
 	StaleN             int64
@@ -87,6 +91,7 @@ func (r *Result) add(o *Result, misses int) {
 	r.Leaves += o.Leaves
 	r.LeavesDelivered += o.LeavesDelivered
 	r.Ambiguous += o.Ambiguous
+	r.Superseded += o.Superseded
 	r.StaleSum += o.StaleSum
 	r.StaleMax = max(r.StaleMax, o.StaleMax)
 	r.StaleN += o.StaleN
@@ -212,6 +217,10 @@ func (e *evaluation) client(idx int, c *Client, r *Result) {
 	if idx >= e.w.StaleClients {
 		samples = nil
 	}
+	// newest is the latest version of each marker the client learnt of:
+	// received, or whose removal it received.
+	newest := make(map[uint32]uint32)
+	learnt := func(m, v uint32) { newest[m] = max(newest[m], v) }
 	var pollOld map[uint32]uint32 // the picture before the current poll answer
 	var pollAt int64
 	endPoll := func() {
@@ -224,8 +233,11 @@ func (e *evaluation) client(idx int, c *Client, r *Result) {
 			if _, ok := c.held[m]; ok {
 				continue
 			}
-			if v := log.Version(m, t); v > 0 && e.inWindow(log.Tick(m, v)) {
-				got[key(m, v)] |= gotRemoval
+			if v := log.Version(m, t); v > 0 {
+				learnt(m, v)
+				if e.inWindow(log.Tick(m, v)) {
+					got[key(m, v)] |= gotRemoval
+				}
 			}
 		}
 		pollOld = nil
@@ -264,6 +276,7 @@ func (e *evaluation) client(idx int, c *Client, r *Result) {
 					}
 				}
 			}
+			learnt(rec.M, rec.V)
 			c.seen[rec.M] = max(c.seen[rec.M], rec.V)
 			c.held[rec.M] = max(c.held[rec.M], rec.V)
 		case Remove:
@@ -273,6 +286,7 @@ func (e *evaluation) client(idx int, c *Client, r *Result) {
 			if v == 0 {
 				break
 			}
+			learnt(rec.M, v)
 			if t := log.Tick(rec.M, v); e.inWindow(t) {
 				got[key(rec.M, v)] |= gotRemoval
 				r.Deliveries++
@@ -290,7 +304,7 @@ func (e *evaluation) client(idx int, c *Client, r *Result) {
 		}
 	}
 
-	e.recall(idx, views, got, r)
+	e.recall(idx, views, got, newest, r)
 }
 
 // useful reports whether version v of m, published in tick t, was about a
@@ -306,8 +320,11 @@ func (e *evaluation) useful(views []View, m, v uint32, t int64) bool {
 }
 
 // recall classifies every update of the window near the client's views
-// and counts those it received.
-func (e *evaluation) recall(idx int, views []View, got map[uint64]uint8, r *Result) {
+// and counts those it received, itself or superseded: a version older
+// than the newest the client learnt of (newest) counts as delivered by
+// that newer version, since the server sends the latest state of a marker,
+// not every state (docs/protocol.md).
+func (e *evaluation) recall(idx int, views []View, got map[uint64]uint8, newest map[uint32]uint32, r *Result) {
 	if len(views) == 0 {
 		return
 	}
@@ -334,6 +351,9 @@ func (e *evaluation) recall(idx int, views []View, got map[uint64]uint8, r *Resu
 			r.InView++
 			if got[kv]&gotVersion != 0 {
 				r.InViewDelivered++
+			} else if newest[m] > v {
+				r.InViewDelivered++
+				r.Superseded++
 			} else if len(r.Missed) < e.w.Misses {
 				r.Missed = append(r.Missed, Miss{Client: idx, M: m, V: v})
 			}
@@ -341,6 +361,9 @@ func (e *evaluation) recall(idx int, views []View, got map[uint64]uint8, r *Resu
 			r.Leaves++
 			if got[kv] != 0 {
 				r.LeavesDelivered++
+			} else if newest[m] > v {
+				r.LeavesDelivered++
+				r.Superseded++
 			} else if len(r.Missed) < e.w.Misses {
 				r.Missed = append(r.Missed, Miss{Client: idx, M: m, V: v, Leave: true})
 			}

@@ -216,11 +216,15 @@ type StageResult struct {
 	RedisRSS   int64     `json:"redisRss,omitempty"`
 	RSSPerConn float64   `json:"rssPerConn"` // (RSS - RSS before any client) / clients
 
-	Audited        int     `json:"audited"`
-	Precision      float64 `json:"precision"`
-	Recall         float64 `json:"recall"`
-	InViewUpdates  int64   `json:"inViewUpdates"` // audited clients' in-view updates and leaves
-	Missed         int64   `json:"missed"`
+	Audited       int     `json:"audited"`
+	Precision     float64 `json:"precision"`
+	Recall        float64 `json:"recall"`
+	InViewUpdates int64   `json:"inViewUpdates"` // audited clients' in-view updates and leaves
+	Missed        int64   `json:"missed"`
+	// Superseded: of the in-view updates counted received, those received
+	// only as a newer version of the marker (coalesced away while the
+	// client's writer was behind); see package audit.
+	Superseded     int64   `json:"superseded"`
 	Ambiguous      int64   `json:"ambiguous"`
 	StalenessMs    float64 `json:"stalenessMs"`
 	StalenessMaxMs float64 `json:"stalenessMaxMs"`

@@ -164,6 +164,9 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	evalStart := time.Now()
 	a := audit.Evaluate(r.fl, r.j, w, r.audited)
 	r.env.logf("  audit of %d clients took %v", len(r.audited), time.Since(evalStart).Round(time.Millisecond))
+	if a.Superseded > 0 {
+		r.env.logf("  superseded: %d of %d in-view updates received only as a newer version (coalesced)", a.Superseded, a.InView+a.Leaves)
+	}
 	for _, m := range a.Missed {
 		r.env.logf("  missed: client %d marker %d version %d (leave %v) tick %d", m.Client, m.M, m.V, m.Leave, r.fl.Tick(m.M, m.V))
 	}
@@ -213,6 +216,7 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	res.InViewUpdates = a.InView + a.Leaves
 	res.Missed = res.InViewUpdates - a.InViewDelivered - a.LeavesDelivered
 	res.Ambiguous = a.Ambiguous
+	res.Superseded = a.Superseded
 	res.StalenessMs = a.Staleness() / 1e6
 	res.StalenessMaxMs = float64(a.StaleMax) / 1e6
 	res.PublishLagMaxMs = float64(lagMax) / 1e6
