@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +36,9 @@ watching a box of about a zoom-14 screen and panning every few seconds.
 
 It runs five parts (-only picks some):
 
-  fleet   the workload with every approach (-approaches), side by side
+  fleet   the workload with every approach (-approaches), side by side;
+          windows in rounds: round 1 runs one window of every approach,
+          round 2 the next, each window in fresh processes
   sweep   latency as clients grow (-sweep-clients), pushmap, tiles, broadcast
   ladder  pushmap's highest update rate with recall 100% and p99 under
           -max-p99, for each of -ladder-clients
@@ -156,7 +159,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		"poll-since<interval> (changes since a cursor, conditional, gzip: poll-since250ms); a name may end in :N, N windows instead of -repeat")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
-	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach; the tables show the median by server CPU per million")
+	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach, in turns with the other approaches (round k: the k-th window of each); the tables show the median by server CPU per million")
 	fs.StringVar(&c.region, "region", c.region, "where markers move and clients look: paris or west,south,east,north")
 	fs.StringVar(&c.view, "view", c.view, "a client's view: width x height in degrees (0.03x0.02 is about a zoom-14 phone map)")
 	fs.Float64Var(&c.speed, "speed", c.speed, "marker speed in metres per second")
@@ -452,6 +455,8 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 	}
 
 	if c.has("fleet") {
+		st := loadgen.Stage{Markers: c.markers, Clients: capClients(c.clients)}
+		var plans []fleetPlan
 		for _, name := range c.approaches {
 			a, windows, err := c.windows(name)
 			if err != nil {
@@ -459,21 +464,19 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 			}
 			sc := base
 			sc.Name = "fleet/" + a
-			st := loadgen.Stage{Markers: c.markers, Clients: capClients(c.clients)}
-			for range windows {
-				sc.Stages = append(sc.Stages, st)
-			}
+			sc.Stages = []loadgen.Stage{st}
 			if err := approach(&sc, a); err != nil {
 				return res, err
 			}
-			rep, err := loadgen.Run(ctx, env, &sc)
-			if rep != nil {
-				rep.KeepMedian()
-				res.Fleet = append(res.Fleet, rep)
-			}
-			if err != nil {
-				return res, fmt.Errorf("%s: %w", sc.Name, err)
-			}
+			plans = append(plans, fleetPlan{sc: sc, windows: windows})
+		}
+		run := func(ctx context.Context, sc *loadgen.Scenario) (*loadgen.Report, error) {
+			return loadgen.Run(ctx, env, sc)
+		}
+		reps, err := fleetInTurns(ctx, plans, run, x.stderr)
+		res.Fleet = append(res.Fleet, reps...)
+		if err != nil {
+			return res, err
 		}
 	}
 	if c.has("sweep") {
@@ -562,6 +565,61 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		}
 	}
 	return res, nil
+}
+
+// A fleetPlan is one approach of the fleet part: its scenario, of one
+// stage, and the windows it is measured in.
+type fleetPlan struct {
+	sc      loadgen.Scenario
+	windows int
+}
+
+// fleetInTurns measures the windows of plans in turns, each window a run
+// of its own (run: loadgen.Run): round 1 runs the first window of every
+// plan in order, round 2 the second, and so on; a plan with fewer windows
+// sits out the later rounds, and so does one whose window was overloaded
+// (as a run of several windows ends there). The machine's speed drifts by
+// tens of percent over tens of minutes: measured one approach after the
+// other, the last would be measured on another machine than the first.
+// It returns a report per plan that ran, its windows merged
+// (loadgen.MergeWindows) and the median kept, with what ran so far when
+// a run fails.
+func fleetInTurns(ctx context.Context, plans []fleetPlan, run func(context.Context, *loadgen.Scenario) (*loadgen.Report, error), log io.Writer) ([]*loadgen.Report, error) {
+	rounds := 0
+	for _, p := range plans {
+		rounds = max(rounds, p.windows)
+	}
+	windows := make([][]*loadgen.Report, len(plans))
+	overloaded := make([]bool, len(plans))
+	merged := func() []*loadgen.Report {
+		var out []*loadgen.Report
+		for _, reps := range windows {
+			if m := loadgen.MergeWindows(reps); m != nil {
+				m.KeepMedian()
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for round := range rounds {
+		for i, p := range plans {
+			if round >= p.windows || overloaded[i] {
+				continue
+			}
+			fmt.Fprintf(log, "fleet: round %d of %d: %s, window %d of %d\n", round+1, rounds, p.sc.Name, round+1, p.windows)
+			sc := p.sc
+			sc.Stages = slices.Clone(p.sc.Stages)
+			rep, err := run(ctx, &sc)
+			if rep != nil {
+				windows[i] = append(windows[i], rep)
+				overloaded[i] = slices.ContainsFunc(rep.Stages, func(s loadgen.StageResult) bool { return s.Overloaded })
+			}
+			if err != nil {
+				return merged(), fmt.Errorf("%s (round %d): %w", sc.Name, round+1, err)
+			}
+		}
+	}
+	return merged(), nil
 }
 
 // shorter returns the shorter of two durations.

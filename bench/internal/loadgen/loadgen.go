@@ -144,6 +144,29 @@ type Report struct {
 	// Windows holds every window of a stage measured several times (see
 	// KeepMedian); Stages then holds the median one.
 	Windows []StageResult `json:"windows,omitempty"`
+	// InTurns: the windows were measured in runs of their own (processes
+	// of their own), in turns with the other approaches of the same part:
+	// round k ran the k-th window of each approach (see MergeWindows).
+	// Without it, they ran one after the other in the same processes.
+	InTurns bool `json:"inTurns,omitempty"`
+}
+
+// MergeWindows returns one report of the windows of one scenario measured
+// in runs of their own, each report a run of one stage, in the order of
+// reps: its Scenario is the first's with a stage per window, its Stages
+// every window (KeepMedian then keeps the median one), InTurns set. It
+// returns nil for no report.
+func MergeWindows(reps []*Report) *Report {
+	if len(reps) == 0 {
+		return nil
+	}
+	m := &Report{Scenario: reps[0].Scenario, Asked: reps[0].Asked, InTurns: true}
+	m.Scenario.Stages = nil
+	for _, r := range reps {
+		m.Scenario.Stages = append(m.Scenario.Stages, r.Scenario.Stages...)
+		m.Stages = append(m.Stages, r.Stages...)
+	}
+	return m
 }
 
 // KeepMedian turns a report whose stages all repeat one stage into one

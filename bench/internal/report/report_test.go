@@ -182,3 +182,56 @@ func TestClusterAndStream(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowsInTurns: windows measured in turns say so on the page, and
+// the approaches compared with in-memory pushmap (durable, margin) are
+// compared round by round as well; results of windows run one after the
+// other keep saying that.
+func TestWindowsInTurns(t *testing.T) {
+	res := sample()
+	windows := func(r *loadgen.Report, p99s ...float64) {
+		w := r.Stages[0]
+		r.Stages = nil
+		for i, p99 := range p99s {
+			w.Latency.P99, w.ServerCPU, w.CPUPerMillion = p99, 0.5+0.1*float64(i), 1+float64(i)
+			r.Stages = append(r.Stages, w)
+		}
+		r.KeepMedian()
+	}
+	durable := &loadgen.Report{Scenario: res.Fleet[1].Scenario, Stages: []loadgen.StageResult{res.Fleet[1].Stages[0]}}
+	durable.Scenario.DataDir = true
+	res.Fleet = append(res.Fleet, durable)
+	windows(res.Fleet[0], 7, 9, 8)  // margin
+	windows(res.Fleet[1], 5, 10, 6) // plain pushmap
+	windows(durable, 6, 8, 9)
+	res.Workload.Window = "8s"
+	old := Markdown(res, "bench")
+	if !strings.Contains(old, "windows of 8s, one after the other in the same processes") || strings.Contains(old, "in turns") {
+		t.Errorf("windows run one after the other are not said so:\n%s", old)
+	}
+	for _, r := range res.Fleet {
+		r.InTurns = true
+	}
+	md := Markdown(res, "bench")
+	for _, want := range []string{
+		"measured in 3 windows of 8s, in turns: round 1 ran one window of every approach",
+		"Against pushmap, per client (every approach's windows ran in turns with pushmap's, round by round",
+		"- pushmap --data-dir (fsync always): p99 latency 8.0 ms, -2.0 ms against in-memory pushmap's 10.0 ms",
+		"  - Round by round (windows in turns), against in-memory pushmap's window of the same round: p99 +1.0 · -2.0 · +3.0 ms; server CPU 1.00× · 1.00× · 1.00×.",
+		"  - Round by round (windows in turns), against in-memory pushmap's window of the same round: p99 +2.0 · -1.0 · +2.0 ms;",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if n := strings.Count(md, "Round by round"); n != 2 {
+		t.Errorf("%d round-by-round comparisons, want 2 (margin and durable; not tiles, not polling)", n)
+	}
+	if want := "| pushmap --data-dir (fsync always) at the fleet workload: p99 at most 10 ms above in-memory pushmap's, same run | " +
+		"p99 8.0 ms against 10.0 ms (-2.0 ms), recall 100% | yes |"; !strings.Contains(md, want) {
+		t.Errorf("the goals lack %q:\n%s", want, md)
+	}
+	if n := strings.Count(md, "| default fleet sustained"); n != 1 {
+		t.Errorf("%d rows of the default fleet's goal, want 1: in-memory pushmap's, not durable's", n)
+	}
+}
