@@ -90,6 +90,9 @@ export function demoParams(search = location.search, defaults = {}) {
     // ?densityMs=N: least time between two re-fetches of a density tile
     // (Leaflet: of the whole layer), ms; 0 re-fetches on every change.
     densityMs: Math.max(0, num('densityMs', 5000)),
+    // ?decorateMs=N: the longest the basemap and the density tiles wait for
+    // the first snapshot to be drawn, ms from the map's making.
+    decorateMs: Math.max(0, num('decorateMs', 1500)),
   };
 }
 

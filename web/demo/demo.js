@@ -29,7 +29,7 @@ import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup
 //  4. The map, with a style of one background layer, and the adapter, which
 //     adds its sources with the markers the client already holds.
 //  5. Decoration once those are drawn (the map idle after the snapshot), or
-//     after BASEMAP_WAIT_MS: the basemap, whose countries cost a worker and
+//     after params.decorateMs: the basemap, whose countries cost a worker and
 //     the main thread most of a second, and the density tiles.
 // Each step leaves a performance mark (pushmap:…); BenchmarkFirstMarker
 // reads them for its breakdown.
@@ -77,8 +77,6 @@ const maplibreLoaded = import('maplibre-gl').then((maplibregl) => {
 const SNAPSHOT_WAIT_MS = 600;
 await Promise.race([snapshot, new Promise((later) => setTimeout(later, SNAPSHOT_WAIT_MS))]);
 const maplibregl = await maplibreLoaded;
-
-const BASEMAP_WAIT_MS = 1500;
 
 // The density tile layer of the server (pushmap --density-layer density),
 // shown when the client subscribes to it (the default; see demoParams).
@@ -177,8 +175,9 @@ demo.map = map;
 // Decoration (the basemap and the density tiles) comes once the style is
 // there and the first snapshot is drawn: the map idle after the snapshot
 // (two frames after it, so that the adapter's diff is on its way), or
-// after BASEMAP_WAIT_MS whatever happens. (map.isStyleLoaded() would wait
+// after params.decorateMs whatever happens. (map.isStyleLoaded() would wait
 // for every tile too: 'style.load' is the moment sources can be added.)
+// demo.decorated says which came first: 'snapshot' or 'timer'.
 let decorationDue = false;
 let styleReady = false;
 let firstAdapterLayer; // the adapter's lowest layer: density goes under it
@@ -186,20 +185,22 @@ function addDecoration() {
   addDensity(firstAdapterLayer);
   addBasemap(); // under the density tiles: right above the ocean
 }
-const decorateNow = () => {
+const decorateNow = (why) => {
+  if (decorationDue) return;
   decorationDue = true;
+  demo.decorated = why;
   if (styleReady) addDecoration();
 };
 map.on('style.load', () => {
   styleReady = true;
   if (decorationDue) addDecoration();
 });
-const decorationTimer = setTimeout(decorateNow, BASEMAP_WAIT_MS);
+const decorationTimer = setTimeout(() => decorateNow('timer'), params.decorateMs);
 snapshot.then(() => {
   requestAnimationFrame(() => requestAnimationFrame(() => {
     map.once('idle', () => {
       clearTimeout(decorationTimer);
-      decorateNow();
+      decorateNow('snapshot');
     });
   }));
 });
