@@ -56,7 +56,9 @@ func median(ds []float64) float64 {
 //     made inert, which fetches the wasm only after MapLibre, as the page
 //     did before.
 //
-// Goals: cold ≤ 1000 ms, warm ≤ 800 ms. With -e2e.write-docs=FILE it
+// Goals: cold ≤ 1000 ms, warm ≤ 800 ms. It also times the steps before
+// the first marker (firstMarkerSteps) in the same cold and warm runs, and
+// writes their medians below the result. With -e2e.write-docs=FILE it
 // rewrites the block between <!-- firstmarker:begin --> and
 // <!-- firstmarker:end --> of FILE (docs/benchmarks.md; make bench).
 func BenchmarkFirstMarker(b *testing.B) {
