@@ -56,7 +56,9 @@ func median(ds []float64) float64 {
 //     made inert, which fetches the wasm only after MapLibre, as the page
 //     did before.
 //
-// Goals: cold ≤ 1000 ms, warm ≤ 800 ms. With -e2e.write-docs=FILE it
+// Goals: cold ≤ 1000 ms, warm ≤ 800 ms. It also times the steps before
+// the first marker (firstMarkerSteps) in the same cold and warm runs, and
+// writes their medians below the result. With -e2e.write-docs=FILE it
 // rewrites the block between <!-- firstmarker:begin --> and
 // <!-- firstmarker:end --> of FILE (docs/benchmarks.md; make bench).
 func BenchmarkFirstMarker(b *testing.B) {
@@ -69,12 +71,18 @@ func BenchmarkFirstMarker(b *testing.B) {
 
 	warmBrowser := newBrowser(b)
 	defer warmBrowser.Close()
-	firstMarkerMs(b, warmBrowser, page) // fills its cache
+	firstMarker(b, warmBrowser, page) // fills its cache
 	var cold, warm, base []float64
+	coldSteps, warmSteps := map[string][]float64{}, map[string][]float64{}
 	for b.Loop() {
-		cold = append(cold, firstMarkerCold(b, page))
-		base = append(base, firstMarkerCold(b, baseline))
-		warm = append(warm, firstMarkerMs(b, warmBrowser, page))
+		ms, steps := firstMarkerCold(b, page)
+		cold = append(cold, ms)
+		addSteps(coldSteps, steps)
+		ms, _ = firstMarkerCold(b, baseline)
+		base = append(base, ms)
+		ms, steps = firstMarker(b, warmBrowser, page)
+		warm = append(warm, ms)
+		addSteps(warmSteps, steps)
 	}
 	b.ReportMetric(median(cold), "cold-ms-median")
 	b.ReportMetric(median(warm), "warm-ms-median")
@@ -91,6 +99,14 @@ func BenchmarkFirstMarker(b *testing.B) {
 			"",
 			fmt.Sprintf("Cold, preloaded against the baseline: %.2f× the time (medians of the same run). %s",
 				median(cold)/median(base), e2e.MachineLoad()),
+			"",
+			"Where the time goes: each step's median time since the navigation's start, in the same runs (the page's performance marks and the wasm's resource timing; a step missing from a run is left out of its median).",
+			"",
+			"| step | cold median | warm median |",
+			"| --- | --- | --- |",
+		}
+		for _, s := range firstMarkerSteps {
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s |", s.what, stepMedian(coldSteps[s.name]), stepMedian(warmSteps[s.name])))
 		}
 		if err := rewriteBlock(*writeDocs, "firstmarker", rows); err != nil {
 			b.Fatal(err)
@@ -123,17 +139,59 @@ func newBrowser(b *testing.B) *e2e.Browser {
 	return br
 }
 
-// firstMarkerCold measures url in a new browser, whose cache is empty.
-func firstMarkerCold(b *testing.B, url string) float64 {
-	br := newBrowser(b)
-	defer br.Close()
-	return firstMarkerMs(b, br, url)
+// firstMarkerSteps are the steps of the MapLibre demo page's start that
+// BenchmarkFirstMarker times: performance marks of web/demo/demo.js (name
+// "pushmap:…"), and "wasm-fetched", the end of the wasm's download (its
+// resource timing), in the order they usually happen.
+var firstMarkerSteps = []struct{ name, what string }{
+	{"wasm-fetched", "wasm downloaded (preloaded; from the cache when warm)"},
+	{"pushmap:maplibre", "MapLibre's module run, its workers started"},
+	{"pushmap:loaded", "wasm compiled and running"},
+	{"pushmap:open", "WebSocket open"},
+	{"pushmap:ready", "first snapshot in the client"},
+	{"pushmap:map", "map made (WebGL context)"},
+	{"pushmap:style", "style loaded, sources added"},
+	{"pushmap:first-frame", "first frame drawn (no markers yet)"},
+	{"pushmap:markers-in-worker", "markers' source loaded by a worker"},
+	{"pushmap:first-marker", "first marker drawn"},
 }
 
-// firstMarkerMs opens url in a new tab of br and returns the demo panel's
-// firstMarkerMs: the time from the navigation's start to the first marker
-// drawn, measured in the page.
-func firstMarkerMs(b *testing.B, br *e2e.Browser, url string) float64 {
+// stepsJS reads firstMarkerSteps' times in the page: {name: ms}.
+const stepsJS = `(() => {
+  const out = {};
+  for (const m of performance.getEntriesByType('mark')) if (m.name.startsWith('pushmap:') && !(m.name in out)) out[m.name] = m.startTime;
+  const wasm = performance.getEntriesByType('resource').find((e) => e.name.endsWith('.wasm'));
+  if (wasm) out['wasm-fetched'] = wasm.responseEnd;
+  return out;
+})()`
+
+// addSteps appends the times of one run to all, by step.
+func addSteps(all map[string][]float64, run map[string]float64) {
+	for name, ms := range run {
+		all[name] = append(all[name], ms)
+	}
+}
+
+// stepMedian is the median of ms as a table cell, "–" without any.
+func stepMedian(ms []float64) string {
+	if len(ms) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f ms", median(ms))
+}
+
+// firstMarkerCold measures url in a new browser, whose cache is empty.
+func firstMarkerCold(b *testing.B, url string) (float64, map[string]float64) {
+	br := newBrowser(b)
+	defer br.Close()
+	return firstMarker(b, br, url)
+}
+
+// firstMarker opens url in a new tab of br and returns the demo panel's
+// firstMarkerMs (the time from the navigation's start to the first marker
+// drawn, measured in the page) and the times of the steps before it
+// (firstMarkerSteps; those the page marked).
+func firstMarker(b *testing.B, br *e2e.Browser, url string) (float64, map[string]float64) {
 	b.Helper()
 	p, err := br.Open(b.Context(), url)
 	if err != nil {
@@ -147,7 +205,11 @@ func firstMarkerMs(b *testing.B, br *e2e.Browser, url string) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return ms
+	steps, err := e2e.Eval[map[string]float64](b.Context(), p, stepsJS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ms, steps
 }
 
 // BenchmarkApply1000 measures the browser's side of a batch of 1,000

@@ -243,6 +243,29 @@ func TestDemoPage(t *testing.T) {
 	}
 }
 
+// TestDemoDecoratesAfterTheSnapshot checks that the basemap comes once the
+// first snapshot is drawn, not only after the fallback timer: the page
+// once listened for the client's 'ready' after the client had emitted it
+// (the snapshot came before the map), so the basemap always waited for the
+// timer. The timer is an hour here (?decorateMs=).
+func TestDemoDecoratesAfterTheSnapshot(t *testing.T) {
+	d := startDemo(t)
+	d.upsert(car("louvre", 2.3376, 48.8606))
+	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10&declutter=0&decorateMs=3600000")
+	ctx := testCtx(t, time.Minute)
+	waitShownIDs(t, p, "louvre")
+	if err := p.WaitFor(ctx, `pushmapDemo.decorated !== undefined && pushmapDemo.map.getSource('basemap') !== undefined`); err != nil {
+		t.Fatal(err)
+	}
+	why, err := e2e.Eval[string](ctx, p, `pushmapDemo.decorated`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why != "snapshot" {
+		t.Errorf("decorated by %q, want \"snapshot\"", why)
+	}
+}
+
 // TestDemoReconnects kills the server and starts another on the same
 // address with a different state: the page reconnects by itself and shows
 // exactly the new server's markers.

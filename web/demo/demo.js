@@ -14,50 +14,69 @@ import { attachMapLibre } from '@pushmap/client/maplibre';
 import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup, viewAround } from './demo-stats.js';
 
 // Markers first, decoration second; the order is what makes the first
-// marker early (BenchmarkFirstMarker):
+// marker early (BenchmarkFirstMarker; docs/design.md "First marker before
+// decoration" has the timeline):
 //  1. The page preloaded the wasm and wasm_exec.js before anything else:
 //     start the client with those very URLs, connect at once and ask for
 //     the view the map will have (viewAround), before any map exists.
-//  2. Give the handshake and the snapshot, a few short turns of the main
-//     thread, up to SNAPSHOT_WAIT_MS before MapLibre starts: its start
-//     (WebGL, shaders, workers) holds the main thread for a few hundred ms.
-//  3. Then MapLibre (a dynamic import; the page preloaded its module), the
-//     map and the adapter, which draws the markers the client already holds.
-//  4. The basemap, whose countries cost a worker and the main thread most of
-//     a second, once the first snapshot is drawn (or after BASEMAP_WAIT_MS).
+//  2. At the same time MapLibre's module (preloaded too) and its workers
+//     start: a worker fetches and compiles its own module off the main
+//     thread, so the workers are ready to tile the markers by the time the
+//     snapshot is there, not only after the map was made.
+//  3. Give the handshake and the snapshot, a few short turns of the main
+//     thread, up to SNAPSHOT_WAIT_MS before the map is made: making it
+//     (WebGL, shaders) holds the main thread for a few hundred ms.
+//  4. The map, with a style of one background layer, and the adapter, which
+//     adds its sources with the markers the client already holds.
+//  5. Decoration once those are drawn (the map idle after the snapshot), or
+//     after params.decorateMs: the basemap, whose countries cost a worker and
+//     the main thread most of a second, and the density tiles.
+// Each step leaves a performance mark (pushmap:…); BenchmarkFirstMarker
+// reads them for its breakdown.
 const params = demoParams();
 const panel = new StatusPanel(document.getElementById('status'));
 panel.legend(demoLegend(params));
 const demo = { map: null, client: null, adapter: null, stats: panel.stats, params };
 window.pushmapDemo = demo;
 const pushmapLoaded = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') });
+let snapshotDrawn; // resolves once the client has its first snapshot
+const snapshot = new Promise((resolve) => (snapshotDrawn = resolve));
 const clientConnected = pushmapLoaded.then((pushmap) => {
   performance.mark('pushmap:loaded');
   const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25, declutter: params.declutter });
   demo.client = client;
   panel.watch(client);
-  client.on('ready', () => performance.mark('pushmap:ready'));
+  const offOpen = client.on('status', (s) => {
+    if (s?.state !== 'open') return;
+    performance.mark('pushmap:open');
+    offOpen();
+  });
+  client.on('ready', () => {
+    performance.mark('pushmap:ready');
+    snapshotDrawn();
+  });
   // The view the map will have (MapLibre's 512-pixel tiles: zoom + 1 in
   // the protocol's), asked now: the snapshot arrives while MapLibre starts.
   const box = viewAround(params.lon, params.lat, params.zoom, innerWidth, innerHeight);
   client.setView(box, params.zoom + 1).catch(() => {}); // the adapter's own view follows
   return client;
 });
-// MapLibre's start holds the main thread for a few hundred ms (WebGL,
-// shaders): let the client's handshake and first snapshot, a few short
-// turns of the main thread, go first — at most SNAPSHOT_WAIT_MS.
-const SNAPSHOT_WAIT_MS = 300;
-await Promise.race([
-  clientConnected.then((c) => new Promise((ready) => c.on('ready', ready))),
-  new Promise((later) => setTimeout(later, SNAPSHOT_WAIT_MS)),
-]).catch(() => {});
-const maplibregl = await import('maplibre-gl');
-maplibregl.setWorkerUrl(assetURL('maplibre-worker'));
-// Two workers: MapLibre's default is one, in which tiling the basemap's
-// countries would hold the markers' source back.
-maplibregl.setWorkerCount(2);
-
-const BASEMAP_WAIT_MS = 1500;
+clientConnected.catch(() => {}); // reported where it is awaited, below
+const maplibreLoaded = import('maplibre-gl').then((maplibregl) => {
+  maplibregl.setWorkerUrl(assetURL('maplibre-worker'));
+  // Two workers: MapLibre's default is one, in which tiling the basemap's
+  // countries would hold the markers' source back.
+  maplibregl.setWorkerCount(2);
+  maplibregl.prewarm(); // the workers now, not when the map is made
+  performance.mark('pushmap:maplibre');
+  return maplibregl;
+});
+// From the script's start: the snapshot comes about 0.3 s after it on an
+// idle machine (docs/benchmarks.md has the breakdown); 600 ms leaves room
+// for a busy one, and a page whose server does not answer still gets its map.
+const SNAPSHOT_WAIT_MS = 600;
+await Promise.race([snapshot, new Promise((later) => setTimeout(later, SNAPSHOT_WAIT_MS))]);
+const maplibregl = await maplibreLoaded;
 
 // The density tile layer of the server (pushmap --density-layer density),
 // shown when the client subscribes to it (the default; see demoParams).
@@ -65,23 +84,27 @@ const DENSITY_LAYER = 'density';
 const density = params.layers.includes(DENSITY_LAYER);
 
 // No glyphs, no sprites, no remote URLs: nothing here needs the network.
+// The density tiles come with the basemap (addDecoration).
 const style = {
   version: 8,
   sources: {},
   layers: [{ id: 'ocean', type: 'background', paint: { 'background-color': '#a9cce3' } }],
 };
-if (density) {
-  // 256-pixel tiles: the protocol's tile z/x/y is the source's. Drawn over
-  // the basemap and under the adapter's markers and clusters (added later).
-  style.sources.density = {
+
+// addDensity adds the density tile layer, drawn over the basemap and under
+// the adapter's markers and clusters (under firstLayer of the adapter).
+function addDensity(firstLayer) {
+  if (!density || map.getSource('density')) return;
+  map.addSource('density', {
+    // 256-pixel tiles: the protocol's tile z/x/y is the source's.
     type: 'raster',
     // absolute, like basemap.json's URL; a server with client auth wants the
     // client's token on tiles too (an image request cannot set a header).
     tiles: [`${location.origin}/tiles/density/{z}/{x}/{y}.png${params.token ? `?access_token=${encodeURIComponent(params.token)}` : ''}`],
     tileSize: 256,
     maxzoom: 14,
-  };
-  style.layers.push({ id: 'density', type: 'raster', source: 'density', paint: { 'raster-opacity': 0.6, 'raster-fade-duration': 0 } });
+  });
+  map.addLayer({ id: 'density', type: 'raster', source: 'density', paint: { 'raster-opacity': 0.6, 'raster-fade-duration': 0 } }, firstLayer);
 }
 
 // addBasemap adds the countries (basemap.json: countries, plus {kind:
@@ -130,6 +153,9 @@ const map = new maplibregl.Map({
   renderWorldCopies: true,
   attributionControl: { compact: true, customAttribution: 'Natural Earth' },
 });
+performance.mark('pushmap:map');
+map.once('style.load', () => performance.mark('pushmap:style'));
+map.once('render', () => performance.mark('pushmap:first-frame'));
 map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 
 // A server without density tiles answers 404: say so once, quietly. Other
@@ -146,22 +172,38 @@ map.on('error', (e) => {
 
 demo.map = map;
 
-// The basemap comes once the style is there and the client has its first
-// snapshot (two frames later, so the markers reach MapLibre's workers
-// first), or after BASEMAP_WAIT_MS whatever happens.
-// (map.isStyleLoaded() would wait for every tile too: 'style.load' is the
-// moment sources can be added.)
-let basemapDue = false;
+// Decoration (the basemap and the density tiles) comes once the style is
+// there and the first snapshot is drawn: the map idle after the snapshot
+// (two frames after it, so that the adapter's diff is on its way), or
+// after params.decorateMs whatever happens. (map.isStyleLoaded() would wait
+// for every tile too: 'style.load' is the moment sources can be added.)
+// demo.decorated says which came first: 'snapshot' or 'timer'.
+let decorationDue = false;
 let styleReady = false;
-const basemapNow = () => {
-  basemapDue = true;
-  if (styleReady) addBasemap();
+let firstAdapterLayer; // the adapter's lowest layer: density goes under it
+function addDecoration() {
+  addDensity(firstAdapterLayer);
+  addBasemap(); // under the density tiles: right above the ocean
+}
+const decorateNow = (why) => {
+  if (decorationDue) return;
+  decorationDue = true;
+  demo.decorated = why;
+  if (styleReady) addDecoration();
 };
 map.on('style.load', () => {
   styleReady = true;
-  if (basemapDue) addBasemap();
+  if (decorationDue) addDecoration();
 });
-const basemapTimer = setTimeout(basemapNow, BASEMAP_WAIT_MS);
+const decorationTimer = setTimeout(() => decorateNow('timer'), params.decorateMs);
+snapshot.then(() => {
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    map.once('idle', () => {
+      clearTimeout(decorationTimer);
+      decorateNow('snapshot');
+    });
+  }));
+});
 
 try {
   const client = await clientConnected;
@@ -179,13 +221,13 @@ try {
     motion: params.motion,
     onMarkerClick: (m) => popup.setLngLat([m.lon, m.lat]).setHTML(markerPopup(m)).addTo(map),
   });
-  panel.useAdapter(adapter);
-  client.on('ready', () => {
-    requestAnimationFrame(() => requestAnimationFrame(() => {
-      clearTimeout(basemapTimer);
-      basemapNow();
-    }));
+  firstAdapterLayer = adapter.clusterLayerId;
+  map.on('sourcedata', function marked(e) {
+    if (e.sourceId !== adapter.sourceId || e.sourceDataType !== 'metadata') return;
+    performance.mark('pushmap:markers-in-worker');
+    map.off('sourcedata', marked);
   });
+  panel.useAdapter(adapter);
   demo.adapter = adapter;
 } catch (err) {
   panel.error(`pushmap: ${err.message}`);

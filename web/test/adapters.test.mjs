@@ -72,6 +72,7 @@ class StubSource {
     // As MapLibre's source objects: type, tileSize, maxzoom (and roundZoom for rasters).
     for (const k of ['type', 'tileSize', 'maxzoom']) if (k in spec) this[k] = spec[k];
     if (spec.type === 'raster') this.roundZoom = true;
+    for (const f of spec.data?.features ?? []) this.features.set(this.idOf(f), structuredClone(f));
   }
   // The feature id: promoteId's property, else the feature's id.
   idOf(f) {
@@ -187,12 +188,15 @@ test('attachMapLibre keeps the source in step with one diff per frame', async (t
   assert.ok(globalThis.__pushmapAdapters.includes(a));
   const src = map.getSource('pushmap');
   assert.equal(src.spec.promoteId, 'id');
-  assert.deepEqual(src.spec.data, { type: 'FeatureCollection', features: [] });
+  // The markers held before attaching are the source's data from the
+  // start: no empty source and a diff (one worker round trip fewer).
+  assert.deepEqual(src.spec.data.features.map((f) => f.properties.id), ['pre']);
   assert.ok(map.getLayer('pushmap-markers'));
   assert.deepEqual(client.views[0], { bbox: [170, -10, -170, 10], zoom: 5 }); // MapLibre zoom 4 is slippy-map zoom 5
 
   await frame();
   assert.deepEqual([...src.features.keys()], ['pre'], 'markers held before attach are shown');
+  assert.deepEqual(src.diffs, [], 'nothing to send after the initial data');
 
   // 100 frames of the client: one updateData.
   const before = src.diffs.length;
