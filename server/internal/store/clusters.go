@@ -25,7 +25,7 @@ type TileSum struct {
 // a merge's walk down a tile follows pointers to the cells that exist
 // instead of looking up four possible children per cell in the maps.
 //
-// Its fields are those a merge's walk reads first, and it is 56 bytes: a
+// Its fields are those a merge's walk reads first, and it is 64 bytes: a
 // cell allocated alone takes one 64-byte cache line (the tile's bounds,
 // which a move checks, are kept by each marker in a finest instead).
 type cell struct {
@@ -36,6 +36,10 @@ type cell struct {
 	// cell of its parent's list; in no particular order.
 	child, sibling *cell
 	up             *cell // the cell one zoom out; nil at zoom 0
+	// stamp changes whenever a cell at most stampDepth zooms below it is
+	// made or dropped (and when it is made): the index's count of such
+	// changes at the last one (see GatherShare).
+	stamp uint64
 }
 
 // A finest is a marker's cell at the finest zoom and that cell's tile
@@ -58,7 +62,17 @@ type clusterIndex struct {
 	// one by one lie all over the heap (a cache miss each, most of the
 	// merge's time before).
 	dense map[string][][]cell
+	// stamps counts the changes of the cells' tree (a cell made or
+	// dropped); each such change stamps the cells above it.
+	stamps uint64
 }
+
+// stampDepth is how many zooms below a cell the changes that stamp it
+// reach: a region's tiles are mergeDepth − 1 zooms coarser than the cells
+// merged, so what a tile's walk found stays valid while its cell's stamp
+// does. Deeper changes (a marker entering an empty cell of the cluster
+// zoom, most of them) leave it.
+const stampDepth = mergeDepth - 1
 
 // denseZoom is the finest zoom whose cells are kept in arrays: 21,845
 // cells (1.5 MiB) per layer; the cells of a world view at merge zoom 2
@@ -107,6 +121,7 @@ func (ci *clusterIndex) in(layer string, p geo.Point) finest {
 	t := geo.TileOf(p, ci.maxZoom)
 	f := finest{box: t.Bounds()}
 	var below *cell
+	stamp := ci.stamps + 1
 	for z := ci.maxZoom; z >= 0; z-- {
 		shift := ci.maxZoom - z
 		k := cellKey(z, t.X>>shift, t.Y>>shift)
@@ -114,7 +129,9 @@ func (ci *clusterIndex) in(layer string, p geo.Point) finest {
 		existed := c != nil
 		if !existed {
 			c = ci.newCell(layer, z, k)
+			c.stamp = stamp
 			levels[z][k] = c
+			ci.stamps = stamp
 		}
 		if below != nil {
 			below.up = c
@@ -124,11 +141,16 @@ func (ci *clusterIndex) in(layer string, p geo.Point) finest {
 			f.cell = c
 		}
 		if existed {
-			// The cells further out exist and are linked.
-			for ; c != nil; c = c.up {
+			// The cells further out exist and are linked. Those up to
+			// stampDepth zooms above the coarsest cell made are stamped.
+			made := below != nil
+			for a := z; c != nil; a, c = a-1, c.up {
 				c.n++
 				c.lon += p.Lon
 				c.lat += p.Lat
+				if made && z+1-a <= stampDepth {
+					c.stamp = stamp
+				}
 			}
 			return f
 		}
@@ -144,9 +166,12 @@ func (ci *clusterIndex) in(layer string, p geo.Point) finest {
 // cells of every zoom, dropping those it leaves empty.
 func (ci *clusterIndex) out(layer string, c *cell, p geo.Point) {
 	levels := ci.layers[layer]
+	stamp, dropped := ci.stamps+1, -1 // the coarsest zoom dropped
 	for z := ci.maxZoom; c != nil; z-- {
 		up := c.up
 		if c.n == 1 {
+			dropped = z
+			ci.stamps = stamp
 			// Its cells one zoom in were emptied before it: out goes up.
 			if up != nil {
 				up.unlink(c)
@@ -157,6 +182,9 @@ func (ci *clusterIndex) out(layer string, c *cell, p geo.Point) {
 			c.n--
 			c.lon -= p.Lon
 			c.lat -= p.Lat
+			if dropped >= 0 && dropped-z <= stampDepth {
+				c.stamp = stamp
+			}
 		}
 		c = up
 	}

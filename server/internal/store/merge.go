@@ -181,9 +181,25 @@ func (st *Store) pointUnits(units []mergeUnit, zoom int, ls LayerSet) ([]mergeUn
 // the cell maps, most of a merge's time) and copied for the others. Reset
 // it when the cells may have changed (before each flush); the zero value
 // is ready to use.
+//
+// It also keeps, between flushes, the cells each tile's walk found (for
+// one layer and no grant): while no cell below the tile was made or
+// dropped since (its cell's stamp), the next flush reads their sums
+// through those pointers instead of walking the tree again.
 type GatherShare struct {
 	at    map[shareKey][2]int // a tile's cells: units[at[0]:at[1]]
 	units []mergeUnit
+	found map[shareKey]*tileCells
+	flush uint64
+}
+
+// tileCells is what a walk of one tile found: the tile's cell and its
+// stamp then, and the cells at the merge's zoom in the walk's order.
+type tileCells struct {
+	top   *cell
+	stamp uint64
+	cells []*cell
+	flush uint64 // the last flush that read it
 }
 
 // shareKey names the cells of one tile as a group of merges reads them.
@@ -197,6 +213,12 @@ type shareKey struct {
 func (sh *GatherShare) Reset() {
 	clear(sh.at)
 	sh.units = sh.units[:0]
+	for k, tc := range sh.found {
+		if tc.flush != sh.flush {
+			delete(sh.found, k) // a tile no set read in the last flush
+		}
+	}
+	sh.flush++
 }
 
 // regionHair shrinks a region of tiles so that its merge reads the cells
@@ -262,8 +284,12 @@ func (st *Store) MergedClustersOfTiles(zoom, tz int, x0, x1, y0, y1 uint32, ls L
 		span, ok := share.at[k]
 		if !ok {
 			from := len(g.units)
-			g.box = t.Bounds()
-			g.start(t, grant == nil)
+			if len(g.layers) == 1 && grant == nil && fz-tz <= stampDepth {
+				g.startFound(t, k, share)
+			} else {
+				g.box = t.Bounds()
+				g.start(t, grant == nil)
+			}
 			share.units = append(share.units, g.units[from:]...)
 			share.at[k] = [2]int{len(share.units) - (len(g.units) - from), len(share.units)}
 			continue
@@ -325,6 +351,10 @@ type gathering struct {
 	fz, edge int // the zoom of the cells merged; the finest looked at along a grant's edge
 	units    []mergeUnit
 	stack    []*cell // the cells of the tiles being walked (see walk)
+	// With record, found gets the cell of each unit appended (one
+	// layer: startFound).
+	found  []*cell
+	record bool
 }
 
 // gatherLayer is one layer's cells: by zoom, and in arrays to denseZoom.
@@ -371,6 +401,9 @@ func (g *gathering) walk(t geo.Tile, cells []*cell, inBox, inGrant bool) {
 	if inGrant && int(t.Z) >= g.fz {
 		lon, lat = lon/float64(n), lat/float64(n)
 		g.units = append(g.units, mergeUnit{key: cellKey(int(t.Z), t.X, t.Y), n: n, x: (lon + 180) / 360, y: geo.MercatorY(lat)})
+		if g.record {
+			g.found = append(g.found, cells[0])
+		}
 		return
 	}
 	if !inGrant && int(t.Z) >= g.edge {
@@ -410,6 +443,42 @@ func (g *gathering) walk(t geo.Tile, cells []*cell, inBox, inGrant bool) {
 	}
 	clear(g.stack[base:])
 	g.stack = g.stack[:base]
+}
+
+// startFound is start for one layer and no grant, reading the cells the
+// last walk of t found when none was made or dropped below t since.
+func (g *gathering) startFound(t geo.Tile, k shareKey, share *GatherShare) {
+	l := g.layers[0]
+	var top *cell
+	if int(t.Z) < len(l.dense) {
+		top = &l.dense[t.Z][t.Y<<t.Z|t.X]
+	} else if int(t.Z) < len(l.levels) {
+		top = l.levels[t.Z][cellKey(int(t.Z), t.X, t.Y)]
+	}
+	if top == nil || top.n == 0 {
+		return
+	}
+	if share.found == nil {
+		share.found = make(map[shareKey]*tileCells)
+	}
+	tc := share.found[k]
+	if tc != nil && tc.top == top && tc.stamp == top.stamp {
+		tc.flush = share.flush
+		for _, c := range tc.cells {
+			lon, lat := c.lon/float64(c.n), c.lat/float64(c.n)
+			g.units = append(g.units, mergeUnit{key: c.key, n: c.n, x: (lon + 180) / 360, y: geo.MercatorY(lat)})
+		}
+		return
+	}
+	if tc == nil {
+		tc = &tileCells{}
+		share.found[k] = tc
+	}
+	tc.top, tc.stamp, tc.flush = top, top.stamp, share.flush
+	g.found, g.record = tc.cells[:0], true
+	g.box = t.Bounds()
+	g.start(t, true)
+	tc.cells, g.found, g.record = g.found, nil, false
 }
 
 // start walks from tile t: its cell in each layer read, looked up once.

@@ -588,3 +588,72 @@ func TestSortHigh(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherShareKeepsFoundCells: a share reused over flushes reads each
+// tile's cells through what the last walk found while no cell below the
+// tile was made or dropped since; after rounds of small steps, jumps,
+// removals and additions (cells made and dropped at every zoom), the
+// clusters of fixed regions at zooms 0–9 equal a walk from the root.
+func TestGatherShareKeepsFoundCells(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	st := New(14)
+	pts := map[int]geo.Point{}
+	somewhere := func() geo.Point {
+		if rng.IntN(2) == 0 {
+			return geo.Pt(2+rng.Float64()*1.5, 48.5+rng.Float64()) // near Paris
+		}
+		return geo.Pt(rng.Float64()*40-10, 36+rng.Float64()*24) // Europe
+	}
+	put := func(i int, p geo.Point) {
+		pts[i] = wire.Quantize(p)
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20000 {
+		put(i, somewhere())
+	}
+	var share GatherShare
+	found := 0
+	for round := range 12 {
+		share.Reset()
+		for zoom := range 10 {
+			tz := zoom + 1
+			c := geo.TileOf(geo.Pt(2.35, 48.85), tz)
+			n := uint32(1) << tz
+			x0, y0 := c.X-min(c.X, 2), c.Y-min(c.Y, 2)
+			x1, y1 := min(c.X+2, n-1), min(c.Y+1, n-1)
+			w := geo.Tile{Z: uint8(tz), X: x0, Y: y0}.Bounds()
+			e := geo.Tile{Z: uint8(tz), X: x1, Y: y1}.Bounds()
+			region := geo.Box{West: w.West + regionHair, North: w.North - regionHair, East: e.East - regionHair, South: e.South + regionHair}
+			want := st.MergedClusters(region, zoom, nil, nil)
+			got := st.MergedClustersOfTiles(zoom, tz, x0, x1, y0, y1, nil, nil, "all", &share)
+			if !slices.EqualFunc(got, want, func(a, b MergedCluster) bool {
+				return a.ID == b.ID && a.Count == b.Count && a.At == b.At && a.ExpansionZoom == b.ExpansionZoom
+			}) {
+				t.Fatalf("round %d, zoom %d: %d clusters through the share, the walk %d", round, zoom, len(got), len(want))
+			}
+		}
+		if round > 0 {
+			found += len(share.found)
+		}
+		for range 3000 {
+			i := rng.IntN(21000)
+			p, ok := pts[i]
+			switch r := rng.IntN(100); {
+			case !ok:
+				put(i, somewhere())
+			case r < 70: // a step of about 50 m
+				put(i, geo.Pt(p.Lon+(rng.Float64()-0.5)*9e-4, p.Lat+(rng.Float64()-0.5)*9e-4))
+			case r < 85:
+				put(i, somewhere())
+			default:
+				st.Remove(fmt.Sprint(i))
+				delete(pts, i)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("the share kept no tile's cells")
+	}
+}
