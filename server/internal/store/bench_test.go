@@ -20,7 +20,7 @@ func BenchmarkClusterMove(b *testing.B) {
 			ci := newClusterIndex(14)
 			rng := rand.New(rand.NewPCG(7, 8))
 			pts := make([]geo.Point, 100_000)
-			cells := make([]*cell, len(pts))
+			cells := make([]finest, len(pts))
 			for i := range pts {
 				pts[i] = geo.Pt(rng.Float64()*360-180, rng.Float64()*170-85)
 				cells[i] = ci.in("vehicles", pts[i])
@@ -35,7 +35,7 @@ func BenchmarkClusterMove(b *testing.B) {
 					cells[j] = ci.move("vehicles", cells[j], old, pts[j])
 				} else {
 					c := ci.in("vehicles", pts[j])
-					ci.out("vehicles", cells[j], old)
+					ci.out("vehicles", cells[j].cell, old)
 					cells[j] = c
 				}
 				i++

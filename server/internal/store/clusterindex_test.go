@@ -12,14 +12,15 @@ import (
 // TestClusterIndexChains: after random small steps (inside a tile and
 // across tile edges), jumps, layer changes and removals, every cell of the
 // index holds exactly the markers a recount from scratch puts there, and
-// no empty cell is left; the arrays of the coarse zooms hold the same
+// no empty cell is left, each cell lists exactly its cells one zoom in;
+// the arrays of the coarse zooms hold the same
 // cells as the maps.
 func TestClusterIndexChains(t *testing.T) {
 	const maxZoom = 14
 	type mk struct {
 		layer string
 		p     geo.Point
-		c     *cell
+		c     finest
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	ci := newClusterIndex(maxZoom)
@@ -45,10 +46,10 @@ func TestClusterIndexChains(t *testing.T) {
 		case r < 94: // a layer change, as the server does it
 			l := layers[1-slices.Index(layers, m.layer)]
 			c := ci.in(l, m.p)
-			ci.out(m.layer, m.c, m.p)
+			ci.out(m.layer, m.c.cell, m.p)
 			m.layer, m.c = l, c
 		default:
-			ci.out(m.layer, m.c, m.p)
+			ci.out(m.layer, m.c.cell, m.p)
 			delete(markers, id)
 		}
 		if step%2000 != 1999 {
@@ -71,6 +72,26 @@ func TestClusterIndexChains(t *testing.T) {
 					}
 					if z > 0 && (g.up == nil || g.up != got[z-1][w.up.key]) {
 						t.Fatalf("step %d, %s zoom %d cell %x: not linked to the cell one zoom out", step, l, z, k)
+					}
+					// Its list of cells one zoom in: exactly the cells
+					// whose up it is.
+					kids := 0
+					for c := g.child; c != nil; c = c.sibling {
+						if c.up != g || z+1 >= len(got) || got[z+1][c.key] != c {
+							t.Fatalf("step %d, %s zoom %d cell %x: child %x is not its cell one zoom in", step, l, z, k, c.key)
+						}
+						kids++
+					}
+					if z+1 < len(got) {
+						want := 0
+						for _, c := range got[z+1] {
+							if c.up == g {
+								want++
+							}
+						}
+						if kids != want {
+							t.Fatalf("step %d, %s zoom %d cell %x: %d cells in its list, want %d", step, l, z, k, kids, want)
+						}
 					}
 				}
 				// The coarse zooms' arrays: the map's cells, every other

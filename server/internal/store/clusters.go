@@ -20,15 +20,33 @@ type TileSum struct {
 // A cell is the sum of the markers of one layer in one tile. It links to
 // the cell of the tile holding its own one zoom out, so that counting a
 // marker at every zoom walks pointers up from its finest cell (which its
-// record keeps) instead of looking a cell up per zoom.
+// record keeps) instead of looking a cell up per zoom, and to its
+// non-empty cells one zoom in (a list through child and sibling), so that
+// a merge's walk down a tile follows pointers to the cells that exist
+// instead of looking up four possible children per cell in the maps.
+//
+// Its fields are those a merge's walk reads first, and it is 64 bytes: a
+// cell allocated alone takes one 64-byte cache line (the tile's bounds,
+// which a move checks, are kept by each marker in a finest instead).
 type cell struct {
 	n        uint64
 	lon, lat float64 // sums of positions
-	up       *cell   // the cell one zoom out; nil at zoom 0
 	key      uint64  // its key in its zoom's map
-	// box is its tile's bounds, set at the finest zoom: a marker moving
-	// inside them stays in every cell of the chain.
-	box geo.Box
+	// child is the first of its cells one zoom in, sibling the next
+	// cell of its parent's list; in no particular order.
+	child, sibling *cell
+	up             *cell // the cell one zoom out; nil at zoom 0
+	// stamp changes whenever a cell at most stampDepth zooms below it is
+	// made or dropped (and when it is made): the index's count of such
+	// changes at the last one (see GatherShare).
+	stamp uint64
+}
+
+// A finest is a marker's cell at the finest zoom and that cell's tile
+// bounds: a marker moving inside them stays in every cell of the chain.
+type finest struct {
+	cell *cell
+	box  geo.Box
 }
 
 // cellKey packs a tile into a map key.
@@ -44,7 +62,17 @@ type clusterIndex struct {
 	// one by one lie all over the heap (a cache miss each, most of the
 	// merge's time before).
 	dense map[string][][]cell
+	// stamps counts the changes of the cells' tree (a cell made or
+	// dropped); each such change stamps the cells above it.
+	stamps uint64
 }
+
+// stampDepth is how many zooms below a cell the changes that stamp it
+// reach: a region's tiles are mergeDepth − 1 zooms coarser than the cells
+// merged, so what a tile's walk found stays valid while its cell's stamp
+// does. Deeper changes (a marker entering an empty cell of the cluster
+// zoom, most of them) leave it.
+const stampDepth = mergeDepth - 1
 
 // denseZoom is the finest zoom whose cells are kept in arrays: 21,845
 // cells (1.5 MiB) per layer; the cells of a world view at merge zoom 2
@@ -88,10 +116,12 @@ func (ci *clusterIndex) levels(layer string) []map[uint64]*cell {
 
 // in counts a marker of layer at p into the cells of every zoom and
 // returns its cell at the finest zoom, for out and move.
-func (ci *clusterIndex) in(layer string, p geo.Point) *cell {
+func (ci *clusterIndex) in(layer string, p geo.Point) finest {
 	levels := ci.levels(layer)
 	t := geo.TileOf(p, ci.maxZoom)
-	var finest, below *cell
+	f := finest{box: t.Bounds()}
+	var below *cell
+	stamp := ci.stamps + 1
 	for z := ci.maxZoom; z >= 0; z-- {
 		shift := ci.maxZoom - z
 		k := cellKey(z, t.X>>shift, t.Y>>shift)
@@ -99,70 +129,99 @@ func (ci *clusterIndex) in(layer string, p geo.Point) *cell {
 		existed := c != nil
 		if !existed {
 			c = ci.newCell(layer, z, k)
-			if z == ci.maxZoom {
-				c.box = t.Bounds()
-			}
+			c.stamp = stamp
 			levels[z][k] = c
+			ci.stamps = stamp
 		}
 		if below != nil {
 			below.up = c
+			below.sibling, c.child = c.child, below
 		}
-		if finest == nil {
-			finest = c
+		if f.cell == nil {
+			f.cell = c
 		}
 		if existed {
-			// The cells further out exist and are linked.
-			for ; c != nil; c = c.up {
+			// The cells further out exist and are linked. Those up to
+			// stampDepth zooms above the coarsest cell made are stamped.
+			made := below != nil
+			for a := z; c != nil; a, c = a-1, c.up {
 				c.n++
 				c.lon += p.Lon
 				c.lat += p.Lat
+				if made && z+1-a <= stampDepth {
+					c.stamp = stamp
+				}
 			}
-			return finest
+			return f
 		}
 		c.n++
 		c.lon += p.Lon
 		c.lat += p.Lat
 		below = c
 	}
-	return finest
+	return f
 }
 
 // out counts a marker of layer at p, whose finest cell is c, out of the
 // cells of every zoom, dropping those it leaves empty.
 func (ci *clusterIndex) out(layer string, c *cell, p geo.Point) {
 	levels := ci.layers[layer]
+	stamp, dropped := ci.stamps+1, -1 // the coarsest zoom dropped
 	for z := ci.maxZoom; c != nil; z-- {
 		up := c.up
 		if c.n == 1 {
+			dropped = z
+			ci.stamps = stamp
+			// Its cells one zoom in were emptied before it: out goes up.
+			if up != nil {
+				up.unlink(c)
+			}
 			delete(levels[z], c.key)
 			*c = cell{} // in the arrays, it reads as empty
 		} else {
 			c.n--
 			c.lon -= p.Lon
 			c.lat -= p.Lat
+			if dropped >= 0 && dropped-z <= stampDepth {
+				c.stamp = stamp
+			}
 		}
 		c = up
 	}
 }
 
-// move moves a marker of layer, whose finest cell is c, from one position
+// unlink takes child out of c's list of cells one zoom in.
+func (c *cell) unlink(child *cell) {
+	for p := &c.child; *p != nil; p = &(*p).sibling {
+		if *p == child {
+			*p = child.sibling
+			return
+		}
+	}
+}
+
+// childIndex returns where the cell of key lies in its parent, in the
+// order of geo.Tile.Children: x's low bit, then y's.
+func childIndex(key uint64) int { return int(key>>29&1 | (key&1)<<1) }
+
+// move moves a marker of layer, whose finest cell is f, from one position
 // to another, and returns its finest cell. A step that stays in c's tile
 // (most steps: a tile at zoom 14 is over a kilometre wide) changes the
-// sums of c's chain in place, without a lookup or a tile computation.
-func (ci *clusterIndex) move(layer string, c *cell, from, to geo.Point) *cell {
-	if b := &c.box; b.West <= to.Lon && to.Lon < b.East && b.South < to.Lat && to.Lat <= b.North {
+// sums of f's chain in place, without a lookup or a tile computation.
+func (ci *clusterIndex) move(layer string, f finest, from, to geo.Point) finest {
+	if b := &f.box; b.West <= to.Lon && to.Lon < b.East && b.South < to.Lat && to.Lat <= b.North {
 		dLon, dLat := to.Lon-from.Lon, to.Lat-from.Lat
-		for x := c; x != nil; x = x.up {
+		for x := f.cell; x != nil; x = x.up {
 			x.lon += dLon
 			x.lat += dLat
 		}
-		return c
+		return f
 	}
 	// In before out: a marker alone in the cells further out leaves them
 	// in place instead of deleting and making them again.
-	finest := ci.in(layer, to)
-	ci.out(layer, c, from)
-	return finest
+	to2 := ci.in(layer, to)
+	ci.out(layer, f.cell, from)
+	return to2
 }
 
 // cluster sums the cells of tile t over the layers in ls (every layer when

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -79,7 +80,7 @@ func (st *Store) MergedClusters(box geo.Box, zoom int, ls LayerSet, grant *geo.B
 	zoom = min(max(zoom, 0), geo.MaxZoom)
 	sc := &st.merge
 	g := gathering{box: box, grant: grant, fz: MergeCellZoom(zoom, ci.maxZoom), edge: min(MergeCellZoom(zoom, ci.maxZoom)+edgeZooms, ci.maxZoom),
-		layers: sc.layers[:0], units: sc.units[:0]}
+		layers: sc.layers[:0], units: sc.units[:0], stack: sc.stack[:0]}
 	for layer, levels := range ci.layers {
 		if ls.Has(layer) {
 			g.layers = append(g.layers, gatherLayer{levels, ci.dense[layer]})
@@ -88,9 +89,90 @@ func (st *Store) MergedClusters(box geo.Box, zoom int, ls LayerSet, grant *geo.B
 	// From the root down through the cells that hold markers: a view's
 	// covering tiles at a fine zoom can be millions, its non-empty cells
 	// are at most its markers.
-	g.walk(geo.Tile{}, false, grant == nil)
-	sc.layers, sc.units = g.layers[:0], g.units
-	return sc.mergeUnits(g.units, zoom, g.fz)
+	g.start(geo.Tile{}, grant == nil)
+	sc.layers, sc.units, sc.stack = g.layers[:0], g.units, g.stack[:0]
+	units, uz := st.pointUnits(g.units, zoom, ls)
+	return sc.mergeUnits(units, zoom, uz)
+}
+
+// maxPointUnits is the most markers a merge takes one by one (see
+// pointUnits): past it, a view finer than the cluster zoom − mergeDepth
+// is merged from the cells of the cluster zoom, which bounds a merge's
+// cost for a view over a dense city at street zoom.
+const maxPointUnits = 1 << 15
+
+// pointUnitsMaxZoom is the finest zoom of the cells that name point units
+// (IDs hold x and y in 24 bits each).
+const pointUnitsMaxZoom = 24
+
+// pointUnits returns the units a merge at zoom works on and their zoom:
+// units, cells of the cluster zoom, as they are while those cells are
+// finer than the view's zoom + mergeDepth; beyond, where a cell of the
+// cluster zoom is wider than the radius and would keep a dense blob as
+// one cluster per cell, each cell's markers of the layers ls one by one
+// (when they number at most maxPointUnits), each named by its cell at
+// zoom + mergeDepth and in the Z-order of those cells, so that tiles
+// gathered one by one and a walk from the root give the same units. Every
+// marker of the cells, none other: counts stay exact.
+func (st *Store) pointUnits(units []mergeUnit, zoom int, ls LayerSet) ([]mergeUnit, int) {
+	ci := st.clusters
+	pz := zoom + mergeDepth
+	if pz <= ci.maxZoom {
+		return units, pz
+	}
+	if pz > pointUnitsMaxZoom {
+		return units, ci.maxZoom
+	}
+	total := uint64(0)
+	for _, u := range units {
+		total += u.n
+	}
+	if total > maxPointUnits {
+		return units, ci.maxZoom
+	}
+	sc := &st.merge
+	out := sc.points[:0]
+	const mask = 1<<29 - 1
+	for _, u := range units {
+		t := geo.Tile{Z: uint8(ci.maxZoom), X: uint32(u.key >> 29 & mask), Y: uint32(u.key & mask)}
+		b := t.Bounds()
+		// The cell's markers, those on its edges and, on the first and
+		// last rows, beyond the Mercator limits included.
+		if t.Y == 0 {
+			b.North = 90
+		}
+		if t.Y == 1<<t.Z-1 {
+			b.South = -90
+		}
+		from := len(out)
+		st.Search(b, func(rec *Record) bool {
+			if rec.cell.cell.key != u.key || !ls.Has(rec.Marker.Layer) {
+				return true
+			}
+			p := rec.Marker.Pos
+			pt := geo.TileOf(p, pz)
+			out = append(out, mergeUnit{key: cellKey(pz, pt.X, pt.Y), n: 1, x: (p.Lon + 180) / 360, y: geo.MercatorY(p.Lat)})
+			return true
+		})
+		if uint64(len(out)-from) != u.n {
+			// Not the cell's markers (cannot happen while the cells
+			// count the store's markers): the cell whole keeps the
+			// counts exact.
+			out = append(out[:from], u)
+			continue
+		}
+		slices.SortFunc(out[from:], func(a, b mergeUnit) int {
+			if c := cmpMorton(uint32(a.key>>29&mask), uint32(a.key&mask), uint32(b.key>>29&mask), uint32(b.key&mask)); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.x, b.x); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.y, b.y)
+		})
+	}
+	sc.points = out
+	return out, pz
 }
 
 // A GatherShare lets the merges of one flush share the cells they gather:
@@ -99,9 +181,25 @@ func (st *Store) MergedClusters(box geo.Box, zoom int, ls LayerSet, grant *geo.B
 // the cell maps, most of a merge's time) and copied for the others. Reset
 // it when the cells may have changed (before each flush); the zero value
 // is ready to use.
+//
+// It also keeps, between flushes, the cells each tile's walk found (for
+// one layer and no grant): while no cell below the tile was made or
+// dropped since (its cell's stamp), the next flush reads their sums
+// through those pointers instead of walking the tree again.
 type GatherShare struct {
 	at    map[shareKey][2]int // a tile's cells: units[at[0]:at[1]]
 	units []mergeUnit
+	found map[shareKey]*tileCells
+	flush uint64
+}
+
+// tileCells is what a walk of one tile found: the tile's cell and its
+// stamp then, and the cells at the merge's zoom in the walk's order.
+type tileCells struct {
+	top   *cell
+	stamp uint64
+	cells []*cell
+	flush uint64 // the last flush that read it
 }
 
 // shareKey names the cells of one tile as a group of merges reads them.
@@ -115,6 +213,12 @@ type shareKey struct {
 func (sh *GatherShare) Reset() {
 	clear(sh.at)
 	sh.units = sh.units[:0]
+	for k, tc := range sh.found {
+		if tc.flush != sh.flush {
+			delete(sh.found, k) // a tile no set read in the last flush
+		}
+	}
+	sh.flush++
 }
 
 // regionHair shrinks a region of tiles so that its merge reads the cells
@@ -161,7 +265,7 @@ func (st *Store) MergedClustersOfTiles(zoom, tz int, x0, x1, y0, y1 uint32, ls L
 	// The walk from the root visits children x, then y: Z-order.
 	slices.SortFunc(tiles, func(a, b geo.Tile) int { return cmpMorton(a.X, a.Y, b.X, b.Y) })
 	sc.tiles = tiles
-	g := gathering{grant: grant, fz: fz, edge: min(fz+edgeZooms, ci.maxZoom), layers: sc.layers[:0], units: sc.units[:0]}
+	g := gathering{grant: grant, fz: fz, edge: min(fz+edgeZooms, ci.maxZoom), layers: sc.layers[:0], units: sc.units[:0], stack: sc.stack[:0]}
 	for layer, levels := range ci.layers {
 		if ls.Has(layer) {
 			g.layers = append(g.layers, gatherLayer{levels, ci.dense[layer]})
@@ -173,23 +277,28 @@ func (st *Store) MergedClustersOfTiles(zoom, tz int, x0, x1, y0, y1 uint32, ls L
 	for _, t := range tiles {
 		if share == nil {
 			g.box = t.Bounds()
-			g.walk(t, false, grant == nil)
+			g.start(t, grant == nil)
 			continue
 		}
 		k := shareKey{group, fz, t}
 		span, ok := share.at[k]
 		if !ok {
 			from := len(g.units)
-			g.box = t.Bounds()
-			g.walk(t, false, grant == nil)
+			if len(g.layers) == 1 && grant == nil && fz-tz <= stampDepth {
+				g.startFound(t, k, share)
+			} else {
+				g.box = t.Bounds()
+				g.start(t, grant == nil)
+			}
 			share.units = append(share.units, g.units[from:]...)
 			share.at[k] = [2]int{len(share.units) - (len(g.units) - from), len(share.units)}
 			continue
 		}
 		g.units = append(g.units, share.units[span[0]:span[1]]...)
 	}
-	sc.layers, sc.units = g.layers[:0], g.units
-	return sc.mergeUnits(g.units, zoom, fz)
+	sc.layers, sc.units, sc.stack = g.layers[:0], g.units, g.stack[:0]
+	units, uz := st.pointUnits(g.units, zoom, ls)
+	return sc.mergeUnits(units, zoom, uz)
 }
 
 // cmpMorton compares tiles of one zoom in Z-order (x the low bit of each
@@ -219,15 +328,19 @@ func interleave(v uint32) uint64 {
 // the next (merges run one at a time, under the server's lock).
 type mergeScratch struct {
 	layers []gatherLayer
+	stack  []*cell
 	tiles  []geo.Tile
 	units  []mergeUnit
+	points []mergeUnit // units one per marker (pointUnits)
 	order  []uint64
+	radix  []uint64 // sortHigh's other buffer
 	sorted []mergeUnit
 	seedOf []int32
 	next   []int32 // per unit, the next member of its cluster
 	bs     []building
 	g      grid
 	near   []int32
+	idx    []int32 // the clusters in the order of their ids
 }
 
 // gathering collects the cells a merge starts from.
@@ -237,6 +350,11 @@ type gathering struct {
 	grant    *geo.Box
 	fz, edge int // the zoom of the cells merged; the finest looked at along a grant's edge
 	units    []mergeUnit
+	stack    []*cell // the cells of the tiles being walked (see walk)
+	// With record, found gets the cell of each unit appended (one
+	// layer: startFound).
+	found  []*cell
+	record bool
 }
 
 // gatherLayer is one layer's cells: by zoom, and in arrays to denseZoom.
@@ -246,10 +364,13 @@ type gatherLayer struct {
 }
 
 // walk appends the cells of t and its descendants at zoom fz that
-// intersect the box and hold markers (for a grant, as sumInside).
+// intersect the box and hold markers (for a grant, as sumInside); cells
+// are t's cell in each layer read (nil where the layer has none). It goes
+// down the cells' lists of their cells one zoom in, never visiting an
+// empty tile, in the order of geo.Tile.Children (the Z-order).
 // inBox and inGrant tell that t's parent lies wholly inside box and grant:
 // then t does too, and its bounds are not computed.
-func (g *gathering) walk(t geo.Tile, inBox, inGrant bool) {
+func (g *gathering) walk(t geo.Tile, cells []*cell, inBox, inGrant bool) {
 	if !inBox || !inGrant {
 		b := t.Bounds()
 		if !inBox {
@@ -265,16 +386,9 @@ func (g *gathering) walk(t geo.Tile, inBox, inGrant bool) {
 			inGrant = geo.Within(b, *g.grant)
 		}
 	}
-	k := cellKey(int(t.Z), t.X, t.Y)
 	var n uint64
 	var lon, lat float64
-	for _, l := range g.layers {
-		var c *cell
-		if int(t.Z) < len(l.dense) {
-			c = &l.dense[t.Z][t.Y<<t.Z|t.X]
-		} else {
-			c = l.levels[t.Z][k]
-		}
+	for _, c := range cells {
 		if c != nil && c.n > 0 {
 			n += c.n
 			lon += c.lon
@@ -286,15 +400,103 @@ func (g *gathering) walk(t geo.Tile, inBox, inGrant bool) {
 	}
 	if inGrant && int(t.Z) >= g.fz {
 		lon, lat = lon/float64(n), lat/float64(n)
-		g.units = append(g.units, mergeUnit{key: k, n: n, x: (lon + 180) / 360, y: geo.MercatorY(lat)})
+		g.units = append(g.units, mergeUnit{key: cellKey(int(t.Z), t.X, t.Y), n: n, x: (lon + 180) / 360, y: geo.MercatorY(lat)})
+		if g.record {
+			g.found = append(g.found, cells[0])
+		}
 		return
 	}
 	if !inGrant && int(t.Z) >= g.edge {
 		return // straddles the grant's edge at the finest zoom looked at
 	}
-	for _, child := range t.Children() {
-		g.walk(child, inBox, inGrant)
+	// The children's cells, per child then per layer, on a stack kept
+	// between walks (a child's walk pushes past them).
+	nl := len(cells)
+	base := len(g.stack)
+	g.stack = append(g.stack, make([]*cell, 4*nl)...)
+	children := t.Children()
+	if dz := int(t.Z) + 1; dz < len(g.layers[0].dense) {
+		// The children are in the arrays: read where they lie (the
+		// arrays are in the cache; the lists would point all over them).
+		for i, child := range children {
+			for li, l := range g.layers {
+				if c := &l.dense[dz][child.Y<<dz|child.X]; c.n > 0 {
+					g.stack[base+i*nl+li] = c
+				}
+			}
+		}
+	} else {
+		for li, c := range cells {
+			if c == nil {
+				continue
+			}
+			for k := c.child; k != nil; k = k.sibling {
+				g.stack[base+childIndex(k.key)*nl+li] = k
+			}
+		}
 	}
+	for i, child := range children {
+		kids := g.stack[base+i*nl : base+(i+1)*nl]
+		if slices.ContainsFunc(kids, func(c *cell) bool { return c != nil }) {
+			g.walk(child, kids, inBox, inGrant)
+		}
+	}
+	clear(g.stack[base:])
+	g.stack = g.stack[:base]
+}
+
+// startFound is start for one layer and no grant, reading the cells the
+// last walk of t found when none was made or dropped below t since.
+func (g *gathering) startFound(t geo.Tile, k shareKey, share *GatherShare) {
+	l := g.layers[0]
+	var top *cell
+	if int(t.Z) < len(l.dense) {
+		top = &l.dense[t.Z][t.Y<<t.Z|t.X]
+	} else if int(t.Z) < len(l.levels) {
+		top = l.levels[t.Z][cellKey(int(t.Z), t.X, t.Y)]
+	}
+	if top == nil || top.n == 0 {
+		return
+	}
+	if share.found == nil {
+		share.found = make(map[shareKey]*tileCells)
+	}
+	tc := share.found[k]
+	if tc != nil && tc.top == top && tc.stamp == top.stamp {
+		tc.flush = share.flush
+		for _, c := range tc.cells {
+			lon, lat := c.lon/float64(c.n), c.lat/float64(c.n)
+			g.units = append(g.units, mergeUnit{key: c.key, n: c.n, x: (lon + 180) / 360, y: geo.MercatorY(lat)})
+		}
+		return
+	}
+	if tc == nil {
+		tc = &tileCells{}
+		share.found[k] = tc
+	}
+	tc.top, tc.stamp, tc.flush = top, top.stamp, share.flush
+	g.found, g.record = tc.cells[:0], true
+	g.box = t.Bounds()
+	g.start(t, true)
+	tc.cells, g.found, g.record = g.found, nil, false
+}
+
+// start walks from tile t: its cell in each layer read, looked up once.
+func (g *gathering) start(t geo.Tile, inGrant bool) {
+	base := len(g.stack)
+	k := cellKey(int(t.Z), t.X, t.Y)
+	for _, l := range g.layers {
+		var c *cell
+		if int(t.Z) < len(l.dense) {
+			c = &l.dense[t.Z][t.Y<<t.Z|t.X]
+		} else if int(t.Z) < len(l.levels) {
+			c = l.levels[t.Z][k]
+		}
+		g.stack = append(g.stack, c)
+	}
+	g.walk(t, g.stack[base:], false, inGrant)
+	clear(g.stack[base:])
+	g.stack = g.stack[:base]
 }
 
 // wrapDX returns the x distance from a to b the short way round the
@@ -429,6 +631,19 @@ func (g *grid) add(x, y float64, i int32) {
 
 // near appends to dst every index in the 3×3 squares around (x, y).
 func (g *grid) near(x, y float64, dst []int32) []int32 {
+	var heads [9]int32
+	for _, h := range heads[:g.squares(x, y, &heads)] {
+		for i := h; i >= 0; i = g.next[i] {
+			dst = append(dst, i)
+		}
+	}
+	return dst
+}
+
+// squares puts in heads the first index of each non-empty square of the
+// 3×3 around (x, y), each square once, and returns how many.
+func (g *grid) squares(x, y float64, heads *[9]int32) int {
+	n := 0
 	cx0, cy0 := g.global(x, y)
 	for dx := int64(-1); dx <= 1; dx++ {
 		cx := g.wrapCol(cx0 + dx)
@@ -440,15 +655,42 @@ func (g *grid) near(x, y float64, dst []int32) []int32 {
 		}
 		for dy := int64(-1); dy <= 1; dy++ {
 			s := g.square(cx, cy0+dy)
-			if s < 0 {
+			if s < 0 || g.head[s] < 0 {
 				continue
 			}
-			for i := g.head[s]; i >= 0; i = g.next[i] {
-				dst = append(dst, i)
-			}
+			heads[n] = g.head[s]
+			n++
 		}
 	}
-	return dst
+	return n
+}
+
+// sortHigh sorts keys by their high 32 bits, stably (keys of equal high
+// halves keep their order), with tmp (as long as keys) as the other
+// buffer: a radix sort by bytes, skipping the bytes every key shares. It
+// returns the sorted keys and the other buffer.
+func sortHigh(keys, tmp []uint64) ([]uint64, []uint64) {
+	for shift := uint(32); shift < 64; shift += 8 {
+		var count [256]int
+		for _, k := range keys {
+			count[k>>shift&0xff]++
+		}
+		if len(keys) == 0 || count[keys[0]>>shift&0xff] == len(keys) {
+			continue
+		}
+		at := 0
+		for b, c := range count {
+			count[b] = at
+			at += c
+		}
+		for _, k := range keys {
+			b := k >> shift & 0xff
+			tmp[count[b]] = k
+			count[b]++
+		}
+		keys, tmp = tmp, keys
+	}
+	return keys, tmp
 }
 
 // building is a cluster being merged.
@@ -468,12 +710,14 @@ type building struct {
 func (sc *mergeScratch) mergeUnits(units []mergeUnit, zoom, fz int) []MergedCluster {
 	r := radiusAt(zoom)
 	// Densest first; ties in the order the walk found them (the
-	// Z-order of the cells, a fixed order), through one sort of uint64s.
+	// Z-order of the cells, a fixed order), through a radix sort of
+	// uint64s whose low half, the index, is in order already.
 	order := slices.Grow(sc.order[:0], len(units))[:len(units)]
 	for i, u := range units {
 		order[i] = uint64(math.MaxUint32-min(u.n, math.MaxUint32))<<32 | uint64(i)
 	}
-	slices.Sort(order)
+	sc.radix = slices.Grow(sc.radix[:0], len(units))[:len(units)]
+	order, sc.radix = sortHigh(order, sc.radix)
 	sorted := slices.Grow(sc.sorted[:0], len(units))[:len(units)]
 	for i, o := range order {
 		sorted[i] = units[uint32(o)]
@@ -494,14 +738,16 @@ func (sc *mergeScratch) mergeUnits(units []mergeUnit, zoom, fz int) []MergedClus
 	for ui := range units {
 		u := &units[ui]
 		best, bestD := int32(-1), r*r
-		near = g.near(u.x, u.y, near[:0])
-		for _, j := range near {
-			i := seedOf[j]
-			s := &bs[i].seed
-			dx, dy := wrapDX(s.x, u.x), u.y-s.y
-			if d := dx*dx + dy*dy; d <= bestD {
-				if d < bestD || i < best {
-					best, bestD = i, d
+		var heads [9]int32
+		for _, h := range heads[:g.squares(u.x, u.y, &heads)] {
+			for j := h; j >= 0; j = g.next[j] {
+				i := seedOf[j]
+				s := &bs[i].seed
+				dx, dy := wrapDX(s.x, u.x), u.y-s.y
+				if d := dx*dx + dy*dy; d <= bestD {
+					if d < bestD || i < best {
+						best, bestD = i, d
+					}
 				}
 			}
 		}
@@ -567,12 +813,19 @@ func (sc *mergeScratch) mergeUnits(units []mergeUnit, zoom, fz int) []MergedClus
 		}
 	}
 	cellW := math.Exp2(-float64(fz)) // a cell's side in world units
-	out := make([]MergedCluster, 0, len(bs))
+	// In the order of their ids: the clusters' indices sorted, not
+	// the clusters (a hundred bytes each to swap).
+	idx := sc.idx[:0]
 	for i := range bs {
-		b := &bs[i]
-		if b.merged {
-			continue
+		if !bs[i].merged {
+			idx = append(idx, int32(i))
 		}
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(bs[a].seed.key, bs[b].seed.key) })
+	sc.idx = idx
+	out := make([]MergedCluster, 0, len(idx))
+	for _, i := range idx {
+		b := &bs[i]
 		x := wrapX(b.seed.x + b.cx)
 		span := 0.0
 		var keys []uint64
@@ -599,14 +852,6 @@ func (sc *mergeScratch) mergeUnits(units []mergeUnit, zoom, fz int) []MergedClus
 			members: keys,
 		})
 	}
-	slices.SortFunc(out, func(a, b MergedCluster) int {
-		if a.ID < b.ID {
-			return -1
-		} else if a.ID > b.ID {
-			return 1
-		}
-		return 0
-	})
 	return out
 }
 

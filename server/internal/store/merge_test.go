@@ -134,10 +134,10 @@ func minDistance(cs []MergedCluster) float64 {
 // TestMergedVsSupercluster: on fixed point sets (uniform, city blobs, a blob
 // on a zoom-6 tile corner, a blob across the antimeridian), at zooms 0–16,
 // the merged clusters of a world view are no closer than the radius, hold
-// exactly the points of their cells (a brute-force recount), number within
-// ±15% of supercluster's where the cells are finer than the radius (zoom ≤
-// cluster zoom − 5), and keep each blob whole where supercluster does. The
-// ratios at every zoom are logged.
+// exactly the points of their units (a brute-force recount), number within
+// ±15% of supercluster's at every zoom (beyond cluster zoom − 5, merged
+// from the markers one by one), and keep each blob whole where
+// supercluster does. The ratios at every zoom are logged.
 func TestMergedVsSupercluster(t *testing.T) {
 	keepMembers = true
 	defer func() { keepMembers = false }()
@@ -178,38 +178,14 @@ func TestMergedVsSupercluster(t *testing.T) {
 			theirs := superclusterZooms(t, pts, zooms, probes)
 			for _, z := range zooms {
 				ours := st.MergedClusters(world, z, nil, nil)
-				fz := min(z+mergeDepth, maxZoom)
-				// Exact: a brute-force recount of each cluster's cells.
-				owner := make(map[uint64]int)
-				for i, c := range ours {
-					for _, k := range c.members {
-						owner[k] = i
-					}
-				}
-				recount := make([]uint64, len(ours))
-				for _, p := range pts {
-					tl := geo.TileOf(p, fz)
-					i, ok := owner[cellKey(fz, tl.X, tl.Y)]
-					if !ok {
-						t.Fatalf("zoom %d: point %v in no cluster", z, p)
-					}
-					recount[i]++
-				}
-				for i, c := range ours {
-					if c.Count != recount[i] {
-						t.Errorf("zoom %d: cluster %d counts %d, holds %d", z, c.ID, c.Count, recount[i])
-					}
-					if c.ExpansionZoom <= z {
-						t.Errorf("zoom %d: cluster %d expands at zoom %d", z, c.ID, c.ExpansionZoom)
-					}
-				}
+				checkExact(t, z, maxZoom, pts, ours)
 				if d, r := minDistance(ours), radiusAt(z); d < r*(1-1e-6) {
 					t.Errorf("zoom %d: two clusters %.1f px apart, radius %d px", z, d/r*MergeRadius, MergeRadius)
 				}
 				sc := theirs[z]
 				ratio := float64(len(ours)) / float64(sc.Items)
 				t.Logf("zoom %2d: pushmap %6d clusters, supercluster %6d: ratio %.2f", z, len(ours), sc.Items, ratio)
-				if fz == z+mergeDepth && (ratio < 0.85 || ratio > 1.15) {
+				if ratio < 0.85 || ratio > 1.15 {
 					t.Errorf("zoom %d: %d clusters, supercluster %d: ratio %.2f outside ±15%%", z, len(ours), sc.Items, ratio)
 				}
 				for i, b := range set.blobs {
@@ -228,6 +204,66 @@ func TestMergedVsSupercluster(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkExact checks the clusters of pts at zoom in a store of cluster
+// zoom maxZoom against a brute-force recount: each holds exactly the
+// points of its units (cells at zoom + mergeDepth, or of the cluster zoom
+// beyond it, or one point each, named by its cell at zoom + mergeDepth),
+// and expands at a finer zoom.
+func checkExact(t *testing.T, zoom, maxZoom int, pts []geo.Point, ours []MergedCluster) {
+	t.Helper()
+	fz := min(zoom+mergeDepth, maxZoom)
+	points := zoom+mergeDepth > maxZoom && len(pts) <= maxPointUnits
+	if points {
+		// A unit per point: as many members named by each cell at
+		// zoom + mergeDepth as points in it, and a count per member.
+		fz = zoom + mergeDepth
+		members := make(map[uint64]int)
+		for _, c := range ours {
+			if c.Count != uint64(len(c.members)) {
+				t.Errorf("zoom %d: cluster %d counts %d, holds %d points", zoom, c.ID, c.Count, len(c.members))
+			}
+			for _, k := range c.members {
+				members[k]++
+			}
+		}
+		for _, p := range pts {
+			tl := geo.TileOf(p, fz)
+			members[cellKey(fz, tl.X, tl.Y)]--
+		}
+		for k, n := range members {
+			if n != 0 {
+				t.Fatalf("zoom %d: cell %x: %d more members than points", zoom, k, n)
+			}
+		}
+	} else {
+		owner := make(map[uint64]int)
+		for i, c := range ours {
+			for _, k := range c.members {
+				owner[k] = i
+			}
+		}
+		recount := make([]uint64, len(ours))
+		for _, p := range pts {
+			tl := geo.TileOf(p, fz)
+			i, ok := owner[cellKey(fz, tl.X, tl.Y)]
+			if !ok {
+				t.Fatalf("zoom %d: point %v in no cluster", zoom, p)
+			}
+			recount[i]++
+		}
+		for i, c := range ours {
+			if c.Count != recount[i] {
+				t.Errorf("zoom %d: cluster %d counts %d, holds %d", zoom, c.ID, c.Count, recount[i])
+			}
+		}
+	}
+	for _, c := range ours {
+		if c.ExpansionZoom <= zoom {
+			t.Errorf("zoom %d: cluster %d expands at zoom %d", zoom, c.ID, c.ExpansionZoom)
+		}
 	}
 }
 
@@ -431,7 +467,7 @@ func TestMergedClustersOfTilesEqualsWalk(t *testing.T) {
 	check := func(round int) {
 		share.Reset()
 		for trial := range 60 {
-			zoom := rng.IntN(12)
+			zoom := rng.IntN(17) // beyond 9, merged from the markers one by one
 			tz := min(zoom+1, geo.MaxZoom)
 			n := uint32(1) << tz
 			x0, y0 := rng.Uint32N(n), rng.Uint32N(n)
@@ -532,5 +568,92 @@ func TestGridNear(t *testing.T) {
 				t.Fatalf("trial %d: grid of %d columns, near(%v, %v) = %v, want %v", trial, g.cols, qx, qy, got, want)
 			}
 		}
+	}
+}
+
+// TestSortHigh: sortHigh orders keys as a stable sort by their high
+// halves does, for counts that share bytes and counts that do not.
+func TestSortHigh(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, spread := range []uint64{1, 3, 200, 70_000, math.MaxUint32} {
+		keys := make([]uint64, 5000)
+		for i := range keys {
+			keys[i] = (math.MaxUint32-rng.Uint64N(spread))<<32 | uint64(rng.Uint32())
+		}
+		want := slices.Clone(keys)
+		slices.SortStableFunc(want, func(a, b uint64) int { return cmp.Compare(a>>32, b>>32) })
+		got, _ := sortHigh(slices.Clone(keys), make([]uint64, len(keys)))
+		if !slices.Equal(got, want) {
+			t.Fatalf("spread %d: sortHigh differs from a stable sort by the high halves", spread)
+		}
+	}
+}
+
+// TestGatherShareKeepsFoundCells: a share reused over flushes reads each
+// tile's cells through what the last walk found while no cell below the
+// tile was made or dropped since; after rounds of small steps, jumps,
+// removals and additions (cells made and dropped at every zoom), the
+// clusters of fixed regions at zooms 0–9 equal a walk from the root.
+func TestGatherShareKeepsFoundCells(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	st := New(14)
+	pts := map[int]geo.Point{}
+	somewhere := func() geo.Point {
+		if rng.IntN(2) == 0 {
+			return geo.Pt(2+rng.Float64()*1.5, 48.5+rng.Float64()) // near Paris
+		}
+		return geo.Pt(rng.Float64()*40-10, 36+rng.Float64()*24) // Europe
+	}
+	put := func(i int, p geo.Point) {
+		pts[i] = wire.Quantize(p)
+		if _, _, err := st.Upsert(&wire.Marker{ID: fmt.Sprint(i), Pos: p}, false, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20000 {
+		put(i, somewhere())
+	}
+	var share GatherShare
+	found := 0
+	for round := range 12 {
+		share.Reset()
+		for zoom := range 10 {
+			tz := zoom + 1
+			c := geo.TileOf(geo.Pt(2.35, 48.85), tz)
+			n := uint32(1) << tz
+			x0, y0 := c.X-min(c.X, 2), c.Y-min(c.Y, 2)
+			x1, y1 := min(c.X+2, n-1), min(c.Y+1, n-1)
+			w := geo.Tile{Z: uint8(tz), X: x0, Y: y0}.Bounds()
+			e := geo.Tile{Z: uint8(tz), X: x1, Y: y1}.Bounds()
+			region := geo.Box{West: w.West + regionHair, North: w.North - regionHair, East: e.East - regionHair, South: e.South + regionHair}
+			want := st.MergedClusters(region, zoom, nil, nil)
+			got := st.MergedClustersOfTiles(zoom, tz, x0, x1, y0, y1, nil, nil, "all", &share)
+			if !slices.EqualFunc(got, want, func(a, b MergedCluster) bool {
+				return a.ID == b.ID && a.Count == b.Count && a.At == b.At && a.ExpansionZoom == b.ExpansionZoom
+			}) {
+				t.Fatalf("round %d, zoom %d: %d clusters through the share, the walk %d", round, zoom, len(got), len(want))
+			}
+		}
+		if round > 0 {
+			found += len(share.found)
+		}
+		for range 3000 {
+			i := rng.IntN(21000)
+			p, ok := pts[i]
+			switch r := rng.IntN(100); {
+			case !ok:
+				put(i, somewhere())
+			case r < 70: // a step of about 50 m
+				put(i, geo.Pt(p.Lon+(rng.Float64()-0.5)*9e-4, p.Lat+(rng.Float64()-0.5)*9e-4))
+			case r < 85:
+				put(i, somewhere())
+			default:
+				st.Remove(fmt.Sprint(i))
+				delete(pts, i)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("the share kept no tile's cells")
 	}
 }

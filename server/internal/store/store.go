@@ -34,7 +34,7 @@ type Record struct {
 	// Expires is when the marker expires, Unix nanoseconds; 0 for never.
 	Expires int64
 
-	cell *cell // its cluster cell at the finest zoom
+	cell finest // its cluster cell at the finest zoom
 	// lo and hi are its box in the point index, which holds Marker.Pos.
 	lo, hi [2]float64
 }
@@ -173,7 +173,7 @@ func (st *Store) Upsert(m *wire.Marker, versioned bool, expires, now int64) (ch 
 		switch {
 		case ch.Old.Layer != ch.New.Layer:
 			c := st.clusters.in(ch.New.Layer, ch.New.Pos)
-			st.clusters.out(ch.Old.Layer, rec.cell, ch.Old.Pos)
+			st.clusters.out(ch.Old.Layer, rec.cell.cell, ch.Old.Pos)
 			rec.cell = c
 		case ch.Old.Pos != ch.New.Pos:
 			rec.cell = st.clusters.move(ch.New.Layer, rec.cell, ch.Old.Pos, ch.New.Pos)
@@ -197,8 +197,8 @@ func (st *Store) remove(rec *Record, kind Kind) *Change {
 	m := &rec.Marker
 	delete(st.markers, m.ID)
 	st.points.Delete(rec.lo, rec.hi, rec)
-	st.clusters.out(m.Layer, rec.cell, m.Pos)
-	rec.cell = nil
+	st.clusters.out(m.Layer, rec.cell.cell, m.Pos)
+	rec.cell = finest{}
 	ch := &st.change
 	*ch = Change{Kind: kind, ID: m.ID, Old: Place{m.Layer, m.Pos}}
 	return ch
