@@ -154,3 +154,34 @@ func TestRenderClusterAndMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderMergedClusters: the clusters table carries issue 14's figures
+// (the upkeep per move, the world view, the ops per client) from their
+// benchmarks' units, "—" for what the output lacks.
+func TestRenderMergedClusters(t *testing.T) {
+	out := "$ go test -bench . ./server ./server/internal/store\n" +
+		"BenchmarkMergedClusterMove/100-views/shared-2 \t 300000\t 4000 ns/move\t 990.0 flush-cpu-ns/move\t 0 ns/op\n" +
+		"BenchmarkMergedClustersWorld/z2-2 \t 200\t 4630000 ns/op\t 100 B/op\t 3 allocs/op\n" +
+		"BenchmarkClusterOpsPerClient/merged-2 \t 1\t 1500000000 ns/op\t 595.9 ops/client/s\n" +
+		"BenchmarkClusterOpsPerClient/tiles-2 \t 1\t 5000000000 ns/op\t 828.4 ops/client/s\n"
+	o, err := Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md string
+	for _, tb := range Tables {
+		if tb.Name == "clusters" {
+			md = tb.Render(o, "x.txt")
+		}
+	}
+	for _, want := range []string{
+		"as the server runs | 990 ns | ≤ 1 µs |",
+		"each set walking its own cells | — |  |",
+		"at zoom 2 over 1M markers world-wide | 4.63 ms | ≤ 5 ms |",
+		"| 596 / 828 | merged ≤ tiles |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the clusters table lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -203,6 +203,34 @@ func clusterRows(o *Output, p func(string, ...any)) {
 		ns(o.Median("ClusterMove/in-out", "ns/op")), count(o.Median("ClusterMove/in-out", "allocs/op")))
 	p("| `BenchmarkWorldView`: the `view_ack` of a world view (zoom 1) over **1M markers** | %s to build | %s | **%s bytes** on the wire: clusters, not a million markers |\n",
 		ns(o.Median("WorldView", "ns/op")), count(o.Median("WorldView", "allocs/op")), count(o.Median("WorldView", "bytes")))
+	mergedClusterRows(o, p)
+}
+
+// mergedClusterRows are the merged clusters' figures against issue 14's
+// goals: the upkeep a move costs, a world view's build, the ops a client
+// in cluster mode receives.
+func mergedClusterRows(o *Output, p func(string, ...any)) {
+	p("\n| merged clusters (1M markers) | median | goal (issue 14) |\n| --- | ---: | --- |\n")
+	p("| `BenchmarkMergedClusterMove/no-views`: a move through Apply, batches of 1,000, no view in cluster mode | %s | |\n",
+		ns(o.Median("MergedClusterMove/no-views", "ns/move")))
+	for _, r := range []struct{ name, what, goal string }{
+		{"MergedClusterMove/100-views/shared", "the upkeep per move with 100 views at zooms 5–8: the flushes' CPU (one every 100,000 moves), as the server runs", "≤ 1 µs"},
+		{"MergedClusterMove/100-views/unshared", "baseline: the same with each set walking its own cells", ""},
+	} {
+		p("| `BenchmarkMergedClusterMove/%s`: %s | %s | %s |\n", strings.TrimPrefix(r.name, "MergedClusterMove/"), r.what,
+			ns(o.Median(r.name, "flush-cpu-ns/move")), r.goal)
+	}
+	for z := range 4 {
+		goal := ""
+		if z == 2 {
+			goal = "≤ 5 ms"
+		}
+		name := fmt.Sprintf("MergedClustersWorld/z%d", z)
+		p("| `BenchmarkMergedClustersWorld/z%d`: the clusters of a world view at zoom %d over 1M markers world-wide | %s | %s |\n",
+			z, z, ns(o.Median(name, "ns/op")), goal)
+	}
+	p("| `BenchmarkClusterOpsPerClient`: cluster ops per client per second, fleet-like feed, views at zoom 5–10: merged / tile clusters (before) | %s / %s | merged ≤ tiles |\n",
+		count(o.Median("ClusterOpsPerClient/merged", "ops/client/s")), count(o.Median("ClusterOpsPerClient/tiles", "ops/client/s")))
 }
 
 func decodeRows(o *Output, p func(string, ...any)) {
