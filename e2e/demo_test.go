@@ -266,6 +266,27 @@ func TestDemoDecoratesAfterTheSnapshot(t *testing.T) {
 	}
 }
 
+// TestLeafletDemoDecoratesAfterTheSnapshot is TestDemoDecoratesAfterTheSnapshot
+// for the Leaflet page: its basemap too comes once the first snapshot is
+// in, not after the fallback timer (an hour here).
+func TestLeafletDemoDecoratesAfterTheSnapshot(t *testing.T) {
+	d := startDemo(t)
+	d.upsert(car("louvre", 2.3376, 48.8606))
+	p := openPage(t, d, "/leaflet.html?lon=2.35&lat=48.85&zoom=11&declutter=0&decorateMs=3600000")
+	ctx := testCtx(t, time.Minute)
+	waitShownIDs(t, p, "louvre")
+	if err := p.WaitFor(ctx, `pushmapDemo.decorated !== undefined && pushmapDemo.basemap`); err != nil {
+		t.Fatal(err)
+	}
+	why, err := e2e.Eval[string](ctx, p, `pushmapDemo.decorated`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why != "snapshot" {
+		t.Errorf("decorated by %q, want \"snapshot\"", why)
+	}
+}
+
 // TestDemoReconnects kills the server and starts another on the same
 // address with a different state: the page reconnects by itself and shows
 // exactly the new server's markers.

@@ -91,7 +91,8 @@ export function demoParams(search = location.search, defaults = {}) {
     // (Leaflet: of the whole layer), ms; 0 re-fetches on every change.
     densityMs: Math.max(0, num('densityMs', 5000)),
     // ?decorateMs=N: the longest the basemap and the density tiles wait for
-    // the first snapshot to be drawn, ms from the map's making.
+    // the first snapshot to be drawn, ms from the map's making (Leaflet: the
+    // basemap, ms from the script's start).
     decorateMs: Math.max(0, num('decorateMs', 1500)),
   };
 }

@@ -19,7 +19,8 @@ import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup
 // the wasm the page preloaded and connects at once; the basemap (parsing
 // and drawing its countries three times holds the main thread for a good
 // part of a second) comes once the client's first snapshot is in, or after
-// BASEMAP_WAIT_MS without one.
+// params.decorateMs without one. demo.decorated says which came first:
+// 'snapshot' or 'timer'.
 const params = demoParams();
 const clientConnected = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: assetURL('wasm-exec') }).then((pushmap) => {
   const client = pushmap.connect(params.ws, { layers: params.layers, token: params.token, margin: 0.25, declutter: params.declutter });
@@ -27,7 +28,6 @@ const clientConnected = load({ wasmURL: assetURL('pushmap-wasm'), wasmExecURL: a
   panel.watch(client); // from its first event
   return client;
 });
-const BASEMAP_WAIT_MS = 1500;
 const panel = new StatusPanel(document.getElementById('status'));
 panel.legend(demoLegend(params));
 
@@ -58,9 +58,10 @@ if (params.layers.includes(DENSITY_LAYER)) {
 const demo = { map, client: null, adapter: null, basemap: null, density, stats: panel.stats, params };
 window.pushmapDemo = demo;
 
-function addBasemap() {
+function addBasemap(why) {
   if (demo.basemapLoading) return;
   demo.basemapLoading = true;
+  demo.decorated = why;
   fetch(assetURL('basemap'))
     .then((r) => {
       if (!r.ok) throw new Error(`basemap.json: HTTP ${r.status}`);
@@ -122,7 +123,7 @@ function addStreets() {
     })
     .catch((err) => panel.error(err.message));
 }
-const basemapTimer = setTimeout(addBasemap, BASEMAP_WAIT_MS);
+const basemapTimer = setTimeout(() => addBasemap('timer'), params.decorateMs);
 
 try {
   const client = await clientConnected;
@@ -149,7 +150,7 @@ try {
     // Two frames: the adapter draws the snapshot first.
     requestAnimationFrame(() => requestAnimationFrame(() => {
       clearTimeout(basemapTimer);
-      addBasemap();
+      addBasemap('snapshot');
     }));
   });
   demo.adapter = adapter;
