@@ -233,6 +233,13 @@ func BenchmarkApply1000(b *testing.B) {
 	if err := p.WaitFor(b.Context(), `__pushmapAdapters[0].shownMarkers().length === 1000`); err != nil {
 		b.Fatal(err)
 	}
+	// The page decorates itself (basemap, streets, density) after the
+	// first snapshot: timed rounds start once that is loaded, as on a page
+	// someone has been looking at. (A batch drawn while the decoration's
+	// sources were still loading left MapLibre with no 'idle' event.)
+	if err := p.WaitFor(b.Context(), `pushmapDemo.decorated !== undefined && __pushmapAdapters[0].map.getSource('basemap') !== undefined && __pushmapAdapters[0].map.loaded()`); err != nil {
+		b.Fatal(err)
+	}
 	var total, inPage, frames []float64
 	round := 0
 	for b.Loop() {
