@@ -31,7 +31,8 @@ import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup
 //     markers the client already holds in the same task.
 //  5. Decoration once those are drawn (the map idle after the snapshot), or
 //     after params.decorateMs: the basemap, whose countries cost a worker and
-//     the main thread most of a second, and the density tiles.
+//     the main thread most of a second, the density tiles, and the map's
+//     zoom buttons and attribution.
 // Each step leaves a performance mark (pushmap:…); BenchmarkFirstMarker
 // reads them for its breakdown.
 const params = demoParams();
