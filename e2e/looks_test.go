@@ -52,6 +52,11 @@ func TestDemoAsMapUsersExpect(t *testing.T) {
 			}
 
 			// The panel: a legend, and no overlap with the zoom buttons.
+			// (The MapLibre page adds its controls with the decoration,
+			// after the first marker.)
+			if err := p.WaitFor(ctx, `document.querySelector('.maplibregl-ctrl-group, .leaflet-control-zoom') !== null`); err != nil {
+				t.Fatal(err)
+			}
 			var panel struct {
 				Legend  []string
 				Overlap []string

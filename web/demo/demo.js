@@ -26,11 +26,13 @@ import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup
 //  3. Give the handshake and the snapshot, a few short turns of the main
 //     thread, up to SNAPSHOT_WAIT_MS before the map is made: making it
 //     (WebGL, shaders) holds the main thread for a few hundred ms.
-//  4. The map, with a style of one background layer, and the adapter, which
-//     adds its sources with the markers the client already holds.
+//  4. The map, with a style of one background layer made at once (not a
+//     frame later), and the adapter, which adds its sources with the
+//     markers the client already holds in the same task.
 //  5. Decoration once those are drawn (the map idle after the snapshot), or
 //     after params.decorateMs: the basemap, whose countries cost a worker and
-//     the main thread most of a second, and the density tiles.
+//     the main thread most of a second, the density tiles, and the map's
+//     zoom buttons and attribution.
 // Each step leaves a performance mark (pushmap:…); BenchmarkFirstMarker
 // reads them for its breakdown.
 const params = demoParams();
@@ -84,12 +86,9 @@ const DENSITY_LAYER = 'density';
 const density = params.layers.includes(DENSITY_LAYER);
 
 // No glyphs, no sprites, no remote URLs: nothing here needs the network.
-// The density tiles come with the basemap (addDecoration).
-const style = {
-  version: 8,
-  sources: {},
-  layers: [{ id: 'ocean', type: 'background', paint: { 'background-color': '#a9cce3' } }],
-};
+// The density tiles come with the basemap (addDecoration). The map is
+// made without a style and this layer added after (see below).
+const OCEAN = { id: 'ocean', type: 'background', paint: { 'background-color': '#a9cce3' } };
 
 // addDensity adds the density tile layer, drawn over the basemap and under
 // the adapter's markers and clusters (under firstLayer of the adapter).
@@ -145,18 +144,24 @@ const STREET_STYLES = [
   ['streets-major', true, '#fcd98b', [9, 0.6, 12, 2.2, 16, 12]],
 ];
 
+// No style option: new Map({style}) loads even a style object only at the
+// next animation frame, and the markers' source would reach the worker
+// after it; MapLibre makes an empty style at once when a layer is added to
+// a map without one (below, with the adapter's sources right after).
 const map = new maplibregl.Map({
   container: 'map',
-  style,
   center: [params.lon, params.lat],
   zoom: params.zoom,
   renderWorldCopies: true,
-  attributionControl: { compact: true, customAttribution: 'Natural Earth' },
+  // The controls and the attribution come with the decoration: making them
+  // here held the main thread ~25 ms before the markers' source was sent
+  // (BenchmarkFirstMarker's "style loaded" step).
+  attributionControl: false,
+  fadeDuration: 0, // labels and headings shown at once, not faded in
 });
 performance.mark('pushmap:map');
 map.once('style.load', () => performance.mark('pushmap:style'));
 map.once('render', () => performance.mark('pushmap:first-frame'));
-map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
 
 // A server without density tiles answers 404: say so once, quietly. Other
 // map errors are logged as MapLibre would without a listener.
@@ -182,6 +187,10 @@ let decorationDue = false;
 let styleReady = false;
 let firstAdapterLayer; // the adapter's lowest layer: density goes under it
 function addDecoration() {
+  if (!map.getContainer().querySelector('.maplibregl-ctrl')) {
+    map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+    map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: 'Natural Earth' }));
+  }
   addDensity(firstAdapterLayer);
   addBasemap(); // under the density tiles: right above the ocean
 }
@@ -204,6 +213,9 @@ snapshot.then(() => {
     });
   }));
 });
+
+// The style, now: an empty one plus the ocean ('style.load' fires here).
+map.addLayer(OCEAN);
 
 try {
   const client = await clientConnected;

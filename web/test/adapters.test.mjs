@@ -157,14 +157,18 @@ class StubMapLibre {
   removeSource(id) {
     this.sources.delete(id);
   }
-  addLayer(l) {
+  order = []; // layer ids, bottom to top, as beforeId placed them
+  addLayer(l, beforeId) {
     this.layers.set(l.id, l);
+    const at = beforeId === undefined ? -1 : this.order.indexOf(beforeId);
+    this.order.splice(at < 0 ? this.order.length : at, 0, l.id);
   }
   getLayer(id) {
     return this.layers.get(id);
   }
   removeLayer(id) {
     this.layers.delete(id);
+    this.order = this.order.filter((l) => l !== id);
   }
   refreshTiles(src, tiles) {
     this.refreshed.push(tiles === undefined ? { src } : { src, tiles });
@@ -663,13 +667,17 @@ test('attachMapLibre labels clusters, zooms into a clicked one and calls the hoo
     onClusterClick: (c) => seen.push(['cluster', c.key]),
   });
   t.after(() => a.detach());
-  const labels = map.getLayer('pushmap-cluster-labels');
-  assert.equal(labels.type, 'symbol');
-  assert.deepEqual(labels.layout['icon-image'], ['concat', 'pushmap-count:', ['get', 'label']]);
+  // No symbol layer before a cluster is there: an empty one would cost
+  // the first frames with markers their layout and placement.
+  assert.deepEqual(map.order, ['pushmap-clusters', 'pushmap-markers']);
 
   client.clustersEvent({ reset: true, clusters: [cluster(51611, 1234, 2, 48)] });
   client.changes({ added: [marker('m1', 2, 48, 1, 'vehicles', { speed: 3 })] });
   await frame();
+  const labels = map.getLayer('pushmap-cluster-labels');
+  assert.equal(labels.type, 'symbol');
+  assert.deepEqual(labels.layout['icon-image'], ['concat', 'pushmap-count:', ['get', 'label']]);
+  assert.deepEqual(map.order, ['pushmap-clusters', 'pushmap-cluster-labels', 'pushmap-markers'], 'labels over the clusters, under the markers; no heading layer yet');
   assert.equal(map.getSource('pushmap-clusters').features.get('0/51611').properties.label, '1.2k');
 
   // MapLibre asks for an image it lacks: the adapter draws the label (no
@@ -789,6 +797,7 @@ test('attachMapLibre glides a marker moved again, and points markers with a head
   const src = map.getSource('pushmap');
   client.changes({ added: [marker('m', 2.35, 48.85, 1, 'vehicles', { heading: 90 })] });
   await frame();
+  assert.deepEqual(map.order, ['pushmap-clusters', 'pushmap-markers', 'pushmap-headings'], 'the heading layer once a marker has a heading, on top');
   client.changes({ updated: [marker('m', 2.351, 48.85, 2, 'vehicles', { heading: 90 })] });
   await frame();
   assert.deepEqual(src.features.get('m').geometry.coordinates, [2.351, 48.85], 'the first move is drawn at once');

@@ -74,7 +74,8 @@ const HEADING_RADIUS = 10;
  *               256-pixel tiles, one more for the same scale)
  *   clusterLabels draw each cluster's count on it (default true): a symbol
  *               layer `${sourceId}-cluster-labels` of images drawn on a
- *               canvas (countLabel: 12, 1.2k, 3.4M), as no glyph files ship
+ *               canvas (countLabel: 12, 1.2k, 3.4M), as no glyph files ship;
+ *               added when the first cluster comes
  *   clusterClickZoom zoom to a cluster's expansion zoom, centred on it, when it is clicked
  *               (default true): the view then holds fewer markers and the
  *               server sends them, or finer clusters
@@ -90,7 +91,8 @@ const HEADING_RADIUS = 10;
  *
  * A marker whose props.heading is a number (degrees clockwise from north)
  * is drawn as a circle drawn out into a point towards its heading: a symbol
- * layer `${sourceId}-headings` of canvas-drawn images, one per colour.
+ * layer `${sourceId}-headings` of canvas-drawn images, one per colour,
+ * added when the first such marker comes.
  *
  * Tile events carry a slippy-map tile at the zoom the server takes the view
  * to display: the view's zoom rounded down. A raster source of tileSize 256
@@ -242,22 +244,6 @@ export function attachMapLibre(map, client, opts = {}) {
         opts.beforeId,
       );
     }
-    if (clusterLabels && !map.getLayer(labelLayerId)) {
-      map.addLayer(
-        {
-          id: labelLayerId,
-          type: 'symbol',
-          source: clusterSourceId,
-          layout: {
-            'icon-image': ['concat', LABEL_IMAGE, ['get', 'label']],
-            'icon-allow-overlap': true,
-            'icon-ignore-placement': true,
-          },
-          paint: { 'icon-opacity': markerOpacity() },
-        },
-        opts.beforeId,
-      );
-    }
     const markerData = initialData(sync, sourceId);
     if (markerData) {
       map.addSource(sourceId, {
@@ -285,7 +271,35 @@ export function attachMapLibre(map, client, opts = {}) {
         opts.beforeId,
       );
     }
-    if (!map.getLayer(headingLayerId)) {
+    addSymbolLayers();
+  }
+
+  // The symbol layers (count labels, markers with a heading) are added
+  // once a cluster, or a marker with a heading, is first there: an empty
+  // symbol layer still costs each tile's layout in the worker and every
+  // frame's placement, and the first frames with markers should not wait
+  // for them (BenchmarkFirstMarker).
+  let wantLabels = false;
+  let wantHeadings = false;
+  function addSymbolLayers() {
+    if (!map.getLayer(layerId)) return; // addLayer calls again
+    if (wantLabels && clusterLabels && !map.getLayer(labelLayerId)) {
+      map.addLayer(
+        {
+          id: labelLayerId,
+          type: 'symbol',
+          source: clusterSourceId,
+          layout: {
+            'icon-image': ['concat', LABEL_IMAGE, ['get', 'label']],
+            'icon-allow-overlap': true,
+            'icon-ignore-placement': true,
+          },
+          paint: { 'icon-opacity': markerOpacity() },
+        },
+        layerId, // over the clusters, under the markers
+      );
+    }
+    if (wantHeadings && !map.getLayer(headingLayerId)) {
       map.addLayer(
         {
           id: headingLayerId,
@@ -324,7 +338,10 @@ export function attachMapLibre(map, client, opts = {}) {
     const update = [];
     for (const { marker, prev } of upserts) {
       glidePending.delete(marker.id); // this diff says where it is drawn now
-      if (headingOf(marker) !== undefined) ensureImage(HEADING_IMAGE + (colors[marker.layer] ?? defaultColor));
+      if (headingOf(marker) !== undefined) {
+        ensureImage(HEADING_IMAGE + (colors[marker.layer] ?? defaultColor));
+        wantHeadings = true;
+      }
       const props = properties(marker);
       const moved = prev && (prev.lon !== marker.lon || prev.lat !== marker.lat);
       // Where to draw it now: gliding from where it is drawn, or there.
@@ -355,6 +372,7 @@ export function attachMapLibre(map, client, opts = {}) {
     if (removes.length) diff.remove = removes;
     if (add.length) diff.add = add;
     if (update.length) diff.update = update;
+    addSymbolLayers();
     source.updateData(diff).catch((err) => console.warn(`pushmap: updateData on ${sourceId}: ${err?.message ?? err}`));
   }
 
@@ -367,6 +385,7 @@ export function attachMapLibre(map, client, opts = {}) {
     const update = [];
     for (const { key, cluster: c, drawn } of upserts) {
       if (clusterLabels) ensureImage(LABEL_IMAGE + countLabel(c.count));
+      wantLabels = true;
       const props = { key, view: c.view, id: c.id, z: c.z, count: c.count, lon: c.lon, lat: c.lat, expansionZoom: c.expansionZoom, label: countLabel(c.count) };
       const geometry = { type: 'Point', coordinates: [c.lon, c.lat] };
       if (!drawn) add.push({ type: 'Feature', geometry, properties: props });
@@ -391,6 +410,7 @@ export function attachMapLibre(map, client, opts = {}) {
     if (removes.length) diff.remove = removes;
     if (add.length) diff.add = add;
     if (update.length) diff.update = update;
+    addSymbolLayers();
     source.updateData(diff).catch((err) => console.warn(`pushmap: updateData on ${clusterSourceId}: ${err?.message ?? err}`));
   }
 
