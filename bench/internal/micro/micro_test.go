@@ -68,17 +68,13 @@ func TestRender(t *testing.T) {
 		}
 	}
 	md := encode.Render(o, "docs/bench/micro/core.txt")
-	for _, want := range []string{
+	wantLines(t, md, "the encode table",
 		"from docs/bench/micro/core.txt; do not edit by hand",
 		"Measured by `go test -run '^$' -bench . -benchmem -count 3 ./wire ./server` (AMD EPYC 7B13)",
 		"| `BenchmarkEncodeUpsert/move` (id, layer, position, version, time) | 65.0 ns | 36 | 1 |",
 		"| `BenchmarkEncodeUpsert/props` (plus two properties) | — | — | — |",
 		"4.0× as fast, 44% of its size",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("the encode table lacks %q:\n%s", want, md)
-		}
-	}
+	)
 	if md := deliver.Render(o, "x"); !strings.Contains(md, "| 100 | 2.38 µs | 23.8 ns | 1 | 61 |") {
 		t.Errorf("the deliver table lacks the per-delivery figure:\n%s", md)
 	}
@@ -141,18 +137,14 @@ func TestRenderClusterAndMemory(t *testing.T) {
 			md.WriteString(tb.Render(o, "x.txt"))
 		}
 	}
-	for _, want := range []string{
+	wantLines(t, md.String(), "the memory and cluster tables",
 		"| plus typical properties: a name, a route, a speed, a heading | 802 B |",
 		"| id, layer, position, version, time | — |",
 		"| 3 nodes, 8 feeders at once | 20,361 | 2.02 µs | 19.8 µs | 111 B |",
 		"| Redis with `appendfsync always` | 5.90 ms | 12.0 ms |",
 		"| Redis with `appendfsync everysec` | — | — |",
 		"| one snapshot, during which the node's tail applies nothing | — |",
-	} {
-		if !strings.Contains(md.String(), want) {
-			t.Errorf("the tables lack %q:\n%s", want, md.String())
-		}
-	}
+	)
 }
 
 // TestRenderMergedClusters: the clusters table carries issue 14's figures
@@ -174,14 +166,21 @@ func TestRenderMergedClusters(t *testing.T) {
 			md = tb.Render(o, "x.txt")
 		}
 	}
-	for _, want := range []string{
+	wantLines(t, md, "the clusters table",
 		"as the server runs | 990 ns | ≤ 1 µs |",
 		"each set walking its own cells | — |  |",
 		"at zoom 2 over 1M markers world-wide | 4.63 ms | ≤ 5 ms |",
 		"| 596 / 828 | merged ≤ tiles |",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("the clusters table lacks %q:\n%s", want, md)
+	)
+}
+
+// wantLines fails t for each of wants that got (the rendering of what)
+// lacks.
+func wantLines(t *testing.T, got, what string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, got)
 		}
 	}
 }
