@@ -86,6 +86,23 @@ func (t Tile) Children() [4]Tile {
 	return [4]Tile{{z, x, y}, {z, x + 1, y}, {z, x, y + 1}, {z, x + 1, y + 1}}
 }
 
+// ZOrder returns the position of tile x, y (of any one zoom) along a
+// Z-order curve: the bits of x on the even bits, those of y on the odd
+// ones. A tile's descendants at every zoom are contiguous in it, and a
+// tile's Children come in its order.
+func ZOrder(x, y uint32) uint64 { return spreadBits(x) | spreadBits(y)<<1 }
+
+// spreadBits spreads the bits of v to the even bits of the result.
+func spreadBits(v uint32) uint64 {
+	b := uint64(v)
+	b = (b | b<<16) & 0x0000ffff0000ffff
+	b = (b | b<<8) & 0x00ff00ff00ff00ff
+	b = (b | b<<4) & 0x0f0f0f0f0f0f0f0f
+	b = (b | b<<2) & 0x3333333333333333
+	b = (b | b<<1) & 0x5555555555555555
+	return b
+}
+
 // Contains reports whether u is t or one of its descendants at a deeper
 // zoom level.
 func (t Tile) Contains(u Tile) bool {

@@ -872,3 +872,19 @@ func TestPropTilesTouching(t *testing.T) {
 		}
 	}
 }
+
+// TestZOrder: a tile's children follow it in Z-order in the order Children
+// gives them, and every descendant of a tile falls in its range.
+func TestZOrder(t *testing.T) {
+	for _, tl := range []Tile{{Z: 1, X: 1, Y: 0}, {Z: 5, X: 17, Y: 9}, {Z: 16, X: 65535, Y: 3}} {
+		base := ZOrder(tl.X, tl.Y) << 2
+		for i, c := range tl.Children() {
+			if got := ZOrder(c.X, c.Y); got != base+uint64(i) {
+				t.Errorf("%v: child %d %v at %d, want %d", tl, i, c, got, base+uint64(i))
+			}
+		}
+	}
+	if got := ZOrder(1<<32-1, 1<<32-1); got != 1<<64-1 {
+		t.Errorf("ZOrder of the largest x and y: %#x, want every bit set", got)
+	}
+}

@@ -130,7 +130,7 @@ type pageItem struct {
 // visited its share of markers for this lock hold.
 func (w *pageWalk) tile(z int, x, y uint32) bool {
 	shift := 2 * uint(w.cz-z)
-	lo := zorder(x, y) << shift
+	lo := geo.ZOrder(x, y) << shift
 	hi := lo + 1<<shift
 	if hi <= w.key {
 		return false // before the position
@@ -169,7 +169,7 @@ func (w *pageWalk) readLeaf(b geo.Box, lo, hi uint64) bool {
 				return true
 			}
 			t := geo.TileOf(rec.Marker.Pos, w.cz)
-			k := zorder(t.X, t.Y)
+			k := geo.ZOrder(t.X, t.Y)
 			if k < lo || k >= hi || k < w.key || k == w.key && rec.Marker.ID <= w.id {
 				return true // another tile's, or before the position
 			}
@@ -224,21 +224,6 @@ func tileBox(z int, x, y uint32) geo.Box {
 		b.South = -90
 	}
 	return b
-}
-
-// zorder interleaves the bits of x (even bits) and y (odd bits): the
-// position of tile x, y along a Z-order curve, in which a tile's
-// descendants at every zoom are contiguous.
-func zorder(x, y uint32) uint64 { return spread(x) | spread(y)<<1 }
-
-func spread(v uint32) uint64 {
-	x := uint64(v)
-	x = (x | x<<16) & 0x0000ffff0000ffff
-	x = (x | x<<8) & 0x00ff00ff00ff00ff
-	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
-	x = (x | x<<2) & 0x3333333333333333
-	x = (x | x<<1) & 0x5555555555555555
-	return x
 }
 
 // A cursor is, base64url without padding: the cluster zoom, the position's

@@ -304,24 +304,13 @@ func (st *Store) MergedClustersOfTiles(zoom, tz int, x0, x1, y0, y1 uint32, ls L
 // cmpMorton compares tiles of one zoom in Z-order (x the low bit of each
 // pair, as Tile.Children orders them).
 func cmpMorton(ax, ay, bx, by uint32) int {
-	a, b := interleave(ax)|interleave(ay)<<1, interleave(bx)|interleave(by)<<1
+	a, b := geo.ZOrder(ax, ay), geo.ZOrder(bx, by)
 	if a < b {
 		return -1
 	} else if a > b {
 		return 1
 	}
 	return 0
-}
-
-// interleave spreads the bits of v to the even bits of the result.
-func interleave(v uint32) uint64 {
-	x := uint64(v)
-	x = (x | x<<16) & 0x0000FFFF0000FFFF
-	x = (x | x<<8) & 0x00FF00FF00FF00FF
-	x = (x | x<<4) & 0x0F0F0F0F0F0F0F0F
-	x = (x | x<<2) & 0x3333333333333333
-	x = (x | x<<1) & 0x5555555555555555
-	return x
 }
 
 // mergeScratch is the memory one merge works in, kept by the store for
