@@ -101,6 +101,13 @@ func FuzzDecodeEntry(f *testing.F) {
 		{"json", `[{"id": "d", "lon": 1, "lat": 1, "props": {"a": ` + strings.Repeat("[", 29) + strings.Repeat("]", 29) + `}}]`},
 		{"json", `[{"id": "d", "lon": 1, "lat": 1, "props": {"a": ` + strings.Repeat("[", 30) + strings.Repeat("]", 30) + `}}]`},
 		{"id", "u", "lon", "1", "lat", "1", "props", "{\"\xff\": \"\\ud800\"}"},
+		// The msgpack field the cluster's nodes write (no NUL byte inside:
+		// integer positions): one item, a removal, one field too many, and
+		// props nested past the decoder's depth limit.
+		{"msgpack", "\x91\x84\xa2id\xa1a\xa5layer\xa1v\xa3lon\x01\xa3lat\x02"},
+		{"msgpack", "\x91\x82\xa2id\xa1a\xa6remove\xc3"},
+		{"msgpack", "\x91\x81\xa2id\xa1a", "id", "x"},
+		{"msgpack", "\x91\x84\xa2id\xa1d\xa3lon\x01\xa3lat\x01\xa5props\x81\xa1a" + strings.Repeat("\x91", 40) + "\x01"},
 	}
 	for _, s := range seeds {
 		f.Add([]byte(strings.Join(s, "\x00")))
