@@ -16,28 +16,28 @@ import (
 // maxJSONItems caps the items of one entry's json or msgpack field.
 const maxJSONItems = 10000
 
+// wholeBatchFields are the fields that hold a whole batch of items alone
+// in an entry, with their decoders: msgpack (what cluster nodes write) and
+// json.
+var wholeBatchFields = []struct {
+	name   string
+	decode func([]byte, int) ([]server.Update, error)
+}{{"msgpack", feeditem.DecodeMsgpack}, {"json", feeditem.DecodeJSON}}
+
 // decodeEntry turns the fields of one stream entry into the updates it
 // stands for, or an error saying why the entry is bad.
 func decodeEntry(fields map[string]string) ([]server.Update, error) {
-	if mp, ok := fields["msgpack"]; ok {
-		if len(fields) > 1 {
-			return nil, fmt.Errorf("an entry with a msgpack field must have no other field, has %s", fieldList(fields))
+	for _, whole := range wholeBatchFields {
+		if v, ok := fields[whole.name]; ok {
+			if len(fields) > 1 {
+				return nil, fmt.Errorf("an entry with a %s field must have no other field, has %s", whole.name, fieldList(fields))
+			}
+			updates, err := whole.decode([]byte(v), maxJSONItems)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", whole.name, err)
+			}
+			return updates, nil
 		}
-		updates, err := feeditem.DecodeMsgpack([]byte(mp), maxJSONItems)
-		if err != nil {
-			return nil, fmt.Errorf("msgpack: %w", err)
-		}
-		return updates, nil
-	}
-	if js, ok := fields["json"]; ok {
-		if len(fields) > 1 {
-			return nil, fmt.Errorf("an entry with a json field must have no other field, has %s", fieldList(fields))
-		}
-		updates, err := feeditem.DecodeJSON([]byte(js), maxJSONItems)
-		if err != nil {
-			return nil, fmt.Errorf("json: %w", err)
-		}
-		return updates, nil
 	}
 	var it feeditem.Item
 	for k, v := range fields {
