@@ -207,8 +207,10 @@ class Client {
   /**
    * A snapshot array of the clusters the client holds: the server sends
    * clusters instead of markers for a view that holds more markers than its
-   * budget. [{key, view, id, z, count, lon, lat, expansionZoom}], copies
-   * read from the wasm client, which keeps the only copy.
+   * budget, or below zoom 16 with declutter. [{key, view, id, z, count, lon,
+   * lat, expansionZoom, marker?}], copies read from the wasm client, which
+   * keeps the only copy; marker, on a cluster of count 1, is its isolated
+   * marker (id, layer, lon, lat, version, time, props).
    */
   clusters() {
     return this.#handle.clusters?.() ?? [];

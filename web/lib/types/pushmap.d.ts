@@ -102,6 +102,13 @@ export interface Cluster {
   lat: number;
   /** The zoom (protocol's) at which it splits into several: where a click on it zooms to. */
   expansionZoom: number;
+  /**
+   * On a cluster of count 1, its one marker with its props: an isolated
+   * marker (a decluttered view's lone marker), which the adapters draw as a
+   * marker, not as a cluster labelled 1. Absent on other clusters. A copy:
+   * the client's markers() does not hold it.
+   */
+  marker?: Marker;
 }
 
 /** Payload of the 'clusters' event. */
