@@ -76,10 +76,11 @@ type sentCluster struct {
 	lonE7, latE7 int64
 	expansion    uint8
 	gen          uint32 // the diff that last found it, to find those gone
-	// lone is the first byte of the upsert op of the isolated marker sent
-	// with it (nil for none): the store makes a new op for every change
-	// of a marker, so a different pointer is a different marker or state.
-	lone *byte
+	// loneID and loneVersion name the state of the isolated marker sent
+	// with it (loneID 0: none): a hash of its id (FNV-1a, 64 bits) and
+	// its version, which every change of a marker raises. No pointer:
+	// the views' maps of sentCluster stay out of the collector's scans.
+	loneID, loneVersion uint64
 }
 
 // dirtyPlace is where a change happened, for the sets to merge again.
@@ -206,9 +207,9 @@ func (s *Server) clusterOpsLocked(c *conn, vw *view) (ops [][]byte, size int) {
 			continue
 		}
 		cl := s.wireCluster(vw, mc)
-		lone := s.loneOp(mc)
+		lone := s.loneOf(mc)
 		vw.sent[mc.ID] = sentOf(&cl, lone, 0)
-		op := slices.Clone(s.clusterOp(&cl, lone))
+		op := slices.Clone(s.clusterOp(&cl, loneOp(lone)))
 		ops = append(ops, op)
 		size += len(op)
 	}
@@ -224,16 +225,21 @@ func (s *Server) wireCluster(vw *view, mc *store.MergedCluster) wire.Cluster {
 	}
 }
 
-// loneOp returns the upsert op of mc's isolated marker, as the store holds
+// loneOf returns the record of mc's isolated marker, as the store holds
 // it now; nil when mc is not one.
-func (s *Server) loneOp(mc *store.MergedCluster) []byte {
+func (s *Server) loneOf(mc *store.MergedCluster) *store.Record {
 	if mc.Lone == "" {
 		return nil
 	}
-	if rec := s.store.Get(mc.Lone); rec != nil {
-		return rec.Op
+	return s.store.Get(mc.Lone)
+}
+
+// loneOp returns lone's upsert op, nil for no record.
+func loneOp(lone *store.Record) []byte {
+	if lone == nil {
+		return nil
 	}
-	return nil
+	return lone.Op
 }
 
 // clusterOp encodes cl, with lone, the upsert op of its isolated marker,
@@ -245,12 +251,21 @@ func (s *Server) clusterOp(cl *wire.Cluster, lone []byte) []byte {
 	return s.enc.ClusterOp(cl)
 }
 
-func sentOf(cl *wire.Cluster, lone []byte, gen uint32) sentCluster {
+func sentOf(cl *wire.Cluster, lone *store.Record, gen uint32) sentCluster {
 	sc := sentCluster{count: cl.Count, lonE7: wire.ToE7(cl.At.Lon), latE7: wire.ToE7(cl.At.Lat), expansion: cl.ExpansionZoom, gen: gen}
-	if len(lone) > 0 {
-		sc.lone = &lone[0]
+	if lone != nil {
+		sc.loneID, sc.loneVersion = idHash(lone.Marker.ID), lone.Marker.Version
 	}
 	return sc
+}
+
+// idHash is FNV-1a of a marker id, never 0 (which means no marker).
+func idHash(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return max(h, 1)
 }
 
 // clusterZoomLocked returns the cluster zoom of view v of c, which holds
@@ -396,15 +411,16 @@ func (s *Server) sendDiffLocked(c *conn, vw *view) {
 			continue
 		}
 		cl := s.wireCluster(vw, mc)
-		lone := s.loneOp(mc)
+		lone := s.loneOf(mc)
 		now := sentOf(&cl, lone, gen)
 		if old, ok := vw.sent[mc.ID]; ok && old.count == now.count && old.lonE7 == now.lonE7 &&
-			old.latE7 == now.latE7 && old.expansion == now.expansion && old.lone == now.lone {
+			old.latE7 == now.latE7 && old.expansion == now.expansion &&
+			old.loneID == now.loneID && old.loneVersion == now.loneVersion {
 			vw.sent[mc.ID] = now
 			continue
 		}
 		vw.sent[mc.ID] = now
-		s.fan.inline.deliver(c, clusterKey(vw.v.ID, mc.ID), slices.Clone(s.clusterOp(&cl, lone)))
+		s.fan.inline.deliver(c, clusterKey(vw.v.ID, mc.ID), slices.Clone(s.clusterOp(&cl, loneOp(lone))))
 	}
 	for id, old := range vw.sent {
 		if old.gen == gen {

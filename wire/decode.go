@@ -546,7 +546,7 @@ func (d *Decoder) op(op *Op) error {
 		return err
 	}
 	if mpack.IsStr(c) {
-		return d.marker(&op.Marker, n, MaxDepth-3)
+		return d.marker(&op.Marker, n)
 	}
 	tag, err := d.r.Uint()
 	if err != nil {
@@ -632,22 +632,25 @@ func (d *Decoder) cluster(c *Cluster, n int) error {
 	c.ExpansionZoom = uint8(ez)
 	if n >= 9 {
 		// The marker of a cluster of count 1: an upsert op one level
-		// deeper than a batch's (frame, op, marker, props).
+		// deeper than a batch's (frame, op, marker, props), its props
+		// held to a batch upsert's limit all the same (so a frame may
+		// nest MaxDepth + 1 here, still bounded; a server sends no
+		// deeper than MaxDepth: Encoder.LoneClusterOp). One decoding of
+		// markers keeps the browser's .wasm small.
 		mn, err := d.arrayLen(5)
 		if err != nil {
 			return err
 		}
 		c.Marker = new(Marker)
-		if err := d.marker(c.Marker, mn, MaxDepth-4); err != nil {
+		if err := d.marker(c.Marker, mn); err != nil {
 			return err
 		}
 	}
 	return d.skip(n-9, 2)
 }
 
-// marker decodes a marker upsert of n elements whose array header was read;
-// left is how deep its props' values may nest.
-func (d *Decoder) marker(m *Marker, n, left int) error {
+// marker decodes a marker upsert of n elements whose array header was read.
+func (d *Decoder) marker(m *Marker, n int) error {
 	var err error
 	if m.ID, err = d.str("marker id", MaxIDLen); err != nil {
 		return err
@@ -673,14 +676,14 @@ func (d *Decoder) marker(m *Marker, n, left int) error {
 		}
 	}
 	if n >= 7 {
-		if m.Props, err = d.props(left); err != nil {
+		if m.Props, err = d.props(); err != nil {
 			return err
 		}
 	}
-	return d.skip(n-7, MaxDepth-left-1)
+	return d.skip(n-7, 2)
 }
 
-func (d *Decoder) props(left int) (map[string]any, error) {
+func (d *Decoder) props() (map[string]any, error) {
 	c, err := d.r.Peek()
 	if err != nil {
 		return nil, err
@@ -704,9 +707,8 @@ func (d *Decoder) props(left int) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		// left: the levels below the props map (at level 3 in a batch:
-		// frame, op, props).
-		v, err := d.value(left)
+		// The props map is at level 3: frame, op, props.
+		v, err := d.value(MaxDepth - 3)
 		if err != nil {
 			return nil, wrap("property "+quote(k), err)
 		}

@@ -27,7 +27,8 @@ type Hello struct {
 	// Declutter asks that markers closer than the cluster radius on
 	// screen be grouped below the budget too: every view of the
 	// connection below DeclutterMaxZoom is in cluster mode, its isolated
-	// markers clusters of count 1 (docs/protocol.md, Decluttering). On
+	// markers clusters of count 1 carrying the marker (Cluster.Marker;
+	// docs/protocol.md, Decluttering). On
 	// the wire 1, or 0 / absent for false.
 	Declutter bool
 }
