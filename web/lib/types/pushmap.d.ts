@@ -180,8 +180,9 @@ export interface ConnectOptions {
    * Group markers closer than the cluster radius on screen (40 px) below
    * the server's budget too: every view below zoom 16 is then in cluster
    * mode, a marker with no other within the radius a cluster of count 1
-   * (docs/protocol.md, Decluttering). Default false, as the Go client's
-   * Options.Declutter; the demo turns it on.
+   * carrying the marker itself (Cluster.marker, with its props), which the
+   * adapters draw as a marker (docs/protocol.md, Decluttering). Default
+   * false, as the Go client's Options.Declutter; the demo turns it on.
    */
   declutter?: boolean;
 }
