@@ -44,19 +44,30 @@ func clusterSum(cs []e2e.ShownCluster) uint64 {
 	return n
 }
 
-// waitClusterSum waits until the page draws clusters, and no markers, whose
-// counts sum to want.
+// waitClusterSum waits until the page draws clusters whose counts, with
+// the isolated markers drawn as markers (a cluster of 1 carrying its
+// marker), sum to want, while the client holds no marker (its view is in
+// cluster mode: every marker drawn is an isolated one), and returns the
+// clusters.
 func waitClusterSum(t *testing.T, p *e2e.Page, want uint64) []e2e.ShownCluster {
 	t.Helper()
 	var got []e2e.ShownCluster
-	err := p.WaitClusters(testCtx(t, 20*time.Second), func(cs []e2e.ShownCluster) bool {
+	var lone, held int
+	ctx := testCtx(t, 20*time.Second)
+	err := p.WaitClusters(ctx, func(cs []e2e.ShownCluster) bool {
 		got = cs
-		return len(cs) > 0 && clusterSum(cs) == want
+		shown, err1 := p.ShownMarkers(ctx)
+		cached, err2 := p.CachedMarkers(ctx)
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		lone, held = len(shown), len(cached)
+		return len(cs) > 0 && held == 0 && clusterSum(cs)+uint64(lone) == want
 	})
 	if err != nil {
-		t.Fatalf("clusters in view sum to %d, want %d: %v", clusterSum(got), want, err)
+		t.Fatalf("clusters in view sum to %d and %d isolated markers are drawn (the client holds %d markers), want %d in all and none held: %v",
+			clusterSum(got), lone, held, want, err)
 	}
-	waitShownIDs(t, p) // no markers drawn
 	return got
 }
 

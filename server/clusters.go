@@ -76,12 +76,21 @@ type sentCluster struct {
 	lonE7, latE7 int64
 	expansion    uint8
 	gen          uint32 // the diff that last found it, to find those gone
+	// loneID and loneVersion name the state of the isolated marker sent
+	// with it (loneID 0: none): a hash of its id (FNV-1a, 64 bits) and
+	// its version, which every change of a marker raises. No pointer:
+	// the views' maps of sentCluster stay out of the collector's scans.
+	loneID, loneVersion uint64
 }
 
 // dirtyPlace is where a change happened, for the sets to merge again.
 type dirtyPlace struct {
 	layer string
 	at    geo.Point
+	// propsOnly: a marker's props or version changed, not its place. No
+	// cluster changed, but an isolated marker's op did: the sets there
+	// send their views the difference, without a merge.
+	propsOnly bool
 }
 
 // regionOf returns the key's tiles and region for box at merge zoom m.
@@ -198,8 +207,9 @@ func (s *Server) clusterOpsLocked(c *conn, vw *view) (ops [][]byte, size int) {
 			continue
 		}
 		cl := s.wireCluster(vw, mc)
-		vw.sent[mc.ID] = sentOf(&cl, 0)
-		op := slices.Clone(s.enc.ClusterOp(&cl))
+		lone := s.loneOf(mc)
+		vw.sent[mc.ID] = sentOf(&cl, lone, 0)
+		op := slices.Clone(s.clusterOp(&cl, loneOp(lone)))
 		ops = append(ops, op)
 		size += len(op)
 	}
@@ -215,8 +225,47 @@ func (s *Server) wireCluster(vw *view, mc *store.MergedCluster) wire.Cluster {
 	}
 }
 
-func sentOf(cl *wire.Cluster, gen uint32) sentCluster {
-	return sentCluster{count: cl.Count, lonE7: wire.ToE7(cl.At.Lon), latE7: wire.ToE7(cl.At.Lat), expansion: cl.ExpansionZoom, gen: gen}
+// loneOf returns the record of mc's isolated marker, as the store holds
+// it now; nil when mc is not one.
+func (s *Server) loneOf(mc *store.MergedCluster) *store.Record {
+	if mc.Lone == "" {
+		return nil
+	}
+	return s.store.Get(mc.Lone)
+}
+
+// loneOp returns lone's upsert op, nil for no record.
+func loneOp(lone *store.Record) []byte {
+	if lone == nil {
+		return nil
+	}
+	return lone.Op
+}
+
+// clusterOp encodes cl, with lone, the upsert op of its isolated marker,
+// when not nil. Valid until the encoder's next use.
+func (s *Server) clusterOp(cl *wire.Cluster, lone []byte) []byte {
+	if lone != nil {
+		return s.enc.LoneClusterOp(cl, lone)
+	}
+	return s.enc.ClusterOp(cl)
+}
+
+func sentOf(cl *wire.Cluster, lone *store.Record, gen uint32) sentCluster {
+	sc := sentCluster{count: cl.Count, lonE7: wire.ToE7(cl.At.Lon), latE7: wire.ToE7(cl.At.Lat), expansion: cl.ExpansionZoom, gen: gen}
+	if lone != nil {
+		sc.loneID, sc.loneVersion = idHash(lone.Marker.ID), lone.Marker.Version
+	}
+	return sc
+}
+
+// idHash is FNV-1a of a marker id, never 0 (which means no marker).
+func idHash(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return max(h, 1)
 }
 
 // clusterZoomLocked returns the cluster zoom of view v of c, which holds
@@ -245,16 +294,23 @@ func (s *Server) clusterZoomLocked(c *conn, v wire.View) int {
 
 // changedClustersLocked records where change ch happened, for the
 // cluster sets whose region holds it: O(1) per change; the merging waits
-// for the next flush.
+// for the next flush. A change of props or version alone changes no
+// cluster but may be an isolated marker's: the sets there only send their
+// views what differs.
 func (s *Server) changedClustersLocked(ch *store.Change) {
 	if len(s.clusterSets) == 0 {
 		return
 	}
-	if ch.Had() {
-		s.clusterDirty = append(s.clusterDirty, dirtyPlace{ch.Old.Layer, ch.Old.Pos})
-	}
-	if ch.Has() {
-		s.clusterDirty = append(s.clusterDirty, dirtyPlace{ch.New.Layer, ch.New.Pos})
+	switch {
+	case ch.Kind == store.Updated && !ch.Moved():
+		s.clusterDirty = append(s.clusterDirty, dirtyPlace{ch.New.Layer, ch.New.Pos, true})
+	default:
+		if ch.Had() {
+			s.clusterDirty = append(s.clusterDirty, dirtyPlace{ch.Old.Layer, ch.Old.Pos, false})
+		}
+		if ch.Has() {
+			s.clusterDirty = append(s.clusterDirty, dirtyPlace{ch.New.Layer, ch.New.Pos, false})
+		}
 	}
 	s.armClustersLocked()
 }
@@ -273,7 +329,8 @@ func (s *Server) armClustersLocked() {
 }
 
 // markDirtyLocked marks stale the sets whose region holds a place in
-// clusterDirty (in a layer it reads, inside its grant), and empties it.
+// clusterDirty (in a layer it reads, inside its grant), or only due for a
+// place of a props-only change, and empties it.
 // With many more places than sets, every set is marked: under a busy
 // feed nearly every region changed anyway, and this bounds the cost per
 // change.
@@ -290,7 +347,11 @@ func (s *Server) markDirtyLocked() {
 		r := [2]float64{p.at.Lon, p.at.Lat}
 		s.clusterRegions.Search(r, r, func(_, _ [2]float64, set *clusterSet) bool {
 			if set.layers.Has(p.layer) && (set.grant == nil || set.grant.Contains(p.at)) {
-				set.fresh = false
+				if p.propsOnly {
+					set.due = true
+				} else {
+					set.fresh = false
+				}
 			}
 			return true
 		})
@@ -350,14 +411,16 @@ func (s *Server) sendDiffLocked(c *conn, vw *view) {
 			continue
 		}
 		cl := s.wireCluster(vw, mc)
-		now := sentOf(&cl, gen)
+		lone := s.loneOf(mc)
+		now := sentOf(&cl, lone, gen)
 		if old, ok := vw.sent[mc.ID]; ok && old.count == now.count && old.lonE7 == now.lonE7 &&
-			old.latE7 == now.latE7 && old.expansion == now.expansion {
+			old.latE7 == now.latE7 && old.expansion == now.expansion &&
+			old.loneID == now.loneID && old.loneVersion == now.loneVersion {
 			vw.sent[mc.ID] = now
 			continue
 		}
 		vw.sent[mc.ID] = now
-		s.fan.inline.deliver(c, clusterKey(vw.v.ID, mc.ID), slices.Clone(s.enc.ClusterOp(&cl)))
+		s.fan.inline.deliver(c, clusterKey(vw.v.ID, mc.ID), slices.Clone(s.clusterOp(&cl, loneOp(lone))))
 	}
 	for id, old := range vw.sent {
 		if old.gen == gen {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -54,14 +55,30 @@ func sameClusters(got, want []wire.Cluster) string {
 	for _, w := range want {
 		g, ok := byID[w.ID]
 		w.View = g.View
+		gm, wm := g.Marker, w.Marker
+		g.Marker, w.Marker = nil, nil
 		if !ok || g != w {
 			return fmt.Sprintf("cluster %d is %+v, want %+v (%d clusters, want %d)", w.ID, g, w, len(got), len(want))
+		}
+		if (gm == nil) != (wm == nil) || gm != nil && !reflect.DeepEqual(*gm, *wm) {
+			return fmt.Sprintf("cluster %d holds the marker %s, want %s", w.ID, markerText(gm), markerText(wm))
+		}
+		if w.Count == 1 && wm == nil {
+			return fmt.Sprintf("cluster %d of count 1 was sent without its marker", w.ID)
 		}
 	}
 	if len(got) != len(want) {
 		return fmt.Sprintf("%d clusters, want %d", len(got), len(want))
 	}
 	return ""
+}
+
+// markerText is m as an error message shows it.
+func markerText(m *wire.Marker) string {
+	if m == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%+v", *m)
 }
 
 // ofView returns the clusters of view id among cs.

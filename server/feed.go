@@ -184,18 +184,17 @@ func (u *Update) validate() error {
 }
 
 // changedLocked hands one change of the store to its consumers, in order:
-// the cluster-mode views that show the clusters it changed, the density
-// layer when it is on, then the fan-out to the marker-mode views. A change
-// of props or version alone changes no cluster and no density.
+// the cluster-mode views that show the clusters it changed (or the
+// isolated marker whose props it changed), the density layer when it is
+// on, then the fan-out to the marker-mode views. A change of props or
+// version alone changes no cluster and no density.
 func (s *Server) changedLocked(ch *store.Change) {
 	if ch.Kind == store.Expired {
 		s.counters.expired.Add(1)
 	}
-	if ch.Kind != store.Updated || ch.Moved() {
-		s.changedClustersLocked(ch)
-		if s.density != nil {
-			s.density.changed(ch)
-		}
+	s.changedClustersLocked(ch)
+	if s.density != nil && (ch.Kind != store.Updated || ch.Moved()) {
+		s.density.changed(ch)
 	}
 	s.fan.add(fanJobOf(ch))
 }

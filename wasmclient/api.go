@@ -57,7 +57,8 @@ type Options struct {
 	// Declutter asks the server to group markers closer than the cluster
 	// radius on screen (40 px) below the budget too: every view below
 	// wire.DeclutterMaxZoom is then in cluster mode (Clusters), a marker
-	// with no other within the radius a cluster of count 1. Default
+	// with no other within the radius a cluster of count 1 carrying the
+	// marker itself (wire.Cluster.Marker: its props included). Default
 	// false: below the budget a view holds every marker (Markers). The
 	// JavaScript API's declutter option is this field.
 	Declutter bool

@@ -4,7 +4,6 @@ package wasmclient
 
 import (
 	"errors"
-	"strconv"
 	"syscall/js"
 
 	"github.com/pushmap/pushmap/geo"
@@ -218,20 +217,26 @@ func invokeThen(fn js.Value, onOK, onErr js.Func) (err error) {
 	return nil
 }
 
-// jsClusters returns clusters as the JavaScript API gives them: key is
-// "view/id", the name adapters use (the id alone is unique per view).
+// jsClusters returns clusters as the JavaScript API gives them, less the
+// key "view/id" pushmap.js adds (building it in Go linked strconv's
+// integer formatting); an isolated marker's cluster has its marker as
+// marker.
 func jsClusters(cs []wire.Cluster) any {
 	out := make([]any, len(cs))
 	for i, cl := range cs {
-		out[i] = map[string]any{
-			"key": strconv.Itoa(cl.View) + "/" + strconv.FormatUint(cl.ID, 10), "view": cl.View, "id": float64(cl.ID),
+		o := map[string]any{
+			"view": cl.View, "id": float64(cl.ID),
 			"z": int(cl.Z), "count": float64(cl.Count), "lon": cl.At.Lon, "lat": cl.At.Lat, "expansionZoom": int(cl.ExpansionZoom),
 		}
+		if cl.Marker != nil {
+			o["marker"] = jsMarkers([]wire.Marker{*cl.Marker})[0]
+		}
+		out[i] = o
 	}
 	return out
 }
 
-func jsMarkers(ms []wire.Marker) any {
+func jsMarkers(ms []wire.Marker) []any {
 	out := make([]any, len(ms))
 	for i, m := range ms {
 		props := map[string]any{}

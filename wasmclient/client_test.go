@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +213,63 @@ func TestFirstConnectFailureIsReported(t *testing.T) {
 			t.Fatalf("no Connecting status naming the failure; status now %+v", c.Status())
 		}
 	}
+}
+
+// TestDeclutterIsolatedMarker: with Options.Declutter, an isolated marker
+// of a city view comes as a cluster of count 1 carrying the marker (id,
+// position, props) in Clusters and in OnChange's Clusters, and Markers
+// stays empty; a marker coming within the radius makes a cluster of 2
+// without one.
+func TestDeclutterIsolatedMarker(t *testing.T) {
+	srv, url := servertest.StartServer(t, &server.Options{ClusterInterval: 5 * time.Millisecond})
+	alone := wire.Marker{ID: "alone", Layer: "cars", Pos: geo.Pt(2.45, 48.85), Props: map[string]any{"name": "Alice", "heading": 30.0}}
+	if err := srv.Apply(server.Upserts(alone)); err != nil {
+		t.Fatal(err)
+	}
+	changes := make(chan wasmclient.Change, 64)
+	c := dial(t, url, &wasmclient.Options{Declutter: true, OnChange: func(ch wasmclient.Change) { changes <- ch }})
+	if err := c.SetView(context.Background(), 0, geo.BBox(2, 48.6, 2.7, 49.1), 11); err != nil {
+		t.Fatal(err)
+	}
+	cs := c.Clusters()
+	if len(cs) != 1 || cs[0].Count != 1 || cs[0].Marker == nil || cs[0].Marker.ID != "alone" ||
+		cs[0].Marker.Pos != alone.Pos || cs[0].Marker.Props["name"] != "Alice" || cs[0].Marker.Props["heading"] != 30.0 {
+		t.Fatalf("clusters %+v, want one of count 1 carrying marker %+v", cs, alone)
+	}
+	if ms := c.Markers(); len(ms) != 0 {
+		t.Fatalf("the decluttered view holds markers %v", ms)
+	}
+	reported := false
+	for !reported {
+		select {
+		case ch := <-changes:
+			for _, cl := range ch.Clusters {
+				reported = reported || cl.Marker != nil && cl.Marker.Props["name"] == "Alice"
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no change reported the isolated marker with its props")
+		}
+	}
+	if err := srv.Apply(server.Upserts(wire.Marker{ID: "near", Layer: "cars", Pos: geo.Pt(2.451, 48.85)})); err != nil {
+		t.Fatal(err)
+	}
+	servertest.Eventually(t, 10*time.Second, func() string {
+		cs := c.Clusters()
+		if len(cs) != 1 || cs[0].Count != 2 || cs[0].Marker != nil {
+			return "clusters " + clustersText(cs) + ", want one of 2 without a marker"
+		}
+		return ""
+	})
+}
+
+func clustersText(cs []wire.Cluster) string {
+	var b strings.Builder
+	for _, c := range cs {
+		b.WriteString("[count " + strconv.FormatUint(c.Count, 10))
+		if c.Marker != nil {
+			b.WriteString(" marker " + c.Marker.ID)
+		}
+		b.WriteString("]")
+	}
+	return b.String()
 }

@@ -630,7 +630,23 @@ func (d *Decoder) cluster(c *Cluster, n int) error {
 		return err
 	}
 	c.ExpansionZoom = uint8(ez)
-	return d.skip(n-8, 2)
+	if n >= 9 {
+		// The marker of a cluster of count 1: an upsert op one level
+		// deeper than a batch's (frame, op, marker, props), its props
+		// held to a batch upsert's limit all the same (so a frame may
+		// nest MaxDepth + 1 here, still bounded; a server sends no
+		// deeper than MaxDepth: Encoder.LoneClusterOp). One decoding of
+		// markers keeps the browser's .wasm small.
+		mn, err := d.arrayLen(5)
+		if err != nil {
+			return err
+		}
+		c.Marker = new(Marker)
+		if err := d.marker(c.Marker, mn); err != nil {
+			return err
+		}
+	}
+	return d.skip(n-9, 2)
 }
 
 // marker decodes a marker upsert of n elements whose array header was read.

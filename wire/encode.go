@@ -352,8 +352,48 @@ func (e *Encoder) tile(t *TileChange) {
 	e.uint(t.Version)
 }
 
+// LoneClusterOp encodes the op of cluster c, of count 1, with its marker
+// given as upsert, the marker's upsert op as Upsert encodes it (a store
+// keeps it encoded; c.Marker is not read). A marker whose props nest too
+// deep to go one level down in a frame of at most MaxDepth levels is left
+// out: the cluster goes without it. The result is valid until the next
+// call.
+func (e *Encoder) LoneClusterOp(c *Cluster, upsert []byte) []byte {
+	e.buf = e.buf[:0]
+	// The marker is at level 3 (frame, op, marker), as a decoder skipping
+	// the op's trailing elements counts.
+	if _, err := mpack.SkipLen(upsert, MaxDepth-2); err != nil {
+		e.clusterHead(c, 8)
+		return e.buf
+	}
+	e.clusterHead(c, 9)
+	e.buf = append(e.buf, upsert...)
+	return e.buf
+}
+
 func (e *Encoder) cluster(c *Cluster) {
-	e.array(8)
+	if c.Marker == nil {
+		e.clusterHead(c, 8)
+		return
+	}
+	start := len(e.buf)
+	e.clusterHead(c, 9)
+	at := len(e.buf)
+	if err := e.upsert(c.Marker); err != nil {
+		// A marker past the limits (Marker.Validate) cannot be sent:
+		// the cluster goes without it, as LoneClusterOp's.
+		e.buf = e.buf[:start]
+		e.clusterHead(c, 8)
+	} else if _, err := mpack.SkipLen(e.buf[at:], MaxDepth-2); err != nil {
+		e.buf = e.buf[:start]
+		e.clusterHead(c, 8)
+	}
+}
+
+// clusterHead writes the array header of a cluster op of n elements and
+// its first eight.
+func (e *Encoder) clusterHead(c *Cluster, n int) {
+	e.array(n)
 	e.uint(TagCluster)
 	e.uint(uint64(c.View))
 	e.uint(c.ID)

@@ -27,7 +27,8 @@ type Hello struct {
 	// Declutter asks that markers closer than the cluster radius on
 	// screen be grouped below the budget too: every view of the
 	// connection below DeclutterMaxZoom is in cluster mode, its isolated
-	// markers clusters of count 1 (docs/protocol.md, Decluttering). On
+	// markers clusters of count 1 carrying the marker (Cluster.Marker;
+	// docs/protocol.md, Decluttering). On
 	// the wire 1, or 0 / absent for false.
 	Declutter bool
 }
@@ -168,13 +169,21 @@ type TileChange struct {
 // view's clusters are closer than 40 pixels on a map at the view's cluster
 // zoom, and each sits at the weight centre of its markers. A cluster op
 // adds or replaces the cluster ID of view View; Count 0 means it is gone.
-// On the wire: [2, view, id, z, count, lonE7, latE7, expansionZoom].
+// On the wire: [2, view, id, z, count, lonE7, latE7, expansionZoom,
+// marker?], the marker, for a cluster of count 1, its upsert op (an array
+// opening with its id) when the server sends it.
 type Cluster struct {
-	View  int    // the id of the client's view it belongs to
-	ID    uint64 // names it within its view, stable while it changes a little; below 2^53 (MaxClusterID)
-	Z     uint8  // the view's cluster zoom: the clusters are merged for a map at this zoom
-	Count uint64 // markers it holds, exactly, in the layers the client sees
-	At    geo.Point
+	// Marker, on a cluster of Count 1, is its one marker (id, layer,
+	// position, version, time, props), as an upsert would carry it: an
+	// isolated marker, for the client to draw as a marker rather than a
+	// cluster labelled 1. Nil on other clusters (and from a server that
+	// does not send it). It is a copy: the view holds no marker.
+	Marker *Marker
+	View   int    // the id of the client's view it belongs to
+	ID     uint64 // names it within its view, stable while it changes a little; below 2^53 (MaxClusterID)
+	Z      uint8  // the view's cluster zoom: the clusters are merged for a map at this zoom
+	Count  uint64 // markers it holds, exactly, in the layers the client sees
+	At     geo.Point
 	// ExpansionZoom is the zoom at which the cluster splits into several
 	// (greater than Z, at most geo.MaxZoom): where a click on it zooms to.
 	ExpansionZoom uint8

@@ -78,7 +78,7 @@ const (
 // these open with an integer.
 const (
 	TagTile    = 1 // [1, layer, z, x, y, version]
-	TagCluster = 2 // [2, view, id, z, count, lonE7, latE7, expansionZoom]
+	TagCluster = 2 // [2, view, id, z, count, lonE7, latE7, expansionZoom, marker?]
 )
 
 // Code is the reason carried by an Error message.

@@ -305,10 +305,19 @@ func TestClusterOpLimits(t *testing.T) {
 	if err != nil || *m.(Batch).Ops[0].Cluster != *good {
 		t.Fatalf("round trip: %v, %+v", err, m)
 	}
-	extra := append([]byte{0x99}, op[1:]...) // 9 elements
-	extra = append(extra, 0xa1, 'x')
-	if m, err := Unmarshal(append(AppendBatchHeader(nil, 1), extra...)); err != nil || *m.(Batch).Ops[0].Cluster != *good {
-		t.Errorf("with a trailing element: %v, %+v", err, m)
+	lone := &Marker{ID: "m", Layer: "cars", Pos: geo.Pt(1, 2), Version: 7}
+	upsert, err := enc.Upsert(lone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := append([]byte{0x9a}, op[1:]...) // 10 elements: the marker, then one more
+	extra = append(append(extra, upsert...), 0xa1, 'x')
+	m, err = Unmarshal(append(AppendBatchHeader(nil, 1), extra...))
+	if err != nil {
+		t.Fatalf("with a marker and a trailing element: %v", err)
+	}
+	if got := *m.(Batch).Ops[0].Cluster; got.Marker == nil || !reflect.DeepEqual(*got.Marker, *lone) {
+		t.Errorf("with a marker and a trailing element: %+v, want the marker %+v", got, lone)
 	}
 	for _, tc := range []struct {
 		name string
@@ -387,5 +396,68 @@ func TestWriteBatches(t *testing.T) {
 	})
 	if err != nil || got != len(ops) || frames < 2 {
 		t.Fatalf("%d ops in %d frames (%v), want %d in several", got, frames, err, len(ops))
+	}
+}
+
+// TestLoneClusterOp: a cluster of count 1 goes with its marker, from the
+// marker's upsert op as a store keeps it (LoneClusterOp) or from
+// Cluster.Marker (ClusterOp), and comes back with it, props included; a
+// marker whose props nest too deep to go one level down is left out,
+// the cluster sent without it.
+func TestLoneClusterOp(t *testing.T) {
+	enc := NewEncoder()
+	lone := &Marker{ID: "car-1", Layer: "cars", Pos: geo.Pt(2.45, 48.85), Version: 3, Time: 99,
+		Props: map[string]any{"heading": 90.5, "name": "Alice"}}
+	upsert, err := enc.Upsert(lone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upsert = bytes.Clone(upsert)
+	cl := &Cluster{View: 2, ID: 5, Z: 11, Count: 1, At: lone.Pos, ExpansionZoom: 12}
+	withMarker := *cl
+	withMarker.Marker = lone
+	for name, op := range map[string][]byte{
+		"LoneClusterOp": bytes.Clone(enc.LoneClusterOp(cl, upsert)),
+		"ClusterOp":     bytes.Clone(enc.ClusterOp(&withMarker)),
+	} {
+		m, err := Unmarshal(append(AppendBatchHeader(nil, 1), op...))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := *m.(Batch).Ops[0].Cluster
+		if got.Marker == nil || !reflect.DeepEqual(*got.Marker, *lone) {
+			t.Errorf("%s: marker %+v, want %+v", name, got.Marker, lone)
+		}
+		got.Marker = nil
+		if got != *cl {
+			t.Errorf("%s: cluster %+v, want %+v", name, got, *cl)
+		}
+	}
+
+	// Props nested as deep as a batch's upsert allows: one level too deep
+	// inside a cluster op.
+	var v any = 1
+	for range MaxDepth - 3 {
+		v = []any{v}
+	}
+	deep := &Marker{ID: "deep", Layer: "cars", Pos: geo.Pt(1, 1), Version: 1, Props: map[string]any{"v": v}}
+	deepOp, err := enc.Upsert(deep)
+	if err != nil {
+		t.Fatalf("the deepest props a batch carries: %v", err)
+	}
+	deepOp = bytes.Clone(deepOp)
+	withDeep := *cl
+	withDeep.Marker = deep
+	for name, op := range map[string][]byte{
+		"LoneClusterOp": bytes.Clone(enc.LoneClusterOp(cl, deepOp)),
+		"ClusterOp":     bytes.Clone(enc.ClusterOp(&withDeep)),
+	} {
+		m, err := Unmarshal(append(AppendBatchHeader(nil, 1), op...))
+		if err != nil {
+			t.Fatalf("%s, props too deep: %v", name, err)
+		}
+		if got := *m.(Batch).Ops[0].Cluster; got != *cl {
+			t.Errorf("%s, props too deep: %+v, want the cluster without its marker %+v", name, got, *cl)
+		}
 	}
 }

@@ -207,11 +207,13 @@ class Client {
   /**
    * A snapshot array of the clusters the client holds: the server sends
    * clusters instead of markers for a view that holds more markers than its
-   * budget. [{key, view, id, z, count, lon, lat, expansionZoom}], copies
-   * read from the wasm client, which keeps the only copy.
+   * budget, or below zoom 16 with declutter. [{key, view, id, z, count, lon,
+   * lat, expansionZoom, marker?}], copies read from the wasm client, which
+   * keeps the only copy; marker, on a cluster of count 1, is its isolated
+   * marker (id, layer, lon, lat, version, time, props).
    */
   clusters() {
-    return this.#handle.clusters?.() ?? [];
+    return withKeys(this.#handle.clusters?.() ?? []);
   }
 
   /** Closes the connection for good; a final 'status' event reports 'closed'. */
@@ -221,6 +223,7 @@ class Client {
 
   #dispatch(type, p) {
     if (type === 'clusters') {
+      withKeys(p.clusters ?? []);
       this.#emit(type, p);
       // A view in cluster mode gets its snapshot as clusters.
       if (p.reset) this.#becomeReady();
@@ -284,6 +287,13 @@ export function countLabel(count) {
 /** @type {typeof types.clusterKey} */
 export function clusterKey(c) {
   return `${c.view}/${c.id}`;
+}
+
+// withKeys sets each cluster's key (clusterKey), which the wasm leaves to
+// this module (its Go strconv cost the .wasm bytes), and returns them.
+function withKeys(clusters) {
+  for (const c of clusters) c.key = clusterKey(c);
+  return clusters;
 }
 
 /**

@@ -820,3 +820,68 @@ test('attachMapLibre glides a marker moved again, and points markers with a head
   assert.deepEqual(map.getLayer('pushmap-markers').filter, ['!', headings.filter], 'each marker is drawn once');
   assert.deepEqual(headings.layout['icon-size'], ['interpolate', ['linear'], ['zoom'], 2, 0.3, 10, 0.6]);
 });
+
+// lone is a cluster of count 1 carrying its isolated marker, as a
+// decluttering server sends it.
+const lone = (id, m) => ({ ...cluster(id, 1, m.lon, m.lat), marker: m });
+
+test('both adapters draw an isolated marker (a cluster of 1 carrying it) as a marker, not a cluster', async (t) => {
+  const map = new StubMapLibre();
+  const client = new StubClient();
+  const clicked = [];
+  const a = attachMapLibre(map, client, { onMarkerClick: (m) => clicked.push(m) });
+  t.after(() => a.detach());
+  const markers = map.getSource('pushmap');
+  const clusters = map.getSource('pushmap-clusters');
+  const car = marker('car1', 2, 3, 1, 'cars', { heading: 90, name: 'Alice' });
+  client.clustersEvent({ reset: true, clusters: [lone(600, car), cluster(601, 5)] });
+  await frame();
+  assert.deepEqual([...clusters.features.keys()], ['0/601'], 'the isolated marker is no cluster');
+  assert.deepEqual([...markers.features.keys()], ['car1']);
+  const p = markers.features.get('car1').properties;
+  assert.equal(p.name, 'Alice');
+  assert.equal(p.heading, 90, 'its props, heading included');
+  assert.deepEqual(markers.features.get('car1').geometry.coordinates, [2, 3]);
+
+  // Another marker came within the radius: a cluster of 2, the marker gone.
+  client.clustersEvent({ clusters: [cluster(600, 2)] });
+  await frame();
+  assert.deepEqual([...markers.features.keys()], []);
+  assert.deepEqual([...clusters.features.keys()].sort(), ['0/600', '0/601']);
+
+  // It left again, with new props, under another cluster id.
+  client.clustersEvent({ clusters: [cluster(600, 0), lone(602, { ...car, lon: 4, lat: 4, version: 2, props: { name: 'Bob' } })] });
+  await frame();
+  assert.deepEqual([...clusters.features.keys()], ['0/601']);
+  assert.equal(markers.features.get('car1').properties.name, 'Bob');
+  assert.deepEqual(markers.features.get('car1').geometry.coordinates, [4, 4]);
+  map.fire('click:pushmap-markers', { features: [{ properties: { id: 'car1' } }] });
+  assert.deepEqual(clicked.map((m) => m.props.name), ['Bob'], 'a click gives the marker with its props');
+
+  // Held both as the client's marker and as an isolated one: drawn once,
+  // and still drawn when one of the two goes.
+  client.changes({ added: [{ ...car, lon: 4, lat: 4, version: 2, props: { name: 'Bob' } }] });
+  client.clustersEvent({ clusters: [cluster(602, 0)] });
+  await frame();
+  assert.deepEqual([...markers.features.keys()], ['car1']);
+  client.changes({ removed: ['car1'] });
+  await frame();
+  assert.deepEqual([...markers.features.keys()], []);
+
+  // Leaflet: the same, in its marker group.
+  const L = stubLeaflet();
+  const lmap = new StubLeafletMap();
+  lmap.bounds = [-10, -10, 10, 10];
+  lmap.center = { lat: 0, lng: 0 };
+  const lclient = new StubClient();
+  const la = attachLeaflet(lmap, lclient, L);
+  t.after(() => la.detach());
+  lclient.clustersEvent({ reset: true, clusters: [lone(700, car), cluster(701, 5)] });
+  await frame();
+  assert.deepEqual(la.shownMarkers(), [{ id: 'car1', layer: 'cars', lon: 2, lat: 3 }]);
+  assert.deepEqual(la.shownClusters().map((c) => c.key), ['0/701']);
+  assert.deepEqual(la.shownClusterLabels().map((l) => l.label), ['5'], 'no label reading 1');
+  lclient.clustersEvent({ clusters: [cluster(700, 2)] });
+  await frame();
+  assert.deepEqual(la.shownMarkers(), []);
+});

@@ -46,7 +46,12 @@ type MergedCluster struct {
 	ExpansionZoom int
 	// Covers is a box holding every cell of the cluster (their centroids
 	// widened by a cell): a view meets the cluster when it meets Covers.
-	Covers  geo.Box
+	Covers geo.Box
+	// Lone, on a cluster of Count 1, is the id of its one marker: an
+	// isolated marker, which a client draws as itself (empty when no
+	// marker was found, which cannot happen while the cells count the
+	// store's markers).
+	Lone    string
 	members []uint64 // keys of its cells, when keepMembers (tests)
 }
 
@@ -92,7 +97,7 @@ func (st *Store) MergedClusters(box geo.Box, zoom int, ls LayerSet, grant *geo.B
 	g.start(geo.Tile{}, grant == nil)
 	sc.layers, sc.units, sc.stack = g.layers[:0], g.units, g.stack[:0]
 	units, uz := st.pointUnits(g.units, zoom, ls)
-	return sc.mergeUnits(units, zoom, uz)
+	return st.findLone(sc.mergeUnits(units, zoom, uz), ls)
 }
 
 // maxPointUnits is the most markers a merge takes one by one (see
@@ -298,7 +303,62 @@ func (st *Store) MergedClustersOfTiles(zoom, tz int, x0, x1, y0, y1 uint32, ls L
 	}
 	sc.layers, sc.units, sc.stack = g.layers[:0], g.units, g.stack[:0]
 	units, uz := st.pointUnits(g.units, zoom, ls)
-	return sc.mergeUnits(units, zoom, uz)
+	return st.findLone(sc.mergeUnits(units, zoom, uz), ls)
+}
+
+// findLone sets the Lone of each cluster of count 1 among cs, merged from
+// the markers of layers ls, and returns cs. Such a cluster is one unit,
+// the cell its ID names: the marker of ls in that cell (for a cell finer
+// than the cluster zoom, one of the markers merged one by one, the one at
+// the cluster's position). One search of the point index per isolated
+// marker: dense views have next to none.
+func (st *Store) findLone(cs []MergedCluster, ls LayerSet) []MergedCluster {
+	const mask = 1<<24 - 1
+	mz := st.clusters.maxZoom
+	for i := range cs {
+		c := &cs[i]
+		if c.Count != 1 {
+			continue
+		}
+		t := geo.Tile{Z: uint8(c.ID >> 48), X: uint32(c.ID >> 24 & mask), Y: uint32(c.ID & mask)}
+		// The finest cell (at the cluster zoom) the unit's markers are in.
+		fx, fy := t.X, t.Y
+		if int(t.Z) > mz {
+			fx, fy = t.X>>(int(t.Z)-mz), t.Y>>(int(t.Z)-mz)
+		}
+		b := t.Bounds()
+		// The cell's markers, those on its edges and, on the first and
+		// last rows, beyond the Mercator limits included (as pointUnits).
+		if t.Y == 0 {
+			b.North = 90
+		}
+		if t.Y == 1<<t.Z-1 {
+			b.South = -90
+		}
+		best, bestD := "", math.Inf(1)
+		st.Search(b, func(rec *Record) bool {
+			if !ls.Has(rec.Marker.Layer) {
+				return true
+			}
+			k := rec.cell.cell.key
+			kx, ky := uint32(k>>29&(1<<29-1)), uint32(k&(1<<29-1))
+			if int(t.Z) <= mz {
+				kx, ky = kx>>(mz-int(t.Z)), ky>>(mz-int(t.Z))
+				if kx != t.X || ky != t.Y {
+					return true
+				}
+			} else if kx != fx || ky != fy || geo.TileOf(rec.Marker.Pos, int(t.Z)) != t {
+				return true
+			}
+			dx, dy := rec.Marker.Pos.Lon-c.At.Lon, rec.Marker.Pos.Lat-c.At.Lat
+			if d := dx*dx + dy*dy; d < bestD || d == bestD && rec.Marker.ID < best {
+				best, bestD = rec.Marker.ID, d
+			}
+			return true
+		})
+		c.Lone = best
+	}
+	return cs
 }
 
 // cmpMorton compares tiles of one zoom in Z-order (x the low bit of each

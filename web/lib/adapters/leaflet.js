@@ -64,6 +64,9 @@ import {
  *   motion, motionMaxMs, motionMaxPx  as attachMapLibre's: moved markers
  *                glide (default true)
  *
+ * A cluster of count 1 carrying its marker (an isolated marker of a
+ * decluttered view) is drawn as that marker, in the markers' group.
+ *
  * With the canvas renderer (the default), a marker whose props.heading is a
  * number is drawn as a circle drawn out into a point towards its heading,
  * as on MapLibre; other renderers draw circles.

@@ -105,7 +105,10 @@ const HEADING_RADIUS = 10;
  *
  * Marker feature properties: the marker's props, then id, layer, version,
  * time, lon, lat (these win over props of the same name). Cluster feature
- * properties: key ("z/x/y"), z, x, y, count, lon, lat.
+ * properties: key ("z/x/y"), z, x, y, count, lon, lat. A cluster of count 1
+ * carrying its marker (an isolated marker of a decluttered view) is drawn
+ * as that marker, in the markers' source (MarkerSync): its props, heading
+ * and hooks as any marker's, no count label.
  *
  * @param {any} map
  * @param {import('../types/pushmap.js').Client} client

@@ -78,11 +78,19 @@ class FrameBatch {
  * next frame, what it applied with client.markers() — the client's cache is
  * the truth after a view change, which drops markers without a 'changes'
  * event being needed.
+ *
+ * The markers it draws are the client's markers and the isolated markers
+ * of its clusters: a cluster of count 1 that carries its marker (a
+ * decluttered view's lone marker) is drawn as that marker, with its props,
+ * and not as a cluster (ClusterSync leaves it out). A marker the client
+ * holds both ways is drawn once, as the client's marker.
  */
 export class MarkerSync extends FrameBatch {
   /** id -> marker as last applied. */
   shown = new Map();
-  #pending = new Map(); // id -> marker, or null for a removal
+  #held = new Map(); // id -> marker, as the client holds it (its markers)
+  #lone = new Map(); // cluster key -> the isolated marker it carries
+  #touched = new Set(); // ids to compare at the next flush
   #reset = false;
   #reconcile = false;
   #client;
@@ -93,6 +101,7 @@ export class MarkerSync extends FrameBatch {
     this.#client = client;
     this.#apply = apply;
     this.listen(client.on('changes', (c) => this.#onChanges(c)));
+    this.listen(client.on('clusters', (e) => this.#onClusters(e)));
     // Start from whatever the client already holds.
     this.reconcile();
   }
@@ -100,12 +109,42 @@ export class MarkerSync extends FrameBatch {
   #onChanges(c) {
     if (c.reset) {
       this.#reset = true;
-      this.#pending.clear();
+      this.#held.clear();
     }
-    for (const m of c.added ?? []) this.#pending.set(m.id, m);
-    for (const m of c.updated ?? []) this.#pending.set(m.id, m);
-    for (const id of c.removed ?? []) this.#pending.set(id, null);
+    for (const m of c.added ?? []) this.#hold(m);
+    for (const m of c.updated ?? []) this.#hold(m);
+    for (const id of c.removed ?? []) {
+      this.#held.delete(id);
+      this.#touched.add(id);
+    }
     this.schedule();
+  }
+
+  #hold(m) {
+    this.#held.set(m.id, m);
+    this.#touched.add(m.id);
+  }
+
+  #onClusters({ reset, clusters }) {
+    if (reset) {
+      for (const m of this.#lone.values()) this.#touched.add(m.id);
+      this.#lone.clear();
+    }
+    for (const c of clusters ?? []) this.#setLone(c);
+    this.schedule();
+  }
+
+  // #setLone records cluster c's isolated marker, or that it has none.
+  #setLone(c) {
+    const key = clusterKey(c);
+    const old = this.#lone.get(key);
+    if (old) this.#touched.add(old.id);
+    if (isLone(c)) {
+      this.#lone.set(key, c.marker);
+      this.#touched.add(c.marker.id);
+    } else {
+      this.#lone.delete(key);
+    }
   }
 
   /** Compare with client.markers() at the next frame. */
@@ -117,7 +156,7 @@ export class MarkerSync extends FrameBatch {
   /** Drop everything applied and rebuild from client.markers() (e.g. after the map lost its layer). */
   rebuild() {
     this.#reset = true;
-    this.#pending.clear();
+    this.#held.clear();
     this.reconcile();
   }
 
@@ -125,38 +164,40 @@ export class MarkerSync extends FrameBatch {
   flush() {
     if (this.paused) return;
     const reset = this.#reset;
-    let pending = this.#pending;
-    if (this.#reconcile) {
-      pending = new Map();
-      const seen = new Set();
-      for (const m of this.#client.markers()) {
-        seen.add(m.id);
-        const s = reset ? undefined : this.shown.get(m.id);
-        if (!s || s.version !== m.version || s.lon !== m.lon || s.lat !== m.lat || s.layer !== m.layer) {
-          pending.set(m.id, m);
-        }
-      }
-      if (!reset) {
-        for (const id of this.shown.keys()) if (!seen.has(id)) pending.set(id, null);
-      }
+    const reconcile = this.#reconcile;
+    let ids = this.#touched;
+    if (reconcile) {
+      this.#held = new Map(this.#client.markers().map((m) => [m.id, m]));
+      this.#lone.clear();
+      for (const c of this.#client.clusters?.() ?? []) this.#setLone(c);
     }
-    this.#pending = new Map();
+    const lone = new Map();
+    for (const m of this.#lone.values()) lone.set(m.id, m);
+    if (reset || reconcile) ids = new Set([...ids, ...this.#held.keys(), ...lone.keys(), ...this.shown.keys()]);
+    this.#touched = new Set();
     this.#reset = false;
     this.#reconcile = false;
     if (reset) this.shown.clear();
     const upserts = [];
     const removes = [];
-    for (const [id, m] of pending) {
-      if (m === null) {
+    for (const id of ids) {
+      const m = this.#held.get(id) ?? lone.get(id);
+      const s = this.shown.get(id);
+      if (!m) {
         if (this.shown.delete(id)) removes.push(id);
-      } else {
-        upserts.push({ marker: m, prev: this.shown.get(id) });
+      } else if (!s || s.version !== m.version || s.lon !== m.lon || s.lat !== m.lat || s.layer !== m.layer) {
+        upserts.push({ marker: m, prev: s });
         this.shown.set(id, m);
       }
     }
     if (reset || upserts.length || removes.length) this.#apply({ reset, upserts, removes });
   }
 
+}
+
+/** isLone tells whether cluster c is an isolated marker: count 1, carrying its marker. */
+export function isLone(c) {
+  return c.count === 1 && c.marker != null;
 }
 
 /**
@@ -195,7 +236,8 @@ export class ClusterSync extends FrameBatch {
       this.#full = true;
       this.#pending.clear();
     }
-    for (const c of clusters ?? []) this.#pending.set(clusterKey(c), c.count > 0 ? c : null);
+    // An isolated marker is drawn by MarkerSync, as a marker.
+    for (const c of clusters ?? []) this.#pending.set(clusterKey(c), c.count > 0 && !isLone(c) ? c : null);
     this.schedule();
   }
 
@@ -203,7 +245,7 @@ export class ClusterSync extends FrameBatch {
   #fromClient() {
     this.#full = true;
     this.#pending.clear();
-    for (const c of this.#client.clusters?.() ?? []) this.#pending.set(clusterKey(c), c);
+    for (const c of this.#client.clusters?.() ?? []) if (!isLone(c)) this.#pending.set(clusterKey(c), c);
     this.schedule();
   }
 

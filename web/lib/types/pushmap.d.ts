@@ -102,6 +102,13 @@ export interface Cluster {
   lat: number;
   /** The zoom (protocol's) at which it splits into several: where a click on it zooms to. */
   expansionZoom: number;
+  /**
+   * On a cluster of count 1, its one marker with its props: an isolated
+   * marker (a decluttered view's lone marker), which the adapters draw as a
+   * marker, not as a cluster labelled 1. Absent on other clusters. A copy:
+   * the client's markers() does not hold it.
+   */
+  marker?: Marker;
 }
 
 /** Payload of the 'clusters' event. */
@@ -173,8 +180,9 @@ export interface ConnectOptions {
    * Group markers closer than the cluster radius on screen (40 px) below
    * the server's budget too: every view below zoom 16 is then in cluster
    * mode, a marker with no other within the radius a cluster of count 1
-   * (docs/protocol.md, Decluttering). Default false, as the Go client's
-   * Options.Declutter; the demo turns it on.
+   * carrying the marker itself (Cluster.marker, with its props), which the
+   * adapters draw as a marker (docs/protocol.md, Decluttering). Default
+   * false, as the Go client's Options.Declutter; the demo turns it on.
    */
   declutter?: boolean;
 }
