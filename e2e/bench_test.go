@@ -150,6 +150,7 @@ var firstMarkerSteps = []struct{ name, what string }{
 	{"pushmap:open", "WebSocket open"},
 	{"pushmap:ready", "first snapshot in the client"},
 	{"pushmap:map", "map made (WebGL context)"},
+	{"pushmap:workers", "MapLibre's workers answered a ping (their module run)"},
 	{"pushmap:style", "style loaded, sources added"},
 	{"pushmap:first-frame", "first frame drawn (no markers yet)"},
 	{"pushmap:markers-in-worker", "markers' source loaded by a worker"},

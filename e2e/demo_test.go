@@ -253,6 +253,34 @@ func TestDemoDecoratesAfterTheSnapshot(t *testing.T) {
 		`pushmapDemo.map.getSource('basemap') !== undefined`)
 }
 
+// TestDemoAddsSourcesOnceWorkersAnswer checks the MapLibre page's start
+// order (BenchmarkFirstMarker; docs/design.md, "First marker before
+// decoration", sixth round): MapLibre's workers have answered a ping before
+// the page adds its style and the adapter's sources, so the markers' source
+// goes straight to a worker; a message to a worker whose start the page's
+// main thread had not yet seen waited for the end of the map's first frame.
+// The page's cap on that wait is an hour here (?startWaitMs=).
+func TestDemoAddsSourcesOnceWorkersAnswer(t *testing.T) {
+	d := startDemo(t)
+	d.upsert(car("louvre", 2.3376, 48.8606))
+	p := openDemo(t, d, "lon=2.35&lat=48.85&zoom=10&declutter=0&startWaitMs=3600000")
+	waitShownIDs(t, p, "louvre")
+	steps, err := e2e.Eval[map[string]float64](testCtx(t, time.Minute), p, stepsJS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers, answered := steps["pushmap:workers"]
+	added, ok := steps["pushmap:style"]
+	switch {
+	case !answered:
+		t.Errorf("no pushmap:workers mark: the sources were added without the workers' answer to a ping (marks %v)", steps)
+	case !ok:
+		t.Errorf("no pushmap:style mark (marks %v)", steps)
+	case workers > added:
+		t.Errorf("workers answered at %.0f ms, after the style and sources were added at %.0f ms", workers, added)
+	}
+}
+
 // TestLeafletDemoDecoratesAfterTheSnapshot is TestDemoDecoratesAfterTheSnapshot
 // for the Leaflet page: its basemap too comes once the first snapshot is
 // in, not after the fallback timer (an hour here).

@@ -94,6 +94,10 @@ export function demoParams(search = location.search, defaults = {}) {
     // the first snapshot to be drawn, ms from the map's making (Leaflet: the
     // basemap, ms from the script's start).
     decorateMs: Math.max(0, num('decorateMs', 1500)),
+    // ?startWaitMs=N: the longest the MapLibre page waits for the first
+    // snapshot before it makes the map, and for MapLibre's workers before it
+    // adds the map's style and sources, ms from the script's start.
+    startWaitMs: Math.max(0, num('startWaitMs', 600)),
   };
 }
 

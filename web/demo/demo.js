@@ -24,11 +24,13 @@ import { DEMO_COLORS, StatusPanel, assetURL, demoLegend, demoParams, markerPopup
 //     thread, so the workers are ready to tile the markers by the time the
 //     snapshot is there, not only after the map was made.
 //  3. Give the handshake and the snapshot, a few short turns of the main
-//     thread, up to SNAPSHOT_WAIT_MS before the map is made: making it
+//     thread, up to START_WAIT_MS before the map is made: making it
 //     (WebGL, shaders) holds the main thread for a few hundred ms.
-//  4. The map, with a style of one background layer made at once (not a
-//     frame later), and the adapter, which adds its sources with the
-//     markers the client already holds in the same task.
+//  4. The map, without a style (nothing drawn yet); then, once the workers
+//     have answered a ping (workersReady, up to START_WAIT_MS), a style of
+//     one background layer made at once (not a frame later), and the
+//     adapter, which adds its sources with the markers the client already
+//     holds in the same task.
 //  5. Decoration once those are drawn (the map idle after the snapshot), or
 //     after params.decorateMs: the basemap, whose countries cost a worker and
 //     the main thread most of a second, the density tiles, and the map's
@@ -64,6 +66,11 @@ const clientConnected = pushmapLoaded.then((pushmap) => {
   return client;
 });
 clientConnected.catch(() => {}); // reported where it is awaited, below
+// From the script's start: the snapshot comes about 0.3 s after it on an
+// idle machine, the workers' answer a little later (docs/benchmarks.md has
+// the breakdown); the default 600 ms (?startWaitMs=) leaves room for a busy
+// one, and a page whose server does not answer still gets its map.
+const START_WAIT_MS = params.startWaitMs;
 const maplibreLoaded = import('maplibre-gl').then((maplibregl) => {
   maplibregl.setWorkerUrl(assetURL('maplibre-worker'));
   // Two workers: MapLibre's default is one, in which tiling the basemap's
@@ -73,11 +80,17 @@ const maplibreLoaded = import('maplibre-gl').then((maplibregl) => {
   performance.mark('pushmap:maplibre');
   return maplibregl;
 });
-// From the script's start: the snapshot comes about 0.3 s after it on an
-// idle machine (docs/benchmarks.md has the breakdown); 600 ms leaves room
-// for a busy one, and a page whose server does not answer still gets its map.
-const SNAPSHOT_WAIT_MS = 600;
-await Promise.race([snapshot, new Promise((later) => setTimeout(later, SNAPSHOT_WAIT_MS))]);
+// Resolves once both workers have answered a ping (true), or after
+// START_WAIT_MS without an answer (false). A message posted to a worker
+// that has not finished evaluating its module waits on the page's side
+// until a main-thread task has seen it finish: the markers' source, sent
+// in the task that made the map, waited behind the map's first frame,
+// answered one frame later (docs/design.md, "First marker before
+// decoration", sixth round). After the ping it goes straight to the worker.
+const workersReady = maplibreLoaded.then((maplibregl) => maplibregl.getGlobalDispatcher().ping(START_WAIT_MS));
+workersReady.then((answered) => answered && performance.mark('pushmap:workers'), () => {});
+const startWaitOver = new Promise((later) => setTimeout(later, START_WAIT_MS));
+await Promise.race([snapshot, startWaitOver]);
 const maplibregl = await maplibreLoaded;
 
 // The density tile layer of the server (pushmap --density-layer density),
@@ -214,6 +227,10 @@ snapshot.then(() => {
   }));
 });
 
+// The workers' start, seen by the main thread (workersReady): they mostly
+// finish it while the map was being made, and a map without a style
+// requests no frame meanwhile.
+await Promise.race([workersReady, startWaitOver]);
 // The style, now: an empty one plus the ocean ('style.load' fires here).
 map.addLayer(OCEAN);
 
