@@ -153,7 +153,7 @@ func (c *client) connect(ctx context.Context) error {
 		ws.SetReadLimit(-1)
 		c.ws = ws
 		switch r.sc.Approach {
-		case Pushmap:
+		case Pushmap, Floor:
 			hello, _ := wire.Marshal(wire.Hello{Version: wire.Version})
 			if err := ws.Write(ctx, websocket.MessageBinary, hello); err != nil {
 				return err
@@ -207,7 +207,7 @@ func (c *client) setView(ctx context.Context, box geo.Box) error {
 	r := c.r
 	c.box = box
 	switch r.sc.Approach {
-	case Pushmap:
+	case Pushmap, Floor:
 		sent := box
 		if r.sc.Margin > 0 {
 			sent = roundBox(widen(box, r.sc.Margin))

@@ -53,6 +53,10 @@ const (
 	// PollSince: HTTP polling of the changes in the view's box since the
 	// last answer, conditional and gzipped (baseline.Poll).
 	PollSince Approach = "poll-since"
+	// Floor: the leanest server pushmap's clients accept (baseline.Floor),
+	// not shippable: the floor under pushmap's latency and CPU. Its
+	// clients are pushmap's.
+	Floor Approach = "floor"
 )
 
 // polls reports whether a is one of the polling approaches.
@@ -431,6 +435,8 @@ func (r *run) start(ctx context.Context) error {
 		kind = target.KindBroadcast
 	case PollSince:
 		kind = target.KindPoll
+	case Floor:
+		kind = target.KindFloor
 	case Pushmap, Poll:
 	default:
 		return fmt.Errorf("loadgen: unknown approach %q", s.Approach)
