@@ -640,7 +640,7 @@ func floorBullet(b *strings.Builder, res *Results, rep *loadgen.Report, st, pm *
 		}
 		return s.FramesPerSec / s.BatchesPerSec * (perFrame(s.ServerCPU, s) + perFrame(s.GeneratorCPU, s)) / 1e3
 	}
-	p("- %s, the leanest server for the same job (views in a plain slice, every update against every view, one write per client per batch "+
+	p("- %s, the leanest server for the same job (views in a plain slice, each tested against the batch's updates near it, one write per client per batch "+
 		"from %d goroutines; no outbox, watchdog, limits, clusters or auth): p99 latency %s ms (pushmap %s), p50 %s ms (pushmap %s); "+
 		"server CPU %.1f µs per frame (pushmap %.1f), generator CPU %.1f µs per frame (pushmap %.1f); a batch's %s frames cost "+
 		"%.1f ms of CPU, server and generator (pushmap %.1f ms), at best %.1f ms on %d cores (pushmap %.1f ms); recall %s, precision %s",
