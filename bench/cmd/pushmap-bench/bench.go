@@ -30,7 +30,8 @@ const aboutBench = `Runs the load benchmark: many real clients in this process a
 in a process of its own on 127.0.0.1, for pushmap (with exact views, and
 widened as the browser client's margin does) and for what users would pick
 instead (polling naively and with a since-cursor, broadcast, tile channels
-at three zooms), on the "fleet" workload:
+at three zooms), and beside them the floor (the leanest server pushmap's
+clients accept, not shippable), on the "fleet" workload:
 markers moving a small step once a period inside a region, clients each
 watching a box of about a zoom-14 screen and panning every few seconds.
 
@@ -39,7 +40,8 @@ It runs five parts (-only picks some):
   fleet   the workload with every approach (-approaches), side by side;
           windows in rounds: round 1 runs one window of every approach,
           round 2 the next, each window in fresh processes
-  sweep   latency as clients grow (-sweep-clients), pushmap, tiles, broadcast
+  sweep   latency as clients grow (-sweep-clients), pushmap, the floor, tiles,
+          broadcast
   ladder  pushmap's highest update rate with recall 100% and p99 under
           -max-p99, for each of -ladder-clients
   stream  the cluster's stream path: -stream-nodes nodes on one Redis,
@@ -121,7 +123,7 @@ func (l *ints) Set(s string) error {
 func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	c := &benchConfig{
 		only:          list{"fleet", "sweep", "ladder", "stream", "idle"},
-		approaches:    list{"pushmap", "pushmap-margin25", "pushmap-durable", "pushmap-cluster3", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
+		approaches:    list{"pushmap", "floor", "pushmap-margin25", "pushmap-durable", "pushmap-cluster3", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
 		markers:       10000,
 		clients:       2000,
 		region:        "paris",
@@ -156,7 +158,8 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-margin<percent> (views widened as the browser client's margin option does: pushmap-margin25), "+
 		"pushmap-durable (--data-dir, fsync always), pushmap-cluster<N> (N nodes in --redis-mode cluster on one redis-server with appendfsync always, "+
 		"the feed into the first, clients spread over all: pushmap-cluster3), tiles (at -tile-zoom) or tiles<zoom> (tiles13), broadcast, poll<interval> (the whole box, plain JSON: poll1s), "+
-		"poll-since<interval> (changes since a cursor, conditional, gzip: poll-since250ms); a name may end in :N, N windows instead of -repeat")
+		"poll-since<interval> (changes since a cursor, conditional, gzip: poll-since250ms), "+
+		"floor (the leanest server pushmap's clients accept, not shippable: the floor under pushmap's latency and CPU); a name may end in :N, N windows instead of -repeat")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
 	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach, in turns with the other approaches (round k: the k-th window of each); the tables show the median by server CPU per million")
@@ -480,7 +483,7 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		}
 	}
 	if c.has("sweep") {
-		for _, a := range []string{"pushmap", "tiles", "broadcast"} {
+		for _, a := range []string{"pushmap", "floor", "tiles", "broadcast"} {
 			sc := base
 			sc.Name = "sweep/" + a
 			sc.Warmup, sc.Window = shorter(c.warmup, 3*time.Second), shorter(c.window, 5*time.Second)
@@ -682,6 +685,8 @@ func approach(sc *loadgen.Scenario, name string) error {
 			return fmt.Errorf("-approaches: %q: want tiles and a zoom, such as tiles14", name)
 		}
 		sc.Approach, sc.TileZoom = loadgen.Tiles, z
+	case name == "floor":
+		sc.Approach = loadgen.Floor
 	case name == "broadcast":
 		sc.Approach = loadgen.Broadcast
 		sc.Audit = min(sc.Audit, 50)

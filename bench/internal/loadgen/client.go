@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/bench/internal/audit"
 	"github.com/pushmap/pushmap/bench/internal/baseline"
 	"github.com/pushmap/pushmap/bench/internal/fleet"
@@ -32,7 +31,7 @@ type client struct {
 	rng   *rand.Rand    // pan goroutine
 	au    *audit.Client // nil when not audited
 	box   geo.Box       // pan goroutine: the view
-	ws    *websocket.Conn
+	ws    *wsConn
 	ready chan struct{}
 	once  sync.Once
 
@@ -144,18 +143,15 @@ func (c *client) connect(ctx context.Context) error {
 		r.wg.Add(1)
 		go c.pollLoop(phase)
 	} else {
-		dialer := r.dialers[k]
-		ws, _, err := websocket.Dial(ctx, "ws"+r.nodeBase(c.idx)[len("http"):]+target.PathWS, &websocket.DialOptions{
-			HTTPClient: dialer, CompressionMode: websocket.CompressionDisabled})
+		ws, err := dialWS(ctx, r.wsDials[k], "ws"+r.nodeBase(c.idx)[len("http"):]+target.PathWS)
 		if err != nil {
 			return err
 		}
-		ws.SetReadLimit(-1)
 		c.ws = ws
 		switch r.sc.Approach {
-		case Pushmap:
+		case Pushmap, Floor:
 			hello, _ := wire.Marshal(wire.Hello{Version: wire.Version})
-			if err := ws.Write(ctx, websocket.MessageBinary, hello); err != nil {
+			if err := ws.write(ctx, hello); err != nil {
 				return err
 			}
 		case Tiles:
@@ -207,7 +203,7 @@ func (c *client) setView(ctx context.Context, box geo.Box) error {
 	r := c.r
 	c.box = box
 	switch r.sc.Approach {
-	case Pushmap:
+	case Pushmap, Floor:
 		sent := box
 		if r.sc.Margin > 0 {
 			sent = roundBox(widen(box, r.sc.Margin))
@@ -222,7 +218,7 @@ func (c *client) setView(ctx context.Context, box geo.Box) error {
 		if c.au != nil {
 			c.au.ViewSent(box, r.now())
 		}
-		return c.ws.Write(ctx, websocket.MessageBinary, frame)
+		return c.ws.write(ctx, frame)
 	case Tiles:
 		z := r.sc.TileZoom
 		want := map[geo.Tile]struct{}{}
@@ -246,7 +242,7 @@ func (c *client) setView(ctx context.Context, box geo.Box) error {
 		if c.au != nil {
 			c.au.ViewSent(box, r.now())
 		}
-		return c.ws.Write(ctx, websocket.MessageBinary, baseline.AppendSubscribe(nil, c.seq, z, sub, unsub))
+		return c.ws.write(ctx, baseline.AppendSubscribe(nil, c.seq, z, sub, unsub))
 	case Broadcast:
 		// The client filters by itself: a pan takes effect at once.
 		if c.au != nil {
@@ -264,7 +260,7 @@ func (c *client) setView(ctx context.Context, box geo.Box) error {
 
 func (c *client) stop() {
 	if c.ws != nil {
-		c.ws.CloseNow()
+		c.ws.close()
 	}
 }
 
@@ -301,10 +297,8 @@ func (c *client) readLoop() {
 	var buf []byte
 	var recs []audit.Record
 	for {
-		_, rd, err := c.ws.Reader(context.Background())
-		if err == nil {
-			buf, err = readAll(buf[:0], rd)
-		}
+		var err error
+		buf, err = c.ws.read(buf)
 		if err != nil {
 			if r.ctx.Err() == nil {
 				r.disconnects.Add(1)

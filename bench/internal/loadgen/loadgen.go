@@ -53,6 +53,10 @@ const (
 	// PollSince: HTTP polling of the changes in the view's box since the
 	// last answer, conditional and gzipped (baseline.Poll).
 	PollSince Approach = "poll-since"
+	// Floor: the leanest server pushmap's clients accept (baseline.Floor),
+	// not shippable: the floor under pushmap's latency and CPU. Its
+	// clients are pushmap's.
+	Floor Approach = "floor"
 )
 
 // polls reports whether a is one of the polling approaches.
@@ -390,7 +394,7 @@ type run struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	dialers   []*http.Client // for WebSocket dials, one per source address
+	wsDials   []func(ctx context.Context, network, addr string) (net.Conn, error) // for WebSocket dials, one per source address
 	nextSrc   atomic.Int64
 	hist      histogram
 	histFeed  histogram // a cluster: clients on the node fed
@@ -431,6 +435,8 @@ func (r *run) start(ctx context.Context) error {
 		kind = target.KindBroadcast
 	case PollSince:
 		kind = target.KindPoll
+	case Floor:
+		kind = target.KindFloor
 	case Pushmap, Poll:
 	default:
 		return fmt.Errorf("loadgen: unknown approach %q", s.Approach)
@@ -486,7 +492,7 @@ func (r *run) start(ctx context.Context) error {
 		srcs = []net.IP{nil}
 	}
 	for _, ip := range srcs {
-		r.dialers = append(r.dialers, &http.Client{Transport: r.transport(ip, 0, false)})
+		r.wsDials = append(r.wsDials, r.dialFrom(ip))
 	}
 	// Tick 0: the first stage's markers.
 	if err := r.publish(ctx, 0); err != nil {
@@ -577,18 +583,24 @@ func (r *run) record(idx int, d time.Duration, n int) {
 // into the run's counters; perHost caps its idle connections (0: default).
 // With gzip it asks for gzip and decompresses answers, as browsers do.
 func (r *run) transport(ip net.IP, perHost int, gzip bool) *http.Transport {
-	d := newDialer(ip)
 	return &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return &countingConn{Conn: c, in: &r.bytesIn, out: &r.bytesOut}, nil
-		},
+		DialContext:         r.dialFrom(ip),
 		MaxIdleConnsPerHost: perHost,
 		DisableCompression:  !gzip,
 		ForceAttemptHTTP2:   false,
+	}
+}
+
+// dialFrom returns a dial function dialling from ip whose connections
+// count bytes into the run's counters.
+func (r *run) dialFrom(ip net.IP) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := newDialer(ip)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: c, in: &r.bytesIn, out: &r.bytesOut}, nil
 	}
 }
 
@@ -736,9 +748,6 @@ func (r *run) close() {
 	}
 	if r.dataDir != "" {
 		os.RemoveAll(r.dataDir)
-	}
-	for _, d := range r.dialers {
-		d.CloseIdleConnections()
 	}
 	if r.feed != nil {
 		r.feed.CloseIdleConnections()

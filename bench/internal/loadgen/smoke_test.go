@@ -68,6 +68,24 @@ func TestSmokePushmap(t *testing.T) {
 	}
 }
 
+// TestSmokeFloor checks that the floor (baseline.Floor), which the
+// bench's pushmap clients talk to as to pushmap, delivers every in-view
+// update and nothing else too: its figures are a floor under pushmap's
+// only if it does the same job.
+func TestSmokeFloor(t *testing.T) {
+	rep := runSmoke(t, smoke(Floor))
+	st := rep.Stages[0]
+	if st.Recall != 1 || st.Missed != 0 {
+		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
+	}
+	if st.Precision != 1 {
+		t.Errorf("precision %.4f, want 1", st.Precision)
+	}
+	if st.FramesPerClientBatch > 1.01 {
+		t.Errorf("%.2f frames per client per batch, want at most 1", st.FramesPerClientBatch)
+	}
+}
+
 // TestSmokePushmapMargin checks that clients widening their views as the
 // browser client does (margin 0.25) still get every in-view update, and
 // that the audit judges them against the view they show: what the margin

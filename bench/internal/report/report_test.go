@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,5 +234,39 @@ func TestWindowsInTurns(t *testing.T) {
 	}
 	if n := strings.Count(md, "| default fleet sustained"); n != 1 {
 		t.Errorf("%d rows of the default fleet's goal, want 1: in-memory pushmap's, not durable's", n)
+	}
+}
+
+// TestFloorBullet checks that the floor's figures come beside pushmap's,
+// per frame and per batch, and that the page says plainly whether issue
+// 13's p99 goal is below what even the floor reaches on the machine.
+func TestFloorBullet(t *testing.T) {
+	for _, c := range []struct {
+		floorP99 float64
+		want     string
+	}{
+		{31, "is below even the floor's p99 (31.0 ms) on this machine"},
+		{12, "is within the floor's reach on this machine (floor p99 12.0 ms): pushmap's p99 minus the floor's: -7.0 ms"},
+	} {
+		res := sample()
+		res.Machine.CPUs = 2
+		fl := loadgen.StageResult{Stage: loadgen.Stage{Markers: 10000, Clients: 2000}, Latency: loadgen.Latency{N: 10, P50: 9, P99: c.floorP99},
+			ServerCPU: 0.3, GeneratorCPU: 0.3, FramesPerSec: 20000, BatchesPerSec: 10, BytesPerClientSec: 100, Precision: 1, Recall: 1, Pass: true}
+		res.Fleet[1].Stages[0].FramesPerSec, res.Fleet[1].Stages[0].BatchesPerSec = 20000, 10
+		res.Fleet = append(res.Fleet, &loadgen.Report{Scenario: loadgen.Scenario{Approach: loadgen.Floor}, Stages: []loadgen.StageResult{fl}})
+		md := Markdown(res, ".")
+		for _, want := range []string{
+			// 0.3 cores over 20,000 frames/s: 15 µs each; 2,000 frames a
+			// batch × 30 µs: 60 ms of CPU, 30 ms on two cores.
+			"- floor (not shippable), the leanest server for the same job",
+			"server CPU 15.0 µs per frame (pushmap 25.0), generator CPU 15.0 µs per frame (pushmap 12.5)",
+			"a batch's 2,000 frames cost 60.0 ms of CPU, server and generator (pushmap 75.0 ms), at best 30.0 ms on 2 cores (pushmap 37.5 ms)",
+			c.want,
+			fmt.Sprintf("| issue 13: p99 ≤ 25 ms at M = 10,000 × C = 2,000 | pushmap 5.0 ms; the floor (not shippable) %.1f ms | yes |", c.floorP99),
+		} {
+			if !strings.Contains(md, want) {
+				t.Errorf("floor p99 %g: the page lacks %q:\n%s", c.floorP99, want, md)
+			}
+		}
 	}
 }

@@ -39,6 +39,7 @@ const (
 	KindTiles     = "tiles"     // baseline.Tiles
 	KindBroadcast = "broadcast" // baseline.Broadcast
 	KindPoll      = "poll"      // baseline.Poll
+	KindFloor     = "floor"     // baseline.Floor: not shippable, the floor
 )
 
 // Paths a target serves.
@@ -60,8 +61,10 @@ const FeedKey = "pushmap-bench-feed-key"
 const About = `Runs a server under test for pushmap-bench, which starts it in a process
 of its own: -kind pushmap (the pushmap server with default options, plus the
 HTTP ingest at /feed/, whose GET /feed/markers?bbox= is the polling
-endpoint), tiles (a tile-channel broker), broadcast, or poll (a polling
-endpoint of changes since a cursor at /poll/markers); the baselines too are
+endpoint), tiles (a tile-channel broker), broadcast, poll (a polling
+endpoint of changes since a cursor at /poll/markers), or floor (the leanest
+server pushmap's bench clients accept: not shippable, the floor); the
+baselines too are
 fed through the ingest (POST /feed/markers, upserts only). With -redis, a
 pushmap target is a node of a cluster on that Redis, fed through the stream
 as pushmap serve --redis-mode cluster is. Every kind answers
@@ -79,7 +82,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "Usage: pushmap-bench target [flags]\n\n%s\nFlags:\n", About)
 		fs.PrintDefaults()
 	}
-	kind := fs.String("kind", KindPushmap, "pushmap, tiles, broadcast or poll")
+	kind := fs.String("kind", KindPushmap, "pushmap, tiles, broadcast, poll or floor")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	maxConns := fs.Int("max-connections", 100000, "pushmap: most WebSocket connections")
 	tileZoom := fs.Int("tile-zoom", 14, "tiles: zoom of the channels' tiles")
@@ -184,6 +187,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		mux.Handle("GET "+PathWS, b)
 		feed = brokerFeed{b.Publish}
 		closeAll = b.Close
+	case KindFloor:
+		f := baseline.NewFloor()
+		mux.Handle("GET "+PathWS, f)
+		feed = brokerFeed{f.Publish}
+		closeAll = f.Close
 	case KindPoll:
 		p := baseline.NewPoll(0)
 		mux.Handle("GET "+PathPoll, p)
