@@ -3,8 +3,6 @@ package baseline
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/pushmap/pushmap/bench/internal/wsframe"
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -271,7 +270,7 @@ func appendFrame(dst []byte, head func([]byte, int) []byte, ops [][]byte) []byte
 	for _, op := range ops {
 		size += len(op)
 	}
-	dst = appendFrameHeader(dst, size)
+	dst = wsframe.AppendHeader(dst, 0x82, size, false) // FIN, binary
 	dst = append(dst, h...)
 	for _, op := range ops {
 		dst = append(dst, op...)
@@ -279,25 +278,9 @@ func appendFrame(dst []byte, head func([]byte, int) []byte, ops [][]byte) []byte
 	return dst
 }
 
-// appendFrameHeader appends the header of a final binary WebSocket frame
-// of size payload bytes, unmasked (RFC 6455 section 5.2).
-func appendFrameHeader(dst []byte, size int) []byte {
-	dst = append(dst, 0x82)
-	switch {
-	case size < 126:
-		return append(dst, byte(size))
-	case size <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(dst, 126), uint16(size))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 127), uint64(size))
-}
-
 // floorMaxFrame caps a client's frame, as pushmap's default
 // maxFrameBytes.
 const floorMaxFrame = 64 << 10
-
-// websocketGUID is the key suffix of RFC 6455's opening handshake.
-const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // ServeHTTP upgrades the request to a WebSocket and serves the client's
 // views until it leaves.
@@ -312,9 +295,8 @@ func (f *Floor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("cannot take the connection over: %v", err), http.StatusInternalServerError)
 		return
 	}
-	sum := sha1.Sum([]byte(key + websocketGUID))
 	if _, err := fmt.Fprintf(conn, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-		base64.StdEncoding.EncodeToString(sum[:])); err != nil {
+		wsframe.AcceptKey(key)); err != nil {
 		conn.Close()
 		return
 	}

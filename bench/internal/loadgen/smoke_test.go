@@ -60,12 +60,7 @@ func smoke(a Approach) *Scenario {
 func TestSmokePushmap(t *testing.T) {
 	rep := runSmoke(t, smoke(Pushmap))
 	st := rep.Stages[0]
-	if st.Recall != 1 || st.Missed != 0 {
-		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
-	}
-	if st.Precision != 1 {
-		t.Errorf("precision %.4f, want 1", st.Precision)
-	}
+	checkExact(t, st)
 }
 
 // TestSmokeFloor checks that the floor (baseline.Floor), which the
@@ -75,12 +70,7 @@ func TestSmokePushmap(t *testing.T) {
 func TestSmokeFloor(t *testing.T) {
 	rep := runSmoke(t, smoke(Floor))
 	st := rep.Stages[0]
-	if st.Recall != 1 || st.Missed != 0 {
-		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
-	}
-	if st.Precision != 1 {
-		t.Errorf("precision %.4f, want 1", st.Precision)
-	}
+	checkExact(t, st)
 	if st.FramesPerClientBatch > 1.01 {
 		t.Errorf("%.2f frames per client per batch, want at most 1", st.FramesPerClientBatch)
 	}
@@ -120,6 +110,18 @@ func TestSmokeBaselines(t *testing.T) {
 				t.Errorf("%s: precision %.4f, want between 0 and 1: they deliver more than the view", a, st.Precision)
 			}
 		})
+	}
+}
+
+// checkExact fails t unless st delivered every in-view update and
+// nothing else: recall and precision 100%.
+func checkExact(t *testing.T, st StageResult) {
+	t.Helper()
+	if st.Recall != 1 || st.Missed != 0 {
+		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
+	}
+	if st.Precision != 1 {
+		t.Errorf("precision %.4f, want 1", st.Precision)
 	}
 }
 
@@ -171,12 +173,7 @@ func TestSmokeCluster(t *testing.T) {
 	sc.Nodes = 3
 	rep := runSmoke(t, sc)
 	st := rep.Stages[0]
-	if st.Recall != 1 || st.Missed != 0 {
-		t.Errorf("recall %.4f: %d of %d in-view updates missed", st.Recall, st.Missed, st.InViewUpdates)
-	}
-	if st.Precision != 1 {
-		t.Errorf("precision %.4f, want 1", st.Precision)
-	}
+	checkExact(t, st)
 	// Redis's RSS shows its /proc entry was read; its CPU may round to 0
 	// in a smoke run's short window (clock ticks of 10 ms, little work).
 	if len(st.NodeCPU) != 3 || st.RedisCPU < 0 || st.RedisRSS <= 0 {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/pushmap/pushmap/bench/internal/wsframe"
 )
 
 // The generator's WebSocket clients use this lean client rather than
@@ -74,8 +75,7 @@ func dialWS(ctx context.Context, dial func(ctx context.Context, network, addr st
 		return nil, fmt.Errorf("websocket: reading the handshake's answer: %w", err)
 	}
 	resp.Body.Close()
-	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) {
+	if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != wsframe.AcceptKey(key) {
 		conn.Close()
 		return nil, fmt.Errorf("websocket: handshake answered %s (Sec-WebSocket-Accept %q)", resp.Status, resp.Header.Get("Sec-WebSocket-Accept"))
 	}
@@ -180,15 +180,7 @@ func (c *wsConn) write(ctx context.Context, p []byte) error {
 func (c *wsConn) writeFrame(b0 byte, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	b := append(c.wbuf[:0], b0)
-	switch n := len(p); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n <= 0xffff:
-		b = binary.BigEndian.AppendUint16(append(b, 0x80|126), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
-	}
+	b := wsframe.AppendHeader(c.wbuf[:0], b0, len(p), true)
 	var mask [4]byte
 	rand.Read(mask[:])
 	b = append(b, mask[:]...)
