@@ -360,9 +360,7 @@ func (e *Encoder) tile(t *TileChange) {
 // call.
 func (e *Encoder) LoneClusterOp(c *Cluster, upsert []byte) []byte {
 	e.buf = e.buf[:0]
-	// The marker is at level 3 (frame, op, marker), as a decoder skipping
-	// the op's trailing elements counts.
-	if _, err := mpack.SkipLen(upsert, MaxDepth-2); err != nil {
+	if !loneFits(upsert) {
 		e.clusterHead(c, 8)
 		return e.buf
 	}
@@ -379,15 +377,20 @@ func (e *Encoder) cluster(c *Cluster) {
 	start := len(e.buf)
 	e.clusterHead(c, 9)
 	at := len(e.buf)
-	if err := e.upsert(c.Marker); err != nil {
-		// A marker past the limits (Marker.Validate) cannot be sent:
-		// the cluster goes without it, as LoneClusterOp's.
-		e.buf = e.buf[:start]
-		e.clusterHead(c, 8)
-	} else if _, err := mpack.SkipLen(e.buf[at:], MaxDepth-2); err != nil {
+	if err := e.upsert(c.Marker); err != nil || !loneFits(e.buf[at:]) {
+		// A marker past the limits (Marker.Validate) or too deep cannot
+		// be sent: the cluster goes without it, as LoneClusterOp's.
 		e.buf = e.buf[:start]
 		e.clusterHead(c, 8)
 	}
+}
+
+// loneFits reports whether upsert, a marker's upsert op, fits as a
+// cluster's marker: at level 3 of a frame (frame, op, marker), as a
+// decoder skipping the op's trailing elements counts, within MaxDepth.
+func loneFits(upsert []byte) bool {
+	_, err := mpack.SkipLen(upsert, MaxDepth-2)
+	return err == nil
 }
 
 // clusterHead writes the array header of a cluster op of n elements and

@@ -52,6 +52,12 @@ type finest struct {
 // cellKey packs a tile into a map key.
 func cellKey(z int, x, y uint32) uint64 { return uint64(z)<<58 | uint64(x)<<29 | uint64(y) }
 
+// cellXY returns the column and row a cell key names.
+func cellXY(key uint64) (x, y uint32) {
+	const mask = 1<<29 - 1
+	return uint32(key >> 29 & mask), uint32(key & mask)
+}
+
 // clusterIndex holds the cells of every layer at every zoom.
 type clusterIndex struct {
 	maxZoom int
@@ -89,8 +95,7 @@ func (ci *clusterIndex) newCell(layer string, z int, key uint64) *cell {
 	if z > denseZoom {
 		return &cell{key: key}
 	}
-	const mask = 1<<29 - 1
-	x, y := key>>29&mask, key&mask
+	x, y := cellXY(key)
 	c := &ci.dense[layer][z][y<<uint(z)|x]
 	*c = cell{key: key}
 	return c

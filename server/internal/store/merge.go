@@ -137,20 +137,10 @@ func (st *Store) pointUnits(units []mergeUnit, zoom int, ls LayerSet) ([]mergeUn
 	}
 	sc := &st.merge
 	out := sc.points[:0]
-	const mask = 1<<29 - 1
 	for _, u := range units {
-		t := geo.Tile{Z: uint8(ci.maxZoom), X: uint32(u.key >> 29 & mask), Y: uint32(u.key & mask)}
-		b := t.Bounds()
-		// The cell's markers, those on its edges and, on the first and
-		// last rows, beyond the Mercator limits included.
-		if t.Y == 0 {
-			b.North = 90
-		}
-		if t.Y == 1<<t.Z-1 {
-			b.South = -90
-		}
+		x, y := cellXY(u.key)
 		from := len(out)
-		st.Search(b, func(rec *Record) bool {
+		st.Search(markersBox(geo.Tile{Z: uint8(ci.maxZoom), X: x, Y: y}), func(rec *Record) bool {
 			if rec.cell.cell.key != u.key || !ls.Has(rec.Marker.Layer) {
 				return true
 			}
@@ -167,7 +157,9 @@ func (st *Store) pointUnits(units []mergeUnit, zoom int, ls LayerSet) ([]mergeUn
 			continue
 		}
 		slices.SortFunc(out[from:], func(a, b mergeUnit) int {
-			if c := cmpMorton(uint32(a.key>>29&mask), uint32(a.key&mask), uint32(b.key>>29&mask), uint32(b.key&mask)); c != 0 {
+			ax, ay := cellXY(a.key)
+			bx, by := cellXY(b.key)
+			if c := cmpMorton(ax, ay, bx, by); c != 0 {
 				return c
 			}
 			if c := cmp.Compare(a.x, b.x); c != 0 {
@@ -313,35 +305,24 @@ func (st *Store) MergedClustersOfTiles(zoom, tz int, x0, x1, y0, y1 uint32, ls L
 // the cluster's position). One search of the point index per isolated
 // marker: dense views have next to none.
 func (st *Store) findLone(cs []MergedCluster, ls LayerSet) []MergedCluster {
-	const mask = 1<<24 - 1
 	mz := st.clusters.maxZoom
 	for i := range cs {
 		c := &cs[i]
 		if c.Count != 1 {
 			continue
 		}
-		t := geo.Tile{Z: uint8(c.ID >> 48), X: uint32(c.ID >> 24 & mask), Y: uint32(c.ID & mask)}
+		t := tileOfJSID(c.ID)
 		// The finest cell (at the cluster zoom) the unit's markers are in.
 		fx, fy := t.X, t.Y
 		if int(t.Z) > mz {
 			fx, fy = t.X>>(int(t.Z)-mz), t.Y>>(int(t.Z)-mz)
 		}
-		b := t.Bounds()
-		// The cell's markers, those on its edges and, on the first and
-		// last rows, beyond the Mercator limits included (as pointUnits).
-		if t.Y == 0 {
-			b.North = 90
-		}
-		if t.Y == 1<<t.Z-1 {
-			b.South = -90
-		}
 		best, bestD := "", math.Inf(1)
-		st.Search(b, func(rec *Record) bool {
+		st.Search(markersBox(t), func(rec *Record) bool {
 			if !ls.Has(rec.Marker.Layer) {
 				return true
 			}
-			k := rec.cell.cell.key
-			kx, ky := uint32(k>>29&(1<<29-1)), uint32(k&(1<<29-1))
+			kx, ky := cellXY(rec.cell.cell.key)
 			if int(t.Z) <= mz {
 				kx, ky = kx>>(mz-int(t.Z)), ky>>(mz-int(t.Z))
 				if kx != t.X || ky != t.Y {
@@ -907,8 +888,28 @@ func (sc *mergeScratch) mergeUnits(units []mergeUnit, zoom, fz int) []MergedClus
 // jsID turns a cell key (zoom<<58 | x<<29 | y) into zoom<<48 | x<<24 | y,
 // below 2^53 for zooms up to 24.
 func jsID(key uint64) uint64 {
-	const mask = 1<<29 - 1
-	return key>>58<<48 | (key>>29&mask)<<24 | key&mask
+	x, y := cellXY(key)
+	return key>>58<<48 | uint64(x)<<24 | uint64(y)
+}
+
+// tileOfJSID returns the tile a jsID names.
+func tileOfJSID(id uint64) geo.Tile {
+	const mask = 1<<24 - 1
+	return geo.Tile{Z: uint8(id >> 48), X: uint32(id >> 24 & mask), Y: uint32(id & mask)}
+}
+
+// markersBox returns the box to search for the markers of cell t: its
+// bounds, with the markers on its edges and, on the first and last rows,
+// those beyond the Mercator limits.
+func markersBox(t geo.Tile) geo.Box {
+	b := t.Bounds()
+	if t.Y == 0 {
+		b.North = 90
+	}
+	if t.Y == 1<<t.Z-1 {
+		b.South = -90
+	}
+	return b
 }
 
 // coverBox returns the box of Web Mercator x from x0 to x1 (unwrapped, so
