@@ -340,10 +340,13 @@ func TestClusterOpLimits(t *testing.T) {
 func FuzzDecodeOps(f *testing.F) {
 	enc := NewEncoder()
 	op, _ := enc.Upsert(&paris)
-	f.Add(bytes.Clone(op))
+	op = bytes.Clone(op) // the encoder's buffer is reused below
+	f.Add(op)
 	f.Add(bytes.Clone(enc.Remove("x")))
 	f.Add(bytes.Clone(enc.ClusterOp(&Cluster{View: 2, ID: MaxClusterID, Z: 3, Count: 40, At: geo.Pt(2.35, 48.85), ExpansionZoom: 5})))
 	f.Add(bytes.Clone(enc.TileOp(&TileChange{Layer: "d", Z: 3, X: 1, Y: 2, Version: 9})))
+	// A cluster of count 1 carrying its marker (the 9th element).
+	f.Add(bytes.Clone(enc.LoneClusterOp(&Cluster{View: 1, ID: 7, Z: 9, Count: 1, At: paris.Pos, ExpansionZoom: 16}, op)))
 	for _, n := range []int{MaxDepth - 3, MaxDepth - 2, 1000} {
 		f.Add(opWithProp(nestedArrays(n)))
 		f.Add(opWithProp(append(bytes.Repeat([]byte{0x81, 0xa1, 'k'}, n), 0xc0)))
