@@ -35,11 +35,13 @@ clients accept, not shippable), on the "fleet" workload:
 markers moving a small step once a period inside a region, clients each
 watching a box of about a zoom-14 screen and panning every few seconds.
 
-It runs five parts (-only picks some):
+It runs six parts (-only picks some):
 
   fleet   the workload with every approach (-approaches), side by side;
           windows in rounds: round 1 runs one window of every approach,
           round 2 the next, each window in fresh processes
+  heavy   the same at -heavy-markers updates/s (issue 13's 30,000), with
+          -heavy-approaches (pushmap and the floor), windows in rounds
   sweep   latency as clients grow (-sweep-clients), pushmap, the floor, tiles,
           broadcast
   ladder  pushmap's highest update rate with recall 100% and p99 under
@@ -91,6 +93,8 @@ type benchConfig struct {
 	repeat                      int
 	streamMarkers               ints
 	streamClients, streamNodes  int
+	heavyMarkers                int
+	heavyApproaches             list
 }
 
 type list []string
@@ -122,45 +126,49 @@ func (l *ints) Set(s string) error {
 
 func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	c := &benchConfig{
-		only:          list{"fleet", "sweep", "ladder", "stream", "idle"},
-		approaches:    list{"pushmap", "floor", "pushmap-margin25", "pushmap-durable", "pushmap-cluster3", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
-		markers:       10000,
-		clients:       2000,
-		region:        "paris",
-		view:          "0.03x0.02",
-		speed:         10,
-		period:        time.Second,
-		tick:          100 * time.Millisecond,
-		pan:           5 * time.Second,
-		warmup:        5 * time.Second,
-		window:        8 * time.Second,
-		tileZoom:      14,
-		sweepClients:  ints{500, 1000, 2000, 4000, 8000, 16000},
-		sweepMarkers:  10000,
-		ladderClients: ints{2000, 10000, 50000},
-		ladderMarkers: ints{200, 1000, 5000, 10000, 20000, 50000, 60000, 67000, 70000, 80000, 100000, 200000, 500000},
-		idle:          100000,
-		maxP99:        50 * time.Millisecond,
-		seed:          1,
-		out:           "artifacts/bench",
-		docs:          "docs/benchmarks.md",
-		sources:       8,
-		audit:         2000,
-		repeat:        3,
-		streamMarkers: ints{10000, 20000, 40000, 60000, 80000, 100000, 150000, 200000},
-		streamClients: 300,
-		streamNodes:   3,
+		only:            list{"fleet", "heavy", "sweep", "ladder", "stream", "idle"},
+		approaches:      list{"pushmap", "floor", "pushmap-margin25", "pushmap-durable", "pushmap-cluster3", "tiles13:1", "tiles14", "tiles15:1", "broadcast", "poll1s:1", "poll-since1s:1", "poll-since250ms:1"},
+		markers:         10000,
+		clients:         2000,
+		region:          "paris",
+		view:            "0.03x0.02",
+		speed:           10,
+		period:          time.Second,
+		tick:            100 * time.Millisecond,
+		pan:             5 * time.Second,
+		warmup:          5 * time.Second,
+		window:          8 * time.Second,
+		tileZoom:        14,
+		sweepClients:    ints{500, 1000, 2000, 4000, 8000, 16000},
+		sweepMarkers:    10000,
+		ladderClients:   ints{2000, 10000, 50000},
+		ladderMarkers:   ints{200, 1000, 5000, 10000, 20000, 30000, 50000, 60000, 67000, 70000, 80000, 100000, 200000, 500000},
+		idle:            100000,
+		maxP99:          50 * time.Millisecond,
+		seed:            1,
+		out:             "artifacts/bench",
+		docs:            "docs/benchmarks.md",
+		sources:         8,
+		audit:           2000,
+		repeat:          3,
+		streamMarkers:   ints{10000, 20000, 40000, 60000, 80000, 100000, 150000, 200000},
+		streamClients:   300,
+		streamNodes:     3,
+		heavyMarkers:    30000,
+		heavyApproaches: list{"pushmap", "floor"},
 	}
 	fs := flag.NewFlagSet("pushmap-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.BoolVar(&c.quick, "quick", false, "run a small version of every part (under 2 minutes)")
-	fs.Var(&c.only, "only", "parts to run: fleet, sweep, ladder, stream, idle")
+	fs.Var(&c.only, "only", "parts to run: fleet, heavy, sweep, ladder, stream, idle")
 	fs.Var(&c.approaches, "approaches", "approaches of the fleet part: pushmap, pushmap-margin<percent> (views widened as the browser client's margin option does: pushmap-margin25), "+
 		"pushmap-durable (--data-dir, fsync always), pushmap-cluster<N> (N nodes in --redis-mode cluster on one redis-server with appendfsync always, "+
 		"the feed into the first, clients spread over all: pushmap-cluster3), tiles (at -tile-zoom) or tiles<zoom> (tiles13), broadcast, poll<interval> (the whole box, plain JSON: poll1s), "+
 		"poll-since<interval> (changes since a cursor, conditional, gzip: poll-since250ms), "+
 		"floor (the leanest server pushmap's clients accept, not shippable: the floor under pushmap's latency and CPU); a name may end in :N, N windows instead of -repeat")
 	fs.IntVar(&c.markers, "markers", c.markers, "fleet: markers (M), each moving once a period")
+	fs.IntVar(&c.heavyMarkers, "heavy-markers", c.heavyMarkers, "heavy: markers (M), with -clients clients")
+	fs.Var(&c.heavyApproaches, "heavy-approaches", "heavy: approaches, named as in -approaches")
 	fs.IntVar(&c.clients, "clients", c.clients, "fleet: clients (C)")
 	fs.IntVar(&c.repeat, "repeat", c.repeat, "fleet: windows measured per approach, in turns with the other approaches (round k: the k-th window of each); the tables show the median by server CPU per million")
 	fs.StringVar(&c.region, "region", c.region, "where markers move and clients look: paris or west,south,east,north")
@@ -406,6 +414,7 @@ func (c *benchConfig) applyQuick() {
 	c.ladderMarkers = ints{5000, 10000, 20000, 50000}
 	c.idle = 5000
 	c.streamMarkers, c.streamClients = ints{5000, 20000}, 150
+	c.heavyMarkers = 5000
 	c.audit = 300
 	c.repeat = 1
 }
@@ -457,27 +466,37 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		return n
 	}
 
-	if c.has("fleet") {
-		st := loadgen.Stage{Markers: c.markers, Clients: capClients(c.clients)}
+	inTurns := func(part string, markers int, approaches list) ([]*loadgen.Report, error) {
+		st := loadgen.Stage{Markers: markers, Clients: capClients(c.clients)}
 		var plans []fleetPlan
-		for _, name := range c.approaches {
+		for _, name := range approaches {
 			a, windows, err := c.windows(name)
 			if err != nil {
-				return res, err
+				return nil, err
 			}
 			sc := base
-			sc.Name = "fleet/" + a
+			sc.Name = part + "/" + a
 			sc.Stages = []loadgen.Stage{st}
 			if err := approach(&sc, a); err != nil {
-				return res, err
+				return nil, err
 			}
 			plans = append(plans, fleetPlan{sc: sc, windows: windows})
 		}
 		run := func(ctx context.Context, sc *loadgen.Scenario) (*loadgen.Report, error) {
 			return loadgen.Run(ctx, env, sc)
 		}
-		reps, err := fleetInTurns(ctx, plans, run, x.stderr)
+		return fleetInTurns(ctx, plans, run, x.stderr)
+	}
+	if c.has("fleet") {
+		reps, err := inTurns("fleet", c.markers, c.approaches)
 		res.Fleet = append(res.Fleet, reps...)
+		if err != nil {
+			return res, err
+		}
+	}
+	if c.has("heavy") {
+		reps, err := inTurns("heavy", c.heavyMarkers, c.heavyApproaches)
+		res.Heavy = append(res.Heavy, reps...)
 		if err != nil {
 			return res, err
 		}
@@ -609,7 +628,7 @@ func fleetInTurns(ctx context.Context, plans []fleetPlan, run func(context.Conte
 			if round >= p.windows || overloaded[i] {
 				continue
 			}
-			fmt.Fprintf(log, "fleet: round %d of %d: %s, window %d of %d\n", round+1, rounds, p.sc.Name, round+1, p.windows)
+			fmt.Fprintf(log, "round %d of %d: %s, window %d of %d\n", round+1, rounds, p.sc.Name, round+1, p.windows)
 			sc := p.sc
 			sc.Stages = slices.Clone(p.sc.Stages)
 			rep, err := run(ctx, &sc)

@@ -52,7 +52,7 @@ func TestFleetInTurns(t *testing.T) {
 	if want := []string{"a", "b", "c", "d", "a", "c", "a"}; !slices.Equal(f.order, want) {
 		t.Errorf("runs in the order %q, want %q", f.order, want)
 	}
-	if !strings.Contains(log.String(), "fleet: round 2 of 3: c, window 2 of 2\n") {
+	if !strings.Contains(log.String(), "round 2 of 3: c, window 2 of 2\n") {
 		t.Errorf("the log does not name round 2's run of c:\n%s", &log)
 	}
 	want := map[string]struct {

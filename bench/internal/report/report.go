@@ -30,7 +30,10 @@ type Results struct {
 	Workload Workload  `json:"workload"`
 	Notes    []string  `json:"notes,omitempty"`
 
-	Fleet  []*loadgen.Report `json:"fleet,omitempty"`  // one per approach, one stage each
+	Fleet []*loadgen.Report `json:"fleet,omitempty"` // one per approach, one stage each
+	// Heavy: the fleet at issue 13's heavier rate (HeavyMarkers), pushmap
+	// and the floor in turns, one per approach (the part "heavy").
+	Heavy  []*loadgen.Report `json:"heavy,omitempty"`
 	Sweep  []*loadgen.Report `json:"sweep,omitempty"`  // one per approach, a stage per client count
 	Ladder []*loadgen.Report `json:"ladder,omitempty"` // pushmap, one per client count, a stage per marker count
 	// Stream: a cluster on one Redis, a stage per marker count (the
