@@ -24,17 +24,85 @@ import (
 // behind them must still get their frames, long before the watchdog ends
 // the stuck writes.
 func TestWriteRunHandsOffBlockedWrites(t *testing.T) {
-	s, err := New(&Options{WriteTimeout: time.Minute, OutboxBytes: 64 << 20,
+	s, stuckWS, wake, readerWS := startWriteRun(t, 64<<20)
+	// 12 MB for each stuck client, more than loopback's socket buffers
+	// hold.
+	big := make([]byte, 60<<10)
+	for _, c := range wake[:len(stuckWS)] {
+		for k := range 200 {
+			c.out.Put(outbox.KeyOf(strconv.Itoa(k)), big)
+		}
+	}
+	got := readOne(readerWS)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.writeAll(wake)
+	}()
+	for i := range readerWS {
+		if err := <-got; err != nil {
+			t.Fatalf("reader %d of %d (behind %d stuck clients): %v", i+1, len(readerWS), len(stuckWS), err)
+		}
+	}
+	if st := s.Stats(); st.TooSlow > 0 {
+		t.Fatalf("the stuck clients' writes timed out before the readers were served: %+v", st)
+	}
+	// The stuck writes end when their clients go.
+	for _, ws := range stuckWS {
+		ws.CloseNow()
+	}
+}
+
+// TestWriteRunHandsOffResets: a worker whose client fell behind waits for
+// the server lock to queue its reset, which a batch being applied may
+// hold; the connections behind it in the run must not wait with it.
+func TestWriteRunHandsOffResets(t *testing.T) {
+	const limit = 64 << 10
+	s, behindWS, wake, readerWS := startWriteRun(t, limit)
+	big := make([]byte, limit/4)
+	for _, c := range wake[:len(behindWS)] {
+		for k := range 8 {
+			c.out.Put(outbox.KeyOf(strconv.Itoa(k)), big)
+		}
+		if !c.out.Behind() {
+			t.Fatal("the outbox did not fall behind")
+		}
+	}
+	got := readOne(readerWS)
+	s.mu.Lock() // as a batch being applied does
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.writeAll(wake)
+	}()
+	for i := range readerWS {
+		if err := <-got; err != nil {
+			s.mu.Unlock()
+			t.Fatalf("reader %d of %d (behind %d resets waiting for the lock): %v", i+1, len(readerWS), len(behindWS), err)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// startWriteRun starts a server with the given outbox limit and a write
+// timeout of a minute, and connects 4 clients that never read after their
+// Welcome, then 40 that do. It returns the connections of all of them, the
+// first 4's first, each with a marker waiting in its outbox (marked as
+// having a writer, which writeAll stands for).
+func startWriteRun(t *testing.T, limit int) (s *Server, silent []*websocket.Conn, wake []*conn, readers []*websocket.Conn) {
+	s, err := New(&Options{WriteTimeout: time.Minute, OutboxBytes: limit,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(s)
-	defer hs.Close()
-	defer s.Close()
+	t.Cleanup(func() {
+		s.Close()
+		hs.Close()
+	})
 	url := "ws" + strings.TrimPrefix(hs.URL, "http")
 
-	const stuckClients, readers = 4, 40
+	const silentClients, readerClients = 4, 40
 	hello, _ := wire.Marshal(wire.Hello{Version: wire.Version})
 	// dial connects a client and reads its Welcome: the server then has
 	// it among its connections.
@@ -63,52 +131,46 @@ func TestWriteRunHandsOffBlockedWrites(t *testing.T) {
 		}
 		return m
 	}
-	stuckWS := make([]*websocket.Conn, stuckClients)
-	for i := range stuckWS {
-		stuckWS[i] = dial() // and never read again
+	silent = make([]*websocket.Conn, silentClients)
+	for i := range silent {
+		silent[i] = dial()
 	}
-	stuck := conns()
-	readerWS := make([]*websocket.Conn, readers)
-	for i := range readerWS {
-		readerWS[i] = dial()
+	first := conns()
+	readers = make([]*websocket.Conn, readerClients)
+	for i := range readers {
+		readers[i] = dial()
 	}
-	var wake []*conn
-	for c := range stuck {
-		if c.sock == nil {
-			t.Fatal("a loopback TCP connection has no sockWriter")
-		}
+	for c := range first {
 		wake = append(wake, c)
 	}
 	for c := range conns() {
-		if !stuck[c] {
+		if !first[c] {
 			wake = append(wake, c)
 		}
 	}
-	if len(wake) != stuckClients+readers {
-		t.Fatalf("%d connections, want %d", len(wake), stuckClients+readers)
+	if len(wake) != silentClients+readerClients {
+		t.Fatalf("%d connections, want %d", len(wake), silentClients+readerClients)
 	}
-
-	// 12 MB for each stuck client, more than loopback's socket buffers
-	// hold; one marker for each reader.
-	big := make([]byte, 60<<10)
 	enc := wire.NewEncoder()
 	op, err := enc.Upsert(&wire.Marker{ID: "r", Pos: geo.Pt(2.35, 48.85)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	op = bytes.Clone(op)
-	for i, c := range wake {
-		if i >= stuckClients {
-			c.out.Put(outbox.KeyOf("r"), op)
-			continue
+	for _, c := range wake {
+		if c.sock == nil {
+			t.Fatal("a loopback TCP connection has no sockWriter")
 		}
-		for k := range 200 {
-			c.out.Put(outbox.KeyOf(strconv.Itoa(k)), big)
-		}
+		c.out.Put(outbox.KeyOf("r"), op)
 	}
+	return s, silent, wake, readers
+}
 
-	got := make(chan error, readers)
-	for _, ws := range readerWS {
+// readOne reads one frame on each of readers, within 30 s, and sends what
+// came of it: nil when it holds the marker startWriteRun put.
+func readOne(readers []*websocket.Conn) <-chan error {
+	got := make(chan error, len(readers))
+	for _, ws := range readers {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -119,21 +181,5 @@ func TestWriteRunHandsOffBlockedWrites(t *testing.T) {
 			got <- err
 		}()
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.writeAll(wake)
-	}()
-	for i := range readers {
-		if err := <-got; err != nil {
-			t.Fatalf("reader %d of %d (behind %d stuck clients): %v", i+1, readers, stuckClients, err)
-		}
-	}
-	if st := s.Stats(); st.TooSlow > 0 {
-		t.Fatalf("the stuck clients' writes timed out before the readers were served: %+v", st)
-	}
-	// The stuck writes end when their clients go.
-	for _, ws := range stuckWS {
-		ws.CloseNow()
-	}
+	return got
 }
