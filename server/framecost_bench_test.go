@@ -51,13 +51,17 @@ const frameClientsPerCell = 4
 // batch writes exactly one frame per client. Wall time is reported too but
 // is noisy on a shared machine; cpu-ns/frame is the figure. writes/frame
 // (write system calls per frame, from /proc/self/io) checks that a frame
-// costs one write, goroutines/frame counts the goroutines started.
+// costs one write, goroutines/frame counts the goroutines started, and
+// user-ns/frame is the part of cpu-ns/frame outside the kernel: the
+// server's own work, without the write system calls (which on loopback
+// also do the receiving socket's work, and vary with the readers' state).
 //
 // Each fleet size runs three ways: writers=goroutine-each is the server as it
-// is, a writer goroutine started per connection per batch;
+// is (named when it started a writer goroutine per connection per batch;
+// now about one worker per core writes a batch's connections, writeRun);
 // writers=inline-bound writes the batch's frames one after another on the
 // goroutine that would start the writers (not safe to ship: see
-// fanOut.writeInline), the most that fewer goroutine starts could save;
+// fanOut.writeInline), the most that no scheduling at all could save;
 // floor=write-only is no server at all: one write system call of a frame
 // of the same size to each of n plain TCP connections per batch, read by
 // the same kind of child process, the floor a frame cannot go below.
