@@ -38,6 +38,9 @@ type conn struct {
 
 	out outbox.Outbox
 	w   *outbox.Writer
+	// sock is what ws writes to, when the server sees its socket (see
+	// writeRun); nil otherwise. Set before the connection is served.
+	sock *sockWriter
 
 	// req is the upgrade request, for Authorize at hello and refresh.
 	req *http.Request
@@ -396,6 +399,11 @@ func (c *conn) writeLoop() {
 			return errGaveUp
 		}
 		c.s.counters.resets.Add(1)
+		if c.sock != nil {
+			// The lock may be held by a batch being applied: a pool
+			// worker hands the rest of its batch off first.
+			c.sock.wouldBlock()
+		}
 		c.s.mu.Lock()
 		c.out.Replace(c.s.resetFramesLocked(c, wire.FlagBehind)...)
 		c.s.mu.Unlock()

@@ -105,7 +105,8 @@ func (s *Server) finishBatch() {
 	s.startWriters(wake)
 }
 
-// startWriters starts the writers of wake, then keeps the slice for reuse.
+// startWriters writes the outboxes of wake (writeAll), then keeps the
+// slice for reuse.
 func (s *Server) startWriters(wake []*conn) {
 	if s.fan.writeInline {
 		for _, c := range wake {
@@ -114,10 +115,7 @@ func (s *Server) startWriters(wake []*conn) {
 		s.fan.giveBackWake(wake)
 		return
 	}
-	for _, c := range wake {
-		c.startWriter()
-	}
-	s.fan.giveBackWake(wake)
+	s.writeAll(wake)
 }
 
 // asyncWake is the fewest writers whose starting goes to a goroutine of its

@@ -51,13 +51,17 @@ const frameClientsPerCell = 4
 // batch writes exactly one frame per client. Wall time is reported too but
 // is noisy on a shared machine; cpu-ns/frame is the figure. writes/frame
 // (write system calls per frame, from /proc/self/io) checks that a frame
-// costs one write, goroutines/frame counts the goroutines started.
+// costs one write, goroutines/frame counts the goroutines started, and
+// user-ns/frame is the part of cpu-ns/frame outside the kernel: the
+// server's own work, without the write system calls (which on loopback
+// also do the receiving socket's work, and vary with the readers' state).
 //
 // Each fleet size runs three ways: writers=goroutine-each is the server as it
-// is, a writer goroutine started per connection per batch;
+// is (named when it started a writer goroutine per connection per batch;
+// now about one worker per core writes a batch's connections, writeRun);
 // writers=inline-bound writes the batch's frames one after another on the
 // goroutine that would start the writers (not safe to ship: see
-// fanOut.writeInline), the most that fewer goroutine starts could save;
+// fanOut.writeInline), the most that no scheduling at all could save;
 // floor=write-only is no server at all: one write system call of a frame
 // of the same size to each of n plain TCP connections per batch, read by
 // the same kind of child process, the floor a frame cannot go below.
@@ -134,7 +138,7 @@ func benchFrameCost(b *testing.B, n int, inline bool) {
 
 	frames0, bytes0 := s.counters.frames.Load(), s.counters.bytesWritten.Load()
 	writes0, created0 := processWrites(), goroutinesCreated()
-	cpu0 := processCPU(b)
+	cpu0, user0 := processCPU(b), processUserCPU(b)
 	start := time.Now()
 	batches := 0
 	for b.Loop() {
@@ -146,7 +150,7 @@ func benchFrameCost(b *testing.B, n int, inline bool) {
 		waitFrames(b, s, want)
 	}
 	wall := time.Since(start)
-	cpu := processCPU(b) - cpu0
+	cpu, user := processCPU(b)-cpu0, processUserCPU(b)-user0
 	frames := s.counters.frames.Load() - frames0
 	writes := processWrites() - writes0
 	bytes := s.counters.bytesWritten.Load() - bytes0
@@ -155,6 +159,7 @@ func benchFrameCost(b *testing.B, n int, inline bool) {
 		b.Fatalf("clients fell behind: %d resets, %d closed as too slow", st.Resets, st.TooSlow)
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(frames), "cpu-ns/frame")
+	b.ReportMetric(float64(user.Nanoseconds())/float64(frames), "user-ns/frame")
 	b.ReportMetric(float64(wall.Nanoseconds())/float64(frames), "wall-ns/frame")
 	b.ReportMetric(float64(frames)/float64(batches), "frames/op")
 	b.ReportMetric(float64(bytes)/float64(frames), "bytes/frame")
@@ -230,7 +235,7 @@ func benchWriteFloor(b *testing.B, n int) {
 	frame[0], frame[1] = 0x82, floorFrameBytes-2 // a binary WebSocket frame's header
 	const writers = 2
 	writes0 := processWrites()
-	cpu0 := processCPU(b)
+	cpu0, user0 := processCPU(b), processUserCPU(b)
 	start := time.Now()
 	batches := 0
 	for b.Loop() {
@@ -249,10 +254,11 @@ func benchWriteFloor(b *testing.B, n int) {
 		batches++
 	}
 	wall := time.Since(start)
-	cpu := processCPU(b) - cpu0
+	cpu, user := processCPU(b)-cpu0, processUserCPU(b)-user0
 	writes := processWrites() - writes0
 	frames := int64(batches) * int64(n)
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(frames), "cpu-ns/frame")
+	b.ReportMetric(float64(user.Nanoseconds())/float64(frames), "user-ns/frame")
 	b.ReportMetric(float64(wall.Nanoseconds())/float64(frames), "wall-ns/frame")
 	b.ReportMetric(float64(n), "frames/op")
 	b.ReportMetric(floorFrameBytes, "bytes/frame")
@@ -279,6 +285,18 @@ func processCPU(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processUserCPU returns the user CPU time of this process: its CPU
+// outside the kernel, where the server's own work per frame is, while the
+// write system calls (and, on loopback, the receiving socket's work they
+// do) are system time.
+func processUserCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano())
 }
 
 // frameChild is the process running BenchmarkFrameCost's clients.

@@ -176,7 +176,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sw := &statusWriter{ResponseWriter: w}
-	ws, err := websocket.Accept(smallReads{sw}, r, &websocket.AcceptOptions{
+	hj := &smallReads{ResponseWriter: sw}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.opts.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -191,6 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(s, ws, r.RemoteAddr)
+	c.sock = hj.sock
 	c.ticket = t
 	// The request's context ends when ServeHTTP returns; Authorize
 	// gets one that keeps its values and lasts.
@@ -209,17 +211,28 @@ const readBufferSize = 512
 
 // smallReads makes the hijacked connection read through a readBufferSize
 // buffer instead of net/http's 4 KiB one, which an idle connection would
-// keep for life.
-type smallReads struct{ http.ResponseWriter }
+// keep for life, and write through a sockWriter where it can (see
+// writeRun).
+type smallReads struct {
+	http.ResponseWriter
+	sock *sockWriter // set by Hijack: what the connection writes to; nil when it writes to the net.Conn
+}
 
-func (w smallReads) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *smallReads) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Hijack hands over the connection with a small read buffer primed with
 // whatever net/http had read past the request already.
-func (w smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
+	}
+	// The write buffer, net/http's, stays (empty at the hijack); only
+	// what it flushes to changes.
+	if brw.Writer.Buffered() == 0 {
+		if w.sock = newSockWriter(conn); w.sock != nil {
+			brw.Writer.Reset(w.sock)
+		}
 	}
 	// net/http clears the deadlines of its ReadTimeout and WriteTimeout
 	// at the hijack: they bound the upgrade request, not the WebSocket,

@@ -47,3 +47,23 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDrainSmall measures Drain's own cost around the write of one
+// small frame, the common case of a fan-out (issue 13: a frame of two ops
+// per client per batch): taking the ops, coalescing them, building the
+// batch frame and stopping; the write itself does nothing here.
+func BenchmarkDrainSmall(b *testing.B) {
+	var o Outbox
+	o.Limit = 1 << 20
+	keys := []Key{KeyOf("a"), KeyOf("b")}
+	op := make([]byte, 20)
+	write := func([]byte) error { return nil }
+	for b.Loop() {
+		for _, k := range keys {
+			o.Put(k, op)
+		}
+		if err := o.Drain(write, 64<<10, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -297,8 +297,8 @@ func frameCostRows(o *Output, p func(string, ...any)) {
 	}
 	for _, n := range sizes {
 		for _, r := range []struct{ mode, what string }{
-			{"writers=goroutine-each", "the server: a writer goroutine per connection per batch"},
-			{"writers=inline-bound", "bound: the server writing each batch's frames one after another, no goroutine (not shippable)"},
+			{"writers=goroutine-each", "the server"},
+			{"writers=inline-bound", "bound: the server writing each batch's frames one after another on one goroutine (not shippable)"},
 			{"floor=write-only", "floor: no server, one write(2) per plain TCP connection"},
 		} {
 			name := fmt.Sprintf("FrameCost/clients=%d/%s", n, r.mode)
@@ -315,7 +315,7 @@ func frameCostRows(o *Output, p func(string, ...any)) {
 		each, ok1 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=goroutine-each", n), "cpu-ns/frame")
 		bound, ok2 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=inline-bound", n), "cpu-ns/frame")
 		floor, ok3 := o.Median(fmt.Sprintf("FrameCost/clients=%d/floor=write-only", n), "cpu-ns/frame")
-		p("With %s clients a frame costs the server %s× one write's CPU; the goroutine per writer costs at most %s of it.\n",
+		p("With %s clients a frame costs the server %s× one write's CPU; writing the frames one after another on one goroutine would save at most %s of it.\n",
 			num(float64(n)), ratio(each, floor, ok1 && ok3), ns(each-bound, ok1 && ok2))
 	}
 }
