@@ -38,6 +38,10 @@ type conn struct {
 
 	out outbox.Outbox
 	w   *outbox.Writer
+	// slot numbers c among the registered connections, from 1 (0: not
+	// registered), for the fan-out's puts by connection (putQueue);
+	// guarded by s.mu.
+	slot int32
 
 	// req is the upgrade request, for Authorize at hello and refresh.
 	req *http.Request
@@ -183,7 +187,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	s.mu.Lock()
 	c.setGrantLocked(g, layers, key)
 	c.asked = hello.Layers
-	s.conns[c] = struct{}{}
+	s.registerLocked(c)
 	s.mu.Unlock()
 	c.armExpiry()
 	if s.closing.Load() {
@@ -342,7 +346,7 @@ func (c *conn) leave() {
 		s.unindexView(&c.views[i])
 	}
 	c.views = nil
-	delete(s.conns, c)
+	s.unregisterLocked(c)
 	s.mu.Unlock()
 	c.stopExpiry()
 	c.out.Close()

@@ -61,6 +61,9 @@ func (s *Server) endBatchUnlock() {
 		return
 	}
 	s.endBatchLocked()
+	if s.fan.ended != nil {
+		s.fan.ended()
+	}
 	s.mu.Unlock()
 }
 
@@ -101,6 +104,9 @@ func (s *Server) finishBatch() {
 	defer s.wg.Done() // added by beginLocked
 	wake, delivered := s.fan.endLocked(s.fan.spareWake())
 	s.counters.delivered.Add(delivered)
+	if s.fan.ended != nil {
+		s.fan.ended()
+	}
 	s.mu.Unlock()
 	s.startWriters(wake)
 }
@@ -180,6 +186,8 @@ type fanWorker struct {
 	enc       *wire.Encoder // for removals; the applying goroutine's is s.enc
 	wake      []*conn
 	delivered int64
+	grid      fanGrid // the batch's cells, when it fans out by cells
+	puts      putQueue
 }
 
 // deliver puts op in c's outbox under key; the writer starts at the end
@@ -197,11 +205,13 @@ func (w *fanWorker) deliver(c *conn, key outbox.Key, op []byte) {
 // collect hands over what w produced in the batch, appended to wake, and
 // readies w for the next.
 func (w *fanWorker) collect(wake []*conn) (_ []*conn, delivered int64) {
+	w.flushPuts()
 	wake = append(wake, w.wake...)
 	clear(w.wake)
 	w.wake = w.wake[:0]
 	delivered = w.delivered
 	w.delivered = 0
+	w.grid.stop()
 	return wake, delivered
 }
 
@@ -209,6 +219,10 @@ func (w *fanWorker) removal(id string) []byte { return bytes.Clone(w.enc.Remove(
 
 // run delivers j to the views it concerns.
 func (w *fanWorker) run(j *fanJob) {
+	if w.grid.on {
+		w.runByCells(j)
+		return
+	}
 	s := w.s
 	if j.op == nil {
 		var removeOp []byte
@@ -278,6 +292,9 @@ type fanOut struct {
 	// hold, when set by a test, is received from by every helper before it
 	// runs its first job.
 	hold chan struct{}
+	// ended, when set by a benchmark, is called at the end of each feed's
+	// batch, every op in its outbox, before Server.mu is unlocked.
+	ended func()
 	// writeInline, set by BenchmarkFrameCost only, makes the starter of a
 	// large batch's writers run them one after another itself instead of
 	// starting a goroutine each: the bound on what fewer goroutine starts
@@ -288,14 +305,22 @@ type fanOut struct {
 
 // beginLocked prepares the fan-out of a batch of n updates.
 func (f *fanOut) beginLocked(s *Server, n int) {
+	byCells := n >= gridFanOut && s.views.Len() > 0
+	cw, ch := s.viewSizes.cell()
 	helpers := runtime.GOMAXPROCS(0) - 1
 	if n < parallelFanOut || helpers < 1 {
+		if byCells {
+			f.inline.grid.start(cw, ch)
+		}
 		return
 	}
 	f.running.Store(int32(helpers))
 	s.wg.Add(1) // the batch's end: finishBatch, on the last helper
 	for k := range helpers {
 		w := f.worker(s)
+		if byCells {
+			w.grid.start(cw, ch)
+		}
 		feed := make(chan []fanJob, n/fanChunk+1)
 		f.helpers = append(f.helpers, w)
 		f.feeds = append(f.feeds, feed)
@@ -325,6 +350,9 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
 			}
 		}
 	}
+	// Every op of this helper's share in its outbox before the batch can
+	// end: each helper puts its own, at once.
+	w.flushPuts()
 	if f.running.Add(-1) == 0 {
 		w.s.finishBatch()
 	}
