@@ -48,7 +48,6 @@ func benchServer(b *testing.B, views []geo.Box) (*Server, []*conn) {
 	conns := make([]*conn, len(views))
 	for i, box := range views {
 		c := idleConn(s)
-		s.registerLocked(c) // a slot, as a client's at its hello
 		c.views = []view{{cz: -1}}
 		s.indexView(c, &c.views[0], view{v: wire.View{Box: box, Zoom: 14}, cz: -1})
 		conns[i] = c

@@ -38,10 +38,6 @@ type conn struct {
 
 	out outbox.Outbox
 	w   *outbox.Writer
-	// slot numbers c among the registered connections, from 1 (0: not
-	// registered), for the fan-out's puts by connection (putQueue);
-	// guarded by s.mu.
-	slot int32
 
 	// req is the upgrade request, for Authorize at hello and refresh.
 	req *http.Request
@@ -187,7 +183,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	s.mu.Lock()
 	c.setGrantLocked(g, layers, key)
 	c.asked = hello.Layers
-	s.registerLocked(c)
+	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	c.armExpiry()
 	if s.closing.Load() {
@@ -346,7 +342,7 @@ func (c *conn) leave() {
 		s.unindexView(&c.views[i])
 	}
 	c.views = nil
-	s.unregisterLocked(c)
+	delete(s.conns, c)
 	s.mu.Unlock()
 	c.stopExpiry()
 	c.out.Close()

@@ -4,39 +4,46 @@ import (
 	"math"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 )
 
-// A batch's fan-out by cells (issue 13; docs/design.md, "A batch's views
-// found once per cell").
+// A batch's fan-out by cells (issue 13; docs/design.md, "A large batch
+// fans out by cells").
 //
-// A feed's batch of thousands of updates over a city asks the viewport
-// index the same question thousands of times: which views hold this point,
-// for points a few metres apart. In a batch of at least gridFanOut updates,
-// each fan-out worker asks it once per cell of a grid instead: the views
-// whose boxes meet the cell (its candidates), searched the first time one
-// of its jobs falls in the cell and kept until the batch ends; each job of
-// the cell then tests its point against the candidates' boxes, the test the
-// index makes at its leaves. A job still runs whole, in the batch's order,
-// on the worker its marker's hash gives (fanout.go): only where its views
-// come from changes, so what each outbox gets, and in which order, does
-// not.
+// A feed's batch of thousands of updates over a city asked the viewport
+// index the same question thousands of times (which views hold this
+// point, for points a few metres apart), then put each op in its outbox
+// on its own: one lock, and an outbox out of the cache, per delivery,
+// about 80,000 of them for 3,000 moves over 2,000 clients. In a batch of
+// at least gridFanOut updates the jobs wait until the store has the whole
+// batch; they are then sorted by the cell of a grid each of their
+// positions lies in, in the batch's order within a cell, and each cell is
+// fanned out at once: one search of the index for the view boxes that meet
+// the cell (its candidates), then for each candidate the cell's jobs
+// tested against its box, and the ops it gets put in its outbox with one
+// PutAll. Cells are shared out between the helpers, or all run inline.
 //
-// A cell is as large as the mean box in the index: the candidates of a cell
-// are then about four times the views that hold one of its points (a box
-// meets a cell of its own size in up to four cells), while the cells a
-// batch touches are as few as its points leave them.
+// Order: a marker that appears once in the batch gives a connection at
+// most one op (its upsert where a view holds the new position, else its
+// removal where one held the old), or the same op twice (two of its boxes
+// hold the point), so the order of cells does not matter to it. The jobs
+// of a marker that appears more than once run apart, one after another in
+// the batch's order on one worker, as run always did, so that its ops
+// reach each outbox in the batch's order.
+//
+// A cell is half the mean box in the index on each side: a cell's
+// candidates are then about 2.25 times the views that hold one of its
+// points, and a batch over a city falls in a few hundred cells.
 
-// gridFanOut is the smallest batch whose fan-out finds its views by cells:
-// below it, few jobs share a cell, and a cell's search, which finds about
-// four times the views of a point's, costs more than the searches it
-// saves.
+// gridFanOut is the smallest batch that fans out by cells: below it, few
+// jobs share a cell.
 const gridFanOut = 64
 
 // cellDivisor is how many cells a side of the mean box spans.
-var cellDivisor = 2.0
+const cellDivisor = 2.0
 
 // minCell is the smallest side of a cell, in degrees: however small the
-// views, a cell's key stays well within 32 bits.
+// views, a cell's column and row fit in 32 bits.
 const minCell = 1e-4
 
 // cellSlack widens a cell's search, in degrees, so that the rounding of a
@@ -62,8 +69,7 @@ func (vs *viewSizes) add(box geo.Box, sign int) {
 	vs.height += float64(sign) * (box.North - box.South)
 }
 
-// cell returns the sides of a batch's cells: those of the mean box, at
-// least minCell.
+// cell returns the sides of a batch's cells.
 func (vs *viewSizes) cell() (w, h float64) {
 	if vs.n <= 0 {
 		return 360, 180
@@ -75,9 +81,7 @@ func (vs *viewSizes) cell() (w, h float64) {
 // A candidate is a view box that meets a cell, with its connection and
 // the layers it sees: copies, so that the jobs of the cell test them
 // without following a pointer to the view part and another to the
-// connection (two cache misses a delivery, most of the fan-out's time
-// once the searches were gone). Nothing of them changes while the batch
-// holds Server.mu.
+// connection. Nothing of them changes while the batch holds Server.mu.
 type candidate struct {
 	west, south, east, north float64
 	c                        *conn
@@ -87,8 +91,8 @@ type candidate struct {
 // holds reports whether the candidate's box holds p, edges included: the
 // test the viewport index makes on a point's search.
 func (c *candidate) holds(p geo.Point) bool {
-	// Without a branch per side: about a quarter of the candidates hold
-	// a point, in no order a branch predictor could learn.
+	// Without a branch per side: about a third of the candidates hold a
+	// point, in no order a branch predictor could learn.
 	return bit(p.Lon >= c.west)&bit(p.Lon <= c.east)&bit(p.Lat >= c.south)&bit(p.Lat <= c.north) != 0
 }
 
@@ -99,131 +103,168 @@ func bit(b bool) uint8 {
 	return 0
 }
 
-// A span is where a cell's candidates lie in a worker's list.
-type span struct{ start, end int32 }
+// The roles of a job in a cell: its new position lies there (or, for a
+// removal, where the marker was), its old position does, or both.
+const (
+	roleAt   uint8 = 1
+	roleFrom uint8 = 2
+)
 
-// fanGrid is one worker's cells of a batch: the candidates of each cell
-// its jobs fell in so far.
-type fanGrid struct {
-	on    bool    // the batch fans out by cells
-	w, h  float64 // the sides of a cell
-	cells map[uint64]span
-	cands []candidate
-	// last is the cell of the last lookup, the next job's often.
-	lastKey uint64
-	last    span
-	hasLast bool
+// A cellJob is a job of a cell: its index in the batch and its role.
+type cellJob struct {
+	job  int32
+	role uint8
 }
 
-// start readies g for a batch whose cells are w by h degrees.
-func (g *fanGrid) start(w, h float64) {
-	g.on, g.w, g.h = true, w, h
-	if g.cells == nil {
-		g.cells = make(map[uint64]span)
+// batchCells is a batch's jobs sorted by cell, built by the applying
+// goroutine once the store has the batch, and only read after.
+type batchCells struct {
+	w, h  float64
+	index map[uint64]int32 // a cell's key: its number
+	xy    [][2]float64     // per cell: its column and row
+	start []int32          // per cell: where its jobs begin in jobs; one more for the end
+	jobs  []cellJob
+	// dups are the jobs of markers that appear more than once in the
+	// batch, in the batch's order.
+	dups  []int32
+	count map[string]int32 // per marker id: its jobs in the batch
+	tmp   []cellJob        // scratch: jobs in the batch's order, job's cell in role
+	tmpAt []int32          // scratch: the cell of each entry of tmp
+	place []int32          // scratch: per cell, where its next job goes
+}
+
+// build sorts jobs by cell.
+func (b *batchCells) build(jobs []fanJob) {
+	if b.index == nil {
+		b.index = make(map[uint64]int32)
+		b.count = make(map[string]int32)
+	}
+	for i := range jobs {
+		b.count[jobs[i].key.ID()]++
+	}
+	cellOf := func(p geo.Point) int32 {
+		cx, cy := math.Floor(p.Lon/b.w), math.Floor(p.Lat/b.h)
+		key := uint64(uint32(int32(cx)))<<32 | uint64(uint32(int32(cy)))
+		n, ok := b.index[key]
+		if !ok {
+			n = int32(len(b.xy))
+			b.index[key] = n
+			b.xy = append(b.xy, [2]float64{cx, cy})
+		}
+		return n
+	}
+	for i := range jobs {
+		j := &jobs[i]
+		if b.count[j.key.ID()] > 1 {
+			b.dups = append(b.dups, int32(i))
+			continue
+		}
+		at := cellOf(j.at)
+		if !j.moved {
+			b.tmp, b.tmpAt = append(b.tmp, cellJob{int32(i), roleAt}), append(b.tmpAt, at)
+			continue
+		}
+		if from := cellOf(j.from); from != at {
+			b.tmp, b.tmpAt = append(b.tmp, cellJob{int32(i), roleFrom}), append(b.tmpAt, from)
+			b.tmp, b.tmpAt = append(b.tmp, cellJob{int32(i), roleAt}), append(b.tmpAt, at)
+			continue
+		}
+		b.tmp, b.tmpAt = append(b.tmp, cellJob{int32(i), roleAt | roleFrom}), append(b.tmpAt, at)
+	}
+	// A counting sort by cell, stable: the batch's order within a cell.
+	cells := len(b.xy)
+	b.start = append(b.start[:0], make([]int32, cells+1)...)
+	for _, c := range b.tmpAt {
+		b.start[c+1]++
+	}
+	for c := range cells {
+		b.start[c+1] += b.start[c]
+	}
+	b.jobs = append(b.jobs[:0], make([]cellJob, len(b.tmp))...)
+	b.place = append(b.place[:0], b.start[:cells]...)
+	place := b.place
+	for k, cj := range b.tmp {
+		c := b.tmpAt[k]
+		b.jobs[place[c]] = cj
+		place[c]++
 	}
 }
 
-// stop ends g's batch, keeping its memory for the next.
-func (g *fanGrid) stop() {
-	if !g.on {
-		return
-	}
-	g.on, g.hasLast = false, false
-	clear(g.cells)
-	clear(g.cands) // the view parts may go
-	g.cands = g.cands[:0]
+// reset readies b for the next batch, keeping its memory.
+func (b *batchCells) reset() {
+	clear(b.index)
+	clear(b.count)
+	b.xy, b.start, b.jobs, b.dups = b.xy[:0], b.start[:0], b.jobs[:0], b.dups[:0]
+	b.tmp, b.tmpAt = b.tmp[:0], b.tmpAt[:0]
 }
 
-// cellOf returns the key of p's cell, and its column and row.
-func (g *fanGrid) cellOf(p geo.Point) (key uint64, cx, cy float64) {
-	cx, cy = math.Floor(p.Lon/g.w), math.Floor(p.Lat/g.h)
-	return uint64(uint32(int32(cx)))<<32 | uint64(uint32(int32(cy))), cx, cy
+// runCells runs worker k of n's share of a batch that fans out by cells:
+// the jobs of the markers that appear more than once, for k = 0, then
+// every n-th cell from the k-th.
+func (w *fanWorker) runCells(b *batchCells, jobs []fanJob, k, n int) {
+	if k == 0 {
+		for _, i := range b.dups {
+			w.run(&jobs[i])
+		}
+	}
+	for c := k; c < len(b.xy); c += n {
+		w.runCell(b, jobs, c)
+	}
+	clear(w.cands) // the connections may go
+	w.cands = w.cands[:0]
 }
 
-// candidates returns the views of the index whose boxes meet p's cell;
-// the slice stays valid until the batch ends.
-func (w *fanWorker) candidates(p geo.Point) []candidate {
-	g := &w.grid
-	key, cx, cy := g.cellOf(p)
-	if g.hasLast && key == g.lastKey {
-		return g.cands[g.last.start:g.last.end]
-	}
-	sp, ok := g.cells[key]
-	if !ok {
-		sp.start = int32(len(g.cands))
-		lo := [2]float64{cx*g.w - cellSlack, cy*g.h - cellSlack}
-		hi := [2]float64{(cx+1)*g.w + cellSlack, (cy+1)*g.h + cellSlack}
-		w.s.views.Search(lo, hi, func(bmin, bmax [2]float64, vp *viewPart) bool {
-			g.cands = append(g.cands, candidate{west: bmin[0], south: bmin[1], east: bmax[0], north: bmax[1], c: vp.c, layers: vp.c.layers})
-			return true
-		})
-		sp.end = int32(len(g.cands))
-		g.cells[key] = sp
-	}
-	g.lastKey, g.last, g.hasLast = key, sp, true
-	return g.cands[sp.start:sp.end]
-}
-
-// runByCells is run for a batch that fans out by cells: the same
-// deliveries, the views found among the candidates of the job's cells.
-func (w *fanWorker) runByCells(j *fanJob) {
-	at := w.candidates(j.at)
-	if j.op == nil {
-		var removeOp []byte
-		for i := range at {
-			if c := &at[i]; c.holds(j.at) && c.layers.Has(j.layer) {
-				if removeOp == nil {
-					removeOp = w.removal(j.key.ID())
+// runCell delivers the jobs of cell c to the views that hold them.
+func (w *fanWorker) runCell(b *batchCells, jobs []fanJob, c int) {
+	cx, cy := b.xy[c][0], b.xy[c][1]
+	lo := [2]float64{cx*b.w - cellSlack, cy*b.h - cellSlack}
+	hi := [2]float64{(cx+1)*b.w + cellSlack, (cy+1)*b.h + cellSlack}
+	cands := w.cands[:0]
+	w.s.views.Search(lo, hi, func(bmin, bmax [2]float64, vp *viewPart) bool {
+		cands = append(cands, candidate{west: bmin[0], south: bmin[1], east: bmax[0], north: bmax[1], c: vp.c, layers: vp.c.layers})
+		return true
+	})
+	w.cands = cands
+	cellJobs := b.jobs[b.start[c]:b.start[c+1]]
+	// A removal's op is encoded once per cell, when a view first needs it.
+	removals := w.removals[:0]
+	removals = append(removals, make([][]byte, len(cellJobs))...)
+	w.removals = removals
+	for ci := range cands {
+		cand := &cands[ci]
+		es := w.entries[:0]
+		for k, cj := range cellJobs {
+			j := &jobs[cj.job]
+			remove := false
+			switch {
+			case j.op == nil:
+				remove = cand.holds(j.at) && cand.layers.Has(j.layer)
+			case cand.holds(j.at) && cand.layers.Has(j.layer):
+				// Whoever sees the new position gets the upsert: from the
+				// cell of the new position.
+				if cj.role&roleAt != 0 {
+					es = append(es, outbox.Entry{Key: j.key, Op: j.op})
 				}
-				w.queue(c.c, j.key, removeOp)
+			case j.moved && cj.role&roleFrom != 0:
+				// Who saw the old position and sees the new one in none
+				// of its views gets a removal.
+				remove = cand.holds(j.from) && cand.layers.Has(j.fromLayer) && !(cand.layers.Has(j.layer) && cand.c.sees(j.at))
+			}
+			if remove {
+				if removals[k] == nil {
+					removals[k] = w.removal(j.key.ID())
+				}
+				es = append(es, outbox.Entry{Key: j.key, Op: removals[k]})
 			}
 		}
-		return
-	}
-	if !j.moved {
-		// Whoever sees the position gets the upsert.
-		for i := range at {
-			if c := &at[i]; c.holds(j.at) && c.layers.Has(j.layer) {
-				w.queue(c.c, j.key, j.op)
+		if len(es) > 0 {
+			w.delivered += int64(len(es))
+			if cand.c.out.PutAll(es) {
+				w.wake = append(w.wake, cand.c)
 			}
+			clear(es)
 		}
-		return
+		w.entries = es[:0]
 	}
-	// A move: whoever sees the new position gets the upsert; a view that
-	// saw the old position, and none of whose connection's views sees the
-	// new one, a removal. A move within a cell (most are) takes one pass
-	// over its candidates, as run's one search over both positions does;
-	// a move across cells, the upserts among the new cell's, then the
-	// removals among the old cell's, skipping the boxes that got the
-	// upsert.
-	var removeOp []byte
-	gone := func(c *candidate) {
-		if !c.holds(j.from) || !c.layers.Has(j.fromLayer) || (c.layers.Has(j.layer) && c.c.sees(j.at)) {
-			return
-		}
-		if removeOp == nil {
-			removeOp = w.removal(j.key.ID())
-		}
-		w.queue(c.c, j.key, removeOp)
-	}
-	fromKey, _, _ := w.grid.cellOf(j.from)
-	atKey, _, _ := w.grid.cellOf(j.at)
-	sameCell := fromKey == atKey
-	for i := range at {
-		c := &at[i]
-		if c.holds(j.at) && c.layers.Has(j.layer) {
-			w.queue(c.c, j.key, j.op)
-		} else if sameCell {
-			gone(c)
-		}
-	}
-	if sameCell {
-		return
-	}
-	from := w.candidates(j.from)
-	for i := range from {
-		if c := &from[i]; !(c.holds(j.at) && c.layers.Has(j.layer)) {
-			gone(c)
-		}
-	}
+	clear(removals)
 }

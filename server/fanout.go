@@ -186,8 +186,11 @@ type fanWorker struct {
 	enc       *wire.Encoder // for removals; the applying goroutine's is s.enc
 	wake      []*conn
 	delivered int64
-	grid      fanGrid // the batch's cells, when it fans out by cells
-	puts      putQueue
+	// Scratch of runCell: a cell's candidates, a candidate's ops, the
+	// removals of the cell's jobs.
+	cands    []candidate
+	entries  []outbox.Entry
+	removals [][]byte
 }
 
 // deliver puts op in c's outbox under key; the writer starts at the end
@@ -205,13 +208,11 @@ func (w *fanWorker) deliver(c *conn, key outbox.Key, op []byte) {
 // collect hands over what w produced in the batch, appended to wake, and
 // readies w for the next.
 func (w *fanWorker) collect(wake []*conn) (_ []*conn, delivered int64) {
-	w.flushPuts()
 	wake = append(wake, w.wake...)
 	clear(w.wake)
 	w.wake = w.wake[:0]
 	delivered = w.delivered
 	w.delivered = 0
-	w.grid.stop()
 	return wake, delivered
 }
 
@@ -219,10 +220,6 @@ func (w *fanWorker) removal(id string) []byte { return bytes.Clone(w.enc.Remove(
 
 // run delivers j to the views it concerns.
 func (w *fanWorker) run(j *fanJob) {
-	if w.grid.on {
-		w.runByCells(j)
-		return
-	}
 	s := w.s
 	if j.op == nil {
 		var removeOp []byte
@@ -292,6 +289,12 @@ type fanOut struct {
 	// hold, when set by a test, is received from by every helper before it
 	// runs its first job.
 	hold chan struct{}
+
+	// byCells: the batch fans out by cells (fangrid.go), its jobs kept in
+	// jobs until the store has the whole batch, then sorted into cells.
+	byCells bool
+	jobs    []fanJob
+	cells   batchCells
 	// ended, when set by a benchmark, is called at the end of each feed's
 	// batch, every op in its outbox, before Server.mu is unlocked.
 	ended func()
@@ -305,22 +308,16 @@ type fanOut struct {
 
 // beginLocked prepares the fan-out of a batch of n updates.
 func (f *fanOut) beginLocked(s *Server, n int) {
-	byCells := n >= gridFanOut && s.views.Len() > 0
-	cw, ch := s.viewSizes.cell()
+	f.byCells = n >= gridFanOut && s.views.Len() > 0
+	f.cells.w, f.cells.h = s.viewSizes.cell()
 	helpers := runtime.GOMAXPROCS(0) - 1
 	if n < parallelFanOut || helpers < 1 {
-		if byCells {
-			f.inline.grid.start(cw, ch)
-		}
 		return
 	}
 	f.running.Store(int32(helpers))
 	s.wg.Add(1) // the batch's end: finishBatch, on the last helper
 	for k := range helpers {
 		w := f.worker(s)
-		if byCells {
-			w.grid.start(cw, ch)
-		}
 		feed := make(chan []fanJob, n/fanChunk+1)
 		f.helpers = append(f.helpers, w)
 		f.feeds = append(f.feeds, feed)
@@ -350,9 +347,10 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
 			}
 		}
 	}
-	// Every op of this helper's share in its outbox before the batch can
-	// end: each helper puts its own, at once.
-	w.flushPuts()
+	if f.byCells {
+		// The feeds carried nothing: the batch's jobs are sorted by cell.
+		w.runCells(&f.cells, f.jobs, int(k), int(n))
+	}
 	if f.running.Add(-1) == 0 {
 		w.s.finishBatch()
 	}
@@ -360,6 +358,10 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
 
 // add runs j, or queues it for the helpers.
 func (f *fanOut) add(j fanJob) {
+	if f.byCells {
+		f.jobs = append(f.jobs, j) // run once the store has the batch
+		return
+	}
 	if len(f.helpers) == 0 {
 		f.inline.run(&j)
 		return
@@ -396,7 +398,11 @@ func (f *fanOut) handOffLocked() bool {
 	if len(f.helpers) == 0 {
 		return false
 	}
-	f.handOver()
+	if f.byCells {
+		f.cells.build(f.jobs)
+	} else {
+		f.handOver()
+	}
 	// Nothing of f is read after the last close: the helpers may end the
 	// batch from then on.
 	feeds := f.feeds
@@ -410,6 +416,16 @@ func (f *fanOut) handOffLocked() bool {
 // wake, and how many ops were delivered; with helpers, it runs on the last
 // of them to finish, once the others are done.
 func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
+	if f.byCells {
+		if len(f.helpers) == 0 {
+			f.cells.build(f.jobs)
+			f.inline.runCells(&f.cells, f.jobs, 0, 1)
+		}
+		clear(f.jobs)
+		f.jobs = f.jobs[:0]
+		f.cells.reset()
+		f.byCells = false
+	}
 	if len(f.helpers) > 0 {
 		for _, c := range f.chunks {
 			clear(c)

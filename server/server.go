@@ -55,7 +55,6 @@ type Server struct {
 	// batch's fan-out (fangrid.go); guarded by mu.
 	viewSizes viewSizes
 	conns     map[*conn]struct{} // guarded by mu
-	slots     connSlots          // guarded by mu: the conns' slots
 	enc       *wire.Encoder      // guarded by mu
 	found     []*store.Record    // guarded by mu: scratch for searches
 
