@@ -2,6 +2,7 @@ package server
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
@@ -22,6 +23,9 @@ import (
 // the cell (its candidates), then for each candidate the cell's jobs
 // tested against its box, and the ops it gets put in its outbox with one
 // PutAll. Cells are shared out between the helpers, or all run inline.
+// Such a batch has a helper per core, not one per core but the applying
+// goroutine's: that one answers the feed once the store has the batch,
+// and the helper that shares its core takes the cells it leaves.
 //
 // Order: a marker that appears once in the batch gives a connection at
 // most one op (its upsert where a view holds the new position, else its
@@ -131,7 +135,11 @@ type batchCells struct {
 	tmp   []cellJob        // scratch: jobs in the batch's order, job's cell in role
 	tmpAt []int32          // scratch: the cell of each entry of tmp
 	place []int32          // scratch: per cell, where its next job goes
+	next  atomic.Int32     // the first cell no worker took yet
 }
+
+// cellGrab is how many cells a worker takes at a time.
+const cellGrab = 4
 
 // build sorts jobs by cell.
 func (b *batchCells) build(jobs []fanJob) {
@@ -196,19 +204,27 @@ func (b *batchCells) reset() {
 	clear(b.count)
 	b.xy, b.start, b.jobs, b.dups = b.xy[:0], b.start[:0], b.jobs[:0], b.dups[:0]
 	b.tmp, b.tmpAt = b.tmp[:0], b.tmpAt[:0]
+	b.next.Store(0)
 }
 
-// runCells runs worker k of n's share of a batch that fans out by cells:
-// the jobs of the markers that appear more than once, for k = 0, then
-// every n-th cell from the k-th.
-func (w *fanWorker) runCells(b *batchCells, jobs []fanJob, k, n int) {
+// runCells runs worker k's share of a batch that fans out by cells: the
+// jobs of the markers that appear more than once, for k = 0, then cells,
+// cellGrab at a time, until none is left: a helper that starts late, or
+// shares its core, takes fewer.
+func (w *fanWorker) runCells(b *batchCells, jobs []fanJob, k int) {
 	if k == 0 {
 		for _, i := range b.dups {
 			w.run(&jobs[i])
 		}
 	}
-	for c := k; c < len(b.xy); c += n {
-		w.runCell(b, jobs, c)
+	for {
+		first := int(b.next.Add(cellGrab)) - cellGrab
+		if first >= len(b.xy) {
+			break
+		}
+		for c := first; c < min(first+cellGrab, len(b.xy)); c++ {
+			w.runCell(b, jobs, c)
+		}
 	}
 	clear(w.cands) // the connections may go
 	w.cands = w.cands[:0]

@@ -314,6 +314,9 @@ func (f *fanOut) beginLocked(s *Server, n int) {
 	if n < parallelFanOut || helpers < 1 {
 		return
 	}
+	if f.byCells {
+		helpers++ // see fangrid.go
+	}
 	f.running.Store(int32(helpers))
 	s.wg.Add(1) // the batch's end: finishBatch, on the last helper
 	for k := range helpers {
@@ -349,7 +352,7 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
 	}
 	if f.byCells {
 		// The feeds carried nothing: the batch's jobs are sorted by cell.
-		w.runCells(&f.cells, f.jobs, int(k), int(n))
+		w.runCells(&f.cells, f.jobs, int(k))
 	}
 	if f.running.Add(-1) == 0 {
 		w.s.finishBatch()
@@ -419,7 +422,7 @@ func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 	if f.byCells {
 		if len(f.helpers) == 0 {
 			f.cells.build(f.jobs)
-			f.inline.runCells(&f.cells, f.jobs, 0, 1)
+			f.inline.runCells(&f.cells, f.jobs, 0)
 		}
 		clear(f.jobs)
 		f.jobs = f.jobs[:0]
