@@ -38,6 +38,11 @@ import (
 // outbox, as before. Smaller batches, and a server on one core, run each
 // job at once on the goroutine applying the batch, and end the batch
 // before it returns.
+//
+// A batch of at least gridFanOut updates fans out by cells instead
+// (fangrid.go): its jobs wait until the store has the whole batch, then
+// run cell by cell, inline or on a helper per core, one search of the
+// view index per cell instead of one per update.
 
 // parallelFanOut is the smallest batch whose fan-out runs on helpers: below
 // it, handing the jobs over costs more than it saves.
