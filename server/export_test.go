@@ -106,3 +106,12 @@ func (s *Server) HoldBacklog(sizes ...int) {
 		}
 	}
 }
+
+// OnFanOutEnd makes every feed's batch call fn once its fan-out is done,
+// every op in its outbox, before the server lock is unlocked and the
+// writers start.
+func (s *Server) OnFanOutEnd(fn func()) {
+	s.mu.Lock()
+	s.fan.ended = fn
+	s.mu.Unlock()
+}

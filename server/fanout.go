@@ -38,6 +38,11 @@ import (
 // outbox, as before. Smaller batches, and a server on one core, run each
 // job at once on the goroutine applying the batch, and end the batch
 // before it returns.
+//
+// A batch of at least gridFanOut updates fans out by cells instead
+// (fangrid.go): its jobs wait until the store has the whole batch, then
+// run cell by cell, inline or on a helper per core, one search of the
+// view index per cell instead of one per update.
 
 // parallelFanOut is the smallest batch whose fan-out runs on helpers: below
 // it, handing the jobs over costs more than it saves.
@@ -61,6 +66,9 @@ func (s *Server) endBatchUnlock() {
 		return
 	}
 	s.endBatchLocked()
+	if s.fan.ended != nil {
+		s.fan.ended()
+	}
 	s.mu.Unlock()
 }
 
@@ -101,6 +109,9 @@ func (s *Server) finishBatch() {
 	defer s.wg.Done() // added by beginLocked
 	wake, delivered := s.fan.endLocked(s.fan.spareWake())
 	s.counters.delivered.Add(delivered)
+	if s.fan.ended != nil {
+		s.fan.ended()
+	}
 	s.mu.Unlock()
 	s.startWriters(wake)
 }
@@ -178,6 +189,11 @@ type fanWorker struct {
 	enc       *wire.Encoder // for removals; the applying goroutine's is s.enc
 	wake      []*conn
 	delivered int64
+	// Scratch of runCell: a cell's candidates, a candidate's ops, the
+	// removals of the cell's jobs.
+	cands    []candidate
+	entries  []outbox.Entry
+	removals [][]byte
 }
 
 // deliver puts op in c's outbox under key; the writer starts at the end
@@ -276,6 +292,15 @@ type fanOut struct {
 	// hold, when set by a test, is received from by every helper before it
 	// runs its first job.
 	hold chan struct{}
+
+	// byCells: the batch fans out by cells (fangrid.go), its jobs kept in
+	// jobs until the store has the whole batch, then sorted into cells.
+	byCells bool
+	jobs    []fanJob
+	cells   batchCells
+	// ended, when set by a benchmark, is called at the end of each feed's
+	// batch, every op in its outbox, before Server.mu is unlocked.
+	ended func()
 	// writeInline, set by BenchmarkFrameCost only, makes the starter of a
 	// large batch's writers run them one after another itself instead of
 	// starting a goroutine each: the bound on what fewer goroutine starts
@@ -286,9 +311,14 @@ type fanOut struct {
 
 // beginLocked prepares the fan-out of a batch of n updates.
 func (f *fanOut) beginLocked(s *Server, n int) {
+	f.byCells = n >= gridFanOut && s.views.Len() > 0
+	f.cells.w, f.cells.h = s.viewSizes.cell()
 	helpers := runtime.GOMAXPROCS(0) - 1
 	if n < parallelFanOut || helpers < 1 {
 		return
+	}
+	if f.byCells {
+		helpers++ // see fangrid.go
 	}
 	f.running.Store(int32(helpers))
 	s.wg.Add(1) // the batch's end: finishBatch, on the last helper
@@ -323,6 +353,10 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
 			}
 		}
 	}
+	if f.byCells {
+		// The feeds carried nothing: the batch's jobs are sorted by cell.
+		w.runCells(&f.cells, f.jobs, int(k))
+	}
 	if f.running.Add(-1) == 0 {
 		w.s.finishBatch()
 	}
@@ -330,6 +364,10 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
 
 // add runs j, or queues it for the helpers.
 func (f *fanOut) add(j fanJob) {
+	if f.byCells {
+		f.jobs = append(f.jobs, j) // run once the store has the batch
+		return
+	}
 	if len(f.helpers) == 0 {
 		f.inline.run(&j)
 		return
@@ -366,7 +404,11 @@ func (f *fanOut) handOffLocked() bool {
 	if len(f.helpers) == 0 {
 		return false
 	}
-	f.handOver()
+	if f.byCells {
+		f.cells.build(f.jobs)
+	} else {
+		f.handOver()
+	}
 	// Nothing of f is read after the last close: the helpers may end the
 	// batch from then on.
 	feeds := f.feeds
@@ -380,6 +422,16 @@ func (f *fanOut) handOffLocked() bool {
 // wake, and how many ops were delivered; with helpers, it runs on the last
 // of them to finish, once the others are done.
 func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
+	if f.byCells {
+		if len(f.helpers) == 0 {
+			f.cells.build(f.jobs)
+			f.inline.runCells(&f.cells, f.jobs, 0)
+		}
+		clear(f.jobs)
+		f.jobs = f.jobs[:0]
+		f.cells.reset()
+		f.byCells = false
+	}
 	if len(f.helpers) > 0 {
 		for _, c := range f.chunks {
 			clear(c)

@@ -51,9 +51,12 @@ type Server struct {
 	mu    sync.Mutex
 	store *store.Store            // guarded by mu: markers, point index, clusters, expiry
 	views rtree.RTreeG[*viewPart] // guarded by mu: boxes of views in marker mode
-	conns map[*conn]struct{}      // guarded by mu
-	enc   *wire.Encoder           // guarded by mu
-	found []*store.Record         // guarded by mu: scratch for searches
+	// viewSizes sums the sizes of the boxes in views, for the cells of a
+	// batch's fan-out (fangrid.go); guarded by mu.
+	viewSizes viewSizes
+	conns     map[*conn]struct{} // guarded by mu
+	enc       *wire.Encoder      // guarded by mu
+	found     []*store.Record    // guarded by mu: scratch for searches
 
 	expiryTimer *time.Timer // guarded by mu: fires at the store's next expiry
 	stopped     bool        // guarded by mu: Close was called; arm no timer

@@ -243,6 +243,9 @@ func (s *Server) indexView(c *conn, vw *view, nv view) {
 		vp := vw.parts[i]
 		vp.box, vp.cz = parts[i], cz
 		tree.Insert(minRect(vp.box), maxRect(vp.box), vp)
+		if tree == &s.views {
+			s.viewSizes.add(vp.box, 1)
+		}
 	}
 	vw.n = n
 	vw.indexed = true
@@ -256,6 +259,9 @@ func (s *Server) unindexView(vw *view) {
 	tree := s.treeOf(vw)
 	for _, vp := range vw.parts[:vw.n] {
 		tree.Delete(minRect(vp.box), maxRect(vp.box), vp)
+		if tree == &s.views {
+			s.viewSizes.add(vp.box, -1)
+		}
 	}
 	vw.n = 0
 }

@@ -8,6 +8,7 @@ package outbox
 import (
 	"errors"
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/pushmap/pushmap/wire"
@@ -118,6 +119,39 @@ func (o *Outbox) Put(key Key, op []byte) (start bool) {
 		}
 	}
 	return o.startLocked()
+}
+
+// An Entry is an op and the key it is put under, for PutAll.
+type Entry struct {
+	Key Key
+	Op  []byte
+}
+
+// PutAll puts the ops of es, in order, as that many calls of Put would,
+// under one lock: for a sender that gathered a batch's ops for one outbox.
+// It reports whether a writer must be started.
+func (o *Outbox) PutAll(es []Entry) (start bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	put := false
+	if !o.behind && !o.closed {
+		o.ops = slices.Grow(o.ops, len(es))
+	}
+	for _, e := range es {
+		if o.behind || o.closed {
+			break
+		}
+		put = true
+		o.ops = append(o.ops, entry{e.Key, e.Op})
+		o.bytes += len(e.Op)
+		if o.bytes > o.Limit+o.reset {
+			o.bytes -= o.ops.coalesce(nil)
+			if o.bytes > o.Limit/2+o.reset {
+				o.fallBehindLocked()
+			}
+		}
+	}
+	return put && o.startLocked()
 }
 
 // Control appends a whole frame after everything put so far; an outbox

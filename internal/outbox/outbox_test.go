@@ -415,3 +415,48 @@ func TestLimitCoalesces(t *testing.T) {
 		}
 	}
 }
+
+// TestPutAllAsPuts: PutAll leaves an outbox as the same Puts one by one
+// would: the same ops waiting in the same order, the same bytes, the same
+// answer about starting a writer, coalescing at the limit and falling
+// behind past it, and nothing taken once behind.
+func TestPutAllAsPuts(t *testing.T) {
+	enc := wire.NewEncoder()
+	opSize := len(upsert(t, enc, "a", 1))
+	for _, limit := range []int{1 << 20, 10 * opSize, 4 * opSize} {
+		t.Run(fmt.Sprint("limit=", limit), func(t *testing.T) {
+			var one, all Outbox
+			one.Limit, all.Limit = limit, limit
+			var es []Entry
+			for v := range 30 {
+				id := []string{"a", "b", "c", "d", "e", "f", "g"}[v%7]
+				if limit == 4*opSize {
+					id = fmt.Sprint("m", v) // no coalescing: falls behind
+				}
+				es = append(es, Entry{Key: KeyOf(id), Op: upsert(t, enc, id, uint64(v%9+1))})
+			}
+			startOne := false
+			for _, e := range es {
+				startOne = one.Put(e.Key, e.Op) || startOne
+			}
+			startAll := all.PutAll(es)
+			if startOne != startAll || one.Bytes() != all.Bytes() || one.Behind() != all.Behind() {
+				t.Fatalf("Puts: start %v, %d bytes, behind %v; PutAll: start %v, %d bytes, behind %v",
+					startOne, one.Bytes(), one.Behind(), startAll, all.Bytes(), all.Behind())
+			}
+			_, opsOne, _, _, _ := one.take(nil)
+			_, opsAll, _, _, _ := all.take(nil)
+			if len(opsOne) != len(opsAll) {
+				t.Fatalf("Puts leave %d ops, PutAll %d", len(opsOne), len(opsAll))
+			}
+			for i := range opsOne {
+				if opsOne[i].key != opsAll[i].key || !bytes.Equal(opsOne[i].op, opsAll[i].op) {
+					t.Fatalf("op %d: Puts %s, PutAll %s", i, opsOne[i].key.ID(), opsAll[i].key.ID())
+				}
+			}
+			if all.Behind() && all.PutAll(es) {
+				t.Fatal("PutAll on an outbox behind asks for a writer")
+			}
+		})
+	}
+}

@@ -1,0 +1,133 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// TestDeliveryByCells checks the fan-out of large batches by cells
+// (fangrid.go) against brute force: many small views over a region, so
+// that a batch falls in many cells and a view in several, clients with two
+// views, a layer filter, and a view across the antimeridian; batches where
+// most markers appear once and jump across cells (the upsert comes from
+// one cell, the removal from another), change layer, or are removed, and
+// some appear two or three times, moved across cells each time (their ops
+// must reach each outbox in the batch's order). Inline (one core, and a
+// batch too small for helpers) and on helpers. After each batch every
+// client's cache must be what a brute-force search of its views gives.
+func TestDeliveryByCells(t *testing.T) {
+	for _, tc := range []struct {
+		procs, batch int
+	}{{1, 1200}, {4, 100}, {4, 1200}} {
+		t.Run(fmt.Sprintf("procs=%d,batch=%d", tc.procs, tc.batch), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
+			deliveryByCells(t, tc.batch)
+		})
+	}
+}
+
+// region is where the markers of TestDeliveryByCells move: a 12°×6° area,
+// and a strip across the antimeridian.
+var (
+	cellsRegion  = geo.BBox(0, 40, 12, 46)
+	cellsPacific = geo.BBox(178, 40, -178, 42)
+)
+
+func deliveryByCells(t *testing.T, batch int) {
+	srv, url := servertest.StartServer(t, nil)
+	rng := rand.New(rand.NewPCG(seed(t), 13))
+	type client struct {
+		*watcher
+		views []geo.Box
+	}
+	var clients []*client
+	for i := range 24 {
+		var layers []string
+		if i%5 == 4 {
+			layers = []string{"other"}
+		}
+		lon := cellsRegion.West + rng.Float64()*(cellsRegion.East-cellsRegion.West-2)
+		lat := cellsRegion.South + rng.Float64()*(cellsRegion.North-cellsRegion.South-1)
+		views := []geo.Box{geo.BBox(lon, lat, lon+2, lat+1)}
+		switch {
+		case i%6 == 1: // a second view elsewhere, overlapping the first or not
+			lon2 := cellsRegion.West + rng.Float64()*(cellsRegion.East-cellsRegion.West-2)
+			views = append(views, geo.BBox(lon2, lat, lon2+2, lat+1.5))
+		case i%8 == 2:
+			views = append(views, cellsPacific)
+		}
+		sentinelLayer := "cars"
+		if layers != nil {
+			sentinelLayer = "other"
+		}
+		c := &client{watcher: &watcher{view: views[0], layers: layers,
+			sentinel: wire.Marker{ID: fmt.Sprint("~", i), Layer: sentinelLayer, Pos: wire.Quantize(geo.Pt(lon+1, lat+0.5))}}, views: views}
+		c.recorder = dialRecorder(t, url, fmt.Sprint("client-", i), layers...)
+		for id, v := range views {
+			if err := c.SetView(context.Background(), id, v, 7); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clients = append(clients, c)
+	}
+	watchers := make([]*watcher, len(clients))
+	for i, c := range clients {
+		watchers[i] = c.watcher
+	}
+	randomPos := func() geo.Point {
+		if rng.IntN(10) == 0 {
+			return wire.Quantize(geo.Pt(geo.WrapLon(cellsPacific.West+rng.Float64()*4), cellsPacific.South+rng.Float64()*2))
+		}
+		return wire.Quantize(geo.Pt(cellsRegion.West+rng.Float64()*(cellsRegion.East-cellsRegion.West), cellsRegion.South+rng.Float64()*(cellsRegion.North-cellsRegion.South)))
+	}
+	state := map[string]wire.Marker{}
+	ids := batch + batch/4 // some markers idle in a batch, some appear twice
+	for round := range 8 {
+		updates := make([]server.Update, 0, batch)
+		for _, k := range rng.Perm(ids)[:batch] {
+			id := fmt.Sprint("c", k)
+			if k%23 == 0 {
+				// Appears two or three times, across cells each time.
+				for range 2 + k%2 {
+					m := wire.Marker{ID: id, Layer: "cars", Pos: randomPos()}
+					updates = append(updates, server.Update{Marker: m})
+					state[id] = m
+				}
+				continue
+			}
+			if rng.IntN(10) == 0 {
+				updates = append(updates, server.Update{Marker: wire.Marker{ID: id}, Remove: true})
+				delete(state, id)
+				continue
+			}
+			pos := randomPos()
+			if old, ok := state[id]; ok && rng.IntN(2) == 0 {
+				// A short move, within a view mostly.
+				pos = wire.Quantize(geo.Pt(geo.WrapLon(old.Pos.Lon+rng.Float64()*0.6-0.3), min(max(old.Pos.Lat+rng.Float64()*0.6-0.3, -85), 85)))
+			}
+			m := wire.Marker{ID: id, Layer: []string{"cars", "other"}[rng.IntN(2)], Pos: pos}
+			updates = append(updates, server.Update{Marker: m})
+			state[id] = m
+		}
+		if err := srv.Apply(updates); err != nil {
+			t.Fatal(err)
+		}
+		for id := range state {
+			state[id], _ = srv.Marker(id) // with its version
+		}
+		catchUp(t, srv, watchers, round)
+		for _, c := range clients {
+			if msg := diffCache(withoutSentinels(c.Markers()), bruteForce(state, c.views, c.layers)); msg != "" {
+				t.Fatalf("round %d: %s (views %v, layers %v) cache differs from brute force:%s", round, c.name, c.views, c.layers, msg)
+			}
+		}
+	}
+}
