@@ -118,10 +118,12 @@ func (s *Server) admit(t *ticket) error {
 	return nil
 }
 
-// leave uncounts a connection that ended.
+// leave uncounts a connection that ended: its address's slot first, then
+// the admitted count, so that whoever sees the count drop (Stats) finds
+// the slot free too.
 func (s *Server) leave(t *ticket) {
 	if t.admitted {
-		s.nconns.Add(-1)
+		defer s.nconns.Add(-1) // after the unlock below
 	}
 	a := &s.admission
 	a.mu.Lock()
