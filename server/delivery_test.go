@@ -102,6 +102,19 @@ func runSteps(t *testing.T, steps []step) {
 	}
 }
 
+// applyAndCatchUp applies updates, takes the markers' versions into state
+// and waits until every watcher has received what the batch sent it.
+func applyAndCatchUp(t *testing.T, srv *server.Server, updates []server.Update, state map[string]wire.Marker, ws []*watcher, round int) {
+	t.Helper()
+	if err := srv.Apply(updates); err != nil {
+		t.Fatal(err)
+	}
+	for id := range state {
+		state[id], _ = srv.Marker(id) // with its version
+	}
+	catchUp(t, srv, ws, round)
+}
+
 // catchUp bumps every watcher's sentinel and waits until each has received
 // it: the stream of each connection is ordered, so whatever was sent before
 // has then arrived.
@@ -220,13 +233,7 @@ func TestDeliveryLargeBatches(t *testing.T) {
 			updates = append(updates, server.Update{Marker: m})
 			state[id] = m
 		}
-		if err := srv.Apply(updates); err != nil {
-			t.Fatal(err)
-		}
-		for id := range state {
-			state[id], _ = srv.Marker(id) // with its version
-		}
-		catchUp(t, srv, watchers, round)
+		applyAndCatchUp(t, srv, updates, state, watchers, round)
 		for _, w := range watchers {
 			if msg := diffCache(withoutSentinels(w.Markers()), bruteForce(state, []geo.Box{w.view}, w.layers)); msg != "" {
 				t.Fatalf("round %d: %s cache differs from brute force:%s", round, w.name, msg)

@@ -117,13 +117,7 @@ func deliveryByCells(t *testing.T, batch int) {
 			updates = append(updates, server.Update{Marker: m})
 			state[id] = m
 		}
-		if err := srv.Apply(updates); err != nil {
-			t.Fatal(err)
-		}
-		for id := range state {
-			state[id], _ = srv.Marker(id) // with its version
-		}
-		catchUp(t, srv, watchers, round)
+		applyAndCatchUp(t, srv, updates, state, watchers, round)
 		for _, c := range clients {
 			if msg := diffCache(withoutSentinels(c.Markers()), bruteForce(state, c.views, c.layers)); msg != "" {
 				t.Fatalf("round %d: %s (views %v, layers %v) cache differs from brute force:%s", round, c.name, c.views, c.layers, msg)

@@ -34,11 +34,7 @@ func TestWriteRunHandsOffBlockedWrites(t *testing.T) {
 		}
 	}
 	got := readOne(readerWS)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.writeAll(wake)
-	}()
+	goWriteAll(s, wake)
 	for i := range readerWS {
 		if err := <-got; err != nil {
 			t.Fatalf("reader %d of %d (behind %d stuck clients): %v", i+1, len(readerWS), len(stuckWS), err)
@@ -70,11 +66,7 @@ func TestWriteRunHandsOffResets(t *testing.T) {
 	}
 	got := readOne(readerWS)
 	s.mu.Lock() // as a batch being applied does
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.writeAll(wake)
-	}()
+	goWriteAll(s, wake)
 	for i := range readerWS {
 		if err := <-got; err != nil {
 			s.mu.Unlock()
@@ -164,6 +156,16 @@ func startWriteRun(t *testing.T, limit int) (s *Server, silent []*websocket.Conn
 		c.out.Put(outbox.KeyOf("r"), op)
 	}
 	return s, silent, wake, readers
+}
+
+// goWriteAll writes wake's outboxes on a goroutine the server waits for
+// at Close, as the end of a batch does.
+func goWriteAll(s *Server, wake []*conn) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.writeAll(wake)
+	}()
 }
 
 // readOne reads one frame on each of readers, within 30 s, and sends what
