@@ -66,9 +66,7 @@ func (s *Server) endBatchUnlock() {
 		return
 	}
 	s.endBatchLocked()
-	if s.fan.ended != nil {
-		s.fan.ended()
-	}
+	s.fan.batchEnded()
 	s.mu.Unlock()
 }
 
@@ -109,9 +107,7 @@ func (s *Server) finishBatch() {
 	defer s.wg.Done() // added by beginLocked
 	wake, delivered := s.fan.endLocked(s.fan.spareWake())
 	s.counters.delivered.Add(delivered)
-	if s.fan.ended != nil {
-		s.fan.ended()
-	}
+	s.fan.batchEnded()
 	s.mu.Unlock()
 	s.startWriters(wake)
 }
@@ -307,6 +303,14 @@ type fanOut struct {
 	// could save. Not for use: a client that does not read would hold up
 	// every writer behind it.
 	writeInline bool
+}
+
+// batchEnded calls the benchmark's hook, if any, at the end of a batch,
+// Server.mu still locked.
+func (f *fanOut) batchEnded() {
+	if f.ended != nil {
+		f.ended()
+	}
 }
 
 // beginLocked prepares the fan-out of a batch of n updates.

@@ -110,6 +110,13 @@ func (o *Outbox) Put(key Key, op []byte) (start bool) {
 	if o.behind || o.closed {
 		return false
 	}
+	o.putLocked(key, op)
+	return o.startLocked()
+}
+
+// putLocked appends op under key, coalescing once the ops pass the limit
+// and falling behind when coalescing is not enough.
+func (o *Outbox) putLocked(key Key, op []byte) {
 	o.ops = append(o.ops, entry{key, op})
 	o.bytes += len(op)
 	if o.bytes > o.Limit+o.reset {
@@ -118,7 +125,6 @@ func (o *Outbox) Put(key Key, op []byte) (start bool) {
 			o.fallBehindLocked()
 		}
 	}
-	return o.startLocked()
 }
 
 // An Entry is an op and the key it is put under, for PutAll.
@@ -142,14 +148,7 @@ func (o *Outbox) PutAll(es []Entry) (start bool) {
 			break
 		}
 		put = true
-		o.ops = append(o.ops, entry{e.Key, e.Op})
-		o.bytes += len(e.Op)
-		if o.bytes > o.Limit+o.reset {
-			o.bytes -= o.ops.coalesce(nil)
-			if o.bytes > o.Limit/2+o.reset {
-				o.fallBehindLocked()
-			}
-		}
+		o.putLocked(e.Key, e.Op)
 	}
 	return put && o.startLocked()
 }
