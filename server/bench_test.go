@@ -36,11 +36,12 @@ func randomPoint(rng *rand.Rand) geo.Point {
 func idleConn(s *Server) *conn {
 	c := &conn{s: s}
 	c.out.Limit = 1 << 30
+	c.out.Fill = c.settle
 	c.out.Hold()
 	return c
 }
 
-func benchServer(b *testing.B, views []geo.Box) (*Server, []*conn) {
+func benchServer(b testing.TB, views []geo.Box) (*Server, []*conn) {
 	s, err := New(nil)
 	if err != nil {
 		b.Fatal(err)

@@ -37,7 +37,10 @@ type conn struct {
 	ticket *ticket // its place in the admission counts
 
 	out outbox.Outbox
-	w   *outbox.Writer
+	// pull holds the batches whose ops the writer computes itself
+	// (fanpull.go).
+	pull pulls
+	w    *outbox.Writer
 	// sock is what ws writes to, when the server sees its socket (see
 	// writeRun); nil otherwise. Set before the connection is served.
 	sock *sockWriter
@@ -82,6 +85,7 @@ func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 	c := &conn{s: s, ws: ws, remote: remote, ctx: ctx, cancel: cancel,
 		log: s.log.With("remote", remote)}
 	c.out.Limit = s.opts.OutboxBytes
+	c.out.Fill = c.settle
 	c.w = s.writes.NewWriter(ws)
 	c.tokens = float64(s.opts.ViewBurst)
 	ws.SetReadLimit(s.opts.MaxFrameBytes)
@@ -340,6 +344,7 @@ func (c *conn) reply(frames ...[]byte) {
 func (c *conn) leave() {
 	s := c.s
 	s.mu.Lock()
+	c.dropPulls()
 	for i := range c.views {
 		s.leaveClusterSetLocked(c, &c.views[i])
 		s.unindexView(&c.views[i])
@@ -405,6 +410,7 @@ func (c *conn) writeLoop() {
 			c.sock.wouldBlock()
 		}
 		c.s.mu.Lock()
+		c.dropPulls() // the reset's state holds them
 		c.out.Replace(c.s.resetFramesLocked(c, wire.FlagBehind)...)
 		c.s.mu.Unlock()
 		return nil

@@ -53,6 +53,7 @@ func (s *Server) HoldFanOut() (release func()) {
 	hold := make(chan struct{})
 	s.mu.Lock()
 	s.fan.hold = hold
+	s.fan.pushOnly = true // a pulled batch has no helpers to hold
 	s.mu.Unlock()
 	var once sync.Once
 	return func() { once.Do(func() { close(hold) }) }
@@ -114,4 +115,20 @@ func (s *Server) OnFanOutEnd(fn func()) {
 	s.mu.Lock()
 	s.fan.ended = fn
 	s.mu.Unlock()
+}
+
+// PushOnly makes the large batches applied from now on be fanned out by
+// the server (push: fangrid.go) rather than pulled by the writers
+// (fanpull.go), or lets them be pulled again.
+func (s *Server) PushOnly(push bool) {
+	s.mu.Lock()
+	s.fan.pushOnly = push
+	s.mu.Unlock()
+}
+
+// PulledBatches returns how many batches were given to the writers to pull.
+func (s *Server) PulledBatches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fan.pulled
 }

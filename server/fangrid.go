@@ -152,7 +152,7 @@ func (b *batchCells) build(jobs []fanJob) {
 	}
 	cellOf := func(p geo.Point) int32 {
 		cx, cy := math.Floor(p.Lon/b.w), math.Floor(p.Lat/b.h)
-		key := uint64(uint32(int32(cx)))<<32 | uint64(uint32(int32(cy)))
+		key := cellKey(int64(cx), int64(cy))
 		n, ok := b.index[key]
 		if !ok {
 			n = int32(len(b.xy))
@@ -198,6 +198,9 @@ func (b *batchCells) build(jobs []fanJob) {
 	}
 }
 
+// cellKey is the key in batchCells.index of the cell in column x, row y.
+func cellKey(x, y int64) uint64 { return uint64(uint32(int32(x)))<<32 | uint64(uint32(int32(y))) }
+
 // reset readies b for the next batch, keeping its memory.
 func (b *batchCells) reset() {
 	clear(b.index)
@@ -230,6 +233,38 @@ func (w *fanWorker) runCells(b *batchCells, jobs []fanJob, k int) {
 	w.cands = w.cands[:0]
 }
 
+// What a job gives a candidate view: nothing, its upsert, or its removal.
+const (
+	opNone = iota
+	opUpsert
+	opRemove
+)
+
+// opOf returns what job j, in the role role in the cell being fanned out,
+// gives the candidate: the upsert where the candidate's box holds the new
+// position (from the cell of the new position), the removal where it held
+// the old one and the connection sees the new one in none of its views,
+// or where it holds a removed marker. c.sees reads the connection's views,
+// which nothing changes meanwhile (Server.mu is held, or the connection's
+// pulls are locked: fanpull.go).
+func (cand *candidate) opOf(j *fanJob, role uint8) int {
+	switch {
+	case j.op == nil:
+		if cand.holds(j.at) && cand.layers.Has(j.layer) {
+			return opRemove
+		}
+	case cand.holds(j.at) && cand.layers.Has(j.layer):
+		if role&roleAt != 0 {
+			return opUpsert
+		}
+	case j.moved && role&roleFrom != 0:
+		if cand.holds(j.from) && cand.layers.Has(j.fromLayer) && !(cand.layers.Has(j.layer) && cand.c.sees(j.at)) {
+			return opRemove
+		}
+	}
+	return opNone
+}
+
 // runCell delivers the jobs of cell c to the views that hold them.
 func (w *fanWorker) runCell(b *batchCells, jobs []fanJob, c int) {
 	cx, cy := b.xy[c][0], b.xy[c][1]
@@ -251,22 +286,10 @@ func (w *fanWorker) runCell(b *batchCells, jobs []fanJob, c int) {
 		es := w.entries[:0]
 		for k, cj := range cellJobs {
 			j := &jobs[cj.job]
-			remove := false
-			switch {
-			case j.op == nil:
-				remove = cand.holds(j.at) && cand.layers.Has(j.layer)
-			case cand.holds(j.at) && cand.layers.Has(j.layer):
-				// Whoever sees the new position gets the upsert: from the
-				// cell of the new position.
-				if cj.role&roleAt != 0 {
-					es = append(es, outbox.Entry{Key: j.key, Op: j.op})
-				}
-			case j.moved && cj.role&roleFrom != 0:
-				// Who saw the old position and sees the new one in none
-				// of its views gets a removal.
-				remove = cand.holds(j.from) && cand.layers.Has(j.fromLayer) && !(cand.layers.Has(j.layer) && cand.c.sees(j.at))
-			}
-			if remove {
+			switch cand.opOf(j, cj.role) {
+			case opUpsert:
+				es = append(es, outbox.Entry{Key: j.key, Op: j.op})
+			case opRemove:
 				if removals[k] == nil {
 					removals[k] = w.removal(j.key.ID())
 				}
@@ -274,6 +297,7 @@ func (w *fanWorker) runCell(b *batchCells, jobs []fanJob, c int) {
 			}
 		}
 		if len(es) > 0 {
+			cand.c.settle() // an earlier batch's ops first
 			w.delivered += int64(len(es))
 			if cand.c.out.PutAll(es) {
 				w.wake = append(w.wake, cand.c)

@@ -20,17 +20,22 @@ import (
 // most markers appear once and jump across cells (the upsert comes from
 // one cell, the removal from another), change layer, or are removed, and
 // some appear two or three times, moved across cells each time (their ops
-// must reach each outbox in the batch's order). Inline (one core, and a
-// batch too small for helpers) and on helpers. After each batch every
-// client's cache must be what a brute-force search of its views gives.
+// must reach each outbox in the batch's order). Pushed (fangrid.go:
+// inline on one core, inline with a batch too small for helpers, on
+// helpers) and pulled by the writers (fanpull.go), each client's sentinel
+// then pushed on its own (a push settles what a writer has not pulled
+// yet). After each batch every client's cache must be what a brute-force
+// search of its views gives.
 func TestDeliveryByCells(t *testing.T) {
 	for _, tc := range []struct {
 		procs, batch int
 	}{{1, 1200}, {4, 100}, {4, 1200}} {
-		t.Run(fmt.Sprintf("procs=%d,batch=%d", tc.procs, tc.batch), func(t *testing.T) {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
-			deliveryByCells(t, tc.batch)
-		})
+		for _, pull := range []bool{false, true} {
+			t.Run(fmt.Sprintf("procs=%d,batch=%d,pull=%v", tc.procs, tc.batch, pull), func(t *testing.T) {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(tc.procs))
+				deliveryByCells(t, tc.batch, pull)
+			})
+		}
 	}
 }
 
@@ -41,8 +46,9 @@ var (
 	cellsPacific = geo.BBox(178, 40, -178, 42)
 )
 
-func deliveryByCells(t *testing.T, batch int) {
+func deliveryByCells(t *testing.T, batch int, pull bool) {
 	srv, url := servertest.StartServer(t, nil)
+	srv.PushOnly(!pull)
 	rng := rand.New(rand.NewPCG(seed(t), 13))
 	type client struct {
 		*watcher
@@ -123,5 +129,10 @@ func deliveryByCells(t *testing.T, batch int) {
 				t.Fatalf("round %d: %s (views %v, layers %v) cache differs from brute force:%s", round, c.name, c.views, c.layers, msg)
 			}
 		}
+	}
+	// With pull, a batch whose repeated markers pass pullDupShare (one
+	// in eight updates; here about one in ten) is pushed all the same.
+	if got := srv.PulledBatches(); pull != (got > 0) || got > 8 {
+		t.Fatalf("%d of the 8 batches were pulled by the writers; pull %v", got, pull)
 	}
 }

@@ -198,6 +198,7 @@ type fanWorker struct {
 // same op put twice under one key is written once (the writer coalesces
 // by key).
 func (w *fanWorker) deliver(c *conn, key outbox.Key, op []byte) {
+	c.settle() // an earlier batch's ops first
 	w.delivered++
 	if c.out.Put(key, op) {
 		w.wake = append(w.wake, c)
@@ -291,9 +292,16 @@ type fanOut struct {
 
 	// byCells: the batch fans out by cells (fangrid.go), its jobs kept in
 	// jobs until the store has the whole batch, then sorted into cells.
+	// pull: it is given to the writers to pull instead (fanpull.go), unless
+	// too many of its markers appear more than once.
 	byCells bool
+	pull    bool
 	jobs    []fanJob
-	cells   batchCells
+	cells   *batchCells
+	// pushOnly, set by tests and benchmarks, fans every batch out by push
+	// (no pull): for the tests of the helpers and for comparing the two.
+	pushOnly bool
+	pulled   int // batches given to pull, for tests
 	// ended, when set by a benchmark, is called at the end of each feed's
 	// batch, every op in its outbox, before Server.mu is unlocked.
 	ended func()
@@ -316,9 +324,13 @@ func (f *fanOut) batchEnded() {
 // beginLocked prepares the fan-out of a batch of n updates.
 func (f *fanOut) beginLocked(s *Server, n int) {
 	f.byCells = n >= gridFanOut && s.views.Len() > 0
+	f.pull = f.byCells && !f.pushOnly
+	if f.cells == nil {
+		f.cells = new(batchCells)
+	}
 	f.cells.w, f.cells.h = s.viewSizes.cell()
 	helpers := runtime.GOMAXPROCS(0) - 1
-	if n < parallelFanOut || helpers < 1 {
+	if n < parallelFanOut || helpers < 1 || f.pull {
 		return
 	}
 	if f.byCells {
@@ -359,7 +371,7 @@ func (f *fanOut) help(w *fanWorker, feed <-chan []fanJob, k, n uint64) {
 	}
 	if f.byCells {
 		// The feeds carried nothing: the batch's jobs are sorted by cell.
-		w.runCells(&f.cells, f.jobs, int(k))
+		w.runCells(f.cells, f.jobs, int(k))
 	}
 	if f.running.Add(-1) == 0 {
 		w.s.finishBatch()
@@ -424,17 +436,25 @@ func (f *fanOut) handOffLocked() bool {
 
 // endLocked returns the connections whose writers must start, appended to
 // wake, and how many ops were delivered; with helpers, it runs on the last
-// of them to finish, once the others are done.
+// of them to finish, once the others are done. A batch to pull is given to
+// the connections here (their ops are counted as delivered when pulled).
 func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 	if f.byCells {
+		f.byCells = false
 		if len(f.helpers) == 0 {
 			f.cells.build(f.jobs)
-			f.inline.runCells(&f.cells, f.jobs, 0)
+			if f.pull && pullable(f.cells, len(f.jobs)) {
+				// The batch owns the jobs and cells from now on.
+				wake = f.inline.s.givePullLocked(f.jobs, f.cells, wake)
+				f.jobs, f.cells = make([]fanJob, 0, len(f.jobs)), nil
+				f.pulled++
+				return f.collect(wake)
+			}
+			f.inline.runCells(f.cells, f.jobs, 0)
 		}
 		clear(f.jobs)
 		f.jobs = f.jobs[:0]
 		f.cells.reset()
-		f.byCells = false
 	}
 	if len(f.helpers) > 0 {
 		for _, c := range f.chunks {
@@ -446,6 +466,12 @@ func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 		clear(f.feeds)
 		f.feeds = f.feeds[:0]
 	}
+	return f.collect(wake)
+}
+
+// collect gathers what the batch's workers delivered and readies them for
+// the next batch.
+func (f *fanOut) collect(wake []*conn) (_ []*conn, delivered int64) {
 	wake, delivered = f.inline.collect(wake)
 	for _, w := range f.helpers {
 		var n int64

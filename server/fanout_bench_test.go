@@ -20,14 +20,19 @@ import (
 // CPU time per batch, what the work costs whatever else the machine runs
 // (BenchmarkApplyFeedBatch has the wall times, writers and sockets
 // included). Issue 13: the fan-out of a 3,000-update batch was most of
-// what the fleet at M = 30,000 waited for before a writer started.
+// what the fleet at M = 30,000 waited for before a writer started. With
+// fanout=pull the batch is pulled (fanpull.go) and the pulls every writer
+// would make are made on the same thread, counted in cpu-ns/op; with
+// fanout=push it is fanned out by cells (fangrid.go).
 func BenchmarkFanOutCPU(b *testing.B) {
 	for _, markers := range []int{1000, 3000} {
-		b.Run(fmt.Sprint("updates=", markers), func(b *testing.B) { benchFanOutCPU(b, markers) })
+		for _, mode := range []string{"push", "pull"} {
+			b.Run(fmt.Sprintf("updates=%d/fanout=%s", markers, mode), func(b *testing.B) { benchFanOutCPU(b, markers, mode == "pull") })
+		}
 	}
 }
 
-func benchFanOutCPU(b *testing.B, markers int) {
+func benchFanOutCPU(b *testing.B, markers int, pull bool) {
 	const clients = 2000
 	paris := geo.BBox(2.2, 48.8, 2.5, 48.95)
 	rng := rand.New(rand.NewPCG(13, 2000))
@@ -38,6 +43,15 @@ func benchFanOutCPU(b *testing.B, markers int) {
 		views[i] = geo.BBox(lon, lat, lon+0.03, lat+0.02)
 	}
 	s, conns := benchServer(b, views)
+	s.fan.pushOnly = !pull
+	apply := func(batch []Update) {
+		if err := s.Apply(batch); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range conns {
+			c.settle() // what each writer would pull
+		}
+	}
 	batch := make([]Update, markers)
 	for i := range batch {
 		batch[i].Marker = wire.Marker{ID: fmt.Sprint("m", i), Layer: "fleet",
@@ -52,9 +66,7 @@ func benchFanOutCPU(b *testing.B, markers int) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := s.Apply(batch); err != nil {
-		b.Fatal(err)
-	}
+	apply(batch)
 	drain()
 	delivered := s.Stats().Delivered
 	var cpu int64
@@ -65,9 +77,7 @@ func benchFanOutCPU(b *testing.B, markers int) {
 			batch[j].Marker.Pos.Lon += 1e-5 * float64(1-2*(i&1))
 		}
 		start := threadCPU()
-		if err := s.Apply(batch); err != nil {
-			b.Fatal(err)
-		}
+		apply(batch)
 		cpu += threadCPU() - start
 		b.StopTimer()
 		drain()

@@ -151,6 +151,7 @@ func (c *conn) refresh(token string) error {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.settle() // the batches given to pull, with the grant they were given to
 	layers, key := narrowedLayers(&g, c.asked)
 	same := key == c.layerKey && sameBox(g.Box, c.grant.Box)
 	c.setGrantLocked(g, layers, key)

@@ -18,6 +18,7 @@ func (s *Server) ResetClients() int {
 			continue
 		}
 		n++
+		c.dropPulls() // the reset's state holds them
 		if c.out.Replace(s.resetFramesLocked(c, wire.FlagBehind)...) {
 			c.startWriter()
 		}

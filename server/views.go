@@ -65,6 +65,7 @@ func (c *conn) viewIndex(id int) int {
 func (s *Server) setView(c *conn, v wire.View) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.settle() // the batches given to pull, with the views they were given to
 	i := c.viewIndex(v.ID)
 	if i < 0 && len(c.views) >= s.opts.MaxViews {
 		return wire.Error{Code: wire.CodeTooManyViews, Message: fmt.Sprintf("connection holds %d views already, the most allowed", len(c.views))}
@@ -131,6 +132,7 @@ func (s *Server) viewAckLocked(c *conn, v wire.View, old *view) (frames [][]byte
 func (s *Server) unview(c *conn, id int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.settle() // the batches given to pull, with the views they were given to
 	i := c.viewIndex(id)
 	if i < 0 {
 		return wire.Error{Code: wire.CodeUnknownView, Message: fmt.Sprintf("no view %d to drop", id)}
@@ -149,6 +151,7 @@ func (s *Server) unview(c *conn, id int) error {
 func (s *Server) setLayers(c *conn, layers []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	c.settle() // the batches given to pull, with the views they were given to
 	set, key, err := grantedLayers(&c.grant, layers)
 	if err != nil {
 		return wire.Error{Code: wire.CodeForbidden, Message: err.Error()}

@@ -45,8 +45,8 @@ import (
 // are dropped with the ops. So a slow client costs at most Limit bytes
 // plus one Replace frame, whatever the update rate.
 //
-// Writers: Put, Control, Reply and Replace report when a writer must be
-// started; the caller starts one goroutine running Drain, which returns
+// Writers: Put, Control, Reply, Replace and Wake report when a writer must
+// be started; the caller starts one goroutine running Drain, which returns
 // once the outbox is empty. No goroutine waits on an idle connection.
 type Outbox struct {
 	// Limit is the most bytes that may wait (a Replace frame aside): at
@@ -54,6 +54,10 @@ type Outbox struct {
 	// behind if they still fill more than half of it. Set it before first
 	// use.
 	Limit int
+	// Fill, when set before first use, is called by Drain each time before
+	// it takes what waits: a sender that leaves the computing of a
+	// connection's ops to its writer (see Wake) has them put then.
+	Fill func()
 
 	mu      sync.Mutex
 	queue   []queued // guarded by mu: whole frames, in order
@@ -64,6 +68,7 @@ type Outbox struct {
 	behind  bool     // guarded by mu: dropped; Replace must come next
 	over    bool     // guarded by mu: the replies alone passed Limit
 	writing bool     // guarded by mu: a writer is running
+	woken   bool     // guarded by mu: Wake found a writer running; it must call Fill again
 	closed  bool     // guarded by mu: the connection is gone; take nothing more
 }
 
@@ -213,6 +218,25 @@ func (o *Outbox) Replace(frames ...[]byte) (start bool) {
 	return o.startLocked()
 }
 
+// Wake asks for a writer to put ops itself: the sender left them to Fill,
+// which the writer calls before it takes what waits. It reports whether a
+// writer must be started; when one runs already, Wake makes it call Fill
+// at least once more before it stops, so that ops left to Fill after its
+// last call are not left behind.
+func (o *Outbox) Wake() (start bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	if o.writing {
+		o.woken = true
+		return false
+	}
+	o.writing = true
+	return true
+}
+
 // Bytes returns how many bytes wait.
 func (o *Outbox) Bytes() int {
 	o.mu.Lock()
@@ -345,7 +369,12 @@ func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, over, d
 	if o.behind {
 		return frames, ops, true, false, false
 	}
+	woken := o.woken
+	o.woken = false
 	if len(o.queue) == 0 && len(o.ops) == 0 {
+		if woken { // Fill has ops to put: one more round
+			return frames, ops, false, false, false
+		}
 		o.writing = false
 		return frames, ops, false, false, true
 	}
@@ -471,12 +500,15 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // passed Limit, Drain returns ErrRepliesOverLimit.
 // A write error or behind's error ends Drain, which returns it; the outbox
 // then still counts as having a writer, so the caller should Close it.
-// Call Drain from the goroutine started when Put, Control, Reply or
-// Replace said so, and from nowhere else.
+// Call Drain from the goroutine started when Put, Control, Reply, Replace
+// or Wake said so, and from nowhere else.
 func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func() error) error {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	for {
+		if o.Fill != nil {
+			o.Fill()
+		}
 		frames, ops, late, over, done := o.take(sc.frames[:0])
 		sc.frames = frames
 		if done {

@@ -460,3 +460,61 @@ func TestPutAllAsPuts(t *testing.T) {
 		})
 	}
 }
+
+// TestWakeFillsBeforeStopping: ops left to Fill reach the client whether
+// the Wake finds the outbox idle (a writer must be started) or finds a
+// writer running that already called Fill for the last time it would:
+// the Wake makes it call Fill once more before it stops, instead of
+// stopping with the ops never put.
+func TestWakeFillsBeforeStopping(t *testing.T) {
+	enc := wire.NewEncoder()
+	var o Outbox
+	o.Limit = 1 << 20
+	var left []Entry    // ops left to Fill
+	var late func()     // run by Fill after it looked, as a sender's Wake may come
+	var lateWake []bool // what Wake answered there
+	o.Fill = func() {
+		if len(left) > 0 {
+			o.PutAll(left)
+			left = nil
+		}
+		if late != nil {
+			f := late
+			late = nil
+			f()
+		}
+	}
+	leave := func(id string, v uint64) { left = append(left, Entry{Key: KeyOf(id), Op: upsert(t, enc, id, v)}) }
+
+	leave("a", 1)
+	if !o.Wake() {
+		t.Fatal("Wake on an idle outbox does not ask for a writer")
+	}
+	if got := drainAll(t, &o); len(got) != 1 || !slices.Equal(batchIDs(t, got[0]), []string{"a@1"}) {
+		t.Fatalf("the writer wrote %v, want one batch with a@1", got)
+	}
+
+	// A writer whose Fill found nothing; the sender leaves c and wakes it
+	// just after, before the writer looks at what waits.
+	leave("b", 1)
+	if !o.Wake() {
+		t.Fatal("Wake on an idle outbox does not ask for a writer")
+	}
+	late = func() { // the first Fill puts b; the second finds nothing
+		late = func() {
+			leave("c", 2)
+			lateWake = append(lateWake, o.Wake())
+		}
+	}
+	got := drainAll(t, &o)
+	if len(lateWake) != 1 || lateWake[0] {
+		t.Fatalf("Wake during a writer's run answered %v, want one false (the writer runs)", lateWake)
+	}
+	if len(got) != 2 || !slices.Equal(batchIDs(t, got[1]), []string{"c@2"}) {
+		t.Fatalf("the running writer wrote %v, want b's batch then c@2's", got)
+	}
+	o.Close()
+	if o.Wake() {
+		t.Fatal("Wake on a closed outbox asks for a writer")
+	}
+}

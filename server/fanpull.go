@@ -1,0 +1,257 @@
+package server
+
+import (
+	"bytes"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// A large batch's fan-out done by its writers (issue 13; docs/design.md,
+// "A large batch pulled by its writers").
+//
+// Fanned out by cells (fangrid.go), a feed's batch of thousands of moves
+// reached the first client only once every op of it was in its outbox: any
+// cell may give any connection an op, so no writer could start before the
+// last cell was done. With 2,000 clients that was 3–6 ms added to every
+// delivery of the batch. A batch that is pulled is sorted into cells the
+// same way, once the store has it; then, still under Server.mu, every
+// connection with a view in the batch's bounds is given the batch
+// (pulls.batch) and woken, and the lock is let go. Each connection's
+// writer, before it takes what waits in the outbox (outbox.Outbox.Fill),
+// looks up the cells its views meet and tests their jobs against its
+// boxes, exactly as the cell's fan-out tests its candidates, and puts the
+// ops it finds in its outbox with one PutAll. The first clients are
+// written to as soon as the store has the batch, and the fan-out's work
+// is spread over the writers, each on an outbox of its own, hot in its
+// cache.
+//
+// Order. Whatever else may reach a connection's outbox, or change what
+// the pull reads (its views, its layers, its grant), first settles the
+// batches it was given (settle): the next batch's fan-out (fanWorker.deliver
+// and the cells' PutAll), a view change, an unview, a change of layers or
+// grant; a reset drops them instead (its state, read from the store,
+// holds them), and so does leaving. All of these hold Server.mu, under
+// which no batch is given out, so a connection's ops still reach its
+// outbox in the order of the batches. The pull reads the connection's
+// views under pulls.mu only: whatever changes them settles first, taking
+// that lock, and nothing is given to pull while Server.mu is held.
+//
+// A batch in which many markers appear more than once is not pulled: those
+// markers are tested by every connection one by one (pullBatch.dups).
+
+// pullDupShare: a batch in which more than one update in pullDupShare is
+// of a marker that appears more than once fans out by cells instead.
+const pullDupShare = 8
+
+// pullSeq numbers the pulled batches, for giving each connection a batch
+// once however many of its boxes meet the batch's bounds.
+var pullSeq atomic.Uint64
+
+// A pullBatch is a batch whose writers fan it out. Read only once given
+// out, but for removals.
+type pullBatch struct {
+	seq   uint64
+	jobs  []fanJob
+	cells *batchCells
+	// removals holds each job's removal op, encoded by the first
+	// connection that needs it.
+	removals []atomic.Pointer[[]byte]
+}
+
+// pulls is what a connection's writer has to pull: one batch at most, as
+// the next batch given settles the last one first.
+type pulls struct {
+	mu    sync.Mutex // held while the batch is pulled
+	batch atomic.Pointer[pullBatch]
+	given uint64 // guarded by Server.mu: seq of the last batch given
+}
+
+// pullable reports whether a batch, sorted into cells, is pulled rather
+// than fanned out by cells.
+func pullable(b *batchCells, jobs int) bool { return len(b.dups)*pullDupShare <= jobs }
+
+// givePullLocked gives the batch of jobs, sorted into cells, to every
+// connection with a marker-mode view in its bounds, and returns the
+// connections whose writers must start, appended to wake.
+func (s *Server) givePullLocked(jobs []fanJob, cells *batchCells, wake []*conn) []*conn {
+	b := &pullBatch{seq: pullSeq.Add(1), jobs: jobs, cells: cells,
+		removals: make([]atomic.Pointer[[]byte], len(jobs))}
+	lo := [2]float64{math.Inf(1), math.Inf(1)}
+	hi := [2]float64{math.Inf(-1), math.Inf(-1)}
+	widen := func(p geo.Point) {
+		lo[0], lo[1] = min(lo[0], p.Lon), min(lo[1], p.Lat)
+		hi[0], hi[1] = max(hi[0], p.Lon), max(hi[1], p.Lat)
+	}
+	for i := range jobs {
+		widen(jobs[i].at)
+		if jobs[i].moved {
+			widen(jobs[i].from)
+		}
+	}
+	s.views.Search(lo, hi, func(_, _ [2]float64, vp *viewPart) bool {
+		c := vp.c
+		if c.pull.given == b.seq {
+			return true
+		}
+		c.pull.given = b.seq
+		// A writer that has not pulled the last batch yet (its client
+		// reads slowly, or not at all) has it pulled here: what waits
+		// for a connection stays in its outbox, under the outbox's
+		// limit, not in batches kept for it.
+		c.settle()
+		c.pull.batch.Store(b)
+		if c.out.Wake() {
+			wake = append(wake, c)
+		}
+		return true
+	})
+	return wake
+}
+
+// settle puts in c's outbox the ops of the batches it was given and has
+// not pulled yet: its writer's outbox.Outbox.Fill, and called, Server.mu
+// held, before anything else reaches the outbox or changes what the pull
+// reads (see Order above), and before the next batch is given to c, so
+// that a connection waits for one batch at most.
+func (c *conn) settle() {
+	if c.pull.batch.Load() != nil {
+		c.settleWaiting()
+	}
+}
+
+func (c *conn) settleWaiting() {
+	c.pull.mu.Lock()
+	defer c.pull.mu.Unlock()
+	b := c.pull.batch.Load()
+	if b == nil {
+		return // pulled meanwhile
+	}
+	p := pullScratchPool.Get().(*pullScratch)
+	es := b.opsFor(c, p.entries[:0], p)
+	c.pull.batch.Store(nil)
+	if len(es) > 0 {
+		c.s.counters.delivered.Add(int64(len(es)))
+		if c.out.PutAll(es) {
+			// Not expected: the batch woke the writer, which settles
+			// before it stops. Whoever is told starts one.
+			c.startWriter()
+		}
+	}
+	clear(es)
+	p.entries = es[:0]
+	pullScratchPool.Put(p)
+}
+
+// dropPulls forgets the batch c was given: for a reset, whose state read
+// from the store holds it, and for a connection that leaves.
+func (c *conn) dropPulls() {
+	if c.pull.batch.Load() == nil {
+		return
+	}
+	c.pull.mu.Lock()
+	c.pull.batch.Store(nil)
+	c.pull.mu.Unlock()
+}
+
+// pullScratch is a pull's working memory, pooled: pulls run on whichever
+// goroutine writes or settles the connection.
+type pullScratch struct {
+	entries []outbox.Entry
+	enc     *wire.Encoder
+}
+
+var pullScratchPool = sync.Pool{New: func() any { return &pullScratch{enc: wire.NewEncoder()} }}
+
+// opsFor appends to es the ops of b for c: for each box of its marker-mode
+// views, the jobs of the cells the box meets tested as the cell's fan-out
+// tests a candidate (candidate.opOf), then the jobs of the markers that
+// appear more than once, in the batch's order, against every box.
+func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) []outbox.Entry {
+	cells := b.cells
+	for i := range c.views {
+		vw := &c.views[i]
+		if vw.clustered() || !vw.indexed {
+			continue
+		}
+		for _, vp := range vw.parts[:vw.n] {
+			cand := candidate{west: vp.box.West, south: vp.box.South, east: vp.box.East, north: vp.box.North, c: c, layers: c.layers}
+			// The cells of the points the box may hold: the division
+			// and floor that give a point its cell are monotonic, so a
+			// point in the box has its cell in this range.
+			x0, x1 := int64(math.Floor(cand.west/cells.w)), int64(math.Floor(cand.east/cells.w))
+			y0, y1 := int64(math.Floor(cand.south/cells.h)), int64(math.Floor(cand.north/cells.h))
+			if (x1-x0+1)*(y1-y0+1) > int64(len(cells.xy)) {
+				// A box larger than the batch: its cells, not the box's.
+				for n, xy := range cells.xy {
+					if x, y := int64(xy[0]), int64(xy[1]); x >= x0 && x <= x1 && y >= y0 && y <= y1 {
+						es = b.cellOps(&cand, n, es, p)
+					}
+				}
+				continue
+			}
+			for x := x0; x <= x1; x++ {
+				for y := y0; y <= y1; y++ {
+					if n, ok := cells.index[cellKey(x, y)]; ok {
+						es = b.cellOps(&cand, int(n), es, p)
+					}
+				}
+			}
+		}
+	}
+	for _, i := range cells.dups {
+		j := &b.jobs[i]
+		op := opNone
+		for k := range c.views {
+			vw := &c.views[k]
+			if vw.clustered() || !vw.indexed {
+				continue
+			}
+			for _, vp := range vw.parts[:vw.n] {
+				cand := candidate{west: vp.box.West, south: vp.box.South, east: vp.box.East, north: vp.box.North, c: c, layers: c.layers}
+				// A connection gets one kind of op from a job (see
+				// candidate.opOf), from one box or several.
+				op = max(op, cand.opOf(j, roleAt|roleFrom))
+			}
+		}
+		es = b.appendOp(es, op, int(i), p)
+	}
+	return es
+}
+
+// cellOps appends the ops cell n's jobs give cand.
+func (b *pullBatch) cellOps(cand *candidate, n int, es []outbox.Entry, p *pullScratch) []outbox.Entry {
+	cells := b.cells
+	for _, cj := range cells.jobs[cells.start[n]:cells.start[n+1]] {
+		es = b.appendOp(es, cand.opOf(&b.jobs[cj.job], cj.role), int(cj.job), p)
+	}
+	return es
+}
+
+// appendOp appends job i's op of kind op to es.
+func (b *pullBatch) appendOp(es []outbox.Entry, op, i int, p *pullScratch) []outbox.Entry {
+	j := &b.jobs[i]
+	switch op {
+	case opUpsert:
+		return append(es, outbox.Entry{Key: j.key, Op: j.op})
+	case opRemove:
+		return append(es, outbox.Entry{Key: j.key, Op: b.removal(i, p.enc)})
+	}
+	return es
+}
+
+// removal returns job i's removal op, encoding it the first time.
+func (b *pullBatch) removal(i int, enc *wire.Encoder) []byte {
+	if op := b.removals[i].Load(); op != nil {
+		return *op
+	}
+	op := bytes.Clone(enc.Remove(b.jobs[i].key.ID()))
+	if !b.removals[i].CompareAndSwap(nil, &op) {
+		return *b.removals[i].Load()
+	}
+	return op
+}
