@@ -26,25 +26,37 @@ import (
 // returns once the store has the batch, its fan-out handed to helpers that
 // end it after (see fanout.go), so the figure is the store's half and the
 // hand-over; BenchmarkFeedPOST (server/ingest) times the whole POST.
+//
+// What the clients wait for: first-read-ns/op is when the first client
+// read a frame of the batch, all-read-ns/op when the last one did, both
+// from Apply's call. fanout=push fans the batch out by cells (the writers
+// start once every op is in its outbox: fanned-out-ns/op); fanout=pull
+// gives it to the writers to pull (fanpull.go: fanned-out-ns/op is then
+// when the batch was given out).
 func BenchmarkApplyFeedBatch(b *testing.B) {
 	for _, markers := range []int{1000, 3000} {
-		b.Run(fmt.Sprint("updates=", markers), func(b *testing.B) { benchApplyFeedBatch(b, markers) })
+		for _, mode := range []string{"push", "pull"} {
+			b.Run(fmt.Sprintf("updates=%d/fanout=%s", markers, mode), func(b *testing.B) { benchApplyFeedBatch(b, markers, mode == "push") })
+		}
 	}
 }
 
-func benchApplyFeedBatch(b *testing.B, markers int) {
+func benchApplyFeedBatch(b *testing.B, markers int, push bool) {
 	const clients = 2000
 	paris := geo.BBox(2.2, 48.8, 2.5, 48.95)
 	s, err := server.New(nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	s.PushOnly(push)
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	defer s.Close()
 	url := "ws" + strings.TrimPrefix(ts.URL, "http")
 	rng := rand.New(rand.NewPCG(13, 2000))
 	var read atomic.Int64 // frames the clients read, welcome and ack included
+	// When the batch's first and last frames were read (Unix ns).
+	var firstRead, lastRead atomic.Int64
 	for range clients {
 		c := dialRaw(b, url)
 		c.hello()
@@ -58,6 +70,9 @@ func benchApplyFeedBatch(b *testing.B, markers int) {
 				if _, _, err := c.ws.Read(context.Background()); err != nil {
 					return
 				}
+				now := time.Now().UnixNano()
+				firstRead.CompareAndSwap(0, now)
+				storeMax(&lastRead, now)
 				read.Add(1)
 			}
 		}()
@@ -75,11 +90,12 @@ func benchApplyFeedBatch(b *testing.B, markers int) {
 	s.OnFanOutEnd(func() { ended.Store(time.Now().UnixNano()) })
 	b.ReportAllocs()
 	b.ResetTimer()
-	var fannedOut time.Duration
+	var fannedOut, first, all time.Duration
 	for i := range b.N {
 		for j := range batch {
 			batch[j].Marker.Pos.Lon += 1e-5 * float64(1-2*(i&1))
 		}
+		firstRead.Store(0)
 		start := time.Now()
 		if err := s.Apply(batch); err != nil {
 			b.Fatal(err)
@@ -92,10 +108,14 @@ func benchApplyFeedBatch(b *testing.B, markers int) {
 		// The next batch comes once the writes of this one are done, as
 		// the bench's feed does a tick later: the figure is a batch's own.
 		settle(s, &read)
+		first += time.Unix(0, firstRead.Load()).Sub(start)
+		all += time.Unix(0, lastRead.Load()).Sub(start)
 		b.StartTimer()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(fannedOut.Nanoseconds())/float64(b.N), "fanned-out-ns/op")
+	b.ReportMetric(float64(first.Nanoseconds())/float64(b.N), "first-read-ns/op")
+	b.ReportMetric(float64(all.Nanoseconds())/float64(b.N), "all-read-ns/op")
 	b.ReportMetric(float64(s.Stats().Delivered)/float64(b.N+1)/float64(markers), "deliveries/update")
 }
 
@@ -110,5 +130,15 @@ func settle(s *server.Server, read *atomic.Int64) {
 			return
 		}
 		last = n
+	}
+}
+
+// storeMax makes v x if x is larger.
+func storeMax(v *atomic.Int64, x int64) {
+	for {
+		old := v.Load()
+		if old >= x || v.CompareAndSwap(old, x) {
+			return
+		}
 	}
 }

@@ -65,6 +65,14 @@ func (s *Server) endBatchUnlock() {
 	if s.fan.handOffLocked() {
 		return
 	}
+	if s.fan.pull && runtime.GOMAXPROCS(0) > 1 {
+		// A batch to pull is sorted into cells and given out on a
+		// goroutine of its own, which unlocks Server.mu: the feed is
+		// answered once the store has the batch, as with helpers.
+		s.wg.Add(1) // done by finishBatch
+		go s.finishBatch()
+		return
+	}
 	s.endBatchLocked()
 	s.fan.batchEnded()
 	s.mu.Unlock()
@@ -101,10 +109,11 @@ func (s *Server) endBatchLocked() {
 }
 
 // finishBatch ends a batch whose fan-out ran on helpers, on the last helper
-// to finish: Server.mu is locked (by the goroutine that applied the batch),
-// and unlocked here, before the writers start.
+// to finish, or a batch to pull, on a goroutine of its own: Server.mu is
+// locked (by the goroutine that applied the batch), and unlocked here,
+// before the writers start.
 func (s *Server) finishBatch() {
-	defer s.wg.Done() // added by beginLocked
+	defer s.wg.Done() // added by beginLocked or endBatchUnlock
 	wake, delivered := s.fan.endLocked(s.fan.spareWake())
 	s.counters.delivered.Add(delivered)
 	s.fan.batchEnded()

@@ -49,6 +49,7 @@ var Tables = []Table{
 	{"index", "core", indexRows},
 	{"encode", "core", encodeRows},
 	{"deliver", "core", deliverRows},
+	{"batch", "core", batchRows},
 	{"write", "core", writeRows},
 	{"clusters", "core", clusterRows},
 	{"decode", "core", decodeRows},
@@ -180,6 +181,29 @@ func deliverRows(o *Output, p func(string, ...any)) {
 		}
 		p("| %d | %s | %s | %s | %s |\n", n, ns(v, ok), per, count(o.Median(name, "allocs/op")), count(o.Median(name, "B/op")))
 	}
+}
+
+// batchRows are a feed batch's fan-out over 2,000 clients, pushed by the
+// server (by cells) and pulled by the writers, in the same run: what it
+// costs on one core and when the clients read it.
+func batchRows(o *Output, p func(string, ...any)) {
+	p("| moves in the batch | fan-out | CPU on one core (`BenchmarkFanOutCPU`) | `Apply` returns | first client reads | last client reads | deliveries per update |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, n := range []int{1000, 3000} {
+		for _, r := range []struct{ mode, what string }{
+			{"push", "pushed: every op in its outbox, then the writers start"},
+			{"pull", "pulled: the writers test the batch's cells against their views"},
+		} {
+			name := fmt.Sprintf("updates=%d/fanout=%s", n, r.mode)
+			apply := "ApplyFeedBatch/" + name
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", num(float64(n)), r.what, ns(o.Median("FanOutCPU/"+name, "cpu-ns/op")),
+				ns(o.Median(apply, "ns/op")), ns(o.Median(apply, "first-read-ns/op")), ns(o.Median(apply, "all-read-ns/op")),
+				ratio1(o.Median(apply, "deliveries/update")))
+		}
+	}
+	push, ok1 := o.Median("ApplyFeedBatch/updates=3000/fanout=push", "first-read-ns/op")
+	pull, ok2 := o.Median("ApplyFeedBatch/updates=3000/fanout=pull", "first-read-ns/op")
+	p("\nWith 3,000 moves, the first client reads the batch %s after `Apply` is called when it is pulled, %s× the time when it is pushed.\n",
+		ns(pull, ok2), ratio(pull, push, ok1 && ok2))
 }
 
 func writeRows(o *Output, p func(string, ...any)) {

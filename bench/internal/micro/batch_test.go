@@ -1,0 +1,37 @@
+package micro
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBatchTable: the batch table puts each fan-out's CPU and its clients'
+// read times on one row, and compares the first reads of the two.
+func TestBatchTable(t *testing.T) {
+	o, err := Parse(strings.NewReader(strings.ReplaceAll(`$ go test -bench . ./server
+BenchmarkFanOutCPU/updates=3000/fanout=push-2   40   8390428 ns/op   8500000 cpu-ns/op   26.71 deliveries/update
+BenchmarkFanOutCPU/updates=3000/fanout=pull-2   40   8390428 ns/op   8800000 cpu-ns/op   26.71 deliveries/update
+BenchmarkApplyFeedBatch/updates=3000/fanout=push-2   20   1500000 ns/op   46000000 all-read-ns/op   26.71 deliveries/update   9000000 fanned-out-ns/op   10000000 first-read-ns/op
+BenchmarkApplyFeedBatch/updates=3000/fanout=pull-2   20   1600000 ns/op   45000000 all-read-ns/op   26.71 deliveries/update   2500000 fanned-out-ns/op   3000000 first-read-ns/op
+`, "   ", "\t")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch Table
+	for _, tb := range Tables {
+		if tb.Name == "batch" {
+			batch = tb
+		}
+	}
+	md := batch.Render(o, "x")
+	for _, want := range []string{
+		"| 3,000 | pushed: every op in its outbox, then the writers start | 8.50 ms | 1.50 ms | 10.0 ms | 46.0 ms | 26.71 |",
+		"| 3,000 | pulled: the writers test the batch's cells against their views | 8.80 ms | 1.60 ms | 3.00 ms | 45.0 ms | 26.71 |",
+		"| 1,000 | pushed: every op in its outbox, then the writers start | — | — | — | — | — |",
+		"the first client reads the batch 3.00 ms after `Apply` is called when it is pulled, 0.30× the time",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the batch table lacks %q:\n%s", want, md)
+		}
+	}
+}
