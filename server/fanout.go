@@ -39,10 +39,13 @@ import (
 // job at once on the goroutine applying the batch, and end the batch
 // before it returns.
 //
-// A batch of at least gridFanOut updates fans out by cells instead
-// (fangrid.go): its jobs wait until the store has the whole batch, then
-// run cell by cell, inline or on a helper per core, one search of the
-// view index per cell instead of one per update.
+// A batch of at least gridFanOut updates is sorted into cells once the
+// store has the whole batch, and then pulled by the writers (fanpull.go):
+// given to the connections whose views meet it, each writer testing the
+// cells its views meet before it writes. It fans out by cells instead
+// (fangrid.go: cell by cell, inline or on a helper per core, one search of
+// the view index per cell) when many of its markers appear more than once,
+// or when a test asks for the push.
 
 // parallelFanOut is the smallest batch whose fan-out runs on helpers: below
 // it, handing the jobs over costs more than it saves.

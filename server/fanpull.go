@@ -32,17 +32,18 @@ import (
 //
 // Order. Whatever else may reach a connection's outbox, or change what
 // the pull reads (its views, its layers, its grant), first settles the
-// batches it was given (settle): the next batch's fan-out (fanWorker.deliver
+// batch it was given (settle): the next batch's fan-out (fanWorker.deliver
 // and the cells' PutAll), a view change, an unview, a change of layers or
-// grant; a reset drops them instead (its state, read from the store,
-// holds them), and so does leaving. All of these hold Server.mu, under
+// grant, the next batch given; a reset drops it instead (its state, read
+// from the store, holds it), and so does leaving. All of these hold Server.mu, under
 // which no batch is given out, so a connection's ops still reach its
 // outbox in the order of the batches. The pull reads the connection's
 // views under pulls.mu only: whatever changes them settles first, taking
-// that lock, and nothing is given to pull while Server.mu is held.
+// that lock, and no batch is given while another holds Server.mu.
 //
-// A batch in which many markers appear more than once is not pulled: those
-// markers are tested by every connection one by one (pullBatch.dups).
+// The jobs of markers that appear more than once in the batch are tested
+// by every connection against all its boxes, in the batch's order
+// (batchCells.dups); a batch with many of them is not pulled.
 
 // pullDupShare: a batch in which more than one update in pullDupShare is
 // of a marker that appears more than once fans out by cells instead.

@@ -195,7 +195,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(s, ws, r.RemoteAddr)
-	c.sock = hj.sock
+	if c.sock = hj.sock; c.sock != nil {
+		c.w.WriteWith(c.sock.WriteMessage)
+	}
 	c.ticket = t
 	// The request's context ends when ServeHTTP returns; Authorize
 	// gets one that keeps its values and lasts.
@@ -211,6 +213,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // little (hello, views of a few dozen bytes); a larger message is read
 // through it in pieces.
 const readBufferSize = 512
+
+// controlBufferSize is the write buffer of a client connection whose
+// messages are framed by the server (sockWriter): the WebSocket library
+// writes control frames through it, at most 127 bytes each.
+const controlBufferSize = 256
 
 // smallReads makes the hijacked connection read through a readBufferSize
 // buffer instead of net/http's 4 KiB one, which an idle connection would
@@ -234,7 +241,10 @@ func (w *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// what it flushes to changes.
 	if brw.Writer.Buffered() == 0 {
 		if w.sock = newSockWriter(conn); w.sock != nil {
-			brw.Writer.Reset(w.sock)
+			// The library writes only control frames through it now
+			// (see sockWriter): a buffer for one, instead of net/http's
+			// 4 KiB kept for the connection's life.
+			brw.Writer = bufio.NewWriterSize(w.sock, controlBufferSize)
 		}
 	}
 	// net/http clears the deadlines of its ReadTimeout and WriteTimeout

@@ -21,6 +21,8 @@ var ErrWriteTimeout = errors.New("write timed out")
 type Writer struct {
 	ws *websocket.Conn
 	wd *Watchdog
+	// write, when set (WriteWith), writes a message in place of ws.
+	write func(msg []byte) error
 
 	// state counts writes started and ended: odd while a write runs.
 	state   atomic.Uint64
@@ -69,6 +71,14 @@ func (wd *Watchdog) NewWriter(ws *websocket.Conn) *Writer {
 	}
 	return w
 }
+
+// WriteWith makes w write each message with write instead of the
+// WebSocket library's Write, still bounded by the watchdog (which closes
+// the library's connection, and so ends a write blocked on it): for a
+// server that frames its messages itself on a socket it shares with the
+// library, which must then write nothing but control frames. Call it
+// before the first Write.
+func (w *Writer) WriteWith(write func(msg []byte) error) { w.write = write }
 
 // Close stops watching w. It does not close the connection.
 func (w *Writer) Close() {
@@ -125,9 +135,14 @@ func (wd *Watchdog) sweep() (expired []*Writer) {
 // ErrWriteTimeout.
 func (w *Writer) Write(frame []byte) error {
 	w.state.Add(1)
-	// A context without Done makes the library skip its own per-write
-	// timeout machinery; the watchdog stands for it.
-	err := w.ws.Write(context.Background(), websocket.MessageBinary, frame)
+	var err error
+	if w.write != nil {
+		err = w.write(frame)
+	} else {
+		// A context without Done makes the library skip its own
+		// per-write timeout machinery; the watchdog stands for it.
+		err = w.ws.Write(context.Background(), websocket.MessageBinary, frame)
+	}
 	w.state.Add(1)
 	if err != nil && w.expired.Load() {
 		return fmt.Errorf("%w after %v: %w", ErrWriteTimeout, w.wd.timeout, err)
