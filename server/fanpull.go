@@ -163,6 +163,7 @@ func (c *conn) dropPulls() {
 // goroutine writes or settles the connection.
 type pullScratch struct {
 	entries []outbox.Entry
+	boxes   []candidate
 	enc     *wire.Encoder
 }
 
@@ -174,54 +175,57 @@ var pullScratchPool = sync.Pool{New: func() any { return &pullScratch{enc: wire.
 // appear more than once, in the batch's order, against every box.
 func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) []outbox.Entry {
 	cells := b.cells
+	p.boxes = c.boxes(p.boxes[:0])
+	for k := range p.boxes {
+		cand := &p.boxes[k]
+		// The cells of the points the box may hold: the division and
+		// floor that give a point its cell are monotonic, so a point in
+		// the box has its cell in this range.
+		x0, x1 := int64(math.Floor(cand.west/cells.w)), int64(math.Floor(cand.east/cells.w))
+		y0, y1 := int64(math.Floor(cand.south/cells.h)), int64(math.Floor(cand.north/cells.h))
+		if (x1-x0+1)*(y1-y0+1) > int64(len(cells.xy)) {
+			// A box larger than the batch: its cells, not the box's.
+			for n, xy := range cells.xy {
+				if x, y := int64(xy[0]), int64(xy[1]); x >= x0 && x <= x1 && y >= y0 && y <= y1 {
+					es = b.cellOps(cand, n, es, p)
+				}
+			}
+			continue
+		}
+		for x := x0; x <= x1; x++ {
+			for y := y0; y <= y1; y++ {
+				if n, ok := cells.index[cellKey(x, y)]; ok {
+					es = b.cellOps(cand, int(n), es, p)
+				}
+			}
+		}
+	}
+	for _, i := range cells.dups {
+		op := opNone
+		for k := range p.boxes {
+			// A connection gets one kind of op from a job (see
+			// candidate.opOf), from one box or several.
+			op = max(op, p.boxes[k].opOf(&b.jobs[i], roleAt|roleFrom))
+		}
+		es = b.appendOp(es, op, int(i), p)
+	}
+	clear(p.boxes) // the connection may go
+	return es
+}
+
+// boxes appends to dst the boxes of c's marker-mode views in the view
+// index, as candidates.
+func (c *conn) boxes(dst []candidate) []candidate {
 	for i := range c.views {
 		vw := &c.views[i]
 		if vw.clustered() || !vw.indexed {
 			continue
 		}
 		for _, vp := range vw.parts[:vw.n] {
-			cand := candidate{west: vp.box.West, south: vp.box.South, east: vp.box.East, north: vp.box.North, c: c, layers: c.layers}
-			// The cells of the points the box may hold: the division
-			// and floor that give a point its cell are monotonic, so a
-			// point in the box has its cell in this range.
-			x0, x1 := int64(math.Floor(cand.west/cells.w)), int64(math.Floor(cand.east/cells.w))
-			y0, y1 := int64(math.Floor(cand.south/cells.h)), int64(math.Floor(cand.north/cells.h))
-			if (x1-x0+1)*(y1-y0+1) > int64(len(cells.xy)) {
-				// A box larger than the batch: its cells, not the box's.
-				for n, xy := range cells.xy {
-					if x, y := int64(xy[0]), int64(xy[1]); x >= x0 && x <= x1 && y >= y0 && y <= y1 {
-						es = b.cellOps(&cand, n, es, p)
-					}
-				}
-				continue
-			}
-			for x := x0; x <= x1; x++ {
-				for y := y0; y <= y1; y++ {
-					if n, ok := cells.index[cellKey(x, y)]; ok {
-						es = b.cellOps(&cand, int(n), es, p)
-					}
-				}
-			}
+			dst = append(dst, candidate{west: vp.box.West, south: vp.box.South, east: vp.box.East, north: vp.box.North, c: c, layers: c.layers})
 		}
 	}
-	for _, i := range cells.dups {
-		j := &b.jobs[i]
-		op := opNone
-		for k := range c.views {
-			vw := &c.views[k]
-			if vw.clustered() || !vw.indexed {
-				continue
-			}
-			for _, vp := range vw.parts[:vw.n] {
-				cand := candidate{west: vp.box.West, south: vp.box.South, east: vp.box.East, north: vp.box.North, c: c, layers: c.layers}
-				// A connection gets one kind of op from a job (see
-				// candidate.opOf), from one box or several.
-				op = max(op, cand.opOf(j, roleAt|roleFrom))
-			}
-		}
-		es = b.appendOp(es, op, int(i), p)
-	}
-	return es
+	return dst
 }
 
 // cellOps appends the ops cell n's jobs give cand.
