@@ -26,14 +26,15 @@ const badMessageLimit = 100
 const floodWindow = 10 * time.Second
 
 // A conn is one client connection. Its reader goroutine runs serve; a
-// writer goroutine runs only while its outbox holds something.
+// writer goroutine runs only while its outbox holds something. An idle
+// connection keeps this struct, its WebSocket (with net/http's 4 KiB write
+// buffer) and its reader's stack for life, so none of them holds what the
+// connection no longer needs (see "Idle connection memory, again" in
+// docs/design.md).
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
 	remote string
-	log    *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
 	ticket *ticket // its place in the admission counts
 
 	out outbox.Outbox
@@ -45,7 +46,8 @@ type conn struct {
 	// writeRun); nil otherwise. Set before the connection is served.
 	sock *sockWriter
 
-	// req is the upgrade request, for Authorize at hello and refresh.
+	// req is the upgrade request, for Authorize at hello and refresh;
+	// nil without Authorize, which is the only one to read it.
 	req *http.Request
 	// frameLimit is the largest frame sent to the client: the server's
 	// limit, or the client's from its hello when smaller.
@@ -81,9 +83,7 @@ type conn struct {
 }
 
 func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &conn{s: s, ws: ws, remote: remote, ctx: ctx, cancel: cancel,
-		log: s.log.With("remote", remote)}
+	c := &conn{s: s, ws: ws, remote: remote}
 	c.out.Limit = s.opts.OutboxBytes
 	c.out.Fill = c.settle
 	c.w = s.writes.NewWriter(ws)
@@ -92,47 +92,80 @@ func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 	return c
 }
 
-// serve runs the connection: hello, then messages until the client leaves.
-// r is the upgrade request, kept for Authorize.
-func (c *conn) serve(r *http.Request) {
-	defer c.cancel()
-	c.req = r
-	hello, err := c.handshake(r)
-	if err != nil {
-		c.log.Debug("handshake failed", "err", err)
-		c.leave()
-		return
-	}
-	c.log.Debug("client connected", "layers", hello.Layers)
-
-	err = c.readLoop()
-	c.leave()
-	var ce websocket.CloseError
-	switch {
-	case errors.As(err, &ce):
-		c.log.Debug("client closed", "code", ce.Code, "reason", ce.Reason)
-	case err != nil && !errors.Is(err, errClosed):
-		c.log.Debug("connection ended", "err", err)
+// debug logs msg about the connection at the debug level. The connection
+// keeps no logger of its own (slog's With would allocate one for each).
+func (c *conn) debug(msg string, args ...any) {
+	if c.s.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.s.log.Debug(msg, append([]any{"remote", c.remote}, args...)...)
 	}
 }
 
-// handshake reads the Hello and answers with a Welcome.
-func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
+// serve runs the connection: hello, then messages until the client leaves.
+//
+// The reader's stack is what an idle connection keeps longest: a
+// goroutine's stack grows to the deepest call it made and the runtime
+// halves it only while less than a quarter is in use, which a reader
+// parked in a read never is. So the read waits in small frames: its
+// context has no Done (no registration per read, closing the WebSocket
+// ends a read), the hello is read before the frame that checks it
+// (greet) is on the stack, and serve keeps little in its own
+// (TestIdleReaderStack).
+func (c *conn) serve() {
+	err := c.handshake()
+	if err != nil {
+		c.debug("handshake failed", "err", err)
+		c.leave()
+		return
+	}
+	err = c.readLoop()
+	c.leave()
+	c.ended(err)
+}
+
+// ended logs why a greeted connection ended.
+func (c *conn) ended(err error) {
+	var ce websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		c.debug("client closed", "code", ce.Code, "reason", ce.Reason)
+	case err != nil && !errors.Is(err, errClosed):
+		c.debug("connection ended", "err", err)
+	}
+}
+
+// handshake reads the Hello and answers with a Welcome (greet).
+func (c *conn) handshake() error {
+	typ, frame, err := c.readHello()
+	if err != nil {
+		return err
+	}
+	return c.greet(typ, frame)
+}
+
+// readHello reads the first message, closing the connection with 4000 if
+// none comes within HelloTimeout.
+func (c *conn) readHello() (websocket.MessageType, []byte, error) {
 	// A timer, not a deadline on the read: a read whose context ends
 	// drops the connection, and the client would see 1006, not 4000.
-	timeout := time.AfterFunc(c.s.opts.HelloTimeout, func() {
-		c.turnAway(refusedBadHello, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
-		c.close(wire.CloseHelloRequired, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
-	})
-	typ, frame, err := c.ws.Read(c.ctx)
+	timeout := time.AfterFunc(c.s.opts.HelloTimeout, c.noHello)
+	typ, frame, err := c.ws.Read(context.Background())
 	timeout.Stop()
-	if err != nil {
-		return wire.Hello{}, err
-	}
+	return typ, frame, err
+}
+
+// noHello closes a connection that sent no hello in time.
+func (c *conn) noHello() {
+	c.turnAway(refusedBadHello, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
+	c.close(wire.CloseHelloRequired, fmt.Sprintf("no hello within %v", c.s.opts.HelloTimeout))
+}
+
+// greet checks the first message, a frame of type typ, as a Hello and
+// answers it with a Welcome, or closes the connection.
+func (c *conn) greet(typ websocket.MessageType, frame []byte) error {
 	if typ != websocket.MessageBinary {
 		c.turnAway(refusedBadHello, "a text frame instead of the hello")
 		c.close(websocket.StatusUnsupportedData, "frames must be binary MessagePack")
-		return wire.Hello{}, errClosed
+		return errClosed
 	}
 	msg, err := wire.Unmarshal(frame)
 	hello, ok := msg.(wire.Hello)
@@ -143,35 +176,35 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 		}
 		c.turnAway(refusedBadHello, reason)
 		c.close(wire.CloseHelloRequired, reason)
-		return wire.Hello{}, errClosed
+		return errClosed
 	}
 	if hello.Version != wire.Version {
 		c.turnAway(refusedBadHello, fmt.Sprintf("protocol version %d", hello.Version))
 		c.close(wire.CloseUnsupportedVersion, fmt.Sprintf("protocol version %d is not supported; this server speaks %d", hello.Version, wire.Version))
-		return wire.Hello{}, errClosed
+		return errClosed
 	}
 	if err := wire.ValidateLayers(hello.Layers); err != nil {
 		c.turnAway(refusedBadHello, err.Error())
 		c.close(wire.CloseHelloRequired, err.Error())
-		return wire.Hello{}, errClosed
+		return errClosed
 	}
 	var g auth.Grant
 	if authorize := c.s.opts.Authorize; authorize != nil {
 		var err error
-		if g, err = authorize(r, hello.Token); err != nil {
+		if g, err = authorize(c.req, hello.Token); err != nil {
 			c.turnAway(refusedBadToken, err.Error())
 			c.close(wire.CloseUnauthorized, "unauthorized: "+err.Error())
-			return wire.Hello{}, errClosed
+			return errClosed
 		}
 		if g.Expired(time.Now()) {
 			c.close(wire.CloseTokenExpired, "token expired at "+g.Expires.UTC().Format(time.RFC3339))
-			return wire.Hello{}, errClosed
+			return errClosed
 		}
 	}
 	layers, key, err := grantedLayers(&g, hello.Layers)
 	if err != nil {
 		c.close(wire.CloseForbidden, "forbidden: "+err.Error())
-		return wire.Hello{}, errClosed
+		return errClosed
 	}
 	c.frameLimit = c.s.opts.MaxSendFrameBytes
 	c.declutter = hello.Declutter
@@ -181,7 +214,7 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	if err := c.s.admit(c.ticket); err != nil {
 		c.turnAway(refusedServerFull, err.Error())
 		c.close(websocket.StatusTryAgainLater, err.Error())
-		return wire.Hello{}, errClosed
+		return errClosed
 	}
 	// Register before the Welcome: once the client is greeted, Stats and
 	// Shutdown must see it. A Shutdown that listed the connections before
@@ -196,26 +229,27 @@ func (c *conn) handshake(r *http.Request) (wire.Hello, error) {
 	if s.closing.Load() {
 		c.turnAway(refusedShuttingDown, "the server is shutting down")
 		c.close(websocket.StatusGoingAway, "server shutting down")
-		return wire.Hello{}, errClosed
+		return errClosed
 	}
 	o := s.opts
 	welcome, err := wire.Marshal(wire.Welcome{Version: wire.Version, Budget: o.Budget, MaxViews: o.MaxViews,
 		ViewRate: o.ViewRate, ViewBurst: o.ViewBurst, MaxFrameBytes: int(o.MaxFrameBytes), ClusterZoom: o.ClusterZoom})
 	if err != nil {
-		return wire.Hello{}, err
+		return err
 	}
 	// Written here, outside any writer: none can start before the
 	// client has a view.
 	if err := c.write(welcome); err != nil {
-		return wire.Hello{}, err
+		return err
 	}
-	return hello, nil
+	c.debug("client connected", "layers", hello.Layers)
+	return nil
 }
 
 func (c *conn) readLoop() error {
 	dec := wire.NewServerDecoder()
 	for {
-		typ, frame, err := c.ws.Read(c.ctx)
+		typ, frame, err := c.ws.Read(context.Background())
 		if err != nil {
 			return err
 		}
@@ -361,14 +395,13 @@ func (c *conn) leave() {
 // close closes the connection with code and reason, once.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
-		c.log.Debug("closing connection", "code", code, "reason", reason)
+		c.debug("closing connection", "code", code, "reason", reason)
 		if len(reason) > 120 { // a close reason must fit in a control frame
 			reason = reason[:120]
 		}
-		// Close before cancelling: a cancelled write would cut the
-		// connection before the close frame is out.
+		// Close ends the reader's read too: it closes the socket once
+		// the closing handshake is over (or after 5 s without it).
 		c.ws.Close(code, reason)
-		c.cancel()
 	})
 }
 
@@ -435,10 +468,9 @@ func (c *conn) writeFailed(err error) {
 	c.out.Close()
 	if errors.Is(err, outbox.ErrWriteTimeout) {
 		c.s.counters.tooSlow.Add(1)
-		c.log.Debug("write timed out; connection closed", "err", err)
+		c.debug("write timed out; connection closed", "err", err)
 	} else {
-		c.log.Debug("write failed", "err", err)
+		c.debug("write failed", "err", err)
 	}
-	c.cancel()
 	c.ws.CloseNow()
 }

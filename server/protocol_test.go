@@ -367,3 +367,37 @@ func TestAuthorize(t *testing.T) {
 		return ""
 	})
 }
+
+// TestRefreshAuthorizesWithTheUpgradeRequest: Authorize gets the upgrade
+// request at the hello and at each refresh, its headers intact and its
+// context not ended (the connection keeps the request only when Authorize
+// is set).
+func TestRefreshAuthorizesWithTheUpgradeRequest(t *testing.T) {
+	calls := make(chan string, 4)
+	_, url := servertest.StartServer(t, &server.Options{Authorize: func(r *http.Request, token string) (auth.Grant, error) {
+		if err := r.Context().Err(); err != nil {
+			return auth.Grant{}, fmt.Errorf("the request's context ended: %v", err)
+		}
+		if got := r.Header.Get("X-Tenant"); got != "tenant-7" {
+			return auth.Grant{}, fmt.Errorf("X-Tenant %q, want tenant-7", got)
+		}
+		calls <- token
+		return auth.Grant{}, nil
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Tenant": {"tenant-7"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	c := &rawClient{t: t, ws: ws}
+	c.helloWith("first")
+	c.send(wire.Refresh{Token: "second"})
+	if m, ok := c.recv().(wire.RefreshAck); !ok {
+		t.Fatalf("got %#v, want a refresh_ack", m)
+	}
+	if first, second := <-calls, <-calls; first != "first" || second != "second" {
+		t.Fatalf("Authorize got tokens %q, %q", first, second)
+	}
+}

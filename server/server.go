@@ -199,13 +199,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.w.WriteWith(c.sock.WriteMessage)
 	}
 	c.ticket = t
-	// The request's context ends when ServeHTTP returns; Authorize
-	// gets one that keeps its values and lasts.
-	r = r.WithContext(context.WithoutCancel(r.Context()))
+	if s.opts.Authorize != nil {
+		// The request's context ends when ServeHTTP returns; Authorize
+		// gets one that keeps its values and lasts. Without Authorize
+		// the request (its headers, its URL) is not kept at all.
+		c.req = r.WithContext(context.WithoutCancel(r.Context()))
+	}
 	go func() { // counted in s.wg by enter
 		defer s.wg.Done()
 		defer s.leave(t)
-		c.serve(r)
+		c.serve()
 	}()
 }
 

@@ -321,3 +321,21 @@ func TestHeavyLoad(t *testing.T) {
 		t.Errorf("a heavy run at 5,000 markers claims issue 13's 30,000 goal:\n%s", md)
 	}
 }
+
+// TestIdleGoal: the goals table holds the idle part to issue 13's 17 KB
+// per connection.
+func TestIdleGoal(t *testing.T) {
+	for _, c := range []struct {
+		perConn float64
+		want    string
+	}{
+		{20000, "| issue 13: RSS per idle connection ≤ 17 KB | 19.5 KB | **no** |"},
+		{16000, "| issue 13: RSS per idle connection ≤ 17 KB | 15.6 KB | yes |"},
+	} {
+		res := sample()
+		res.Idle.PerConn = c.perConn
+		if md := Markdown(res, "bench"); !strings.Contains(md, c.want) {
+			t.Errorf("PerConn %g: the markdown lacks %q:\n%s", c.perConn, c.want, md)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package server_test
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/server"
+	"github.com/pushmap/pushmap/server/servertest"
+	"github.com/pushmap/pushmap/wire"
+)
+
+// holdIdle opens a connection by hand (no goroutine on the client's side),
+// says hello, sets a view of box and returns once the view is
+// acknowledged, leaving the connection idle.
+func holdIdle(t testing.TB, url string, box geo.Box) net.Conn {
+	t.Helper()
+	host := strings.TrimPrefix(url, "ws://")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	hello, _ := wire.Marshal(wire.Hello{Version: wire.Version})
+	view, _ := wire.Marshal(wire.View{ID: 1, Box: box, Zoom: 14})
+	req := "GET / HTTP/1.1\r\nHost: " + host + "\r\n" +
+		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	br := bufio.NewReader(conn)
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %s", resp.Status)
+	}
+	if _, err := conn.Write(append(clientFrame(hello), clientFrame(view)...)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		payload := readServerFrame(t, br)
+		msg, err := wire.Unmarshal(payload)
+		if err != nil {
+			t.Fatalf("frame %x: %v", payload, err)
+		}
+		if _, ok := msg.(wire.ViewAck); ok {
+			conn.SetDeadline(time.Time{})
+			return conn
+		}
+	}
+}
+
+// readServerFrame reads one unmasked frame and returns its payload.
+func readServerFrame(t testing.TB, br *bufio.Reader) []byte {
+	t.Helper()
+	var head [2]byte
+	if _, err := io.ReadFull(br, head[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := uint64(head[1] & 0x7f)
+	switch n {
+	case 126:
+		var ext [2]byte
+		if _, err := io.ReadFull(br, ext[:]); err != nil {
+			t.Fatal(err)
+		}
+		n = uint64(binary.BigEndian.Uint16(ext[:]))
+	case 127:
+		var ext [8]byte
+		if _, err := io.ReadFull(br, ext[:]); err != nil {
+			t.Fatal(err)
+		}
+		n = binary.BigEndian.Uint64(ext[:])
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		t.Fatal(err)
+	}
+	return payload
+}
+
+// stackInuse returns the bytes of goroutine stacks after a collection,
+// which shrinks the stacks it can.
+func stackInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.StackInuse
+}
+
+// TestIdleReaderStack: the reader of an idle connection, once it said
+// hello and had a view of markers acknowledged, keeps a stack of at most
+// 4 KiB. A goroutine's stack only shrinks while less than a quarter of it
+// is in use, which a reader parked in a read never is: one call deeper
+// than 4 KiB once, in the handshake or a view change, and the connection
+// kept 8 KiB for life (it did: its read registered a context.AfterFunc
+// from within the handshake's frame). See "Idle connection memory, again"
+// in docs/design.md.
+func TestIdleReaderStack(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's stacks are larger; this test measures the real ones")
+	}
+	const n = 400
+	srv, url := servertest.StartServer(t, &server.Options{MaxConnectionsPerIP: 2 * n})
+	box := geo.BBox(2.30, 48.84, 2.33, 48.86)
+	markers := make([]wire.Marker, 200)
+	for i := range markers {
+		markers[i] = wire.Marker{ID: fmt.Sprint("m", i), Layer: "a", Props: map[string]any{"name": fmt.Sprint("vehicle ", i)},
+			Pos: geo.Pt(2.30+0.03*float64(i)/float64(len(markers)), 48.84+0.02*float64(i%7)/7)}
+	}
+	if err := srv.Apply(server.Upserts(markers...)); err != nil {
+		t.Fatal(err)
+	}
+	holdIdle(t, url, box) // the server's first connection starts what it keeps for all
+	before := stackInuse()
+	for range n {
+		holdIdle(t, url, box)
+	}
+	servertest.Eventually(t, 10*time.Second, func() string {
+		if st := srv.Stats(); st.Connections != n+1 || st.OutboxBytes != 0 {
+			return fmt.Sprintf("%d connections, %d bytes in outboxes; want %d, 0", st.Connections, st.OutboxBytes, n+1)
+		}
+		return ""
+	})
+	per := float64(stackInuse()-before) / n
+	t.Logf("%.0f bytes of stack per idle connection", per)
+	if per > 5<<10 {
+		t.Errorf("%.0f bytes of stack per idle connection, want at most 5 KiB (4 KiB for the reader)", per)
+	}
+}
