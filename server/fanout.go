@@ -313,7 +313,8 @@ type fanOut struct {
 	// pushOnly, set by tests and benchmarks, fans every batch out by push
 	// (no pull): for the tests of the helpers and for comparing the two.
 	pushOnly bool
-	pulled   int // batches given to pull, for tests
+	pulled   int      // batches given to pull, for tests
+	pulls    pullPool // the memory of pulled batches, for the next
 	// ended, when set by a benchmark, is called at the end of each feed's
 	// batch, every op in its outbox, before Server.mu is unlocked.
 	ended func()
@@ -457,8 +458,7 @@ func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 			f.cells.build(f.jobs)
 			if f.pull && pullable(f.cells, len(f.jobs)) {
 				// The batch owns the jobs and cells from now on.
-				wake = f.inline.s.givePullLocked(f.jobs, f.cells, wake)
-				f.jobs, f.cells = make([]fanJob, 0, len(f.jobs)), nil
+				wake, f.jobs, f.cells = f.inline.s.givePullLocked(f.jobs, f.cells, wake)
 				f.pulled++
 				return f.collect(wake)
 			}

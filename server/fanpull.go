@@ -54,7 +54,12 @@ const pullDupShare = 8
 var pullSeq atomic.Uint64
 
 // A pullBatch is a batch whose writers fan it out. Read only once given
-// out, but for removals.
+// out, but for removals. Its memory (the jobs, the cells) is used again
+// for a later batch once no connection holds it (refs), so that a batch
+// allocates nothing in the steady state: at 30,000 updates a second, a
+// batch's jobs and cells made afresh were about 40% of what the server
+// allocated, and its collections every two seconds slowed the batches
+// they overlapped.
 type pullBatch struct {
 	seq   uint64
 	jobs  []fanJob
@@ -62,6 +67,50 @@ type pullBatch struct {
 	// removals holds each job's removal op, encoded by the first
 	// connection that needs it.
 	removals []atomic.Pointer[[]byte]
+	// refs counts the connections given the batch that have not pulled or
+	// dropped it yet, and the giving itself while it runs.
+	refs atomic.Int32
+	pool *pullPool
+}
+
+// A pullPool keeps pulled batches that no connection holds any more.
+type pullPool struct {
+	mu    sync.Mutex
+	spare []*pullBatch // guarded by mu
+}
+
+// maxSparePulls is how many spare batches a pool keeps.
+const maxSparePulls = 4
+
+// take returns a spare batch, or a new one.
+func (pp *pullPool) take() *pullBatch {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if n := len(pp.spare); n > 0 {
+		b := pp.spare[n-1]
+		pp.spare[n-1] = nil
+		pp.spare = pp.spare[:n-1]
+		return b
+	}
+	return &pullBatch{pool: pp, cells: new(batchCells)}
+}
+
+// release drops one hold on b; the last one gives b back to its pool,
+// emptied.
+func (b *pullBatch) release() {
+	if b.refs.Add(-1) != 0 {
+		return
+	}
+	clear(b.jobs) // the ops and names may go
+	b.jobs = b.jobs[:0]
+	b.cells.reset()
+	clear(b.removals)
+	pp := b.pool
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if len(pp.spare) < maxSparePulls {
+		pp.spare = append(pp.spare, b)
+	}
 }
 
 // pulls is what a connection's writer has to pull: one batch at most, as
@@ -78,10 +127,19 @@ func pullable(b *batchCells, jobs int) bool { return len(b.dups)*pullDupShare <=
 
 // givePullLocked gives the batch of jobs, sorted into cells, to every
 // connection with a marker-mode view in its bounds, and returns the
-// connections whose writers must start, appended to wake.
-func (s *Server) givePullLocked(jobs []fanJob, cells *batchCells, wake []*conn) []*conn {
-	b := &pullBatch{seq: pullSeq.Add(1), jobs: jobs, cells: cells,
-		removals: make([]atomic.Pointer[[]byte], len(jobs))}
+// connections whose writers must start, appended to wake. The batch takes
+// jobs and cells, and gives back, in their place, those of a batch no
+// connection holds any more.
+func (s *Server) givePullLocked(jobs []fanJob, cells *batchCells, wake []*conn) (_ []*conn, spareJobs []fanJob, spareCells *batchCells) {
+	b := s.fan.pulls.take()
+	spareJobs, spareCells = b.jobs[:0], b.cells
+	b.seq, b.jobs, b.cells = pullSeq.Add(1), jobs, cells
+	if cap(b.removals) < len(jobs) {
+		b.removals = make([]atomic.Pointer[[]byte], len(jobs))
+	}
+	b.removals = b.removals[:len(jobs)]
+	b.refs.Store(1) // the giving's own hold
+	defer b.release()
 	lo := [2]float64{math.Inf(1), math.Inf(1)}
 	hi := [2]float64{math.Inf(-1), math.Inf(-1)}
 	widen := func(p geo.Point) {
@@ -105,13 +163,14 @@ func (s *Server) givePullLocked(jobs []fanJob, cells *batchCells, wake []*conn) 
 		// for a connection stays in its outbox, under the outbox's
 		// limit, not in batches kept for it.
 		c.settle()
+		b.refs.Add(1)
 		c.pull.batch.Store(b)
 		if c.out.Wake() {
 			wake = append(wake, c)
 		}
 		return true
 	})
-	return wake
+	return wake, spareJobs, spareCells
 }
 
 // settle puts in c's outbox the ops of the batches it was given and has
@@ -135,6 +194,7 @@ func (c *conn) settleWaiting() {
 	p := pullScratchPool.Get().(*pullScratch)
 	es := b.opsFor(c, p.entries[:0], p)
 	c.pull.batch.Store(nil)
+	b.release()
 	if len(es) > 0 {
 		c.s.counters.delivered.Add(int64(len(es)))
 		if c.out.PutAll(es) {
@@ -155,7 +215,9 @@ func (c *conn) dropPulls() {
 		return
 	}
 	c.pull.mu.Lock()
-	c.pull.batch.Store(nil)
+	if b := c.pull.batch.Swap(nil); b != nil {
+		b.release()
+	}
 	c.pull.mu.Unlock()
 }
 
