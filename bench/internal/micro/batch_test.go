@@ -35,3 +35,27 @@ BenchmarkApplyFeedBatch/updates=3000/fanout=pull-2   20   1600000 ns/op   450000
 		}
 	}
 }
+
+// TestFrameCostSaving: when writing the frames one after another costs
+// more than the server's own writers, the table says so rather than
+// printing a negative saving.
+func TestFrameCostSaving(t *testing.T) {
+	o, err := Parse(strings.NewReader(strings.ReplaceAll(`$ go test -bench FrameCost ./server
+BenchmarkFrameCost/clients=2000/writers=goroutine-each-2   40   1 ns/op   9690 cpu-ns/frame
+BenchmarkFrameCost/clients=2000/writers=inline-bound-2   40   1 ns/op   10760 cpu-ns/frame
+BenchmarkFrameCost/clients=2000/floor=write-only-2   40   1 ns/op   8580 cpu-ns/frame
+`, "   ", "\t")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc Table
+	for _, tb := range Tables {
+		if tb.Name == "framecost" {
+			fc = tb
+		}
+	}
+	md := fc.Render(o, "x")
+	if want := "would save nothing (it costs 1.07 µs more)"; !strings.Contains(md, want) {
+		t.Errorf("the frame cost table lacks %q:\n%s", want, md)
+	}
+}

@@ -339,8 +339,12 @@ func frameCostRows(o *Output, p func(string, ...any)) {
 		each, ok1 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=goroutine-each", n), "cpu-ns/frame")
 		bound, ok2 := o.Median(fmt.Sprintf("FrameCost/clients=%d/writers=inline-bound", n), "cpu-ns/frame")
 		floor, ok3 := o.Median(fmt.Sprintf("FrameCost/clients=%d/floor=write-only", n), "cpu-ns/frame")
-		p("With %s clients a frame costs the server %s× one write's CPU; writing the frames one after another on one goroutine would save at most %s of it.\n",
-			num(float64(n)), ratio(each, floor, ok1 && ok3), ns(each-bound, ok1 && ok2))
+		saving := "would save at most " + ns(each-bound, ok1 && ok2) + " of it"
+		if ok1 && ok2 && bound >= each {
+			saving = "would save nothing (it costs " + ns(bound-each, true) + " more)"
+		}
+		p("With %s clients a frame costs the server %s× one write's CPU; writing the frames one after another on one goroutine %s.\n",
+			num(float64(n)), ratio(each, floor, ok1 && ok3), saving)
 	}
 }
 
