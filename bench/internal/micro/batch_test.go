@@ -8,22 +8,12 @@ import (
 // TestBatchTable: the batch table puts each fan-out's CPU and its clients'
 // read times on one row, and compares the first reads of the two.
 func TestBatchTable(t *testing.T) {
-	o, err := Parse(strings.NewReader(strings.ReplaceAll(`$ go test -bench . ./server
+	md := renderSample(t, "batch", `$ go test -bench . ./server
 BenchmarkFanOutCPU/updates=3000/fanout=push-2   40   8390428 ns/op   8500000 cpu-ns/op   26.71 deliveries/update
 BenchmarkFanOutCPU/updates=3000/fanout=pull-2   40   8390428 ns/op   8800000 cpu-ns/op   26.71 deliveries/update
 BenchmarkApplyFeedBatch/updates=3000/fanout=push-2   20   1500000 ns/op   46000000 all-read-ns/op   26.71 deliveries/update   9000000 fanned-out-ns/op   10000000 first-read-ns/op
 BenchmarkApplyFeedBatch/updates=3000/fanout=pull-2   20   1600000 ns/op   45000000 all-read-ns/op   26.71 deliveries/update   2500000 fanned-out-ns/op   3000000 first-read-ns/op
-`, "   ", "\t")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch Table
-	for _, tb := range Tables {
-		if tb.Name == "batch" {
-			batch = tb
-		}
-	}
-	md := batch.Render(o, "x")
+`)
 	for _, want := range []string{
 		"| 3,000 | pushed: every op in its outbox, then the writers start | 8.50 ms | 1.50 ms | 10.0 ms | 46.0 ms | 26.71 |",
 		"| 3,000 | pulled: the writers test the batch's cells against their views | 8.80 ms | 1.60 ms | 3.00 ms | 45.0 ms | 26.71 |",
@@ -40,22 +30,29 @@ BenchmarkApplyFeedBatch/updates=3000/fanout=pull-2   20   1600000 ns/op   450000
 // more than the server's own writers, the table says so rather than
 // printing a negative saving.
 func TestFrameCostSaving(t *testing.T) {
-	o, err := Parse(strings.NewReader(strings.ReplaceAll(`$ go test -bench FrameCost ./server
+	md := renderSample(t, "framecost", `$ go test -bench FrameCost ./server
 BenchmarkFrameCost/clients=2000/writers=goroutine-each-2   40   1 ns/op   9690 cpu-ns/frame
 BenchmarkFrameCost/clients=2000/writers=inline-bound-2   40   1 ns/op   10760 cpu-ns/frame
 BenchmarkFrameCost/clients=2000/floor=write-only-2   40   1 ns/op   8580 cpu-ns/frame
-`, "   ", "\t")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fc Table
-	for _, tb := range Tables {
-		if tb.Name == "framecost" {
-			fc = tb
-		}
-	}
-	md := fc.Render(o, "x")
+`)
 	if want := "would save nothing (it costs 1.07 µs more)"; !strings.Contains(md, want) {
 		t.Errorf("the frame cost table lacks %q:\n%s", want, md)
 	}
+}
+
+// renderSample renders the table named name from a go test -bench output
+// whose fields are separated by three spaces (tabs in a real one).
+func renderSample(t *testing.T, name, output string) string {
+	t.Helper()
+	o, err := Parse(strings.NewReader(strings.ReplaceAll(output, "   ", "\t")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range Tables {
+		if tb.Name == name {
+			return tb.Render(o, "x")
+		}
+	}
+	t.Fatalf("no table %q", name)
+	return ""
 }
