@@ -1,11 +1,12 @@
 package server
 
 import (
-	"encoding/binary"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pushmap/pushmap/internal/wsframe"
 )
 
 // A sockWriter is the socket of a connection, written with write(2) as
@@ -88,7 +89,7 @@ const maxPooledFrame = 64 << 10
 // returns net.ErrClosed.
 func (s *sockWriter) WriteMessage(msg []byte) error {
 	buf := framePool.Get().(*[]byte)
-	frame := appendFrameHeader((*buf)[:0], opBinary, len(msg))
+	frame := wsframe.AppendHeader((*buf)[:0], 0x80|opBinary, len(msg), false) // FIN, unmasked
 	frame = append(frame, msg...)
 	s.mu.Lock()
 	var err error
@@ -103,19 +104,6 @@ func (s *sockWriter) WriteMessage(msg []byte) error {
 		framePool.Put(buf)
 	}
 	return err
-}
-
-// appendFrameHeader appends the header of a final, unmasked frame of
-// opcode op with n bytes of payload.
-func appendFrameHeader(dst []byte, op byte, n int) []byte {
-	dst = append(dst, 0x80|op)
-	switch {
-	case n < 126:
-		return append(dst, byte(n))
-	case n <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(dst, 126), uint16(n))
-	}
-	return binary.BigEndian.AppendUint64(append(dst, 127), uint64(n))
 }
 
 // write writes all of p, s.mu held.

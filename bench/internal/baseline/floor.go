@@ -14,8 +14,8 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/pushmap/pushmap/bench/internal/wsframe"
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/wsframe"
 	"github.com/pushmap/pushmap/wire"
 )
 

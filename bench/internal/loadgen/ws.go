@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pushmap/pushmap/bench/internal/wsframe"
+	"github.com/pushmap/pushmap/internal/wsframe"
 )
 
 // The generator's WebSocket clients use this lean client rather than

@@ -1,8 +1,8 @@
-// Package wsframe holds the two pieces of RFC 6455 that both hand-written
-// WebSocket ends of the bench share: the floor's server
-// (baseline.Floor) and the load generator's client (loadgen). Each end
-// keeps its own reader; they read different frames (masked from
-// clients, unmasked from servers).
+// Package wsframe holds the two pieces of RFC 6455 that the WebSocket ends
+// written by hand share: the server's messages (server.sockWriter frames
+// them itself), and the load benchmark's floor server (baseline.Floor) and
+// client (loadgen). Each end keeps its own reader; they read different
+// frames (masked from clients, unmasked from servers).
 package wsframe
 
 import (
