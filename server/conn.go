@@ -27,8 +27,8 @@ const floodWindow = 10 * time.Second
 
 // A conn is one client connection. Its reader goroutine runs serve; a
 // writer goroutine runs only while its outbox holds something. An idle
-// connection keeps this struct, its WebSocket (with net/http's 4 KiB write
-// buffer) and its reader's stack for life, so none of them holds what the
+// connection keeps this struct, its WebSocket (with a write buffer for
+// control frames) and its reader's stack for life, so none of them holds what the
 // connection no longer needs (see "Idle connection memory, again" in
 // docs/design.md).
 type conn struct {
@@ -42,8 +42,11 @@ type conn struct {
 	// (fanpull.go).
 	pull pulls
 	w    *outbox.Writer
-	// sock is what ws writes to, when the server sees its socket (see
-	// writeRun); nil otherwise. Set before the connection is served.
+	// sock is the connection's socket when the server sees it: the
+	// server's messages are framed and written there (w writes through
+	// it), the library's control frames flushed there, and a pool worker
+	// learns there that a write would block (writeRun). nil otherwise
+	// (TLS): the library writes everything. Set before it is served.
 	sock *sockWriter
 
 	// req is the upgrade request, for Authorize at hello and refresh;

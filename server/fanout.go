@@ -457,8 +457,7 @@ func (f *fanOut) endLocked(wake []*conn) (_ []*conn, delivered int64) {
 		if len(f.helpers) == 0 {
 			f.cells.build(f.jobs)
 			if f.pull && pullable(f.cells, len(f.jobs)) {
-				// The batch owns the jobs and cells from now on.
-				wake, f.jobs, f.cells = f.inline.s.givePullLocked(f.jobs, f.cells, wake)
+				wake = f.givePullLocked(f.inline.s, wake)
 				f.pulled++
 				return f.collect(wake)
 			}

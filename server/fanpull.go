@@ -125,15 +125,16 @@ type pulls struct {
 // than fanned out by cells.
 func pullable(b *batchCells, jobs int) bool { return len(b.dups)*pullDupShare <= jobs }
 
-// givePullLocked gives the batch of jobs, sorted into cells, to every
+// givePullLocked gives the batch in f.jobs, sorted into f.cells, to every
 // connection with a marker-mode view in its bounds, and returns the
 // connections whose writers must start, appended to wake. The batch takes
-// jobs and cells, and gives back, in their place, those of a batch no
+// f.jobs and f.cells, and leaves there, in their place, those of a batch no
 // connection holds any more.
-func (s *Server) givePullLocked(jobs []fanJob, cells *batchCells, wake []*conn) (_ []*conn, spareJobs []fanJob, spareCells *batchCells) {
-	b := s.fan.pulls.take()
-	spareJobs, spareCells = b.jobs[:0], b.cells
-	b.seq, b.jobs, b.cells = pullSeq.Add(1), jobs, cells
+func (f *fanOut) givePullLocked(s *Server, wake []*conn) []*conn {
+	b := f.pulls.take()
+	jobs := f.jobs
+	b.seq, b.jobs, f.jobs = pullSeq.Add(1), jobs, b.jobs[:0]
+	b.cells, f.cells = f.cells, b.cells
 	if cap(b.removals) < len(jobs) {
 		b.removals = make([]atomic.Pointer[[]byte], len(jobs))
 	}
@@ -170,7 +171,7 @@ func (s *Server) givePullLocked(jobs []fanJob, cells *batchCells, wake []*conn) 
 		}
 		return true
 	})
-	return wake, spareJobs, spareCells
+	return wake
 }
 
 // settle puts in c's outbox the ops of the batches it was given and has

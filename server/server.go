@@ -240,8 +240,8 @@ func (w *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// The write buffer, net/http's, stays (empty at the hijack); only
-	// what it flushes to changes.
+	// Where the server can see the socket (and net/http left nothing
+	// in its write buffer), the library writes to a sockWriter instead.
 	if brw.Writer.Buffered() == 0 {
 		if w.sock = newSockWriter(conn); w.sock != nil {
 			// The library writes only control frames through it now
