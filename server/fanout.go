@@ -115,13 +115,30 @@ func (s *Server) endBatchLocked() {
 // to finish, or a batch to pull, on a goroutine of its own: Server.mu is
 // locked (by the goroutine that applied the batch), and unlocked here,
 // before the writers start.
+//
+// The connections a pulled batch is given to are written as they are
+// given: their writers pull on other cores while the rest of the batch is
+// given out (s.fan.giving), instead of after the last one.
 func (s *Server) finishBatch() {
 	defer s.wg.Done() // added by beginLocked or endBatchUnlock
+	if s.fan.writeInline {
+		wake, delivered := s.fan.endLocked(s.fan.spareWake())
+		s.counters.delivered.Add(delivered)
+		s.fan.batchEnded()
+		s.mu.Unlock()
+		s.startWriters(wake)
+		return
+	}
+	r := s.openWriteRun(s.fan.spareWake())
+	s.fan.giving = r
 	wake, delivered := s.fan.endLocked(s.fan.spareWake())
+	s.fan.giving = nil
 	s.counters.delivered.Add(delivered)
 	s.fan.batchEnded()
 	s.mu.Unlock()
-	s.startWriters(wake)
+	r.addAll(wake) // woken by the batch but not given it: cluster-mode views
+	s.fan.giveBackWake(wake)
+	r.finish()
 }
 
 // startWriters writes the outboxes of wake (writeAll), then keeps the
@@ -324,6 +341,10 @@ type fanOut struct {
 	// could save. Not for use: a client that does not read would hold up
 	// every writer behind it.
 	writeInline bool
+	// giving, while a batch ended by finishBatch is given out (Server.mu
+	// held), is the run that writes the connections given it as they
+	// come.
+	giving *writeRun
 }
 
 // batchEnded calls the benchmark's hook, if any, at the end of a batch,

@@ -127,7 +127,8 @@ func pullable(b *batchCells, jobs int) bool { return len(b.dups)*pullDupShare <=
 
 // givePullLocked gives the batch in f.jobs, sorted into f.cells, to every
 // connection with a marker-mode view in its bounds, and returns the
-// connections whose writers must start, appended to wake. The batch takes
+// connections whose writers must start, appended to wake, or added to
+// f.giving when a run is open to write them at once. The batch takes
 // f.jobs and f.cells, and leaves there, in their place, those of a batch no
 // connection holds any more.
 func (f *fanOut) givePullLocked(s *Server, wake []*conn) []*conn {
@@ -166,7 +167,11 @@ func (f *fanOut) givePullLocked(s *Server, wake []*conn) []*conn {
 		c.settle()
 		b.refs.Add(1)
 		c.pull.batch.Store(b)
-		if c.out.Wake() {
+		switch {
+		case !c.out.Wake():
+		case f.giving != nil:
+			f.giving.add(c)
+		default:
 			wake = append(wake, c)
 		}
 		return true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,6 +75,42 @@ func TestWriteRunHandsOffResets(t *testing.T) {
 		}
 	}
 	s.mu.Unlock()
+}
+
+// TestWriteRunWritesWhileGiven: a pulled batch is given to its
+// connections one by one under the server lock, and their writers must
+// not wait for the last one: the connections added to an open run are
+// written by the workers it starts while the lock is still held and the
+// list still open.
+func TestWriteRunWritesWhileGiven(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one core: the giver is the only worker")
+	}
+	s, _, wake, readerWS := startWriteRun(t, 64<<20)
+	readers := wake[len(wake)-len(readerWS):]
+	if len(readers) < 2*writeRunShare {
+		t.Fatalf("%d readers start no worker beside the giver", len(readers))
+	}
+	got := readOne(readerWS)
+	s.mu.Lock() // as the batch being given holds it
+	r := s.openWriteRun(nil)
+	s.wg.Add(1) // as finishBatch is counted
+	r.addAll(readers)
+	for i := range readerWS {
+		if err := <-got; err != nil {
+			s.mu.Unlock()
+			t.Fatalf("reader %d of %d, written while the batch is given: %v", i+1, len(readerWS), err)
+		}
+	}
+	s.mu.Unlock()
+	r.finish() // nothing left for the giver
+	s.wg.Done()
+	// The worker that waited for more stops once the list is closed.
+	for deadline := time.Now().Add(10 * time.Second); r.running.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers still running 10 s after the list was closed", r.running.Load())
+		}
+	}
 }
 
 // startWriteRun starts a server with the given outbox limit and a write
