@@ -36,7 +36,7 @@ func randomPoint(rng *rand.Rand) geo.Point {
 func idleConn(s *Server) *conn {
 	c := &conn{s: s}
 	c.out.Limit = 1 << 30
-	c.out.Fill = c.settle
+	c.out.Fill = c.fill
 	c.out.Hold()
 	return c
 }

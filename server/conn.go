@@ -88,7 +88,7 @@ type conn struct {
 func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
 	c := &conn{s: s, ws: ws, remote: remote}
 	c.out.Limit = s.opts.OutboxBytes
-	c.out.Fill = c.settle
+	c.out.Fill = c.fill
 	c.w = s.writes.NewWriter(ws)
 	c.tokens = float64(s.opts.ViewBurst)
 	ws.SetReadLimit(s.opts.MaxFrameBytes)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
 
@@ -44,12 +45,13 @@ func benchFanOutCPU(b *testing.B, markers int, pull bool) {
 	}
 	s, conns := benchServer(b, views)
 	s.fan.pushOnly = !pull
+	var pulled []outbox.Entry
 	apply := func(batch []Update) {
 		if err := s.Apply(batch); err != nil {
 			b.Fatal(err)
 		}
 		for _, c := range conns {
-			c.settle() // what each writer would pull
+			pulled, _ = c.fill(pulled[:0]) // what each writer pulls before it writes
 		}
 	}
 	batch := make([]Update, markers)

@@ -22,24 +22,28 @@ import (
 // same way, once the store has it; then, still under Server.mu, every
 // connection with a view in the batch's bounds is given the batch
 // (pulls.batch) and woken, and the lock is let go. Each connection's
-// writer, before it takes what waits in the outbox (outbox.Outbox.Fill),
+// writer, once it has taken what waits in the outbox (outbox.Outbox.Fill),
 // looks up the cells its views meet and tests their jobs against its
-// boxes, exactly as the cell's fan-out tests its candidates, and puts the
-// ops it finds in its outbox with one PutAll. The first clients are
-// written to as soon as the store has the batch, and the fan-out's work
-// is spread over the writers, each on an outbox of its own, hot in its
-// cache.
+// boxes, exactly as the cell's fan-out tests its candidates, and writes
+// the ops it finds after what it took, in the same frame, without putting
+// them in the outbox. The first clients are written to as soon as the
+// store has the batch, and the fan-out's work is spread over the writers,
+// each on a connection of its own, hot in its cache.
 //
 // Order. Whatever else may reach a connection's outbox, or change what
 // the pull reads (its views, its layers, its grant), first settles the
-// batch it was given (settle): the next batch's fan-out (fanWorker.deliver
-// and the cells' PutAll), a view change, an unview, a change of layers or
-// grant, the next batch given; a reset drops it instead (its state, read
-// from the store, holds it), and so does leaving. All of these hold Server.mu, under
-// which no batch is given out, so a connection's ops still reach its
-// outbox in the order of the batches. The pull reads the connection's
-// views under pulls.mu only: whatever changes them settles first, taking
-// that lock, and no batch is given while another holds Server.mu.
+// batch it was given (settle: the batch's ops put in the outbox): the
+// next batch's fan-out (fanWorker.deliver and the cells' PutAll), a view
+// change, an unview, a change of layers or grant, the next batch given; a
+// reset drops it instead (its state, read from the store, holds it), and
+// so does leaving. All of these hold Server.mu, under which no batch is
+// given out, so a connection's ops still reach its outbox in the order of
+// the batches. The writer pulls after it took what waits: whatever the
+// outbox held then came before the batch (anything later settled it
+// first), and whatever is put after the pull waits for the writer's next
+// round. The pull reads the connection's views under pulls.mu only:
+// whatever changes them settles first, taking that lock, and no batch is
+// given while another holds Server.mu.
 //
 // The jobs of markers that appear more than once in the batch are tested
 // by every connection against all its boxes, in the batch's order
@@ -179,11 +183,11 @@ func (f *fanOut) givePullLocked(s *Server, wake []*conn) []*conn {
 	return wake
 }
 
-// settle puts in c's outbox the ops of the batches it was given and has
-// not pulled yet: its writer's outbox.Outbox.Fill, and called, Server.mu
-// held, before anything else reaches the outbox or changes what the pull
-// reads (see Order above), and before the next batch is given to c, so
-// that a connection waits for one batch at most.
+// settle puts in c's outbox the ops of the batch it was given and has not
+// pulled yet: called, Server.mu held, before anything else reaches the
+// outbox or changes what the pull reads (see Order above), and before the
+// next batch is given to c, so that a connection waits for one batch at
+// most. Its writer pulls them itself (pullInto).
 func (c *conn) settle() {
 	if c.pull.batch.Load() != nil {
 		c.settleWaiting()
@@ -191,27 +195,47 @@ func (c *conn) settle() {
 }
 
 func (c *conn) settleWaiting() {
-	c.pull.mu.Lock()
-	defer c.pull.mu.Unlock()
-	b := c.pull.batch.Load()
-	if b == nil {
-		return // pulled meanwhile
-	}
 	p := pullScratchPool.Get().(*pullScratch)
-	es := b.opsFor(c, p.entries[:0], p)
-	c.pull.batch.Store(nil)
-	b.release()
-	if len(es) > 0 {
-		c.s.counters.delivered.Add(int64(len(es)))
-		if c.out.PutAll(es) {
-			// Not expected: the batch woke the writer, which settles
-			// before it stops. Whoever is told starts one.
-			c.startWriter()
-		}
+	es, _ := c.pullInto(p.entries[:0], p)
+	if len(es) > 0 && c.out.PutAll(es) {
+		// Not expected: the batch woke the writer, which pulls before
+		// it stops. Whoever is told starts one.
+		c.startWriter()
 	}
 	clear(es)
 	p.entries = es[:0]
 	pullScratchPool.Put(p)
+}
+
+// fill is c's writer's outbox.Outbox.Fill: the ops of the batch c was
+// given and has not pulled yet, appended to dst, written by the writer
+// after what it took from the outbox without passing through it.
+func (c *conn) fill(dst []outbox.Entry) ([]outbox.Entry, bool) {
+	if c.pull.batch.Load() == nil {
+		return dst, true
+	}
+	p := pullScratchPool.Get().(*pullScratch)
+	dst, unique := c.pullInto(dst, p)
+	pullScratchPool.Put(p)
+	return dst, unique
+}
+
+// pullInto appends to dst the ops of the batch c was given and has not
+// pulled yet, if any, and forgets the batch; unique reports that no two of
+// them share a key (see opsFor).
+func (c *conn) pullInto(dst []outbox.Entry, p *pullScratch) (_ []outbox.Entry, unique bool) {
+	c.pull.mu.Lock()
+	defer c.pull.mu.Unlock()
+	b := c.pull.batch.Load()
+	if b == nil {
+		return dst, true // pulled meanwhile
+	}
+	n := len(dst)
+	dst, unique = b.opsFor(c, dst, p)
+	c.pull.batch.Store(nil)
+	b.release()
+	c.s.counters.delivered.Add(int64(len(dst) - n))
+	return dst, unique
 }
 
 // dropPulls forgets the batch c was given: for a reset, whose state read
@@ -240,8 +264,12 @@ var pullScratchPool = sync.Pool{New: func() any { return &pullScratch{enc: wire.
 // opsFor appends to es the ops of b for c: for each box of its marker-mode
 // views, the jobs of the cells the box meets tested as the cell's fan-out
 // tests a candidate (candidate.opOf), then the jobs of the markers that
-// appear more than once, in the batch's order, against every box.
-func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) []outbox.Entry {
+// appear more than once, in the batch's order, against every box. unique
+// reports that no two of the ops appended share a key: a job gives one
+// box one op at most, so only several boxes, or the markers that appear
+// more than once, may give a marker two.
+func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) (_ []outbox.Entry, unique bool) {
+	first := len(es)
 	cells := b.cells
 	p.boxes = c.boxes(p.boxes[:0])
 	for k := range p.boxes {
@@ -268,6 +296,8 @@ func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) []outbox.
 			}
 		}
 	}
+	unique = len(p.boxes) <= 1
+	cellOps := len(es)
 	for _, i := range cells.dups {
 		op := opNone
 		for k := range p.boxes {
@@ -277,8 +307,11 @@ func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) []outbox.
 		}
 		es = b.appendOp(es, op, int(i), p)
 	}
+	if len(es) > cellOps && len(es)-first > 1 {
+		unique = false // the dups may repeat each other or a cell's op
+	}
 	clear(p.boxes) // the connection may go
-	return es
+	return es, unique
 }
 
 // boxes appends to dst the boxes of c's marker-mode views in the view

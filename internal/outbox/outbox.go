@@ -54,10 +54,14 @@ type Outbox struct {
 	// behind if they still fill more than half of it. Set it before first
 	// use.
 	Limit int
-	// Fill, when set before first use, is called by Drain each time before
-	// it takes what waits: a sender that leaves the computing of a
-	// connection's ops to its writer (see Wake) has them put then.
-	Fill func()
+	// Fill, when set before first use, is called by Drain each time it has
+	// taken what waits, to append to dst the ops a sender left to the
+	// writer to compute (see Wake): ops that come after everything taken,
+	// which Drain writes after it, as if they had been put, without their
+	// passing through the outbox. unique reports that no two of them share
+	// a key, so that they need no coalescing. A sender that puts ops
+	// while some are left to Fill must have them put first (PutAll).
+	Fill func(dst []Entry) (es []Entry, unique bool)
 
 	mu      sync.Mutex
 	queue   []queued // guarded by mu: whole frames, in order
@@ -68,7 +72,7 @@ type Outbox struct {
 	behind  bool     // guarded by mu: dropped; Replace must come next
 	over    bool     // guarded by mu: the replies alone passed Limit
 	writing bool     // guarded by mu: a writer is running
-	woken   bool     // guarded by mu: Wake found a writer running; it must call Fill again
+	woken   bool     // guarded by mu: Wake left ops to Fill; the writer must call it once more
 	closed  bool     // guarded by mu: the connection is gone; take nothing more
 }
 
@@ -218,19 +222,19 @@ func (o *Outbox) Replace(frames ...[]byte) (start bool) {
 	return o.startLocked()
 }
 
-// Wake asks for a writer to put ops itself: the sender left them to Fill,
-// which the writer calls before it takes what waits. It reports whether a
-// writer must be started; when one runs already, Wake makes it call Fill
-// at least once more before it stops, so that ops left to Fill after its
-// last call are not left behind.
+// Wake asks for a writer to compute ops itself: the sender left them to
+// Fill, which the writer calls once it has taken what waits. It reports
+// whether a writer must be started; whether it starts one or one runs
+// already, the writer calls Fill at least once more before it stops, so
+// that ops left to Fill after its last call are not left behind.
 func (o *Outbox) Wake() (start bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return false
 	}
+	o.woken = true
 	if o.writing {
-		o.woken = true
 		return false
 	}
 	o.writing = true
@@ -372,7 +376,7 @@ func (o *Outbox) take(frames [][]byte) (_ [][]byte, ops pending, behind, over, d
 	woken := o.woken
 	o.woken = false
 	if len(o.queue) == 0 && len(o.ops) == 0 {
-		if woken { // Fill has ops to put: one more round
+		if woken { // Fill has ops to compute: one more round
 			return frames, ops, false, false, false
 		}
 		o.writing = false
@@ -481,6 +485,8 @@ var errNoBehind = errors.New("outbox: fell behind, and Drain has no behind callb
 type scratch struct {
 	frames [][]byte
 	ops    [][]byte // the ops of the entries taken
+	filled []Entry  // what Fill computed
+	merged pending  // filled ops to coalesce when none were taken
 	buf    []byte
 	table  []int32 // for coalescing; dropped when it grew large
 }
@@ -506,9 +512,6 @@ func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	for {
-		if o.Fill != nil {
-			o.Fill()
-		}
 		frames, ops, late, over, done := o.take(sc.frames[:0])
 		sc.frames = frames
 		if done {
@@ -526,24 +529,52 @@ func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func
 			}
 			continue
 		}
+		filled, unique := sc.filled[:0], true
+		if o.Fill != nil {
+			filled, unique = o.Fill(filled)
+		}
 		for i, f := range frames {
 			err := write(f)
 			frames[i] = nil
 			if err != nil {
 				clear(frames)
+				clear(filled)
 				return err
 			}
 		}
-		if len(ops) > 0 {
+		sc.ops = sc.ops[:0]
+		switch {
+		case len(ops) == 0 && unique:
+			// The common case of a writer that computes its ops: they go
+			// into the frame as they are.
+			for _, e := range filled {
+				sc.ops = append(sc.ops, e.Op)
+			}
+		default:
+			taken := len(ops) > 0 // the outbox's memory, given back
+			if !taken {
+				ops = sc.merged[:0]
+			}
+			for _, e := range filled {
+				ops = append(ops, entry{e.Key, e.Op})
+			}
 			ops.coalesce(&sc.table)
 			if cap(sc.table) > maxTable {
 				sc.table = nil
 			}
-			sc.ops = sc.ops[:0]
 			for _, e := range ops {
 				sc.ops = append(sc.ops, e.op)
 			}
-			o.giveBack(ops)
+			if taken {
+				o.giveBack(ops)
+			} else {
+				ops.reset()
+				sc.merged = ops
+			}
+		}
+		clear(filled)
+		sc.filled = filled[:0]
+		if len(sc.ops) > 0 {
 			var err error
 			sc.buf, err = wire.WriteBatches(sc.buf, sc.ops, maxBatch, write)
 			clear(sc.ops)

@@ -462,10 +462,11 @@ func TestPutAllAsPuts(t *testing.T) {
 }
 
 // TestWakeFillsBeforeStopping: ops left to Fill reach the client whether
-// the Wake finds the outbox idle (a writer must be started) or finds a
-// writer running that already called Fill for the last time it would:
-// the Wake makes it call Fill once more before it stops, instead of
-// stopping with the ops never put.
+// the Wake finds the outbox idle (a writer must be started, which must
+// call Fill though nothing waits in the outbox) or finds a writer running
+// that already called Fill for the last time it would: the Wake makes it
+// call Fill once more before it stops, instead of stopping with the ops
+// never written.
 func TestWakeFillsBeforeStopping(t *testing.T) {
 	enc := wire.NewEncoder()
 	var o Outbox
@@ -473,16 +474,15 @@ func TestWakeFillsBeforeStopping(t *testing.T) {
 	var left []Entry    // ops left to Fill
 	var late func()     // run by Fill after it looked, as a sender's Wake may come
 	var lateWake []bool // what Wake answered there
-	o.Fill = func() {
-		if len(left) > 0 {
-			o.PutAll(left)
-			left = nil
-		}
+	o.Fill = func(dst []Entry) ([]Entry, bool) {
+		dst = append(dst, left...)
+		left = nil
 		if late != nil {
 			f := late
 			late = nil
 			f()
 		}
+		return dst, true
 	}
 	leave := func(id string, v uint64) { left = append(left, Entry{Key: KeyOf(id), Op: upsert(t, enc, id, v)}) }
 
@@ -494,17 +494,16 @@ func TestWakeFillsBeforeStopping(t *testing.T) {
 		t.Fatalf("the writer wrote %v, want one batch with a@1", got)
 	}
 
-	// A writer whose Fill found nothing; the sender leaves c and wakes it
-	// just after, before the writer looks at what waits.
+	// A writer whose Fill computed b; the sender leaves c and wakes it
+	// just after, while the writer writes b: with nothing in the outbox,
+	// the writer would stop after b.
 	leave("b", 1)
 	if !o.Wake() {
 		t.Fatal("Wake on an idle outbox does not ask for a writer")
 	}
-	late = func() { // the first Fill puts b; the second finds nothing
-		late = func() {
-			leave("c", 2)
-			lateWake = append(lateWake, o.Wake())
-		}
+	late = func() {
+		leave("c", 2)
+		lateWake = append(lateWake, o.Wake())
 	}
 	got := drainAll(t, &o)
 	if len(lateWake) != 1 || lateWake[0] {
