@@ -153,9 +153,15 @@ func (d *mpDecoder) strLen(code byte) (int, error) {
 // the body. Unlike string, a length past the end of the body leaves i
 // after the header, as readKey and readLayer did.
 func (d *mpDecoder) strBytes(code byte) ([]byte, error) {
-	n, err := d.strLen(code)
-	if err != nil {
-		return nil, err
+	var n int
+	if code <= 0xbf { // a fixstr, as feeds write their keys
+		d.i++
+		n = int(code & 0x1f)
+	} else {
+		var err error
+		if n, err = d.strLen(code); err != nil {
+			return nil, err
+		}
 	}
 	if n > len(d.b)-d.i {
 		return nil, io.ErrUnexpectedEOF
@@ -386,7 +392,10 @@ func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
 			return d.wrong(key, code, "a number")
 		}
 		var v float64
-		if isUint(code) {
+		if code == 0xcb && len(d.b)-d.i > 8 { // a float 64, as feeds write coordinates
+			v = math.Float64frombits(binary.BigEndian.Uint64(d.b[d.i+1:]))
+			d.i += 9
+		} else if isUint(code) {
 			var u uint64
 			u, err = d.uint(code)
 			v = float64(u)
