@@ -207,7 +207,8 @@ cluster-picture: deps web
 # Every fuzz target, as package:target.
 FUZZ := ./wire:FuzzDecode ./wire:FuzzDecodeOps ./geo:FuzzTilesCovering \
 	./server/internal/feeditem:FuzzDecodeJSON ./server/internal/feeditem:FuzzDecodeGeoJSON \
-	./server/internal/feeditem:FuzzDecodeMsgpack ./server/redisfeed:FuzzDecodeEntry ./server:FuzzParseTilePath ./auth:FuzzVerify
+	./server/internal/feeditem:FuzzDecodeMsgpack ./server/internal/feeditem:FuzzDecodeMsgpackSameAsReference \
+	./server/redisfeed:FuzzDecodeEntry ./server:FuzzParseTilePath ./auth:FuzzVerify
 FUZZTIME ?= 30s
 
 ## fuzz: a short run ($(FUZZTIME)) of every fuzz target; make test runs their seeds.

@@ -361,7 +361,7 @@ func feeditemRows(o *Output, p func(string, ...any)) {
 	if ok && okop && oka && per > 0 {
 		a = fmt.Sprintf("%.2f", allocs/(op/per))
 	}
-	p("| map keys read into a buffer, a repeated layer name given back | %s | %s |\n", ns(per, ok), a)
+	p("| the body read in place by hand, a repeated layer name given back | %s | %s |\n", ns(per, ok), a)
 }
 
 func wasmRows(o *Output, p func(string, ...any)) {

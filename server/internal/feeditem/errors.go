@@ -68,13 +68,19 @@ type collector struct {
 }
 
 func (c *collector) add(index int, it *Item) {
-	u, err := it.Update()
-	if err != nil {
-		c.fail(index, it.ID, err.Error())
+	if c.bad > 0 { // the batch is refused: only reasons are kept
+		var u server.Update
+		if err := it.updateInto(&u); err != nil {
+			c.fail(index, it.ID, err.Error())
+		}
 		return
 	}
-	if c.bad == 0 {
-		c.updates = append(c.updates, u)
+	n := len(c.updates)
+	c.updates = append(c.updates, server.Update{})
+	if err := it.updateInto(&c.updates[n]); err != nil {
+		c.updates[n] = server.Update{}
+		c.updates = c.updates[:n]
+		c.fail(index, it.ID, err.Error())
 	}
 }
 

@@ -43,53 +43,66 @@ const maxTTLSeconds = float64(math.MaxInt64/int64(time.Second)) - 1
 // Update checks it and returns the server update it stands for, or an error
 // whose text says what is wrong, naming the field and the value.
 func (it *Item) Update() (server.Update, error) {
+	var u server.Update
+	err := it.updateInto(&u)
+	return u, err
+}
+
+// updateInto is Update writing into *u, which must be zero: the decoders
+// fill their batch's slice in place rather than copy each update into it.
+// On an error *u stays zero but for a remove, which Update returns with
+// its error.
+func (it *Item) updateInto(u *server.Update) error {
 	if it.ID == "" {
-		return server.Update{}, fmt.Errorf("missing id")
+		return fmt.Errorf("missing id")
 	}
 	if it.Remove {
-		u := server.Update{Marker: wire.Marker{ID: it.ID}, Remove: true}
+		u.Marker.ID, u.Remove = it.ID, true
 		if len(it.ID) > wire.MaxIDLen {
-			return u, fmt.Errorf("id is %d bytes, at most %d allowed", len(it.ID), wire.MaxIDLen)
+			return fmt.Errorf("id is %d bytes, at most %d allowed", len(it.ID), wire.MaxIDLen)
 		}
 		if !utf8.ValidString(it.ID) {
-			return u, fmt.Errorf("id %q is not valid UTF-8", it.ID)
+			return fmt.Errorf("id %q is not valid UTF-8", it.ID)
 		}
-		return u, nil
+		return nil
 	}
 	switch {
 	case !it.HasLon && !it.HasLat:
-		return server.Update{}, fmt.Errorf("missing lon and lat")
+		return fmt.Errorf("missing lon and lat")
 	case !it.HasLon:
-		return server.Update{}, fmt.Errorf("missing lon")
+		return fmt.Errorf("missing lon")
 	case !it.HasLat:
-		return server.Update{}, fmt.Errorf("missing lat")
+		return fmt.Errorf("missing lat")
 	}
 	if err := checkCoord("lon", it.Lon, 180); err != nil {
-		return server.Update{}, err
+		return err
 	}
 	if err := checkCoord("lat", it.Lat, 90); err != nil {
-		return server.Update{}, err
+		return err
 	}
 	if math.IsNaN(it.TTL) || math.IsInf(it.TTL, 0) || it.TTL < 0 {
-		return server.Update{}, fmt.Errorf("ttl %v is not a number of seconds ≥ 0", it.TTL)
+		return fmt.Errorf("ttl %v is not a number of seconds ≥ 0", it.TTL)
 	}
 	if it.TTL > maxTTLSeconds {
-		return server.Update{}, fmt.Errorf("ttl %v is too large, at most %.0f seconds", it.TTL, maxTTLSeconds)
+		return fmt.Errorf("ttl %v is too large, at most %.0f seconds", it.TTL, maxTTLSeconds)
 	}
 	if err := CheckProps(it.Props); err != nil {
-		return server.Update{}, err
+		return err
 	}
-	m := wire.Marker{
+	m := &u.Marker
+	*m = wire.Marker{
 		ID: it.ID, Layer: it.Layer, Pos: geo.Pt(it.Lon, it.Lat),
 		Version: it.Version, Time: it.Time, Props: it.Props,
 	}
 	if err := m.Validate(); err != nil {
+		*m = wire.Marker{}
 		if we, ok := err.(wire.Error); ok {
-			return server.Update{}, errors.New(strings.TrimPrefix(we.Message, fmt.Sprintf("marker %q: ", it.ID)))
+			return errors.New(strings.TrimPrefix(we.Message, fmt.Sprintf("marker %q: ", it.ID)))
 		}
-		return server.Update{}, err
+		return err
 	}
-	return server.Update{Marker: m, HasVersion: it.HasVersion, TTL: time.Duration(it.TTL * float64(time.Second))}, nil
+	u.HasVersion, u.TTL = it.HasVersion, time.Duration(it.TTL*float64(time.Second))
+	return nil
 }
 
 func checkCoord(name string, v, limit float64) error {
@@ -107,6 +120,9 @@ func checkCoord(name string, v, limit float64) error {
 // wire.MaxLayerLen bytes, or a value that is not a string, a number, a
 // boolean or null.
 func CheckProps(props map[string]any) error {
+	if len(props) == 0 {
+		return nil
+	}
 	if len(props) > wire.MaxPropsSize {
 		return fmt.Errorf("props has %d entries, at most %d allowed", len(props), wire.MaxPropsSize)
 	}

@@ -1,7 +1,7 @@
 package feeditem
 
 import (
-	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +10,6 @@ import (
 
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/wire"
-	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // DecodeMsgpack decodes a MessagePack body: one map with the keys of the
@@ -21,22 +19,24 @@ import (
 // are those of DecodeJSON; a Malformed error's offset is where decoding
 // stopped. Arrays and maps nested deeper than wire.MaxDepth are malformed,
 // found without recursion.
+//
+// It reads the body in place (docs/design.md, "The feed's MessagePack
+// decoded by hand"): the only allocations are the updates, one string per
+// id, one per new layer name and the props.
 func DecodeMsgpack(body []byte, maxItems int) ([]server.Update, error) {
-	r := bytes.NewReader(body)
-	d := &mpDecoder{dec: msgpack.NewDecoder(r), r: r, body: body, level: 1}
-	var c collector
-	code, err := d.dec.PeekCode()
-	if err != nil {
+	if len(body) == 0 {
 		return nil, malformed(0, "the body is empty; send a MessagePack map or an array of maps")
 	}
-	switch {
+	d := mpDecoder{b: body, level: 1}
+	var c collector
+	switch code := body[0]; {
 	case isMap(code):
 		c.updates = make([]server.Update, 0, 1)
 		if err := d.item(0, &c); err != nil {
 			return nil, d.malformed(err)
 		}
 	case isArray(code):
-		n, err := d.dec.DecodeArrayLen()
+		n, err := d.containerLen(code)
 		if err != nil {
 			return nil, d.malformed(err)
 		}
@@ -56,41 +56,211 @@ func DecodeMsgpack(body []byte, maxItems int) ([]server.Update, error) {
 	default:
 		return nil, malformed(0, "the body must be a MessagePack map or an array of maps, got code 0x%02x", code)
 	}
-	if r.Len() > 0 {
-		return nil, malformed(d.offset(), "malformed MessagePack at byte %d: data after the end of the value", d.offset())
+	if d.i < len(body) {
+		return nil, malformed(int64(d.i), "malformed MessagePack at byte %d: data after the end of the value", d.i)
 	}
 	return c.result()
 }
 
+// An mpDecoder reads a MessagePack body in place: i is the offset of the
+// next byte to read. Its reads fail as msgpack.Decoder's did on a
+// bytes.Reader, with the same offset: a value cut short is io.EOF or
+// io.ErrUnexpectedEOF with i at the end of the body (the reader had read
+// what there was), but for the checked lengths of keys and layer names and
+// for skipped values, where i stays before the missing bytes.
 type mpDecoder struct {
-	dec  *msgpack.Decoder
-	r    *bytes.Reader
-	body []byte
+	b []byte
+	i int
 	// level is how deep the items' maps are: 1 in a body of one item, 2
 	// in an array.
 	level int
-
-	key   [32]byte // holds a map key while its value is decoded: keys are not kept
-	val   [32]byte // holds a layer name while it is compared with the last
-	layer string   // the last layer decoded, given again to items of the same layer
+	layer string // the last layer decoded, given again to items of the same layer
 }
-
-// offset is how far decoding went. msgpack.Decoder reads a bytes.Reader
-// directly (it is an io.ByteScanner), so this is exact.
-func (d *mpDecoder) offset() int64 { return int64(len(d.body) - d.r.Len()) }
 
 func (d *mpDecoder) malformed(err error) *Error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return malformed(d.offset(), "malformed MessagePack: the body ends too early, at byte %d", d.offset())
+		return malformed(int64(d.i), "malformed MessagePack: the body ends too early, at byte %d", d.i)
 	}
-	return malformed(d.offset(), "malformed MessagePack at byte %d: %v", d.offset(), err)
+	return malformed(int64(d.i), "malformed MessagePack at byte %d: %v", d.i, err)
+}
+
+// peek returns the code of the next value without reading it.
+func (d *mpDecoder) peek() (byte, error) {
+	if d.i >= len(d.b) {
+		return 0, io.EOF
+	}
+	return d.b[d.i], nil
+}
+
+// cutShort is a read past the end of the body: the reader read what there
+// was.
+func (d *mpDecoder) cutShort() error {
+	d.i = len(d.b)
+	return io.ErrUnexpectedEOF
+}
+
+// bigEndian reads an unsigned integer of size 1, 2, 4 or 8 bytes.
+func (d *mpDecoder) bigEndian(size int) (uint64, error) {
+	if len(d.b)-d.i < size {
+		return 0, d.cutShort()
+	}
+	p := d.b[d.i:]
+	d.i += size
+	switch size {
+	case 1:
+		return uint64(p[0]), nil
+	case 2:
+		return uint64(binary.BigEndian.Uint16(p)), nil
+	case 4:
+		return uint64(binary.BigEndian.Uint32(p)), nil
+	}
+	return binary.BigEndian.Uint64(p), nil
+}
+
+// containerLen reads the header of the array or map of code: its number of
+// elements (of pairs for a map).
+func (d *mpDecoder) containerLen(code byte) (int, error) {
+	d.i++
+	switch code {
+	case 0xdc, 0xde: // array 16, map 16
+		n, err := d.bigEndian(2)
+		return int(n), err
+	case 0xdd, 0xdf: // array 32, map 32
+		n, err := d.bigEndian(4)
+		return int(n), err
+	}
+	return int(code & 0x0f), nil
+}
+
+// strLen reads the header of the string of code: its length in bytes.
+func (d *mpDecoder) strLen(code byte) (int, error) {
+	d.i++
+	switch code {
+	case 0xd9:
+		n, err := d.bigEndian(1)
+		return int(n), err
+	case 0xda:
+		n, err := d.bigEndian(2)
+		return int(n), err
+	case 0xdb:
+		n, err := d.bigEndian(4)
+		return int(n), err
+	}
+	return int(code & 0x1f), nil
+}
+
+// strBytes reads the string of code and returns its bytes, which alias
+// the body. Unlike string, a length past the end of the body leaves i
+// after the header, as readKey and readLayer did.
+func (d *mpDecoder) strBytes(code byte) ([]byte, error) {
+	var n int
+	if code <= 0xbf { // a fixstr, as feeds write their keys
+		d.i++
+		n = int(code & 0x1f)
+	} else {
+		var err error
+		if n, err = d.strLen(code); err != nil {
+			return nil, err
+		}
+	}
+	if n > len(d.b)-d.i {
+		return nil, io.ErrUnexpectedEOF
+	}
+	s := d.b[d.i : d.i+n]
+	d.i += n
+	return s, nil
+}
+
+// string reads the string of code as a new string.
+func (d *mpDecoder) string(code byte) (string, error) {
+	n, err := d.strLen(code)
+	if err != nil || n <= 0 {
+		return "", err
+	}
+	if n > len(d.b)-d.i {
+		return "", d.cutShort()
+	}
+	s := string(d.b[d.i : d.i+n])
+	d.i += n
+	return s, nil
+}
+
+// layerName reads a layer name; a name equal to the last one read is not
+// allocated again.
+func (d *mpDecoder) layerName(code byte) (string, error) {
+	b, err := d.strBytes(code)
+	if err != nil {
+		return "", err
+	}
+	if string(b) != d.layer {
+		d.layer = string(b)
+	}
+	return d.layer, nil
+}
+
+// uint reads the unsigned integer of code (a positive fixnum or uint 8 to
+// 64).
+func (d *mpDecoder) uint(code byte) (uint64, error) {
+	d.i++
+	if code <= 0x7f {
+		return uint64(code), nil
+	}
+	return d.bigEndian(1 << (code - 0xcc))
+}
+
+// int reads the integer of code (a fixnum or any int or uint) as int64,
+// wrapping a uint64 beyond it as msgpack.Decoder's DecodeInt64 did.
+func (d *mpDecoder) int(code byte) (int64, error) {
+	d.i++
+	switch {
+	case code <= 0x7f || code >= 0xe0:
+		return int64(int8(code)), nil
+	case code >= 0xcc && code <= 0xcf:
+		n, err := d.bigEndian(1 << (code - 0xcc))
+		return int64(n), err
+	}
+	n, err := d.bigEndian(1 << (code - 0xd0)) // int 8 to 64
+	switch code {
+	case 0xd0:
+		return int64(int8(n)), err
+	case 0xd1:
+		return int64(int16(n)), err
+	case 0xd2:
+		return int64(int32(n)), err
+	}
+	return int64(n), err
+}
+
+// float reads the float of code (float 32 or 64); a float 32 is widened.
+func (d *mpDecoder) float(code byte) (float64, error) {
+	d.i++
+	if code == 0xca {
+		n, err := d.bigEndian(4)
+		return float64(math.Float32frombits(uint32(n))), err
+	}
+	n, err := d.bigEndian(8)
+	return math.Float64frombits(n), err
+}
+
+// number reads any number but an unsigned integer as float64, as
+// msgpack.Decoder's DecodeFloat64 did, down to its error for a signed
+// integer cut short.
+func (d *mpDecoder) number(code byte) (float64, error) {
+	if code == 0xca || code == 0xcb {
+		return d.float(code)
+	}
+	v, err := d.int(code)
+	if err != nil {
+		return 0, fmt.Errorf("msgpack: invalid code=%x decoding float32", code)
+	}
+	return float64(v), nil
 }
 
 // item decodes the next value as item i into c. It returns an error only
 // when the body is malformed: a well-formed value of the wrong type makes
 // the item bad and decoding goes on.
 func (d *mpDecoder) item(i int, c *collector) error {
-	code, err := d.dec.PeekCode()
+	code, err := d.peek()
 	if err != nil {
 		return err
 	}
@@ -101,18 +271,18 @@ func (d *mpDecoder) item(i int, c *collector) error {
 		c.fail(i, "", fmt.Sprintf("the item must be a map, got %s", codeKind(code)))
 		return nil
 	}
-	n, err := d.dec.DecodeMapLen()
+	n, err := d.containerLen(code)
 	if err != nil {
 		return err
 	}
 	var it Item
 	var reason string
 	for range n {
-		code, err := d.dec.PeekCode()
+		code, err := d.peek()
 		if err != nil {
 			return err
 		}
-		if !msgpcode.IsString(code) {
+		if !isString(code) {
 			if err := d.skip(2, d.level, "a map key or its value"); err != nil {
 				return err
 			}
@@ -121,7 +291,7 @@ func (d *mpDecoder) item(i int, c *collector) error {
 			}
 			continue
 		}
-		key, err := d.readKey()
+		key, err := d.strBytes(code)
 		if err != nil {
 			return err
 		}
@@ -150,7 +320,7 @@ func (d *mpDecoder) item(i int, c *collector) error {
 // the limit. msgpack's Decoder.Skip recursed without a limit, and a prop
 // of 8 million nested arrays overflowed the stack and ended the process.
 func (d *mpDecoder) skipValue(level int, what string) error {
-	size, err := wire.ValueLen(d.body[len(d.body)-d.r.Len():], wire.MaxDepth-level)
+	size, err := wire.ValueLen(d.b[d.i:], wire.MaxDepth-level)
 	if err != nil {
 		if errors.Is(err, wire.ErrTooDeep) {
 			return fmt.Errorf("%s nested deeper than %d levels", what, wire.MaxDepth)
@@ -160,8 +330,8 @@ func (d *mpDecoder) skipValue(level int, what string) error {
 		}
 		return err
 	}
-	_, err = d.r.Seek(int64(size), io.SeekCurrent)
-	return err
+	d.i += size
+	return nil
 }
 
 // skip skips n values, as skipValue.
@@ -174,101 +344,63 @@ func (d *mpDecoder) skip(n, level int, what string) error {
 	return nil
 }
 
-// readKey reads a string map key into d.key when it fits: a feed sends six
-// keys per marker, and allocating each was a fifth of the decoding.
-func (d *mpDecoder) readKey() ([]byte, error) {
-	n, err := d.dec.DecodeBytesLen()
-	if err != nil {
-		return nil, err
-	}
-	if n > d.r.Len() {
-		return nil, io.ErrUnexpectedEOF
-	}
-	key := d.key[:0]
-	if n > len(d.key) {
-		key = make([]byte, n)
-	}
-	key = key[:max(n, 0)]
-	return key, d.dec.ReadFull(key)
-}
-
-// readLayer reads a layer name; a name equal to the last one read is
-// not allocated again.
-func (d *mpDecoder) readLayer() (string, error) {
-	n, err := d.dec.DecodeBytesLen()
-	if err != nil {
+// wrong skips the value of key, of the wrong type, and says so.
+func (d *mpDecoder) wrong(key []byte, code byte, want string) (string, error) {
+	if err := d.skipValue(d.level, shorten(string(key))); err != nil {
 		return "", err
 	}
-	if n > d.r.Len() {
-		return "", io.ErrUnexpectedEOF
-	}
-	if n <= len(d.val) {
-		b := d.val[:max(n, 0)]
-		if err := d.dec.ReadFull(b); err != nil {
-			return "", err
-		}
-		if string(b) != d.layer {
-			d.layer = string(b)
-		}
-		return d.layer, nil
-	}
-	b := make([]byte, n)
-	err = d.dec.ReadFull(b)
-	return string(b), err
+	return fmt.Sprintf("%s must be %s, got %s", key, want, codeKind(code)), nil
 }
 
 // field decodes the value of key into it. It returns a reason when the
 // value has the wrong type (the value is then skipped), and an error when
 // the body is malformed.
 func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
-	code, err := d.dec.PeekCode()
+	code, err := d.peek()
 	if err != nil {
 		return "", err
-	}
-	wrong := func(want string) (string, error) {
-		if err := d.skipValue(d.level, shorten(string(key))); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s must be %s, got %s", key, want, codeKind(code)), nil
 	}
 	switch string(key) {
 	case "id":
 		switch {
-		case msgpcode.IsString(code):
-			it.ID, err = d.dec.DecodeString()
+		case isString(code):
+			it.ID, err = d.string(code)
 		case isInt(code):
 			var v int64
-			v, err = d.dec.DecodeInt64()
+			v, err = d.int(code)
 			it.ID = strconv.FormatInt(v, 10)
 		case isUint(code):
 			var v uint64
-			v, err = d.dec.DecodeUint64()
+			v, err = d.uint(code)
 			it.ID = strconv.FormatUint(v, 10)
-		case code == msgpcode.Nil:
-			err = d.dec.DecodeNil()
+		case code == 0xc0:
+			d.i++
 		default:
-			return wrong("a string or an integer")
+			return d.wrong(key, code, "a string or an integer")
 		}
 	case "layer":
 		switch {
-		case msgpcode.IsString(code):
-			it.Layer, err = d.readLayer()
-		case code == msgpcode.Nil:
-			err = d.dec.DecodeNil()
+		case isString(code):
+			it.Layer, err = d.layerName(code)
+		case code == 0xc0:
+			d.i++
 		default:
-			return wrong("a string")
+			return d.wrong(key, code, "a string")
 		}
 	case "lon", "lat", "ttl":
 		if !isNumber(code) {
-			return wrong("a number")
+			return d.wrong(key, code, "a number")
 		}
 		var v float64
-		if isUint(code) {
+		if code == 0xcb && len(d.b)-d.i > 8 { // a float 64, as feeds write coordinates
+			v = math.Float64frombits(binary.BigEndian.Uint64(d.b[d.i+1:]))
+			d.i += 9
+		} else if isUint(code) {
 			var u uint64
-			u, err = d.dec.DecodeUint64()
+			u, err = d.uint(code)
 			v = float64(u)
 		} else {
-			v, err = d.dec.DecodeFloat64()
+			v, err = d.number(code)
 		}
 		switch string(key) {
 		case "lon":
@@ -281,48 +413,49 @@ func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
 	case "version":
 		switch {
 		case isUint(code):
-			it.Version, err = d.dec.DecodeUint64()
+			it.Version, err = d.uint(code)
 			it.HasVersion = true
 		case isInt(code):
 			var v int64
-			if v, err = d.dec.DecodeInt64(); err == nil && v < 0 {
+			if v, err = d.int(code); err == nil && v < 0 {
 				return fmt.Sprintf("version must be an integer ≥ 0, got %d", v), nil
 			}
 			it.Version, it.HasVersion = uint64(v), true
 		default:
-			return wrong("an integer ≥ 0")
+			return d.wrong(key, code, "an integer ≥ 0")
 		}
 	case "time":
 		switch {
 		case isInt(code):
-			it.Time, err = d.dec.DecodeInt64()
+			it.Time, err = d.int(code)
 		case isUint(code):
 			var v uint64
-			if v, err = d.dec.DecodeUint64(); err == nil && v > math.MaxInt64 {
+			if v, err = d.uint(code); err == nil && v > math.MaxInt64 {
 				return fmt.Sprintf("time %d is too large", v), nil
 			}
 			it.Time = int64(v)
 		default:
-			return wrong("an integer (Unix milliseconds)")
+			return d.wrong(key, code, "an integer (Unix milliseconds)")
 		}
 	case "props":
 		switch {
 		case isMap(code):
 			var reason string
-			if it.Props, reason, err = d.props(); err == nil && reason != "" {
+			if it.Props, reason, err = d.props(code); err == nil && reason != "" {
 				return reason, nil
 			}
-		case code == msgpcode.Nil:
-			err = d.dec.DecodeNil()
+		case code == 0xc0:
+			d.i++
 		default:
-			return wrong("a map")
+			return d.wrong(key, code, "a map")
 		}
 	case "remove":
 		switch code {
-		case msgpcode.True, msgpcode.False:
-			it.Remove, err = d.dec.DecodeBool()
+		case 0xc2, 0xc3:
+			d.i++
+			it.Remove = code == 0xc3
 		default:
-			return wrong("true or false")
+			return d.wrong(key, code, "true or false")
 		}
 	default:
 		if err := d.skipValue(d.level, shorten(string(key))); err != nil {
@@ -333,23 +466,24 @@ func (d *mpDecoder) field(key []byte, it *Item) (string, error) {
 	return "", err
 }
 
-// props decodes a props map. Integers decode as int64 (uint64 beyond
-// int64), floats as float64; CheckProps judges them later. A name that is
-// not a string or a value that is not a scalar gives a reason.
-func (d *mpDecoder) props() (map[string]any, string, error) {
+// props decodes the props map of code. Integers decode as int64 (uint64
+// beyond int64), floats as float64, as msgpack.Decoder's
+// DecodeInterfaceLoose gave them; CheckProps judges them later. A name that
+// is not a string or a value that is not a scalar gives a reason.
+func (d *mpDecoder) props(code byte) (map[string]any, string, error) {
 	level := d.level + 1 // of the props map
-	n, err := d.dec.DecodeMapLen()
+	n, err := d.containerLen(code)
 	if err != nil || n <= 0 {
 		return nil, "", err
 	}
 	props := make(map[string]any, min(n, 64))
 	reason := ""
 	for range n {
-		code, err := d.dec.PeekCode()
+		code, err := d.peek()
 		if err != nil {
 			return nil, "", err
 		}
-		if !msgpcode.IsString(code) {
+		if !isString(code) {
 			if err := d.skip(2, level, "a props name or its value"); err != nil {
 				return nil, "", err
 			}
@@ -358,14 +492,34 @@ func (d *mpDecoder) props() (map[string]any, string, error) {
 			}
 			continue
 		}
-		k, err := d.dec.DecodeString()
+		k, err := d.string(code)
 		if err != nil {
 			return nil, "", err
 		}
-		if code, err = d.dec.PeekCode(); err != nil {
+		if code, err = d.peek(); err != nil {
 			return nil, "", err
 		}
-		if !isNumber(code) && !msgpcode.IsString(code) && code != msgpcode.Nil && code != msgpcode.True && code != msgpcode.False {
+		var v any
+		switch {
+		case isUint(code):
+			var u uint64
+			if u, err = d.uint(code); u <= math.MaxInt64 {
+				v = int64(u)
+			} else {
+				v = u
+			}
+		case isInt(code):
+			v, err = d.int(code)
+		case code == 0xca || code == 0xcb:
+			v, err = d.float(code)
+		case isString(code):
+			v, err = d.string(code)
+		case code == 0xc0:
+			d.i++
+		case code == 0xc2 || code == 0xc3:
+			d.i++
+			v = code == 0xc3
+		default:
 			if err := d.skipValue(level, "props."+shorten(k)); err != nil {
 				return nil, "", err
 			}
@@ -373,17 +527,6 @@ func (d *mpDecoder) props() (map[string]any, string, error) {
 				reason = fmt.Sprintf("props.%s is %s; values must be strings, numbers, booleans or nil", shorten(k), codeKind(code))
 			}
 			continue
-		}
-		var v any
-		if isUint(code) {
-			var u uint64
-			if u, err = d.dec.DecodeUint64(); u <= math.MaxInt64 {
-				v = int64(u)
-			} else {
-				v = u
-			}
-		} else {
-			v, err = d.dec.DecodeInterfaceLoose() // a scalar: no recursion
 		}
 		if err != nil {
 			return nil, "", err
@@ -393,22 +536,19 @@ func (d *mpDecoder) props() (map[string]any, string, error) {
 	return props, reason, nil
 }
 
-func isMap(c byte) bool { return msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32 }
-func isArray(c byte) bool {
-	return msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32
-}
+func isMap(c byte) bool   { return c >= 0x80 && c <= 0x8f || c == 0xde || c == 0xdf }
+func isArray(c byte) bool { return c >= 0x90 && c <= 0x9f || c == 0xdc || c == 0xdd }
 
-func isUint(c byte) bool {
-	return c <= msgpcode.PosFixedNumHigh || (c >= msgpcode.Uint8 && c <= msgpcode.Uint64)
-}
+func isString(c byte) bool { return c >= 0xa0 && c <= 0xbf || c >= 0xd9 && c <= 0xdb }
 
-func isInt(c byte) bool {
-	return c >= msgpcode.NegFixedNumLow || (c >= msgpcode.Int8 && c <= msgpcode.Int64)
-}
+// isUint: a positive fixnum or uint 8 to 64.
+func isUint(c byte) bool { return c <= 0x7f || c >= 0xcc && c <= 0xcf }
 
-func isNumber(c byte) bool {
-	return isUint(c) || isInt(c) || c == msgpcode.Float || c == msgpcode.Double
-}
+// isInt: a negative fixnum or int 8 to 64.
+func isInt(c byte) bool { return c >= 0xe0 || c >= 0xd0 && c <= 0xd3 }
+
+// isNumber: an integer or a float 32 or 64.
+func isNumber(c byte) bool { return isUint(c) || isInt(c) || c == 0xca || c == 0xcb }
 
 func codeKind(c byte) string {
 	switch {
@@ -416,17 +556,17 @@ func codeKind(c byte) string {
 		return "a map"
 	case isArray(c):
 		return "an array"
-	case msgpcode.IsString(c):
+	case isString(c):
 		return "a string"
 	case isNumber(c):
 		return "a number"
-	case c == msgpcode.Nil:
+	case c == 0xc0:
 		return "nil"
-	case c == msgpcode.True || c == msgpcode.False:
+	case c == 0xc2 || c == 0xc3:
 		return "a boolean"
-	case msgpcode.IsBin(c):
+	case c >= 0xc4 && c <= 0xc6:
 		return "binary data"
-	case msgpcode.IsExt(c):
+	case c >= 0xc7 && c <= 0xc9 || c >= 0xd4 && c <= 0xd8:
 		return "an extension value"
 	}
 	return fmt.Sprintf("code 0x%02x", c)
