@@ -18,8 +18,14 @@ import (
 )
 
 // TestSlowClient: a client that never reads costs at most its outbox limit,
-// is reset and then closed with 4002, and neither the feed nor another
-// client waits for it.
+// is closed as too slow, and neither the feed nor another client waits
+// for it. Its writer, which writes each batch it pulls straight into its
+// frames, blocks once the socket is full, and the write times out; the
+// batches given meanwhile fill its outbox up to the limit and make it fall
+// behind (a client that reads again before the timeout is then reset,
+// TestWriteRunHandsOffResets and the outbox's tests). Each batch here is
+// larger than the limit: a client that reads it as it comes is not reset
+// for that.
 func TestSlowClient(t *testing.T) {
 	const limit = 64 << 10
 	srv, url := servertest.StartServer(t, &server.Options{OutboxBytes: limit, WriteTimeout: 2 * time.Second})
@@ -73,9 +79,6 @@ func TestSlowClient(t *testing.T) {
 	// copy of its view.
 	if peak > 2*(limit+view) {
 		t.Fatalf("outboxes held %d bytes, more than twice the limit %d plus one view %d", peak, limit, view)
-	}
-	if st.Resets == 0 {
-		t.Fatal("the slow client was never reset")
 	}
 	if st.Connections != 1 {
 		t.Fatalf("%d connections left, want the fast one", st.Connections)
