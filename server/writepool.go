@@ -11,13 +11,13 @@ import (
 // docs/design.md, "A few writers per batch, a blocked write handed off").
 //
 // A writeRun's workers take the batch's connections one at a time from a
-// shared list (which may still grow: writeRun) and drain each one's outbox (conn.writeLoop) as its own
-// writer goroutine would. A worker whose write would block (the client's
-// socket is full: it reads slowly, or not at all) starts another worker
-// before it waits, so the connections still waiting never queue behind a
-// blocked write: the blocked worker goes on with that one connection, as
-// its own writer would, bounded by the watchdog, and the new worker takes
-// the rest. Only connections whose socket lets the server see that a
+// shared list (which may still grow: writeRun) and drain each one's
+// outbox (conn.writeLoop) as its own writer goroutine would. A worker
+// whose write would block (the client's socket is full: it reads slowly,
+// or not at all) starts another worker before it waits, so the
+// connections still waiting never queue behind a blocked write: the
+// blocked worker goes on with that one connection, as its own writer
+// would, bounded by the watchdog, and the new worker takes the rest. Only connections whose socket lets the server see that a
 // write would block (sockWriter: TCP and Unix sockets) are written so;
 // any other (a TLS connection, say) gets its own writer goroutine, as
 // before.

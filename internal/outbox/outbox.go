@@ -476,6 +476,41 @@ next:
 	return dropped
 }
 
+// gather puts in sc.ops the ops to write after the frames taken: those
+// taken (ops, given back to the outbox once read) and then those Fill
+// computed, coalesced by key unless only Fill's, all of different keys.
+func (o *Outbox) gather(sc *scratch, ops pending, filled []Entry, unique bool) {
+	sc.ops = sc.ops[:0]
+	if len(ops) == 0 && unique {
+		// The common case of a writer that computes its ops: they go into
+		// the frame as they are.
+		for _, e := range filled {
+			sc.ops = append(sc.ops, e.Op)
+		}
+		return
+	}
+	taken := len(ops) > 0
+	if !taken {
+		ops = sc.merged[:0]
+	}
+	for _, e := range filled {
+		ops = append(ops, entry{e.Key, e.Op})
+	}
+	ops.coalesce(&sc.table)
+	if cap(sc.table) > maxTable {
+		sc.table = nil
+	}
+	for _, e := range ops {
+		sc.ops = append(sc.ops, e.op)
+	}
+	if taken {
+		o.giveBack(ops)
+		return
+	}
+	ops.reset()
+	sc.merged = ops
+}
+
 // errNoBehind ends a Drain given no behind callback when the outbox fell
 // behind.
 var errNoBehind = errors.New("outbox: fell behind, and Drain has no behind callback")
@@ -499,8 +534,8 @@ const maxTable = 1 << 13
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // Drain writes what the outbox holds, in order — queued frames, then the
-// pending ops as batch frames of about maxBatch bytes at most — until the
-// outbox is empty or closed, and returns nil. When the outbox fell behind,
+// pending ops and those Fill computes as batch frames of about maxBatch
+// bytes at most — until the outbox is empty or closed, and returns nil. When the outbox fell behind,
 // Drain calls behind, which must Replace what it holds or return an error
 // (a nil behind ends Drain with an error then). When the replies waiting
 // passed Limit, Drain returns ErrRepliesOverLimit.
@@ -542,36 +577,7 @@ func (o *Outbox) Drain(write func(frame []byte) error, maxBatch int, behind func
 				return err
 			}
 		}
-		sc.ops = sc.ops[:0]
-		switch {
-		case len(ops) == 0 && unique:
-			// The common case of a writer that computes its ops: they go
-			// into the frame as they are.
-			for _, e := range filled {
-				sc.ops = append(sc.ops, e.Op)
-			}
-		default:
-			taken := len(ops) > 0 // the outbox's memory, given back
-			if !taken {
-				ops = sc.merged[:0]
-			}
-			for _, e := range filled {
-				ops = append(ops, entry{e.Key, e.Op})
-			}
-			ops.coalesce(&sc.table)
-			if cap(sc.table) > maxTable {
-				sc.table = nil
-			}
-			for _, e := range ops {
-				sc.ops = append(sc.ops, e.op)
-			}
-			if taken {
-				o.giveBack(ops)
-			} else {
-				ops.reset()
-				sc.merged = ops
-			}
-		}
+		o.gather(sc, ops, filled, unique)
 		clear(filled)
 		sc.filled = filled[:0]
 		if len(sc.ops) > 0 {
