@@ -434,17 +434,13 @@ func (c *conn) writeLoop() {
 	err := c.out.Drain(c.write, maxBatchBytes, func() error {
 		resets++
 		if resets > resetsBeforeClose {
-			c.s.counters.tooSlow.Add(1)
-			c.out.Close()
-			c.close(wire.CloseTooSlow, "client too slow: fell behind after "+fmt.Sprint(resetsBeforeClose)+" resets")
+			c.closeTooSlow("client too slow: fell behind after " + fmt.Sprint(resetsBeforeClose) + " resets")
 			return errGaveUp
 		}
 		c.s.counters.resets.Add(1)
-		if c.sock != nil {
-			// The lock may be held by a batch being applied: a pool
-			// worker hands the rest of its batch off first.
-			c.sock.wouldBlock()
-		}
+		// The lock may be held by a batch being applied: a pool worker
+		// hands the rest of its batch off first.
+		c.handOff()
 		c.s.mu.Lock()
 		c.dropPulls() // the reset's state holds them
 		c.out.Replace(c.s.resetFramesLocked(c, wire.FlagBehind)...)
@@ -454,13 +450,29 @@ func (c *conn) writeLoop() {
 	if errors.Is(err, outbox.ErrRepliesOverLimit) {
 		// Every request gets its reply; one that asks faster than it
 		// reads cannot be kept.
-		c.s.counters.tooSlow.Add(1)
-		c.out.Close()
-		c.close(wire.CloseTooSlow, "client too slow: its unread replies fill the outbox")
+		c.closeTooSlow("client too slow: its unread replies fill the outbox")
 		return
 	}
 	if err != nil && err != errGaveUp {
 		c.writeFailed(err)
+	}
+}
+
+// closeTooSlow closes c, whose writer gives up on it. The closing handshake
+// may wait for a client that does not read (up to 5 s): a pool worker
+// hands the rest of its batch off first.
+func (c *conn) closeTooSlow(reason string) {
+	c.s.counters.tooSlow.Add(1)
+	c.out.Close()
+	c.handOff()
+	c.close(wire.CloseTooSlow, reason)
+}
+
+// handOff has the pool worker writing c, if any, start another for the
+// rest of its batch: c's writer is about to wait.
+func (c *conn) handOff() {
+	if c.sock != nil {
+		c.sock.wouldBlock()
 	}
 }
 

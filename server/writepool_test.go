@@ -77,6 +77,42 @@ func TestWriteRunHandsOffResets(t *testing.T) {
 	s.mu.Unlock()
 }
 
+// TestWriteRunHandsOffTooSlowCloses: a worker that closes a client as too
+// slow waits for the closing handshake (up to 5 s when the client does not
+// read); the connections behind it in the run must not wait with it. The
+// run's first connections, one per worker, are silent clients whose
+// unread replies passed the outbox limit; the readers behind them must
+// have their frames while those closes still wait.
+func TestWriteRunHandsOffTooSlowCloses(t *testing.T) {
+	const limit = 64 << 10
+	s, silentWS, wake, readerWS := startWriteRun(t, limit)
+	reply := make([]byte, limit/2)
+	for _, c := range wake[:len(silentWS)] {
+		for range 5 {
+			c.out.Reply(reply)
+		}
+	}
+	got := readOne(readerWS)
+	goWriteAll(s, wake)
+	for i := range readerWS {
+		if err := <-got; err != nil {
+			t.Fatalf("reader %d of %d (behind %d clients being closed): %v", i+1, len(readerWS), len(silentWS), err)
+		}
+	}
+	// The silent clients' closes begin at once, on the workers.
+	deadline := time.Now().Add(time.Second)
+	for s.Stats().TooSlow < int64(len(silentWS)) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	st := s.Stats()
+	if st.TooSlow != int64(len(silentWS)) {
+		t.Fatalf("%d clients closed as too slow, want the %d silent ones", st.TooSlow, len(silentWS))
+	}
+	if want := len(silentWS) + len(readerWS); st.Connections != want {
+		t.Fatalf("%d connections once the readers had their frames, want %d: the readers waited for the silent clients' closes", st.Connections, want)
+	}
+}
+
 // TestWriteRunWritesWhileGiven: a pulled batch is given to its
 // connections one by one under the server lock, and their writers must
 // not wait for the last one: the connections added to an open run are
