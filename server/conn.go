@@ -28,9 +28,9 @@ const floodWindow = 10 * time.Second
 // A conn is one client connection. Its reader goroutine runs serve; a
 // writer goroutine runs only while its outbox holds something. An idle
 // connection keeps this struct, its WebSocket (with a write buffer for
-// control frames) and its reader's stack for life, so none of them holds what the
-// connection no longer needs (see "Idle connection memory, again" in
-// docs/design.md).
+// control frames) and its reader's stack for life, so none of them holds
+// what the connection no longer needs (see "Idle connection memory,
+// again" in docs/design.md).
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn

@@ -121,21 +121,19 @@ func (s *Server) endBatchLocked() {
 // given out (s.fan.giving), instead of after the last one.
 func (s *Server) finishBatch() {
 	defer s.wg.Done() // added by beginLocked or endBatchUnlock
-	if s.fan.writeInline {
-		wake, delivered := s.fan.endLocked(s.fan.spareWake())
-		s.counters.delivered.Add(delivered)
-		s.fan.batchEnded()
-		s.mu.Unlock()
-		s.startWriters(wake)
-		return
+	if !s.fan.writeInline {
+		s.fan.giving = s.openWriteRun(s.fan.spareWake())
 	}
-	r := s.openWriteRun(s.fan.spareWake())
-	s.fan.giving = r
+	r := s.fan.giving
 	wake, delivered := s.fan.endLocked(s.fan.spareWake())
 	s.fan.giving = nil
 	s.counters.delivered.Add(delivered)
 	s.fan.batchEnded()
 	s.mu.Unlock()
+	if r == nil {
+		s.startWriters(wake)
+		return
+	}
 	r.addAll(wake) // woken by the batch but not given it: cluster-mode views
 	s.fan.giveBackWake(wake)
 	r.finish()

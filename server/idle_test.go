@@ -2,17 +2,16 @@ package server_test
 
 import (
 	"bufio"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pushmap/pushmap/geo"
+	"github.com/pushmap/pushmap/internal/wsframe"
 	"github.com/pushmap/pushmap/server"
 	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
@@ -32,11 +31,8 @@ func holdIdle(t testing.TB, url string, box geo.Box) net.Conn {
 	conn.SetDeadline(time.Now().Add(20 * time.Second))
 	hello, _ := wire.Marshal(wire.Hello{Version: wire.Version})
 	view, _ := wire.Marshal(wire.View{ID: 1, Box: box, Zoom: 14})
-	req := "GET / HTTP/1.1\r\nHost: " + host + "\r\n" +
-		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 	br := bufio.NewReader(conn)
-	if _, err := conn.Write([]byte(req)); err != nil {
+	if _, err := conn.Write([]byte(upgradeRequest(host))); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.ReadResponse(br, nil)
@@ -65,40 +61,15 @@ func holdIdle(t testing.TB, url string, box geo.Box) net.Conn {
 // readServerFrame reads one unmasked frame and returns its payload.
 func readServerFrame(t testing.TB, br *bufio.Reader) []byte {
 	t.Helper()
-	var head [2]byte
-	if _, err := io.ReadFull(br, head[:]); err != nil {
+	h, err := wsframe.ReadHeader(br)
+	if err != nil {
 		t.Fatal(err)
 	}
-	n := uint64(head[1] & 0x7f)
-	switch n {
-	case 126:
-		var ext [2]byte
-		if _, err := io.ReadFull(br, ext[:]); err != nil {
-			t.Fatal(err)
-		}
-		n = uint64(binary.BigEndian.Uint16(ext[:]))
-	case 127:
-		var ext [8]byte
-		if _, err := io.ReadFull(br, ext[:]); err != nil {
-			t.Fatal(err)
-		}
-		n = binary.BigEndian.Uint64(ext[:])
-	}
-	payload := make([]byte, n)
+	payload := make([]byte, h.Size)
 	if _, err := io.ReadFull(br, payload); err != nil {
 		t.Fatal(err)
 	}
 	return payload
-}
-
-// stackInuse returns the bytes of goroutine stacks after a collection,
-// which shrinks the stacks it can.
-func stackInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.StackInuse
 }
 
 // TestIdleReaderStack: the reader of an idle connection, once it said
@@ -125,7 +96,7 @@ func TestIdleReaderStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	holdIdle(t, url, box) // the server's first connection starts what it keeps for all
-	before := stackInuse()
+	before := memAfterGC().StackInuse
 	for range n {
 		holdIdle(t, url, box)
 	}
@@ -135,7 +106,7 @@ func TestIdleReaderStack(t *testing.T) {
 		}
 		return ""
 	})
-	per := float64(stackInuse()-before) / n
+	per := float64(memAfterGC().StackInuse-before) / n
 	t.Logf("%.0f bytes of stack per idle connection", per)
 	if per > 5<<10 {
 		t.Errorf("%.0f bytes of stack per idle connection, want at most 5 KiB (4 KiB for the reader)", per)

@@ -55,7 +55,7 @@ func heapPerMarker(b *testing.B, props func(int, *rand.Rand) map[string]any) flo
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	before := heapInUse()
+	before := memAfterGC().HeapAlloc
 	rng := rand.New(rand.NewPCG(1, 2))
 	const batch = 10_000
 	us := make([]server.Update, 0, batch)
@@ -70,7 +70,7 @@ func heapPerMarker(b *testing.B, props func(int, *rand.Rand) map[string]any) flo
 			us = us[:0]
 		}
 	}
-	after := heapInUse()
+	after := memAfterGC().HeapAlloc
 	if n := srv.Stats().Markers; n != memoryMarkers {
 		b.Fatalf("%d markers stored, want %d", n, memoryMarkers)
 	}
@@ -78,11 +78,12 @@ func heapPerMarker(b *testing.B, props func(int, *rand.Rand) map[string]any) flo
 	return float64(after-before) / memoryMarkers
 }
 
-// heapInUse returns the live heap after two collections.
-func heapInUse() uint64 {
+// memAfterGC returns the memory statistics after two collections: the
+// live heap, and the goroutine stacks shrunk where they can be.
+func memAfterGC() runtime.MemStats {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	return ms
 }

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -10,20 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushmap/pushmap/internal/wsframe"
 	"github.com/pushmap/pushmap/server/servertest"
 	"github.com/pushmap/pushmap/wire"
 )
 
+// upgradeRequest returns a WebSocket opening handshake's request to host,
+// as a client written by hand sends it.
+func upgradeRequest(host string) string {
+	return "GET / HTTP/1.1\r\nHost: " + host + "\r\n" +
+		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+}
+
 // clientFrame returns payload as one masked binary WebSocket frame, as a
 // client sends it.
 func clientFrame(payload []byte) []byte {
-	f := []byte{0x82}
-	switch n := len(payload); {
-	case n < 126:
-		f = append(f, 0x80|byte(n))
-	default:
-		f = append(f, 0x80|126, byte(n>>8), byte(n))
-	}
+	f := wsframe.AppendHeader(nil, 0x82, len(payload), true) // FIN, binary
 	key := [4]byte{1, 2, 3, 4}
 	f = append(f, key[:]...)
 	for i, b := range payload {
@@ -45,9 +47,7 @@ func TestEarlyHello(t *testing.T) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	hello, _ := wire.Marshal(wire.Hello{Version: wire.Version, Token: strings.Repeat("t", 700)})
-	req := "GET / HTTP/1.1\r\nHost: " + strings.TrimPrefix(url, "ws://") + "\r\n" +
-		"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	req := upgradeRequest(strings.TrimPrefix(url, "ws://"))
 	if _, err := conn.Write(append([]byte(req), clientFrame(hello)...)); err != nil {
 		t.Fatal(err)
 	}
@@ -59,22 +59,16 @@ func TestEarlyHello(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %s", resp.Status)
 	}
-	var head [2]byte
-	if _, err := io.ReadFull(br, head[:]); err != nil {
+	h, err := wsframe.ReadHeader(br)
+	if err != nil {
 		t.Fatal(err)
 	}
-	n := int(head[1] & 0x7f)
-	if n == 126 {
-		var ext [2]byte
-		io.ReadFull(br, ext[:])
-		n = int(binary.BigEndian.Uint16(ext[:]))
-	}
-	payload := make([]byte, n)
+	payload := make([]byte, h.Size)
 	if _, err := io.ReadFull(br, payload); err != nil {
 		t.Fatal(err)
 	}
-	if head[0] != 0x82 {
-		t.Fatalf("first frame %x %q, want a binary Welcome", head, payload)
+	if h.B0 != 0x82 {
+		t.Fatalf("first frame %+v %q, want a binary Welcome", h, payload)
 	}
 	msg, err := wire.Unmarshal(payload)
 	if err != nil {

@@ -43,6 +43,7 @@ type writeRun struct {
 	waiting int // guarded by mu
 	more    chan struct{}
 	started int // guarded by mu: workers started by add, the caller's not counted
+	extra   int // the most workers add starts: one per other core
 
 	// running counts the workers still taking connections; the last to
 	// stop gives conns back for reuse. Zero only once it was given back.
@@ -70,7 +71,7 @@ func (s *Server) writeAll(wake []*conn) {
 // connections are added, the k-th once there are (k+1)·writeRunShare, as
 // many as there are other cores.
 func (s *Server) openWriteRun(list []*conn) *writeRun {
-	r := &writeRun{s: s, conns: list, open: true, more: make(chan struct{}, 1)}
+	r := &writeRun{s: s, conns: list, open: true, more: make(chan struct{}, 1), extra: runtime.GOMAXPROCS(0) - 1}
 	r.running.Store(1) // the caller, once it finishes adding
 	return r
 }
@@ -79,7 +80,7 @@ func (s *Server) openWriteRun(list []*conn) *writeRun {
 func (r *writeRun) add(c *conn) {
 	r.mu.Lock()
 	r.conns = append(r.conns, c)
-	start := len(r.conns) == (r.started+2)*writeRunShare && r.started < runtime.GOMAXPROCS(0)-1
+	start := len(r.conns) == (r.started+2)*writeRunShare && r.started < r.extra
 	if start {
 		r.started++
 		r.running.Add(1)

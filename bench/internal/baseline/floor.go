@@ -3,7 +3,6 @@ package baseline
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -382,45 +381,23 @@ var errFrameTooLarge = errors.New("baseline: client frame too large")
 // into buf and returns its opcode and payload, unmasked. Fragments come
 // back one by one, each with its own opcode (0 for a continuation).
 func readClientFrame(rd *bufio.Reader, buf []byte) (byte, []byte, error) {
-	var h [2]byte
-	if _, err := io.ReadFull(rd, h[:]); err != nil {
+	h, err := wsframe.ReadHeader(rd)
+	if err != nil {
 		return 0, buf, err
 	}
-	opcode, masked := h[0]&0x0f, h[1]&0x80 != 0
-	size := uint64(h[1] & 0x7f)
-	switch size {
-	case 126:
-		var b [2]byte
-		if _, err := io.ReadFull(rd, b[:]); err != nil {
-			return 0, buf, err
-		}
-		size = uint64(binary.BigEndian.Uint16(b[:]))
-	case 127:
-		var b [8]byte
-		if _, err := io.ReadFull(rd, b[:]); err != nil {
-			return 0, buf, err
-		}
-		size = binary.BigEndian.Uint64(b[:])
+	if h.Size > floorMaxFrame {
+		return 0, buf, fmt.Errorf("%w: %d bytes, at most %d", errFrameTooLarge, h.Size, floorMaxFrame)
 	}
-	if size > floorMaxFrame {
-		return 0, buf, fmt.Errorf("%w: %d bytes, at most %d", errFrameTooLarge, size, floorMaxFrame)
-	}
-	var mask [4]byte
-	if masked {
-		if _, err := io.ReadFull(rd, mask[:]); err != nil {
-			return 0, buf, err
-		}
-	}
-	buf = append(buf[:0], make([]byte, size)...)
+	buf = append(buf[:0], make([]byte, h.Size)...)
 	if _, err := io.ReadFull(rd, buf); err != nil {
 		return 0, buf, err
 	}
-	if masked {
+	if h.Masked {
 		for i := range buf {
-			buf[i] ^= mask[i&3]
+			buf[i] ^= h.Mask[i&3]
 		}
 	}
-	return opcode, buf, nil
+	return h.Opcode(), buf, nil
 }
 
 // view makes v c's view and writes its acknowledgement: the markers in v

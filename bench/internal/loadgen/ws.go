@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +32,6 @@ import (
 type wsConn struct {
 	conn net.Conn
 	br   *bufio.Reader
-	hdr  [8]byte // read's scratch: a frame's extended length and mask
 
 	wmu  sync.Mutex // guards wbuf and writes to conn
 	wbuf []byte
@@ -96,47 +94,23 @@ const (
 func (c *wsConn) read(buf []byte) ([]byte, error) {
 	buf = buf[:0]
 	for {
-		b0, err := c.br.ReadByte()
+		h, err := wsframe.ReadHeader(c.br)
 		if err != nil {
 			return buf, err
 		}
-		b1, err := c.br.ReadByte()
-		if err != nil {
-			return buf, err
-		}
-		fin, opcode, masked := b0&0x80 != 0, b0&0x0f, b1&0x80 != 0
-		size := uint64(b1 & 0x7f)
-		switch size {
-		case 126:
-			if _, err := io.ReadFull(c.br, c.hdr[:2]); err != nil {
-				return buf, err
-			}
-			size = uint64(binary.BigEndian.Uint16(c.hdr[:2]))
-		case 127:
-			if _, err := io.ReadFull(c.br, c.hdr[:8]); err != nil {
-				return buf, err
-			}
-			size = binary.BigEndian.Uint64(c.hdr[:8])
-		}
-		if size > 1<<31 {
-			return buf, fmt.Errorf("websocket: a frame of %d bytes", size)
-		}
-		var mask [4]byte
-		if masked {
-			if _, err := io.ReadFull(c.br, c.hdr[:4]); err != nil {
-				return buf, err
-			}
-			copy(mask[:], c.hdr[:4])
+		fin, opcode := h.Fin(), h.Opcode()
+		if h.Size > 1<<31 {
+			return buf, fmt.Errorf("websocket: a frame of %d bytes", h.Size)
 		}
 		start := len(buf) // a control frame may come between fragments
-		buf = append(buf, make([]byte, size)...)
+		buf = append(buf, make([]byte, h.Size)...)
 		p := buf[start:]
 		if _, err := io.ReadFull(c.br, p); err != nil {
 			return buf, err
 		}
-		if masked {
+		if h.Masked {
 			for i := range p {
-				p[i] ^= mask[i&3]
+				p[i] ^= h.Mask[i&3]
 			}
 		}
 		switch {
