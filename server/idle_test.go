@@ -35,18 +35,12 @@ func holdIdle(t testing.TB, url string, box geo.Box) net.Conn {
 	if _, err := conn.Write([]byte(upgradeRequest(host))); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %s", resp.Status)
-	}
+	readUpgraded(t, br)
 	if _, err := conn.Write(append(clientFrame(hello), clientFrame(view)...)); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		payload := readServerFrame(t, br)
+		_, payload := readServerFrame(t, br)
 		msg, err := wire.Unmarshal(payload)
 		if err != nil {
 			t.Fatalf("frame %x: %v", payload, err)
@@ -58,8 +52,22 @@ func holdIdle(t testing.TB, url string, box geo.Box) net.Conn {
 	}
 }
 
-// readServerFrame reads one unmasked frame and returns its payload.
-func readServerFrame(t testing.TB, br *bufio.Reader) []byte {
+// readUpgraded reads the server's answer to upgradeRequest and fails the
+// test unless it switched protocols.
+func readUpgraded(t testing.TB, br *bufio.Reader) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %s", resp.Status)
+	}
+}
+
+// readServerFrame reads one unmasked frame and returns its header and
+// payload.
+func readServerFrame(t testing.TB, br *bufio.Reader) (wsframe.Header, []byte) {
 	t.Helper()
 	h, err := wsframe.ReadHeader(br)
 	if err != nil {
@@ -69,7 +77,7 @@ func readServerFrame(t testing.TB, br *bufio.Reader) []byte {
 	if _, err := io.ReadFull(br, payload); err != nil {
 		t.Fatal(err)
 	}
-	return payload
+	return h, payload
 }
 
 // TestIdleReaderStack: the reader of an idle connection, once it said

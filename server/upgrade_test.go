@@ -2,9 +2,7 @@ package server_test
 
 import (
 	"bufio"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -52,21 +50,8 @@ func TestEarlyHello(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %s", resp.Status)
-	}
-	h, err := wsframe.ReadHeader(br)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload := make([]byte, h.Size)
-	if _, err := io.ReadFull(br, payload); err != nil {
-		t.Fatal(err)
-	}
+	readUpgraded(t, br)
+	h, payload := readServerFrame(t, br)
 	if h.B0 != 0x82 {
 		t.Fatalf("first frame %+v %q, want a binary Welcome", h, payload)
 	}
