@@ -237,6 +237,9 @@ type StageResult struct {
 	GeneratorCPU  float64 `json:"generatorCpu"`  // cores used by this process
 	OtherCPU      float64 `json:"otherCpu"`      // cores used by every other process of the machine
 	ServerRSS     int64   `json:"serverRss"`     // bytes, at the window's end
+	// StartBusy: the cores the machine was busy just before the run's
+	// processes started (WaitQuiet), on a run's first stage.
+	StartBusy float64 `json:"startBusy,omitempty"`
 	// A cluster: each node's CPU (cores), and Redis's CPU (cores) and RSS.
 	NodeCPU    []float64 `json:"nodeCpu,omitempty"`
 	RedisCPU   float64   `json:"redisCpu,omitempty"`
@@ -333,7 +336,19 @@ func Run(ctx context.Context, env *Env, sc *Scenario) (*Report, error) {
 		return nil, err
 	}
 	s.Fleet = fl.Options()
-	r := &run{env: env, sc: &s, fl: fl, j: audit.NewJournal(fl.End()), epoch: time.Now()}
+	quietFrom := time.Now()
+	busy, err := WaitQuiet(ctx, quietMax)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, err
+	case err != nil:
+		env.logf("  cannot tell whether the machine is quiet: %v", err)
+	case busy >= quietCores:
+		env.logf("  the machine is still busy after %s (%.2f cores): starting anyway", quietMax, busy)
+	case time.Since(quietFrom) > time.Second:
+		env.logf("  waited %.1f s for the machine to be quiet (%.2f cores busy)", time.Since(quietFrom).Seconds(), busy)
+	}
+	r := &run{env: env, sc: &s, fl: fl, j: audit.NewJournal(fl.End()), epoch: time.Now(), startBusy: busy}
 	defer r.close()
 	if err := r.start(ctx); err != nil {
 		return nil, err
@@ -376,6 +391,8 @@ type run struct {
 	fl    *fleet.Fleet
 	j     *audit.Journal
 	epoch time.Time
+	// startBusy: the cores busy before the run started (WaitQuiet).
+	startBusy float64
 
 	target  *Process   // the target the feed goes into: nodes[0]
 	nodes   []*Process // every target (one unless a cluster)

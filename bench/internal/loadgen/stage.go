@@ -69,6 +69,9 @@ func (r *run) stage(ctx context.Context, i int) (StageResult, error) {
 	s := r.sc
 	st := s.Stages[i]
 	res := StageResult{Stage: st}
+	if i == 0 {
+		res.StartBusy = r.startBusy
+	}
 	r.env.logf("%s: stage %d: %d markers, %d clients", s.Name, i, st.Markers, st.Clients)
 	if err := r.connect(ctx, st.Clients); err != nil {
 		return res, err
