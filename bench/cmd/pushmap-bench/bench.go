@@ -84,6 +84,7 @@ type benchConfig struct {
 	maxP99                      time.Duration
 	seed                        uint64
 	out, docs, plot, cpuprofile string
+	quietWait                   time.Duration
 	micro                       string
 	approachesSet               bool // -approaches was given
 	targetProfile               string
@@ -156,6 +157,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		streamNodes:     3,
 		heavyMarkers:    30000,
 		heavyApproaches: list{"pushmap", "floor"},
+		quietWait:       15 * time.Second,
 	}
 	fs := flag.NewFlagSet("pushmap-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -188,6 +190,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.IntVar(&c.streamClients, "stream-clients", c.streamClients, "stream: clients, spread over the nodes")
 	fs.IntVar(&c.streamNodes, "stream-nodes", c.streamNodes, "stream: cluster nodes on the one Redis")
 	fs.IntVar(&c.idle, "idle", c.idle, "idle: connections")
+	fs.DurationVar(&c.quietWait, "quiet-wait", c.quietWait, "before each run, wait at most this long for the machine's busy CPU to fall under 0.1 cores (0: do not wait)")
 	fs.DurationVar(&c.maxP99, "max-p99", c.maxP99, "a stage passes with recall 100% and p99 latency below this")
 	fs.Uint64Var(&c.seed, "seed", c.seed, "seed of the workload")
 	fs.IntVar(&c.audit, "audit", c.audit, "clients audited for precision and recall per run (broadcast: 50)")
@@ -352,7 +355,8 @@ func (c *benchConfig) env(x *cli) (*loadgen.Env, error) {
 			}
 			return exec.Command(exe, args...)
 		},
-		Log: x.stderr,
+		Log:       x.stderr,
+		QuietWait: c.quietWait,
 	}
 	for i := range c.sources {
 		env.Sources = append(env.Sources, net.IPv4(127, 0, 0, byte(2+i)))
@@ -417,6 +421,7 @@ func (c *benchConfig) applyQuick() {
 	c.heavyMarkers = 5000
 	c.audit = 300
 	c.repeat = 1
+	c.quietWait = min(c.quietWait, 2*time.Second)
 }
 
 // run runs the parts of the suite c asks for.

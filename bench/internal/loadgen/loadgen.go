@@ -132,6 +132,31 @@ type Env struct {
 	// Sources are local addresses clients dial from, in turn
 	// (127.0.0.x); empty means the system's choice.
 	Sources []net.IP
+	// QuietWait is how long a run waits at most, before its processes
+	// start, for the machine to be quiet (WaitQuiet); 0: it does not wait.
+	QuietWait time.Duration
+}
+
+// waitQuiet waits at most e.QuietWait for the machine to be quiet, says
+// in the log when it waited long or gave up, and returns the cores busy in
+// the last sample (0 when it does not wait).
+func (e *Env) waitQuiet(ctx context.Context) (busy float64, err error) {
+	if e.QuietWait <= 0 {
+		return 0, nil
+	}
+	from := time.Now()
+	busy, err = WaitQuiet(ctx, e.QuietWait)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return 0, err
+	case err != nil:
+		e.logf("  cannot tell whether the machine is quiet: %v", err)
+	case busy >= quietCores:
+		e.logf("  the machine is still busy after %s (%.2f cores): starting anyway", e.QuietWait, busy)
+	case time.Since(from) > time.Second:
+		e.logf("  waited %.1f s for the machine to be quiet (%.2f cores busy)", time.Since(from).Seconds(), busy)
+	}
+	return busy, nil
 }
 
 func (e *Env) logf(format string, args ...any) {
@@ -336,17 +361,9 @@ func Run(ctx context.Context, env *Env, sc *Scenario) (*Report, error) {
 		return nil, err
 	}
 	s.Fleet = fl.Options()
-	quietFrom := time.Now()
-	busy, err := WaitQuiet(ctx, quietMax)
-	switch {
-	case err != nil && ctx.Err() != nil:
+	busy, err := env.waitQuiet(ctx)
+	if err != nil {
 		return nil, err
-	case err != nil:
-		env.logf("  cannot tell whether the machine is quiet: %v", err)
-	case busy >= quietCores:
-		env.logf("  the machine is still busy after %s (%.2f cores): starting anyway", quietMax, busy)
-	case time.Since(quietFrom) > time.Second:
-		env.logf("  waited %.1f s for the machine to be quiet (%.2f cores busy)", time.Since(quietFrom).Seconds(), busy)
 	}
 	r := &run{env: env, sc: &s, fl: fl, j: audit.NewJournal(fl.End()), epoch: time.Now(), startBusy: busy}
 	defer r.close()

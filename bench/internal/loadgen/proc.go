@@ -165,12 +165,10 @@ func MachineBusy() (time.Duration, error) {
 }
 
 // The machine is quiet for a run when, sampled over quietSample, its busy
-// CPU is under quietCores. A run waits for that at most quietMax (then it
-// starts anyway, and says so).
+// CPU is under quietCores (see Env.QuietWait).
 const (
 	quietCores  = 0.10
 	quietSample = 250 * time.Millisecond
-	quietMax    = 15 * time.Second
 )
 
 // WaitQuiet waits until the machine's busy CPU (MachineBusy), sampled over
