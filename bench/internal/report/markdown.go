@@ -622,10 +622,8 @@ func goals(b *strings.Builder, res *Results) {
 			continue // the goal is pushmap's, not the floor's
 		}
 		pushmapLadder = true
-		for _, st := range rep.Stages {
-			if st.Pass {
-				best = math.Max(best, st.InViewPerSec)
-			}
+		if st, _ := ladderBest(rep); st != nil {
+			best = math.Max(best, st.InViewPerSec)
 		}
 	}
 	if pushmapLadder {
@@ -665,7 +663,7 @@ func ladderStage(rep *loadgen.Report, markers int) (*loadgen.StageResult, string
 	}
 	if n := len(rep.Stages); n > 0 && !rep.Stages[n-1].Pass {
 		last := &rep.Stages[n-1]
-		return nil, fmt.Sprintf("not reached: the run stopped after %s updates/s (%s)", num(last.UpdatesPerSec), last.Why)
+		return nil, fmt.Sprintf("not reached: the run stopped after the stage of %s updates/s (%s)", num(float64(last.Markers)), last.Why)
 	}
 	return nil, fmt.Sprintf("%s updates/s not run", num(float64(markers)))
 }

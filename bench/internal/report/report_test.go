@@ -386,7 +386,7 @@ func TestLadderFloor(t *testing.T) {
 		name:    "both miss",
 		pushmap: ladderRun(loadgen.Pushmap, 10000, 23.3, 29, 73.2),
 		floor:   ladderRun(loadgen.Floor, 10000, 12, 20, 40, 60.5),
-		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap not reached: the run stopped after 1,000 updates/s " +
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap not reached: the run stopped after the stage of 1,000 updates/s " +
 			"(p99 73.2 ms ≥ 50ms); the floor (not shippable) failed: p99 60.5 ms ≥ 50ms | **no**: the floor's p99 is above it too, on this machine |",
 		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 23.3 µs at M = 200 (its highest passing stage); " +
 			"the floor (not shippable) 12.0 µs at the same stage | **no**: the floor's is above it too, on this machine |",
@@ -395,14 +395,14 @@ func TestLadderFloor(t *testing.T) {
 		pushmap: ladderRun(loadgen.Pushmap, 10000, 9, 29, 45, 70),
 		floor:   ladderRun(loadgen.Floor, 10000, 9, 55),
 		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap failed: p99 70.0 ms ≥ 50ms; the floor (not shippable) " +
-			"not reached: the run stopped after 200 updates/s (p99 55.0 ms ≥ 50ms) | **no**: the floor does not sustain it either, on this machine |",
+			"not reached: the run stopped after the stage of 200 updates/s (p99 55.0 ms ≥ 50ms) | **no**: the floor does not sustain it either, on this machine |",
 		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 9.0 µs at M = 1,000 (its highest passing stage); " +
-			"the floor (not shippable): not reached: the run stopped after 200 updates/s (p99 55.0 ms ≥ 50ms) | **no** |",
+			"the floor (not shippable): not reached: the run stopped after the stage of 200 updates/s (p99 55.0 ms ≥ 50ms) | **no** |",
 	}, {
 		name:    "the floor makes it",
 		pushmap: ladderRun(loadgen.Pushmap, 10000, 23.3, 55),
 		floor:   ladderRun(loadgen.Floor, 10000, 6.5, 10, 20, 30, 70),
-		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap not reached: the run stopped after 200 updates/s " +
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap not reached: the run stopped after the stage of 200 updates/s " +
 			"(p99 55.0 ms ≥ 50ms); the floor (not shippable) p99 30.0 ms, passed | **no** |",
 		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 23.3 µs at M = 200 (its first stage; none passed); " +
 			"the floor (not shippable) 6.5 µs at the same stage | **no** |",
@@ -432,7 +432,7 @@ func TestLadderFloor(t *testing.T) {
 	}, {
 		name:      "no floor",
 		pushmap:   ladderRun(loadgen.Pushmap, 10000, 23.3, 29, 73.2),
-		sustained: "| pushmap not reached: the run stopped after 1,000 updates/s (p99 73.2 ms ≥ 50ms) | **no** |",
+		sustained: "| pushmap not reached: the run stopped after the stage of 1,000 updates/s (p99 73.2 ms ≥ 50ms) | **no** |",
 		frame:     "| pushmap 23.3 µs at M = 200 (its highest passing stage) | **no** |",
 	}} {
 		res := sample()
