@@ -44,8 +44,9 @@ It runs six parts (-only picks some):
           -heavy-approaches (pushmap and the floor), windows in rounds
   sweep   latency as clients grow (-sweep-clients), pushmap, the floor, tiles,
           broadcast
-  ladder  pushmap's highest update rate with recall 100% and p99 under
-          -max-p99, for each of -ladder-clients
+  ladder  the highest update rate with recall 100% and p99 under -max-p99,
+          for each of -ladder-clients: pushmap's, then the floor's
+          (-ladder-approaches), each in a server process of its own
   stream  the cluster's stream path: -stream-nodes nodes on one Redis,
           -stream-clients clients, the update rate raised (-stream-markers)
           until it fails: the updates/s one Redis takes, Redis's and the
@@ -80,6 +81,7 @@ type benchConfig struct {
 	tileZoom                    int
 	sweepClients, ladderClients ints
 	ladderMarkers               ints
+	ladderApproaches            list
 	idle                        int
 	maxP99                      time.Duration
 	seed                        uint64
@@ -143,7 +145,7 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		sweepClients:    ints{500, 1000, 2000, 4000, 8000, 16000},
 		sweepMarkers:    10000,
 		ladderClients:   ints{2000, 10000, 50000},
-		ladderMarkers:   ints{200, 1000, 5000, 10000, 20000, 30000, 50000, 60000, 67000, 70000, 80000, 100000, 200000, 500000},
+		ladderMarkers:   ints{200, 1000, 2000, 5000, 10000, 20000, 30000, 50000, 60000, 67000, 70000, 80000, 100000, 200000, 500000},
 		idle:            100000,
 		maxP99:          50 * time.Millisecond,
 		seed:            1,
@@ -157,7 +159,10 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 		streamNodes:     3,
 		heavyMarkers:    30000,
 		heavyApproaches: list{"pushmap", "floor"},
-		quietWait:       15 * time.Second,
+		// The floor beside pushmap, so that the page can tell a goal
+		// (issue 13's at C = 10,000) below what any server reaches here.
+		ladderApproaches: list{"pushmap", "floor"},
+		quietWait:        15 * time.Second,
 	}
 	fs := flag.NewFlagSet("pushmap-bench", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -186,6 +191,8 @@ func benchFlags(out io.Writer) (*flag.FlagSet, *benchConfig) {
 	fs.IntVar(&c.sweepMarkers, "sweep-markers", c.sweepMarkers, "sweep: markers")
 	fs.Var(&c.ladderClients, "ladder-clients", "ladder: client counts (each capped by the open-file limit)")
 	fs.Var(&c.ladderMarkers, "ladder-markers", "ladder: marker counts tried in turn")
+	fs.Var(&c.ladderApproaches, "ladder-approaches", "ladder: approaches, named as in -approaches (without :N), each climbing the stages of every client count "+
+		"after the one before it, in a server process of its own")
 	fs.Var(&c.streamMarkers, "stream-markers", "stream: marker counts (updates/s) tried in turn")
 	fs.IntVar(&c.streamClients, "stream-clients", c.streamClients, "stream: clients, spread over the nodes")
 	fs.IntVar(&c.streamNodes, "stream-nodes", c.streamNodes, "stream: cluster nodes on the one Redis")
@@ -471,11 +478,11 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		return n
 	}
 
-	inTurns := func(part string, markers int, approaches list) ([]*loadgen.Report, error) {
+	inTurns := func(part string, markers int, flagName string, approaches list) ([]*loadgen.Report, error) {
 		st := loadgen.Stage{Markers: markers, Clients: capClients(c.clients)}
 		var plans []fleetPlan
 		for _, name := range approaches {
-			a, windows, err := c.windows(name)
+			a, windows, err := c.windows(flagName, name)
 			if err != nil {
 				return nil, err
 			}
@@ -483,7 +490,7 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 			sc.Name = part + "/" + a
 			sc.Stages = []loadgen.Stage{st}
 			if err := approach(&sc, a); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("-%s: %w", flagName, err)
 			}
 			plans = append(plans, fleetPlan{sc: sc, windows: windows})
 		}
@@ -493,14 +500,14 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		return fleetInTurns(ctx, plans, run, x.stderr)
 	}
 	if c.has("fleet") {
-		reps, err := inTurns("fleet", c.markers, c.approaches)
+		reps, err := inTurns("fleet", c.markers, "approaches", c.approaches)
 		res.Fleet = append(res.Fleet, reps...)
 		if err != nil {
 			return res, err
 		}
 	}
 	if c.has("heavy") {
-		reps, err := inTurns("heavy", c.heavyMarkers, c.heavyApproaches)
+		reps, err := inTurns("heavy", c.heavyMarkers, "heavy-approaches", c.heavyApproaches)
 		res.Heavy = append(res.Heavy, reps...)
 		if err != nil {
 			return res, err
@@ -520,7 +527,7 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 				sc.Audit = 50
 			}
 			if err := approach(&sc, a); err != nil {
-				return res, err
+				return res, fmt.Errorf("sweep: %w", err)
 			}
 			rep, err := loadgen.Run(ctx, env, &sc)
 			if rep != nil {
@@ -532,25 +539,45 @@ func (c *benchConfig) run(ctx context.Context, x *cli) (*report.Results, error) 
 		}
 	}
 	if c.has("ladder") {
+		// Every approach's scenario is checked before any runs: a typo
+		// in the last one must not cost the minutes of the others.
+		ladder := make([]loadgen.Scenario, len(c.ladderApproaches))
+		for i, a := range c.ladderApproaches {
+			ladder[i] = base
+			if err := approach(&ladder[i], a); err != nil {
+				return res, fmt.Errorf("-ladder-approaches: %w", err)
+			}
+		}
 		for _, n := range c.ladderClients {
-			sc := base
-			sc.Name = fmt.Sprintf("ladder/%d", n)
-			sc.Approach = loadgen.Pushmap
-			sc.Warmup, sc.Window = shorter(c.warmup, 2*time.Second), shorter(c.window, 4*time.Second)
-			sc.StopOnFail = true
-			sc.Audit = min(c.audit, 1000)
-			sc.StaleClients = 100
 			cn := capClients(n)
-			for _, m := range c.ladderMarkers {
-				sc.Stages = append(sc.Stages, loadgen.Stage{Markers: m, Clients: cn})
-			}
-			rep, err := loadgen.Run(ctx, env, &sc)
-			if rep != nil {
-				rep.Asked = n
-				res.Ladder = append(res.Ladder, rep)
-			}
-			if err != nil {
-				return res, fmt.Errorf("%s: %w", sc.Name, err)
+			// For each client count, the approaches one after the other,
+			// each climbing the same stages in a server process of its
+			// own: pushmap's and the floor's figures come from the same
+			// minutes of the machine.
+			for i, a := range c.ladderApproaches {
+				sc := ladder[i]
+				sc.Name = fmt.Sprintf("ladder/%s/%d", a, n)
+				sc.Warmup, sc.Window = shorter(c.warmup, 2*time.Second), shorter(c.window, 4*time.Second)
+				sc.StopOnFail = true
+				if cn == report.LadderGoalClients {
+					// Issue 13's goal stage is measured, passed or failed,
+					// even when a stage below it failed.
+					sc.RunThrough = report.LadderGoalMarkers
+				}
+				sc.Audit = min(sc.Audit, 1000)
+				sc.StaleClients = 100
+				sc.Stages = nil
+				for _, m := range c.ladderMarkers {
+					sc.Stages = append(sc.Stages, loadgen.Stage{Markers: m, Clients: cn})
+				}
+				rep, err := loadgen.Run(ctx, env, &sc)
+				if rep != nil {
+					rep.Asked = n
+					res.Ladder = append(res.Ladder, rep)
+				}
+				if err != nil {
+					return res, fmt.Errorf("%s: %w", sc.Name, err)
+				}
 			}
 		}
 	}
@@ -663,16 +690,16 @@ func dedupe(st []loadgen.Stage) []loadgen.Stage {
 	return out
 }
 
-// windows splits an entry of -approaches into the approach and the
-// windows it is measured in: -repeat, or N for a name ending in :N
-// (-quick: one).
-func (c *benchConfig) windows(entry string) (string, int, error) {
+// windows splits an entry of the flag flagName (-approaches,
+// -heavy-approaches) into the approach and the windows it is measured
+// in: -repeat, or N for a name ending in :N (-quick: one).
+func (c *benchConfig) windows(flagName, entry string) (string, int, error) {
 	name, n, ok := strings.Cut(entry, ":")
 	windows := max(c.repeat, 1)
 	if ok {
 		k, err := strconv.Atoi(n)
 		if err != nil || k < 1 {
-			return "", 0, fmt.Errorf("-approaches: %q: want a name, or a name, a colon and a number of windows such as tiles13:1", entry)
+			return "", 0, fmt.Errorf("-%s: %q: want a name, or a name, a colon and a number of windows such as tiles13:1", flagName, entry)
 		}
 		windows = k
 	}
@@ -682,7 +709,8 @@ func (c *benchConfig) windows(entry string) (string, int, error) {
 	return name, windows, nil
 }
 
-// approach sets sc's approach from a name of -approaches.
+// approach sets sc's approach from a name of -approaches; its errors
+// name the entry, not the flag, which the caller adds.
 func approach(sc *loadgen.Scenario, name string) error {
 	switch {
 	case name == "pushmap":
@@ -692,13 +720,13 @@ func approach(sc *loadgen.Scenario, name string) error {
 	case strings.HasPrefix(name, "pushmap-cluster"):
 		n, err := strconv.Atoi(strings.TrimPrefix(name, "pushmap-cluster"))
 		if err != nil || n < 1 || n > 16 {
-			return fmt.Errorf("-approaches: %q: want pushmap-cluster and a number of nodes from 1 to 16, such as pushmap-cluster3", name)
+			return fmt.Errorf("%q: want pushmap-cluster and a number of nodes from 1 to 16, such as pushmap-cluster3", name)
 		}
 		sc.Approach, sc.Nodes = loadgen.Pushmap, n
 	case strings.HasPrefix(name, "pushmap-margin"):
 		pct, err := strconv.Atoi(strings.TrimPrefix(name, "pushmap-margin"))
 		if err != nil || pct < 0 || pct > 100 {
-			return fmt.Errorf("-approaches: %q: want pushmap-margin and a percentage of the view's size per side, such as pushmap-margin25", name)
+			return fmt.Errorf("%q: want pushmap-margin and a percentage of the view's size per side, such as pushmap-margin25", name)
 		}
 		sc.Approach, sc.Margin = loadgen.Pushmap, float64(pct)/100
 	case name == "tiles":
@@ -706,7 +734,7 @@ func approach(sc *loadgen.Scenario, name string) error {
 	case strings.HasPrefix(name, "tiles"):
 		z, err := strconv.Atoi(strings.TrimPrefix(name, "tiles"))
 		if err != nil || z < 0 || z > 22 {
-			return fmt.Errorf("-approaches: %q: want tiles and a zoom, such as tiles14", name)
+			return fmt.Errorf("%q: want tiles and a zoom, such as tiles14", name)
 		}
 		sc.Approach, sc.TileZoom = loadgen.Tiles, z
 	case name == "floor":
@@ -717,17 +745,17 @@ func approach(sc *loadgen.Scenario, name string) error {
 	case strings.HasPrefix(name, "poll-since"):
 		d, err := time.ParseDuration(strings.TrimPrefix(name, "poll-since"))
 		if err != nil || d <= 0 {
-			return fmt.Errorf("-approaches: %q: want poll-since and an interval, such as poll-since1s", name)
+			return fmt.Errorf("%q: want poll-since and an interval, such as poll-since1s", name)
 		}
 		sc.Approach, sc.PollEvery = loadgen.PollSince, d
 	case strings.HasPrefix(name, "poll"):
 		d, err := time.ParseDuration(strings.TrimPrefix(name, "poll"))
 		if err != nil || d <= 0 {
-			return fmt.Errorf("-approaches: %q: want poll and an interval, such as poll1s", name)
+			return fmt.Errorf("%q: want poll and an interval, such as poll1s", name)
 		}
 		sc.Approach, sc.PollEvery = loadgen.Poll, d
 	default:
-		return fmt.Errorf("-approaches: unknown approach %q", name)
+		return fmt.Errorf("unknown approach %q", name)
 	}
 	return nil
 }

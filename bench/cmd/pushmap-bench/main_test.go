@@ -3,17 +3,31 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/pushmap/pushmap/bench/internal/loadgen"
 	"github.com/pushmap/pushmap/bench/internal/micro"
 	"github.com/pushmap/pushmap/bench/internal/report"
 	"github.com/pushmap/pushmap/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) { leakcheck.Main(m) }
+// TestMain runs the test binary as a server under test when the run
+// under test starts it as `pushmap-bench target` (os.Executable is the
+// test binary), the tests otherwise.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == roleTarget {
+		x := &cli{stdout: os.Stdout, stderr: os.Stderr}
+		os.Exit(x.run(context.Background(), os.Args[1:]))
+	}
+	leakcheck.Main(m)
+}
 
 func testCLI() (*cli, *bytes.Buffer, *bytes.Buffer) {
 	var stdout, stderr bytes.Buffer
@@ -86,6 +100,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"-only", "stream", "-stream-nodes", "0", "-out", dir}, 1, "", "-stream-nodes 0: want 1 to 16 nodes"},
 		{[]string{"-only", "fleet", "-approaches", "pushmap-cluster0", "-out", dir}, 1, "", `"pushmap-cluster0": want pushmap-cluster and a number of nodes`},
 		{[]string{roleDial, "-region", "nowhere"}, 1, "", `-region "nowhere"`},
+		// Checked before any ladder runs: pushmap's would take minutes.
+		{[]string{"-only", "ladder", "-ladder-approaches", "pushmap,flor", "-out", dir}, 1, "", `-ladder-approaches: unknown approach "flor"`},
+		{[]string{"-only", "heavy", "-heavy-approaches", "pushmap:x", "-out", dir}, 1, "", `-heavy-approaches: "pushmap:x": want a name`},
 	} {
 		x, stdout, stderr := testCLI()
 		if code := x.run(context.Background(), tt.args); code != tt.code {
@@ -95,4 +112,82 @@ func TestCommandLine(t *testing.T) {
 			t.Errorf("%q: stdout %q, stderr %q; want %q and %q", tt.args, stdout, stderr, tt.stdout, tt.stderr)
 		}
 	}
+}
+
+// TestLadderClimbsTheFloor runs the part "ladder" for real, small: for
+// each client count pushmap's ladder, then the floor's, each in a server
+// process of its own (this test binary as `pushmap-bench target`), both
+// in results.json and in the tables of results.md. -quick climbs both.
+func TestLadderClimbsTheFloor(t *testing.T) {
+	dir := t.TempDir()
+	// The run's log takes the targets' standard error too, copied by
+	// os/exec's goroutines: one lock for every writer.
+	stderr := &lockedBuffer{}
+	x := &cli{stdout: io.Discard, stderr: stderr}
+	code := x.run(context.Background(), []string{"-only", "ladder", "-ladder-clients", "30", "-ladder-markers", "200,400",
+		"-warmup", "500ms", "-window", "1s", "-max-p99", "10s", "-sources", "2", "-out", dir})
+	if code != 0 {
+		t.Fatalf("exit status %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res report.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Ladder) != 2 {
+		t.Fatalf("%d ladder runs, want pushmap's and the floor's", len(res.Ladder))
+	}
+	for i, want := range []loadgen.Approach{loadgen.Pushmap, loadgen.Floor} {
+		rep := res.Ladder[i]
+		if rep.Scenario.Approach != want || rep.Asked != 30 || len(rep.Stages) != 2 {
+			t.Errorf("ladder run %d: %s, %d clients asked, %d stages; want %s, 30 and 2", i, rep.Scenario.Approach, rep.Asked, len(rep.Stages), want)
+			continue
+		}
+		for _, st := range rep.Stages {
+			if st.Clients != 30 || st.Recall != 1 || st.Precision != 1 || st.FramesPerSec <= 0 {
+				t.Errorf("%s at M = %d: %d clients, recall %.4f, precision %.4f, %.0f frames/s: want 30 clients served exactly",
+					want, st.Markers, st.Clients, st.Recall, st.Precision, st.FramesPerSec)
+			}
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#### Throughput: the highest update rate pushmap and the floor (not shippable) sustain",
+		"| pushmap | 30 | 400 |", "| floor (not shippable) | 30 | 400 |", "| floor (not shippable) | 30 | 200 |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("results.md lacks %q:\n%s", want, md)
+		}
+	}
+
+	fs, c := benchFlags(io.Discard)
+	if err := fs.Parse([]string{"-quick"}); err != nil {
+		t.Fatal(err)
+	}
+	c.applyQuick()
+	if !slices.Equal(c.ladderApproaches, list{"pushmap", "floor"}) {
+		t.Errorf("-quick climbs the ladder with %q, want pushmap and the floor", c.ladderApproaches)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for writers on several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -98,6 +98,11 @@ type Scenario struct {
 
 	MaxP99     time.Duration `json:"maxP99"`     // a stage passes with p99 below it (and recall 1)
 	StopOnFail bool          `json:"stopOnFail"` // end the run at the first stage that fails
+	// RunThrough (with StopOnFail): a failing stage ends the run only once
+	// a stage of at least RunThrough markers has run, so that a goal's
+	// stage is measured even past the first failure (an overloaded stage
+	// still ends it). 0: the first failure ends it.
+	RunThrough int `json:"runThrough,omitempty"`
 	// MaxLag is how far publishing may fall behind schedule before a stage
 	// is cut short as overloaded. Default 2s.
 	MaxLag time.Duration `json:"maxLag"`
@@ -378,7 +383,7 @@ func Run(ctx context.Context, env *Env, sc *Scenario) (*Report, error) {
 		}
 		rep.Stages = append(rep.Stages, res)
 		env.logf("  %s", res.line())
-		if !res.Pass && s.StopOnFail || res.Overloaded {
+		if !res.Pass && s.StopOnFail && res.Markers >= s.RunThrough || res.Overloaded {
 			break
 		}
 		if s.StopAbove > 0 && (res.Latency.P99 >= float64(s.StopAbove)/1e6 || res.Missed > 0 || res.Resets > 0 || res.Disconnects > 0) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,31 @@ func TestSmokeCluster(t *testing.T) {
 	}
 	if st.FeedLatency.N == 0 {
 		t.Error("no feed request timed")
+	}
+}
+
+// TestStopOnFailRunsThrough: a run stopping at its first failing stage
+// goes on to the stage of RunThrough markers first, and stops after it.
+func TestStopOnFailRunsThrough(t *testing.T) {
+	sc := smoke(Pushmap)
+	sc.Stages = []Stage{{Markers: 100, Clients: 20}, {Markers: 200, Clients: 20}, {Markers: 300, Clients: 20}}
+	sc.Window = time.Second
+	sc.MaxP99 = time.Nanosecond // every stage fails
+	sc.StopOnFail, sc.RunThrough = true, 200
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, testEnv(t), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, st := range rep.Stages {
+		if st.Pass {
+			t.Errorf("M = %d passed with p99 %.1f ms under 1 ns", st.Markers, st.Latency.P99)
+		}
+		got = append(got, st.Markers)
+	}
+	if !slices.Equal(got, []int{100, 200}) {
+		t.Errorf("stages run: %v, want 100 and 200: on through the failure at 100, stopping at the failure at 200", got)
 	}
 }

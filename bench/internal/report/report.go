@@ -33,9 +33,13 @@ type Results struct {
 	Fleet []*loadgen.Report `json:"fleet,omitempty"` // one per approach, one stage each
 	// Heavy: the fleet at issue 13's heavier rate (HeavyMarkers), pushmap
 	// and the floor in turns, one per approach (the part "heavy").
-	Heavy  []*loadgen.Report `json:"heavy,omitempty"`
-	Sweep  []*loadgen.Report `json:"sweep,omitempty"`  // one per approach, a stage per client count
-	Ladder []*loadgen.Report `json:"ladder,omitempty"` // pushmap, one per client count, a stage per marker count
+	Heavy []*loadgen.Report `json:"heavy,omitempty"`
+	Sweep []*loadgen.Report `json:"sweep,omitempty"` // one per approach, a stage per client count
+	// Ladder: one per client count and approach (pushmap's, then the
+	// floor's for each client count: -ladder-approaches), a stage per
+	// marker count; results written before the floor climbed it hold
+	// pushmap's only.
+	Ladder []*loadgen.Report `json:"ladder,omitempty"`
 	// Stream: a cluster on one Redis, a stage per marker count (the
 	// part "stream").
 	Stream []*loadgen.Report   `json:"stream,omitempty"`

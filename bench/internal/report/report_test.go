@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -337,5 +338,167 @@ func TestIdleGoal(t *testing.T) {
 		if md := Markdown(res, "bench"); !strings.Contains(md, c.want) {
 			t.Errorf("PerConn %g: the markdown lacks %q:\n%s", c.perConn, c.want, md)
 		}
+	}
+}
+
+// ladderRun is a ladder run of approach a at clients: a stage per p99
+// (markers 200, 1,000, 2,000, ...), each costing usPerFrame µs of server
+// CPU per frame (2 ops per frame), passing below 50 ms; the run stops at
+// the first that fails, as pushmap-bench's does.
+func ladderRun(a loadgen.Approach, clients int, usPerFrame float64, p99s ...float64) *loadgen.Report {
+	return ladderRunThrough(a, clients, usPerFrame, 0, p99s...)
+}
+
+// ladderRunThrough is ladderRun going on past a failed stage up to the
+// stage of through markers (Scenario.RunThrough).
+func ladderRunThrough(a loadgen.Approach, clients int, usPerFrame float64, through int, p99s ...float64) *loadgen.Report {
+	markers := []int{200, 1000, 2000, 5000, 10000}
+	r := &loadgen.Report{Scenario: loadgen.Scenario{Approach: a, StopOnFail: true, RunThrough: through}}
+	for i, m := range markers {
+		r.Scenario.Stages = append(r.Scenario.Stages, loadgen.Stage{Markers: m, Clients: clients})
+		if i >= len(p99s) || (i > 0 && !r.Stages[i-1].Pass && r.Stages[i-1].Markers >= through) || len(r.Stages) < i {
+			continue
+		}
+		st := loadgen.StageResult{Stage: loadgen.Stage{Markers: m, Clients: clients}, UpdatesPerSec: float64(m),
+			InViewPerSec: 2e6, Latency: loadgen.Latency{N: 10, P50: p99s[i] / 2, P99: p99s[i], P999: p99s[i] + 1},
+			OpsPerFrame: 2, CPUPerMillion: usPerFrame / 2, ServerCPU: 0.5, Precision: 1, Recall: 1, Pass: p99s[i] < 50}
+		if !st.Pass {
+			st.Why = fmt.Sprintf("p99 %.1f ms ≥ 50ms", p99s[i])
+		}
+		r.Stages = append(r.Stages, st)
+	}
+	return r
+}
+
+// TestLadderFloor: the floor's ladder comes beside pushmap's in the
+// throughput and every-stage tables, and issue 13's goals at C = 10,000
+// (M = 2,000 sustained at p99 ≤ 50 ms; ≤ 8 µs per frame) show the
+// floor's figure of the same run, saying when the floor misses a goal
+// too; the goal of a million deliveries a second is pushmap's alone.
+func TestLadderFloor(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		pushmap   *loadgen.Report
+		floor     *loadgen.Report
+		sustained string // the row of M = 2,000 sustained, "" for none
+		frame     string // the row of the cost of a frame
+	}{{
+		name:    "both miss",
+		pushmap: ladderRun(loadgen.Pushmap, 10000, 23.3, 29, 73.2),
+		floor:   ladderRun(loadgen.Floor, 10000, 12, 20, 40, 60.5),
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap not reached: the run stopped after the stage of 1,000 updates/s " +
+			"(p99 73.2 ms ≥ 50ms); the floor (not shippable) failed: p99 60.5 ms ≥ 50ms | **no**: the floor's p99 is above it too, on this machine |",
+		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 23.3 µs at M = 200 (its highest passing stage); " +
+			"the floor (not shippable) 12.0 µs at the same stage | **no**: the floor's is above it too, on this machine |",
+	}, {
+		name:    "the floor stops earlier",
+		pushmap: ladderRun(loadgen.Pushmap, 10000, 9, 29, 45, 70),
+		floor:   ladderRun(loadgen.Floor, 10000, 9, 55),
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap failed: p99 70.0 ms ≥ 50ms; the floor (not shippable) " +
+			"not reached: the run stopped after the stage of 200 updates/s (p99 55.0 ms ≥ 50ms) | **no**: the floor does not sustain it either, on this machine |",
+		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 9.0 µs at M = 1,000 (its highest passing stage); " +
+			"the floor (not shippable): not reached: the run stopped after the stage of 200 updates/s (p99 55.0 ms ≥ 50ms) | **no** |",
+	}, {
+		name:    "the floor makes it",
+		pushmap: ladderRun(loadgen.Pushmap, 10000, 23.3, 55),
+		floor:   ladderRun(loadgen.Floor, 10000, 6.5, 10, 20, 30, 70),
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap not reached: the run stopped after the stage of 200 updates/s " +
+			"(p99 55.0 ms ≥ 50ms); the floor (not shippable) p99 30.0 ms, passed | **no** |",
+		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 23.3 µs at M = 200 (its first stage; none passed); " +
+			"the floor (not shippable) 6.5 µs at the same stage | **no** |",
+	}, {
+		name:      "pushmap makes both",
+		pushmap:   ladderRun(loadgen.Pushmap, 10000, 7.5, 10, 20, 30, 70),
+		floor:     ladderRun(loadgen.Floor, 10000, 6.5, 10, 20, 30, 40, 70),
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap p99 30.0 ms, passed; the floor (not shippable) p99 30.0 ms, passed | yes |",
+		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 7.5 µs at M = 2,000 (its highest passing stage); " +
+			"the floor (not shippable) 6.5 µs at the same stage | yes |",
+	}, {
+		name:    "run through the goal's stage",
+		pushmap: ladderRunThrough(loadgen.Pushmap, 10000, 21, 2000, 27, 84.5, 150),
+		floor:   ladderRunThrough(loadgen.Floor, 10000, 18.7, 2000, 20, 64.3, 40),
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap failed: p99 150.0 ms ≥ 50ms; " +
+			"the floor (not shippable) p99 40.0 ms, passed | **no** |",
+		// The floor's 2,000 passing after its failure at 1,000 is not its highest passing stage.
+		frame: "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 21.0 µs at M = 200 (its highest passing stage); " +
+			"the floor (not shippable) 18.7 µs at the same stage | **no**: the floor's is above it too, on this machine |",
+	}, {
+		name:    "both fail the goal's stage",
+		pushmap: ladderRunThrough(loadgen.Pushmap, 10000, 21, 2000, 27, 84.5, 150, 10),
+		floor:   ladderRunThrough(loadgen.Floor, 10000, 18.7, 2000, 20, 64.3, 90),
+		sustained: "| issue 13: C = 10,000 × M = 2,000 sustained, p99 ≤ 50 ms | pushmap failed: p99 150.0 ms ≥ 50ms; " +
+			"the floor (not shippable) failed: p99 90.0 ms ≥ 50ms | **no**: the floor's p99 is above it too, on this machine |",
+		frame: "| pushmap 21.0 µs at M = 200 (its highest passing stage); the floor (not shippable) 18.7 µs at the same stage |",
+	}, {
+		name:      "no floor",
+		pushmap:   ladderRun(loadgen.Pushmap, 10000, 23.3, 29, 73.2),
+		sustained: "| pushmap not reached: the run stopped after the stage of 1,000 updates/s (p99 73.2 ms ≥ 50ms) | **no** |",
+		frame:     "| pushmap 23.3 µs at M = 200 (its highest passing stage) | **no** |",
+	}} {
+		res := sample()
+		res.Ladder = []*loadgen.Report{ladderRun(loadgen.Pushmap, 2000, 15, 5, 10, 20, 30, 60), ladderRun(loadgen.Floor, 2000, 11, 5, 9, 18, 25, 40),
+			c.pushmap}
+		if c.floor != nil {
+			res.Ladder = append(res.Ladder, c.floor)
+		}
+		md := Markdown(res, ".")
+		wants := []string{c.sustained, c.frame,
+			"| pushmap | 2,000 | 5,000 | 2,000,000 | 30.0 | 0.50 | 7.50 | 15.0 | 10,000 updates/s: p99 60.0 ms ≥ 50ms |",
+			"| floor (not shippable) | 2,000 | 10,000 | 2,000,000 | 40.0 | 0.50 | 5.50 | 11.0 | – |",
+			"| floor (not shippable) | 2,000 | 10,000 | 2,000,000 | 2.0 | 20.0 / 40.0 / 41.0 | 0.50 | 5.50 | 11.0 |",
+			// The million-deliveries goal is pushmap's: the floor's 2,000,000 passing does not count.
+			"| ≥ 1,000,000 marker deliveries/s with recall 100% and p99 < 50 ms | 2,000,000 | yes |",
+		}
+		if c.pushmap.Scenario.RunThrough > 0 {
+			wants = append(wants, "; but a run goes on past a failed stage up to 2,000 updates/s at 10,000 clients, issue 13's goal")
+		}
+		if c.floor != nil {
+			wants = append(wants, "#### Throughput: the highest update rate pushmap and the floor (not shippable) sustain",
+				"For each client count, one server process per approach, the floor's after pushmap's, climbing the same stages")
+		}
+		for _, want := range wants {
+			if !strings.Contains(md, want) {
+				t.Errorf("%s: the page lacks %q:\n%s", c.name, want, md)
+			}
+		}
+		if n := strings.Count(md, "| issue 13: C = 10,000 × M = 2,000 sustained"); n != 1 {
+			t.Errorf("%s: %d rows of the sustained goal, want 1", c.name, n)
+		}
+		dir := t.TempDir()
+		if err := WritePlots(res, dir); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, PlotLadder))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.floor != nil && !strings.Contains(string(b), "floor, 10k clients") {
+			t.Errorf("%s: the ladder plot has no line of the floor at 10,000 clients", c.name)
+		}
+	}
+}
+
+// TestLadderGoalsNeedTheirLoad: a ladder that did not run 10,000 clients
+// (a quick run's 500), or not the stage of 2,000 updates/s, claims no
+// goal it did not measure, and the floor's passing stages alone do not
+// meet the goal of a million deliveries a second.
+func TestLadderGoalsNeedTheirLoad(t *testing.T) {
+	res := sample()
+	res.Ladder = []*loadgen.Report{ladderRun(loadgen.Pushmap, 500, 15, 60), ladderRun(loadgen.Floor, 500, 11, 5, 9, 18)}
+	md := Markdown(res, ".")
+	for _, unwanted := range []string{"| issue 13: C = 10,000", "| issue 13: server cost"} {
+		if strings.Contains(md, unwanted) {
+			t.Errorf("a ladder at 500 clients claims %q:\n%s", unwanted, md)
+		}
+	}
+	if want := "| ≥ 1,000,000 marker deliveries/s with recall 100% and p99 < 50 ms | 0 | **no** |"; !strings.Contains(md, want) {
+		t.Errorf("the page lacks %q:\n%s", want, md)
+	}
+	pm := ladderRun(loadgen.Pushmap, 10000, 15, 20)
+	pm.Scenario.Stages = slices.DeleteFunc(pm.Scenario.Stages, func(s loadgen.Stage) bool { return s.Markers == LadderGoalMarkers })
+	res.Ladder = []*loadgen.Report{pm}
+	md = Markdown(res, ".")
+	if strings.Contains(md, "| issue 13: C = 10,000 × M = 2,000") || !strings.Contains(md, "| issue 13: server cost ≤ 8 µs per frame at C = 10,000 | pushmap 15.0 µs") {
+		t.Errorf("a ladder without the stage of 2,000 updates/s: want the frame cost's row only:\n%s", md)
 	}
 }
