@@ -125,7 +125,7 @@ func TestLadderClimbsTheFloor(t *testing.T) {
 	stderr := &lockedBuffer{}
 	x := &cli{stdout: io.Discard, stderr: stderr}
 	code := x.run(context.Background(), []string{"-only", "ladder", "-ladder-clients", "30", "-ladder-markers", "200,400",
-		"-warmup", "500ms", "-window", "1s", "-max-p99", "10s", "-sources", "2", "-out", dir})
+		"-warmup", "500ms", "-window", "1s", "-max-p99", "10s", "-sources", "2", "-quiet-wait", "0", "-out", dir})
 	if code != 0 {
 		t.Fatalf("exit status %d: %s", code, stderr)
 	}
