@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/auth"
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -41,7 +42,17 @@ type conn struct {
 	// pull holds the batches whose ops the writer computes itself
 	// (fanpull.go).
 	pull pulls
-	w    *outbox.Writer
+	// pullBoxes are the boxes of the marker-mode views in the view index,
+	// what a pull tests a batch against, and layers the layers the
+	// connection sees: both guarded by s.mu, as views, and read by the
+	// pull as views are. They sit beside pull so that a writer pulling a
+	// batch reads no view and no viewPart: with thousands of connections
+	// each is a cache miss per frame (docs/design.md, "The pull's state in
+	// one place").
+	pullBoxes []geo.Box
+	pullBox   [1]geo.Box // pullBoxes' memory while it has one box
+	layers    layerSet
+	w         *outbox.Writer
 	// sock is the connection's socket when the server sees it: the
 	// server's messages are framed and written there (w writes through
 	// it), the library's control frames flushed there, and a pool worker
@@ -70,7 +81,6 @@ type conn struct {
 
 	views        []view   // guarded by s.mu
 	asked        []string // guarded by s.mu: the layers the client asked for; empty: all the grant allows
-	layers       layerSet // guarded by s.mu: the layers it sees, within the grant
 	layerKey     string   // guarded by s.mu: names layers, see layerKey
 	clusterGroup string   // guarded by s.mu: names layers and grant box: connections with one see the same clusters
 	hadView      bool     // guarded by s.mu: the next ViewAck is not the first
@@ -387,6 +397,7 @@ func (c *conn) leave() {
 		s.unindexView(&c.views[i])
 	}
 	c.views = nil
+	c.pullBoxes = nil
 	delete(s.conns, c)
 	s.mu.Unlock()
 	c.stopExpiry()
