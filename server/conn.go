@@ -33,32 +33,35 @@ const floodWindow = 10 * time.Second
 // what the connection no longer needs (see "Idle connection memory,
 // again" in docs/design.md).
 type conn struct {
-	s      *Server
-	ws     *websocket.Conn
-	remote string
-	ticket *ticket // its place in the admission counts
-
-	out outbox.Outbox
+	// The fields a batch's writer reads for every frame come first, in
+	// one piece of memory: with thousands of connections each object of
+	// a connection it reads is a cache miss per frame (docs/design.md,
+	// "A connection's writing state in one place").
+	s *Server
+	// sock is the connection's socket when the server sees it (sockw):
+	// the server's messages are framed and written there (w writes
+	// through it), the library's control frames flushed there, and a
+	// pool worker learns there that a write would block (writeRun). nil
+	// otherwise (TLS): the library writes everything. Set before it is
+	// served.
+	sock *sockWriter
+	out  outbox.Outbox
 	// pull holds the batches whose ops the writer computes itself
 	// (fanpull.go).
 	pull pulls
 	// pullBoxes are the boxes of the marker-mode views in the view index,
 	// what a pull tests a batch against, and layers the layers the
 	// connection sees: both guarded by s.mu, as views, and read by the
-	// pull as views are. They sit beside pull so that a writer pulling a
-	// batch reads no view and no viewPart: with thousands of connections
-	// each is a cache miss per frame (docs/design.md, "The pull's state in
-	// one place").
+	// pull as views are (rather than the views and their parts).
 	pullBoxes []geo.Box
 	pullBox   [1]geo.Box // pullBoxes' memory while it has one box
 	layers    layerSet
-	w         *outbox.Writer
-	// sock is the connection's socket when the server sees it: the
-	// server's messages are framed and written there (w writes through
-	// it), the library's control frames flushed there, and a pool worker
-	// learns there that a write would block (writeRun). nil otherwise
-	// (TLS): the library writes everything. Set before it is served.
-	sock *sockWriter
+	w         outbox.Writer // watched by s.writes
+	sockw     sockWriter    // sock's memory
+
+	ws     *websocket.Conn
+	remote string
+	ticket *ticket // its place in the admission counts
 
 	// req is the upgrade request, for Authorize at hello and refresh;
 	// nil without Authorize, which is the only one to read it.
@@ -95,14 +98,16 @@ type conn struct {
 	closeOnce sync.Once
 }
 
-func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
-	c := &conn{s: s, ws: ws, remote: remote}
+// init makes c, made with its server and its socket's writer, the
+// connection of ws, once it is upgraded.
+func (c *conn) init(ws *websocket.Conn, remote string) {
+	s := c.s
+	c.ws, c.remote = ws, remote
 	c.out.Limit = s.opts.OutboxBytes
 	c.out.Fill = c.fill
-	c.w = s.writes.NewWriter(ws)
+	s.writes.Watch(&c.w, ws)
 	c.tokens = float64(s.opts.ViewBurst)
 	ws.SetReadLimit(s.opts.MaxFrameBytes)
-	return c
 }
 
 // debug logs msg about the connection at the debug level. The connection
