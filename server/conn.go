@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pushmap/pushmap/auth"
+	"github.com/pushmap/pushmap/geo"
 	"github.com/pushmap/pushmap/internal/outbox"
 	"github.com/pushmap/pushmap/wire"
 )
@@ -32,22 +33,35 @@ const floodWindow = 10 * time.Second
 // what the connection no longer needs (see "Idle connection memory,
 // again" in docs/design.md).
 type conn struct {
-	s      *Server
-	ws     *websocket.Conn
-	remote string
-	ticket *ticket // its place in the admission counts
-
-	out outbox.Outbox
+	// The fields a batch's writer reads for every frame come first, in
+	// one piece of memory: with thousands of connections each object of
+	// a connection it reads is a cache miss per frame (docs/design.md,
+	// "A connection's writing state in one place").
+	s *Server
+	// sock is the connection's socket when the server sees it (sockw):
+	// the server's messages are framed and written there (w writes
+	// through it), the library's control frames flushed there, and a
+	// pool worker learns there that a write would block (writeRun). nil
+	// otherwise (TLS): the library writes everything. Set before it is
+	// served.
+	sock *sockWriter
+	out  outbox.Outbox
 	// pull holds the batches whose ops the writer computes itself
 	// (fanpull.go).
 	pull pulls
-	w    *outbox.Writer
-	// sock is the connection's socket when the server sees it: the
-	// server's messages are framed and written there (w writes through
-	// it), the library's control frames flushed there, and a pool worker
-	// learns there that a write would block (writeRun). nil otherwise
-	// (TLS): the library writes everything. Set before it is served.
-	sock *sockWriter
+	// pullBoxes are the boxes of the marker-mode views in the view index,
+	// what a pull tests a batch against, and layers the layers the
+	// connection sees: both guarded by s.mu, as views, and read by the
+	// pull as views are (rather than the views and their parts).
+	pullBoxes []geo.Box
+	pullBox   [1]geo.Box // pullBoxes' memory while it has one box
+	layers    layerSet
+	w         outbox.Writer // watched by s.writes
+	sockw     sockWriter    // sock's memory
+
+	ws     *websocket.Conn
+	remote string
+	ticket *ticket // its place in the admission counts
 
 	// req is the upgrade request, for Authorize at hello and refresh;
 	// nil without Authorize, which is the only one to read it.
@@ -70,7 +84,6 @@ type conn struct {
 
 	views        []view   // guarded by s.mu
 	asked        []string // guarded by s.mu: the layers the client asked for; empty: all the grant allows
-	layers       layerSet // guarded by s.mu: the layers it sees, within the grant
 	layerKey     string   // guarded by s.mu: names layers, see layerKey
 	clusterGroup string   // guarded by s.mu: names layers and grant box: connections with one see the same clusters
 	hadView      bool     // guarded by s.mu: the next ViewAck is not the first
@@ -85,14 +98,16 @@ type conn struct {
 	closeOnce sync.Once
 }
 
-func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
-	c := &conn{s: s, ws: ws, remote: remote}
+// init makes c, made with its server and its socket's writer, the
+// connection of ws, once it is upgraded.
+func (c *conn) init(ws *websocket.Conn, remote string) {
+	s := c.s
+	c.ws, c.remote = ws, remote
 	c.out.Limit = s.opts.OutboxBytes
 	c.out.Fill = c.fill
-	c.w = s.writes.NewWriter(ws)
+	s.writes.Watch(&c.w, ws)
 	c.tokens = float64(s.opts.ViewBurst)
 	ws.SetReadLimit(s.opts.MaxFrameBytes)
-	return c
 }
 
 // debug logs msg about the connection at the debug level. The connection
@@ -387,6 +402,7 @@ func (c *conn) leave() {
 		s.unindexView(&c.views[i])
 	}
 	c.views = nil
+	c.pullBoxes = nil
 	delete(s.conns, c)
 	s.mu.Unlock()
 	c.stopExpiry()

@@ -129,6 +129,26 @@ func deliveryByCells(t *testing.T, batch int, pull bool) {
 				t.Fatalf("round %d: %s (views %v, layers %v) cache differs from brute force:%s", round, c.name, c.views, c.layers, msg)
 			}
 		}
+		// Views change between batches: a second view is added, panned
+		// or dropped (the first holds the sentinel), so that what the
+		// writers pull with follows the views.
+		for i, c := range clients {
+			var err error
+			switch {
+			case len(c.views) == 1 && (i+round)%7 == 0:
+				c.views = append(c.views, geo.BBox(c.views[0].West+1, c.views[0].South-0.5, c.views[0].East+1, c.views[0].North-0.5))
+				err = c.SetView(context.Background(), 1, c.views[1], 7)
+			case len(c.views) == 2 && (i+round)%3 == 0:
+				c.views[1] = geo.BBox(c.views[1].West+0.4, c.views[1].South+0.2, c.views[1].East+0.4, c.views[1].North+0.2)
+				err = c.SetView(context.Background(), 1, c.views[1], 7)
+			case len(c.views) == 2 && (i+round)%5 == 0:
+				c.views = c.views[:1]
+				err = c.RemoveView(context.Background(), 1)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	// With pull, a batch whose repeated markers pass pullDupShare (one
 	// in eight updates; here about one in ten) is pushed all the same.

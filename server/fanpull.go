@@ -315,16 +315,10 @@ func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) (_ []outb
 }
 
 // boxes appends to dst the boxes of c's marker-mode views in the view
-// index, as candidates.
+// index (c.pullBoxes), as candidates.
 func (c *conn) boxes(dst []candidate) []candidate {
-	for i := range c.views {
-		vw := &c.views[i]
-		if vw.clustered() || !vw.indexed {
-			continue
-		}
-		for _, vp := range vw.parts[:vw.n] {
-			dst = append(dst, candidate{west: vp.box.West, south: vp.box.South, east: vp.box.East, north: vp.box.North, c: c, layers: c.layers})
-		}
+	for _, b := range c.pullBoxes {
+		dst = append(dst, candidate{west: b.West, south: b.South, east: b.East, north: b.North, c: c, layers: c.layers})
 	}
 	return dst
 }

@@ -179,7 +179,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sw := &statusWriter{ResponseWriter: w}
-	hj := &smallReads{ResponseWriter: sw}
+	c := &conn{s: s}
+	hj := &smallReads{ResponseWriter: sw, sock: &c.sockw}
 	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.opts.OriginPatterns,
 		CompressionMode: websocket.CompressionDisabled,
@@ -194,7 +195,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	c := newConn(s, ws, r.RemoteAddr)
+	c.init(ws, r.RemoteAddr)
 	if c.sock = hj.sock; c.sock != nil {
 		c.w.WriteWith(c.sock.WriteMessage)
 	}
@@ -228,7 +229,9 @@ const controlBufferSize = 256
 // writeRun).
 type smallReads struct {
 	http.ResponseWriter
-	sock *sockWriter // set by Hijack: what the connection writes to; nil when it writes to the net.Conn
+	// sock is the memory of the connection's sockWriter, set up by
+	// Hijack; nil after it when the connection writes to the net.Conn.
+	sock *sockWriter
 }
 
 func (w *smallReads) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -242,13 +245,13 @@ func (w *smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// Where the server can see the socket (and net/http left nothing
 	// in its write buffer), the library writes to a sockWriter instead.
-	if brw.Writer.Buffered() == 0 {
-		if w.sock = newSockWriter(conn); w.sock != nil {
-			// The library writes only control frames through it now
-			// (see sockWriter): a buffer for one, instead of net/http's
-			// 4 KiB kept for the connection's life.
-			brw.Writer = bufio.NewWriterSize(w.sock, controlBufferSize)
-		}
+	if brw.Writer.Buffered() == 0 && w.sock.init(conn) {
+		// The library writes only control frames through it now (see
+		// sockWriter): a buffer for one, instead of net/http's 4 KiB
+		// kept for the connection's life.
+		brw.Writer = bufio.NewWriterSize(w.sock, controlBufferSize)
+	} else {
+		w.sock = nil
 	}
 	// net/http clears the deadlines of its ReadTimeout and WriteTimeout
 	// at the hijack: they bound the upgrade request, not the WebSocket,

@@ -47,17 +47,17 @@ type rawWriter interface {
 	Write(f func(fd uintptr) (done bool)) error
 }
 
-// newSockWriter returns a sockWriter for nc, or nil when nc does not give
+// init makes s the writer of nc, and reports false when nc does not give
 // access to its file descriptor (TLS, say): its writes are then made as
 // before, on a goroutine of its own.
-func newSockWriter(nc net.Conn) *sockWriter {
+func (s *sockWriter) init(nc net.Conn) bool {
 	raw := rawConnOf(nc)
 	if raw == nil {
-		return nil
+		return false
 	}
-	s := &sockWriter{raw: raw}
+	s.raw = raw
 	s.fn = s.writeFD
-	return s
+	return true
 }
 
 // Write writes all of p, what the library flushes, waiting while the

@@ -31,8 +31,8 @@ func TestSockWriterFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer server.Close()
-	s := newSockWriter(server)
-	if s == nil {
+	s := new(sockWriter)
+	if !s.init(server) {
 		t.Fatal("no sockWriter for a TCP connection")
 	}
 	readFrame := func() (head byte, payload []byte) {

@@ -140,6 +140,7 @@ func (s *Server) unview(c *conn, id int) error {
 	s.leaveClusterSetLocked(c, &c.views[i])
 	s.unindexView(&c.views[i])
 	c.views = append(c.views[:i], c.views[i+1:]...)
+	c.setPullBoxes()
 	frame, _ := s.encLocked(wire.UnviewAck{ID: id})
 	c.reply(frame)
 	return nil
@@ -252,6 +253,27 @@ func (s *Server) indexView(c *conn, vw *view, nv view) {
 	}
 	vw.n = n
 	vw.indexed = true
+	c.setPullBoxes()
+}
+
+// setPullBoxes makes c.pullBoxes the boxes of c's marker-mode views in the
+// index, after a change of them (indexView, unview). s.mu held, pull
+// settled.
+func (c *conn) setPullBoxes() {
+	bs := c.pullBoxes[:0]
+	if bs == nil {
+		bs = c.pullBox[:0]
+	}
+	for i := range c.views {
+		vw := &c.views[i]
+		if vw.clustered() || !vw.indexed {
+			continue
+		}
+		for _, vp := range vw.parts[:vw.n] {
+			bs = append(bs, vp.box)
+		}
+	}
+	c.pullBoxes = bs
 }
 
 func (s *Server) unindexView(vw *view) {

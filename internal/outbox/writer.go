@@ -61,7 +61,16 @@ func NewWatchdog(timeout time.Duration) *Watchdog {
 // NewWriter returns a Writer to ws watched by wd. Close it when the
 // connection ends.
 func (wd *Watchdog) NewWriter(ws *websocket.Conn) *Writer {
-	w := &Writer{ws: ws, wd: wd}
+	w := new(Writer)
+	wd.Watch(w, ws)
+	return w
+}
+
+// Watch makes w, a zero Writer, a Writer to ws watched by wd: NewWriter
+// for a Writer kept inside its connection's own memory (the server's
+// writers read it for every frame). w must not be copied after.
+func (wd *Watchdog) Watch(w *Writer, ws *websocket.Conn) {
+	w.ws, w.wd = ws, wd
 	wd.mu.Lock()
 	defer wd.mu.Unlock()
 	wd.writers[w] = struct{}{}
@@ -69,7 +78,6 @@ func (wd *Watchdog) NewWriter(ws *websocket.Conn) *Writer {
 		wd.stop = make(chan struct{})
 		go wd.run(wd.stop)
 	}
-	return w
 }
 
 // WriteWith makes w write each message with write instead of the
