@@ -125,9 +125,17 @@ type cellJob struct {
 type batchCells struct {
 	w, h  float64
 	index map[uint64]int32 // a cell's key: its number
-	xy    [][2]float64     // per cell: its column and row
-	start []int32          // per cell: where its jobs begin in jobs; one more for the end
-	jobs  []cellJob
+	// grid is index as a table, when the batch's cells are dense enough
+	// in their bounds (see buildGrid): the cell in column gx0+i, row
+	// gy0+j is grid[i*grows+j], -1 for none. A pull looks up the cells
+	// of every box of every connection: a table of int32 stays in the
+	// cache where the map's groups did not (cellAt).
+	grid         []int32
+	gx0, gy0     int64
+	gcols, grows int64
+	xy           [][2]float64 // per cell: its column and row
+	start        []int32      // per cell: where its jobs begin in jobs; one more for the end
+	jobs         []cellJob
 	// dups are the jobs of markers that appear more than once in the
 	// batch, in the batch's order.
 	dups  []int32
@@ -196,6 +204,61 @@ func (b *batchCells) build(jobs []fanJob) {
 		b.jobs[place[c]] = cj
 		place[c]++
 	}
+	b.buildGrid()
+}
+
+// maxGridCells bounds a batch's table of cells (grid): at most this many
+// entries, and at most gridSlack times its cells.
+const (
+	maxGridCells = 1 << 18
+	gridSlack    = 8
+)
+
+// buildGrid makes b.grid, the table of b's cells in their bounds, or
+// leaves it nil (cellAt then reads the map) when the bounds hold too many
+// cells that are not in the batch (markers far apart, or on both sides of
+// the antimeridian).
+func (b *batchCells) buildGrid() {
+	b.grid, b.gcols = b.grid[:0], 0
+	if len(b.xy) == 0 {
+		return
+	}
+	x0, y0, x1, y1 := b.xy[0][0], b.xy[0][1], b.xy[0][0], b.xy[0][1]
+	for _, xy := range b.xy[1:] {
+		x0, x1 = min(x0, xy[0]), max(x1, xy[0])
+		y0, y1 = min(y0, xy[1]), max(y1, xy[1])
+	}
+	cols, rows := int64(x1-x0)+1, int64(y1-y0)+1
+	if cols > maxGridCells || rows > maxGridCells || cols*rows > min(maxGridCells, gridSlack*int64(len(b.xy))) {
+		return
+	}
+	b.gx0, b.gy0, b.gcols, b.grows = int64(x0), int64(y0), cols, rows
+	n := int(cols * rows)
+	if cap(b.grid) < n {
+		b.grid = make([]int32, n)
+	}
+	b.grid = b.grid[:n]
+	for i := range b.grid {
+		b.grid[i] = -1
+	}
+	for c, xy := range b.xy {
+		b.grid[(int64(xy[0])-b.gx0)*rows+int64(xy[1])-b.gy0] = int32(c)
+	}
+}
+
+// cellAt returns the number of the batch's cell in column x, row y, if it
+// has one.
+func (b *batchCells) cellAt(x, y int64) (int32, bool) {
+	if b.gcols == 0 {
+		n, ok := b.index[cellKey(x, y)]
+		return n, ok
+	}
+	x, y = x-b.gx0, y-b.gy0
+	if uint64(x) >= uint64(b.gcols) || uint64(y) >= uint64(b.grows) {
+		return 0, false
+	}
+	n := b.grid[x*b.grows+y]
+	return n, n >= 0
 }
 
 // cellKey is the key in batchCells.index of the cell in column x, row y.
@@ -207,6 +270,7 @@ func (b *batchCells) reset() {
 	clear(b.count)
 	b.xy, b.start, b.jobs, b.dups = b.xy[:0], b.start[:0], b.jobs[:0], b.dups[:0]
 	b.tmp, b.tmpAt = b.tmp[:0], b.tmpAt[:0]
+	b.grid, b.gcols = b.grid[:0], 0
 	b.next.Store(0)
 }
 

@@ -290,7 +290,7 @@ func (b *pullBatch) opsFor(c *conn, es []outbox.Entry, p *pullScratch) (_ []outb
 		}
 		for x := x0; x <= x1; x++ {
 			for y := y0; y <= y1; y++ {
-				if n, ok := cells.index[cellKey(x, y)]; ok {
+				if n, ok := cells.cellAt(x, y); ok {
 					es = b.cellOps(cand, int(n), es, p)
 				}
 			}
