@@ -215,9 +215,9 @@ const (
 )
 
 // buildGrid makes b.grid, the table of b's cells in their bounds, or
-// leaves it nil (cellAt then reads the map) when the bounds hold too many
-// cells that are not in the batch (markers far apart, or on both sides of
-// the antimeridian).
+// makes none (gcols 0: cellAt then reads the map) when the bounds hold
+// too many cells that are not in the batch (markers far apart, or on both
+// sides of the antimeridian).
 func (b *batchCells) buildGrid() {
 	b.grid, b.gcols = b.grid[:0], 0
 	if len(b.xy) == 0 {
