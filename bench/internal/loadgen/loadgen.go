@@ -183,6 +183,25 @@ type Report struct {
 	// round k ran the k-th window of each approach (see MergeWindows).
 	// Without it, they ran one after the other in the same processes.
 	InTurns bool `json:"inTurns,omitempty"`
+	// Disturbed holds the windows measured again because other processes
+	// (the host's too: steal) took DisturbedCores or more during them
+	// (WasDisturbed); they are in neither Stages nor Windows.
+	Disturbed []StageResult `json:"disturbed,omitempty"`
+}
+
+// DisturbedCores is the CPU, in cores, that other processes may take
+// during a window measured in turns before it is measured again: a
+// window that shares the machine with them measures them too. On the
+// machine of 2026-12-04 (AMD) the first round after the browser's
+// benchmarks had 0.28–0.41 cores of others in its first three windows,
+// against 0.00–0.15 in the rest, and both pushmap's and the floor's p99
+// doubled there.
+const DisturbedCores = 0.25
+
+// WasDisturbed reports whether other processes took DisturbedCores or
+// more during a window of r.
+func (r *Report) WasDisturbed() bool {
+	return slices.ContainsFunc(r.Stages, func(s StageResult) bool { return s.OtherCPU >= DisturbedCores })
 }
 
 // MergeWindows returns one report of the windows of one scenario measured
@@ -199,6 +218,7 @@ func MergeWindows(reps []*Report) *Report {
 	for _, r := range reps {
 		m.Scenario.Stages = append(m.Scenario.Stages, r.Scenario.Stages...)
 		m.Stages = append(m.Stages, r.Stages...)
+		m.Disturbed = append(m.Disturbed, r.Disturbed...)
 	}
 	return m
 }

@@ -761,6 +761,24 @@ func windowsTable(b *strings.Builder, res *Results) {
 		}
 		p("| %s | %s | %s | %s |\n", label(&rep.Scenario), strings.Join(cpu, " · "), strings.Join(p99, " · "), strings.Join(pass, " · "))
 	}
+	disturbedNote(b, res.Fleet)
+}
+
+// disturbedNote lists the windows of reps measured again because other
+// processes took loadgen.DisturbedCores or more during them, left out of
+// the tables: what they measured was the machine's other work too.
+func disturbedNote(b *strings.Builder, reps []*loadgen.Report) {
+	var items []string
+	for _, rep := range reps {
+		for _, w := range rep.Disturbed {
+			items = append(items, fmt.Sprintf("%s (others %.2f cores; p99 %s ms)", label(&rep.Scenario), w.OtherCPU, ms(w.Latency.P99)))
+		}
+	}
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nMeasured again, at once, and left out of the tables: %d window(s) during which other processes, or the host (steal), "+
+		"took %.2f cores or more: %s.\n", len(items), loadgen.DisturbedCores, strings.Join(items, "; "))
 }
 
 // Issue 13's goal at the fleet workload of GoalMarkers × GoalClients:
@@ -831,6 +849,7 @@ func heavyTable(b *strings.Builder, res *Results) {
 			b.WriteString(perRound(rep, pmRep))
 		}
 	}
+	disturbedNote(b, res.Heavy)
 	p("\n")
 }
 

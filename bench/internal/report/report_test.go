@@ -236,6 +236,19 @@ func TestWindowsInTurns(t *testing.T) {
 	if n := strings.Count(md, "| default fleet sustained"); n != 1 {
 		t.Errorf("%d rows of the default fleet's goal, want 1: in-memory pushmap's, not durable's", n)
 	}
+	if strings.Contains(md, "Measured again") {
+		t.Errorf("the page names windows measured again, and none was:\n%s", md)
+	}
+	// A window disturbed by other processes, measured again: named on
+	// the page, kept out of the tables.
+	dw := durable.Windows[0]
+	dw.OtherCPU, dw.Latency.P99 = 0.41, 71.2
+	durable.Disturbed = []loadgen.StageResult{dw}
+	md = Markdown(res, "bench")
+	if want := "Measured again, at once, and left out of the tables: 1 window(s) during which other processes, or the host (steal), took 0.25 cores or more: " +
+		"pushmap --data-dir (fsync always) (others 0.41 cores; p99 71.2 ms)."; !strings.Contains(md, want) {
+		t.Errorf("the page lacks %q:\n%s", want, md)
+	}
 }
 
 // TestFloorBullet checks that the floor's figures come beside pushmap's,
@@ -316,6 +329,13 @@ func TestHeavyLoad(t *testing.T) {
 		}
 	}
 	res := sample()
+	res.Heavy = []*loadgen.Report{heavy(loadgen.Pushmap, 44, 47, 49.5), heavy(loadgen.Floor, 41, 43, 40)}
+	res.Heavy[1].Disturbed = []loadgen.StageResult{window(88, 0)}
+	res.Heavy[1].Disturbed[0].OtherCPU = 0.3
+	if md, want := Markdown(res, "."), "took 0.25 cores or more: floor (not shippable) (others 0.30 cores; p99 88.0 ms)."; !strings.Contains(md, want) {
+		t.Errorf("the heavy part does not name the floor's window measured again: the page lacks %q:\n%s", want, md)
+	}
+	res = sample()
 	res.Heavy = []*loadgen.Report{heavy(loadgen.Pushmap, 10)}
 	res.Heavy[0].Stages[0].Markers = 5000 // -quick's size: not the goal's load
 	if md := Markdown(res, "."); strings.Contains(md, "| issue 13: p99 ≤ 50 ms") {
