@@ -194,8 +194,8 @@ type Report struct {
 // window that shares the machine with them measures them too. On the
 // machine of 2026-12-04 (AMD) the first round after the browser's
 // benchmarks had 0.28–0.41 cores of others in its first three windows,
-// against 0.00–0.15 in the rest, and both pushmap's and the floor's p99
-// doubled there.
+// against at most 0.16 in all but one of the rest, and both pushmap's
+// and the floor's p99 doubled there.
 const DisturbedCores = 0.25
 
 // WasDisturbed reports whether other processes took DisturbedCores or
