@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -47,12 +46,7 @@ func TestCellAtMatchesIndex(t *testing.T) {
 				if got := b.gcols > 0; got != tc.table {
 					t.Fatalf("round %d: table %v, want %v (%d cells)", round, got, tc.table, len(b.xy))
 				}
-				x0, y0 := math.Inf(1), math.Inf(1)
-				x1, y1 := math.Inf(-1), math.Inf(-1)
-				for _, xy := range b.xy {
-					x0, x1 = min(x0, xy[0]), max(x1, xy[0])
-					y0, y1 = min(y0, xy[1]), max(y1, xy[1])
-				}
+				x0, y0, x1, y1 := b.bounds()
 				if !tc.table {
 					x0, x1 = x1-40, x1+2 // a slice of the bounds: they span the world
 				}

@@ -223,11 +223,7 @@ func (b *batchCells) buildGrid() {
 	if len(b.xy) == 0 {
 		return
 	}
-	x0, y0, x1, y1 := b.xy[0][0], b.xy[0][1], b.xy[0][0], b.xy[0][1]
-	for _, xy := range b.xy[1:] {
-		x0, x1 = min(x0, xy[0]), max(x1, xy[0])
-		y0, y1 = min(y0, xy[1]), max(y1, xy[1])
-	}
+	x0, y0, x1, y1 := b.bounds()
 	cols, rows := int64(x1-x0)+1, int64(y1-y0)+1
 	if cols > maxGridCells || rows > maxGridCells || cols*rows > min(maxGridCells, gridSlack*int64(len(b.xy))) {
 		return
@@ -244,6 +240,17 @@ func (b *batchCells) buildGrid() {
 	for c, xy := range b.xy {
 		b.grid[(int64(xy[0])-b.gx0)*rows+int64(xy[1])-b.gy0] = int32(c)
 	}
+}
+
+// bounds returns the lowest and highest column and row of b's cells; b
+// has one at least.
+func (b *batchCells) bounds() (x0, y0, x1, y1 float64) {
+	x0, y0, x1, y1 = b.xy[0][0], b.xy[0][1], b.xy[0][0], b.xy[0][1]
+	for _, xy := range b.xy[1:] {
+		x0, x1 = min(x0, xy[0]), max(x1, xy[0])
+		y0, y1 = min(y0, xy[1]), max(y1, xy[1])
+	}
+	return x0, y0, x1, y1
 }
 
 // cellAt returns the number of the batch's cell in column x, row y, if it
